@@ -1,0 +1,82 @@
+//! The `aisec` command line: argument parsing, output and exit codes. The work itself lives
+//! in the library crates.
+
+mod atlas_cmd;
+mod casestudy_cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aisec",
+    version,
+    about = "AI security: what an attacker can do to a model, what defends it, and proof of both, named by MITRE ATLAS"
+)]
+pub struct Cli {
+    /// Output for people (text) or programs (json).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// A full official ATLAS.yaml to use instead of the embedded facts; adds descriptions
+    /// and mitigation "use" text to every view.
+    #[arg(long, global = true, env = aisec_atlas::ATLAS_DATA_ENV, value_name = "PATH")]
+    pub atlas_data: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The MITRE ATLAS knowledge base: matrix, objects, search, validation, exports.
+    #[command(subcommand)]
+    Atlas(atlas_cmd::AtlasCommand),
+    /// ATLAS case studies in the website format: validate and create.
+    #[command(subcommand)]
+    Casestudy(casestudy_cmd::CaseStudyCommand),
+}
+
+/// How a command ended: success, or "ran fine and found problems" (exit 1).
+pub enum Outcome {
+    Ok,
+    ProblemsFound,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+
+    let result = match &cli.command {
+        Command::Atlas(cmd) => atlas_cmd::run(&cli, cmd),
+        Command::Casestudy(cmd) => casestudy_cmd::run(&cli, cmd),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::ProblemsFound) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
