@@ -8,7 +8,7 @@ use serde_yaml_ng::Value;
 
 use crate::date::Date;
 use crate::error::AtlasError;
-use crate::kb::KnowledgeBase;
+use crate::kb::{KnowledgeBase, ObjectRef};
 use crate::model::{CaseStudy, CaseStudyType, DateGranularity, ProcedureStep, Reference};
 use crate::validate::{self, Level, Report};
 
@@ -322,8 +322,8 @@ fn normalise_date(raw: &str) -> Result<(String, DateGranularity), AtlasError> {
 }
 
 fn resolve_technique(kb: &KnowledgeBase, text: &str) -> Option<String> {
-    if let Some(t) = kb.technique(text.trim()) {
-        return Some(t.id.clone());
+    if let Some(ObjectRef::Technique(i)) = kb.resolve(text) {
+        return Some(kb.techniques[i].id.clone());
     }
     let wanted = text.trim().to_lowercase();
     kb.techniques
@@ -333,8 +333,8 @@ fn resolve_technique(kb: &KnowledgeBase, text: &str) -> Option<String> {
 }
 
 fn resolve_tactic(kb: &KnowledgeBase, text: &str) -> Option<String> {
-    if let Some(t) = kb.tactic(text.trim()) {
-        return Some(t.id.clone());
+    if let Some(ObjectRef::Tactic(i)) = kb.resolve(text) {
+        return Some(kb.tactics[i].id.clone());
     }
     let wanted = text.trim().to_lowercase();
     kb.tactics

@@ -218,6 +218,15 @@ impl KnowledgeBase {
         self.by_id.get(id).copied()
     }
 
+    /// Looks an ID up the way people type it: any case, `AML.` prefix optional.
+    pub fn resolve(&self, text: &str) -> Option<ObjectRef> {
+        let trimmed = text.trim();
+        let upper = trimmed.to_ascii_uppercase();
+        self.get(trimmed)
+            .or_else(|| self.get(&upper))
+            .or_else(|| self.get(&format!("AML.{upper}")))
+    }
+
     pub fn object_id(&self, r: ObjectRef) -> &str {
         match r {
             ObjectRef::Tactic(i) => &self.tactics[i].id,

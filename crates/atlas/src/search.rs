@@ -245,10 +245,7 @@ impl SearchIndex {
     /// The best `limit` objects for `query`, best first. An exact ID comes first.
     pub fn search(&self, kb: &KnowledgeBase, query: &str, limit: usize) -> Vec<SearchHit> {
         let mut scores = vec![0.0f64; self.docs.len()];
-        let exact = kb.get(query.trim()).or_else(|| {
-            let upper = query.trim().to_ascii_uppercase();
-            kb.get(&upper).or_else(|| kb.get(&format!("AML.{upper}")))
-        });
+        let exact = kb.resolve(query);
 
         let words = tokenize(query);
         if !words.is_empty() {

@@ -262,15 +262,26 @@ pub fn report_validation(cli: &Cli, path: &Path, report: &Report) -> Result<Outc
                 out.push_str(&format!("{p}\n"));
             }
             let c = &report.checked;
+            let checked: Vec<String> = [
+                (c.tactics, "tactics"),
+                (c.techniques, "techniques"),
+                (c.mitigations, "mitigations"),
+                (c.case_studies, "case studies"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
             out.push_str(&format!(
-                "{}: {} errors, {} warnings (checked {} tactics, {} techniques, {} mitigations, {} case studies)\n",
+                "{}: {} errors, {} warnings (checked {})\n",
                 path.display(),
                 report.errors(),
                 report.warnings(),
-                c.tactics,
-                c.techniques,
-                c.mitigations,
-                c.case_studies
+                if checked.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    checked.join(", ")
+                }
             ));
             print_text(&out)?;
         }

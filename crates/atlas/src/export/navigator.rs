@@ -35,7 +35,11 @@ pub fn layer(
 ) -> Result<Value, AtlasError> {
     let mut entries: Vec<Value> = Vec::new();
     for h in highlights {
-        let Some(technique) = kb.technique(&h.technique) else {
+        let technique = match kb.resolve(&h.technique) {
+            Some(crate::kb::ObjectRef::Technique(i)) => Some(&kb.techniques[i]),
+            _ => None,
+        };
+        let Some(technique) = technique else {
             return Err(AtlasError::UnknownId {
                 id: h.technique.clone(),
                 suggestions: kb.nearest_ids(&h.technique, 3),
@@ -225,11 +229,18 @@ pub fn case_study_layer(kb: &KnowledgeBase, study: &CaseStudy) -> Result<Value, 
     let mut layer = layer(
         kb,
         &study.name,
-        &format!("Procedure of case study {}", study.id),
+        &if study.id.is_empty() {
+            "Procedure of a case study".to_string()
+        } else {
+            format!("Procedure of case study {}", study.id)
+        },
         &highlights,
         &[("Used in case study", HIGHLIGHT)],
     )?;
-    if let Some(meta) = layer["metadata"].as_array_mut() {
+    if let Some(meta) = layer["metadata"]
+        .as_array_mut()
+        .filter(|_| !study.id.is_empty())
+    {
         meta.insert(0, json!({ "name": "url", "value": format!("https://atlas.mitre.org/studies/{}", study.id) }));
     }
     Ok(layer)

@@ -76,15 +76,14 @@ impl Catalog for FileCatalog {
     }
 
     fn technique_tactics(&self, id: &str) -> Option<Vec<String>> {
-        if self
-            .kinds
-            .get(id)
-            .is_none_or(|k| !matches!(k, AtlasRefKind::Technique | AtlasRefKind::SubTechnique))
-        {
-            return None;
-        }
-        let owner = self.parent_of.get(id).map_or(id, String::as_str);
-        Some(self.tactics_of.get(owner).cloned().unwrap_or_default())
+        // A sub-technique whose parent is missing has unknown tactics: that is reported
+        // once, at the sub-technique, not again at every step that uses it.
+        let owner = match self.kinds.get(id)? {
+            AtlasRefKind::Technique => id,
+            AtlasRefKind::SubTechnique => self.parent_of.get(id)?.as_str(),
+            _ => return None,
+        };
+        self.tactics_of.get(owner).cloned()
     }
 }
 

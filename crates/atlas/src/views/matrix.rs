@@ -20,6 +20,7 @@ pub struct MatrixView {
     /// Techniques below this maturity are hidden, like the website's slider.
     pub min_maturity: Option<Maturity>,
     pub tactics: Vec<TacticColumn>,
+    /// Distinct techniques shown (one that sits under several tactics counts once).
     pub technique_count: usize,
     pub subtechnique_count: usize,
 }
@@ -47,8 +48,8 @@ impl MatrixView {
             None => true,
             Some(min) => m.is_some_and(|m| m >= min),
         };
-        let mut technique_count = 0;
-        let mut subtechnique_count = 0;
+        let mut seen_techniques = std::collections::HashSet::new();
+        let mut seen_subtechniques = std::collections::HashSet::new();
         let tactics = kb
             .matrices
             .first()
@@ -87,11 +88,10 @@ impl MatrixView {
                         })
                     })
                     .collect();
-                technique_count += techniques.len();
-                subtechnique_count += techniques
-                    .iter()
-                    .map(|c| c.subtechniques.len())
-                    .sum::<usize>();
+                for c in &techniques {
+                    seen_techniques.insert(c.id.clone());
+                    seen_subtechniques.extend(c.subtechniques.iter().map(|s| s.id.clone()));
+                }
                 TacticColumn {
                     id: tactic.id.clone(),
                     name: tactic.name.clone(),
@@ -103,8 +103,8 @@ impl MatrixView {
             atlas_version: kb.version.clone(),
             min_maturity,
             tactics,
-            technique_count,
-            subtechnique_count,
+            technique_count: seen_techniques.len(),
+            subtechnique_count: seen_subtechniques.len(),
         }
     }
 

@@ -104,15 +104,10 @@ fn link(kb: &KnowledgeBase, id: &str) -> Link {
 
 impl ShowView {
     pub fn new(kb: &KnowledgeBase, id: &str) -> Result<Self, AtlasError> {
-        let wanted = id.trim();
-        let object = kb
-            .get(wanted)
-            .or_else(|| kb.get(&wanted.to_ascii_uppercase()))
-            .or_else(|| kb.get(&format!("AML.{}", wanted.to_ascii_uppercase())))
-            .ok_or_else(|| AtlasError::UnknownId {
-                id: id.to_string(),
-                suggestions: kb.nearest_ids(id, 5),
-            })?;
+        let object = kb.resolve(id).ok_or_else(|| AtlasError::UnknownId {
+            id: id.to_string(),
+            suggestions: kb.nearest_ids(id, 5),
+        })?;
         let url = kb.object_url(object);
         Ok(match object {
             ObjectRef::Tactic(i) => {
