@@ -285,3 +285,34 @@ fn unparsable_and_empty_text_is_an_error_not_a_report() {
     let report = validate_document_text("- just\n- a list\n").unwrap();
     assert_eq!(report.errors(), 1);
 }
+
+#[test]
+fn v6_style_calendar_versions_and_uuids_are_accepted() {
+    let mut doc = common::minimal_atlas();
+    doc["version"] = json!("2026.03");
+    doc["matrices"][0]["techniques"][0]["uuid"] = json!("6ff098e9-2864-579e-bebb-a0f1c92ec772");
+    doc["case-studies"][0]["uuid"] = json!("70c0f393-a662-55d0-8ce3-86c7255d1d30");
+    assert!(validate(&doc).is_clean(), "{:#?}", validate(&doc).problems);
+    let atlas = aisec_atlas::parse_atlas(&serde_json::to_string(&doc).unwrap()).unwrap();
+    assert_eq!(atlas.version, "2026.03");
+    assert_eq!(
+        atlas.matrices[0].techniques[0].uuid.as_deref(),
+        Some("6ff098e9-2864-579e-bebb-a0f1c92ec772")
+    );
+    // A numeric version (as some releases wrote it) loads too.
+    doc["version"] = json!(4);
+    assert_eq!(
+        aisec_atlas::parse_atlas(&serde_json::to_string(&doc).unwrap())
+            .unwrap()
+            .version,
+        "4"
+    );
+
+    doc["matrices"][0]["tactics"][0]["uuid"] = json!("not-a-uuid");
+    assert_single_error(
+        &validate(&doc),
+        "AML.TA0000",
+        "matrices[0].tactics[0].uuid",
+        "not a UUID",
+    );
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use aisec_core::AtlasRefKind;
 use serde_yaml_ng::Value;
 
-use super::document::{check_date, check_references};
+use super::document::{check_date, check_references, check_uuid};
 use super::tree::{type_name, Node};
 use super::{Catalog, Report};
 use crate::date::Date;
@@ -141,6 +141,7 @@ pub(crate) fn check_case_study(
     }
     node.req_str(report, "name");
     node.req_str(report, "summary");
+    check_uuid(node, report);
     node.opt_str(report, "target");
     node.opt_str(report, "actor");
 

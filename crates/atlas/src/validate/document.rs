@@ -297,6 +297,7 @@ fn check_common(node: &Node, object_type: &str, report: &mut Report) {
             );
         }
     }
+    check_uuid(node, report);
     check_references(node, report);
     if let Some(v) = node.get("ATT&CK-reference") {
         check_attack_reference(node, v, report);
@@ -327,6 +328,20 @@ pub(super) fn check_date(
             node.error(report, key, msg);
             None
         }
+    }
+}
+
+/// The `uuid` that ATLAS v6 gives every object: canonical 8-4-4-4-12 hex.
+pub(super) fn check_uuid(node: &Node, report: &mut Report) {
+    let Some(u) = node.opt_str(report, "uuid") else {
+        return;
+    };
+    if uuid::Uuid::try_parse(u).is_err() || u.len() != 36 {
+        node.error(
+            report,
+            "uuid",
+            format!("`{u}` is not a UUID (expected 8-4-4-4-12 hex digits)"),
+        );
     }
 }
 
