@@ -7,6 +7,7 @@
 mod atlas_ref;
 mod finding;
 mod metrics;
+pub mod rng;
 
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};
 pub use finding::{Evidence, Finding, MitigationRef, RunMeta, Severity};

@@ -1,0 +1,295 @@
+//! What an attacker can do with a model: query it (black box), and, for white-box targets,
+//! differentiate through it.
+//!
+//! - [`Classifier`]: query access. Inputs in, probabilities / logits / top-k / label out.
+//!   Every adversary query is counted against a [`QueryBudget`].
+//! - [`Differentiable`]: gradient access, as logits of a burn tensor on the autodiff device.
+//! - [`Restricted`]: wraps any classifier to take gradient access away or reduce its output
+//!   to top-k or label only, to play a weaker adversary.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::InputRange;
+use crate::error::{MlError, Result};
+use crate::tensor;
+
+/// What a model under test is: its input shape, classes and valid input range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Human-readable description, e.g. `cnn (aisec safetensors)` or `onnx model.onnx`.
+    pub description: String,
+    pub input_shape: Vec<usize>,
+    pub num_classes: usize,
+    pub input_range: Option<InputRange>,
+}
+
+impl ModelInfo {
+    pub fn features(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+}
+
+/// How much a query reveals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "k")]
+pub enum OutputKind {
+    Probabilities,
+    Logits,
+    TopK(usize),
+    Label,
+}
+
+/// The answer to a batch of queries, one row per input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryOutput {
+    /// `[n, classes]` row-major.
+    Probabilities(Vec<f32>),
+    /// `[n, classes]` row-major.
+    Logits(Vec<f32>),
+    /// Per input, the best `k` classes with their probabilities, best first.
+    TopK(Vec<Vec<(usize, f32)>>),
+    Labels(Vec<usize>),
+}
+
+impl QueryOutput {
+    /// The predicted label of each input.
+    pub fn labels(&self, classes: usize) -> Vec<usize> {
+        match self {
+            QueryOutput::Probabilities(p) | QueryOutput::Logits(p) => {
+                tensor::argmax_rows(p, classes)
+            }
+            QueryOutput::TopK(rows) => rows
+                .iter()
+                .map(|r| r.first().map_or(0, |(c, _)| *c))
+                .collect(),
+            QueryOutput::Labels(l) => l.clone(),
+        }
+    }
+
+    /// Reduces full scores to what `kind` reveals.
+    pub fn restrict(self, kind: OutputKind, classes: usize) -> QueryOutput {
+        let probs = match (&self, kind) {
+            (_, OutputKind::Label) => return QueryOutput::Labels(self.labels(classes)),
+            (QueryOutput::Logits(l), OutputKind::Probabilities | OutputKind::TopK(_)) => {
+                tensor::softmax_rows(l, classes)
+            }
+            (QueryOutput::Probabilities(p), OutputKind::Probabilities | OutputKind::TopK(_)) => {
+                p.clone()
+            }
+            _ => return self,
+        };
+        match kind {
+            OutputKind::TopK(k) => QueryOutput::TopK(
+                probs
+                    .chunks(classes)
+                    .map(|row| {
+                        let mut ranked: Vec<(usize, f32)> =
+                            row.iter().copied().enumerate().collect();
+                        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                        ranked.truncate(k.max(1));
+                        ranked
+                    })
+                    .collect(),
+            ),
+            _ => QueryOutput::Probabilities(probs),
+        }
+    }
+}
+
+/// Counts queries and refuses them past the limit.
+#[derive(Debug, Default)]
+pub struct QueryBudget {
+    used: AtomicU64,
+    max: Option<u64>,
+}
+
+impl QueryBudget {
+    pub fn new(max: Option<u64>) -> Self {
+        QueryBudget {
+            used: AtomicU64::new(0),
+            max,
+        }
+    }
+
+    /// Spends `n` queries, or fails without spending any when that would pass the limit.
+    pub fn charge(&self, n: u64) -> Result<()> {
+        let mut current = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = current + n;
+            if let Some(max) = self.max {
+                if next > max {
+                    return Err(MlError::BudgetExhausted { used: current, max });
+                }
+            }
+            match self
+                .used
+                .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub fn max(&self) -> Option<u64> {
+        self.max
+    }
+
+    pub fn reset(&self) {
+        self.used.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Query access to a classifier.
+pub trait Classifier: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+
+    fn output_kind(&self) -> OutputKind;
+
+    /// The adversary's queries: one per input row, counted against [`Classifier::budget`].
+    fn query(&self, x: &[f32]) -> Result<QueryOutput>;
+
+    /// The assessor's view: labels for `x`, not charged to the adversary's budget.
+    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>>;
+
+    fn budget(&self) -> &QueryBudget;
+
+    /// Gradient access, when the target offers it.
+    fn gradients(&self) -> Option<&dyn Differentiable> {
+        None
+    }
+}
+
+/// Gradient access: logits that burn can differentiate with respect to the input.
+pub trait Differentiable: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+    /// Logits for flattened inputs `[n, features]` on [`tensor::autodiff_device`].
+    fn logits(&self, x: Tensor<2>) -> Tensor<2>;
+}
+
+/// Number of rows in `x` for a model taking `features` values per input.
+pub fn rows(x: &[f32], features: usize) -> Result<usize> {
+    if features == 0 || x.len() % features != 0 {
+        return Err(MlError::Invalid(format!(
+            "{} input values are not a whole number of inputs of {features} values",
+            x.len()
+        )));
+    }
+    Ok(x.len() / features)
+}
+
+/// A classifier with less access than the one it wraps.
+pub struct Restricted {
+    inner: Arc<dyn Classifier>,
+    output: OutputKind,
+    gradients: bool,
+    info: ModelInfo,
+}
+
+impl Restricted {
+    pub fn new(inner: Arc<dyn Classifier>, output: OutputKind, keep_gradients: bool) -> Self {
+        let mut info = inner.info().clone();
+        let what = match output {
+            OutputKind::Probabilities => "probabilities".to_string(),
+            OutputKind::Logits => "logits".to_string(),
+            OutputKind::TopK(k) => format!("top-{k}"),
+            OutputKind::Label => "label only".to_string(),
+        };
+        info.description = format!(
+            "{} ({what}{})",
+            info.description,
+            if keep_gradients { "" } else { ", no gradients" }
+        );
+        Restricted {
+            inner,
+            output,
+            gradients: keep_gradients,
+            info,
+        }
+    }
+}
+
+impl Classifier for Restricted {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn output_kind(&self) -> OutputKind {
+        self.output
+    }
+
+    fn query(&self, x: &[f32]) -> Result<QueryOutput> {
+        Ok(self
+            .inner
+            .query(x)?
+            .restrict(self.output, self.info.num_classes))
+    }
+
+    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
+        self.inner.evaluate(x)
+    }
+
+    fn budget(&self) -> &QueryBudget {
+        self.inner.budget()
+    }
+
+    fn gradients(&self) -> Option<&dyn Differentiable> {
+        if self.gradients {
+            self.inner.gradients()
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refuses_past_the_limit_without_spending() {
+        let b = QueryBudget::new(Some(10));
+        b.charge(6).unwrap();
+        assert!(matches!(
+            b.charge(5),
+            Err(MlError::BudgetExhausted { used: 6, max: 10 })
+        ));
+        assert_eq!(b.used(), 6);
+        b.charge(4).unwrap();
+        assert_eq!(b.used(), 10);
+    }
+
+    #[test]
+    fn restricting_outputs() {
+        let logits = QueryOutput::Logits(vec![1.0, 3.0, 2.0, 0.0, 0.0, 5.0]);
+        assert_eq!(logits.labels(3), vec![1, 2]);
+        match logits.clone().restrict(OutputKind::TopK(2), 3) {
+            QueryOutput::TopK(rows) => {
+                assert_eq!(
+                    rows[0].iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+                    vec![1, 2]
+                );
+                assert!(rows[0][0].1 > rows[0][1].1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            logits.clone().restrict(OutputKind::Label, 3),
+            QueryOutput::Labels(vec![1, 2])
+        );
+        match logits.restrict(OutputKind::Probabilities, 3) {
+            QueryOutput::Probabilities(p) => {
+                assert!((p[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Built-in models: a trained [`Network`] with its manifest, saved as safetensors weights
+//! plus `model.json`, and served through the [`Classifier`] and [`Differentiable`] traits.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, InputRange};
+use crate::error::{MlError, Result};
+use crate::model::{
+    rows, Classifier, Differentiable, ModelInfo, OutputKind, QueryBudget, QueryOutput,
+};
+use crate::net::{Architecture, Network};
+use crate::tensor;
+use crate::train::TrainReport;
+
+pub const MANIFEST_FILE: &str = "model.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+const FORMAT: &str = "aisec-model";
+
+/// What `model.json` records: enough to rebuild the network and to know what it was
+/// trained on, how, and how well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub architecture: Architecture,
+    pub input_shape: Vec<usize>,
+    pub input_range: Option<InputRange>,
+    pub classes: usize,
+    pub dataset: String,
+    pub seed: u64,
+    #[serde(default)]
+    pub training: Option<TrainReport>,
+    #[serde(default)]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// How the model was hardened, when it was (e.g. PGD adversarial training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defense: Option<serde_json::Value>,
+}
+
+impl Manifest {
+    pub fn new(architecture: Architecture, data: &Dataset, seed: u64) -> Self {
+        Manifest {
+            format: FORMAT.to_string(),
+            format_version: 1,
+            architecture,
+            input_shape: data.sample_shape.clone(),
+            input_range: data.input_range,
+            classes: data.num_classes,
+            dataset: data.name.clone(),
+            seed,
+            training: None,
+            metrics: serde_json::Map::new(),
+            defense: None,
+        }
+    }
+}
+
+/// A built-in network under test, with its gradients.
+#[derive(Debug)]
+pub struct NativeModel {
+    pub manifest: Manifest,
+    /// Parameters on the autodiff device, for gradients.
+    network: Network,
+    /// The same parameters without autodiff, for fast queries.
+    plain: Network,
+    info: ModelInfo,
+    budget: QueryBudget,
+}
+
+impl NativeModel {
+    pub fn new(network: Network, manifest: Manifest) -> Self {
+        let plain = network.valid();
+        let info = ModelInfo {
+            description: format!(
+                "{} ({} on {})",
+                manifest.architecture.name(),
+                FORMAT,
+                manifest.dataset
+            ),
+            input_shape: manifest.input_shape.clone(),
+            num_classes: manifest.classes,
+            input_range: manifest.input_range,
+        };
+        NativeModel {
+            manifest,
+            network,
+            plain,
+            info,
+            budget: QueryBudget::new(None),
+        }
+    }
+
+    /// Sets the adversary's query budget.
+    pub fn with_budget(mut self, max: Option<u64>) -> Self {
+        self.budget = QueryBudget::new(max);
+        self
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Writes `model.safetensors` and `model.json` into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|source| MlError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let weights = dir.join(WEIGHTS_FILE);
+        let mut store = SafetensorsStore::from_file(weights.clone()).overwrite(true);
+        self.plain
+            .save_into(&mut store)
+            .map_err(|e| MlError::Format {
+                path: weights.clone(),
+                message: format!("cannot save weights: {e}"),
+            })?;
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = serde_json::to_string_pretty(&self.manifest)
+            .map_err(|e| MlError::Invalid(e.to_string()))?;
+        std::fs::write(&manifest_path, text + "\n").map_err(|source| MlError::Write {
+            path: manifest_path,
+            source,
+        })
+    }
+
+    /// Loads a model saved by [`NativeModel::save`]: `path` is its directory or its
+    /// `model.json`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let dir: PathBuf = if path.is_dir() {
+            path.to_path_buf()
+        } else {
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let manifest_path = if path.is_dir() {
+            dir.join(MANIFEST_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| MlError::Io {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| MlError::Format {
+            path: manifest_path.clone(),
+            message: format!("not an aisec model manifest: {e}"),
+        })?;
+        if manifest.format != FORMAT {
+            return Err(MlError::Format {
+                path: manifest_path,
+                message: format!("format is `{}`, expected `{FORMAT}`", manifest.format),
+            });
+        }
+        let weights = dir.join(WEIGHTS_FILE);
+        if !weights.is_file() {
+            return Err(MlError::Io {
+                path: weights,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the weights file is missing next to model.json",
+                ),
+            });
+        }
+        let device = tensor::autodiff_device();
+        let mut network = Network::new(
+            manifest.architecture,
+            &manifest.input_shape,
+            manifest.classes,
+            &device,
+        )?;
+        let mut store = SafetensorsStore::from_file(weights.clone());
+        network.load_from(&mut store).map_err(|e| MlError::Format {
+            path: weights.clone(),
+            message: format!(
+                "weights do not fit a {} for shape {:?}: {e}",
+                manifest.architecture.name(),
+                manifest.input_shape
+            ),
+        })?;
+        Ok(NativeModel::new(network, manifest))
+    }
+
+    fn forward_plain(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let n = rows(x, self.info.features())?;
+        let device = tensor::device();
+        let mut out = Vec::with_capacity(n * self.info.num_classes);
+        let f = self.info.features();
+        for chunk in x.chunks(1024 * f) {
+            out.extend(tensor::to_vec(self.plain.forward(tensor::matrix(
+                chunk,
+                chunk.len() / f,
+                &device,
+            ))));
+        }
+        Ok(out)
+    }
+}
+
+impl Classifier for NativeModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn output_kind(&self) -> OutputKind {
+        OutputKind::Probabilities
+    }
+
+    fn query(&self, x: &[f32]) -> Result<QueryOutput> {
+        let n = rows(x, self.info.features())?;
+        self.budget.charge(n as u64)?;
+        let logits = self.forward_plain(x)?;
+        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
+            &logits,
+            self.info.num_classes,
+        )))
+    }
+
+    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
+        Ok(tensor::argmax_rows(
+            &self.forward_plain(x)?,
+            self.info.num_classes,
+        ))
+    }
+
+    fn budget(&self) -> &QueryBudget {
+        &self.budget
+    }
+
+    fn gradients(&self) -> Option<&dyn Differentiable> {
+        Some(self)
+    }
+}
+
+impl Differentiable for NativeModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        self.network.forward(x)
+    }
+}

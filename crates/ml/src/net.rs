@@ -1,0 +1,158 @@
+//! Built-in architectures: softmax regression, a two-hidden-layer MLP and a small CNN.
+//! Every network takes flattened inputs `[n, features]` and returns logits `[n, classes]`,
+//! so that attacks see one interface whatever the architecture.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MlError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    Logreg,
+    Mlp,
+    Cnn,
+}
+
+impl Architecture {
+    pub const ALL: [Architecture; 3] = [Architecture::Logreg, Architecture::Mlp, Architecture::Cnn];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Logreg => "logreg",
+            Architecture::Mlp => "mlp",
+            Architecture::Cnn => "cnn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Architecture> {
+        Architecture::ALL
+            .into_iter()
+            .find(|a| a.name() == s.trim().to_ascii_lowercase())
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct LogReg {
+    linear: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    hidden1: Linear,
+    hidden2: Linear,
+    output: Linear,
+    activation: Relu,
+}
+
+/// conv3×3(32) → ReLU → max-pool 2 → conv3×3(64) → ReLU → max-pool 2 → dense 128 → ReLU → dense.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    hidden: Linear,
+    output: Linear,
+    activation: Relu,
+    #[module(skip)]
+    image: [usize; 3],
+}
+
+// The variants differ in size, but a process holds a handful of networks at most: boxing
+// them would only add indirection to every forward pass.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Network {
+    LogReg(LogReg),
+    Mlp(Mlp),
+    Cnn(Cnn),
+}
+
+impl Network {
+    /// A freshly initialised network for inputs of `sample_shape`. Initialisation draws
+    /// from the device's generator, which the caller seeds.
+    pub fn new(
+        arch: Architecture,
+        sample_shape: &[usize],
+        classes: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let features: usize = sample_shape.iter().product();
+        Ok(match arch {
+            Architecture::Logreg => Network::LogReg(LogReg {
+                linear: LinearConfig::new(features, classes).init(device),
+            }),
+            Architecture::Mlp => Network::Mlp(Mlp {
+                hidden1: LinearConfig::new(features, 128).init(device),
+                hidden2: LinearConfig::new(128, 64).init(device),
+                output: LinearConfig::new(64, classes).init(device),
+                activation: Relu::new(),
+            }),
+            Architecture::Cnn => {
+                let image = match sample_shape {
+                    [c, h, w] => [*c, *h, *w],
+                    [h, w] => [1, *h, *w],
+                    other => {
+                        return Err(MlError::Invalid(format!(
+                            "the cnn architecture needs image inputs (C×H×W or H×W), the data has shape {other:?}; use mlp or logreg"
+                        )))
+                    }
+                };
+                if image[1] < 4 || image[2] < 4 {
+                    return Err(MlError::Invalid(format!(
+                        "the cnn architecture needs images of at least 4×4, found {}×{}",
+                        image[1], image[2]
+                    )));
+                }
+                let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
+                let flat = 64 * (image[1] / 4) * (image[2] / 4);
+                Network::Cnn(Cnn {
+                    conv1: Conv2dConfig::new([image[0], 32], [3, 3])
+                        .with_padding(pad.clone())
+                        .init(device),
+                    conv2: Conv2dConfig::new([32, 64], [3, 3])
+                        .with_padding(pad)
+                        .init(device),
+                    pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+                    hidden: LinearConfig::new(flat, 128).init(device),
+                    output: LinearConfig::new(128, classes).init(device),
+                    activation: Relu::new(),
+                    image,
+                })
+            }
+        })
+    }
+
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Network::LogReg(_) => Architecture::Logreg,
+            Network::Mlp(_) => Architecture::Mlp,
+            Network::Cnn(_) => Architecture::Cnn,
+        }
+    }
+
+    /// Logits for flattened inputs.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Network::LogReg(m) => m.linear.forward(x),
+            Network::Mlp(m) => {
+                let h = m.activation.forward(m.hidden1.forward(x));
+                let h = m.activation.forward(m.hidden2.forward(h));
+                m.output.forward(h)
+            }
+            Network::Cnn(m) => {
+                let [n, _] = x.dims();
+                let [c, h, w] = m.image;
+                let x = x.reshape([n, c, h, w]);
+                let x = m.pool.forward(m.activation.forward(m.conv1.forward(x)));
+                let x = m.pool.forward(m.activation.forward(m.conv2.forward(x)));
+                let x = x.flatten::<2>(1, 3);
+                m.output.forward(m.activation.forward(m.hidden.forward(x)))
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Training the built-in architectures with Adam on mini-batches, optionally on perturbed
+//! batches (adversarial training passes a perturbation that runs an attack on each batch).
+
+use std::time::Instant;
+
+use aisec_core::rng::Rng;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::net::{Architecture, Network};
+use crate::tensor::{self, autodiff_device};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Defaults that reach the documented accuracies on the built-in datasets.
+    pub fn for_architecture(arch: Architecture, seed: u64) -> Self {
+        let (epochs, learning_rate) = match arch {
+            Architecture::Logreg => (60, 1e-2),
+            Architecture::Mlp => (40, 2e-3),
+            Architecture::Cnn => (30, 2e-3),
+        };
+        TrainConfig {
+            epochs,
+            batch_size: 64,
+            learning_rate,
+            seed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub loss: f64,
+    pub train_accuracy: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub config: TrainConfig,
+    pub history: Vec<EpochStats>,
+    pub wall_seconds: f64,
+}
+
+/// Replaces a clean batch by the batch to train on (adversarial examples, say). Receives
+/// the current network, the batch inputs `[n, features]` and labels, all on the autodiff
+/// device.
+pub type Perturbation<'a> = dyn FnMut(&Network, Tensor<2>, Tensor<1, Int>) -> Tensor<2> + 'a;
+
+/// Burn's generator is process-wide: seeding and drawing the initial weights must not
+/// interleave with another thread's, or the same seed gives different models.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Initialises a network for `data` from `seed`.
+pub fn init_network(arch: Architecture, data: &Dataset, seed: u64) -> crate::Result<Network> {
+    let _guard = INIT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let device = autodiff_device();
+    device.seed(seed);
+    let network = Network::new(arch, &data.sample_shape, data.num_classes, &device)?;
+    // Parameters are initialised lazily, on first use: use them all while the lock is held.
+    let _ = network.forward(Tensor::<2>::zeros([1, data.features()], &device));
+    Ok(network)
+}
+
+/// Trains `network` on `data`. `on_epoch` sees each epoch's statistics (for progress).
+pub fn train(
+    mut network: Network,
+    data: &Dataset,
+    config: &TrainConfig,
+    mut perturbation: Option<&mut Perturbation<'_>>,
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> (Network, TrainReport) {
+    let started = Instant::now();
+    let device = autodiff_device();
+    let mut optimizer = AdamConfig::new().init();
+    let mut rng = Rng::derive(config.seed, "train-batches");
+    let features = data.features();
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut history = Vec::new();
+    for epoch in 0..config.epochs {
+        rng.shuffle(&mut order);
+        let mut loss_sum = 0.0;
+        let mut correct = 0usize;
+        for batch in order.chunks(config.batch_size.max(1)) {
+            let mut xs = Vec::with_capacity(batch.len() * features);
+            let mut ys = Vec::with_capacity(batch.len());
+            for &i in batch {
+                xs.extend_from_slice(data.sample(i));
+                ys.push(data.y[i]);
+            }
+            let x = tensor::matrix(&xs, batch.len(), &device);
+            let y = tensor::labels(&ys, &device);
+            let x = match perturbation.as_mut() {
+                Some(perturb) => perturb(&network, x, y.clone()).detach(),
+                None => x,
+            };
+            let logits = network.forward(x);
+            let predicted =
+                tensor::to_labels(logits.clone().detach().argmax(1).squeeze_dim::<1>(1));
+            correct += predicted.iter().zip(&ys).filter(|(p, t)| p == t).count();
+            let loss = tensor::cross_entropy(logits, y);
+            loss_sum += tensor::to_vec(loss.clone().detach())[0] as f64 * batch.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &network);
+            network = optimizer.step(config.learning_rate, network, grads);
+        }
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            loss: loss_sum / data.len() as f64,
+            train_accuracy: correct as f64 / data.len() as f64,
+        };
+        tracing::debug!(
+            epoch = stats.epoch,
+            loss = stats.loss,
+            accuracy = stats.train_accuracy,
+            "epoch done"
+        );
+        on_epoch(&stats);
+        history.push(stats);
+    }
+    let report = TrainReport {
+        config: config.clone(),
+        history,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    (network, report)
+}
+
+/// Predicted labels of `network` for every example of `data`, in batches, without gradients.
+pub fn predict(network: &Network, data: &Dataset) -> Vec<usize> {
+    let plain = network.valid();
+    let device = tensor::device();
+    let mut out = Vec::with_capacity(data.len());
+    let features = data.features();
+    for chunk in data.x.chunks(512 * features) {
+        let rows = chunk.len() / features;
+        let logits = plain.forward(tensor::matrix(chunk, rows, &device));
+        out.extend(tensor::to_labels(logits.argmax(1).squeeze_dim::<1>(1)));
+    }
+    out
+}
+
+pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    predicted.iter().zip(labels).filter(|(p, t)| p == t).count() as f64 / labels.len() as f64
+}
