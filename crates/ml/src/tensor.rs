@@ -3,6 +3,19 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
+/// burn 0.22's autodiff graph locking can deadlock when two threads record and run
+/// backward passes through the same parameters (seen with two attacks on one model). Every
+/// forward-and-backward in aisec holds this lock, which makes gradient work sequential
+/// across threads; batches keep each call large enough for that not to matter.
+static AUTODIFF_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the process-wide autodiff lock until dropped.
+pub fn autodiff_guard() -> std::sync::MutexGuard<'static, ()> {
+    AUTODIFF_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The plain CPU device.
 pub fn device() -> Device {
     Device::flex()

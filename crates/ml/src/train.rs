@@ -106,6 +106,8 @@ pub fn train(
                 Some(perturb) => perturb(&network, x, y.clone()).detach(),
                 None => x,
             };
+            // Taken after the perturbation, which runs its own gradient passes.
+            let _autodiff = tensor::autodiff_guard();
             let logits = network.forward(x);
             let predicted =
                 tensor::to_labels(logits.clone().detach().argmax(1).squeeze_dim::<1>(1));

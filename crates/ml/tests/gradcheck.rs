@@ -12,6 +12,7 @@ use burn::prelude::*;
 /// Checks d(sum(w * f(x)))/dx against central differences; `f` maps a flat input to any
 /// flat output.
 fn check(name: &str, input_len: usize, f: &dyn Fn(Tensor<1>) -> Tensor<1>, seed: u64) {
+    let _autodiff = tensor::autodiff_guard();
     let device = autodiff_device();
     let mut rng = Rng::new(seed);
     let x: Vec<f32> = (0..input_len).map(|_| rng.uniform(-1.0, 1.0)).collect();

@@ -1,0 +1,70 @@
+//! Fast Gradient Sign Method (Goodfellow, Shlens & Szegedy, "Explaining and Harnessing
+//! Adversarial Examples", ICLR 2015): one step of size ε along the sign of the loss gradient
+//! (L∞), or along the normalised gradient (L2).
+//!
+//! ATLAS: AML.T0043.000 Craft Adversarial Data: White-Box Optimization; AML.T0015 Evade AI
+//! Model. Needs gradient access.
+
+use serde::{Deserialize, Serialize};
+
+use super::gradient::{ascend, in_batches, project, GradientOracle, Norm};
+use super::{EvasionAttack, EvasionParams, EvasionTask};
+use crate::{Access, AttackError, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FgsmConfig {
+    /// Perturbation budget. Default 0.1 (L∞) or 1.0 (L2).
+    pub eps: f32,
+    /// Default L∞.
+    pub norm: Norm,
+}
+
+impl FgsmConfig {
+    pub fn from_params(p: &EvasionParams) -> Result<Self> {
+        let norm = p.norm.unwrap_or(Norm::Linf);
+        let eps = p.eps.unwrap_or(match norm {
+            Norm::Linf => 0.1,
+            Norm::L2 => 1.0,
+        });
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(AttackError::Config {
+                attack: "evasion.fgsm",
+                message: format!("--eps must be a positive number, got {eps}"),
+            });
+        }
+        Ok(FgsmConfig { eps, norm })
+    }
+}
+
+pub struct Fgsm(pub FgsmConfig);
+
+impl EvasionAttack for Fgsm {
+    fn name(&self) -> &'static str {
+        "evasion.fgsm"
+    }
+
+    fn atlas(&self) -> &'static [&'static str] {
+        &["AML.T0043.000", "AML.T0015"]
+    }
+
+    fn access(&self) -> Access {
+        Access::WhiteBox
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.0).unwrap_or_default()
+    }
+
+    fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
+        let oracle = GradientOracle::new(task.model, self.name())?;
+        let f = oracle.features;
+        let cfg = &self.0;
+        in_batches(task.x, task.y, f, 256, |x, y, _| {
+            let (_, grad, _) = oracle.objective_and_gradient(x, y, task.direction())?;
+            let mut adv = x.to_vec();
+            ascend(&mut adv, &grad, &vec![cfg.eps; y.len()], f, cfg.norm);
+            project(&mut adv, x, cfg.eps, cfg.norm, task.clip, f);
+            Ok(adv)
+        })
+    }
+}

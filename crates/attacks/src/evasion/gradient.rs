@@ -1,0 +1,289 @@
+//! Shared machinery of the gradient attacks: the loss gradient with respect to the input,
+//! steps and projections for the L∞ and L2 threat models.
+
+use aisec_core::rng::Rng;
+use aisec_ml::data::InputRange;
+use aisec_ml::model::{Classifier, Differentiable};
+use aisec_ml::tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::{AttackError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Norm {
+    #[serde(rename = "inf")]
+    Linf,
+    #[serde(rename = "2")]
+    L2,
+}
+
+impl Norm {
+    pub fn parse(s: &str) -> Option<Norm> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "inf" | "linf" | "l-inf" | "infinity" => Some(Norm::Linf),
+            "2" | "l2" => Some(Norm::L2),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Norm::Linf => "L∞",
+            Norm::L2 => "L2",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Untargeted,
+    Targeted(usize),
+}
+
+/// Loss gradients of a white-box model, each evaluation charged to the model's budget.
+pub(crate) struct GradientOracle<'a> {
+    model: &'a dyn Classifier,
+    diff: &'a dyn Differentiable,
+    pub features: usize,
+    pub classes: usize,
+}
+
+impl<'a> GradientOracle<'a> {
+    pub fn new(model: &'a dyn Classifier, attack: &'static str) -> Result<Self> {
+        let diff = model
+            .gradients()
+            .ok_or(AttackError::NeedsGradients { attack })?;
+        Ok(GradientOracle {
+            model,
+            diff,
+            features: model.info().features(),
+            classes: model.info().num_classes,
+        })
+    }
+
+    /// Per example: the objective the adversary maximises (cross-entropy of the true label,
+    /// or minus that of the target), its gradient with respect to the input, and the logits.
+    pub fn objective_and_gradient(
+        &self,
+        x: &[f32],
+        labels: &[usize],
+        direction: Direction,
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        let n = labels.len();
+        self.model.budget().charge(n as u64)?;
+        let _autodiff = tensor::autodiff_guard();
+        let device = tensor::autodiff_device();
+        let input = tensor::matrix(x, n, &device).require_grad();
+        let logits = self.diff.logits(input.clone());
+        let (targets, sign) = match direction {
+            Direction::Untargeted => (labels.to_vec(), 1.0),
+            Direction::Targeted(t) => (vec![t; n], -1.0),
+        };
+        let ce =
+            tensor::per_example_cross_entropy(logits.clone(), tensor::labels(&targets, &device));
+        let objective = ce.clone().mul_scalar(sign);
+        let grads = objective.clone().sum().backward();
+        let gradient = input
+            .grad(&grads)
+            .map(tensor::to_vec)
+            .unwrap_or_else(|| vec![0.0; x.len()]);
+        Ok((
+            tensor::to_vec(objective.detach()),
+            gradient,
+            tensor::to_vec(logits.detach()),
+        ))
+    }
+
+    pub fn labels_of(&self, logits: &[f32]) -> Vec<usize> {
+        tensor::argmax_rows(logits, self.classes)
+    }
+}
+
+/// Whether the prediction counts as a success for the adversary.
+pub(crate) fn fooled(predicted: usize, label: usize, direction: Direction) -> bool {
+    match direction {
+        Direction::Untargeted => predicted != label,
+        Direction::Targeted(t) => predicted == t,
+    }
+}
+
+/// Moves each row of `x` by `size[i]` along the steepest-ascent direction of `grad` for the
+/// norm: the sign for L∞, the normalised gradient for L2.
+pub(crate) fn ascend(x: &mut [f32], grad: &[f32], size: &[f32], features: usize, norm: Norm) {
+    for (i, (row, g)) in x
+        .chunks_mut(features)
+        .zip(grad.chunks(features))
+        .enumerate()
+    {
+        match norm {
+            Norm::Linf => {
+                for (v, gv) in row.iter_mut().zip(g) {
+                    *v += size[i] * sign(*gv);
+                }
+            }
+            Norm::L2 => {
+                let len = g.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                for (v, gv) in row.iter_mut().zip(g) {
+                    *v += size[i] * gv / len;
+                }
+            }
+        }
+    }
+}
+
+fn sign(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Projects each row of `adv` onto the `eps`-ball around `orig`, then into the valid range.
+pub(crate) fn project(
+    adv: &mut [f32],
+    orig: &[f32],
+    eps: f32,
+    norm: Norm,
+    clip: Option<InputRange>,
+    features: usize,
+) {
+    for (row, o) in adv.chunks_mut(features).zip(orig.chunks(features)) {
+        match norm {
+            Norm::Linf => {
+                for (v, ov) in row.iter_mut().zip(o) {
+                    *v = v.clamp(ov - eps, ov + eps);
+                }
+            }
+            Norm::L2 => {
+                let len = row
+                    .iter()
+                    .zip(o)
+                    .map(|(v, ov)| (v - ov) * (v - ov))
+                    .sum::<f32>()
+                    .sqrt();
+                if len > eps {
+                    let scale = eps / len;
+                    for (v, ov) in row.iter_mut().zip(o) {
+                        *v = ov + (*v - ov) * scale;
+                    }
+                }
+            }
+        }
+        if let Some(r) = clip {
+            for v in row.iter_mut() {
+                *v = v.clamp(r.lo, r.hi);
+            }
+        }
+    }
+}
+
+/// A uniformly random point of the `eps`-ball around each row (for L2, uniform in volume).
+pub(crate) fn random_start(
+    orig: &[f32],
+    eps: f32,
+    norm: Norm,
+    clip: Option<InputRange>,
+    features: usize,
+    rng: &mut Rng,
+) -> Vec<f32> {
+    let mut out = orig.to_vec();
+    for row in out.chunks_mut(features) {
+        match norm {
+            Norm::Linf => {
+                for v in row.iter_mut() {
+                    *v += rng.uniform(-eps, eps);
+                }
+            }
+            Norm::L2 => {
+                let dir: Vec<f32> = (0..features).map(|_| rng.normal()).collect();
+                let len = dir.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                let radius = eps * rng.next_f32().powf(1.0 / features as f32);
+                for (v, d) in row.iter_mut().zip(dir) {
+                    *v += radius * d / len;
+                }
+            }
+        }
+    }
+    project(&mut out, orig, eps, norm, clip, features);
+    out
+}
+
+/// Runs `f` over the examples in batches, concatenating the adversarial rows.
+pub(crate) fn in_batches(
+    x: &[f32],
+    y: &[usize],
+    features: usize,
+    batch: usize,
+    mut f: impl FnMut(&[f32], &[usize], usize) -> Result<Vec<f32>>,
+) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(x.len());
+    for (start, labels) in y
+        .chunks(batch.max(1))
+        .enumerate()
+        .map(|(i, l)| (i * batch.max(1), l))
+    {
+        let rows = &x[start * features..(start + labels.len()) * features];
+        out.extend(f(rows, labels, start)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_keeps_the_ball_and_the_range() {
+        let orig = vec![0.5, 0.5, 0.9, 0.1];
+        let mut adv = vec![0.9, 0.0, 1.5, -0.5];
+        project(
+            &mut adv,
+            &orig,
+            0.2,
+            Norm::Linf,
+            Some(InputRange { lo: 0.0, hi: 1.0 }),
+            2,
+        );
+        assert_eq!(adv, vec![0.7, 0.3, 1.0, 0.0]);
+        let mut adv = vec![3.5, 4.5];
+        project(&mut adv, &[0.5, 0.5], 1.0, Norm::L2, None, 2);
+        let len = ((adv[0] - 0.5).powi(2) + (adv[1] - 0.5).powi(2)).sqrt();
+        assert!((len - 1.0).abs() < 1e-5);
+        assert!((adv[0] - 0.5 - 0.6).abs() < 1e-5 && (adv[1] - 0.5 - 0.8).abs() < 1e-5);
+    }
+
+    #[test]
+    fn ascent_steps() {
+        let mut x = vec![0.0, 0.0, 0.0];
+        ascend(&mut x, &[2.0, -0.5, 0.0], &[0.1], 3, Norm::Linf);
+        assert_eq!(x, vec![0.1, -0.1, 0.0]);
+        let mut x = vec![0.0, 0.0];
+        ascend(&mut x, &[3.0, 4.0], &[1.0], 2, Norm::L2);
+        assert!((x[0] - 0.6).abs() < 1e-6 && (x[1] - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn random_starts_stay_inside() {
+        let mut rng = Rng::new(3);
+        let orig = vec![0.5; 64];
+        for norm in [Norm::Linf, Norm::L2] {
+            let s = random_start(
+                &orig,
+                0.3,
+                norm,
+                Some(InputRange { lo: 0.0, hi: 1.0 }),
+                64,
+                &mut rng,
+            );
+            let linf = s.iter().map(|v| (v - 0.5).abs()).fold(0.0, f32::max);
+            let l2 = s.iter().map(|v| (v - 0.5).powi(2)).sum::<f32>().sqrt();
+            match norm {
+                Norm::Linf => assert!(linf <= 0.3 + 1e-6 && linf > 0.2),
+                Norm::L2 => assert!(l2 <= 0.3 + 1e-5 && l2 > 0.1),
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Evasion attacks (ATLAS AML.T0015 Evade AI Model): inputs changed within a small budget so
+//! that the model answers wrongly (or, targeted, answers a chosen class).
+
+pub mod apgd;
+pub mod fgsm;
+mod gradient;
+pub mod pgd;
+
+use std::time::Instant;
+
+use aisec_core::Metrics;
+use aisec_ml::data::InputRange;
+use aisec_ml::model::Classifier;
+use serde::{Deserialize, Serialize};
+
+pub use gradient::{Direction, Norm};
+
+use crate::{Access, AttackError, AttackOutcome, ExampleResult, Result};
+
+/// The examples to attack and the rules of the game.
+pub struct EvasionTask<'a> {
+    pub model: &'a dyn Classifier,
+    /// Flattened inputs, `len(y) * features` values.
+    pub x: &'a [f32],
+    pub y: &'a [usize],
+    /// Valid input range: adversarial inputs are clipped to it.
+    pub clip: Option<InputRange>,
+    /// Targeted attack: the class every example should be pushed to.
+    pub target: Option<usize>,
+    pub seed: u64,
+}
+
+impl EvasionTask<'_> {
+    pub fn direction(&self) -> Direction {
+        match self.target {
+            Some(t) => Direction::Targeted(t),
+            None => Direction::Untargeted,
+        }
+    }
+}
+
+/// An evasion attack: one module each, listed in [`crate::registry`].
+pub trait EvasionAttack: Send + Sync {
+    /// Registry name, e.g. `evasion.pgd`.
+    fn name(&self) -> &'static str;
+    /// ATLAS technique IDs the attack exercises.
+    fn atlas(&self) -> &'static [&'static str];
+    fn access(&self) -> Access;
+    /// The effective configuration, for reports.
+    fn config(&self) -> serde_json::Value;
+    /// Adversarial versions of `task.x`, same shape and order.
+    fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>>;
+}
+
+/// Parameters the CLI passes to any evasion attack; each attack takes what it uses and
+/// documents its own defaults for the rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvasionParams {
+    pub eps: Option<f32>,
+    pub norm: Option<Norm>,
+    pub steps: Option<usize>,
+    pub step_size: Option<f32>,
+    pub random_start: Option<bool>,
+    pub restarts: Option<usize>,
+    pub max_queries: Option<u64>,
+}
+
+/// Runs `attack` on `task` and measures it.
+pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutcome> {
+    let features = task.model.info().features();
+    if task.x.len() != task.y.len() * features {
+        return Err(AttackError::Config {
+            attack: attack.name(),
+            message: format!(
+                "{} input values for {} labels, but the model takes {features} values per input",
+                task.x.len(),
+                task.y.len()
+            ),
+        });
+    }
+    if let Some(t) = task.target {
+        if t >= task.model.info().num_classes {
+            return Err(AttackError::Config {
+                attack: attack.name(),
+                message: format!(
+                    "target class {t} does not exist: the model has {} classes",
+                    task.model.info().num_classes
+                ),
+            });
+        }
+    }
+    let started = Instant::now();
+    let queries_before = task.model.budget().used();
+    let clean = task.model.evaluate(task.x)?;
+    let adversarial = attack.perturb(task)?;
+    let wall = started.elapsed().as_secs_f64();
+    let queries = task.model.budget().used() - queries_before;
+    let adv_pred = task.model.evaluate(&adversarial)?;
+
+    let mut examples = Vec::with_capacity(task.y.len());
+    for i in 0..task.y.len() {
+        let a = &adversarial[i * features..(i + 1) * features];
+        let o = &task.x[i * features..(i + 1) * features];
+        let (mut linf, mut l2) = (0.0f32, 0.0f32);
+        for (p, q) in a.iter().zip(o) {
+            let d = (p - q).abs();
+            linf = linf.max(d);
+            l2 += d * d;
+        }
+        let success = match task.target {
+            Some(t) => adv_pred[i] == t,
+            None => clean[i] == task.y[i] && adv_pred[i] != task.y[i],
+        };
+        examples.push(ExampleResult {
+            label: task.y[i],
+            clean_prediction: clean[i],
+            adversarial_prediction: adv_pred[i],
+            success,
+            linf,
+            l2: l2.sqrt(),
+        });
+    }
+    let n = task.y.len().max(1) as f64;
+    let eligible: Vec<&ExampleResult> = examples
+        .iter()
+        .filter(|e| match task.target {
+            Some(t) => e.label != t,
+            None => e.clean_prediction == e.label,
+        })
+        .collect();
+    let successes: Vec<&ExampleResult> = examples.iter().filter(|e| e.success).collect();
+    let mut l2s: Vec<f32> = successes.iter().map(|e| e.l2).collect();
+    l2s.sort_by(f32::total_cmp);
+    let mean = |v: &mut dyn Iterator<Item = f32>| -> f64 {
+        let (s, c) = v.fold((0.0f64, 0usize), |(s, c), x| (s + x as f64, c + 1));
+        if c == 0 {
+            0.0
+        } else {
+            s / c as f64
+        }
+    };
+    let mut metrics = Metrics::default();
+    let mut put = |k: &str, v: f64| {
+        metrics
+            .insert(k, v)
+            .expect("shared metric keys with valid values")
+    };
+    put(
+        "clean_accuracy",
+        examples
+            .iter()
+            .filter(|e| e.clean_prediction == e.label)
+            .count() as f64
+            / n,
+    );
+    put(
+        "robust_accuracy",
+        examples
+            .iter()
+            .filter(|e| e.adversarial_prediction == e.label)
+            .count() as f64
+            / n,
+    );
+    put(
+        "attack_success_rate",
+        if eligible.is_empty() {
+            0.0
+        } else {
+            eligible.iter().filter(|e| e.success).count() as f64 / eligible.len() as f64
+        },
+    );
+    put("mean_linf", mean(&mut successes.iter().map(|e| e.linf)));
+    put("mean_l2", mean(&mut successes.iter().map(|e| e.l2)));
+    put(
+        "median_l2",
+        if l2s.is_empty() {
+            0.0
+        } else {
+            l2s[l2s.len() / 2] as f64
+        },
+    );
+    put("queries_total", queries as f64);
+    put("queries_mean", queries as f64 / n);
+    put("wall_seconds", wall);
+
+    Ok(AttackOutcome {
+        name: attack.name().to_string(),
+        atlas: attack.atlas().iter().map(|s| s.to_string()).collect(),
+        config: attack.config(),
+        seed: task.seed,
+        metrics,
+        adversarial,
+        examples,
+    })
+}

@@ -1,0 +1,37 @@
+//! Attacks, one module each, with their ATLAS technique IDs, documented defaults and
+//! metrics. [`registry`] lists them; the CLI and the assessment discover attacks there.
+
+pub mod evasion;
+mod outcome;
+pub mod registry;
+
+pub use outcome::{AttackOutcome, ExampleResult};
+
+use serde::Serialize;
+
+/// What the adversary needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Gradients of the model (white box).
+    WhiteBox,
+    /// Scores or probabilities for chosen inputs.
+    ScoreBased,
+    /// Only the predicted label for chosen inputs.
+    DecisionBased,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    #[error(transparent)]
+    Model(#[from] aisec_ml::MlError),
+    #[error("{attack} needs gradient access, and this target answers queries only (black box); choose a black-box attack")]
+    NeedsGradients { attack: &'static str },
+    #[error("invalid {attack} configuration: {message}")]
+    Config {
+        attack: &'static str,
+        message: String,
+    },
+}
+
+pub type Result<T, E = AttackError> = std::result::Result<T, E>;

@@ -1,0 +1,94 @@
+//! Every attack aisec has, for the CLI and the assessment to discover. Adding an attack
+//! means adding its module and one entry here.
+
+use serde::Serialize;
+
+use crate::evasion::{self, EvasionAttack, EvasionParams};
+use crate::{Access, Result};
+
+/// A registered evasion attack.
+#[derive(Clone, Copy)]
+pub struct EvasionEntry {
+    pub name: &'static str,
+    /// Short names the CLI accepts (`pgd` for `evasion.pgd`).
+    pub aliases: &'static [&'static str],
+    pub summary: &'static str,
+    pub access: Access,
+    pub build: fn(&EvasionParams) -> Result<Box<dyn EvasionAttack>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttackListing {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub atlas: Vec<&'static str>,
+}
+
+pub fn evasion_attacks() -> &'static [EvasionEntry] {
+    &[
+        EvasionEntry {
+            name: "evasion.fgsm",
+            aliases: &["fgsm"],
+            summary: "Fast Gradient Sign Method: one gradient step of size ε (Goodfellow et al. 2015)",
+            access: Access::WhiteBox,
+            build: |p| Ok(Box::new(evasion::fgsm::Fgsm(evasion::fgsm::FgsmConfig::from_params(p)?))),
+        },
+        EvasionEntry {
+            name: "evasion.pgd",
+            aliases: &["pgd"],
+            summary: "Projected Gradient Descent with random start and restarts, L∞ or L2 (Madry et al. 2018)",
+            access: Access::WhiteBox,
+            build: |p| Ok(Box::new(evasion::pgd::Pgd(evasion::pgd::PgdConfig::from_params(p)?))),
+        },
+        EvasionEntry {
+            name: "evasion.apgd-ce",
+            aliases: &["apgd", "apgd-ce"],
+            summary: "Auto-PGD on cross-entropy: step-size-free PGD with momentum (Croce & Hein 2020)",
+            access: Access::WhiteBox,
+            build: |p| Ok(Box::new(evasion::apgd::Apgd(evasion::apgd::ApgdConfig::from_params(p)?))),
+        },
+    ]
+}
+
+/// Finds an evasion attack by registry name or alias.
+pub fn find_evasion(name: &str) -> Option<&'static EvasionEntry> {
+    let wanted = name.trim().to_ascii_lowercase();
+    evasion_attacks()
+        .iter()
+        .find(|e| e.name == wanted || e.aliases.contains(&wanted.as_str()))
+}
+
+/// Every attack with its ATLAS IDs, built with default parameters.
+pub fn listing() -> Vec<AttackListing> {
+    evasion_attacks()
+        .iter()
+        .map(|e| AttackListing {
+            name: e.name,
+            summary: e.summary,
+            access: e.access,
+            atlas: (e.build)(&EvasionParams::default())
+                .map(|a| a.atlas().to_vec())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_builds_with_defaults_and_names_itself() {
+        for e in evasion_attacks() {
+            let attack = (e.build)(&EvasionParams::default()).unwrap();
+            assert_eq!(attack.name(), e.name);
+            assert!(!attack.atlas().is_empty());
+            for id in attack.atlas() {
+                assert!(aisec_core::AtlasRef::parse(id).is_ok(), "{id}");
+            }
+        }
+        assert_eq!(find_evasion("PGD").unwrap().name, "evasion.pgd");
+        assert!(find_evasion("cw").is_none());
+    }
+}
