@@ -1,0 +1,54 @@
+//! Every defence aisec has. Adding one means adding its module and one entry here.
+
+use serde::Serialize;
+
+use crate::DefenseKind;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DefenseEntry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// ATLAS mitigation IDs.
+    pub mitigations: &'static [&'static str],
+    /// CRISP-ML(Q) phases where it is applied.
+    pub phases: &'static [&'static str],
+    pub kind: DefenseKind,
+    /// Attacks whose re-run measures it.
+    pub measured_by: &'static [&'static str],
+}
+
+pub fn defenses() -> &'static [DefenseEntry] {
+    &[DefenseEntry {
+        name: "defense.adv-train",
+        summary:
+            "PGD adversarial training (Madry et al. 2018): train on PGD examples of each batch",
+        mitigations: crate::adv_train::MITIGATIONS,
+        phases: crate::adv_train::PHASES,
+        kind: DefenseKind::RetrainsModel,
+        measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
+    }]
+}
+
+pub fn find(name: &str) -> Option<&'static DefenseEntry> {
+    let wanted = name.trim().to_ascii_lowercase();
+    defenses()
+        .iter()
+        .find(|d| d.name == wanted || d.name.strip_prefix("defense.") == Some(wanted.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn entries_name_valid_mitigations() {
+        for d in super::defenses() {
+            for m in d.mitigations {
+                let r = aisec_core::AtlasRef::parse(m).unwrap();
+                assert_eq!(r.kind(), aisec_core::AtlasRefKind::Mitigation, "{m}");
+            }
+            for a in d.measured_by {
+                assert!(aisec_attacks::registry::find_evasion(a).is_some(), "{a}");
+            }
+        }
+        assert!(super::find("adv-train").is_some());
+    }
+}
