@@ -2,8 +2,14 @@
 //! in the library crates.
 
 mod atlas_cmd;
+mod attack_cmd;
 mod casestudy_cmd;
+mod data_args;
+mod defend_cmd;
+mod demo_cmd;
+mod model_cmd;
 mod output;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +50,17 @@ pub enum Command {
     /// ATLAS case studies in the website format: validate and create.
     #[command(subcommand)]
     Casestudy(casestudy_cmd::CaseStudyCommand),
+    /// Models under test: train the built-in architectures, evaluate.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
+    /// Red team: run an attack and measure it.
+    #[command(subcommand)]
+    Attack(attack_cmd::AttackCommand),
+    /// Blue team: apply a defence (then attack again).
+    #[command(subcommand)]
+    Defend(defend_cmd::DefendCommand),
+    /// The main job: Build → Attack → Defend → attack again on the digits CNN, with a report.
+    Demo(demo_cmd::DemoArgs),
 }
 
 /// How a command ended: success, or "ran fine and found problems" (exit 1).
@@ -70,6 +87,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Atlas(cmd) => atlas_cmd::run(&cli, cmd),
         Command::Casestudy(cmd) => casestudy_cmd::run(&cli, cmd),
+        Command::Model(cmd) => model_cmd::run(&cli, cmd),
+        Command::Attack(cmd) => attack_cmd::run(&cli, cmd),
+        Command::Defend(cmd) => defend_cmd::run(&cli, cmd),
+        Command::Demo(args) => demo_cmd::run(&cli, args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -12,3 +12,10 @@ pub mod rng;
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};
 pub use finding::{Evidence, Finding, MitigationRef, RunMeta, Severity};
 pub use metrics::{MetricError, Metrics, METRIC_KEYS};
+
+/// Serialises an `f32` as the decimal it was written as (`0.1`, not `0.10000000149011612`),
+/// for configurations that users read and copy back into commands.
+pub fn serialize_f32_decimal<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    let decimal: f64 = v.to_string().parse().unwrap_or(*v as f64);
+    s.serialize_f64(decimal)
+}

@@ -25,11 +25,13 @@ pub const PHASES: &[&str] = &["ML Model Engineering"];
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdvTrainConfig {
     /// Training-time budget. Default 0.1 (L∞).
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub eps: f32,
     pub norm: Norm,
     /// PGD steps per batch. Default 7.
     pub steps: usize,
     /// Default 2.5·ε/steps.
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub step_size: f32,
     pub train: TrainConfig,
 }

@@ -22,6 +22,7 @@ const RHO: f32 = 0.75;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApgdConfig {
     /// Perturbation budget. Default 0.1 (L∞) or 1.0 (L2).
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub eps: f32,
     /// Default L∞.
     pub norm: Norm,

@@ -14,6 +14,7 @@ use crate::{Access, AttackError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FgsmConfig {
     /// Perturbation budget. Default 0.1 (L∞) or 1.0 (L2).
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub eps: f32,
     /// Default L∞.
     pub norm: Norm,

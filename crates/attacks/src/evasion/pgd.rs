@@ -17,12 +17,14 @@ use crate::{Access, AttackError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PgdConfig {
     /// Perturbation budget. Default 0.1 (L∞) or 1.0 (L2).
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub eps: f32,
     /// Default L∞.
     pub norm: Norm,
     /// Default 40.
     pub steps: usize,
     /// Default 2.5·ε/steps (Madry et al.).
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub step_size: f32,
     /// Default on.
     pub random_start: bool,

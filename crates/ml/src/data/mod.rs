@@ -1,6 +1,6 @@
 //! Datasets: the built-in ones, and user data from NumPy `.npy` or CSV files.
 
-mod builtin;
+pub mod builtin;
 mod csv;
 pub mod npy;
 

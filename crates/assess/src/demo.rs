@@ -1,0 +1,382 @@
+//! `aisec demo`: Build → Attack → Defend → attack again on the embedded digits data.
+//!
+//! 1. Build: train the baseline digits CNN (seeded).
+//! 2. Attack: FGSM, PGD-40 and APGD-CE at ε (L∞), and a PGD/FGSM sweep over ε.
+//! 3. Defend: PGD adversarial training (AML.M0003, ML Model Engineering).
+//! 4. Attack again: the same battery and sweep against the hardened model.
+//!
+//! Findings name ATLAS techniques and recommend mitigations with their lifecycle phases;
+//! the report records seeds and configurations so that every number can be reproduced.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
+use aisec_attacks::registry::find_evasion;
+use aisec_attacks::AttackOutcome;
+use aisec_core::Finding;
+use aisec_defenses::adv_train::{self, AdvTrainConfig};
+use aisec_ml::data::{BuiltinDataset, Dataset};
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::net::Architecture;
+use aisec_ml::train::{accuracy, init_network, predict, train, TrainConfig};
+use aisec_report::{RunReport, Series};
+use serde::Serialize;
+
+use crate::findings::{evasion_finding, evasion_report};
+use crate::{AssessError, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoConfig {
+    pub seed: u64,
+    /// Budgets of the attack battery (L∞). Default 0.1 (what the defence trains for) and 0.2.
+    pub battery_eps: Vec<f32>,
+    /// Budgets of the robustness curve.
+    pub eps_grid: Vec<f32>,
+    /// The budget the defence trains against. Default 0.1.
+    pub train_eps: f32,
+    pub pgd_steps: usize,
+    pub apgd_steps: usize,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            seed: 7,
+            battery_eps: vec![0.1, 0.2],
+            eps_grid: vec![0.0, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3],
+            train_eps: 0.1,
+            pgd_steps: 40,
+            apgd_steps: 100,
+        }
+    }
+}
+
+/// What the demo reports while it works.
+pub enum Progress<'a> {
+    Stage(&'a str),
+    Epoch {
+        stage: &'a str,
+        epoch: usize,
+        epochs: usize,
+        accuracy: f64,
+    },
+}
+
+/// One attack of the battery, before and after the defence.
+pub struct BatteryRow {
+    pub baseline: AttackOutcome,
+    pub defended: AttackOutcome,
+}
+
+pub struct DemoOutcome {
+    pub config: DemoConfig,
+    pub test: Dataset,
+    pub baseline: NativeModel,
+    pub defended: NativeModel,
+    pub battery: Vec<BatteryRow>,
+    pub sweep: Vec<Series>,
+    pub findings: Vec<Finding>,
+    pub runs: Vec<RunReport>,
+    pub timings: Vec<(String, f64)>,
+}
+
+fn attack(
+    name: &str,
+    params: EvasionParams,
+    model: &NativeModel,
+    test: &Dataset,
+    seed: u64,
+) -> Result<AttackOutcome> {
+    let entry = find_evasion(name).ok_or_else(|| aisec_attacks::AttackError::Config {
+        attack: "registry",
+        message: format!("no attack named {name}"),
+    })?;
+    let attack = (entry.build)(&params)?;
+    let task = EvasionTask {
+        model,
+        x: &test.x,
+        y: &test.y,
+        clip: test.input_range,
+        target: None,
+        seed,
+    };
+    Ok(evasion::run(attack.as_ref(), &task)?)
+}
+
+fn battery_params(cfg: &DemoConfig) -> Vec<(&'static str, EvasionParams)> {
+    let mut out = Vec::new();
+    for &eps in &cfg.battery_eps {
+        let base = EvasionParams {
+            eps: Some(eps),
+            norm: Some(Norm::Linf),
+            ..EvasionParams::default()
+        };
+        out.push(("fgsm", base.clone()));
+        out.push((
+            "pgd",
+            EvasionParams {
+                steps: Some(cfg.pgd_steps),
+                ..base.clone()
+            },
+        ));
+        out.push((
+            "apgd-ce",
+            EvasionParams {
+                steps: Some(cfg.apgd_steps),
+                ..base
+            },
+        ));
+    }
+    out
+}
+
+fn sweep(
+    label: &str,
+    name: &str,
+    cfg: &DemoConfig,
+    model: &NativeModel,
+    test: &Dataset,
+    clean: f64,
+) -> Result<Series> {
+    let mut points = Vec::new();
+    for &eps in &cfg.eps_grid {
+        if eps == 0.0 {
+            points.push((0.0, clean));
+            continue;
+        }
+        let params = EvasionParams {
+            eps: Some(eps),
+            norm: Some(Norm::Linf),
+            steps: Some(cfg.pgd_steps),
+            ..EvasionParams::default()
+        };
+        let params = if name == "fgsm" {
+            EvasionParams {
+                steps: None,
+                ..params
+            }
+        } else {
+            params
+        };
+        let outcome = attack(name, params, model, test, cfg.seed)?;
+        points.push((
+            eps as f64,
+            outcome.metrics.get("robust_accuracy").unwrap_or(0.0),
+        ));
+    }
+    Ok(Series {
+        label: label.to_string(),
+        points,
+    })
+}
+
+pub fn run(
+    cfg: &DemoConfig,
+    kb: &KnowledgeBase,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<DemoOutcome> {
+    let mut timings = Vec::new();
+    let (train_set, test) = BuiltinDataset::Digits.split();
+
+    progress(Progress::Stage("Build: training the baseline digits CNN"));
+    let started = Instant::now();
+    let arch = Architecture::Cnn;
+    let config = TrainConfig::for_architecture(arch, cfg.seed);
+    let net = init_network(arch, &train_set, cfg.seed)?;
+    let epochs = config.epochs;
+    let (net, report) = train(net, &train_set, &config, None, |s| {
+        progress(Progress::Epoch {
+            stage: "baseline",
+            epoch: s.epoch,
+            epochs,
+            accuracy: s.train_accuracy,
+        })
+    });
+    let baseline_clean = accuracy(&predict(&net, &test), &test.y);
+    let mut manifest = Manifest::new(arch, &train_set, cfg.seed);
+    manifest.training = Some(report);
+    manifest
+        .metrics
+        .insert("clean_accuracy".into(), serde_json::json!(baseline_clean));
+    let baseline = NativeModel::new(net, manifest);
+    timings.push((
+        "train baseline".to_string(),
+        started.elapsed().as_secs_f64(),
+    ));
+
+    progress(Progress::Stage(
+        "Attack: FGSM, PGD and APGD-CE against the baseline",
+    ));
+    let started = Instant::now();
+    let mut baseline_outcomes = Vec::new();
+    for (name, params) in battery_params(cfg) {
+        baseline_outcomes.push(attack(name, params, &baseline, &test, cfg.seed)?);
+    }
+    let mut curves = vec![
+        sweep(
+            "PGD, baseline",
+            "pgd",
+            cfg,
+            &baseline,
+            &test,
+            baseline_clean,
+        )?,
+        sweep(
+            "FGSM, baseline",
+            "fgsm",
+            cfg,
+            &baseline,
+            &test,
+            baseline_clean,
+        )?,
+    ];
+    timings.push((
+        "attack baseline".to_string(),
+        started.elapsed().as_secs_f64(),
+    ));
+
+    progress(Progress::Stage(
+        "Defend: PGD adversarial training (AML.M0003)",
+    ));
+    let started = Instant::now();
+    let adv_config = AdvTrainConfig::new(arch, cfg.train_eps, Norm::Linf, cfg.seed);
+    let adv_epochs = adv_config.train.epochs;
+    let (net, report) = adv_train::adversarial_training(arch, &train_set, &adv_config, |s| {
+        progress(Progress::Epoch {
+            stage: "adversarial training",
+            epoch: s.epoch,
+            epochs: adv_epochs,
+            accuracy: s.train_accuracy,
+        })
+    })?;
+    let defended_clean = accuracy(&predict(&net, &test), &test.y);
+    let mut manifest = Manifest::new(arch, &train_set, cfg.seed);
+    manifest.training = Some(report);
+    manifest
+        .metrics
+        .insert("clean_accuracy".into(), serde_json::json!(defended_clean));
+    manifest.defense = Some(
+        serde_json::json!({ "name": "defense.adv-train", "mitigations": adv_train::MITIGATIONS, "phases": adv_train::PHASES, "config": adv_config }),
+    );
+    let defended = NativeModel::new(net, manifest);
+    timings.push((
+        "adversarial training".to_string(),
+        started.elapsed().as_secs_f64(),
+    ));
+
+    progress(Progress::Stage(
+        "Attack again: the same battery against the hardened model",
+    ));
+    let started = Instant::now();
+    let mut battery = Vec::new();
+    for ((name, params), base) in battery_params(cfg).into_iter().zip(baseline_outcomes) {
+        let defended_outcome = attack(name, params, &defended, &test, cfg.seed)?;
+        battery.push(BatteryRow {
+            baseline: base,
+            defended: defended_outcome,
+        });
+    }
+    curves.push(sweep(
+        "PGD, adversarially trained",
+        "pgd",
+        cfg,
+        &defended,
+        &test,
+        defended_clean,
+    )?);
+    curves.push(sweep(
+        "FGSM, adversarially trained",
+        "fgsm",
+        cfg,
+        &defended,
+        &test,
+        defended_clean,
+    )?);
+    timings.push((
+        "attack defended".to_string(),
+        started.elapsed().as_secs_f64(),
+    ));
+
+    let target = format!("digits CNN (seed {})", cfg.seed);
+    let data = format!(
+        "digits test split ({} examples, stratified 20%, seed 0)",
+        test.len()
+    );
+    let mut findings = Vec::new();
+    let mut runs = Vec::new();
+    for row in &battery {
+        let mut report = evasion_report(&row.baseline, kb, &target, &data);
+        let mut defended_report = evasion_report(
+            &row.defended,
+            kb,
+            &format!("{target}, PGD adversarially trained"),
+            &data,
+        );
+        defended_report.findings = vec![evasion_finding(
+            &row.defended,
+            kb,
+            "the adversarially trained model",
+        )];
+        findings.extend(report.findings.iter().cloned());
+        findings.extend(defended_report.findings.iter().cloned());
+        report.defended = Some(Box::new(defended_report));
+        runs.push(report);
+    }
+    Ok(DemoOutcome {
+        config: cfg.clone(),
+        test,
+        baseline,
+        defended,
+        battery,
+        sweep: curves,
+        findings,
+        runs,
+        timings,
+    })
+}
+
+/// Writes `report.json`, `report.html`, `atlas-layer.json` and both models into `dir`.
+pub fn write(outcome: &DemoOutcome, kb: &KnowledgeBase, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| AssessError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    outcome.baseline.save(&dir.join("models/baseline"))?;
+    outcome.defended.save(&dir.join("models/adv-trained"))?;
+    written.push(dir.join("models"));
+
+    let json = crate::demo_report::json(outcome);
+    let path = dir.join("report.json");
+    write_file(
+        &path,
+        &(serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"),
+    )?;
+    written.push(path);
+
+    let path = dir.join("report.html");
+    write_file(
+        &path,
+        &aisec_report::html::render(&crate::demo_report::document(outcome)),
+    )?;
+    written.push(path);
+
+    let layer =
+        aisec_report::navigator::findings_layer(kb, "aisec demo findings", &outcome.findings)?;
+    let path = dir.join("atlas-layer.json");
+    write_file(
+        &path,
+        &(serde_json::to_string_pretty(&layer).unwrap_or_default() + "\n"),
+    )?;
+    written.push(path);
+    Ok(written)
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|source| AssessError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,224 @@
+//! The demo's outcome as the JSON report and the HTML document.
+
+use aisec_defenses::adv_train;
+use aisec_report::html::{Block, Document, Section};
+use aisec_report::svg;
+use serde_json::{json, Value};
+
+use crate::demo::DemoOutcome;
+use crate::findings::describe_config;
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
+fn clean(outcome: &DemoOutcome, defended: bool) -> f64 {
+    let model = if defended {
+        &outcome.defended
+    } else {
+        &outcome.baseline
+    };
+    model
+        .manifest
+        .metrics
+        .get("clean_accuracy")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+pub fn json(outcome: &DemoOutcome) -> Value {
+    let per_attack = |defended: bool| -> serde_json::Map<String, Value> {
+        outcome
+            .battery
+            .iter()
+            .map(|row| {
+                let o = if defended {
+                    &row.defended
+                } else {
+                    &row.baseline
+                };
+                (
+                    format!("{} eps={}", o.name, o.config["eps"]),
+                    json!(o.metrics.get("robust_accuracy")),
+                )
+            })
+            .collect()
+    };
+    json!({
+        "kind": "assessment",
+        "name": "demo",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "seed": outcome.config.seed,
+        "target": format!("digits CNN (seed {})", outcome.config.seed),
+        "data": format!("digits test split ({} examples)", outcome.test.len()),
+        "config": outcome.config,
+        "metrics": { "clean_accuracy": clean(outcome, false) },
+        "defenses": [{
+            "name": "defense.adv-train",
+            "mitigations": adv_train::MITIGATIONS,
+            "phases": adv_train::PHASES,
+            "config": outcome.defended.manifest.defense.as_ref().map(|d| d["config"].clone()),
+            "metrics": { "clean_accuracy": clean(outcome, true) },
+            "robust_accuracy_before": per_attack(false),
+            "robust_accuracy_after": per_attack(true),
+        }],
+        "findings": outcome.findings,
+        "runs": outcome.runs,
+        "robustness_curves": outcome.sweep,
+        "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+pub fn document(outcome: &DemoOutcome) -> Document {
+    let cfg = &outcome.config;
+    let total: f64 = outcome.timings.iter().map(|(_, t)| t).sum();
+    let facts = vec![
+        (
+            "Target".to_string(),
+            format!(
+                "digits CNN (conv 32 → conv 64 → dense 128), seed {}",
+                cfg.seed
+            ),
+        ),
+        (
+            "Data".to_string(),
+            format!(
+                "digits test split: {} images of 8×8, stratified 20%, split seed 0",
+                outcome.test.len()
+            ),
+        ),
+        (
+            "Clean accuracy".to_string(),
+            format!(
+                "baseline {}, adversarially trained {}",
+                pct(clean(outcome, false)),
+                pct(clean(outcome, true))
+            ),
+        ),
+        (
+            "Wall time".to_string(),
+            format!(
+                "{total:.1} s ({})",
+                outcome
+                    .timings
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.1} s"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    ];
+
+    let mut rows = Vec::new();
+    for row in &outcome.battery {
+        let m = |o: &aisec_attacks::AttackOutcome, k: &str| o.metrics.get(k).unwrap_or(0.0);
+        rows.push(vec![
+            row.baseline.name.clone(),
+            describe_config(&row.baseline.config),
+            pct(m(&row.baseline, "robust_accuracy")),
+            pct(m(&row.baseline, "attack_success_rate")),
+            pct(m(&row.defended, "robust_accuracy")),
+            pct(m(&row.defended, "attack_success_rate")),
+            format!("{:.1}", m(&row.baseline, "queries_mean")),
+            format!(
+                "{:.2} s",
+                m(&row.baseline, "wall_seconds") + m(&row.defended, "wall_seconds")
+            ),
+        ]);
+    }
+    let battery = Section {
+        heading: "Attack battery (L∞)".to_string(),
+        blocks: vec![
+            Block::Paragraph("White-box evasion (AML.T0043.000 Craft Adversarial Data: White-Box Optimization → AML.T0015 Evade AI Model) before and after PGD adversarial training. Robust accuracy counts test images still classified correctly; success rate counts correctly classified images that the attack turned.".into()),
+            Block::Table {
+                headers: ["attack", "budget", "baseline robust acc.", "baseline success", "defended robust acc.", "defended success", "gradient queries / image", "time"].iter().map(|s| s.to_string()).collect(),
+                rows,
+            },
+        ],
+    };
+
+    let curve = Section {
+        heading: "Robust accuracy against ε".into(),
+        blocks: vec![Block::Svg(svg::line_chart(
+            "Robust accuracy of the digits CNN",
+            "L∞ budget ε (pixel range 0–1)",
+            "accuracy",
+            &outcome.sweep,
+        ))],
+    };
+
+    let mut figures = Vec::new();
+    let shown_eps = cfg.battery_eps.first().copied().unwrap_or(0.1);
+    if let Some(pgd) = outcome
+        .battery
+        .iter()
+        .find(|r| r.baseline.name == "evasion.pgd")
+    {
+        for (i, e) in pgd
+            .baseline
+            .examples
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.success)
+            .take(6)
+        {
+            let f = 64;
+            let original = &outcome.test.x[i * f..(i + 1) * f];
+            let adversarial = &pgd.baseline.adversarial[i * f..(i + 1) * f];
+            let delta: Vec<f32> = adversarial
+                .iter()
+                .zip(original)
+                .map(|(a, o)| a - o)
+                .collect();
+            figures.push(svg::image(
+                original,
+                8,
+                8,
+                0.0,
+                1.0,
+                9.0,
+                &format!("label {}", e.label),
+            ));
+            figures.push(svg::image(
+                adversarial,
+                8,
+                8,
+                0.0,
+                1.0,
+                9.0,
+                &format!("→ {}", e.adversarial_prediction),
+            ));
+            figures.push(svg::perturbation(&delta, 8, 8, shown_eps, 9.0, "δ"));
+        }
+    }
+    let examples = Section {
+        heading: format!("Example adversarial digits (PGD at ε = {shown_eps}, baseline)"),
+        blocks: vec![Block::Figures { items: figures, caption: format!("Each triple: the test image with its label, the adversarial image with the baseline's prediction, and the perturbation (red +, blue −, full colour = ±{shown_eps}).") }],
+    };
+
+    let adv = outcome
+        .defended
+        .manifest
+        .defense
+        .clone()
+        .unwrap_or_default();
+    let defence = Section {
+        heading: "Defence: PGD adversarial training".into(),
+        blocks: vec![
+            Block::Paragraph(format!(
+                "AML.M0003 Model Hardening, applied in the ML Model Engineering phase: each training batch is replaced by PGD examples (L∞ ε = {}, {} steps) against the current model (Madry et al. 2018). Configuration: {}.",
+                cfg.train_eps,
+                adv["config"]["steps"],
+                adv["config"]
+            )),
+            Block::Paragraph("Reproduce: `aisec demo --seed SEED --out DIR`, or step by step: `aisec model train --arch cnn --dataset digits --out base`, `aisec attack evasion --model base --dataset digits --attack pgd --eps 0.1`, `aisec defend adv-train --arch cnn --dataset digits --eps 0.1 --out hardened`, then attack `hardened` again.".into()),
+        ],
+    };
+
+    Document {
+        title: "aisec demo: Build → Attack → Defend → attack again".into(),
+        facts,
+        findings: outcome.findings.clone(),
+        sections: vec![battery, curve, examples, defence],
+    }
+}

@@ -1,0 +1,25 @@
+//! The assessment: runs attacks, turns their outcomes into findings named by ATLAS
+//! techniques with recommended mitigations and lifecycle phases, applies defences and
+//! attacks again.
+
+pub mod demo;
+mod demo_report;
+pub mod findings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssessError {
+    #[error(transparent)]
+    Model(#[from] aisec_ml::MlError),
+    #[error(transparent)]
+    Attack(#[from] aisec_attacks::AttackError),
+    #[error(transparent)]
+    Atlas(#[from] aisec_atlas::AtlasError),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = AssessError> = std::result::Result<T, E>;

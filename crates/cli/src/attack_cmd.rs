@@ -1,0 +1,208 @@
+use std::path::PathBuf;
+
+use aisec_assess::findings::{describe_config, evasion_report};
+use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
+use aisec_attacks::registry;
+use aisec_ml::data::npy;
+use aisec_ml::model::Classifier;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::atlas_cmd::load_kb;
+use crate::data_args::{check_fit, open_model, DataArgs, Split};
+use crate::output::{print_json, print_text, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum AttackCommand {
+    /// Evasion: adversarial inputs that make the model answer wrongly.
+    Evasion(Box<EvasionArgs>),
+    /// Every attack with its access and ATLAS techniques.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct EvasionArgs {
+    /// A directory written by `aisec model train` (or its model.json).
+    #[arg(long)]
+    pub model: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// fgsm, pgd or apgd-ce (see `aisec attack list`).
+    #[arg(long)]
+    pub attack: String,
+    #[arg(long)]
+    pub eps: Option<f32>,
+    /// inf or 2.
+    #[arg(long, value_parser = parse_norm)]
+    pub norm: Option<Norm>,
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub step_size: Option<f32>,
+    #[arg(long)]
+    pub no_random_start: bool,
+    #[arg(long)]
+    pub restarts: Option<usize>,
+    /// Push every example to this class instead of any wrong one.
+    #[arg(long)]
+    pub targeted: Option<usize>,
+    /// The adversary's query budget (gradient evaluations count as queries).
+    #[arg(long)]
+    pub max_queries: Option<u64>,
+    /// Attack only the first N examples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Writes the adversarial inputs as .npy, in the inputs' shape and order.
+    #[arg(long)]
+    pub save_adv: Option<PathBuf>,
+}
+
+fn parse_norm(s: &str) -> Result<Norm, String> {
+    Norm::parse(s).ok_or_else(|| format!("`{s}` is not a norm: expected inf or 2"))
+}
+
+pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
+    match cmd {
+        AttackCommand::List => {
+            let listing = registry::listing();
+            match cli.format {
+                Format::Json => print_json(&listing)?,
+                Format::Text => {
+                    let mut out = String::new();
+                    for a in &listing {
+                        out.push_str(&format!(
+                            "{:<18} {:<15} {:<28} {}\n",
+                            a.name,
+                            format!("{:?}", a.access).to_lowercase(),
+                            a.atlas.join(", "),
+                            a.summary
+                        ));
+                    }
+                    print_text(&out)?;
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+        AttackCommand::Evasion(args) => evasion_command(cli, args),
+    }
+}
+
+fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
+    let entry = registry::find_evasion(&args.attack).with_context(|| {
+        let names: Vec<&str> = registry::evasion_attacks().iter().map(|e| e.name).collect();
+        format!(
+            "--attack `{}` is not an evasion attack: expected one of {}",
+            args.attack,
+            names.join(", ")
+        )
+    })?;
+    let params = EvasionParams {
+        eps: args.eps,
+        norm: args.norm,
+        steps: args.steps,
+        step_size: args.step_size,
+        random_start: args.no_random_start.then_some(false),
+        restarts: args.restarts,
+        max_queries: args.max_queries,
+    };
+    let attack = (entry.build)(&params)?;
+    let model = open_model(&args.model)?.with_budget(args.max_queries);
+    let mut data = args.data.load(if args.data.is_builtin() {
+        Split::Test
+    } else {
+        Split::All
+    })?;
+    if let Some(n) = args.limit {
+        data = data.head(n);
+    }
+    check_fit(&model, &data)?;
+    let kb = load_kb(cli)?;
+    let progress = Progress::new();
+    progress.message(format!("{} on {} examples", entry.name, data.len()));
+    let task = EvasionTask {
+        model: &model,
+        x: &data.x,
+        y: &data.y,
+        clip: data.input_range,
+        target: args.targeted,
+        seed: args.seed,
+    };
+    let outcome = evasion::run(attack.as_ref(), &task);
+    progress.finish();
+    let outcome = outcome?;
+    if let Some(path) = &args.save_adv {
+        let mut shape = vec![data.len()];
+        shape.extend(&data.sample_shape);
+        npy::write_f32(path, &shape, &outcome.adversarial)?;
+    }
+    let data_desc = format!("{} ({} examples)", data.name, data.len());
+    let report = evasion_report(&outcome, &kb, &model.info().description, &data_desc);
+    match cli.format {
+        Format::Json => print_json(&report)?,
+        Format::Text => {
+            let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
+            let mut out = format!(
+                "{} on {} — {data_desc}\n",
+                outcome.name,
+                model.info().description
+            );
+            out.push_str(&format!(
+                "  config               {} ({})\n",
+                describe_config(&outcome.config),
+                outcome.config
+            ));
+            if let Some(t) = args.targeted {
+                out.push_str(&format!("  targeted             class {t}\n"));
+            }
+            out.push_str(&format!(
+                "  clean accuracy       {:.2}%\n",
+                100.0 * m("clean_accuracy")
+            ));
+            out.push_str(&format!(
+                "  robust accuracy      {:.2}%\n",
+                100.0 * m("robust_accuracy")
+            ));
+            out.push_str(&format!(
+                "  attack success rate  {:.2}%\n",
+                100.0 * m("attack_success_rate")
+            ));
+            out.push_str(&format!("  perturbation         mean L∞ {:.4}, mean L2 {:.4}, median L2 {:.4} (successful examples)\n", m("mean_linf"), m("mean_l2"), m("median_l2")));
+            out.push_str(&format!(
+                "  queries              {:.0} total, {:.1} per example\n",
+                m("queries_total"),
+                m("queries_mean")
+            ));
+            out.push_str(&format!(
+                "  wall time            {:.2} s\n",
+                m("wall_seconds")
+            ));
+            for f in &report.findings {
+                let atlas: Vec<&str> = f.atlas.iter().map(|a| a.as_str()).collect();
+                let mitigations: Vec<String> = f
+                    .mitigations
+                    .iter()
+                    .map(|m| format!("{} ({})", m.id, m.phases.join("; ")))
+                    .collect();
+                out.push_str(&format!(
+                    "\n[{}] {}\n  ATLAS: {}\n  mitigations: {}\n",
+                    f.severity.as_str().to_uppercase(),
+                    f.title,
+                    atlas.join(", "),
+                    mitigations.join(", ")
+                ));
+            }
+            if let Some(path) = &args.save_adv {
+                out.push_str(&format!(
+                    "\nadversarial inputs saved to {}\n",
+                    path.display()
+                ));
+            }
+            print_text(&out)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,144 @@
+//! The data and model arguments shared by model, attack and defend commands.
+
+use std::path::PathBuf;
+
+use aisec_ml::data::{self, BuiltinDataset, Dataset, InputRange};
+use aisec_ml::native::NativeModel;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    Train,
+    Test,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// A built-in dataset: digits, breast-cancer or iris.
+    #[arg(long, conflicts_with_all = ["data", "csv"])]
+    pub dataset: Option<String>,
+    /// Inputs as a NumPy .npy file (float, any shape, examples on the first axis).
+    #[arg(long, requires = "labels", conflicts_with = "csv")]
+    pub data: Option<PathBuf>,
+    /// Integer labels as a NumPy .npy file.
+    #[arg(long, requires = "data")]
+    pub labels: Option<PathBuf>,
+    /// A numeric CSV with one label column.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// The CSV's label column: a header name or a zero-based index (default: the last).
+    #[arg(long, requires = "csv")]
+    pub label_column: Option<String>,
+    /// Valid input range `LO,HI`, or `none`. Default: the built-in dataset's range, none for user data.
+    #[arg(long)]
+    pub clip: Option<String>,
+}
+
+impl DataArgs {
+    fn clip(&self, default: Option<InputRange>) -> Result<Option<InputRange>> {
+        match self.clip.as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("none") => Ok(None),
+            Some(text) => {
+                let (lo, hi) = text.split_once(',').with_context(|| {
+                    format!("--clip `{text}`: expected LO,HI (e.g. 0,1) or none")
+                })?;
+                let lo: f32 = lo
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--clip: `{lo}` is not a number"))?;
+                let hi: f32 = hi
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--clip: `{hi}` is not a number"))?;
+                if !lo.is_finite() || !hi.is_finite() || lo >= hi {
+                    bail!("--clip {lo},{hi}: LO must be below HI");
+                }
+                Ok(Some(InputRange { lo, hi }))
+            }
+        }
+    }
+
+    /// The data asked for. A built-in dataset gives the part named by `split` of its fixed
+    /// split; user data is used whole for `All` and split like the built-ins otherwise.
+    pub fn load(&self, split: Split) -> Result<Dataset> {
+        let mut ds = if let Some(name) = &self.dataset {
+            let builtin = BuiltinDataset::parse(name).with_context(|| {
+                format!(
+                    "--dataset `{name}` is not built in: expected digits, breast-cancer or iris"
+                )
+            })?;
+            match split {
+                Split::Train => builtin.split().0,
+                Split::Test => builtin.split().1,
+                Split::All => builtin.load(),
+            }
+        } else {
+            let whole = if let (Some(x), Some(y)) = (&self.data, &self.labels) {
+                data::load_npy_pair(x, y, None)?
+            } else if let Some(csv) = &self.csv {
+                data::read_csv(csv, self.label_column.as_deref(), None)?
+            } else {
+                bail!("no data: give --dataset NAME, --data X.npy --labels y.npy, or --csv FILE");
+            };
+            match split {
+                Split::All => whole,
+                Split::Train => {
+                    whole
+                        .stratified_split(data::builtin::TEST_FRACTION, data::builtin::SPLIT_SEED)
+                        .0
+                }
+                Split::Test => {
+                    whole
+                        .stratified_split(data::builtin::TEST_FRACTION, data::builtin::SPLIT_SEED)
+                        .1
+                }
+            }
+        };
+        ds.input_range = self.clip(ds.input_range)?;
+        Ok(ds)
+    }
+
+    pub fn is_builtin(&self) -> bool {
+        self.dataset.is_some()
+    }
+}
+
+/// Opens `--model`: a directory written by `aisec model train`, or its `model.json`.
+pub fn open_model(spec: &str) -> Result<NativeModel> {
+    let path = PathBuf::from(spec);
+    if spec.ends_with(".onnx") {
+        bail!("--model {spec}: ONNX models are not supported yet; train a built-in model with `aisec model train`");
+    }
+    if spec.contains("://") {
+        bail!("--model {spec}: remote models are not supported yet; give a directory written by `aisec model train`");
+    }
+    if !path.exists() {
+        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, or its model.json)");
+    }
+    Ok(NativeModel::load(&path)?)
+}
+
+/// Checks that the data fits the model.
+pub fn check_fit(model: &NativeModel, data: &Dataset) -> Result<()> {
+    let info = aisec_ml::model::Classifier::info(model);
+    if info.features() != data.features() {
+        bail!(
+            "the model takes inputs of shape {:?} ({} values) but the data has shape {:?} ({} values)",
+            info.input_shape,
+            info.features(),
+            data.sample_shape,
+            data.features()
+        );
+    }
+    if data.num_classes > info.num_classes {
+        bail!(
+            "the data has labels up to {} but the model has {} classes",
+            data.num_classes - 1,
+            info.num_classes
+        );
+    }
+    Ok(())
+}

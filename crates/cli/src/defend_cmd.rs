@@ -1,0 +1,108 @@
+use std::path::PathBuf;
+
+use aisec_attacks::evasion::Norm;
+use aisec_defenses::adv_train::{self, AdvTrainConfig};
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::net::Architecture;
+use aisec_ml::train::{accuracy, predict};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::data_args::{DataArgs, Split};
+use crate::model_cmd::{parse_arch, train_config};
+use crate::output::{print_json, print_text, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum DefendCommand {
+    /// PGD adversarial training (AML.M0003 Model Hardening, ML Model Engineering).
+    AdvTrain(Box<AdvTrainArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct AdvTrainArgs {
+    #[arg(long, value_parser = parse_arch)]
+    pub arch: Architecture,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Training-time budget.
+    #[arg(long)]
+    pub eps: f32,
+    /// inf or 2.
+    #[arg(long, default_value = "inf", value_parser = |s: &str| Norm::parse(s).ok_or_else(|| format!("`{s}` is not a norm: expected inf or 2")))]
+    pub norm: Norm,
+    /// PGD steps per batch (default 7).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
+    let DefendCommand::AdvTrain(args) = cmd;
+    if !(args.eps > 0.0 && args.eps.is_finite()) {
+        bail!("--eps must be a positive number");
+    }
+    let train_set = args.data.load(Split::Train)?;
+    let test_set = args.data.load(Split::Test)?;
+    let mut config = AdvTrainConfig::new(args.arch, args.eps, args.norm, args.seed);
+    if let Some(steps) = args.steps {
+        if steps == 0 {
+            bail!("--steps must be at least 1");
+        }
+        config.steps = steps;
+        config.step_size = 2.5 * args.eps / steps as f32;
+    }
+    if args.epochs.is_some() {
+        config.train = train_config(args.arch, args.seed, args.epochs, None)?;
+    }
+    let progress = Progress::new();
+    let epochs = config.train.epochs;
+    let (net, report) = adv_train::adversarial_training(args.arch, &train_set, &config, |s| {
+        progress.message(format!(
+            "adversarial training: epoch {}/{epochs}, accuracy on PGD batches {:.3}",
+            s.epoch, s.train_accuracy
+        ))
+    })?;
+    progress.finish();
+    let clean = accuracy(&predict(&net, &test_set), &test_set.y);
+    let wall = report.wall_seconds;
+    let mut manifest = Manifest::new(args.arch, &train_set, args.seed);
+    manifest
+        .metrics
+        .insert("clean_accuracy".into(), json!(clean));
+    manifest.training = Some(report);
+    manifest.defense = Some(
+        json!({ "name": "defense.adv-train", "mitigations": adv_train::MITIGATIONS, "phases": adv_train::PHASES, "config": config }),
+    );
+    NativeModel::new(net, manifest)
+        .save(&args.out)
+        .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
+    match cli.format {
+        Format::Json => print_json(&json!({
+            "kind": "defense", "name": "defense.adv-train", "mitigations": adv_train::MITIGATIONS, "phases": adv_train::PHASES,
+            "config": config, "seed": args.seed, "out": args.out.display().to_string(),
+            "metrics": { "clean_accuracy": clean, "wall_seconds": wall },
+        }))?,
+        Format::Text => print_text(&format!(
+            "PGD adversarial training (AML.M0003 Model Hardening, phase ML Model Engineering) of a {} on {}\n  {} ε={} PGD-{} per batch, {} epochs, {wall:.1} s\n  clean test accuracy {:.2}%\nsaved to {}\nmeasure it: aisec attack evasion --model {} --dataset ... --attack pgd --eps {}\n",
+            args.arch.name(),
+            train_set.name,
+            args.norm.label(),
+            args.eps,
+            config.steps,
+            epochs,
+            100.0 * clean,
+            args.out.display(),
+            args.out.display(),
+            args.eps
+        ))?,
+    }
+    Ok(Outcome::Ok)
+}

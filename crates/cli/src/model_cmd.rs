@@ -1,0 +1,166 @@
+use std::path::PathBuf;
+
+use aisec_ml::model::Classifier;
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::net::Architecture;
+use aisec_ml::train::{accuracy, init_network, predict, train, TrainConfig};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::data_args::{check_fit, open_model, DataArgs, Split};
+use crate::output::{print_json, print_text, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Trains a built-in architecture and saves safetensors weights plus model.json.
+    Train(TrainArgs),
+    /// Accuracy and confusion matrix of a model on data.
+    Eval {
+        /// A directory written by `aisec model train` (or its model.json).
+        #[arg(long)]
+        model: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// logreg, mlp or cnn.
+    #[arg(long, value_parser = parse_arch)]
+    pub arch: Architecture,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Epochs (default: the architecture's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn parse_arch(s: &str) -> Result<Architecture, String> {
+    Architecture::parse(s)
+        .ok_or_else(|| format!("`{s}` is not an architecture: expected logreg, mlp or cnn"))
+}
+
+pub fn train_config(
+    arch: Architecture,
+    seed: u64,
+    epochs: Option<usize>,
+    lr: Option<f64>,
+) -> Result<TrainConfig> {
+    let mut config = TrainConfig::for_architecture(arch, seed);
+    if let Some(e) = epochs {
+        if e == 0 {
+            bail!("--epochs must be at least 1");
+        }
+        config.epochs = e;
+    }
+    if let Some(lr) = lr {
+        if !(lr > 0.0 && lr.is_finite()) {
+            bail!("--learning-rate must be a positive number");
+        }
+        config.learning_rate = lr;
+    }
+    Ok(config)
+}
+
+pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
+    match cmd {
+        ModelCommand::Train(args) => {
+            let train_set = args.data.load(Split::Train)?;
+            let test_set = args.data.load(Split::Test)?;
+            let config = train_config(args.arch, args.seed, args.epochs, args.learning_rate)?;
+            let progress = Progress::new();
+            let net = init_network(args.arch, &train_set, args.seed)?;
+            let (net, report) = train(net, &train_set, &config, None, |s| {
+                progress.message(format!(
+                    "training {} on {}: epoch {}/{} accuracy {:.3}",
+                    args.arch.name(),
+                    train_set.name,
+                    s.epoch,
+                    config.epochs,
+                    s.train_accuracy
+                ))
+            });
+            progress.finish();
+            let test_acc = accuracy(&predict(&net, &test_set), &test_set.y);
+            let train_acc = report.history.last().map_or(0.0, |s| s.train_accuracy);
+            let mut manifest = Manifest::new(args.arch, &train_set, args.seed);
+            manifest
+                .metrics
+                .insert("clean_accuracy".into(), json!(test_acc));
+            manifest
+                .metrics
+                .insert("test_examples".into(), json!(test_set.len()));
+            let wall = report.wall_seconds;
+            manifest.training = Some(report);
+            NativeModel::new(net, manifest)
+                .save(&args.out)
+                .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
+            match cli.format {
+                Format::Json => print_json(&json!({
+                    "kind": "model", "name": "model.train", "architecture": args.arch.name(), "data": train_set.name,
+                    "seed": args.seed, "out": args.out.display().to_string(), "config": config,
+                    "metrics": { "clean_accuracy": test_acc, "wall_seconds": wall }, "train_accuracy": train_acc,
+                }))?,
+                Format::Text => print_text(&format!(
+                    "trained {} on {} ({} training examples) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
+                    args.arch.name(),
+                    train_set.name,
+                    train_set.len(),
+                    100.0 * train_acc,
+                    100.0 * test_acc,
+                    test_set.len(),
+                    args.out.display()
+                ))?,
+            }
+        }
+        ModelCommand::Eval { model, data } => {
+            let model = open_model(model)?;
+            let ds = data.load(if data.is_builtin() {
+                Split::Test
+            } else {
+                Split::All
+            })?;
+            check_fit(&model, &ds)?;
+            let predicted = model.evaluate(&ds.x)?;
+            let classes = model.info().num_classes;
+            let mut confusion = vec![vec![0usize; classes]; classes];
+            for (p, t) in predicted.iter().zip(&ds.y) {
+                confusion[*t][*p] += 1;
+            }
+            let acc = accuracy(&predicted, &ds.y);
+            match cli.format {
+                Format::Json => print_json(&json!({
+                    "kind": "model", "name": "model.eval", "target": model.info().description, "data": ds.name, "examples": ds.len(),
+                    "metrics": { "clean_accuracy": acc }, "confusion_matrix": confusion,
+                }))?,
+                Format::Text => {
+                    let mut out = format!("{} on {} ({} examples): accuracy {:.2}%\n\nconfusion matrix (rows: true class, columns: predicted)\n     ", model.info().description, ds.name, ds.len(), 100.0 * acc);
+                    for c in 0..classes {
+                        out.push_str(&format!("{c:>5}"));
+                    }
+                    out.push('\n');
+                    for (t, row) in confusion.iter().enumerate() {
+                        out.push_str(&format!("{t:>5}"));
+                        for v in row {
+                            out.push_str(&format!("{v:>5}"));
+                        }
+                        out.push('\n');
+                    }
+                    print_text(&out)?;
+                }
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}

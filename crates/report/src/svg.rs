@@ -1,0 +1,185 @@
+//! Small, dependency-free SVG charts for the HTML report.
+
+use crate::Series;
+
+const COLORS: [&str; 6] = [
+    "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A line chart with y in [0, 1] (accuracies, rates) against x.
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let (w, h) = (560.0, 320.0);
+    let (left, right, top, bottom) = (56.0, 150.0, 30.0, 44.0);
+    let pw = w - left - right;
+    let ph = h - top - bottom;
+    let x_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let sx = |x: f64| left + pw * x / x_max;
+    let sy = |y: f64| top + ph * (1.0 - y.clamp(0.0, 1.0));
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
+        esc(title)
+    );
+    out.push_str(&format!(
+        r#"<text x="{}" y="18" font-size="14" font-weight="bold">{}</text>"#,
+        left,
+        esc(title)
+    ));
+    for i in 0..=4 {
+        let y = i as f64 / 4.0;
+        out.push_str(&format!(
+            r##"<line x1="{left}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" font-size="11" text-anchor="end">{:.0}%</text>"##,
+            left + pw,
+            left - 6.0,
+            sy(y) + 4.0,
+            y * 100.0,
+            yy = sy(y)
+        ));
+    }
+    for i in 0..=4 {
+        let x = x_max * i as f64 / 4.0;
+        out.push_str(&format!(
+            r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{:.3}</text>"#,
+            sx(x),
+            top + ph + 16.0,
+            x
+        ));
+    }
+    out.push_str(&format!(
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
+        left + pw / 2.0,
+        h - 6.0,
+        esc(x_label)
+    ));
+    out.push_str(&format!(r#"<text x="14" y="{}" font-size="12" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#, top + ph / 2.0, top + ph / 2.0, esc(y_label)));
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<String> = s
+            .points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        out.push_str(&format!(
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+            pts.join(" ")
+        ));
+        for (x, y) in &s.points {
+            out.push_str(&format!(r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {:.3} at {:.3}</title></circle>"#, sx(*x), sy(*y), esc(&s.label), y, x));
+        }
+        let ly = top + 14.0 + 18.0 * i as f64;
+        out.push_str(&format!(
+            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}" font-size="11">{}</text>"#,
+            left + pw + 10.0,
+            left + pw + 28.0,
+            left + pw + 32.0,
+            ly + 4.0,
+            esc(&s.label)
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A grey-scale image (values in [lo, hi]) as SVG cells.
+pub fn image(
+    pixels: &[f32],
+    height: usize,
+    width: usize,
+    lo: f32,
+    hi: f32,
+    cell: f64,
+    caption: &str,
+) -> String {
+    let (w, h) = (width as f64 * cell, height as f64 * cell + 16.0);
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}">"#
+    );
+    for r in 0..height {
+        for c in 0..width {
+            let v = pixels.get(r * width + c).copied().unwrap_or(0.0);
+            let t = ((v - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0);
+            // Ink is dark: high values are drawn black, as digits are usually shown.
+            let g = (255.0 * (1.0 - t)).round() as u8;
+            out.push_str(&format!(
+                r#"<rect x="{}" y="{}" width="{cell}" height="{cell}" fill="rgb({g},{g},{g})"/>"#,
+                c as f64 * cell,
+                r as f64 * cell
+            ));
+        }
+    }
+    out.push_str(&format!(
+        r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text></svg>"#,
+        w / 2.0,
+        h - 3.0,
+        esc(caption)
+    ));
+    out
+}
+
+/// A signed perturbation (blue negative, red positive) scaled to ±`scale`.
+pub fn perturbation(
+    delta: &[f32],
+    height: usize,
+    width: usize,
+    scale: f32,
+    cell: f64,
+    caption: &str,
+) -> String {
+    let (w, h) = (width as f64 * cell, height as f64 * cell + 16.0);
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}">"#
+    );
+    for r in 0..height {
+        for c in 0..width {
+            let v = (delta.get(r * width + c).copied().unwrap_or(0.0) / scale.max(1e-9))
+                .clamp(-1.0, 1.0);
+            let (red, green, blue) = if v >= 0.0 {
+                (255, (255.0 * (1.0 - v)) as u8, (255.0 * (1.0 - v)) as u8)
+            } else {
+                ((255.0 * (1.0 + v)) as u8, (255.0 * (1.0 + v)) as u8, 255)
+            };
+            out.push_str(&format!(r#"<rect x="{}" y="{}" width="{cell}" height="{cell}" fill="rgb({red},{green},{blue})"/>"#, c as f64 * cell, r as f64 * cell));
+        }
+    }
+    out.push_str(&format!(
+        r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text></svg>"#,
+        w / 2.0,
+        h - 3.0,
+        esc(caption)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_plots_every_point_and_escapes_labels() {
+        let s = vec![Series {
+            label: "PGD <baseline>".into(),
+            points: vec![(0.0, 1.0), (0.1, 0.2), (0.2, 0.0)],
+        }];
+        let svg = line_chart("acc", "ε", "accuracy", &s);
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert!(svg.contains("PGD &lt;baseline&gt;"));
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn image_has_one_cell_per_pixel() {
+        let svg = image(&[0.0, 1.0, 0.5, 0.25], 2, 2, 0.0, 1.0, 10.0, "x");
+        assert_eq!(svg.matches("<rect").count(), 4);
+        assert!(svg.contains("rgb(0,0,0)") && svg.contains("rgb(255,255,255)"));
+    }
+}
