@@ -15,8 +15,8 @@ fn esc(s: &str) -> String {
 
 /// A line chart with y in [0, 1] (accuracies, rates) against x.
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
-    let (w, h) = (560.0, 320.0);
-    let (left, right, top, bottom) = (56.0, 150.0, 30.0, 44.0);
+    let (w, h) = (680.0, 320.0);
+    let (left, right, top, bottom) = (56.0, 230.0, 30.0, 44.0);
     let pw = w - left - right;
     let ph = h - top - bottom;
     let x_max = series

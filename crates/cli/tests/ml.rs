@@ -1,0 +1,511 @@
+//! Model, attack, defend and demo commands end to end.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn aisec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(args)
+        .env_remove("AISEC_ATLAS_DATA")
+        .env("CI", "true")
+        .output()
+        .expect("the aisec binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+fn fails_with(o: &Output, mentions: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stdout {} stderr {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).contains(mentions),
+        "stderr should mention {mentions:?}: {}",
+        stderr(o)
+    );
+    assert!(!stderr(o).contains("panicked"));
+}
+
+fn train(dir: &Path, arch: &str, dataset: &str) -> String {
+    let out = dir.join(format!("{arch}-{dataset}"));
+    let o = aisec(&[
+        "model",
+        "train",
+        "--arch",
+        arch,
+        "--dataset",
+        dataset,
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out.to_str().unwrap().to_string()
+}
+
+#[test]
+fn train_eval_and_attack_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "mlp", "digits");
+    assert!(Path::new(&model).join("model.safetensors").is_file());
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&model).join("model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["architecture"], "mlp");
+    assert_eq!(manifest["input_shape"], serde_json::json!([1, 8, 8]));
+    assert!(manifest["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.9);
+
+    let eval = json(&aisec(&[
+        "model",
+        "eval",
+        "--model",
+        &model,
+        "--dataset",
+        "digits",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(eval["examples"], 359);
+    assert_eq!(eval["confusion_matrix"].as_array().unwrap().len(), 10);
+    let text = stdout(&aisec(&[
+        "model",
+        "eval",
+        "--model",
+        &model,
+        "--dataset",
+        "digits",
+    ]));
+    assert!(text.contains("confusion matrix"), "{text}");
+
+    let adv = dir.path().join("adv.npy");
+    let report = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        &model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.2",
+        "--steps",
+        "20",
+        "--limit",
+        "50",
+        "--save-adv",
+        adv.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    // The shape of DESIGN.md's machine-readable output.
+    assert_eq!(report["kind"], "attack");
+    assert_eq!(report["name"], "evasion.pgd");
+    assert_eq!(
+        report["atlas"],
+        serde_json::json!(["AML.T0043.000", "AML.T0015"])
+    );
+    assert_eq!(report["config"]["eps"], 0.2);
+    assert_eq!(report["seed"], 7);
+    for key in [
+        "clean_accuracy",
+        "robust_accuracy",
+        "attack_success_rate",
+        "mean_linf",
+        "mean_l2",
+        "median_l2",
+        "queries_total",
+        "queries_mean",
+        "wall_seconds",
+    ] {
+        assert!(
+            report["metrics"][key].is_number(),
+            "metric {key} missing: {}",
+            report["metrics"]
+        );
+    }
+    assert!(report["metrics"]["robust_accuracy"].as_f64().unwrap() < 0.2);
+    let finding = &report["findings"][0];
+    assert_eq!(finding["severity"], "high");
+    assert_eq!(finding["mitigations"][0]["id"], "AML.M0003");
+    assert_eq!(
+        finding["mitigations"][0]["phases"],
+        serde_json::json!(["Data Preparation", "ML Model Engineering"])
+    );
+    let saved = aisec_ml::data::npy::read(&adv).unwrap();
+    assert_eq!(saved.shape, vec![50, 1, 8, 8]);
+    assert!(saved.data.iter().all(|v| (0.0..=1.0).contains(v)));
+
+    let text = stdout(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        &model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.1",
+        "--limit",
+        "40",
+    ]));
+    assert!(
+        text.contains("robust accuracy") && text.contains("AML.T0015"),
+        "{text}"
+    );
+    let targeted = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        &model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "apgd",
+        "--eps",
+        "0.3",
+        "--targeted",
+        "0",
+        "--limit",
+        "30",
+        "--format",
+        "json",
+    ]));
+    assert!(targeted["metrics"]["attack_success_rate"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn bad_attack_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "logreg", "iris");
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--dataset",
+            "iris",
+            "--attack",
+            "deepfool",
+        ]),
+        "--attack `deepfool`",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--dataset",
+            "digits",
+            "--attack",
+            "pgd",
+        ]),
+        "shape",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            "/nonexistent",
+            "--dataset",
+            "iris",
+            "--attack",
+            "pgd",
+        ]),
+        "/nonexistent",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--dataset",
+            "iris",
+            "--attack",
+            "pgd",
+            "--eps=-1",
+        ]),
+        "--eps",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--dataset",
+            "iris",
+            "--attack",
+            "pgd",
+            "--targeted",
+            "9",
+        ]),
+        "target class 9",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--dataset",
+            "iris",
+            "--attack",
+            "pgd",
+            "--max-queries",
+            "10",
+        ]),
+        "budget exhausted",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--dataset",
+            "iris",
+            "--attack",
+            "pgd",
+            "--clip",
+            "1,0",
+        ]),
+        "--clip",
+    );
+    fails_with(
+        &aisec(&[
+            "model",
+            "train",
+            "--arch",
+            "cnn",
+            "--dataset",
+            "iris",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ]),
+        "image inputs",
+    );
+    fails_with(
+        &aisec(&["model", "eval", "--model", &model, "--dataset", "mnist"]),
+        "--dataset `mnist`",
+    );
+    let listed = stdout(&aisec(&["attack", "list"]));
+    assert!(
+        listed.contains("evasion.apgd-ce") && listed.contains("AML.T0043.000"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn user_data_from_npy_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    let ds = aisec_ml::data::BuiltinDataset::Iris.load();
+    aisec_ml::data::npy::write_f32(&x, &[ds.len(), 4], &ds.x).unwrap();
+    aisec_ml::data::npy::write_i64(&y, &ds.y.iter().map(|v| *v as i64).collect::<Vec<_>>())
+        .unwrap();
+    let out = dir.path().join("m");
+    let o = aisec(&[
+        "model",
+        "train",
+        "--arch",
+        "mlp",
+        "--data",
+        x.to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    assert!(
+        v["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.85,
+        "{v}"
+    );
+    let r = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        x.to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+        "--attack",
+        "pgd",
+        "--eps",
+        "1.0",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r["metrics"]["queries_mean"].as_f64().unwrap() > 0.0, true);
+
+    let csv = dir.path().join("d.csv");
+    let mut text = String::from("a,b,c,d,species\n");
+    for i in 0..ds.len() {
+        let s = ds.sample(i);
+        text.push_str(&format!(
+            "{},{},{},{},{}\n",
+            s[0], s[1], s[2], s[3], ds.y[i]
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let v = json(&aisec(&[
+        "model",
+        "train",
+        "--arch",
+        "logreg",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--label-column",
+        "species",
+        "--out",
+        dir.path().join("c").to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert!(v["metrics"]["clean_accuracy"].is_number());
+    fails_with(
+        &aisec(&[
+            "model",
+            "train",
+            "--arch",
+            "logreg",
+            "--data",
+            x.to_str().unwrap(),
+            "--labels",
+            csv.to_str().unwrap(),
+            "--out",
+            dir.path().join("z").to_str().unwrap(),
+        ]),
+        "d.csv",
+    );
+}
+
+#[test]
+fn adversarial_training_command_writes_a_hardened_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hard");
+    let v = json(&aisec(&[
+        "defend",
+        "adv-train",
+        "--arch",
+        "mlp",
+        "--dataset",
+        "digits",
+        "--eps",
+        "0.1",
+        "--steps",
+        "3",
+        "--epochs",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["mitigations"], serde_json::json!(["AML.M0003"]));
+    assert_eq!(v["phases"], serde_json::json!(["ML Model Engineering"]));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(manifest["defense"]["name"], "defense.adv-train");
+    assert_eq!(manifest["defense"]["config"]["eps"], 0.1);
+}
+
+#[test]
+fn demo_builds_attacks_defends_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let o = aisec(&["demo", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["kind"], "assessment");
+    assert!(report["metrics"]["clean_accuracy"].as_f64().unwrap() >= 0.97);
+    let run = |name: &str, eps: f64| -> serde_json::Value {
+        report["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name && r["config"]["eps"] == eps)
+            .cloned()
+            .unwrap()
+    };
+    let pgd_02 = run("evasion.pgd", 0.2);
+    assert!(
+        pgd_02["metrics"]["robust_accuracy"].as_f64().unwrap() <= 0.05,
+        "{}",
+        pgd_02["metrics"]
+    );
+    let pgd_01 = run("evasion.pgd", 0.1);
+    let defended = &pgd_01["defended"]["metrics"];
+    assert!(
+        defended["robust_accuracy"].as_f64().unwrap() >= 0.5,
+        "{defended}"
+    );
+    assert!(
+        defended["clean_accuracy"].as_f64().unwrap() >= 0.9,
+        "{defended}"
+    );
+    assert!(
+        run("evasion.fgsm", 0.2)["metrics"]["robust_accuracy"].as_f64()
+            > pgd_02["metrics"]["robust_accuracy"].as_f64()
+    );
+    let findings = report["findings"].as_array().unwrap();
+    assert!(findings
+        .iter()
+        .any(|f| f["severity"] == "high" && f["atlas"][1] == "AML.T0015"));
+    assert!(findings.iter().all(|f| f["mitigations"][0]["phases"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty())));
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("Robust accuracy") && html.contains("AML.M0003")
+    );
+    assert!(
+        !html.contains("<script"),
+        "the report is self-contained and static"
+    );
+    let layer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("atlas-layer.json")).unwrap())
+            .unwrap();
+    let ids: Vec<&str> = layer["techniques"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["techniqueID"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"AML.T0015") && ids.contains(&"AML.T0043.000"),
+        "{ids:?}"
+    );
+    assert!(
+        out.join("models/baseline/model.safetensors").is_file()
+            && out.join("models/adv-trained/model.json").is_file()
+    );
+}
