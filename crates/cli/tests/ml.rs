@@ -362,7 +362,7 @@ fn user_data_from_npy_and_csv() {
         "--format",
         "json",
     ]));
-    assert_eq!(r["metrics"]["queries_mean"].as_f64().unwrap() > 0.0, true);
+    assert!(r["metrics"]["queries_mean"].as_f64().unwrap() > 0.0);
 
     let csv = dir.path().join("d.csv");
     let mut text = String::from("a,b,c,d,species\n");
