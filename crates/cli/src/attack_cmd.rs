@@ -4,7 +4,6 @@ use aisec_assess::findings::{describe_config, evasion_report};
 use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
 use aisec_attacks::registry;
 use aisec_ml::data::npy;
-use aisec_ml::model::Classifier;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
@@ -110,7 +109,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         max_queries: args.max_queries,
     };
     let attack = (entry.build)(&params)?;
-    let model = open_model(&args.model)?.with_budget(args.max_queries);
+    let model = open_model(&args.model, args.max_queries)?;
     let mut data = args.data.load(if args.data.is_builtin() {
         Split::Test
     } else {
@@ -119,12 +118,12 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     if let Some(n) = args.limit {
         data = data.head(n);
     }
-    check_fit(&model, &data)?;
+    check_fit(model.as_ref(), &data)?;
     let kb = load_kb(cli)?;
     let progress = Progress::new();
     progress.message(format!("{} on {} examples", entry.name, data.len()));
     let task = EvasionTask {
-        model: &model,
+        model: model.as_ref(),
         x: &data.x,
         y: &data.y,
         clip: data.input_range,

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use aisec_ml::data::{self, BuiltinDataset, Dataset, InputRange};
+use aisec_ml::kserve::KServeModel;
+use aisec_ml::model::Classifier;
 use aisec_ml::native::NativeModel;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -106,24 +108,29 @@ impl DataArgs {
     }
 }
 
-/// Opens `--model`: a directory written by `aisec model train`, or its `model.json`.
-pub fn open_model(spec: &str) -> Result<NativeModel> {
-    let path = PathBuf::from(spec);
-    if spec.ends_with(".onnx") {
-        bail!("--model {spec}: ONNX models are not supported yet; train a built-in model with `aisec model train`");
+/// Opens `--model`: a directory written by `aisec model train` (or its `model.json`), or a
+/// KServe v2 endpoint `kserve+http://HOST:PORT/v2/models/NAME` (black box).
+pub fn open_model(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classifier>> {
+    if spec.starts_with("kserve+") {
+        let remote = KServeModel::connect(spec, max_queries, std::time::Duration::from_secs(30))?;
+        return Ok(Box::new(remote));
     }
     if spec.contains("://") {
-        bail!("--model {spec}: remote models are not supported yet; give a directory written by `aisec model train`");
+        bail!("--model {spec}: unknown scheme; remote models are given as kserve+http://HOST:PORT/v2/models/NAME");
     }
+    if spec.ends_with(".onnx") {
+        bail!("--model {spec}: ONNX models are not supported yet; train a built-in model with `aisec model train` or serve yours over KServe v2");
+    }
+    let path = PathBuf::from(spec);
     if !path.exists() {
-        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, or its model.json)");
+        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, its model.json, or kserve+http://HOST:PORT/v2/models/NAME)");
     }
-    Ok(NativeModel::load(&path)?)
+    Ok(Box::new(NativeModel::load(&path)?.with_budget(max_queries)))
 }
 
 /// Checks that the data fits the model.
-pub fn check_fit(model: &NativeModel, data: &Dataset) -> Result<()> {
-    let info = aisec_ml::model::Classifier::info(model);
+pub fn check_fit(model: &dyn Classifier, data: &Dataset) -> Result<()> {
+    let info = model.info();
     if info.features() != data.features() {
         bail!(
             "the model takes inputs of shape {:?} ({} values) but the data has shape {:?} ({} values)",

@@ -1,6 +1,5 @@
 use std::path::PathBuf;
 
-use aisec_ml::model::Classifier;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train::{accuracy, init_network, predict, train, TrainConfig};
@@ -17,6 +16,19 @@ use crate::{Cli, Outcome};
 pub enum ModelCommand {
     /// Trains a built-in architecture and saves safetensors weights plus model.json.
     Train(TrainArgs),
+    /// Serves a model over the KServe v2 / Open Inference Protocol (REST) until stopped.
+    Serve {
+        /// A directory written by `aisec model train` (or its model.json).
+        #[arg(long)]
+        model: String,
+        /// The model name in the URL (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Accuracy and confusion matrix of a model on data.
     Eval {
         /// A directory written by `aisec model train` (or its model.json).
@@ -124,14 +136,35 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                 ))?,
             }
         }
+        ModelCommand::Serve {
+            model,
+            name,
+            host,
+            port,
+        } => {
+            let native = NativeModel::load(std::path::Path::new(model))
+                .with_context(|| format!("--model {model}"))?;
+            let name = name.clone().unwrap_or_else(|| {
+                std::path::Path::new(model)
+                    .file_name()
+                    .map_or("model".into(), |n| n.to_string_lossy().into_owned())
+            });
+            let server = aisec_ml::kserve::serve(
+                std::sync::Arc::new(native),
+                &name,
+                &format!("{host}:{port}"),
+            )?;
+            eprintln!("serving {name} at kserve+http://{}/v2/models/{name} (KServe v2 REST); stop with Ctrl-C", server.addr);
+            server.wait();
+        }
         ModelCommand::Eval { model, data } => {
-            let model = open_model(model)?;
+            let model = open_model(model, None)?;
             let ds = data.load(if data.is_builtin() {
                 Split::Test
             } else {
                 Split::All
             })?;
-            check_fit(&model, &ds)?;
+            check_fit(model.as_ref(), &ds)?;
             let predicted = model.evaluate(&ds.x)?;
             let classes = model.info().num_classes;
             let mut confusion = vec![vec![0usize; classes]; classes];

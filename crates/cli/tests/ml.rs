@@ -509,3 +509,71 @@ fn demo_builds_attacks_defends_and_reports() {
             && out.join("models/adv-trained/model.json").is_file()
     );
 }
+
+#[test]
+fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "mlp", "iris");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args([
+            "model", "serve", "--model", &model, "--name", "iris", "--port", "0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("kserve+http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+
+    let remote = json(&aisec(&[
+        "model",
+        "eval",
+        "--model",
+        &url,
+        "--dataset",
+        "iris",
+        "--format",
+        "json",
+    ]));
+    let local = json(&aisec(&[
+        "model",
+        "eval",
+        "--model",
+        &model,
+        "--dataset",
+        "iris",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(remote["metrics"], local["metrics"]);
+    assert_eq!(remote["confusion_matrix"], local["confusion_matrix"]);
+    assert!(remote["target"]
+        .as_str()
+        .unwrap()
+        .starts_with("kserve http://127.0.0.1:"));
+    // A white-box attack on a black-box target says what to do instead.
+    let o = aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        &url,
+        "--dataset",
+        "iris",
+        "--attack",
+        "pgd",
+    ]);
+    fails_with(&o, "needs gradient access");
+    child.kill().unwrap();
+    let _ = child.wait();
+    fails_with(
+        &aisec(&["model", "eval", "--model", &url, "--dataset", "iris"]),
+        "is it running",
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod data;
 mod error;
+pub mod kserve;
 pub mod model;
 pub mod native;
 pub mod net;
