@@ -23,7 +23,8 @@ pub enum AttackCommand {
 
 #[derive(Debug, Args)]
 pub struct EvasionArgs {
-    /// A directory written by `aisec model train` (or its model.json).
+    /// A directory written by `aisec model train` (or its model.json), an .onnx classifier,
+    /// or kserve+http://HOST:PORT/v2/models/NAME.
     #[arg(long)]
     pub model: String,
     #[command(flatten)]

@@ -6,6 +6,7 @@ use aisec_ml::data::{self, BuiltinDataset, Dataset, InputRange};
 use aisec_ml::kserve::KServeModel;
 use aisec_ml::model::Classifier;
 use aisec_ml::native::NativeModel;
+use aisec_ml::onnx::OnnxModel;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
@@ -108,8 +109,9 @@ impl DataArgs {
     }
 }
 
-/// Opens `--model`: a directory written by `aisec model train` (or its `model.json`), or a
-/// KServe v2 endpoint `kserve+http://HOST:PORT/v2/models/NAME` (black box).
+/// Opens `--model`: a directory written by `aisec model train` (or its `model.json`), an ONNX
+/// classifier (`.onnx`, white box), or a KServe v2 endpoint
+/// `kserve+http://HOST:PORT/v2/models/NAME` (black box).
 pub fn open_model(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classifier>> {
     if spec.starts_with("kserve+") {
         let remote = KServeModel::connect(spec, max_queries, std::time::Duration::from_secs(30))?;
@@ -118,12 +120,12 @@ pub fn open_model(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classi
     if spec.contains("://") {
         bail!("--model {spec}: unknown scheme; remote models are given as kserve+http://HOST:PORT/v2/models/NAME");
     }
-    if spec.ends_with(".onnx") {
-        bail!("--model {spec}: ONNX models are not supported yet; train a built-in model with `aisec model train` or serve yours over KServe v2");
-    }
     let path = PathBuf::from(spec);
+    if spec.ends_with(".onnx") {
+        return Ok(Box::new(OnnxModel::load(&path)?.with_budget(max_queries)));
+    }
     if !path.exists() {
-        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, its model.json, or kserve+http://HOST:PORT/v2/models/NAME)");
+        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, its model.json, an .onnx file, or kserve+http://HOST:PORT/v2/models/NAME)");
     }
     Ok(Box::new(NativeModel::load(&path)?.with_budget(max_queries)))
 }

@@ -577,3 +577,54 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         "is it running",
     );
 }
+
+#[test]
+fn onnx_models_are_white_box_targets() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx");
+    let onnx = fixtures.join("digits-cnn.onnx");
+    let report = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        onnx.to_str().unwrap(),
+        "--dataset",
+        "digits",
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.2",
+        "--limit",
+        "40",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        report["target"].as_str().unwrap().starts_with("onnx "),
+        "{}",
+        report["target"]
+    );
+    assert!(report["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.9);
+    assert!(report["metrics"]["robust_accuracy"].as_f64().unwrap() < 0.1);
+    let eval = json(&aisec(&[
+        "model",
+        "eval",
+        "--model",
+        onnx.to_str().unwrap(),
+        "--dataset",
+        "digits",
+        "--format",
+        "json",
+    ]));
+    assert!(eval["metrics"]["clean_accuracy"].as_f64().unwrap() >= 0.97);
+    fails_with(
+        &aisec(&[
+            "model",
+            "eval",
+            "--model",
+            fixtures.join("unsupported.onnx").to_str().unwrap(),
+            "--dataset",
+            "digits",
+        ]),
+        "Einsum",
+    );
+}

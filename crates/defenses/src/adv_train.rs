@@ -103,12 +103,8 @@ impl TrainingTarget<'_> {
 }
 
 impl Differentiable for TrainingTarget<'_> {
-    fn info(&self) -> &ModelInfo {
-        &self.info
-    }
-
-    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
-        self.network.forward(x)
+    fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>, MlError> {
+        Ok(self.network.forward(x))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod kserve;
 pub mod model;
 pub mod native;
 pub mod net;
+pub mod onnx;
 pub mod tensor;
 pub mod train;
 

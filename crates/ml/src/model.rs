@@ -170,9 +170,8 @@ pub trait Classifier: Send + Sync {
 
 /// Gradient access: logits that burn can differentiate with respect to the input.
 pub trait Differentiable: Send + Sync {
-    fn info(&self) -> &ModelInfo;
     /// Logits for flattened inputs `[n, features]` on [`tensor::autodiff_device`].
-    fn logits(&self, x: Tensor<2>) -> Tensor<2>;
+    fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>>;
 }
 
 /// Number of rows in `x` for a model taking `features` values per input.

@@ -236,11 +236,7 @@ impl Classifier for NativeModel {
 }
 
 impl Differentiable for NativeModel {
-    fn info(&self) -> &ModelInfo {
-        &self.info
-    }
-
-    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
-        self.network.forward(x)
+    fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        Ok(self.network.forward(x))
     }
 }

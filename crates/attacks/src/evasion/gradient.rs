@@ -74,7 +74,7 @@ impl<'a> GradientOracle<'a> {
         let _autodiff = tensor::autodiff_guard();
         let device = tensor::autodiff_device();
         let input = tensor::matrix(x, n, &device).require_grad();
-        let logits = self.diff.logits(input.clone());
+        let logits = self.diff.logits(input.clone())?;
         let (targets, sign) = match direction {
             Direction::Untargeted => (labels.to_vec(), 1.0),
             Direction::Targeted(t) => (vec![t; n], -1.0),

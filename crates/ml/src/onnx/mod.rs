@@ -1,0 +1,307 @@
+//! ONNX classifiers evaluated with burn at run time, so that gradients with respect to the
+//! input are available (white box) for any ONNX model built from the common operators
+//! (see [`ops::SUPPORTED`]). The file is parsed, never executed; an unsupported operator is
+//! an error that names it.
+
+mod ops;
+pub mod proto;
+mod value;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+
+pub use ops::SUPPORTED;
+use proto::{ModelProto, TensorProto, DOUBLE, FLOAT, INT32, INT64};
+use value::Value;
+
+use crate::error::{MlError, Result};
+use crate::model::{
+    rows, Classifier, Differentiable, ModelInfo, OutputKind, QueryBudget, QueryOutput,
+};
+use crate::tensor;
+
+/// Converts an ONNX tensor into a graph value on `device`.
+fn tensor_value(t: &TensorProto, device: &Device) -> Result<Value> {
+    let shape: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|d| {
+            usize::try_from(*d).map_err(|_| {
+                MlError::Invalid(format!("tensor `{}` has a negative dimension", t.name))
+            })
+        })
+        .collect::<Result<_>>()?;
+    match t.data_type {
+        FLOAT | DOUBLE => Value::from_floats(&t.floats, &shape, device),
+        INT64 | INT32 => Ok(Value::Ints(t.ints.clone(), shape)),
+        other => Err(MlError::Invalid(format!(
+            "tensor `{}` has ONNX element type {other}; aisec reads float, double, int32 and int64",
+            t.name
+        ))),
+    }
+}
+
+pub struct OnnxModel {
+    path: PathBuf,
+    model: ModelProto,
+    input_name: String,
+    logits_name: String,
+    info: ModelInfo,
+    budget: QueryBudget,
+    plain_constants: HashMap<String, Value>,
+    autodiff_constants: HashMap<String, Value>,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl OnnxModel {
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| MlError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let in_file = |e: MlError| MlError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let model = ModelProto::decode(&bytes).map_err(in_file)?;
+        let graph = &model.graph;
+        let unsupported: Vec<String> = graph
+            .nodes
+            .iter()
+            .filter(|n| {
+                !(n.domain.is_empty() || n.domain == "ai.onnx")
+                    || !SUPPORTED.contains(&n.op_type.as_str())
+            })
+            .map(|n| {
+                if n.domain.is_empty() {
+                    n.op_type.clone()
+                } else {
+                    format!("{}::{}", n.domain, n.op_type)
+                }
+            })
+            .collect();
+        if !unsupported.is_empty() {
+            let mut names = unsupported.clone();
+            names.sort();
+            names.dedup();
+            return Err(MlError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "unsupported operator(s) {}; aisec evaluates {}",
+                    names.join(", "),
+                    SUPPORTED.join(", ")
+                ),
+            });
+        }
+        let initialized: Vec<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
+        let input = graph
+            .inputs
+            .iter()
+            .find(|i| !initialized.contains(&i.name.as_str()))
+            .ok_or_else(|| MlError::Format {
+                path: path.to_path_buf(),
+                message: "the graph has no input".into(),
+            })?;
+        if input.elem_type != FLOAT {
+            return Err(MlError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "input `{}` has element type {}; aisec attacks float inputs",
+                    input.name, input.elem_type
+                ),
+            });
+        }
+        let sample: Vec<usize> = input
+            .shape
+            .iter()
+            .skip(1)
+            .map(|d| d.and_then(|v| usize::try_from(v).ok()).unwrap_or(0))
+            .collect();
+        if sample.is_empty() || sample.contains(&0) {
+            return Err(MlError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "input `{}` has shape {:?}; aisec needs fixed dimensions after the batch axis",
+                    input.name, input.shape
+                ),
+            });
+        }
+        let output = graph.outputs.first().ok_or_else(|| MlError::Format {
+            path: path.to_path_buf(),
+            message: "the graph has no output".into(),
+        })?;
+        // Attacks want logits: when the model ends in Softmax, its input is the logits.
+        let logits_name = match graph
+            .nodes
+            .iter()
+            .find(|n| n.outputs.contains(&output.name))
+        {
+            Some(n) if n.op_type == "Softmax" => n
+                .inputs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| output.name.clone()),
+            _ => output.name.clone(),
+        };
+        let constants = |device: &Device| -> Result<HashMap<String, Value>> {
+            graph
+                .initializers
+                .iter()
+                .map(|t| Ok((t.name.clone(), tensor_value(t, device)?)))
+                .collect()
+        };
+        let opset = model
+            .opsets
+            .iter()
+            .find(|(d, _)| d.is_empty() || d == "ai.onnx")
+            .map_or(0, |(_, v)| *v);
+        let mut m = OnnxModel {
+            path: path.to_path_buf(),
+            input_name: input.name.clone(),
+            logits_name,
+            info: ModelInfo {
+                description: format!(
+                    "onnx {} (opset {opset}, {} nodes)",
+                    path.display(),
+                    graph.nodes.len()
+                ),
+                input_shape: sample.clone(),
+                num_classes: 0,
+                input_range: None,
+            },
+            budget: QueryBudget::new(None),
+            plain_constants: constants(&tensor::device()).map_err(in_file)?,
+            autodiff_constants: constants(&tensor::autodiff_device()).map_err(in_file)?,
+            model,
+        };
+        // One forward pass on zeros checks shapes and finds the number of classes.
+        let features: usize = sample.iter().product();
+        let probe = m
+            .run(
+                tensor::matrix(&vec![0.0; features], 1, &tensor::device()),
+                &m.plain_constants,
+            )
+            .map_err(in_file)?;
+        let classes = probe.dims()[1];
+        if classes < 2 {
+            return Err(MlError::Format { path: path.to_path_buf(), message: format!("the model outputs {classes} score per input; aisec needs a classifier with at least two classes") });
+        }
+        m.info.num_classes = classes;
+        Ok(m)
+    }
+
+    pub fn with_budget(mut self, max: Option<u64>) -> Self {
+        self.budget = QueryBudget::new(max);
+        self
+    }
+
+    /// Evaluates the graph on `[n, features]` inputs; returns `[n, classes]` logits.
+    fn run(&self, x: Tensor<2>, constants: &HashMap<String, Value>) -> Result<Tensor<2>> {
+        let device = x.device();
+        let n = x.dims()[0];
+        let mut shape = vec![n];
+        shape.extend(&self.info.input_shape);
+        let mut values: HashMap<&str, Value> = HashMap::new();
+        values.insert(self.input_name.as_str(), Value::F2(x).reshape(&shape)?);
+        for node in &self.model.graph.nodes {
+            let inputs: Vec<Option<Value>> = node
+                .inputs
+                .iter()
+                .map(|name| {
+                    if name.is_empty() {
+                        return Ok(None);
+                    }
+                    values
+                        .get(name.as_str())
+                        .or_else(|| constants.get(name))
+                        .cloned()
+                        .map(Some)
+                        .ok_or_else(|| {
+                            MlError::Invalid(format!(
+                                "node `{}` ({}) reads `{name}`, which no earlier node produces",
+                                node.name, node.op_type
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()?;
+            let outputs = ops::eval(node, &inputs, &device).map_err(|e| {
+                MlError::Invalid(format!("node `{}` ({}): {e}", node.name, node.op_type))
+            })?;
+            for (name, value) in node.outputs.iter().zip(outputs) {
+                values.insert(name.as_str(), value);
+            }
+            if node.outputs.contains(&self.logits_name) {
+                break;
+            }
+        }
+        let logits = values.remove(self.logits_name.as_str()).ok_or_else(|| {
+            MlError::Invalid(format!("the graph never produces `{}`", self.logits_name))
+        })?;
+        let dims = logits.dims();
+        let per_row: usize = dims.iter().skip(1).product();
+        logits.reshape(&[n, per_row])?.float2()
+    }
+
+    fn logits_plain(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let n = rows(x, self.info.features())?;
+        let f = self.info.features();
+        let mut out = Vec::with_capacity(n * self.info.num_classes);
+        for chunk in x.chunks(512 * f) {
+            out.extend(tensor::to_vec(self.run(
+                tensor::matrix(chunk, chunk.len() / f, &tensor::device()),
+                &self.plain_constants,
+            )?));
+        }
+        Ok(out)
+    }
+}
+
+impl Classifier for OnnxModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn output_kind(&self) -> OutputKind {
+        OutputKind::Probabilities
+    }
+
+    fn query(&self, x: &[f32]) -> Result<QueryOutput> {
+        let n = rows(x, self.info.features())?;
+        self.budget.charge(n as u64)?;
+        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
+            &self.logits_plain(x)?,
+            self.info.num_classes,
+        )))
+    }
+
+    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
+        Ok(tensor::argmax_rows(
+            &self.logits_plain(x)?,
+            self.info.num_classes,
+        ))
+    }
+
+    fn budget(&self) -> &QueryBudget {
+        &self.budget
+    }
+
+    fn gradients(&self) -> Option<&dyn Differentiable> {
+        Some(self)
+    }
+}
+
+impl Differentiable for OnnxModel {
+    fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
+        self.run(x, &self.autodiff_constants)
+    }
+}

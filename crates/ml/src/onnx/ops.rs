@@ -1,0 +1,486 @@
+//! ONNX operators on burn tensors. Every operator here is differentiable through burn's
+//! autodiff, which is what makes an ONNX file a white-box target.
+
+use burn::prelude::*;
+use burn::tensor::activation;
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+
+use super::proto::{NodeProto, DOUBLE, FLOAT};
+use super::value::{unsupported, Value};
+use crate::error::Result;
+
+/// The operators aisec evaluates.
+pub const SUPPORTED: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Concat",
+    "Constant",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Flatten",
+    "Gather",
+    "Gemm",
+    "GlobalAveragePool",
+    "Identity",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Sigmoid",
+    "Softmax",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+];
+
+fn ints_attr(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
+    node.attr(name).map(|a| a.ints.clone())
+}
+
+fn int_attr(node: &NodeProto, name: &str, default: i64) -> i64 {
+    node.attr(name).and_then(|a| a.i).unwrap_or(default)
+}
+
+fn float_attr(node: &NodeProto, name: &str, default: f32) -> f32 {
+    node.attr(name).and_then(|a| a.f).unwrap_or(default)
+}
+
+fn positive(values: &[i64], what: &str, node: &NodeProto) -> Result<Vec<usize>> {
+    values
+        .iter()
+        .map(|v| {
+            usize::try_from(*v).ok().filter(|v| *v > 0).ok_or_else(|| {
+                unsupported(format!(
+                    "{} `{}`: {what} must be positive, found {values:?}",
+                    node.op_type, node.name
+                ))
+            })
+        })
+        .collect()
+}
+
+fn pair(values: &[usize], what: &str, node: &NodeProto) -> Result<[usize; 2]> {
+    match values {
+        [a, b] => Ok([*a, *b]),
+        _ => Err(unsupported(format!(
+            "{} `{}`: only 2-D spatial operators are supported ({what} {values:?})",
+            node.op_type, node.name
+        ))),
+    }
+}
+
+/// ONNX pads `[h_begin, w_begin, h_end, w_end]` as burn's per-axis (begin, end).
+fn pads(node: &NodeProto) -> Result<[(usize, usize); 2]> {
+    if let Some(mode) = node.attr("auto_pad").and_then(|a| a.s.as_deref()) {
+        if mode != "NOTSET" && mode != "VALID" {
+            return Err(unsupported(format!(
+                "{} `{}`: auto_pad {mode} is not supported; export with explicit pads",
+                node.op_type, node.name
+            )));
+        }
+    }
+    let p = ints_attr(node, "pads").unwrap_or_else(|| vec![0; 4]);
+    let p: Vec<usize> = p
+        .iter()
+        .map(|v| {
+            usize::try_from(*v).map_err(|_| {
+                unsupported(format!(
+                    "{} `{}`: negative pads {p:?}",
+                    node.op_type, node.name
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    match p.as_slice() {
+        [hb, wb, he, we] => Ok([(*hb, *he), (*wb, *we)]),
+        _ => Err(unsupported(format!(
+            "{} `{}`: pads {p:?} are not 2-D",
+            node.op_type, node.name
+        ))),
+    }
+}
+
+fn axis(axis: i64, rank: usize, node: &NodeProto) -> Result<usize> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    usize::try_from(a)
+        .ok()
+        .filter(|a| *a < rank.max(1))
+        .ok_or_else(|| {
+            unsupported(format!(
+                "{} `{}`: axis {axis} is out of range for rank {rank}",
+                node.op_type, node.name
+            ))
+        })
+}
+
+fn input<'a>(inputs: &'a [Option<Value>], i: usize, node: &NodeProto) -> Result<&'a Value> {
+    inputs.get(i).and_then(|v| v.as_ref()).ok_or_else(|| {
+        unsupported(format!(
+            "{} `{}` is missing input {i}",
+            node.op_type, node.name
+        ))
+    })
+}
+
+/// Evaluates one node on its inputs (absent optional inputs are `None`).
+pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Result<Vec<Value>> {
+    let x = |i: usize| input(inputs, i, node).cloned();
+    let out = match node.op_type.as_str() {
+        "Identity" | "Dropout" => x(0)?,
+        "Relu" => x(0)?.map(activation::relu)?,
+        "Sigmoid" => x(0)?.map(activation::sigmoid)?,
+        "Tanh" => x(0)?.map(|t| t.tanh())?,
+        "Add" => x(0)?.zip(x(1)?, |a, b| a + b)?,
+        "Sub" => x(0)?.zip(x(1)?, |a, b| a - b)?,
+        "Mul" => x(0)?.zip(x(1)?, |a, b| a * b)?,
+        "Div" => x(0)?.zip(x(1)?, |a, b| a / b)?,
+        "Softmax" => {
+            let v = x(0)?;
+            let dims = v.dims();
+            let a = axis(int_attr(node, "axis", -1), dims.len(), node)?;
+            let shift = 4 - dims.len();
+            v.map(|t| activation::softmax(t, a + shift))?
+        }
+        "Conv" => {
+            let input = x(0)?.float4()?;
+            let weight = x(1)?.float4()?;
+            let bias = match inputs.get(2).and_then(|v| v.clone()) {
+                Some(b) => Some(b.float1()?),
+                None => None,
+            };
+            let strides = pair(
+                &positive(
+                    &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
+                    "strides",
+                    node,
+                )?,
+                "strides",
+                node,
+            )?;
+            let dilations = pair(
+                &positive(
+                    &ints_attr(node, "dilations").unwrap_or_else(|| vec![1, 1]),
+                    "dilations",
+                    node,
+                )?,
+                "dilations",
+                node,
+            )?;
+            let groups = positive(&[int_attr(node, "group", 1)], "group", node)?[0];
+            Value::F4(conv2d(
+                input,
+                weight,
+                bias,
+                ConvOptions::new_with_padding(strides, pads(node)?, dilations, groups),
+            ))
+        }
+        "MaxPool" => {
+            let kernel = pair(
+                &positive(
+                    &ints_attr(node, "kernel_shape").unwrap_or_default(),
+                    "kernel_shape",
+                    node,
+                )?,
+                "kernel_shape",
+                node,
+            )?;
+            let strides = pair(
+                &positive(
+                    &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
+                    "strides",
+                    node,
+                )?,
+                "strides",
+                node,
+            )?;
+            let dilations = pair(
+                &positive(
+                    &ints_attr(node, "dilations").unwrap_or_else(|| vec![1, 1]),
+                    "dilations",
+                    node,
+                )?,
+                "dilations",
+                node,
+            )?;
+            let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
+            options.padding = pads(node)?;
+            options.dilation = dilations;
+            options.ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
+            Value::F4(max_pool2d(x(0)?.float4()?, options))
+        }
+        "AveragePool" => {
+            let kernel = pair(
+                &positive(
+                    &ints_attr(node, "kernel_shape").unwrap_or_default(),
+                    "kernel_shape",
+                    node,
+                )?,
+                "kernel_shape",
+                node,
+            )?;
+            let strides = pair(
+                &positive(
+                    &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
+                    "strides",
+                    node,
+                )?,
+                "strides",
+                node,
+            )?;
+            let mut options = AvgPoolOptions::new(kernel);
+            options.stride = strides;
+            options.padding = pads(node)?;
+            options.count_include_pad = int_attr(node, "count_include_pad", 0) != 0;
+            options.ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
+            Value::F4(avg_pool2d(x(0)?.float4()?, options))
+        }
+        "GlobalAveragePool" => {
+            let t = x(0)?.float4()?;
+            Value::F4(t.mean_dim(2).mean_dim(3))
+        }
+        "BatchNormalization" => {
+            let t = x(0)?.float4()?;
+            let c = t.dims()[1];
+            let per_channel =
+                |v: Value| -> Result<Tensor<4>> { Ok(v.float1()?.reshape([1, c, 1, 1])) };
+            let (scale, bias, mean, var) = (
+                per_channel(x(1)?)?,
+                per_channel(x(2)?)?,
+                per_channel(x(3)?)?,
+                per_channel(x(4)?)?,
+            );
+            let eps = float_attr(node, "epsilon", 1e-5);
+            Value::F4((t - mean) / (var + eps).sqrt() * scale + bias)
+        }
+        "Gemm" => {
+            let mut a = x(0)?.float2()?;
+            let mut b = x(1)?.float2()?;
+            if int_attr(node, "transA", 0) != 0 {
+                a = a.transpose();
+            }
+            if int_attr(node, "transB", 0) != 0 {
+                b = b.transpose();
+            }
+            let product = Value::F2(a.matmul(b).mul_scalar(float_attr(node, "alpha", 1.0)));
+            match inputs.get(2).and_then(|v| v.clone()) {
+                Some(c) => {
+                    let beta = float_attr(node, "beta", 1.0);
+                    product.zip(c, move |p, c| p + c.mul_scalar(beta))?
+                }
+                None => product,
+            }
+        }
+        "MatMul" => {
+            let (a, b) = (x(0)?, x(1)?);
+            match (a, b) {
+                (Value::F2(a), Value::F2(b)) => Value::F2(a.matmul(b)),
+                (Value::F3(a), Value::F3(b)) => Value::F3(a.matmul(b)),
+                (Value::F3(a), Value::F2(b)) => {
+                    let [n, k, m] = [a.dims()[0], b.dims()[0], b.dims()[1]];
+                    Value::F3(a.matmul(b.reshape([1, k, m]).expand([n, k, m])))
+                }
+                (a, b) => {
+                    return Err(unsupported(format!(
+                        "MatMul `{}`: shapes {:?} × {:?} are not supported",
+                        node.name,
+                        a.dims(),
+                        b.dims()
+                    )))
+                }
+            }
+        }
+        "Flatten" => {
+            let v = x(0)?;
+            let dims = v.dims();
+            let a = axis(int_attr(node, "axis", 1), dims.len() + 1, node)?;
+            let outer: usize = dims[..a].iter().product();
+            let inner: usize = dims[a..].iter().product();
+            v.reshape(&[outer, inner])?
+        }
+        "Reshape" => {
+            let v = x(0)?;
+            let target = x(1)?;
+            let target = target.ints()?;
+            let dims = v.dims();
+            let allow_zero = int_attr(node, "allowzero", 0) != 0;
+            let mut shape: Vec<i64> = target
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    if *d == 0 && !allow_zero {
+                        dims.get(i).map_or(0, |v| *v as i64)
+                    } else {
+                        *d
+                    }
+                })
+                .collect();
+            let total: usize = dims.iter().product();
+            if let Some(free) = shape.iter().position(|d| *d == -1) {
+                let known: i64 = shape.iter().filter(|d| **d != -1).product();
+                if known <= 0 || total as i64 % known != 0 {
+                    return Err(unsupported(format!(
+                        "Reshape `{}`: cannot reshape {dims:?} to {target:?}",
+                        node.name
+                    )));
+                }
+                shape[free] = total as i64 / known;
+            }
+            let shape: Vec<usize> = shape
+                .iter()
+                .map(|d| {
+                    usize::try_from(*d).map_err(|_| {
+                        unsupported(format!("Reshape `{}`: bad target {target:?}", node.name))
+                    })
+                })
+                .collect::<Result<_>>()?;
+            v.reshape(&shape)?
+        }
+        "Transpose" => {
+            let v = x(0)?;
+            let rank = v.rank();
+            let perm: Vec<usize> = match ints_attr(node, "perm") {
+                Some(p) => p
+                    .iter()
+                    .map(|a| axis(*a, rank, node))
+                    .collect::<Result<_>>()?,
+                None => (0..rank).rev().collect(),
+            };
+            match (v, perm.as_slice()) {
+                (Value::F2(t), [a, b]) => Value::F2(t.permute([*a, *b])),
+                (Value::F3(t), [a, b, c]) => Value::F3(t.permute([*a, *b, *c])),
+                (Value::F4(t), [a, b, c, d]) => Value::F4(t.permute([*a, *b, *c, *d])),
+                (Value::F1(t), _) => Value::F1(t),
+                (v, p) => {
+                    return Err(unsupported(format!(
+                        "Transpose `{}`: permutation {p:?} does not fit shape {:?}",
+                        node.name,
+                        v.dims()
+                    )))
+                }
+            }
+        }
+        "Concat" => {
+            let values: Vec<Value> = inputs.iter().flatten().cloned().collect();
+            let first = values
+                .first()
+                .ok_or_else(|| unsupported(format!("Concat `{}` has no inputs", node.name)))?;
+            let a = axis(int_attr(node, "axis", 0), first.rank(), node)?;
+            if let Value::Ints(..) = first {
+                let mut all = Vec::new();
+                for v in &values {
+                    all.extend_from_slice(v.ints()?);
+                }
+                let n = all.len();
+                Value::Ints(all, vec![n])
+            } else {
+                match first.rank() {
+                    1 => Value::F1(Tensor::cat(
+                        values
+                            .into_iter()
+                            .map(Value::float1)
+                            .collect::<Result<_>>()?,
+                        a,
+                    )),
+                    2 => Value::F2(Tensor::cat(
+                        values
+                            .into_iter()
+                            .map(Value::float2)
+                            .collect::<Result<_>>()?,
+                        a,
+                    )),
+                    4 => Value::F4(Tensor::cat(
+                        values
+                            .into_iter()
+                            .map(Value::float4)
+                            .collect::<Result<_>>()?,
+                        a,
+                    )),
+                    r => {
+                        return Err(unsupported(format!(
+                            "Concat `{}`: rank {r} is not supported",
+                            node.name
+                        )))
+                    }
+                }
+            }
+        }
+        "Shape" => {
+            let dims: Vec<i64> = x(0)?.dims().iter().map(|d| *d as i64).collect();
+            let n = dims.len();
+            Value::Ints(dims, vec![n])
+        }
+        "Gather" => {
+            let data = x(0)?;
+            let indices = x(1)?;
+            let values = data.ints()?;
+            let picked: Vec<i64> = indices
+                .ints()?
+                .iter()
+                .map(|i| {
+                    let j = if *i < 0 { *i + values.len() as i64 } else { *i };
+                    values.get(j as usize).copied().ok_or_else(|| {
+                        unsupported(format!("Gather `{}`: index {i} out of range", node.name))
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let shape = indices.dims();
+            Value::Ints(picked, shape)
+        }
+        "Unsqueeze" => {
+            let v = x(0)?;
+            let axes: Vec<i64> = match inputs.get(1).and_then(|a| a.as_ref()) {
+                Some(a) => a.ints()?.to_vec(),
+                None => ints_attr(node, "axes").unwrap_or_default(),
+            };
+            let mut dims = v.dims();
+            let out_rank = dims.len() + axes.len();
+            let mut sorted: Vec<usize> = axes
+                .iter()
+                .map(|a| axis(*a, out_rank, node))
+                .collect::<Result<_>>()?;
+            sorted.sort();
+            for a in sorted {
+                dims.insert(a, 1);
+            }
+            v.reshape(&dims)?
+        }
+        "Constant" => constant(node, device)?,
+        other => {
+            return Err(unsupported(format!(
+                "operator {other} (node `{}`) is not supported; aisec evaluates {}",
+                node.name,
+                SUPPORTED.join(", ")
+            )))
+        }
+    };
+    Ok(vec![out])
+}
+
+fn constant(node: &NodeProto, device: &Device) -> Result<Value> {
+    if let Some(t) = node.attr("value").and_then(|a| a.t.as_ref()) {
+        return super::tensor_value(t, device);
+    }
+    if let Some(f) = node.attr("value_float").and_then(|a| a.f) {
+        return Value::from_floats(&[f], &[1], device);
+    }
+    if let Some(fs) = node.attr("value_floats") {
+        return Value::from_floats(&fs.floats, &[fs.floats.len()], device);
+    }
+    if let Some(i) = node.attr("value_int").and_then(|a| a.i) {
+        return Ok(Value::Ints(vec![i], vec![1]));
+    }
+    if let Some(is) = node.attr("value_ints") {
+        return Ok(Value::Ints(is.ints.clone(), vec![is.ints.len()]));
+    }
+    let _ = (FLOAT, DOUBLE);
+    Err(unsupported(format!(
+        "Constant `{}` has no value aisec can read",
+        node.name
+    )))
+}

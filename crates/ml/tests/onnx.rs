@@ -1,0 +1,139 @@
+//! ONNX models evaluated with burn: outputs and input gradients against references computed
+//! by onnx's reference evaluator (fixtures/onnx/make_fixtures.py), and against the same
+//! network loaded from aisec's own weights.
+
+use std::path::PathBuf;
+
+use aisec_ml::data::{npy, BuiltinDataset};
+use aisec_ml::model::{Classifier, Differentiable, QueryOutput};
+use aisec_ml::native::NativeModel;
+use aisec_ml::onnx::OnnxModel;
+use aisec_ml::tensor;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx")
+        .join(name)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Gradient of sum(weights ⊙ logits) with respect to the input.
+fn weighted_gradient(
+    model: &dyn Differentiable,
+    x: &[f32],
+    rows: usize,
+    weights: &[f32],
+) -> Vec<f32> {
+    let _guard = tensor::autodiff_guard();
+    let device = tensor::autodiff_device();
+    let input = tensor::matrix(x, rows, &device).require_grad();
+    let logits = model.logits(input.clone()).unwrap();
+    let w = tensor::matrix(weights, rows, &device);
+    let grads = (logits * w).sum().backward();
+    tensor::to_vec(input.grad(&grads).unwrap())
+}
+
+#[test]
+fn digits_cnn_matches_the_reference_evaluator() {
+    let model = OnnxModel::load(&fixture("digits-cnn.onnx")).unwrap();
+    assert_eq!(model.info().input_shape, vec![1, 8, 8]);
+    assert_eq!(model.info().num_classes, 10);
+    let x = npy::read(&fixture("digits-cnn.inputs.npy"))
+        .unwrap()
+        .to_f32();
+    let reference = npy::read(&fixture("digits-cnn.probs.npy"))
+        .unwrap()
+        .to_f32();
+    let QueryOutput::Probabilities(probs) = model.query(&x).unwrap() else {
+        panic!("probabilities expected")
+    };
+    let err = max_abs_diff(&probs, &reference);
+    assert!(
+        err < 1e-5,
+        "max difference from the reference evaluator {err}"
+    );
+}
+
+#[test]
+fn onnx_and_native_weights_agree_on_outputs_and_gradients() {
+    let onnx = OnnxModel::load(&fixture("digits-cnn.onnx")).unwrap();
+    let native = NativeModel::load(&fixture("digits-cnn")).unwrap();
+    let (_, test) = BuiltinDataset::Digits.split();
+    let subset = test.head(64);
+    assert_eq!(
+        onnx.evaluate(&test.x).unwrap(),
+        native.evaluate(&test.x).unwrap()
+    );
+    let weights: Vec<f32> = (0..64 * 10)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0)
+        .collect();
+    let g_onnx = weighted_gradient(&onnx, &subset.x, 64, &weights);
+    let g_native = weighted_gradient(&native, &subset.x, 64, &weights);
+    let scale = g_native.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    let err = max_abs_diff(&g_onnx, &g_native);
+    assert!(
+        scale > 1e-3 && err < 1e-4 * scale.max(1.0),
+        "gradients differ by {err} (scale {scale})"
+    );
+}
+
+#[test]
+fn every_other_operator_matches_reference_outputs_and_gradients() {
+    let model = OnnxModel::load(&fixture("op-zoo.onnx")).unwrap();
+    assert_eq!(model.info().input_shape, vec![2, 5, 6]);
+    assert_eq!(model.info().num_classes, 3);
+    let x = npy::read(&fixture("op-zoo.inputs.npy")).unwrap().to_f32();
+    let reference = npy::read(&fixture("op-zoo.outputs.npy")).unwrap().to_f32();
+    let logits = {
+        let device = tensor::device();
+        tensor::to_vec(Differentiable::logits(&model, tensor::matrix(&x, 3, &device)).unwrap())
+    };
+    let err = max_abs_diff(&logits, &reference);
+    assert!(
+        err < 1e-4,
+        "outputs differ from the reference evaluator by {err}"
+    );
+    let weights = npy::read(&fixture("op-zoo.weights.npy")).unwrap().to_f32();
+    let expected = npy::read(&fixture("op-zoo.grads.npy")).unwrap().to_f32();
+    let got = weighted_gradient(&model, &x, 3, &weights);
+    let scale = expected.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    let err = max_abs_diff(&got, &expected);
+    assert!(
+        scale > 1e-3 && err < 1e-3 * scale,
+        "gradients differ from finite differences by {err} (scale {scale})"
+    );
+}
+
+#[test]
+fn unsupported_operators_and_bad_files_are_named() {
+    let err = OnnxModel::load(&fixture("unsupported.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unsupported operator(s) Einsum") && err.contains("unsupported.onnx"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(
+        &garbage,
+        b"\x80\x04\x95\x10\x00 definitely not protobuf \xff\xff\xff",
+    )
+    .unwrap();
+    let err = OnnxModel::load(&garbage).unwrap_err().to_string();
+    assert!(
+        err.contains("garbage.onnx") && err.contains("ONNX"),
+        "{err}"
+    );
+    assert!(OnnxModel::load(&dir.path().join("missing.onnx"))
+        .unwrap_err()
+        .to_string()
+        .contains("missing.onnx"));
+}
