@@ -34,18 +34,11 @@ pub struct ApgdConfig {
 
 impl ApgdConfig {
     pub fn from_params(p: &EvasionParams) -> Result<Self> {
-        let norm = p.norm.unwrap_or(Norm::Linf);
-        let eps = p.eps.unwrap_or(match norm {
-            Norm::Linf => 0.1,
-            Norm::L2 => 1.0,
-        });
+        let (norm, eps) = p.norm_and_eps("evasion.apgd-ce")?;
         let bad = |message: String| AttackError::Config {
             attack: "evasion.apgd-ce",
             message,
         };
-        if !(eps > 0.0 && eps.is_finite()) {
-            return Err(bad(format!("--eps must be a positive number, got {eps}")));
-        }
         let steps = p.steps.unwrap_or(100);
         if steps < 2 {
             return Err(bad("--steps must be at least 2".into()));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{ascend, in_batches, project, GradientOracle, Norm};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FgsmConfig {
@@ -22,17 +22,7 @@ pub struct FgsmConfig {
 
 impl FgsmConfig {
     pub fn from_params(p: &EvasionParams) -> Result<Self> {
-        let norm = p.norm.unwrap_or(Norm::Linf);
-        let eps = p.eps.unwrap_or(match norm {
-            Norm::Linf => 0.1,
-            Norm::L2 => 1.0,
-        });
-        if !(eps > 0.0 && eps.is_finite()) {
-            return Err(AttackError::Config {
-                attack: "evasion.fgsm",
-                message: format!("--eps must be a positive number, got {eps}"),
-            });
-        }
+        let (norm, eps) = p.norm_and_eps("evasion.fgsm")?;
         Ok(FgsmConfig { eps, norm })
     }
 }

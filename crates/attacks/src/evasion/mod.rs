@@ -65,6 +65,24 @@ pub struct EvasionParams {
     pub max_queries: Option<u64>,
 }
 
+impl EvasionParams {
+    /// The norm (default L∞) and a checked budget (default 0.1 for L∞, 1.0 for L2).
+    pub fn norm_and_eps(&self, attack: &'static str) -> Result<(Norm, f32)> {
+        let norm = self.norm.unwrap_or(Norm::Linf);
+        let eps = self.eps.unwrap_or(match norm {
+            Norm::Linf => 0.1,
+            Norm::L2 => 1.0,
+        });
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(AttackError::Config {
+                attack,
+                message: format!("--eps must be a positive number, got {eps}"),
+            });
+        }
+        Ok((norm, eps))
+    }
+}
+
 /// Runs `attack` on `task` and measures it.
 pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutcome> {
     let features = task.model.info().features();

@@ -34,19 +34,12 @@ pub struct PgdConfig {
 
 impl PgdConfig {
     pub fn from_params(p: &EvasionParams) -> Result<Self> {
-        let norm = p.norm.unwrap_or(Norm::Linf);
-        let eps = p.eps.unwrap_or(match norm {
-            Norm::Linf => 0.1,
-            Norm::L2 => 1.0,
-        });
+        let (norm, eps) = p.norm_and_eps("evasion.pgd")?;
         let steps = p.steps.unwrap_or(40);
         let bad = |message: String| AttackError::Config {
             attack: "evasion.pgd",
             message,
         };
-        if !(eps > 0.0 && eps.is_finite()) {
-            return Err(bad(format!("--eps must be a positive number, got {eps}")));
-        }
         if steps == 0 {
             return Err(bad("--steps must be at least 1".into()));
         }

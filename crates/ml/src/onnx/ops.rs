@@ -128,6 +128,39 @@ fn input<'a>(inputs: &'a [Option<Value>], i: usize, node: &NodeProto) -> Result<
     })
 }
 
+/// Kernel, strides and pads of a 2-D pooling node.
+struct PoolGeometry {
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    padding: [(usize, usize); 2],
+}
+
+fn pool_geometry(node: &NodeProto) -> Result<PoolGeometry> {
+    let kernel = pair(
+        &positive(
+            &ints_attr(node, "kernel_shape").unwrap_or_default(),
+            "kernel_shape",
+            node,
+        )?,
+        "kernel_shape",
+        node,
+    )?;
+    let strides = pair(
+        &positive(
+            &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
+            "strides",
+            node,
+        )?,
+        "strides",
+        node,
+    )?;
+    Ok(PoolGeometry {
+        kernel,
+        strides,
+        padding: pads(node)?,
+    })
+}
+
 /// Evaluates one node on its inputs (absent optional inputs are `None`).
 pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Result<Vec<Value>> {
     let x = |i: usize| input(inputs, i, node).cloned();
@@ -181,24 +214,11 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             ))
         }
         "MaxPool" => {
-            let kernel = pair(
-                &positive(
-                    &ints_attr(node, "kernel_shape").unwrap_or_default(),
-                    "kernel_shape",
-                    node,
-                )?,
-                "kernel_shape",
-                node,
-            )?;
-            let strides = pair(
-                &positive(
-                    &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
-                    "strides",
-                    node,
-                )?,
-                "strides",
-                node,
-            )?;
+            let PoolGeometry {
+                kernel,
+                strides,
+                padding,
+            } = pool_geometry(node)?;
             let dilations = pair(
                 &positive(
                     &ints_attr(node, "dilations").unwrap_or_else(|| vec![1, 1]),
@@ -209,33 +229,20 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 node,
             )?;
             let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
-            options.padding = pads(node)?;
+            options.padding = padding;
             options.dilation = dilations;
             options.ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
             Value::F4(max_pool2d(x(0)?.float4()?, options))
         }
         "AveragePool" => {
-            let kernel = pair(
-                &positive(
-                    &ints_attr(node, "kernel_shape").unwrap_or_default(),
-                    "kernel_shape",
-                    node,
-                )?,
-                "kernel_shape",
-                node,
-            )?;
-            let strides = pair(
-                &positive(
-                    &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
-                    "strides",
-                    node,
-                )?,
-                "strides",
-                node,
-            )?;
+            let PoolGeometry {
+                kernel,
+                strides,
+                padding,
+            } = pool_geometry(node)?;
             let mut options = AvgPoolOptions::new(kernel);
             options.stride = strides;
-            options.padding = pads(node)?;
+            options.padding = padding;
             options.count_include_pad = int_attr(node, "count_include_pad", 0) != 0;
             options.ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
             Value::F4(avg_pool2d(x(0)?.float4()?, options))
