@@ -2,12 +2,23 @@
 //! for every layer type the built-in networks use, at odd sizes.
 
 use aisec_core::rng::Rng;
-use aisec_ml::net::{Architecture, Network};
+use aisec_ml::data::Dataset;
+use aisec_ml::net::Architecture;
 use aisec_ml::tensor::{self, autodiff_device};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
+
+/// Burn draws initial weights from one process-wide generator: the tests of this file run
+/// one at a time, each from its own seed, so that every run checks the same numbers.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial(seed: u64) -> std::sync::MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    autodiff_device().seed(seed);
+    guard
+}
 
 /// Checks d(sum(w * f(x)))/dx against central differences; `f` maps a flat input to any
 /// flat output.
@@ -32,18 +43,34 @@ fn check(name: &str, input_len: usize, f: &dyn Fn(Tensor<1>) -> Tensor<1>, seed:
     let grads = objective.backward();
     let analytic = tensor::to_vec(xt.grad(&grads).expect("input gradient"));
 
+    // Central differences at h and h/2: where they disagree, the step crossed a kink of a
+    // ReLU or a max-pool switch, and the point says nothing about the gradient.
     let h = 1e-3f32;
     let mut max_err = 0.0f64;
     let mut max_grad = 0.0f64;
-    for i in 0..input_len {
+    let mut kinks = 0usize;
+    let central = |i: usize, step: f32| -> f64 {
         let mut plus = x.clone();
-        plus[i] += h;
+        plus[i] += step;
         let mut minus = x.clone();
-        minus[i] -= h;
-        let numeric = (loss(&plus) - loss(&minus)) / (2.0 * h as f64);
+        minus[i] -= step;
+        (loss(&plus) - loss(&minus)) / (2.0 * step as f64)
+    };
+    for i in 0..input_len {
+        let numeric = central(i, h);
+        let finer = central(i, h / 2.0);
+        // f32 rounding alone moves a central difference by about 1e-3 here.
+        if (numeric - finer).abs() > 2e-3 + 1e-2 * numeric.abs() {
+            kinks += 1;
+            continue;
+        }
         max_err = max_err.max((numeric - analytic[i] as f64).abs());
         max_grad = max_grad.max(numeric.abs());
     }
+    assert!(
+        kinks * 10 <= input_len,
+        "{name}: {kinks} of {input_len} coordinates sit on kinks"
+    );
     let relative = max_err / max_grad.max(1e-6);
     assert!(
         max_grad > 1e-4,
@@ -54,6 +81,7 @@ fn check(name: &str, input_len: usize, f: &dyn Fn(Tensor<1>) -> Tensor<1>, seed:
 
 #[test]
 fn linear() {
+    let _serial = serial(42);
     let device = autodiff_device();
     let layer = LinearConfig::new(7, 5).init(&device);
     check(
@@ -66,6 +94,7 @@ fn linear() {
 
 #[test]
 fn conv2d_odd_sizes_padding_and_stride() {
+    let _serial = serial(42);
     let device = autodiff_device();
     let conv = Conv2dConfig::new([2, 3], [3, 2])
         .with_padding(PaddingConfig2d::Explicit(1, 0, 1, 0))
@@ -85,6 +114,7 @@ fn conv2d_odd_sizes_padding_and_stride() {
 
 #[test]
 fn max_pool_odd_sizes() {
+    let _serial = serial(42);
     let device = autodiff_device();
     for (kernel, stride, seed) in [
         ([2, 2], [2, 2], 3),
@@ -108,6 +138,7 @@ fn max_pool_odd_sizes() {
 
 #[test]
 fn relu_and_cross_entropy() {
+    let _serial = serial(42);
     let relu = Relu::new();
     check("relu", 23, &|x| relu.forward(x), 6);
     let device = autodiff_device();
@@ -122,14 +153,24 @@ fn relu_and_cross_entropy() {
 
 #[test]
 fn built_in_networks_end_to_end() {
-    let device = autodiff_device();
+    let _serial = serial(42);
     for (arch, shape, seed) in [
         (Architecture::Logreg, vec![9], 8),
         (Architecture::Mlp, vec![11], 9),
         (Architecture::Cnn, vec![1, 9, 7], 10),
     ] {
-        let net = Network::new(arch, &shape, 4, &device).unwrap();
+        // A seeded initialisation, so that the check sees the same network every run.
         let features: usize = shape.iter().product();
+        let data = Dataset::new(
+            "shape",
+            vec![0.0; 4 * features],
+            vec![0, 1, 2, 3],
+            shape.clone(),
+            None,
+            None,
+        )
+        .unwrap();
+        let net = aisec_ml::train::init_network(arch, &data, seed).unwrap();
         check(
             arch.name(),
             2 * features,
