@@ -48,6 +48,13 @@ pub fn evasion_attacks() -> &'static [EvasionEntry] {
             access: Access::WhiteBox,
             build: |p| Ok(Box::new(evasion::apgd::Apgd(evasion::apgd::ApgdConfig::from_params(p)?))),
         },
+        EvasionEntry {
+            name: "evasion.square",
+            aliases: &["square"],
+            summary: "Square Attack: score-based random search over square windows, L∞ or L2 (Andriushchenko et al. 2020)",
+            access: Access::ScoreBased,
+            build: |p| Ok(Box::new(evasion::square::Square(evasion::square::SquareConfig::from_params(p)?))),
+        },
     ]
 }
 

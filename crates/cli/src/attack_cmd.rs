@@ -29,7 +29,7 @@ pub struct EvasionArgs {
     pub model: String,
     #[command(flatten)]
     pub data: DataArgs,
-    /// fgsm, pgd or apgd-ce (see `aisec attack list`).
+    /// fgsm, pgd, apgd-ce or square (see `aisec attack list`).
     #[arg(long)]
     pub attack: String,
     #[arg(long)]
@@ -37,6 +37,7 @@ pub struct EvasionArgs {
     /// inf or 2.
     #[arg(long, value_parser = parse_norm)]
     pub norm: Option<Norm>,
+    /// Iterations (PGD, APGD-CE); for Square, queries per example.
     #[arg(long)]
     pub steps: Option<usize>,
     #[arg(long)]

@@ -5,6 +5,7 @@ pub mod apgd;
 pub mod fgsm;
 mod gradient;
 pub mod pgd;
+pub mod square;
 
 use std::time::Instant;
 
