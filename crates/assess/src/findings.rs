@@ -9,6 +9,10 @@ use aisec_report::RunReport;
 /// input restoration.
 pub const EVASION_MITIGATIONS: &[&str] = &["AML.M0003", "AML.M0015", "AML.M0010"];
 
+/// Against query-based (black-box) evasion, also: restricting the number of queries and
+/// passive obfuscation of the model's outputs.
+pub const BLACK_BOX_MITIGATIONS: &[&str] = &["AML.M0004", "AML.M0002"];
+
 /// Severity from how often the attack succeeded.
 pub fn severity_of_success(rate: f64) -> Severity {
     match rate {
@@ -41,11 +45,16 @@ pub fn describe_config(config: &serde_json::Value) -> String {
         Some("2") => "L2",
         _ => "",
     };
-    if let Some(eps) = config["eps"].as_f64() {
-        parts.push(format!("{norm} ε={}", trim_float(eps)).trim().to_string());
+    match config["eps"].as_f64() {
+        Some(eps) => parts.push(format!("{norm} ε={}", trim_float(eps)).trim().to_string()),
+        None if !norm.is_empty() => parts.push(format!("{norm}, unbounded")),
+        None => {}
     }
     if let Some(steps) = config["steps"].as_u64() {
         parts.push(format!("{steps} steps"));
+    }
+    if let Some(queries) = config["max_queries"].as_u64() {
+        parts.push(format!("≤{queries} queries per input"));
     }
     parts.join(", ")
 }
@@ -78,7 +87,11 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
         .filter_map(|id| AtlasRef::parse(id).ok())
         .collect();
     let mut finding = Finding::new(title, severity_of_success(success), atlas);
-    finding.mitigations = mitigation_refs(kb, EVASION_MITIGATIONS);
+    let mut mitigations: Vec<&str> = EVASION_MITIGATIONS.to_vec();
+    if outcome.atlas.iter().any(|id| id == "AML.T0043.001") {
+        mitigations.extend(BLACK_BOX_MITIGATIONS);
+    }
+    finding.mitigations = mitigation_refs(kb, &mitigations);
     let successful: Vec<serde_json::Value> = outcome
         .examples
         .iter()
@@ -123,6 +136,7 @@ pub fn evasion_report(
         config: outcome.config.clone(),
         seed: outcome.seed,
         metrics: outcome.metrics.clone(),
+        observations: outcome.observations.clone(),
         findings: vec![evasion_finding(outcome, kb, "the model")],
         defended: None,
     }

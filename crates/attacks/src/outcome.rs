@@ -18,6 +18,9 @@ pub struct AttackOutcome {
     pub name: String,
     pub atlas: Vec<String>,
     pub config: serde_json::Value,
+    /// Attack-specific observations, e.g. HopSkipJump's median distance against queries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observations: Option<serde_json::Value>,
     pub seed: u64,
     pub metrics: Metrics,
     #[serde(skip)]

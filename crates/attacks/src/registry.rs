@@ -55,6 +55,13 @@ pub fn evasion_attacks() -> &'static [EvasionEntry] {
             access: Access::ScoreBased,
             build: |p| Ok(Box::new(evasion::square::Square(evasion::square::SquareConfig::from_params(p)?))),
         },
+        EvasionEntry {
+            name: "evasion.hsj",
+            aliases: &["hsj", "hopskipjump"],
+            summary: "HopSkipJump: decision-based (label-only) boundary walk, L2 or L∞ (Chen et al. 2020)",
+            access: Access::DecisionBased,
+            build: |p| Ok(Box::new(evasion::hsj::HopSkipJump::new(evasion::hsj::HsjConfig::from_params(p)?))),
+        },
     ]
 }
 

@@ -123,3 +123,49 @@ fn square_over_kserve_matches_the_local_attack() {
         over_the_wire.metrics.get("queries_total").unwrap()
     );
 }
+
+fn hsj(model: &dyn Classifier, data: &Dataset, norm: Norm, queries: usize) -> AttackOutcome {
+    let attack = (find_evasion("hsj").unwrap().build)(&EvasionParams {
+        norm: Some(norm),
+        steps: Some(queries),
+        ..EvasionParams::default()
+    })
+    .unwrap();
+    let task = EvasionTask {
+        model,
+        x: &data.x,
+        y: &data.y,
+        clip: data.input_range,
+        target: None,
+        seed: 9,
+    };
+    let outcome = evasion::run(attack.as_ref(), &task).unwrap();
+    eprintln!(
+        "hsj {norm:?}: {:?} {:?}",
+        outcome.metrics, outcome.observations
+    );
+    outcome
+}
+
+#[test]
+fn hopskipjump_with_labels_only_and_a_shrinking_perturbation() {
+    let model: Arc<dyn Classifier> = Arc::new(cnn());
+    let labels_only = Restricted::new(model, OutputKind::Label, false);
+    let (_, test) = BuiltinDataset::Digits.split();
+    let subset = test.head(30);
+    let outcome = hsj(&labels_only, &subset, Norm::L2, 5000);
+    let success = outcome.metrics.get("attack_success_rate").unwrap();
+    assert!(success >= 0.9, "HopSkipJump success {success}");
+    assert!(outcome.metrics.get("queries_mean").unwrap() <= 5000.0);
+    let curve = outcome.observations.as_ref().unwrap()["median_distance_by_queries"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let first = curve.first().unwrap()["median_distance"].as_f64().unwrap();
+    let last = curve.last().unwrap()["median_distance"].as_f64().unwrap();
+    assert!(
+        last < 0.7 * first,
+        "median L2 should shrink with queries: {curve:?}"
+    );
+    assert_eq!(curve.last().unwrap()["queries"], 5000);
+}

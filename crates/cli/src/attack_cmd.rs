@@ -29,7 +29,7 @@ pub struct EvasionArgs {
     pub model: String,
     #[command(flatten)]
     pub data: DataArgs,
-    /// fgsm, pgd, apgd-ce or square (see `aisec attack list`).
+    /// fgsm, pgd, apgd-ce, square or hsj (see `aisec attack list`).
     #[arg(long)]
     pub attack: String,
     #[arg(long)]
@@ -37,7 +37,7 @@ pub struct EvasionArgs {
     /// inf or 2.
     #[arg(long, value_parser = parse_norm)]
     pub norm: Option<Norm>,
-    /// Iterations (PGD, APGD-CE); for Square, queries per example.
+    /// Iterations (PGD, APGD-CE); for Square and HopSkipJump, queries per example.
     #[arg(long)]
     pub steps: Option<usize>,
     #[arg(long)]
@@ -181,6 +181,26 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
                 "  wall time            {:.2} s\n",
                 m("wall_seconds")
             ));
+            if let Some(curve) = outcome
+                .observations
+                .as_ref()
+                .and_then(|o| o["median_distance_by_queries"].as_array())
+            {
+                let points: Vec<String> = curve
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} → {:.3}",
+                            p["queries"],
+                            p["median_distance"].as_f64().unwrap_or(0.0)
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "  median distance by queries per example: {}\n",
+                    points.join(", ")
+                ));
+            }
             for f in &report.findings {
                 let atlas: Vec<&str> = f.atlas.iter().map(|a| a.as_str()).collect();
                 let mitigations: Vec<String> = f

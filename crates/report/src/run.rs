@@ -14,6 +14,9 @@ pub struct RunReport {
     pub config: serde_json::Value,
     pub seed: u64,
     pub metrics: Metrics,
+    /// What the run observed beyond the shared metrics (curves, per-stage counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observations: Option<serde_json::Value>,
     pub findings: Vec<Finding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defended: Option<Box<RunReport>>,

@@ -4,6 +4,7 @@
 pub mod apgd;
 pub mod fgsm;
 mod gradient;
+pub mod hsj;
 pub mod pgd;
 pub mod square;
 
@@ -51,6 +52,10 @@ pub trait EvasionAttack: Send + Sync {
     fn config(&self) -> serde_json::Value;
     /// Adversarial versions of `task.x`, same shape and order.
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>>;
+    /// What the last run observed beyond the shared metrics (e.g. a distance-per-query curve).
+    fn observations(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Parameters the CLI passes to any evasion attack; each attack takes what it uses and
@@ -206,6 +211,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
         name: attack.name().to_string(),
         atlas: attack.atlas().iter().map(|s| s.to_string()).collect(),
         config: attack.config(),
+        observations: attack.observations(),
         seed: task.seed,
         metrics,
         adversarial,
