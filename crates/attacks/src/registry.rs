@@ -49,6 +49,20 @@ pub fn evasion_attacks() -> &'static [EvasionEntry] {
             build: |p| Ok(Box::new(evasion::apgd::Apgd(evasion::apgd::ApgdConfig::from_params(p)?))),
         },
         EvasionEntry {
+            name: "evasion.cw",
+            aliases: &["cw", "cw-l2", "carlini-wagner"],
+            summary: "Carlini & Wagner L2: minimum-norm optimisation with a binary search over c (Carlini & Wagner 2017)",
+            access: Access::WhiteBox,
+            build: |p| Ok(Box::new(evasion::cw::CarliniWagner(evasion::cw::CwConfig::from_params(p)?))),
+        },
+        EvasionEntry {
+            name: "evasion.deepfool",
+            aliases: &["deepfool"],
+            summary: "DeepFool: minimum-norm L2 steps to the nearest linearised boundary (Moosavi-Dezfooli et al. 2016)",
+            access: Access::WhiteBox,
+            build: |p| Ok(Box::new(evasion::deepfool::DeepFool(evasion::deepfool::DeepFoolConfig::from_params(p)?))),
+        },
+        EvasionEntry {
             name: "evasion.square",
             aliases: &["square"],
             summary: "Square Attack: score-based random search over square windows, L∞ or L2 (Andriushchenko et al. 2020)",

@@ -94,6 +94,61 @@ impl<'a> GradientOracle<'a> {
         ))
     }
 
+    /// Logits and, for each class in `classes`, the gradient of that class's logit with respect
+    /// to the input (`[n, features]` each). One forward-backward pass per class, each charged.
+    pub fn logit_gradients(
+        &self,
+        x: &[f32],
+        n: usize,
+        classes: &[usize],
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        let device = tensor::autodiff_device();
+        let mut logits = Vec::new();
+        let mut grads = Vec::with_capacity(classes.len());
+        for (k, &class) in classes.iter().enumerate() {
+            self.model.budget().charge(n as u64)?;
+            let _autodiff = tensor::autodiff_guard();
+            let input = tensor::matrix(x, n, &device).require_grad();
+            let out = self.diff.logits(input.clone())?;
+            if k == 0 {
+                logits = tensor::to_vec(out.clone().detach());
+            }
+            let picked = out.narrow(1, class, 1).sum();
+            let g = picked.backward();
+            grads.push(
+                input
+                    .grad(&g)
+                    .map(tensor::to_vec)
+                    .unwrap_or_else(|| vec![0.0; x.len()]),
+            );
+        }
+        Ok((logits, grads))
+    }
+
+    /// The logits at `x` and the gradient with respect to `x` of the sum of `f(logits)`.
+    /// Charged once per example.
+    pub fn gradient_of(
+        &self,
+        x: &[f32],
+        n: usize,
+        f: impl FnOnce(burn::prelude::Tensor<2>) -> burn::prelude::Tensor<1>,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        self.model.budget().charge(n as u64)?;
+        let _autodiff = tensor::autodiff_guard();
+        let device = tensor::autodiff_device();
+        let input = tensor::matrix(x, n, &device).require_grad();
+        let logits = self.diff.logits(input.clone())?;
+        let values = tensor::to_vec(logits.clone().detach());
+        let g = f(logits).sum().backward();
+        Ok((
+            values,
+            input
+                .grad(&g)
+                .map(tensor::to_vec)
+                .unwrap_or_else(|| vec![0.0; x.len()]),
+        ))
+    }
+
     pub fn labels_of(&self, logits: &[f32]) -> Vec<usize> {
         tensor::argmax_rows(logits, self.classes)
     }

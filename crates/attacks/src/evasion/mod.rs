@@ -2,6 +2,8 @@
 //! that the model answers wrongly (or, targeted, answers a chosen class).
 
 pub mod apgd;
+pub mod cw;
+pub mod deepfool;
 pub mod fgsm;
 mod gradient;
 pub mod hsj;
