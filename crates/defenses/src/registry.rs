@@ -18,15 +18,33 @@ pub struct DefenseEntry {
 }
 
 pub fn defenses() -> &'static [DefenseEntry] {
-    &[DefenseEntry {
-        name: "defense.adv-train",
-        summary:
-            "PGD adversarial training (Madry et al. 2018): train on PGD examples of each batch",
-        mitigations: crate::adv_train::MITIGATIONS,
-        phases: crate::adv_train::PHASES,
-        kind: DefenseKind::RetrainsModel,
-        measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
-    }]
+    &[
+        DefenseEntry {
+            name: "defense.adv-train",
+            summary:
+                "PGD adversarial training (Madry et al. 2018): train on PGD examples of each batch",
+            mitigations: crate::adv_train::MITIGATIONS,
+            phases: crate::adv_train::PHASES,
+            kind: DefenseKind::RetrainsModel,
+            measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
+        },
+        DefenseEntry {
+            name: "defense.output-hardening",
+            summary: "The API answers top-1 only, or probabilities rounded to D decimals",
+            mitigations: crate::output_hardening::MITIGATIONS,
+            phases: crate::output_hardening::PHASES,
+            kind: DefenseKind::WrapsOutputs,
+            measured_by: &["evasion.square", "evasion.hsj"],
+        },
+        DefenseEntry {
+            name: "defense.query-limit",
+            summary: "A per-client query budget: past it the API refuses to answer",
+            mitigations: crate::query_limit::MITIGATIONS,
+            phases: crate::query_limit::PHASES,
+            kind: DefenseKind::WatchesQueries,
+            measured_by: &["evasion.square", "evasion.hsj"],
+        },
+    ]
 }
 
 pub fn find(name: &str) -> Option<&'static DefenseEntry> {

@@ -123,7 +123,11 @@ impl Search<'_> {
         }
         self.used += count as u64;
         let classes = self.task.model.info().num_classes;
-        let labels = self.task.model.query(rows)?.labels(classes);
+        let Some(answers) = super::query_or_stop(self.task.model, rows)? else {
+            self.used = self.limit;
+            return Ok(None);
+        };
+        let labels = answers.labels(classes);
         Ok(Some(
             labels
                 .iter()

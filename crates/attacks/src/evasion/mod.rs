@@ -91,6 +91,22 @@ impl EvasionParams {
     }
 }
 
+/// A query that ends the search gracefully when the target's query budget (or a defence's)
+/// is spent: `None` means stop and report what was found so far.
+pub(crate) fn query_or_stop(
+    model: &dyn Classifier,
+    rows: &[f32],
+) -> Result<Option<aisec_ml::model::QueryOutput>> {
+    match model.query(rows) {
+        Ok(out) => Ok(Some(out)),
+        Err(aisec_ml::MlError::BudgetExhausted { used, max }) => {
+            tracing::info!(used, max, "query budget exhausted; the attack stops here");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Runs `attack` on `task` and measures it.
 pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutcome> {
     let features = task.model.info().features();

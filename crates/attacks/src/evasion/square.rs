@@ -212,8 +212,10 @@ impl EvasionAttack for Square {
             }
         }
         project(&mut best, x, cfg.eps, cfg.norm, task.clip, f);
-        let (mut loss, mut done) =
-            margins(&task.model.query(&best)?, task.y, classes, task.target)?;
+        let Some(first) = super::query_or_stop(task.model, &best)? else {
+            return Ok(x.to_vec());
+        };
+        let (mut loss, mut done) = margins(&first, task.y, classes, task.target)?;
         let mut active: Vec<usize> = (0..n).filter(|&i| !done[i]).collect();
 
         for iteration in 1..cfg.max_queries {
@@ -251,12 +253,10 @@ impl EvasionAttack for Square {
                 .collect();
             project(&mut candidates, &origins, cfg.eps, cfg.norm, task.clip, f);
             let labels: Vec<usize> = active.iter().map(|&i| task.y[i]).collect();
-            let (new_loss, fooled) = margins(
-                &task.model.query(&candidates)?,
-                &labels,
-                classes,
-                task.target,
-            )?;
+            let Some(answers) = super::query_or_stop(task.model, &candidates)? else {
+                break;
+            };
+            let (new_loss, fooled) = margins(&answers, &labels, classes, task.target)?;
             for (j, &i) in active.iter().enumerate() {
                 if fooled[j] || new_loss[j] < loss[i] {
                     loss[i] = new_loss[j];
