@@ -138,6 +138,7 @@ pub fn evasion_report(
         metrics: outcome.metrics.clone(),
         observations: outcome.observations.clone(),
         findings: vec![evasion_finding(outcome, kb, "the model")],
+        defense: None,
         defended: None,
     }
 }

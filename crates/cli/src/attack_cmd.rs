@@ -4,6 +4,7 @@ use aisec_assess::findings::{describe_config, evasion_report};
 use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
 use aisec_attacks::registry;
 use aisec_ml::data::npy;
+use aisec_ml::model::Classifier;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
@@ -60,6 +61,66 @@ pub struct EvasionArgs {
     /// Writes the adversarial inputs as .npy, in the inputs' shape and order.
     #[arg(long)]
     pub save_adv: Option<PathBuf>,
+    /// Also attack the model behind a defence and report both: top1, round:D (decimals) or
+    /// budget:N (queries).
+    #[arg(long, value_parser = parse_defense)]
+    pub defend: Option<DefenseSpec>,
+}
+
+/// A defence that wraps the target's API.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DefenseSpec {
+    Top1,
+    Round(u32),
+    Budget(u64),
+}
+
+fn parse_defense(s: &str) -> Result<DefenseSpec, String> {
+    let bad = || {
+        format!("`{s}` is not a defence: expected top1, round:D (e.g. round:2) or budget:N (e.g. budget:10000)")
+    };
+    match s.trim().split_once(':') {
+        None if s.trim() == "top1" => Ok(DefenseSpec::Top1),
+        Some(("round", d)) => d
+            .parse()
+            .ok()
+            .filter(|d: &u32| *d <= 9)
+            .map(DefenseSpec::Round)
+            .ok_or_else(bad),
+        Some(("budget", n)) => n
+            .parse()
+            .ok()
+            .filter(|n: &u64| *n > 0)
+            .map(DefenseSpec::Budget)
+            .ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+impl DefenseSpec {
+    fn wrap(
+        self,
+        model: std::sync::Arc<dyn Classifier>,
+    ) -> (Box<dyn Classifier>, serde_json::Value) {
+        use aisec_defenses::{output_hardening, query_limit};
+        match self {
+            DefenseSpec::Top1 | DefenseSpec::Round(_) => {
+                let mode = match self {
+                    DefenseSpec::Round(d) => output_hardening::Hardening::Round(d),
+                    _ => output_hardening::Hardening::Top1,
+                };
+                let info = serde_json::json!({ "name": "defense.output-hardening", "mitigations": output_hardening::MITIGATIONS, "phases": output_hardening::PHASES, "settings": mode });
+                (
+                    Box::new(output_hardening::HardenedOutputs::new(model, mode)),
+                    info,
+                )
+            }
+            DefenseSpec::Budget(n) => {
+                let info = serde_json::json!({ "name": "defense.query-limit", "mitigations": query_limit::MITIGATIONS, "phases": query_limit::PHASES, "settings": { "max_queries": n } });
+                (Box::new(query_limit::QueryLimit::new(model, n)), info)
+            }
+        }
+    }
 }
 
 fn parse_norm(s: &str) -> Result<Norm, String> {
@@ -111,7 +172,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         max_queries: args.max_queries,
     };
     let attack = (entry.build)(&params)?;
-    let model = open_model(&args.model, args.max_queries)?;
+    let model: std::sync::Arc<dyn Classifier> = open_model(&args.model, args.max_queries)?.into();
     let mut data = args.data.load(if args.data.is_builtin() {
         Split::Test
     } else {
@@ -141,7 +202,31 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         npy::write_f32(path, &shape, &outcome.adversarial)?;
     }
     let data_desc = format!("{} ({} examples)", data.name, data.len());
-    let report = evasion_report(&outcome, &kb, &model.info().description, &data_desc);
+    let mut report = evasion_report(&outcome, &kb, &model.info().description, &data_desc);
+    let mut defended_outcome = None;
+    if let Some(spec) = args.defend {
+        let (wrapped, info) = spec.wrap(model.clone());
+        // A fresh attack instance: some attacks record observations per run.
+        let attack = (entry.build)(&params)?;
+        let task = EvasionTask {
+            model: wrapped.as_ref(),
+            x: &data.x,
+            y: &data.y,
+            clip: data.input_range,
+            target: args.targeted,
+            seed: args.seed,
+        };
+        let outcome = evasion::run(attack.as_ref(), &task)?;
+        let mut defended = evasion_report(&outcome, &kb, &wrapped.info().description, &data_desc);
+        defended.findings = vec![aisec_assess::findings::evasion_finding(
+            &outcome,
+            &kb,
+            "the defended model",
+        )];
+        defended.defense = Some(info);
+        report.defended = Some(Box::new(defended));
+        defended_outcome = Some(outcome);
+    }
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text => {
@@ -214,6 +299,33 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
                     f.title,
                     atlas.join(", "),
                     mitigations.join(", ")
+                ));
+            }
+            if let (Some(d), Some(defended)) = (&defended_outcome, &report.defended) {
+                let m2 = |k: &str| d.metrics.get(k).unwrap_or(0.0);
+                out.push_str(&format!("\nbehind the defence: {}\n", defended.target));
+                if let Some(info) = &defended.defense {
+                    out.push_str(&format!(
+                        "  defence              {} ({}; {})\n",
+                        info["name"].as_str().unwrap_or(""),
+                        info["mitigations"],
+                        info["phases"]
+                    ));
+                }
+                out.push_str(&format!(
+                    "  robust accuracy      {:.2}% (undefended {:.2}%)\n",
+                    100.0 * m2("robust_accuracy"),
+                    100.0 * m("robust_accuracy")
+                ));
+                out.push_str(&format!(
+                    "  attack success rate  {:.2}% (undefended {:.2}%)\n",
+                    100.0 * m2("attack_success_rate"),
+                    100.0 * m("attack_success_rate")
+                ));
+                out.push_str(&format!(
+                    "  queries              {:.0} total (undefended {:.0})\n",
+                    m2("queries_total"),
+                    m("queries_total")
                 ));
             }
             if let Some(path) = &args.save_adv {

@@ -628,3 +628,91 @@ fn onnx_models_are_white_box_targets() {
         "Einsum",
     );
 }
+
+#[test]
+fn black_box_attacks_and_api_defences_report_both_sides() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
+    let model = model.to_str().unwrap();
+    let report = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "square",
+        "--eps",
+        "0.1",
+        "--steps",
+        "1000",
+        "--limit",
+        "40",
+        "--defend",
+        "round:1",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        report["atlas"],
+        serde_json::json!(["AML.T0043.001", "AML.T0015", "AML.T0040"])
+    );
+    let defended = &report["defended"];
+    assert_eq!(
+        defended["defense"]["mitigations"],
+        serde_json::json!(["AML.M0002"])
+    );
+    assert!(
+        defended["metrics"]["attack_success_rate"].as_f64()
+            < report["metrics"]["attack_success_rate"].as_f64()
+    );
+    let mitigation_ids: Vec<&str> = report["findings"][0]["mitigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(
+        mitigation_ids.contains(&"AML.M0004") && mitigation_ids.contains(&"AML.M0002"),
+        "{mitigation_ids:?}"
+    );
+
+    let hsj = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "hsj",
+        "--steps",
+        "500",
+        "--limit",
+        "5",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        hsj["observations"]["median_distance_by_queries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "evasion",
+            "--model",
+            model,
+            "--dataset",
+            "digits",
+            "--attack",
+            "pgd",
+            "--defend",
+            "squeeze",
+        ]),
+        "not a defence",
+    );
+}

@@ -18,6 +18,9 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observations: Option<serde_json::Value>,
     pub findings: Vec<Finding>,
+    /// The defence this run was measured behind (name, mitigations, phases, settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defense: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defended: Option<Box<RunReport>>,
 }
