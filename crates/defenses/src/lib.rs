@@ -3,6 +3,7 @@
 //! attacks it claims to stop (Build → Attack → Defend → attack again).
 
 pub mod adv_train;
+pub mod feature_squeezing;
 pub mod output_hardening;
 pub mod query_limit;
 pub mod registry;

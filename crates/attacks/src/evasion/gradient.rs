@@ -41,7 +41,7 @@ pub enum Direction {
 }
 
 /// Loss gradients of a white-box model, each evaluation charged to the model's budget.
-pub(crate) struct GradientOracle<'a> {
+pub struct GradientOracle<'a> {
     model: &'a dyn Classifier,
     diff: &'a dyn Differentiable,
     pub features: usize,
@@ -164,7 +164,7 @@ pub(crate) fn fooled(predicted: usize, label: usize, direction: Direction) -> bo
 
 /// Moves each row of `x` by `size[i]` along the steepest-ascent direction of `grad` for the
 /// norm: the sign for L∞, the normalised gradient for L2.
-pub(crate) fn ascend(x: &mut [f32], grad: &[f32], size: &[f32], features: usize, norm: Norm) {
+pub fn ascend(x: &mut [f32], grad: &[f32], size: &[f32], features: usize, norm: Norm) {
     for (i, (row, g)) in x
         .chunks_mut(features)
         .zip(grad.chunks(features))
@@ -197,7 +197,7 @@ fn sign(v: f32) -> f32 {
 }
 
 /// Projects each row of `adv` onto the `eps`-ball around `orig`, then into the valid range.
-pub(crate) fn project(
+pub fn project(
     adv: &mut [f32],
     orig: &[f32],
     eps: f32,

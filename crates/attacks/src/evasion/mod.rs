@@ -17,7 +17,7 @@ use aisec_ml::data::InputRange;
 use aisec_ml::model::Classifier;
 use serde::{Deserialize, Serialize};
 
-pub use gradient::{Direction, Norm};
+pub use gradient::{ascend, project, Direction, GradientOracle, Norm};
 
 use crate::{Access, AttackError, AttackOutcome, ExampleResult, Result};
 
