@@ -4,6 +4,7 @@
 
 pub mod demo;
 mod demo_report;
+pub mod detection;
 pub mod findings;
 
 #[derive(Debug, thiserror::Error)]

@@ -61,8 +61,8 @@ pub struct EvasionArgs {
     /// Writes the adversarial inputs as .npy, in the inputs' shape and order.
     #[arg(long)]
     pub save_adv: Option<PathBuf>,
-    /// Also attack the model behind a defence and report both: top1, round:D (decimals) or
-    /// budget:N (queries).
+    /// Also measure a defence and report both sides: squeeze (feature-squeezing detection,
+    /// with an adaptive attack), top1, round:D (decimals) or budget:N (queries).
     #[arg(long, value_parser = parse_defense)]
     pub defend: Option<DefenseSpec>,
 }
@@ -70,6 +70,7 @@ pub struct EvasionArgs {
 /// A defence that wraps the target's API.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DefenseSpec {
+    Squeeze,
     Top1,
     Round(u32),
     Budget(u64),
@@ -77,10 +78,11 @@ pub enum DefenseSpec {
 
 fn parse_defense(s: &str) -> Result<DefenseSpec, String> {
     let bad = || {
-        format!("`{s}` is not a defence: expected top1, round:D (e.g. round:2) or budget:N (e.g. budget:10000)")
+        format!("`{s}` is not a defence: expected squeeze, top1, round:D (e.g. round:2) or budget:N (e.g. budget:10000)")
     };
     match s.trim().split_once(':') {
         None if s.trim() == "top1" => Ok(DefenseSpec::Top1),
+        None if s.trim() == "squeeze" => Ok(DefenseSpec::Squeeze),
         Some(("round", d)) => d
             .parse()
             .ok()
@@ -104,6 +106,9 @@ impl DefenseSpec {
     ) -> (Box<dyn Classifier>, serde_json::Value) {
         use aisec_defenses::{output_hardening, query_limit};
         match self {
+            DefenseSpec::Squeeze => {
+                unreachable!("feature squeezing is measured by detection, not by wrapping")
+            }
             DefenseSpec::Top1 | DefenseSpec::Round(_) => {
                 let mode = match self {
                     DefenseSpec::Round(d) => output_hardening::Hardening::Round(d),
@@ -204,7 +209,20 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     let data_desc = format!("{} ({} examples)", data.name, data.len());
     let mut report = evasion_report(&outcome, &kb, &model.info().description, &data_desc);
     let mut defended_outcome = None;
-    if let Some(spec) = args.defend {
+    if args.defend == Some(DefenseSpec::Squeeze) {
+        let progress = Progress::new();
+        progress
+            .message("feature squeezing: calibrating, detecting, and running the adaptive attack");
+        let defended = aisec_assess::detection::feature_squeezing_report(
+            model.as_ref(),
+            &data,
+            &outcome,
+            &kb,
+            args.seed,
+        );
+        progress.finish();
+        report.defended = Some(Box::new(defended?));
+    } else if let Some(spec) = args.defend {
         let (wrapped, info) = spec.wrap(model.clone());
         // A fresh attack instance: some attacks record observations per run.
         let attack = (entry.build)(&params)?;
@@ -300,6 +318,36 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
                     atlas.join(", "),
                     mitigations.join(", ")
                 ));
+            }
+            if let (None, Some(detection)) = (&defended_outcome, &report.defended) {
+                let dm = |k: &str| detection.metrics.get(k).unwrap_or(0.0);
+                out.push_str(&format!(
+                    "\nfeature squeezing (AML.M0015, Deployment), threshold {}\n",
+                    detection.config["threshold"]
+                ));
+                out.push_str(&format!(
+                    "  non-adaptive         detects {:.1}% of successful examples at {:.1}% false positives (AUC {:.3})\n",
+                    100.0 * dm("detection_recall"),
+                    100.0 * dm("false_positive_rate"),
+                    dm("auc")
+                ));
+                match detection.observations.as_ref().map(|o| &o["adaptive"]) {
+                    Some(a) if !a.is_null() => out.push_str(&format!(
+                        "  adaptive attack      detects {:.1}% of {} fooled inputs\n",
+                        100.0 * a["metrics"]["detection_recall"].as_f64().unwrap_or(0.0),
+                        a["report"]["adversarial_examples"]
+                    )),
+                    _ => out.push_str(
+                        "  adaptive attack      not run (needs gradient access and an L∞ budget)\n",
+                    ),
+                }
+                for f in &detection.findings {
+                    out.push_str(&format!(
+                        "  [{}] {}\n",
+                        f.severity.as_str().to_uppercase(),
+                        f.title
+                    ));
+                }
             }
             if let (Some(d), Some(defended)) = (&defended_outcome, &report.defended) {
                 let m2 = |k: &str| d.metrics.get(k).unwrap_or(0.0);

@@ -711,8 +711,46 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
             "--attack",
             "pgd",
             "--defend",
-            "squeeze",
+            "median",
         ]),
         "not a defence",
     );
+
+    let squeeze = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "pgd",
+        "--eps",
+        "0.2",
+        "--limit",
+        "40",
+        "--defend",
+        "squeeze",
+        "--format",
+        "json",
+    ]));
+    let detection = &squeeze["defended"];
+    assert_eq!(detection["name"], "defense.feature-squeezing");
+    assert_eq!(
+        detection["defense"]["mitigations"],
+        serde_json::json!(["AML.M0015"])
+    );
+    for key in [
+        "detection_recall",
+        "detection_precision",
+        "false_positive_rate",
+        "auc",
+    ] {
+        assert!(
+            detection["metrics"][key].is_number(),
+            "{key}: {}",
+            detection["metrics"]
+        );
+    }
+    assert!(detection["observations"]["adaptive"]["metrics"]["detection_recall"].is_number());
 }
