@@ -9,6 +9,7 @@
 //! the report records seeds and configurations so that every number can be reproduced.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use aisec_atlas::KnowledgeBase;
@@ -18,6 +19,7 @@ use aisec_attacks::AttackOutcome;
 use aisec_core::Finding;
 use aisec_defenses::adv_train::{self, AdvTrainConfig};
 use aisec_ml::data::{BuiltinDataset, Dataset};
+use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train::{accuracy, init_network, predict, train, TrainConfig};
@@ -38,6 +40,13 @@ pub struct DemoConfig {
     pub train_eps: f32,
     pub pgd_steps: usize,
     pub apgd_steps: usize,
+    /// Queries per input for Square. Default 5000.
+    pub square_queries: usize,
+    /// Inputs and queries per input for HopSkipJump (label only). Default 40 and 2000.
+    pub hsj_examples: usize,
+    pub hsj_queries: usize,
+    /// Inputs of the detection stage (half calibrate the threshold). Default 160.
+    pub detection_examples: usize,
 }
 
 impl Default for DemoConfig {
@@ -49,6 +58,10 @@ impl Default for DemoConfig {
             train_eps: 0.1,
             pgd_steps: 40,
             apgd_steps: 100,
+            square_queries: 5000,
+            hsj_examples: 40,
+            hsj_queries: 2000,
+            detection_examples: 160,
         }
     }
 }
@@ -79,6 +92,10 @@ pub struct DemoOutcome {
     pub sweep: Vec<Series>,
     pub findings: Vec<Finding>,
     pub runs: Vec<RunReport>,
+    /// HopSkipJump's median L2 against queries, baseline and hardened.
+    pub hsj_curves: Vec<Series>,
+    /// Feature squeezing measured on the baseline, plain and adaptive.
+    pub detection: Option<RunReport>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -125,9 +142,20 @@ fn battery_params(cfg: &DemoConfig) -> Vec<(&'static str, EvasionParams)> {
             "apgd-ce",
             EvasionParams {
                 steps: Some(cfg.apgd_steps),
-                ..base
+                ..base.clone()
             },
         ));
+        // Square runs at the largest budget only: at smaller ones the inputs it cannot fool
+        // spend the whole query budget each, which is most of the demo's time for no new fact.
+        if cfg.battery_eps.iter().all(|e| *e <= eps) {
+            out.push((
+                "square",
+                EvasionParams {
+                    steps: Some(cfg.square_queries),
+                    ..base
+                },
+            ));
+        }
     }
     out
 }
@@ -299,6 +327,91 @@ pub fn run(
         started.elapsed().as_secs_f64(),
     ));
 
+    progress(Progress::Stage("Black box: HopSkipJump with labels only"));
+    let started = Instant::now();
+    let hsj_data = test.head(cfg.hsj_examples);
+    let mut hsj_curves = Vec::new();
+    let mut hsj_outcomes = Vec::new();
+    for (label, model) in [
+        ("baseline", &baseline),
+        ("adversarially trained", &defended),
+    ] {
+        // The adversary sees labels only: the same network behind a label-only API.
+        let shared: Arc<dyn Classifier> = Arc::new(NativeModel::new(
+            model.network().clone(),
+            model.manifest.clone(),
+        ));
+        let labels_only = Restricted::new(shared, OutputKind::Label, false);
+        let params = EvasionParams {
+            norm: Some(Norm::L2),
+            steps: Some(cfg.hsj_queries),
+            ..EvasionParams::default()
+        };
+        let entry = find_evasion("hsj").ok_or_else(|| aisec_attacks::AttackError::Config {
+            attack: "registry",
+            message: "no hsj".into(),
+        })?;
+        let hsj = (entry.build)(&params)?;
+        let task = EvasionTask {
+            model: &labels_only,
+            x: &hsj_data.x,
+            y: &hsj_data.y,
+            clip: hsj_data.input_range,
+            target: None,
+            seed: cfg.seed,
+        };
+        let outcome = evasion::run(hsj.as_ref(), &task)?;
+        let points: Vec<(f64, f64)> = outcome
+            .observations
+            .as_ref()
+            .and_then(|o| o["median_distance_by_queries"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                (
+                    p["queries"].as_f64().unwrap_or(0.0),
+                    p["median_distance"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect();
+        hsj_curves.push(Series {
+            label: format!("HopSkipJump, {label}"),
+            points,
+        });
+        hsj_outcomes.push(outcome);
+    }
+    timings.push((
+        "black-box HopSkipJump".to_string(),
+        started.elapsed().as_secs_f64(),
+    ));
+
+    progress(Progress::Stage(
+        "Detect: feature squeezing against plain and adaptive PGD",
+    ));
+    let started = Instant::now();
+    let detection_data = test.head(cfg.detection_examples);
+    let first_eps = cfg.battery_eps.first().copied().unwrap_or(0.1);
+    let pgd_for_detection = attack(
+        "pgd",
+        EvasionParams {
+            eps: Some(first_eps),
+            norm: Some(Norm::Linf),
+            steps: Some(cfg.pgd_steps),
+            ..EvasionParams::default()
+        },
+        &baseline,
+        &detection_data,
+        cfg.seed,
+    )?;
+    let detection = crate::detection::feature_squeezing_report(
+        &baseline,
+        &detection_data,
+        &pgd_for_detection,
+        kb,
+        cfg.seed,
+    )?;
+    timings.push(("detection".to_string(), started.elapsed().as_secs_f64()));
+
     let target = format!("digits CNN (seed {})", cfg.seed);
     let data = format!(
         "digits test split ({} examples, stratified 20%, seed 0)",
@@ -324,6 +437,31 @@ pub fn run(
         report.defended = Some(Box::new(defended_report));
         runs.push(report);
     }
+    let hsj_data_desc = format!("first {} inputs of the digits test split", cfg.hsj_examples);
+    if let [base, hardened] = hsj_outcomes.as_slice() {
+        let mut report = evasion_report(
+            base,
+            kb,
+            &format!("{target}, label-only API"),
+            &hsj_data_desc,
+        );
+        let mut hardened_report = evasion_report(
+            hardened,
+            kb,
+            &format!("{target}, PGD adversarially trained, label-only API"),
+            &hsj_data_desc,
+        );
+        hardened_report.findings = vec![evasion_finding(
+            hardened,
+            kb,
+            "the adversarially trained model",
+        )];
+        findings.extend(report.findings.iter().cloned());
+        findings.extend(hardened_report.findings.iter().cloned());
+        report.defended = Some(Box::new(hardened_report));
+        runs.push(report);
+    }
+    findings.extend(detection.findings.iter().cloned());
     Ok(DemoOutcome {
         config: cfg.clone(),
         test,
@@ -333,6 +471,8 @@ pub fn run(
         sweep: curves,
         findings,
         runs,
+        hsj_curves,
+        detection: Some(detection),
         timings,
     })
 }

@@ -483,6 +483,23 @@ fn demo_builds_attacks_defends_and_reports() {
         .as_array()
         .is_some_and(|p| !p.is_empty())));
 
+    // The black-box stage: HopSkipJump's perturbation shrinks with queries.
+    let hsj = report["hopskipjump_curves"][0]["points"]
+        .as_array()
+        .unwrap();
+    assert!(hsj.last().unwrap()[1].as_f64() < hsj.first().unwrap()[1].as_f64());
+    // The detection stage: plain and adaptive figures.
+    let detection = &report["detection"];
+    assert_eq!(detection["name"], "defense.feature-squeezing");
+    assert!(
+        detection["metrics"]["detection_recall"].as_f64().unwrap() >= 0.8,
+        "{}",
+        detection["metrics"]
+    );
+    assert!(
+        detection["observations"]["adaptive"]["metrics"]["detection_recall"].as_f64()
+            < detection["metrics"]["detection_recall"].as_f64()
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("<svg") && html.contains("Robust accuracy") && html.contains("AML.M0003")

@@ -96,6 +96,26 @@ pub struct DetectionReport {
     pub auc: f64,
     pub adversarial_examples: usize,
     pub clean_examples: usize,
+    /// ROC curve as (false-positive rate, detection rate) points, threshold descending.
+    pub roc: Vec<(f64, f64)>,
+}
+
+fn roc_curve(clean: &[f32], adversarial: &[f32]) -> Vec<(f64, f64)> {
+    if clean.is_empty() || adversarial.is_empty() {
+        return Vec::new();
+    }
+    let mut thresholds: Vec<f32> = clean.iter().chain(adversarial).copied().collect();
+    thresholds.sort_by(|a, b| b.total_cmp(a));
+    thresholds.dedup();
+    let mut points = vec![(0.0, 0.0)];
+    for t in thresholds {
+        let fpr = clean.iter().filter(|s| **s >= t).count() as f64 / clean.len() as f64;
+        let tpr = adversarial.iter().filter(|s| **s >= t).count() as f64 / adversarial.len() as f64;
+        points.push((fpr, tpr));
+    }
+    points.push((1.0, 1.0));
+    points.dedup();
+    points
 }
 
 fn image_shape(shape: &[usize]) -> Result<[usize; 3], MlError> {
@@ -229,6 +249,7 @@ impl FeatureSqueezing {
             auc,
             adversarial_examples: adv_scores.len(),
             clean_examples: clean_scores.len(),
+            roc: roc_curve(&clean_scores, &adv_scores),
         })
     }
 

@@ -15,6 +15,27 @@ fn esc(s: &str) -> String {
 
 /// A line chart with y in [0, 1] (accuracies, rates) against x.
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    chart(title, x_label, y_label, series, None)
+}
+
+/// A line chart with y from 0 to the largest value (distances, counts).
+pub fn line_chart_values(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    chart(title, x_label, y_label, series, Some(y_max))
+}
+
+/// `y_max` None: fractions shown as percentages; Some: plain values up to y_max.
+fn chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    y_max: Option<f64>,
+) -> String {
     let (w, h) = (680.0, 320.0);
     let (left, right, top, bottom) = (56.0, 230.0, 30.0, 44.0);
     let pw = w - left - right;
@@ -25,7 +46,8 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         .fold(0.0f64, f64::max)
         .max(1e-9);
     let sx = |x: f64| left + pw * x / x_max;
-    let sy = |y: f64| top + ph * (1.0 - y.clamp(0.0, 1.0));
+    let scale = y_max.unwrap_or(1.0);
+    let sy = |y: f64| top + ph * (1.0 - (y / scale).clamp(0.0, 1.0));
     let mut out = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
         esc(title)
@@ -36,23 +58,31 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         esc(title)
     ));
     for i in 0..=4 {
-        let y = i as f64 / 4.0;
+        let y = scale * i as f64 / 4.0;
+        let label = match y_max {
+            None => format!("{:.0}%", y * 100.0),
+            Some(_) => format!("{y:.2}"),
+        };
         out.push_str(&format!(
-            r##"<line x1="{left}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" font-size="11" text-anchor="end">{:.0}%</text>"##,
+            r##"<line x1="{left}" x2="{}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" font-size="11" text-anchor="end">{label}</text>"##,
             left + pw,
             left - 6.0,
             sy(y) + 4.0,
-            y * 100.0,
             yy = sy(y)
         ));
     }
     for i in 0..=4 {
         let x = x_max * i as f64 / 4.0;
+        let label = if x_max >= 10.0 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.3}")
+        };
         out.push_str(&format!(
-            r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{:.3}</text>"#,
+            r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>"#,
             sx(x),
             top + ph + 16.0,
-            x
+            label
         ));
     }
     out.push_str(&format!(
