@@ -205,9 +205,9 @@ fn bad_attack_inputs_are_clear_errors() {
             "--dataset",
             "iris",
             "--attack",
-            "deepfool",
+            "jsma",
         ]),
-        "--attack `deepfool`",
+        "--attack `jsma`",
     );
     fails_with(
         &aisec(&[
