@@ -117,6 +117,7 @@ mod tests {
             }
         }
         assert_eq!(find_evasion("PGD").unwrap().name, "evasion.pgd");
-        assert!(find_evasion("cw").is_none());
+        assert_eq!(find_evasion("cw").unwrap().name, "evasion.cw");
+        assert!(find_evasion("jsma").is_none());
     }
 }
