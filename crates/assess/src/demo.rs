@@ -499,7 +499,7 @@ pub fn write(outcome: &DemoOutcome, kb: &KnowledgeBase, dir: &Path) -> Result<Ve
     let path = dir.join("report.html");
     write_file(
         &path,
-        &aisec_report::html::render(&crate::demo_report::document(outcome)),
+        &aisec_report::html::render(&crate::demo_report::document(outcome, kb)),
     )?;
     written.push(path);
 

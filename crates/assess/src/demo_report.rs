@@ -71,7 +71,7 @@ pub fn json(outcome: &DemoOutcome) -> Value {
     })
 }
 
-pub fn document(outcome: &DemoOutcome) -> Document {
+pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Document {
     let cfg = &outcome.config;
     let total: f64 = outcome.timings.iter().map(|(_, t)| t).sum();
     let facts = vec![
@@ -311,5 +311,19 @@ pub fn document(outcome: &DemoOutcome) -> Document {
         facts,
         findings: outcome.findings.clone(),
         sections: vec![battery, curve, examples, defence, black_box, detection],
+        names: outcome
+            .findings
+            .iter()
+            .flat_map(|f| {
+                f.atlas
+                    .iter()
+                    .map(|a| a.as_str().to_string())
+                    .chain(f.mitigations.iter().map(|m| m.id.as_str().to_string()))
+            })
+            .filter_map(|id| {
+                kb.get(&id)
+                    .map(|r| (id.clone(), kb.object_name(r).to_string()))
+            })
+            .collect(),
     }
 }

@@ -11,6 +11,8 @@ pub struct Document {
     pub facts: Vec<(String, String)>,
     pub findings: Vec<Finding>,
     pub sections: Vec<Section>,
+    /// Names of the ATLAS objects the findings cite, shown next to their IDs.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,18 +92,22 @@ pub fn render(doc: &Document) -> String {
         out.push_str("<p>No findings.</p>");
     } else {
         out.push_str("<table><tr><th>Severity</th><th>Finding</th><th>ATLAS techniques</th><th>Recommended mitigations (lifecycle phase)</th></tr>");
+        let named = |id: &str| match doc.names.get(id) {
+            Some(name) => format!("{} {}", atlas_link(id), escape(name)),
+            None => atlas_link(id),
+        };
         for f in &doc.findings {
-            let techniques: Vec<String> = f.atlas.iter().map(|a| atlas_link(a.as_str())).collect();
+            let techniques: Vec<String> = f.atlas.iter().map(|a| named(a.as_str())).collect();
             let mitigations: Vec<String> = f
                 .mitigations
                 .iter()
                 .map(|m| {
                     if m.phases.is_empty() {
-                        atlas_link(m.id.as_str())
+                        named(m.id.as_str())
                     } else {
                         format!(
                             "{} ({})",
-                            atlas_link(m.id.as_str()),
+                            named(m.id.as_str()),
                             escape(&m.phases.join("; "))
                         )
                     }
@@ -182,12 +188,19 @@ mod tests {
                     rows: vec![vec!["<b>".into()]],
                 }],
             }],
+            names: [("AML.M0003".to_string(), "Model Hardening".to_string())]
+                .into_iter()
+                .collect(),
         };
         let html = render(&doc);
         assert!(html.contains("PGD &lt;evades&gt;") && html.contains("&lt;b&gt;"));
         assert!(html.contains("https://atlas.mitre.org/techniques/AML.T0015"));
         assert!(html.contains("https://atlas.mitre.org/mitigations/AML.M0003"));
         assert!(html.contains("(ML Model Engineering)"));
+        assert!(
+            html.contains("AML.M0003</a> Model Hardening"),
+            "names follow their IDs"
+        );
         assert!(!html.contains("<script"));
     }
 }
