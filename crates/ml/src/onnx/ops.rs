@@ -128,6 +128,15 @@ fn input<'a>(inputs: &'a [Option<Value>], i: usize, node: &NodeProto) -> Result<
     })
 }
 
+/// A positive 2-D attribute (`strides`, `dilations`, `kernel_shape`), `default` per axis when
+/// the attribute is absent.
+fn spatial(node: &NodeProto, name: &str, default: Option<i64>) -> Result<[usize; 2]> {
+    let values = ints_attr(node, name)
+        .or_else(|| default.map(|d| vec![d, d]))
+        .unwrap_or_default();
+    pair(&positive(&values, name, node)?, name, node)
+}
+
 /// Kernel, strides and pads of a 2-D pooling node.
 struct PoolGeometry {
     kernel: [usize; 2],
@@ -136,24 +145,8 @@ struct PoolGeometry {
 }
 
 fn pool_geometry(node: &NodeProto) -> Result<PoolGeometry> {
-    let kernel = pair(
-        &positive(
-            &ints_attr(node, "kernel_shape").unwrap_or_default(),
-            "kernel_shape",
-            node,
-        )?,
-        "kernel_shape",
-        node,
-    )?;
-    let strides = pair(
-        &positive(
-            &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
-            "strides",
-            node,
-        )?,
-        "strides",
-        node,
-    )?;
+    let kernel = spatial(node, "kernel_shape", None)?;
+    let strides = spatial(node, "strides", Some(1))?;
     Ok(PoolGeometry {
         kernel,
         strides,
@@ -187,24 +180,8 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 Some(b) => Some(b.float1()?),
                 None => None,
             };
-            let strides = pair(
-                &positive(
-                    &ints_attr(node, "strides").unwrap_or_else(|| vec![1, 1]),
-                    "strides",
-                    node,
-                )?,
-                "strides",
-                node,
-            )?;
-            let dilations = pair(
-                &positive(
-                    &ints_attr(node, "dilations").unwrap_or_else(|| vec![1, 1]),
-                    "dilations",
-                    node,
-                )?,
-                "dilations",
-                node,
-            )?;
+            let strides = spatial(node, "strides", Some(1))?;
+            let dilations = spatial(node, "dilations", Some(1))?;
             let groups = positive(&[int_attr(node, "group", 1)], "group", node)?[0];
             Value::F4(conv2d(
                 input,
@@ -219,15 +196,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 strides,
                 padding,
             } = pool_geometry(node)?;
-            let dilations = pair(
-                &positive(
-                    &ints_attr(node, "dilations").unwrap_or_else(|| vec![1, 1]),
-                    "dilations",
-                    node,
-                )?,
-                "dilations",
-                node,
-            )?;
+            let dilations = spatial(node, "dilations", Some(1))?;
             let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
             options.padding = padding;
             options.dilation = dilations;
