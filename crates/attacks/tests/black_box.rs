@@ -169,3 +169,37 @@ fn hopskipjump_with_labels_only_and_a_shrinking_perturbation() {
     );
     assert_eq!(curve.last().unwrap()["queries"], 5000);
 }
+
+#[test]
+fn hopskipjump_over_kserve_with_labels_only() {
+    let (_, test) = BuiltinDataset::Digits.split();
+    let subset = test.head(20);
+    let server = serve(Arc::new(cnn()), "digits", "127.0.0.1:0").unwrap();
+    let remote: Arc<dyn Classifier> = Arc::new(
+        KServeModel::connect(
+            &format!("kserve+http://{}/v2/models/digits", server.addr),
+            None,
+            Duration::from_secs(30),
+        )
+        .unwrap(),
+    );
+    let labels_only = Restricted::new(remote.clone(), OutputKind::Label, false);
+    let over_the_wire = hsj(&labels_only, &subset, Norm::L2, 5000);
+    let local = hsj(
+        &Restricted::new(Arc::new(cnn()), OutputKind::Label, false),
+        &subset,
+        Norm::L2,
+        5000,
+    );
+    let success = over_the_wire.metrics.get("attack_success_rate").unwrap();
+    assert!(success >= 0.9, "HopSkipJump over KServe: {success}");
+    assert_eq!(
+        over_the_wire.metrics.get("queries_total"),
+        local.metrics.get("queries_total"),
+        "the same seeded search, the same queries"
+    );
+    assert_eq!(
+        remote.budget().used() as f64,
+        over_the_wire.metrics.get("queries_total").unwrap()
+    );
+}

@@ -62,7 +62,8 @@ pub struct EvasionArgs {
     #[arg(long)]
     pub save_adv: Option<PathBuf>,
     /// Also measure a defence and report both sides: squeeze (feature-squeezing detection,
-    /// with an adaptive attack), top1, round:D (decimals) or budget:N (queries).
+    /// with an adaptive attack), top1, round:D (decimals), budget:N (queries) or rate:Q
+    /// (queries per second, the client made to wait; reports the wait it imposes).
     #[arg(long, value_parser = parse_defense)]
     pub defend: Option<DefenseSpec>,
 }
@@ -74,11 +75,12 @@ pub enum DefenseSpec {
     Top1,
     Round(u32),
     Budget(u64),
+    Rate(f64),
 }
 
 fn parse_defense(s: &str) -> Result<DefenseSpec, String> {
     let bad = || {
-        format!("`{s}` is not a defence: expected squeeze, top1, round:D (e.g. round:2) or budget:N (e.g. budget:10000)")
+        format!("`{s}` is not a defence: expected squeeze, top1, round:D (e.g. round:2), budget:N (e.g. budget:10000) or rate:Q (queries per second, e.g. rate:10)")
     };
     match s.trim().split_once(':') {
         None if s.trim() == "top1" => Ok(DefenseSpec::Top1),
@@ -95,15 +97,27 @@ fn parse_defense(s: &str) -> Result<DefenseSpec, String> {
             .filter(|n: &u64| *n > 0)
             .map(DefenseSpec::Budget)
             .ok_or_else(bad),
+        Some(("rate", q)) => q
+            .parse()
+            .ok()
+            .filter(|q: &f64| q.is_finite() && *q > 0.0)
+            .map(DefenseSpec::Rate)
+            .ok_or_else(bad),
         _ => Err(bad()),
     }
 }
 
 impl DefenseSpec {
+    /// The wrapped target, the defence's description, and the query monitor when there is
+    /// one (its statistics go into the report after the attack).
     fn wrap(
         self,
         model: std::sync::Arc<dyn Classifier>,
-    ) -> (Box<dyn Classifier>, serde_json::Value) {
+    ) -> (
+        std::sync::Arc<dyn Classifier>,
+        serde_json::Value,
+        Option<std::sync::Arc<aisec_defenses::query_limit::QueryLimit>>,
+    ) {
         use aisec_defenses::{output_hardening, query_limit};
         match self {
             DefenseSpec::Squeeze => {
@@ -116,13 +130,25 @@ impl DefenseSpec {
                 };
                 let info = serde_json::json!({ "name": "defense.output-hardening", "mitigations": output_hardening::MITIGATIONS, "phases": output_hardening::PHASES, "settings": mode });
                 (
-                    Box::new(output_hardening::HardenedOutputs::new(model, mode)),
+                    std::sync::Arc::new(output_hardening::HardenedOutputs::new(model, mode)),
                     info,
+                    None,
                 )
             }
             DefenseSpec::Budget(n) => {
                 let info = serde_json::json!({ "name": "defense.query-limit", "mitigations": query_limit::MITIGATIONS, "phases": query_limit::PHASES, "settings": { "max_queries": n } });
-                (Box::new(query_limit::QueryLimit::new(model, n)), info)
+                let limit = std::sync::Arc::new(query_limit::QueryLimit::new(model, n));
+                (limit.clone(), info, Some(limit))
+            }
+            DefenseSpec::Rate(q) => {
+                let rate = query_limit::RateLimit::per_second(q);
+                let info = serde_json::json!({ "name": "defense.query-limit", "mitigations": query_limit::MITIGATIONS, "phases": query_limit::PHASES, "settings": { "rate": rate, "mode": query_limit::RateMode::Throttle } });
+                let limit = std::sync::Arc::new(query_limit::QueryLimit::with_policy(
+                    model,
+                    query_limit::QueryPolicy::rate(rate, query_limit::RateMode::Throttle),
+                    query_limit::Clock::virtual_clock(),
+                ));
+                (limit.clone(), info, Some(limit))
             }
         }
     }
@@ -223,7 +249,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         progress.finish();
         report.defended = Some(Box::new(defended?));
     } else if let Some(spec) = args.defend {
-        let (wrapped, info) = spec.wrap(model.clone());
+        let (wrapped, mut info, monitor) = spec.wrap(model.clone());
         // A fresh attack instance: some attacks record observations per run.
         let attack = (entry.build)(&params)?;
         let task = EvasionTask {
@@ -241,6 +267,11 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
             &kb,
             "the defended model",
         )];
+        if let Some(monitor) = monitor {
+            info["observed"] = serde_json::to_value(
+                monitor.client_stats(aisec_defenses::query_limit::LOCAL_CLIENT),
+            )?;
+        }
         defended.defense = Some(info);
         report.defended = Some(Box::new(defended));
         defended_outcome = Some(outcome);
@@ -375,6 +406,18 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
                     m2("queries_total"),
                     m("queries_total")
                 ));
+                if let Some(observed) = defended.defense.as_ref().map(|i| &i["observed"]) {
+                    if let Some(waited) = observed["waited_s"].as_f64().filter(|w| *w > 0.0) {
+                        out.push_str(&format!(
+                            "  imposed wait         {waited:.1} s ({:.2} h) over {} throttled queries: slowed, not stopped\n",
+                            waited / 3600.0,
+                            observed["throttled"]
+                        ));
+                    }
+                    if let Some(refused) = observed["refused"].as_u64().filter(|r| *r > 0) {
+                        out.push_str(&format!("  refused queries      {refused}\n"));
+                    }
+                }
             }
             if let Some(path) = &args.save_adv {
                 out.push_str(&format!(

@@ -28,6 +28,14 @@ pub enum ModelCommand {
         host: String,
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Query monitoring (AML.M0004): each client address may ask at most N queries;
+        /// past that the server answers HTTP 429.
+        #[arg(long, value_name = "N")]
+        max_queries_per_client: Option<u64>,
+        /// Query monitoring (AML.M0004): each client address may ask Q queries per second
+        /// (burst of one second); faster requests get HTTP 429 with Retry-After.
+        #[arg(long, value_name = "Q")]
+        rate_limit: Option<f64>,
     },
     /// Accuracy and confusion matrix of a model on data.
     Eval {
@@ -141,6 +149,8 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             name,
             host,
             port,
+            max_queries_per_client,
+            rate_limit,
         } => {
             let native = NativeModel::load(std::path::Path::new(model))
                 .with_context(|| format!("--model {model}"))?;
@@ -149,12 +159,31 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                     .file_name()
                     .map_or("model".into(), |n| n.to_string_lossy().into_owned())
             });
-            let server = aisec_ml::kserve::serve(
-                std::sync::Arc::new(native),
-                &name,
-                &format!("{host}:{port}"),
-            )?;
-            eprintln!("serving {name} at kserve+http://{}/v2/models/{name} (KServe v2 REST); stop with Ctrl-C", server.addr);
+            let mut served: std::sync::Arc<dyn aisec_ml::model::Classifier> =
+                std::sync::Arc::new(native);
+            if max_queries_per_client.is_some() || rate_limit.is_some() {
+                use aisec_defenses::query_limit::{
+                    Clock, QueryLimit, QueryPolicy, RateLimit, RateMode,
+                };
+                if let Some(q) = rate_limit.filter(|q| !(q.is_finite() && *q > 0.0)) {
+                    anyhow::bail!(
+                        "--rate-limit {q}: expected a positive number of queries per second"
+                    );
+                }
+                if *max_queries_per_client == Some(0) {
+                    anyhow::bail!("--max-queries-per-client 0: expected at least 1");
+                }
+                let policy = QueryPolicy {
+                    max_queries: *max_queries_per_client,
+                    rate: rate_limit.map(RateLimit::per_second),
+                    mode: RateMode::Refuse,
+                };
+                served =
+                    std::sync::Arc::new(QueryLimit::with_policy(served, policy, Clock::real()));
+            }
+            let server = aisec_ml::kserve::serve(served.clone(), &name, &format!("{host}:{port}"))?;
+
+            eprintln!("serving {name} at kserve+http://{}/v2/models/{name} (KServe v2 REST): {}; stop with Ctrl-C", server.addr, served.info().description);
             server.wait();
         }
         ModelCommand::Eval { model, data } => {

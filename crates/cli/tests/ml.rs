@@ -593,6 +593,41 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         &aisec(&["model", "eval", "--model", &url, "--dataset", "iris"]),
         "is it running",
     );
+
+    // Query monitoring on the server: each client address gets 20 queries.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args([
+            "model",
+            "serve",
+            "--model",
+            &model,
+            "--name",
+            "iris",
+            "--port",
+            "0",
+            "--max-queries-per-client",
+            "20",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("20-query budget"), "{line}");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("kserve+http://"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    fails_with(
+        &aisec(&["model", "eval", "--model", &url, "--dataset", "iris"]),
+        "query budget exhausted",
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
 }
 
 #[test]
@@ -692,6 +727,39 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
     assert!(
         mitigation_ids.contains(&"AML.M0004") && mitigation_ids.contains(&"AML.M0002"),
         "{mitigation_ids:?}"
+    );
+
+    // A rate limit delays the attack by the time it reports; it does not stop it.
+    let throttled = json(&aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        model,
+        "--dataset",
+        "digits",
+        "--attack",
+        "square",
+        "--eps",
+        "0.1",
+        "--steps",
+        "1000",
+        "--limit",
+        "40",
+        "--defend",
+        "rate:10",
+        "--format",
+        "json",
+    ]));
+    let defended = &throttled["defended"];
+    assert_eq!(
+        defended["metrics"]["attack_success_rate"],
+        throttled["metrics"]["attack_success_rate"]
+    );
+    let observed = &defended["defense"]["observed"];
+    let answered = observed["answered"].as_f64().unwrap();
+    assert!(
+        (observed["waited_s"].as_f64().unwrap() - (answered - 10.0) / 10.0).abs() < 1e-6,
+        "{observed}"
     );
 
     let hsj = json(&aisec(&[

@@ -131,7 +131,7 @@ fn image_shape(shape: &[usize]) -> Result<[usize; 3], MlError> {
 fn probabilities(model: &dyn Classifier, x: &[f32]) -> Result<Vec<f32>, MlError> {
     let classes = model.info().num_classes;
     match model
-        .query(x)?
+        .scores(x)?
         .restrict(aisec_ml::model::OutputKind::Probabilities, classes)
     {
         QueryOutput::Probabilities(p) => Ok(p),

@@ -81,6 +81,10 @@ impl Classifier for HardenedOutputs {
         self.inner.evaluate(x)
     }
 
+    fn scores(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
+        self.inner.scores(x)
+    }
+
     fn budget(&self) -> &QueryBudget {
         self.inner.budget()
     }

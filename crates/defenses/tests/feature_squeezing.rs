@@ -29,6 +29,11 @@ fn detects_plain_pgd_and_the_adaptive_attack_evades_it() {
         0.04,
     )
     .unwrap();
+    assert_eq!(
+        model.budget().used(),
+        0,
+        "the detector's own runs of the model are not the adversary's queries"
+    );
 
     let eps = 0.1;
     let pgd = (find_evasion("pgd").unwrap().build)(&EvasionParams {

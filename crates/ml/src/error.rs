@@ -20,6 +20,8 @@ pub enum MlError {
     Invalid(String),
     #[error("query budget exhausted: {used} of {max} queries used")]
     BudgetExhausted { used: u64, max: u64 },
+    #[error("rate limited: retry after {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
     #[error("this model offers no gradient access (black-box)")]
     NoGradients,
 }

@@ -56,6 +56,8 @@ pub struct ModelMetadata {
 /// Retry policy: transport errors and 5xx answers are retried with doubling back-off.
 const RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How long one request may wait out a server's rate limit in total.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
 
 /// A remote classifier reached over KServe v2 REST. Black box: no gradients.
 pub struct KServeModel {
@@ -200,12 +202,45 @@ impl KServeModel {
     ) -> Result<T> {
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
-        for attempt in 0..=RETRIES {
-            if attempt > 0 {
+        let mut rate_limited_for = Duration::ZERO;
+        let mut attempt = 0;
+        let mut waited_out_rate_limit = false;
+        while attempt <= RETRIES {
+            if attempt > 0 && !std::mem::take(&mut waited_out_rate_limit) {
                 std::thread::sleep(backoff);
                 backoff *= 2;
             }
+            attempt += 1;
             match call() {
+                Ok(resp) if resp.status().as_u16() == 429 => {
+                    let text = resp.into_body().read_to_string().unwrap_or_default();
+                    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    if let (Some(used), Some(max)) = (
+                        body.get("budget_used").and_then(|v| v.as_u64()),
+                        body.get("budget_max").and_then(|v| v.as_u64()),
+                    ) {
+                        return Err(MlError::BudgetExhausted { used, max });
+                    }
+                    let Some(ms) = body.get("retry_after_ms").and_then(|v| v.as_u64()) else {
+                        return Err(MlError::Invalid(format!(
+                            "{} {what}: HTTP 429: {}",
+                            self.base,
+                            text.chars().take(300).collect::<String>()
+                        )));
+                    };
+                    // A rate limit is waited out, not counted as a failed try, up to a cap so
+                    // that a server that never lets the client through does not hang it.
+                    let wait = Duration::from_millis(ms);
+                    rate_limited_for += wait;
+                    if rate_limited_for > MAX_RATE_LIMIT_WAIT {
+                        return Err(MlError::RateLimited { retry_after_ms: ms });
+                    }
+                    std::thread::sleep(wait);
+                    attempt -= 1;
+                    waited_out_rate_limit = true;
+                    last = format!("rate limited for {ms} ms");
+                    continue;
+                }
                 Ok(resp) if resp.status().is_server_error() => {
                     last = format!("HTTP {}", resp.status())
                 }
@@ -307,6 +342,15 @@ impl Classifier for KServeModel {
         })
     }
 
+    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
+        rows(x, self.info.features())?;
+        let scores = self.infer(x)?;
+        Ok(match self.output {
+            OutputKind::Logits => QueryOutput::Logits(scores),
+            _ => QueryOutput::Probabilities(scores),
+        })
+    }
+
     fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
         Ok(tensor::argmax_rows(&self.infer(x)?, self.info.num_classes))
     }
@@ -355,12 +399,21 @@ pub fn serve(model: Arc<dyn Classifier>, name: &str, addr: &str) -> Result<Serve
     let thread = std::thread::spawn(move || {
         for mut request in worker.incoming_requests() {
             let (status, body) = handle(&*model, &name, &mut request);
-            let response = tiny_http::Response::from_string(body.to_string())
+            let mut response = tiny_http::Response::from_string(body.to_string())
                 .with_status_code(status)
                 .with_header(
                     tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
                         .expect("a valid header"),
                 );
+            if let Some(ms) = body.get("retry_after_ms").and_then(|v| v.as_u64()) {
+                // Retry-After counts whole seconds; the body keeps the exact figure.
+                let seconds = ms.div_ceil(1000).max(1).to_string();
+                if let Ok(h) =
+                    tiny_http::Header::from_bytes(&b"Retry-After"[..], seconds.as_bytes())
+                {
+                    response.add_header(h);
+                }
+            }
             let _ = request.respond(response);
         }
     });
@@ -450,7 +503,11 @@ fn handle(
                     json!({ "error": format!("input shape {:?} with {} values does not fit inputs of shape {:?}", input.shape, x.len(), info.input_shape) }),
                 );
             }
-            match model.query(&x) {
+            // Per-client defences key on the caller's address.
+            let client = request
+                .remote_addr()
+                .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+            match model.query_as(&client, &x) {
                 Ok(out) => {
                     let probs = match out.restrict(OutputKind::Probabilities, info.num_classes) {
                         QueryOutput::Probabilities(p) => p,
@@ -470,7 +527,11 @@ fn handle(
                 }
                 Err(MlError::BudgetExhausted { used, max }) => (
                     429,
-                    json!({ "error": format!("query budget exhausted: {used} of {max}") }),
+                    json!({ "error": format!("query budget exhausted: {used} of {max}"), "budget_used": used, "budget_max": max }),
+                ),
+                Err(MlError::RateLimited { retry_after_ms }) => (
+                    429,
+                    json!({ "error": format!("rate limited: retry after {retry_after_ms} ms"), "retry_after_ms": retry_after_ms }),
                 ),
                 Err(e) => (500, json!({ "error": e.to_string() })),
             }

@@ -143,6 +143,15 @@ impl QueryBudget {
         self.max
     }
 
+    /// Gives back `n` queries charged for work that was then refused.
+    pub fn refund(&self, n: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(n))
+            });
+    }
+
     pub fn reset(&self) {
         self.used.store(0, Ordering::Relaxed);
     }
@@ -157,8 +166,25 @@ pub trait Classifier: Send + Sync {
     /// The adversary's queries: one per input row, counted against [`Classifier::budget`].
     fn query(&self, x: &[f32]) -> Result<QueryOutput>;
 
+    /// A query on behalf of a named client (a served API passes the caller's address), so
+    /// that per-client defences can tell clients apart. Plain models ignore the name.
+    fn query_as(&self, _client: &str, x: &[f32]) -> Result<QueryOutput> {
+        self.query(x)
+    }
+
     /// The assessor's view: labels for `x`, not charged to the adversary's budget.
     fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>>;
+
+    /// The owner's view: the model's full scores for `x`, not charged to the adversary's
+    /// budget (a deployed detector runs the model itself; its runs are not the adversary's
+    /// queries). Wrappers that restrict the adversary forward this to the model they wrap.
+    /// The default answers a query and gives its cost back.
+    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
+        let n = rows(x, self.info().features())?;
+        let out = self.query(x)?;
+        self.budget().refund(n as u64);
+        Ok(out)
+    }
 
     fn budget(&self) -> &QueryBudget;
 
@@ -234,6 +260,10 @@ impl Classifier for Restricted {
 
     fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
         self.inner.evaluate(x)
+    }
+
+    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
+        self.inner.scores(x)
     }
 
     fn budget(&self) -> &QueryBudget {

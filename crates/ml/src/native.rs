@@ -219,6 +219,14 @@ impl Classifier for NativeModel {
         )))
     }
 
+    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
+        rows(x, self.info.features())?;
+        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
+            &self.forward_plain(x)?,
+            self.info.num_classes,
+        )))
+    }
+
     fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
         Ok(tensor::argmax_rows(
             &self.forward_plain(x)?,

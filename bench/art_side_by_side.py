@@ -1,16 +1,19 @@
-"""Side-by-side with ART (benchmark, not CI): Square and HopSkipJump on the same digits CNN.
+"""Side-by-side with ART (benchmark, not CI): FGSM, PGD-40, Square and HopSkipJump on the same
+digits CNN.
 
 Both tools attack the digits CNN aisec trained with seed 7
-(crates/ml/tests/fixtures/onnx/digits-cnn). ART reaches it through its BlackBoxClassifierNeuralNetwork
-around a NumPy forward pass of the same weights, so neither side has an advantage in model
-speed beyond its own implementation. FGSM/PGD need ART's PyTorch or TensorFlow wrappers, whose
-PyPI wheels are multi-gigabyte; they are left out of this script.
+(crates/ml/tests/fixtures/onnx/digits-cnn), loaded from its model.safetensors. The white-box
+attacks reach it through ART's PyTorchClassifier around a torch copy of the weights (CPU); the
+black-box attacks through ART's BlackBoxClassifierNeuralNetwork around a NumPy forward pass, so
+neither side has an advantage in model speed beyond its own implementation.
 
-    bash bench/art_blackbox.sh     # creates /tmp/aisec-art-venv, builds aisec, runs this
+    bash bench/art_side_by_side.sh     # creates /tmp/aisec-art-venv, builds aisec, runs this
 
-Prints, for each attack: robust accuracy, mean queries per input and wall time of both tools,
-and aisec's time ratio. Settings: L∞ ε=0.2 Square with 5000 queries per input; L2 HopSkipJump
-with a 2000-query budget per input, on the first N digits test inputs.
+Prints, for each attack: robust accuracy, mean model evaluations (queries) per input and wall
+time of both tools, and ART's time over aisec's. Settings, on the first N digits test inputs:
+FGSM L∞ ε=0.2; PGD L∞ ε=0.2, 40 steps of 2.5·ε/40, one random start; Square L∞ ε=0.2 with
+5000 queries per input; L2 HopSkipJump with a 2000-query budget per input. aisec's time
+includes starting its process and loading the model and data.
 """
 
 import json
@@ -26,6 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "crates/ml/tests/fixtures/onnx/digits-cnn")
 AISEC = os.path.join(ROOT, "target/release/aisec")
 N = int(os.environ.get("BENCH_EXAMPLES", "100"))
+# BENCH_ONLY=fgsm,pgd runs only the attacks whose names start so.
+ONLY = [o.strip().lower() for o in os.environ.get("BENCH_ONLY", "").split(",") if o.strip()]
 
 
 def conv3x3(x, w, b):
@@ -71,9 +76,37 @@ def run_aisec(attack, extra):
     return m["robust_accuracy"], m["queries_mean"], wall
 
 
+def torch_copy(weights, calls):
+    """The same CNN in torch; counts the rows of every forward pass (gradients included)."""
+    import torch
+    from torch import nn
+
+    c1, c2 = weights["Cnn.conv1.weight"], weights["Cnn.conv2.weight"]
+    hidden, output = weights["Cnn.hidden.weight"], weights["Cnn.output.weight"]
+    net = nn.Sequential(
+        nn.Conv2d(c1.shape[1], c1.shape[0], 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c2.shape[1], c2.shape[0], 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(*hidden.shape), nn.ReLU(), nn.Linear(*output.shape),
+    )
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(c1)); net[0].bias.copy_(torch.from_numpy(weights["Cnn.conv1.bias"]))
+        net[3].weight.copy_(torch.from_numpy(c2)); net[3].bias.copy_(torch.from_numpy(weights["Cnn.conv2.bias"]))
+        # aisec's linear layers store [in, out]; torch's [out, in].
+        net[7].weight.copy_(torch.from_numpy(hidden.T.copy())); net[7].bias.copy_(torch.from_numpy(weights["Cnn.hidden.bias"]))
+        net[9].weight.copy_(torch.from_numpy(output.T.copy())); net[9].bias.copy_(torch.from_numpy(weights["Cnn.output.bias"]))
+    # ART's wrapper runs a Sequential's children one by one, so the count hooks the first layer.
+    net[0].register_forward_pre_hook(lambda _m, inputs: calls.__setitem__("n", calls["n"] + len(inputs[0])))
+    return net.eval()
+
+
 def main():
-    from art.attacks.evasion import HopSkipJump, SquareAttack
+    import torch
+    from art.attacks.evasion import FastGradientMethod, HopSkipJump, ProjectedGradientDescent, SquareAttack
+    from art.estimators.classification import PyTorchClassifier
     from art.estimators.classification.blackbox import BlackBoxClassifierNeuralNetwork
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
 
     weights = load_file(os.path.join(MODEL, "model.safetensors"))
     calls = {"n": 0}
@@ -87,12 +120,20 @@ def main():
     # most a couple of inputs, which both tools count as not robust.
     labels = np.argmax(forward(weights, x), axis=1)
     clf = BlackBoxClassifierNeuralNetwork(predict, input_shape=(1, 8, 8), nb_classes=10, channels_first=True, clip_values=(0.0, 1.0))
+    net = torch_copy(weights, calls)
+    check = net(torch.from_numpy(x)).softmax(dim=1).detach().numpy()
+    assert np.abs(check - forward(weights, x)).max() < 1e-4, "the torch copy differs from the weights"
+    white = PyTorchClassifier(net, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 8, 8), nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu")
 
     rows = []
     for name, art_attack, aisec_args in [
+        ("FGSM L∞ ε=0.2", FastGradientMethod(white, norm=np.inf, eps=0.2, batch_size=128), ["--attack", "fgsm", "--eps", "0.2"]),
+        ("PGD-40 L∞ ε=0.2", ProjectedGradientDescent(white, norm=np.inf, eps=0.2, eps_step=2.5 * 0.2 / 40, max_iter=40, num_random_init=1, batch_size=128, verbose=False), ["--attack", "pgd", "--eps", "0.2", "--steps", "40"]),
         ("Square L∞ ε=0.2", SquareAttack(clf, norm=np.inf, eps=0.2, max_iter=5000, p_init=0.3, nb_restarts=1, verbose=False), ["--attack", "square", "--eps", "0.2", "--steps", "5000"]),
         ("HopSkipJump L2", HopSkipJump(clf, norm=2, max_iter=20, max_eval=1000, init_eval=100, verbose=False), ["--attack", "hsj", "--steps", "2000"]),
     ]:
+        if ONLY and not any(name.lower().startswith(o) for o in ONLY):
+            continue
         calls["n"] = 0
         start = time.time()
         adv = art_attack.generate(x, y=np.eye(10)[labels])
