@@ -122,7 +122,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = MatrixView::new(&kb, *maturity);
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text => {
+                Format::Text | Format::Sarif => {
                     let mode = if *subtechniques {
                         SubtechniqueMode::Listed
                     } else {
@@ -137,7 +137,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = ShowView::new(&kb, id)?;
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text => print_text(&view.render_text())?,
+                Format::Text | Format::Sarif => print_text(&view.render_text())?,
             }
         }
         AtlasCommand::Search { query, limit } => {
@@ -148,7 +148,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = SearchView::new(&kb, &query.join(" "), *limit);
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text => print_text(&view.render_text())?,
+                Format::Text | Format::Sarif => print_text(&view.render_text())?,
             }
         }
         AtlasCommand::Mitigations { phase, category } => {
@@ -160,7 +160,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = MitigationsView::new(&kb, &filter)?;
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text => print_text(&view.render_text())?,
+                Format::Text | Format::Sarif => print_text(&view.render_text())?,
             }
         }
         AtlasCommand::Validate { path } => {
@@ -256,7 +256,7 @@ pub fn report_validation(cli: &Cli, path: &Path, report: &Report) -> Result<Outc
             "checked": report.checked,
             "problems": report.problems,
         }))?,
-        Format::Text => {
+        Format::Text | Format::Sarif => {
             let mut out = String::new();
             for p in &report.problems {
                 out.push_str(&format!("{p}\n"));

@@ -164,7 +164,7 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
             let listing = registry::listing();
             match cli.format {
                 Format::Json => print_json(&listing)?,
-                Format::Text => {
+                Format::Text | Format::Sarif => {
                     let mut out = String::new();
                     for a in &listing {
                         out.push_str(&format!(
@@ -278,7 +278,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     }
     match cli.format {
         Format::Json => print_json(&report)?,
-        Format::Text => {
+        Format::Text | Format::Sarif => {
             let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
             let mut out = format!(
                 "{} on {} — {data_desc}\n",

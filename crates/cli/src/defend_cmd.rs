@@ -90,7 +90,7 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
             "config": config, "seed": args.seed, "out": args.out.display().to_string(),
             "metrics": { "clean_accuracy": clean, "wall_seconds": wall },
         }))?,
-        Format::Text => print_text(&format!(
+        Format::Text | Format::Sarif => print_text(&format!(
             "PGD adversarial training (AML.M0003 Model Hardening, phase ML Model Engineering) of a {} on {}\n  {} ε={} PGD-{} per batch, {} epochs, {wall:.1} s\n  clean test accuracy {:.2}%\nsaved to {}\nmeasure it: aisec attack evasion --model {} --dataset ... --attack pgd --eps {}\n",
             args.arch.name(),
             train_set.name,

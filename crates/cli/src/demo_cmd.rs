@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
             "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "findings": outcome.findings,
         }))?,
-        Format::Text => {
+        Format::Text | Format::Sarif => {
             let mut out =
                 String::from("aisec demo: Build → Attack → Defend → attack again (digits CNN)\n\n");
             out.push_str(&format!(

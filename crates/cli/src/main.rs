@@ -10,6 +10,7 @@ mod demo_cmd;
 mod model_cmd;
 mod output;
 mod progress;
+mod scan_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ use crate::output::Format;
     about = "AI security: what an attacker can do to a model, what defends it, and proof of both, named by MITRE ATLAS"
 )]
 pub struct Cli {
-    /// Output for people (text) or programs (json).
+    /// Output for people (text) or programs (json; sarif for `aisec scan`).
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -61,12 +62,18 @@ pub enum Command {
     Defend(defend_cmd::DefendCommand),
     /// The main job: Build → Attack → Defend → attack again on the digits CNN, with a report.
     Demo(demo_cmd::DemoArgs),
+    /// Scan model files for code that runs when they are loaded (pickles, archives, ONNX,
+    /// Keras, GGUF, safetensors …), without executing anything. Exit 0 clean, 1 findings,
+    /// 2 errors.
+    Scan(scan_cmd::ScanArgs),
 }
 
-/// How a command ended: success, or "ran fine and found problems" (exit 1).
+/// How a command ended: success, "ran fine and found problems" (exit 1), or "could not
+/// finish part of the work" (exit 2, reported already).
 pub enum Outcome {
     Ok,
     ProblemsFound,
+    Errors,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +91,10 @@ fn main() -> ExitCode {
         .without_time()
         .init();
 
+    if cli.format == Format::Sarif && !matches!(cli.command, Command::Scan(_)) {
+        eprintln!("error: --format sarif is for `aisec scan`; other commands print text or json");
+        return ExitCode::from(2);
+    }
     let result = match &cli.command {
         Command::Atlas(cmd) => atlas_cmd::run(&cli, cmd),
         Command::Casestudy(cmd) => casestudy_cmd::run(&cli, cmd),
@@ -91,10 +102,12 @@ fn main() -> ExitCode {
         Command::Attack(cmd) => attack_cmd::run(&cli, cmd),
         Command::Defend(cmd) => defend_cmd::run(&cli, cmd),
         Command::Demo(args) => demo_cmd::run(&cli, args),
+        Command::Scan(args) => scan_cmd::run(&cli, args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),
+        Ok(Outcome::Errors) => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -132,7 +132,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                     "seed": args.seed, "out": args.out.display().to_string(), "config": config,
                     "metrics": { "clean_accuracy": test_acc, "wall_seconds": wall }, "train_accuracy": train_acc,
                 }))?,
-                Format::Text => print_text(&format!(
+                Format::Text | Format::Sarif => print_text(&format!(
                     "trained {} on {} ({} training examples) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
                     args.arch.name(),
                     train_set.name,
@@ -206,7 +206,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                     "kind": "model", "name": "model.eval", "target": model.info().description, "data": ds.name, "examples": ds.len(),
                     "metrics": { "clean_accuracy": acc }, "confusion_matrix": confusion,
                 }))?,
-                Format::Text => {
+                Format::Text | Format::Sarif => {
                     let mut out = format!("{} on {} ({} examples): accuracy {:.2}%\n\nconfusion matrix (rows: true class, columns: predicted)\n     ", model.info().description, ds.name, ds.len(), 100.0 * acc);
                     for c in 0..classes {
                         out.push_str(&format!("{c:>5}"));

@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum Format {
     Text,
     Json,
+    /// SARIF 2.1.0, for `aisec scan`.
+    Sarif,
 }
 
 /// Prints `value` as pretty JSON on stdout.

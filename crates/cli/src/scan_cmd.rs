@@ -1,0 +1,193 @@
+//! `aisec scan`: the model-artifact scanner on files and directories.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use aisec_scan::scanner::{scan_path, FileReport, ScanOptions};
+use aisec_scan::Verdict;
+
+use crate::output::{print_json, print_text, write_output, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 nothing dangerous found (and, with --strict, nothing unknown); \
+1 findings: a dangerous import, call or container trick (or, with --strict, an unknown import); \
+2 errors: a file that cannot be read or parsed, an unsupported format, or a budget exceeded — \
+the scanner fails closed, so an error is never reported as clean.";
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ScanArgs {
+    /// Files and directories (walked recursively). Formats are recognised by content, not by
+    /// file name: pickle (protocols 0–5, also inside PyTorch zips and legacy tars, joblib),
+    /// zip/.npz/.keras, tar, gzip, bz2, xz, zlib, npy, safetensors, ONNX, Keras HDF5, GGUF.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Fail (exit 1) on unknown imports too, not only dangerous ones.
+    #[arg(long)]
+    pub strict: bool,
+    /// Add MODULE.NAME (or MODULE.*) to the allowlist; repeatable. Names on the deny list
+    /// stay dangerous.
+    #[arg(long = "allow", value_name = "MODULE.NAME")]
+    pub allow: Vec<String>,
+    /// A file of allowlist entries: one MODULE.NAME per line, optional reason after it,
+    /// `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub allowlist: Option<PathBuf>,
+    /// Files scanned at once (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Pickle opcodes per file.
+    #[arg(long, value_name = "N")]
+    pub max_opcodes: Option<u64>,
+    /// Bytes all decompression of one file may produce.
+    #[arg(long, value_name = "BYTES")]
+    pub max_decompressed: Option<u64>,
+    /// Archives nested inside archives.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+    /// Wall-clock seconds per file.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Write the report (text, JSON or SARIF) to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
+    let mut options = ScanOptions {
+        strict: args.strict,
+        jobs: args.jobs,
+        ..ScanOptions::default()
+    };
+    for entry in &args.allow {
+        options
+            .policy
+            .allow(entry, "allowed with --allow")
+            .map_err(|e| anyhow::anyhow!("--allow {e}"))?;
+    }
+    if let Some(path) = &args.allowlist {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--allowlist {}: cannot read", path.display()))?;
+        options
+            .policy
+            .allow_file(&text, &path.display().to_string())
+            .map_err(|e| anyhow::anyhow!("--allowlist {e}"))?;
+    }
+    let limits = &mut options.limits;
+    if let Some(n) = args.max_opcodes {
+        limits.max_opcodes = n;
+    }
+    if let Some(n) = args.max_decompressed {
+        limits.max_decompressed_bytes = n;
+        limits.max_member_bytes = limits.max_member_bytes.min(n);
+    }
+    if let Some(n) = args.max_depth {
+        limits.max_depth = n;
+    }
+    if let Some(s) = args.timeout {
+        limits.max_time = std::time::Duration::from_secs(s);
+    }
+
+    let progress = Progress::new();
+    let report = scan_path(&args.paths, &options, &|done, total, path| {
+        progress.message(format!("scanned {done}/{total}: {path}"));
+    });
+    progress.finish();
+
+    let text = match cli.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Sarif => {
+            serde_json::to_string_pretty(&aisec_scan::sarif::to_sarif(&report))? + "\n"
+        }
+        Format::Text => render_text(&report.files, report.strict),
+    };
+    match &args.out {
+        Some(path) => write_output(Some(path), &text)?,
+        None if cli.format == Format::Json => {
+            print_json(&serde_json::from_str::<serde_json::Value>(&text)?)?
+        }
+        None => print_text(&text)?,
+    }
+    Ok(match report.exit_code() {
+        0 => Outcome::Ok,
+        1 => Outcome::ProblemsFound,
+        _ => Outcome::Errors,
+    })
+}
+
+fn render_text(files: &[FileReport], strict: bool) -> String {
+    let mut out = String::new();
+    let (mut dangerous, mut unknown, mut safe, mut errors) = (0, 0, 0, 0);
+    for f in files {
+        let status = if !f.errors.is_empty() {
+            errors += 1;
+            "ERROR"
+        } else {
+            match f.verdict {
+                Verdict::Dangerous => {
+                    dangerous += 1;
+                    "DANGEROUS"
+                }
+                Verdict::Unknown => {
+                    unknown += 1;
+                    "UNKNOWN"
+                }
+                Verdict::Safe => {
+                    safe += 1;
+                    "safe"
+                }
+            }
+        };
+        out.push_str(&format!(
+            "{status:<9} {} ({}, {} bytes{})\n",
+            f.path,
+            f.format.as_str(),
+            f.bytes,
+            if f.pickles > 0 {
+                format!(", {} pickle(s), {} opcodes", f.pickles, f.opcodes)
+            } else {
+                String::new()
+            }
+        ));
+        for finding in &f.findings {
+            let mut place = String::new();
+            if let Some(m) = &finding.member {
+                place.push_str(&format!(" in {m}"));
+            }
+            if let Some(o) = finding.offset {
+                place.push_str(&format!(" at byte {o}"));
+            }
+            if let Some(op) = &finding.opcode {
+                place.push_str(&format!(" ({op})"));
+            }
+            out.push_str(&format!(
+                "  [{}] {} {}{place}: {}\n",
+                finding.severity.as_str().to_uppercase(),
+                finding.rule,
+                finding.verdict.as_str(),
+                finding.message
+            ));
+            if let Some(call) = &finding.call {
+                out.push_str(&format!("      {call}\n"));
+            }
+            out.push_str(&format!(
+                "      ATLAS {}; {}\n",
+                finding.atlas.join(", "),
+                finding.cwe.join(", ")
+            ));
+        }
+        for e in &f.errors {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "\n{} file(s): {dangerous} dangerous, {unknown} unknown{}, {safe} safe, {errors} error(s)\n",
+        files.len(),
+        if strict { " (failing: --strict)" } else { "" }
+    ));
+    out
+}

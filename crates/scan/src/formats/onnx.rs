@@ -1,0 +1,205 @@
+//! ONNX, walked as raw protobuf (never loaded): external-data paths that leave the model's
+//! folder, and operator domains that need a custom-op library.
+
+use crate::policy::Verdict;
+use crate::scanner::{Ctx, Location, ScanFinding};
+
+/// One protobuf field: its number and, for length-delimited fields, its bytes.
+enum Field<'a> {
+    Varint(u64),
+    Bytes(u64, &'a [u8]),
+    Fixed,
+}
+
+fn varint(d: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *d.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// All fields of a message, or None when it is not valid protobuf.
+fn fields(d: &[u8]) -> Option<Vec<Field<'_>>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < d.len() {
+        let key = varint(d, &mut pos)?;
+        let (number, wire) = (key >> 3, key & 7);
+        if number == 0 {
+            return None;
+        }
+        match wire {
+            0 => {
+                varint(d, &mut pos)?;
+                out.push(Field::Varint(number));
+            }
+            1 => {
+                pos = pos.checked_add(8).filter(|p| *p <= d.len())?;
+                out.push(Field::Fixed);
+            }
+            2 => {
+                let len = usize::try_from(varint(d, &mut pos)?).ok()?;
+                let end = pos.checked_add(len).filter(|e| *e <= d.len())?;
+                out.push(Field::Bytes(number, &d[pos..end]));
+                pos = end;
+            }
+            5 => {
+                pos = pos.checked_add(4).filter(|p| *p <= d.len())?;
+                out.push(Field::Fixed);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A ModelProto: starts with ir_version, parses whole, and has a graph.
+pub fn looks_like_onnx(data: &[u8]) -> bool {
+    data.first() == Some(&0x08)
+        && fields(data).is_some_and(|f| {
+            f.iter().any(|x| matches!(x, Field::Bytes(7, _)))
+                && f.iter().all(|x| match x {
+                    Field::Varint(n) => matches!(n, 1 | 5),
+                    Field::Bytes(n, _) => matches!(n, 2 | 3 | 4 | 6 | 7 | 8 | 14 | 20 | 25 | 26),
+                    Field::Fixed => false,
+                })
+        })
+}
+
+const KNOWN_DOMAINS: &[&str] = &[
+    "",
+    "ai.onnx",
+    "ai.onnx.ml",
+    "ai.onnx.training",
+    "ai.onnx.preview.training",
+];
+
+fn known_domain(d: &str) -> bool {
+    KNOWN_DOMAINS.contains(&d) || d == "com.microsoft" || d.starts_with("com.microsoft.")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    let Some(model) = fields(data) else { return };
+    let mut domains = std::collections::BTreeSet::new();
+    for f in &model {
+        match f {
+            Field::Bytes(7, graph) => walk_graph(ctx, graph, at, &mut domains, 0),
+            Field::Bytes(8, opset) => {
+                for g in fields(opset).unwrap_or_default() {
+                    if let Field::Bytes(1, d) = g {
+                        domains.insert(text(d));
+                    }
+                }
+            }
+            Field::Bytes(25, function) => {
+                for g in fields(function).unwrap_or_default() {
+                    if let Field::Bytes(7, node) = g {
+                        walk_node(ctx, node, at, &mut domains, 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for d in domains.iter().filter(|d| !known_domain(d)) {
+        ctx.findings.push(ScanFinding::new(
+            "AISEC-ONNX-002",
+            Verdict::Unknown,
+            at,
+            format!("operator domain {d:?}: runtimes load it from a native custom-op library"),
+        ));
+    }
+}
+
+fn walk_graph(
+    ctx: &mut Ctx,
+    graph: &[u8],
+    at: &Location,
+    domains: &mut std::collections::BTreeSet<String>,
+    depth: usize,
+) {
+    if depth > 32 {
+        return;
+    }
+    for f in fields(graph).unwrap_or_default() {
+        match f {
+            Field::Bytes(1, node) => walk_node(ctx, node, at, domains, depth),
+            Field::Bytes(5, tensor) => check_tensor(ctx, tensor, at),
+            Field::Bytes(15, sparse) => {
+                for s in fields(sparse).unwrap_or_default() {
+                    if let Field::Bytes(1 | 2, tensor) = s {
+                        check_tensor(ctx, tensor, at);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn walk_node(
+    ctx: &mut Ctx,
+    node: &[u8],
+    at: &Location,
+    domains: &mut std::collections::BTreeSet<String>,
+    depth: usize,
+) {
+    for f in fields(node).unwrap_or_default() {
+        match f {
+            Field::Bytes(7, d) => {
+                domains.insert(text(d));
+            }
+            Field::Bytes(5, attribute) => {
+                for a in fields(attribute).unwrap_or_default() {
+                    match a {
+                        Field::Bytes(6 | 11, g) => walk_graph(ctx, g, at, domains, depth + 1),
+                        Field::Bytes(5 | 10, t) => check_tensor(ctx, t, at),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_tensor(ctx: &mut Ctx, tensor: &[u8], at: &Location) {
+    let mut name = String::new();
+    for f in fields(tensor).unwrap_or_default() {
+        match f {
+            Field::Bytes(8, n) => name = text(n),
+            Field::Bytes(13, entry) => {
+                let kv = fields(entry).unwrap_or_default();
+                let key = kv.iter().find_map(|x| match x {
+                    Field::Bytes(1, k) => Some(text(k)),
+                    _ => None,
+                });
+                let value = kv.iter().find_map(|x| match x {
+                    Field::Bytes(2, v) => Some(text(v)),
+                    _ => None,
+                });
+                if let (Some("location"), Some(path)) = (key.as_deref(), value) {
+                    if crate::container::escapes(&path) || path.starts_with('~') {
+                        ctx.findings.push(ScanFinding::new(
+                            "AISEC-ONNX-001",
+                            Verdict::Dangerous,
+                            at,
+                            format!("tensor {name:?} reads its data from {path:?}, outside the model's folder"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,1092 @@
+//! The pickle machine, emulated: the opcodes of protocols 0–5 run on a symbolic stack, memo
+//! and mark stack exactly as CPython's `Unpickler` would run them, except that imports and
+//! calls are recorded instead of performed. What Python would refuse (an unknown opcode,
+//! a stack underflow, a missing memo key, a truncated operand) is refused here too, with the
+//! byte offset.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::value::{sum, Node, Val, V};
+
+/// How far the machine may go; shared by all pickles of one file.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub opcodes_left: u64,
+    pub max_memo: usize,
+    pub max_stack: usize,
+    /// Largest logical size (values it would expand to) of one value.
+    pub max_expansion: u64,
+    /// Wall-clock limit, checked every 65,536 opcodes.
+    pub deadline: Option<std::time::Instant>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// Python would refuse this pickle too.
+    Malformed(String),
+    Budget(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct MachineError {
+    pub offset: usize,
+    pub failure: Failure,
+}
+
+/// An import: GLOBAL, INST or STACK_GLOBAL, after Python 2 names are mapped as Python 3's
+/// `find_class` maps them.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub offset: usize,
+    pub opcode: &'static str,
+}
+
+impl Import {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.module, self.name)
+    }
+}
+
+/// A call: REDUCE, INST, OBJ, NEWOBJ, NEWOBJ_EX, or a method a container opcode calls on an
+/// object that is not a plain container (APPEND(S) → append/extend, SETITEM(S) → __setitem__,
+/// ADDITEMS → add, BUILD → __setstate__ or attribute updates).
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub callee: V,
+    /// For method calls (`append`, `__setitem__`, `__setstate__` …), the method's name.
+    pub method: Option<&'static str>,
+    pub args: V,
+    pub kwargs: Option<V>,
+    pub offset: usize,
+    pub opcode: &'static str,
+}
+
+/// Everything one pickle did.
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub imports: Vec<Import>,
+    pub calls: Vec<Call>,
+    pub persistent_ids: Vec<V>,
+    pub protocol: Option<u8>,
+    pub opcodes: u64,
+    pub start: usize,
+    /// The offset just past STOP.
+    pub end: usize,
+    pub result: Option<V>,
+    /// Out-of-line blobs the machine stepped over (joblib arrays), as `(offset, len)`.
+    pub skipped: Vec<(usize, usize)>,
+    /// Nested pickles found inline (joblib object arrays), traced separately.
+    pub nested: Vec<Trace>,
+}
+
+/// Python 3's `_compat_pickle` mapping of Python 2 module names, applied by `find_class` to
+/// protocols below 3; an attacker can write `__builtin__` for `builtins`.
+fn python3_module(module: &str) -> &str {
+    match module {
+        "__builtin__" => "builtins",
+        "copy_reg" => "copyreg",
+        "cPickle" => "pickle",
+        "commands" => "subprocess",
+        "Queue" => "queue",
+        "StringIO" | "cStringIO" => "io",
+        "urllib2" => "urllib.request",
+        "thread" => "_thread",
+        "_winreg" => "winreg",
+        "exceptions" => "builtins",
+        "UserDict" | "UserList" | "UserString" => "collections",
+        "SocketServer" => "socketserver",
+        "httplib" => "http.client",
+        "cookielib" => "http.cookiejar",
+        "xmlrpclib" => "xmlrpc.client",
+        "repr" => "reprlib",
+        "dbm" | "anydbm" | "whichdb" | "dumbdbm" | "gdbm" => "dbm",
+        "Tkinter" => "tkinter",
+        other => other,
+    }
+}
+
+pub struct Machine<'a> {
+    data: &'a [u8],
+    pos: usize,
+    stack: Vec<V>,
+    marks: Vec<usize>,
+    memo: std::collections::HashMap<u64, V>,
+    budget: &'a mut Budget,
+    trace: Trace,
+}
+
+type Step<T> = Result<T, MachineError>;
+
+impl<'a> Machine<'a> {
+    /// Runs one pickle starting at `start` up to and including its STOP.
+    pub fn run(
+        data: &'a [u8],
+        start: usize,
+        budget: &'a mut Budget,
+    ) -> Result<Trace, Box<(Trace, MachineError)>> {
+        let mut m = Machine {
+            data,
+            pos: start,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: std::collections::HashMap::new(),
+            budget,
+            trace: Trace {
+                start,
+                ..Trace::default()
+            },
+        };
+        match m.execute() {
+            Ok(()) => Ok(m.trace),
+            Err(e) => Err(Box::new((m.trace, e))),
+        }
+    }
+
+    fn fail<T>(&self, at: usize, message: impl Into<String>) -> Step<T> {
+        Err(MachineError {
+            offset: at,
+            failure: Failure::Malformed(message.into()),
+        })
+    }
+
+    fn over<T>(&self, at: usize, message: impl Into<String>) -> Step<T> {
+        Err(MachineError {
+            offset: at,
+            failure: Failure::Budget(message.into()),
+        })
+    }
+
+    fn take(&mut self, n: usize, at: usize, what: &str) -> Step<&'a [u8]> {
+        let data = self.data;
+        match self.pos.checked_add(n).filter(|end| *end <= data.len()) {
+            Some(end) => {
+                let s = &data[self.pos..end];
+                self.pos = end;
+                Ok(s)
+            }
+            None => self.fail(at, format!("{what}: the pickle ends inside its operand")),
+        }
+    }
+
+    fn line(&mut self, at: usize, what: &str) -> Step<&'a [u8]> {
+        let data = self.data;
+        match data[self.pos.min(data.len())..]
+            .iter()
+            .position(|b| *b == b'\n')
+        {
+            Some(i) => {
+                let s = &data[self.pos..self.pos + i];
+                self.pos += i + 1;
+                Ok(s)
+            }
+            None => self.fail(at, format!("{what}: no newline ends the operand")),
+        }
+    }
+
+    fn text_line(&mut self, at: usize, what: &str) -> Step<String> {
+        let raw = self.line(at, what)?;
+        match std::str::from_utf8(raw) {
+            Ok(s) => Ok(s.to_string()),
+            Err(_) => self.fail(at, format!("{what}: the operand is not UTF-8")),
+        }
+    }
+
+    fn u8(&mut self, at: usize, what: &str) -> Step<usize> {
+        Ok(self.take(1, at, what)?[0] as usize)
+    }
+
+    fn u16(&mut self, at: usize, what: &str) -> Step<usize> {
+        let b = self.take(2, at, what)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]) as usize)
+    }
+
+    fn u32(&mut self, at: usize, what: &str) -> Step<u32> {
+        let b = self.take(4, at, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self, at: usize, what: &str) -> Step<u64> {
+        let b = self.take(8, at, what)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    fn len_u64(&mut self, at: usize, what: &str) -> Step<usize> {
+        let n = self.u64(at, what)?;
+        usize::try_from(n).or_else(|_| self.fail(at, format!("{what}: length {n} does not fit")))
+    }
+
+    fn push(&mut self, v: V, at: usize) -> Step<()> {
+        if self.stack.len() >= self.budget.max_stack {
+            return self.over(
+                at,
+                format!("more than {} values on the stack", self.budget.max_stack),
+            );
+        }
+        if v.weight.get() > self.budget.max_expansion {
+            return self.over(
+                at,
+                format!(
+                    "a value expands to more than {} values (memo/DUP expansion bomb)",
+                    self.budget.max_expansion
+                ),
+            );
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn pop(&mut self, at: usize, op: &str) -> Step<V> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return self.fail(at, format!("{op}: the stack is empty"));
+        }
+        Ok(self.stack.pop().expect("checked"))
+    }
+
+    fn top(&self, at: usize, op: &str) -> Step<V> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return self.fail(at, format!("{op}: the stack is empty"));
+        }
+        Ok(self.stack.last().expect("checked").clone())
+    }
+
+    fn pop_mark(&mut self, at: usize, op: &str) -> Step<Vec<V>> {
+        match self.marks.pop() {
+            Some(m) => Ok(self.stack.split_off(m)),
+            None => self.fail(at, format!("{op}: no MARK to pop to")),
+        }
+    }
+
+    fn memo_put(&mut self, key: u64, at: usize) -> Step<()> {
+        let v = self.top(at, "PUT")?;
+        if !self.memo.contains_key(&key) && self.memo.len() >= self.budget.max_memo {
+            return self.over(
+                at,
+                format!("more than {} memo entries", self.budget.max_memo),
+            );
+        }
+        self.memo.insert(key, v);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, key: u64, at: usize) -> Step<()> {
+        match self.memo.get(&key) {
+            Some(v) => {
+                let v = v.clone();
+                self.push(v, at)
+            }
+            None => self.fail(at, format!("GET: memo key {key} was never PUT")),
+        }
+    }
+
+    fn import(&mut self, module: String, name: String, at: usize, opcode: &'static str) -> V {
+        let module = if self.trace.protocol.unwrap_or(0) < 3 {
+            python3_module(&module).to_string()
+        } else {
+            module
+        };
+        self.trace.imports.push(Import {
+            module,
+            name,
+            offset: at,
+            opcode,
+        });
+        Node::new(Val::Global(self.trace.imports.len() - 1))
+    }
+
+    fn call(
+        &mut self,
+        callee: V,
+        method: Option<&'static str>,
+        args: V,
+        kwargs: Option<V>,
+        at: usize,
+        opcode: &'static str,
+    ) -> V {
+        let weight = callee
+            .weight
+            .get()
+            .saturating_add(args.weight.get())
+            .saturating_add(kwargs.as_ref().map_or(0, |k| k.weight.get()));
+        self.trace.calls.push(Call {
+            callee,
+            method,
+            args,
+            kwargs,
+            offset: at,
+            opcode,
+        });
+        let v = Node::new(Val::Call(self.trace.calls.len() - 1));
+        v.add_weight(weight);
+        v
+    }
+
+    fn tuple(items: Vec<V>) -> V {
+        Node::new(Val::Tuple(items))
+    }
+
+    /// A container opcode on something that is not the plain container Python expects calls
+    /// a method of that object; record it as a call.
+    fn method_on(
+        &mut self,
+        target: &V,
+        method: &'static str,
+        args: Vec<V>,
+        at: usize,
+        opcode: &'static str,
+    ) {
+        let args = Self::tuple(args);
+        self.call(target.clone(), Some(method), args, None, at, opcode);
+    }
+
+    fn execute(&mut self) -> Step<()> {
+        loop {
+            let at = self.pos;
+            if self.budget.opcodes_left == 0 {
+                return self.over(at, "opcode budget spent");
+            }
+            self.budget.opcodes_left -= 1;
+            self.trace.opcodes += 1;
+            if self.trace.opcodes % 65_536 == 0
+                && self
+                    .budget
+                    .deadline
+                    .is_some_and(|d| std::time::Instant::now() > d)
+            {
+                return self.over(at, "wall-time budget spent");
+            }
+            let Some(&op) = self.data.get(at) else {
+                return self.fail(at, "the pickle ends without STOP");
+            };
+            self.pos += 1;
+            match op {
+                b'.' => {
+                    let result = self.pop(at, "STOP")?;
+                    self.trace.result = Some(result);
+                    self.trace.end = self.pos;
+                    return Ok(());
+                }
+                0x80 => {
+                    let proto = self.u8(at, "PROTO")? as u8;
+                    if proto > 5 {
+                        return self.fail(at, format!("PROTO: unsupported protocol {proto}"));
+                    }
+                    self.trace.protocol = Some(proto);
+                }
+                0x95 => {
+                    let len = self.len_u64(at, "FRAME")?;
+                    if self.data.len() - self.pos < len {
+                        return self.fail(at, format!("FRAME of {len} bytes runs past the end"));
+                    }
+                }
+                b'(' => {
+                    if self.marks.len() >= self.budget.max_stack {
+                        return self.over(at, "too many nested MARKs");
+                    }
+                    self.marks.push(self.stack.len());
+                }
+                b'0' => {
+                    let floor = self.marks.last().copied().unwrap_or(0);
+                    if self.stack.len() > floor {
+                        self.stack.pop();
+                    } else {
+                        self.pop_mark(at, "POP")?;
+                    }
+                }
+                b'1' => {
+                    self.pop_mark(at, "POP_MARK")?;
+                }
+                b'2' => {
+                    let v = self.top(at, "DUP")?;
+                    self.push(v, at)?;
+                }
+                b'N' => self.push(Node::new(Val::None), at)?,
+                0x88 => self.push(Node::new(Val::Bool(true)), at)?,
+                0x89 => self.push(Node::new(Val::Bool(false)), at)?,
+                b'I' => {
+                    let s = self.text_line(at, "INT")?;
+                    let v = match s.as_str() {
+                        "01" => Val::Bool(true),
+                        "00" => Val::Bool(false),
+                        t => self.parse_int(t, at, "INT")?,
+                    };
+                    self.push(Node::new(v), at)?;
+                }
+                b'J' => {
+                    let v = self.u32(at, "BININT")? as i32 as i64;
+                    self.push(Node::new(Val::Int(v)), at)?;
+                }
+                b'K' => {
+                    let v = self.u8(at, "BININT1")? as i64;
+                    self.push(Node::new(Val::Int(v)), at)?;
+                }
+                b'M' => {
+                    let v = self.u16(at, "BININT2")? as i64;
+                    self.push(Node::new(Val::Int(v)), at)?;
+                }
+                b'L' => {
+                    let s = self.text_line(at, "LONG")?;
+                    let t = s.strip_suffix('L').unwrap_or(&s);
+                    let v = self.parse_int(t, at, "LONG")?;
+                    self.push(Node::new(v), at)?;
+                }
+                0x8a => {
+                    let n = self.u8(at, "LONG1")?;
+                    let bytes = self.take(n, at, "LONG1")?;
+                    self.push(Node::new(long_le(bytes)), at)?;
+                }
+                0x8b => {
+                    let n = self.u32(at, "LONG4")? as i32;
+                    if n < 0 {
+                        return self.fail(at, "LONG4 with a negative length");
+                    }
+                    let bytes = self.take(n as usize, at, "LONG4")?;
+                    self.push(Node::new(long_le(bytes)), at)?;
+                }
+                b'F' => {
+                    let s = self.text_line(at, "FLOAT")?;
+                    match s.trim().parse::<f64>() {
+                        Ok(f) => self.push(Node::new(Val::Float(f)), at)?,
+                        Err(_) => return self.fail(at, format!("FLOAT: {s:?} is not a number")),
+                    }
+                }
+                b'G' => {
+                    let b = self.take(8, at, "BINFLOAT")?;
+                    let f = f64::from_be_bytes(b.try_into().expect("8 bytes"));
+                    self.push(Node::new(Val::Float(f)), at)?;
+                }
+                b'S' => {
+                    let raw = self.line(at, "STRING")?;
+                    let s = match python_string_literal(raw) {
+                        Some(s) => s,
+                        None => return self.fail(at, "STRING: the operand is not a quoted string"),
+                    };
+                    self.push(Node::new(Val::Str(s)), at)?;
+                }
+                b'T' => {
+                    let n = self.u32(at, "BINSTRING")? as i32;
+                    if n < 0 {
+                        return self.fail(at, "BINSTRING with a negative length");
+                    }
+                    self.push_bytes_as_str(n as usize, at, "BINSTRING")?;
+                }
+                b'U' => {
+                    let n = self.u8(at, "SHORT_BINSTRING")?;
+                    self.push_bytes_as_str(n, at, "SHORT_BINSTRING")?;
+                }
+                b'V' => {
+                    let raw = self.line(at, "UNICODE")?;
+                    let s = raw_unicode_escape(raw);
+                    self.push(Node::new(Val::Str(s)), at)?;
+                }
+                b'X' => {
+                    let n = self.u32(at, "BINUNICODE")? as usize;
+                    self.push_utf8(n, at, "BINUNICODE")?;
+                }
+                0x8c => {
+                    let n = self.u8(at, "SHORT_BINUNICODE")?;
+                    self.push_utf8(n, at, "SHORT_BINUNICODE")?;
+                }
+                0x8d => {
+                    let n = self.len_u64(at, "BINUNICODE8")?;
+                    self.push_utf8(n, at, "BINUNICODE8")?;
+                }
+                b'B' => {
+                    let n = self.u32(at, "BINBYTES")? as usize;
+                    self.push_bytes(n, at, "BINBYTES")?;
+                }
+                b'C' => {
+                    let n = self.u8(at, "SHORT_BINBYTES")?;
+                    self.push_bytes(n, at, "SHORT_BINBYTES")?;
+                }
+                0x8e => {
+                    let n = self.len_u64(at, "BINBYTES8")?;
+                    self.push_bytes(n, at, "BINBYTES8")?;
+                }
+                0x96 => {
+                    let n = self.len_u64(at, "BYTEARRAY8")?;
+                    self.push_bytes(n, at, "BYTEARRAY8")?;
+                }
+                0x97 => self.push(Node::new(Val::Buffer), at)?,
+                0x98 => {
+                    self.top(at, "READONLY_BUFFER")?;
+                }
+                b')' => self.push(Self::tuple(Vec::new()), at)?,
+                b't' => {
+                    let items = self.pop_mark(at, "TUPLE")?;
+                    self.push(Self::tuple(items), at)?;
+                }
+                0x85..=0x87 => {
+                    let n = (op - 0x84) as usize;
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(self.pop(at, "TUPLEn")?);
+                    }
+                    items.reverse();
+                    self.push(Self::tuple(items), at)?;
+                }
+                b']' => self.push(Node::new(Val::List(RefCell::new(Vec::new()))), at)?,
+                b'l' => {
+                    let items = self.pop_mark(at, "LIST")?;
+                    let w = sum(items.iter());
+                    let v = Node::new(Val::List(RefCell::new(items)));
+                    v.add_weight(w);
+                    self.push(v, at)?;
+                }
+                b'}' => self.push(Node::new(Val::Dict(RefCell::new(Vec::new()))), at)?,
+                b'd' => {
+                    let items = self.pop_mark(at, "DICT")?;
+                    if items.len() % 2 != 0 {
+                        return self.fail(at, "DICT: an odd number of items");
+                    }
+                    let w = sum(items.iter());
+                    let pairs = pairs(items);
+                    let v = Node::new(Val::Dict(RefCell::new(pairs)));
+                    v.add_weight(w);
+                    self.push(v, at)?;
+                }
+                0x8f => self.push(Node::new(Val::Set(RefCell::new(Vec::new()))), at)?,
+                0x91 => {
+                    let items = self.pop_mark(at, "FROZENSET")?;
+                    self.push(Node::new(Val::FrozenSet(items)), at)?;
+                }
+                b'a' => {
+                    let item = self.pop(at, "APPEND")?;
+                    let target = self.top(at, "APPEND")?;
+                    self.extend(&target, vec![item], at, "APPEND")?;
+                }
+                b'e' => {
+                    let items = self.pop_mark(at, "APPENDS")?;
+                    let target = self.top(at, "APPENDS")?;
+                    self.extend(&target, items, at, "APPENDS")?;
+                }
+                b's' => {
+                    let value = self.pop(at, "SETITEM")?;
+                    let key = self.pop(at, "SETITEM")?;
+                    let target = self.top(at, "SETITEM")?;
+                    self.set_items(&target, vec![key, value], at, "SETITEM")?;
+                }
+                b'u' => {
+                    let items = self.pop_mark(at, "SETITEMS")?;
+                    if items.len() % 2 != 0 {
+                        return self.fail(at, "SETITEMS: an odd number of items");
+                    }
+                    let target = self.top(at, "SETITEMS")?;
+                    self.set_items(&target, items, at, "SETITEMS")?;
+                }
+                0x90 => {
+                    let items = self.pop_mark(at, "ADDITEMS")?;
+                    let target = self.top(at, "ADDITEMS")?;
+                    match &target.val {
+                        Val::Set(set) => {
+                            target.add_weight(sum(items.iter()));
+                            set.borrow_mut().extend(items);
+                        }
+                        _ => self.method_on(&target, "add", items, at, "ADDITEMS"),
+                    }
+                    self.check_weight(&target, at)?;
+                }
+                b'p' => {
+                    let s = self.text_line(at, "PUT")?;
+                    let key = self.memo_key(&s, at, "PUT")?;
+                    self.memo_put(key, at)?;
+                }
+                b'q' => {
+                    let key = self.u8(at, "BINPUT")? as u64;
+                    self.memo_put(key, at)?;
+                }
+                b'r' => {
+                    let key = self.u32(at, "LONG_BINPUT")? as u64;
+                    self.memo_put(key, at)?;
+                }
+                0x94 => {
+                    let key = self.memo.len() as u64;
+                    self.memo_put(key, at)?;
+                }
+                b'g' => {
+                    let s = self.text_line(at, "GET")?;
+                    let key = self.memo_key(&s, at, "GET")?;
+                    self.memo_get(key, at)?;
+                }
+                b'h' => {
+                    let key = self.u8(at, "BINGET")? as u64;
+                    self.memo_get(key, at)?;
+                }
+                b'j' => {
+                    let key = self.u32(at, "LONG_BINGET")? as u64;
+                    self.memo_get(key, at)?;
+                }
+                b'c' => {
+                    let module = self.text_line(at, "GLOBAL")?;
+                    let name = self.text_line(at, "GLOBAL")?;
+                    let v = self.import(module, name, at, "GLOBAL");
+                    self.push(v, at)?;
+                }
+                0x93 => {
+                    let name = self.pop(at, "STACK_GLOBAL")?;
+                    let module = self.pop(at, "STACK_GLOBAL")?;
+                    let (Some(module), Some(name)) = (module.as_str(), name.as_str()) else {
+                        return self.fail(at, "STACK_GLOBAL: module and name must be strings");
+                    };
+                    let v = self.import(module.to_string(), name.to_string(), at, "STACK_GLOBAL");
+                    self.push(v, at)?;
+                }
+                b'i' => {
+                    let module = self.text_line(at, "INST")?;
+                    let name = self.text_line(at, "INST")?;
+                    let args = self.pop_mark(at, "INST")?;
+                    let class = self.import(module, name, at, "INST");
+                    let v = self.call(class, None, Self::tuple(args), None, at, "INST");
+                    self.push(v, at)?;
+                }
+                b'o' => {
+                    let mut items = self.pop_mark(at, "OBJ")?;
+                    if items.is_empty() {
+                        return self.fail(at, "OBJ: no class after the MARK");
+                    }
+                    let class = items.remove(0);
+                    let v = self.call(class, None, Self::tuple(items), None, at, "OBJ");
+                    self.push(v, at)?;
+                }
+                b'R' => {
+                    let args = self.pop(at, "REDUCE")?;
+                    let callable = self.pop(at, "REDUCE")?;
+                    let v = self.call(callable, None, args, None, at, "REDUCE");
+                    self.push(v, at)?;
+                }
+                0x81 => {
+                    let args = self.pop(at, "NEWOBJ")?;
+                    let class = self.pop(at, "NEWOBJ")?;
+                    let v = self.call(class, Some("__new__"), args, None, at, "NEWOBJ");
+                    self.push(v, at)?;
+                }
+                0x92 => {
+                    let kwargs = self.pop(at, "NEWOBJ_EX")?;
+                    let args = self.pop(at, "NEWOBJ_EX")?;
+                    let class = self.pop(at, "NEWOBJ_EX")?;
+                    let v = self.call(class, Some("__new__"), args, Some(kwargs), at, "NEWOBJ_EX");
+                    self.push(v, at)?;
+                }
+                b'b' => {
+                    let state = self.pop(at, "BUILD")?;
+                    let target = self.top(at, "BUILD")?;
+                    self.method_on(&target, "__setstate__", vec![state.clone()], at, "BUILD");
+                    self.after_build(&target, &state, at)?;
+                }
+                b'P' => {
+                    let pid = self.text_line(at, "PERSID")?;
+                    let pid = Node::new(Val::Str(pid));
+                    self.trace.persistent_ids.push(pid.clone());
+                    self.push(Node::new(Val::Persistent(pid)), at)?;
+                }
+                b'Q' => {
+                    let pid = self.pop(at, "BINPERSID")?;
+                    self.trace.persistent_ids.push(pid.clone());
+                    self.push(Node::new(Val::Persistent(pid)), at)?;
+                }
+                0x82..=0x84 => {
+                    let code = match op {
+                        0x82 => self.u8(at, "EXT1")? as u32,
+                        0x83 => self.u16(at, "EXT2")? as u32,
+                        _ => self.u32(at, "EXT4")?,
+                    };
+                    if code == 0 {
+                        return self.fail(at, "EXT: extension code 0 is invalid");
+                    }
+                    // The copyreg extension registry is empty unless the loading process fills
+                    // it; what the code names depends on that process, so it stays unresolved.
+                    let v = self.import(
+                        "copyreg.extension_registry".into(),
+                        format!("<code {code}>"),
+                        at,
+                        "EXT",
+                    );
+                    self.push(v, at)?;
+                }
+                other => {
+                    return self.fail(at, format!("unknown opcode 0x{other:02x}"));
+                }
+            }
+        }
+    }
+
+    fn check_weight(&self, v: &V, at: usize) -> Step<()> {
+        if v.weight.get() > self.budget.max_expansion {
+            return self.over(
+                at,
+                format!(
+                    "a value expands to more than {} values (memo/DUP expansion bomb)",
+                    self.budget.max_expansion
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn extend(&mut self, target: &V, items: Vec<V>, at: usize, op: &'static str) -> Step<()> {
+        match &target.val {
+            Val::List(list) => {
+                target.add_weight(sum(items.iter()));
+                list.borrow_mut().extend(items);
+            }
+            _ => self.method_on(
+                target,
+                if op == "APPEND" { "append" } else { "extend" },
+                items,
+                at,
+                op,
+            ),
+        }
+        self.check_weight(target, at)
+    }
+
+    fn set_items(&mut self, target: &V, items: Vec<V>, at: usize, op: &'static str) -> Step<()> {
+        match &target.val {
+            Val::Dict(dict) => {
+                target.add_weight(sum(items.iter()));
+                dict.borrow_mut().extend(pairs(items));
+            }
+            _ => self.method_on(target, "__setitem__", items, at, op),
+        }
+        self.check_weight(target, at)
+    }
+
+    fn memo_key(&self, s: &str, at: usize, op: &str) -> Step<u64> {
+        s.trim()
+            .parse::<u64>()
+            .or_else(|_| self.fail(at, format!("{op}: {s:?} is not a memo key")))
+    }
+
+    fn parse_int(&self, s: &str, at: usize, op: &str) -> Step<Val> {
+        let t = s.trim();
+        if let Ok(i) = t.parse::<i64>() {
+            return Ok(Val::Int(i));
+        }
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Val::BigInt(digits.len() / 2 + 1));
+        }
+        self.fail(at, format!("{op}: {s:?} is not an integer"))
+    }
+
+    fn push_bytes(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
+        let start = self.pos;
+        self.take(n, at, op)?;
+        self.push(Node::new(Val::Bytes { start, len: n }), at)
+    }
+
+    fn push_utf8(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
+        let raw = self.take(n, at, op)?;
+        // Python decodes with surrogatepass; lone surrogates are rare and harmless to replace.
+        let s = String::from_utf8_lossy(raw).into_owned();
+        self.push(Node::new(Val::Str(s)), at)
+    }
+
+    /// Python 3 decodes protocol-2 byte strings as ASCII by default (encoding="ASCII"); torch
+    /// and numpy pass "latin1" or "bytes". Names in them are what matters here, so latin-1.
+    fn push_bytes_as_str(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
+        let raw = self.take(n, at, op)?;
+        let s: String = raw.iter().map(|b| *b as char).collect();
+        self.push(Node::new(Val::Str(s)), at)
+    }
+
+    /// joblib writes NumPy arrays' bytes into the stream right after the BUILD of their
+    /// `NumpyArrayWrapper`, and its unpickler reads them from there: step over them (or, for
+    /// object arrays, trace the pickle written there) so the stream stays in sync.
+    fn after_build(&mut self, target: &V, state: &V, at: usize) -> Step<()> {
+        let Val::Call(call) = &target.val else {
+            return Ok(());
+        };
+        let Val::Global(class) = &self.trace.calls[*call].callee.val else {
+            return Ok(());
+        };
+        let name = &self.trace.imports[*class];
+        if name.name != "NumpyArrayWrapper" || !name.module.ends_with("numpy_pickle") {
+            return Ok(());
+        }
+        let Val::Dict(fields) = &state.val else {
+            return self.fail(at, "joblib NumpyArrayWrapper: the state is not a dict");
+        };
+        let field = |key: &str| {
+            fields
+                .borrow()
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v.clone())
+        };
+        let dtype = field("dtype").and_then(|d| self.dtype_descr(&d));
+        let shape: Option<Vec<i64>> = field("shape")
+            .and_then(|s| s.items())
+            .map(|items| items.iter().filter_map(|i| i.as_int()).collect());
+        let Some(dtype) = dtype else {
+            return self.fail(
+                at,
+                "joblib NumpyArrayWrapper: cannot tell the array's dtype",
+            );
+        };
+        if dtype.contains('O') {
+            let mut nested_budget = self.budget.clone();
+            let nested = Machine::run(self.data, self.pos, &mut nested_budget);
+            self.budget.opcodes_left = nested_budget.opcodes_left;
+            match nested {
+                Ok(trace) => {
+                    self.pos = trace.end;
+                    self.trace.nested.push(trace);
+                    return Ok(());
+                }
+                Err(failed) => return Err(failed.1),
+            }
+        }
+        let Some(shape) = shape else {
+            return self.fail(at, "joblib NumpyArrayWrapper: no shape");
+        };
+        let Some(itemsize) = dtype_itemsize(&dtype) else {
+            return self.fail(
+                at,
+                format!("joblib NumpyArrayWrapper: unknown dtype {dtype:?}"),
+            );
+        };
+        if field("numpy_array_alignment_bytes").is_some() {
+            let pad = self.u8(at, "joblib array padding")?;
+            self.take(pad, at, "joblib array padding")?;
+        }
+        let count = shape.iter().try_fold(1u64, |acc, d| {
+            u64::try_from(*d).ok().and_then(|d| acc.checked_mul(d))
+        });
+        let Some(len) = count
+            .and_then(|c| c.checked_mul(itemsize))
+            .and_then(|l| usize::try_from(l).ok())
+        else {
+            return self.fail(at, "joblib NumpyArrayWrapper: the array size overflows");
+        };
+        let start = self.pos;
+        self.take(len, at, "joblib array data")?;
+        self.trace.skipped.push((start, len));
+        Ok(())
+    }
+
+    /// The descr string of a `numpy.dtype(descr, …)` call.
+    fn dtype_descr(&self, v: &V) -> Option<String> {
+        match &v.val {
+            Val::Call(i) => {
+                let args = self.trace.calls[*i].args.items()?;
+                args.first()?.as_str().map(str::to_string)
+            }
+            Val::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn pairs(items: Vec<V>) -> Vec<(V, V)> {
+    let mut out = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+fn long_le(bytes: &[u8]) -> Val {
+    if bytes.len() <= 8 {
+        let mut buf = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+            [0xffu8; 8]
+        } else {
+            [0u8; 8]
+        };
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Val::Int(i64::from_le_bytes(buf))
+    } else {
+        Val::BigInt(bytes.len())
+    }
+}
+
+/// Bytes per element of a NumPy descr such as `<f8`, `i4`, `|b1`, `<U5`, `S3`, `<M8[ns]`.
+pub fn dtype_itemsize(descr: &str) -> Option<u64> {
+    let d = descr.trim_start_matches(['<', '>', '|', '=']);
+    let kind = d.chars().next()?;
+    let rest = &d[kind.len_utf8()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = if digits.is_empty() {
+        match kind {
+            '?' | 'b' | 'B' => 1,
+            'h' | 'H' | 'e' => 2,
+            'i' | 'I' | 'l' | 'f' => 4,
+            'q' | 'Q' | 'd' | 'g' | 'F' | 'L' => 8,
+            'D' => 16,
+            _ => return None,
+        }
+    } else {
+        digits.parse().ok()?
+    };
+    match kind {
+        'U' => n.checked_mul(4),
+        'b' | 'i' | 'u' | 'f' | 'c' | 'S' | 'V' | 'a' | 'M' | 'm' | '?' | 'B' | 'h' | 'H' | 'e'
+        | 'I' | 'l' | 'q' | 'Q' | 'd' | 'g' | 'F' | 'D' | 'L' => Some(n),
+        _ => None,
+    }
+}
+
+/// A protocol-0 STRING operand: a Python literal in single or double quotes, with escapes.
+fn python_string_literal(raw: &[u8]) -> Option<String> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let q = *raw.first()?;
+    if raw.len() < 2 || (q != b'\'' && q != b'"') || *raw.last()? != q {
+        return None;
+    }
+    let body = &raw[1..raw.len() - 1];
+    let mut out = String::new();
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b == b'\\' && i + 1 < body.len() {
+            i += 1;
+            match body[i] {
+                b'n' => out.push('\n'),
+                b't' => out.push('\t'),
+                b'r' => out.push('\r'),
+                b'0' => out.push('\0'),
+                b'x' if i + 2 < body.len() + 1 => {
+                    let hex = std::str::from_utf8(body.get(i + 1..i + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()? as char);
+                    i += 2;
+                }
+                other => out.push(other as char),
+            }
+        } else {
+            out.push(b as char);
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+/// `raw-unicode-escape`: latin-1 bytes with `\uXXXX` and `\UXXXXXXXX` escapes.
+fn raw_unicode_escape(raw: &[u8]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' && i + 1 < raw.len() && (raw[i + 1] == b'u' || raw[i + 1] == b'U') {
+            let n = if raw[i + 1] == b'u' { 4 } else { 8 };
+            if let Some(c) = raw
+                .get(i + 2..i + 2 + n)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+            {
+                out.push(c);
+                i += 2 + n;
+                continue;
+            }
+        }
+        out.push(raw[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// The strings inside a value, shallowly (for arguments worth showing or checking).
+pub fn strings_in(v: &V, out: &mut Vec<String>, depth: usize) {
+    if depth > 4 || out.len() > 64 {
+        return;
+    }
+    match &v.val {
+        Val::Str(s) => out.push(s.clone()),
+        Val::Tuple(items) | Val::FrozenSet(items) => {
+            items.iter().for_each(|i| strings_in(i, out, depth + 1))
+        }
+        Val::List(items) | Val::Set(items) => items
+            .borrow()
+            .iter()
+            .for_each(|i| strings_in(i, out, depth + 1)),
+        Val::Dict(pairs) => pairs.borrow().iter().for_each(|(k, val)| {
+            strings_in(k, out, depth + 1);
+            strings_in(val, out, depth + 1)
+        }),
+        _ => {}
+    }
+}
+
+pub fn is_shared(v: &V) -> bool {
+    Rc::strong_count(v) > 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget() -> Budget {
+        Budget {
+            opcodes_left: 1_000_000,
+            max_memo: 1000,
+            max_stack: 1000,
+            max_expansion: 1 << 20,
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn dtype_sizes() {
+        assert_eq!(dtype_itemsize("<f8"), Some(8));
+        assert_eq!(dtype_itemsize("|b1"), Some(1));
+        assert_eq!(dtype_itemsize("<U5"), Some(20));
+        assert_eq!(dtype_itemsize("<M8[ns]"), Some(8));
+        assert_eq!(dtype_itemsize("O"), None);
+    }
+
+    #[test]
+    fn protocol_zero_text_operands() {
+        let data = b"cposix\nsystem\n(S'echo \\'hi\\''\ntR.";
+        let mut b = budget();
+        let t = Machine::run(data, 0, &mut b).unwrap();
+        assert_eq!(t.imports[0].qualified(), "posix.system");
+        assert_eq!(t.calls.len(), 1);
+        let args = t.calls[0].args.items().unwrap();
+        assert_eq!(args[0].as_str(), Some("echo 'hi'"));
+        assert_eq!(t.end, data.len());
+    }
+
+    #[test]
+    fn python2_names_are_mapped() {
+        let data = b"c__builtin__\neval\n(S'1'\ntR.";
+        let t = Machine::run(data, 0, &mut budget()).unwrap();
+        assert_eq!(t.imports[0].qualified(), "builtins.eval");
+    }
+
+    #[test]
+    fn refuses_what_python_refuses() {
+        for (bad, why) in [
+            (&b"\x80\x02h\x05."[..], "never PUT"),
+            (b"\x80\x02t.", "MARK"),
+            (b"\x80\x02R.", "empty"),
+            (b"\x80\x02\xff.", "unknown opcode"),
+            (b"\x80\x02X\xff\x00\x00\x00ab", "ends inside"),
+            (b"\x80\x02N", "without STOP"),
+        ] {
+            let err = Machine::run(bad, 0, &mut budget()).unwrap_err().1;
+            match err.failure {
+                Failure::Malformed(m) => assert!(m.contains(why), "{m} lacks {why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn dup_bombs_stay_linear_and_hit_the_expansion_budget() {
+        // Each round: GET 0, DUP, TUPLE2, PUT 0 — doubles the logical size.
+        let mut data = b"\x80\x04]q\x00".to_vec();
+        for _ in 0..40 {
+            data.extend_from_slice(b"h\x002\x86q\x000");
+        }
+        data.extend_from_slice(b"h\x00.");
+        let err = Machine::run(&data, 0, &mut budget()).unwrap_err().1;
+        assert!(
+            matches!(err.failure, Failure::Budget(ref m) if m.contains("expansion")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! Pickle scanning: run every pickle in a stream on the emulated machine ([`machine`]), then
+//! judge the call graph it recorded against the [`Policy`].
+//!
+//! A stream may hold several pickles back to back (legacy `torch.save` writes five, then raw
+//! storage bytes). After each STOP the scanner tries the rest as another pickle; what parses
+//! to a STOP is judged like the first, what does not is reported as trailing data — never
+//! silently ignored.
+
+pub mod machine;
+pub mod value;
+
+use aisec_core::Severity;
+
+use crate::policy::{Policy, Verdict};
+use crate::scanner::{Limits, Location, ScanFinding};
+use crate::ScanError;
+use machine::{Budget, Failure, Machine, MachineError, Trace};
+use value::{Renderer, Val, V};
+
+/// What the pickle scan of one stream found.
+#[derive(Debug, Default)]
+pub struct PickleScan {
+    pub findings: Vec<ScanFinding>,
+    pub pickles: usize,
+    pub opcodes: u64,
+    /// Persistent IDs the pickles asked for (PyTorch storages), rendered.
+    pub persistent_ids: Vec<Vec<String>>,
+}
+
+fn budget(limits: &Limits) -> Budget {
+    Budget {
+        opcodes_left: limits.max_opcodes,
+        max_memo: limits.max_memo,
+        max_stack: limits.max_stack,
+        max_expansion: limits.max_expansion,
+        deadline: limits.deadline,
+    }
+}
+
+fn machine_error(location: &Location, e: &MachineError) -> ScanError {
+    match &e.failure {
+        Failure::Malformed(m) => ScanError::Malformed {
+            location: location.display(),
+            format: "pickle".into(),
+            offset: e.offset as u64,
+            message: m.clone(),
+        },
+        Failure::Budget(m) => ScanError::Budget {
+            location: location.display(),
+            message: format!("{m} (pickle, byte {})", e.offset),
+        },
+    }
+}
+
+/// Scans `data` as a stream of pickles. Findings made before an error are returned with it:
+/// a loader would have run those calls before failing.
+pub fn scan(
+    data: &[u8],
+    location: &Location,
+    policy: &Policy,
+    limits: &Limits,
+) -> (PickleScan, Option<ScanError>) {
+    let mut out = PickleScan::default();
+    let mut budget = budget(limits);
+    let mut pos = 0;
+    loop {
+        match Machine::run(data, pos, &mut budget) {
+            Ok(trace) => {
+                out.pickles += 1;
+                out.opcodes += trace.opcodes;
+                judge(&trace, data, location, policy, &mut out);
+                pos = trace.end;
+            }
+            Err(failed) => {
+                let (trace, e) = *failed;
+                if out.pickles == 0 {
+                    judge(&trace, data, location, policy, &mut out);
+                    return (out, Some(machine_error(location, &e)));
+                }
+                // Not a further pickle: bytes after the last STOP.
+                if matches!(e.failure, Failure::Budget(_)) {
+                    return (out, Some(machine_error(location, &e)));
+                }
+                // A second pickle.load runs what it reads before it fails; judge that part
+                // when it imports real names (random bytes rarely spell an identifier).
+                if !trace.imports.is_empty()
+                    && trace
+                        .imports
+                        .iter()
+                        .all(|i| identifier(&i.module) && identifier(&i.name))
+                {
+                    judge(&trace, data, location, policy, &mut out);
+                }
+                let mut f = ScanFinding::new(
+                    "AISEC-PKL-006",
+                    Verdict::Unknown,
+                    location,
+                    format!(
+                        "{} bytes after the last pickle's STOP do not parse as a pickle (raw data such as legacy PyTorch storages, or a payload for a second reader)",
+                        data.len() - pos
+                    ),
+                );
+                f.offset = Some(pos as u64);
+                f.severity = Severity::Info;
+                out.findings.push(f);
+                return (out, None);
+            }
+        }
+        if pos >= data.len() {
+            return (out, None);
+        }
+        if out.pickles == 1 {
+            let mut f = ScanFinding::new(
+                "AISEC-PKL-006",
+                Verdict::Unknown,
+                location,
+                format!("another pickle follows the first one's STOP at byte {pos}: a second pickle.load reads it"),
+            );
+            f.offset = Some(pos as u64);
+            out.findings.push(f);
+        }
+    }
+}
+
+fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: &mut PickleScan) {
+    for nested in &trace.nested {
+        judge(nested, data, location, policy, out);
+    }
+    let global_name = |i: usize| trace.imports[i].qualified();
+    let call_text = |i: usize| -> String {
+        let c = &trace.calls[i];
+        let inner = Renderer {
+            data,
+            global_name: &|g| trace.imports[g].qualified(),
+            call_text: &|_| "…(…)".to_string(),
+            max_chars: 160,
+        };
+        describe_call(c, &inner)
+    };
+    let render = Renderer {
+        data,
+        global_name: &global_name,
+        call_text: &call_text,
+        max_chars: 400,
+    };
+    for pid in &trace.persistent_ids {
+        let mut strings = Vec::new();
+        machine::strings_in(pid, &mut strings, 0);
+        out.persistent_ids.push(strings);
+    }
+
+    let classes: Vec<_> = trace
+        .imports
+        .iter()
+        .map(|i| policy.classify(&i.module, &i.name))
+        .collect();
+    let mut called = vec![false; trace.imports.len()];
+    let mut reported_calls = 0usize;
+    for c in &trace.calls {
+        match (&c.callee.val, c.method) {
+            (Val::Global(g), None | Some("__new__")) => {
+                called[*g] = true;
+                let class = &classes[*g];
+                if class.verdict == Verdict::Safe || reported_calls >= 64 {
+                    continue;
+                }
+                reported_calls += 1;
+                let import = &trace.imports[*g];
+                let (id, verdict) = if class.verdict == Verdict::Dangerous {
+                    ("AISEC-PKL-001", Verdict::Dangerous)
+                } else {
+                    ("AISEC-PKL-003", Verdict::Unknown)
+                };
+                let mut f = ScanFinding::new(
+                    id,
+                    verdict,
+                    location,
+                    format!("calls {}: {}", import.qualified(), class.reason),
+                );
+                f.offset = Some(c.offset as u64);
+                f.opcode = Some(c.opcode.to_string());
+                f.call = Some(describe_call(c, &render));
+                out.findings.push(f);
+            }
+            (Val::Global(g), Some(method)) => {
+                let import = &trace.imports[*g];
+                let mut f = ScanFinding::new(
+                    "AISEC-PKL-004",
+                    Verdict::Dangerous,
+                    location,
+                    format!(
+                        "{} changes the imported object {} through {method}: module or class state altered at load time",
+                        c.opcode,
+                        import.qualified()
+                    ),
+                );
+                f.offset = Some(c.offset as u64);
+                f.opcode = Some(c.opcode.to_string());
+                f.call = Some(describe_call(c, &render));
+                out.findings.push(f);
+            }
+            (Val::Call(_), None) => {
+                let mut f = ScanFinding::new(
+                    "AISEC-PKL-005",
+                    Verdict::Dangerous,
+                    location,
+                    "calls what another call returned: a gadget chain".to_string(),
+                );
+                f.offset = Some(c.offset as u64);
+                f.opcode = Some(c.opcode.to_string());
+                f.call = Some(describe_call(c, &render));
+                out.findings.push(f);
+            }
+            _ => {}
+        }
+    }
+    // Imports that were never called directly still run their module's code, and dangerous
+    // ones feed gadgets (an argument to a safe-looking call, a BUILD state …).
+    let mut seen = std::collections::HashSet::new();
+    for (i, import) in trace.imports.iter().enumerate() {
+        if called[i] || classes[i].verdict == Verdict::Safe || !seen.insert(import.qualified()) {
+            continue;
+        }
+        let (id, verdict) = if classes[i].verdict == Verdict::Dangerous {
+            ("AISEC-PKL-002", Verdict::Dangerous)
+        } else {
+            ("AISEC-PKL-003", Verdict::Unknown)
+        };
+        let mut f = ScanFinding::new(
+            id,
+            verdict,
+            location,
+            format!("imports {}: {}", import.qualified(), classes[i].reason),
+        );
+        f.offset = Some(import.offset as u64);
+        f.opcode = Some(import.opcode.to_string());
+        f.call = Some(import.qualified());
+        out.findings.push(f);
+    }
+}
+
+fn describe_call(c: &machine::Call, r: &Renderer) -> String {
+    let callee = r.render(&c.callee);
+    let args = match &c.args.val {
+        Val::Tuple(items) => items
+            .iter()
+            .map(|a| r.render(a))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => format!("*{}", r.render(&c.args)),
+    };
+    let kwargs = c
+        .kwargs
+        .as_ref()
+        .map(|k| format!(", **{}", r.render(k)))
+        .unwrap_or_default();
+    match c.method {
+        None => format!("{callee}({args}{kwargs})"),
+        Some("__new__") if args.is_empty() => format!("{callee}.__new__({callee}{kwargs})"),
+        Some("__new__") => format!("{callee}.__new__({callee}, {args}{kwargs})"),
+        Some(m) => format!("{callee}.{m}({args})"),
+    }
+}
+
+fn identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// True when the bytes start like a pickle: a PROTO opcode, or a protocol 0/1 opcode that
+/// can open a pickle.
+pub fn looks_like_pickle(data: &[u8]) -> bool {
+    match data {
+        [0x80, p, ..] => *p <= 5,
+        [first, ..] => b"(]}cN)KJIFSVXUGTlde".contains(first),
+        [] => false,
+    }
+}
+
+/// True when a value is a string or bytes (for persistent IDs and arguments).
+pub fn is_text(v: &V) -> bool {
+    matches!(v.val, Val::Str(_) | Val::Bytes { .. })
+}

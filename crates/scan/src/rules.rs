@@ -1,0 +1,210 @@
+//! The scan rules: stable IDs (SARIF `ruleId`), what each finds, its default severity, CWE and
+//! ATLAS techniques. Adding a rule means adding one entry here and emitting its ID.
+
+use aisec_core::Severity;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub severity: Severity,
+    pub cwe: &'static [&'static str],
+    pub atlas: &'static [&'static str],
+}
+
+const PICKLE_ATLAS: &[&str] = &["AML.T0011.000", "AML.T0010.003", "AML.T0018.002"];
+const CONTAINER_ATLAS: &[&str] = &["AML.T0010.003", "AML.T0011.000"];
+
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "AISEC-PKL-001",
+        name: "pickle-dangerous-call",
+        summary: "The pickle calls a callable that executes code or reaches processes, files, the network or the import machinery",
+        severity: Severity::Critical,
+        cwe: &["CWE-502", "CWE-94"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-PKL-002",
+        name: "pickle-dangerous-import",
+        summary: "The pickle imports a dangerous callable (loading imports it even where it is not called directly)",
+        severity: Severity::High,
+        cwe: &["CWE-502"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-PKL-003",
+        name: "pickle-unknown-import",
+        summary: "The pickle imports a callable that is not on the allowlist",
+        severity: Severity::Medium,
+        cwe: &["CWE-502"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-PKL-004",
+        name: "pickle-mutates-import",
+        summary: "The pickle mutates an imported object (BUILD, SETITEM or APPEND on a module attribute or class)",
+        severity: Severity::High,
+        cwe: &["CWE-502", "CWE-915"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-PKL-005",
+        name: "pickle-call-on-call-result",
+        summary: "The pickle calls the result of another call (a gadget chain such as getattr(...)(...))",
+        severity: Severity::High,
+        cwe: &["CWE-502"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-PKL-006",
+        name: "pickle-trailing-data",
+        summary: "Data follows the pickle's STOP: a second pickle, or bytes a naive scanner skips",
+        severity: Severity::Low,
+        cwe: &["CWE-434"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ARC-001",
+        name: "zip-header-mismatch",
+        summary: "A zip entry's local header disagrees with the central directory (name, method or sizes): loaders and scanners may read different data",
+        severity: Severity::High,
+        cwe: &["CWE-436"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ARC-002",
+        name: "zip-bad-crc",
+        summary: "A zip entry's CRC-32 is wrong: Python's zipfile refuses it, PyTorch's reader does not",
+        severity: Severity::Medium,
+        cwe: &["CWE-436"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ARC-003",
+        name: "zip-odd-flags",
+        summary: "A zip entry sets flag bits (encryption, patched data) that some readers honour and loaders ignore",
+        severity: Severity::Medium,
+        cwe: &["CWE-436"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ARC-004",
+        name: "archive-duplicate-name",
+        summary: "Two archive entries share a name: different readers pick different ones",
+        severity: Severity::High,
+        cwe: &["CWE-436"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ARC-005",
+        name: "archive-path-traversal",
+        summary: "An archive entry's name is absolute or climbs out of the extraction folder",
+        severity: Severity::High,
+        cwe: &["CWE-22"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ARC-006",
+        name: "zip-overlapping-entries",
+        summary: "Zip entries overlap in the file (the construction of non-recursive zip bombs and of polyglots)",
+        severity: Severity::High,
+        cwe: &["CWE-409"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-NPY-001",
+        name: "npy-object-array",
+        summary: "A NumPy array of dtype object: its data is a pickle, loaded when allow_pickle=True",
+        severity: Severity::Medium,
+        cwe: &["CWE-502"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ST-001",
+        name: "safetensors-invalid",
+        summary: "A safetensors header whose offsets, dtypes or shapes do not describe its data",
+        severity: Severity::High,
+        cwe: &["CWE-20"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ST-002",
+        name: "safetensors-trailing-data",
+        summary: "Bytes after the last tensor of a safetensors file (room for a polyglot payload)",
+        severity: Severity::Medium,
+        cwe: &["CWE-20"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
+        id: "AISEC-ONNX-001",
+        name: "onnx-external-data-escape",
+        summary: "An ONNX tensor's external data path is absolute or leaves the model's folder (arbitrary file read)",
+        severity: Severity::High,
+        cwe: &["CWE-22"],
+        atlas: &["AML.T0011.000", "AML.T0010.003"],
+    },
+    Rule {
+        id: "AISEC-ONNX-002",
+        name: "onnx-custom-domain",
+        summary: "An ONNX node uses a custom operator domain: loading it needs a native custom-op library",
+        severity: Severity::Medium,
+        cwe: &["CWE-829"],
+        atlas: &["AML.T0011.000", "AML.T0010.003"],
+    },
+    Rule {
+        id: "AISEC-KERAS-001",
+        name: "keras-lambda-layer",
+        summary: "A Keras Lambda layer: its function is marshalled Python bytecode, run on load outside safe mode",
+        severity: Severity::Critical,
+        cwe: &["CWE-94"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-KERAS-002",
+        name: "keras-foreign-reference",
+        summary: "A Keras config names a module or function outside Keras, which deserialisation imports",
+        severity: Severity::High,
+        cwe: &["CWE-470"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
+        id: "AISEC-GGUF-001",
+        name: "gguf-template-injection",
+        summary: "A GGUF chat template reaches for Python internals (Jinja server-side template injection)",
+        severity: Severity::Critical,
+        cwe: &["CWE-1336"],
+        atlas: &["AML.T0011.000", "AML.T0010.003", "AML.T0018.002"],
+    },
+    Rule {
+        id: "AISEC-GGUF-002",
+        name: "gguf-invalid",
+        summary: "A GGUF tensor or metadata value lies outside the file or is inconsistent",
+        severity: Severity::High,
+        cwe: &["CWE-125"],
+        atlas: CONTAINER_ATLAS,
+    },
+];
+
+pub fn rule(id: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("rule {id} is not in the rule table"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_unique_and_atlas_ids_parse() {
+        let mut seen = std::collections::HashSet::new();
+        for r in super::RULES {
+            assert!(seen.insert(r.id), "{}", r.id);
+            for a in r.atlas {
+                aisec_core::AtlasRef::parse(a).unwrap();
+            }
+        }
+    }
+}

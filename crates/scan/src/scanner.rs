@@ -1,0 +1,475 @@
+//! The scan: read each file, sniff it, open containers recursively, run the format's rules,
+//! and collect findings and errors per file. Files are scanned in parallel; everything about
+//! one file stays on one thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aisec_core::Severity;
+use serde::Serialize;
+
+use crate::policy::{Policy, Verdict};
+use crate::sniff::{sniff, Format};
+use crate::{container, formats, pickle, rules, ScanError};
+
+/// The budgets inside the engine. The defaults pass a 200 MB checkpoint and a
+/// 10-million-opcode pickle, and stop decompression and memo/DUP expansion bombs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_opcodes: u64,
+    pub max_memo: usize,
+    pub max_stack: usize,
+    pub max_expansion: u64,
+    /// Bytes one decompressed member may have. Stored zip members (how `torch.save` writes
+    /// tensors) are read in place and not charged.
+    pub max_member_bytes: u64,
+    /// Bytes all decompression of one file may produce together.
+    pub max_decompressed_bytes: u64,
+    /// Containers inside containers.
+    pub max_depth: usize,
+    pub max_members: usize,
+    #[serde(with = "seconds")]
+    pub max_time: Duration,
+    #[serde(skip)]
+    pub deadline: Option<Instant>,
+}
+
+mod seconds {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 64 << 30,
+            max_opcodes: 200_000_000,
+            max_memo: 20_000_000,
+            max_stack: 20_000_000,
+            max_expansion: 1 << 34,
+            max_member_bytes: 1 << 30,
+            max_decompressed_bytes: 2 << 30,
+            max_depth: 6,
+            max_members: 100_000,
+            max_time: Duration::from_secs(600),
+            deadline: None,
+        }
+    }
+}
+
+/// Where something is: the file, and the members of the archives it sits in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub members: Vec<String>,
+}
+
+impl Location {
+    pub fn file(file: impl Into<String>) -> Self {
+        Location {
+            file: file.into(),
+            members: Vec::new(),
+        }
+    }
+
+    pub fn child(&self, member: impl Into<String>) -> Self {
+        let mut members = self.members.clone();
+        members.push(member.into());
+        Location {
+            file: self.file.clone(),
+            members,
+        }
+    }
+
+    /// `file` or `file!member!inner-member`.
+    pub fn display(&self) -> String {
+        let mut s = self.file.clone();
+        for m in &self.members {
+            s.push('!');
+            s.push_str(m);
+        }
+        s
+    }
+
+    pub fn member(&self) -> Option<String> {
+        (!self.members.is_empty()).then(|| self.members.join("!"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanFinding {
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub verdict: Verdict,
+    pub severity: Severity,
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opcode: Option<String>,
+    /// The call as Python-like text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    pub message: String,
+    pub atlas: &'static [&'static str],
+    pub cwe: &'static [&'static str],
+}
+
+impl ScanFinding {
+    pub fn new(rule_id: &'static str, verdict: Verdict, at: &Location, message: String) -> Self {
+        let r = rules::rule(rule_id);
+        ScanFinding {
+            rule: r.id,
+            name: r.name,
+            verdict,
+            severity: r.severity,
+            file: at.file.clone(),
+            member: at.member(),
+            offset: None,
+            opcode: None,
+            call: None,
+            message,
+            atlas: r.atlas,
+            cwe: r.cwe,
+        }
+    }
+
+    pub fn at(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Format,
+    /// The worst verdict of its findings; `safe` with none.
+    pub verdict: Verdict,
+    pub bytes: u64,
+    /// Every part scanned: `member` (empty for the file itself) and its sniffed format.
+    pub parts: Vec<(String, Format)>,
+    pub findings: Vec<ScanFinding>,
+    pub errors: Vec<ScanError>,
+    pub pickles: usize,
+    pub opcodes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub files: Vec<FileReport>,
+    pub strict: bool,
+    pub limits: Limits,
+}
+
+impl ScanReport {
+    /// 0 clean, 1 findings (dangerous, or unknown under `--strict`), 2 errors.
+    pub fn exit_code(&self) -> i32 {
+        if self.files.iter().any(|f| !f.errors.is_empty()) {
+            2
+        } else if self.files.iter().any(|f| {
+            f.verdict == Verdict::Dangerous || (self.strict && f.verdict == Verdict::Unknown)
+        }) {
+            1
+        } else {
+            0
+        }
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.files
+            .iter()
+            .filter(|f| f.errors.is_empty() && f.verdict == verdict)
+            .count()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub policy: Policy,
+    pub limits: Limits,
+    pub strict: bool,
+    /// Files scanned at once (0: one per core).
+    pub jobs: usize,
+}
+
+/// The state of scanning one file.
+pub struct Ctx<'a> {
+    pub policy: &'a Policy,
+    pub limits: &'a Limits,
+    pub findings: Vec<ScanFinding>,
+    pub errors: Vec<ScanError>,
+    pub parts: Vec<(String, Format)>,
+    pub decompressed: u64,
+    pub members: usize,
+    pub pickles: usize,
+    pub opcodes: u64,
+}
+
+/// How a part is used by what contains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A file or archive member a loader may open as a model.
+    Artifact,
+    /// Raw tensor bytes (PyTorch `data/N` members, legacy storages): never unpickled, so
+    /// unrecognised content is expected; recognised content is scanned anyway.
+    RawData,
+}
+
+impl Ctx<'_> {
+    pub fn error(&mut self, e: ScanError) {
+        self.errors.push(e);
+    }
+
+    /// Charges decompressed bytes to the file's budget.
+    pub fn charge_decompressed(&mut self, n: u64, at: &Location) -> Result<(), ScanError> {
+        self.decompressed = self.decompressed.saturating_add(n);
+        if self.decompressed > self.limits.max_decompressed_bytes {
+            return Err(ScanError::Budget {
+                location: at.display(),
+                message: format!(
+                    "decompression produced more than {} bytes (decompression bomb?)",
+                    self.limits.max_decompressed_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn out_of_time(&self, at: &Location) -> Result<(), ScanError> {
+        if self.limits.deadline.is_some_and(|d| Instant::now() > d) {
+            return Err(ScanError::Budget {
+                location: at.display(),
+                message: format!("wall time over {:?}", self.limits.max_time),
+            });
+        }
+        Ok(())
+    }
+
+    /// Scans one part: sniffs it and hands it to its format.
+    pub fn scan(&mut self, data: &[u8], at: &Location, depth: usize, role: Role) {
+        if let Err(e) = self.out_of_time(at) {
+            self.error(e);
+            return;
+        }
+        if depth > self.limits.max_depth {
+            self.error(ScanError::Budget {
+                location: at.display(),
+                message: format!("archives nested more than {} deep", self.limits.max_depth),
+            });
+            return;
+        }
+        let format = sniff(data);
+        self.parts.push((at.member().unwrap_or_default(), format));
+        match format {
+            Format::Zip => container::zip::scan(self, data, at, depth),
+            Format::Tar => container::tar::scan(self, data, at, depth),
+            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zlib => {
+                match container::compress::decompress(self, format, data, at) {
+                    Ok(inner) => {
+                        let member = format!("<{}>", format.as_str());
+                        self.scan(&inner, &at.child(member), depth + 1, role)
+                    }
+                    Err(e) => self.error(e),
+                }
+            }
+            Format::Npy => formats::npy::scan(self, data, at, depth),
+            Format::Safetensors => formats::safetensors::scan(self, data, at),
+            Format::Gguf => formats::gguf::scan(self, data, at),
+            Format::Hdf5 => formats::keras::scan_h5(self, data, at),
+            Format::Onnx => formats::onnx::scan(self, data, at),
+            Format::Pickle => self.scan_pickle(data, at),
+            Format::Text | Format::Empty => {}
+            Format::SevenZip | Format::Lz4 | Format::Zstd if role == Role::Artifact => {
+                self.error(ScanError::Unsupported {
+                    location: at.display(),
+                    message: format!("{} archives are recognised but not opened; extract them and scan the contents", format.as_str()),
+                })
+            }
+            Format::Unknown if role == Role::Artifact => self.error(ScanError::Unsupported {
+                location: at.display(),
+                message: "not a format aisec recognises (pickle, zip, tar, gzip, bz2, xz, zlib, npy, safetensors, ONNX, Keras/HDF5, GGUF or text)".into(),
+            }),
+            _ => {}
+        }
+    }
+
+    pub fn scan_pickle(&mut self, data: &[u8], at: &Location) {
+        let (scan, error) = pickle::scan(data, at, self.policy, self.limits);
+        self.pickles += scan.pickles;
+        self.opcodes += scan.opcodes;
+        self.findings.extend(scan.findings);
+        if let Some(e) = error {
+            self.error(e);
+        }
+    }
+}
+
+/// Scans bytes that came from `name`.
+pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport {
+    let start = Instant::now();
+    let mut limits = options.limits.clone();
+    limits.deadline = Some(start + limits.max_time);
+    let mut ctx = Ctx {
+        policy: &options.policy,
+        limits: &limits,
+        findings: Vec::new(),
+        errors: Vec::new(),
+        parts: Vec::new(),
+        decompressed: 0,
+        members: 0,
+        pickles: 0,
+        opcodes: 0,
+    };
+    let at = Location::file(name);
+    ctx.scan(data, &at, 0, Role::Artifact);
+    let verdict = ctx
+        .findings
+        .iter()
+        .map(|f| f.verdict)
+        .max()
+        .unwrap_or(Verdict::Safe);
+    let format = ctx.parts.first().map_or(Format::Empty, |p| p.1);
+    FileReport {
+        path: name.to_string(),
+        format,
+        verdict,
+        bytes: data.len() as u64,
+        parts: ctx.parts,
+        findings: ctx.findings,
+        errors: ctx.errors,
+        pickles: ctx.pickles,
+        opcodes: ctx.opcodes,
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+fn read_error(path: &Path, message: String) -> FileReport {
+    FileReport {
+        path: path.display().to_string(),
+        format: Format::Unknown,
+        verdict: Verdict::Safe,
+        bytes: 0,
+        parts: Vec::new(),
+        findings: Vec::new(),
+        errors: vec![ScanError::Io {
+            location: path.display().to_string(),
+            message,
+        }],
+        pickles: 0,
+        opcodes: 0,
+        seconds: 0.0,
+    }
+}
+
+pub fn scan_file(path: &Path, options: &ScanOptions) -> FileReport {
+    let size = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => return read_error(path, e.to_string()),
+    };
+    if size > options.limits.max_file_bytes {
+        let mut r = read_error(path, String::new());
+        r.errors = vec![ScanError::Budget {
+            location: path.display().to_string(),
+            message: format!(
+                "{size} bytes, over the {}-byte file limit",
+                options.limits.max_file_bytes
+            ),
+        }];
+        return r;
+    }
+    match std::fs::read(path) {
+        Ok(data) => scan_bytes(&path.display().to_string(), &data, options),
+        Err(e) => read_error(path, e.to_string()),
+    }
+}
+
+/// Every file under the paths, sorted, directories walked recursively. Symbolic links to
+/// directories are not followed (no loops); a path that does not exist is an error report.
+pub fn collect(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut files, &mut missing),
+            Ok(_) => files.push(p.clone()),
+            Err(e) => missing.push(read_error(p, e.to_string())),
+        }
+    }
+    (files, missing)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(read_error(dir, e.to_string()));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, files, errors),
+            Ok(m) if m.file_type().is_symlink() => {
+                if std::fs::metadata(&p).is_ok_and(|t| t.is_file()) {
+                    files.push(p);
+                }
+            }
+            Ok(_) => files.push(p),
+            Err(e) => errors.push(read_error(&p, e.to_string())),
+        }
+    }
+}
+
+/// Scans files and directories in parallel; `progress(done, total, path)` after each file.
+pub fn scan_path(
+    paths: &[PathBuf],
+    options: &ScanOptions,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> ScanReport {
+    let (files, mut reports) = collect(paths);
+    let jobs = if options.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.jobs
+    }
+    .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, FileReport)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                let report = scan_file(path, options);
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(n, files.len(), &report.path);
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, report));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    reports.extend(results.into_iter().map(|(_, r)| r));
+    ScanReport {
+        files: reports,
+        strict: options.strict,
+        limits: options.limits.clone(),
+    }
+}

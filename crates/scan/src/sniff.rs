@@ -1,0 +1,210 @@
+//! Content sniffing: what a file is, from its bytes. File names are never consulted, so a
+//! pickle named `.bin`, `.pt` or `.safetensors` is scanned as a pickle.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Zip,
+    Tar,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zlib,
+    SevenZip,
+    Lz4,
+    Zstd,
+    Npy,
+    Safetensors,
+    Gguf,
+    Hdf5,
+    Onnx,
+    Pickle,
+    Text,
+    Empty,
+    Unknown,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Zip => "zip",
+            Format::Tar => "tar",
+            Format::Gzip => "gzip",
+            Format::Bzip2 => "bzip2",
+            Format::Xz => "xz",
+            Format::Zlib => "zlib",
+            Format::SevenZip => "7z",
+            Format::Lz4 => "lz4",
+            Format::Zstd => "zstd",
+            Format::Npy => "npy",
+            Format::Safetensors => "safetensors",
+            Format::Gguf => "gguf",
+            Format::Hdf5 => "hdf5",
+            Format::Onnx => "onnx",
+            Format::Pickle => "pickle",
+            Format::Text => "text",
+            Format::Empty => "empty",
+            Format::Unknown => "unknown",
+        }
+    }
+}
+
+/// Recognises a format from the first bytes, then, for the formats without magic numbers
+/// (pickle, ONNX's protobuf, text), from their structure.
+pub fn sniff(data: &[u8]) -> Format {
+    if data.is_empty() {
+        return Format::Empty;
+    }
+    let starts = |magic: &[u8]| data.starts_with(magic);
+    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
+        return Format::Zip;
+    }
+    if starts(b"\x1f\x8b") {
+        return Format::Gzip;
+    }
+    if starts(b"BZh") && data.len() > 3 && (b'1'..=b'9').contains(&data[3]) {
+        return Format::Bzip2;
+    }
+    if starts(b"\xfd7zXZ\x00") {
+        return Format::Xz;
+    }
+    if starts(b"7z\xbc\xaf\x27\x1c") {
+        return Format::SevenZip;
+    }
+    if starts(b"\x04\x22\x4d\x18") {
+        return Format::Lz4;
+    }
+    if starts(b"\x28\xb5\x2f\xfd") {
+        return Format::Zstd;
+    }
+    if starts(b"\x93NUMPY") {
+        return Format::Npy;
+    }
+    if starts(b"GGUF") {
+        return Format::Gguf;
+    }
+    if starts(b"\x89HDF\r\n\x1a\n") {
+        return Format::Hdf5;
+    }
+    if data.len() >= 262 && (&data[257..262] == b"ustar") {
+        return Format::Tar;
+    }
+    if looks_like_safetensors(data) {
+        return Format::Safetensors;
+    }
+    if data.len() >= 2
+        && data[0] == 0x78
+        && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0
+    {
+        return Format::Zlib;
+    }
+    if crate::pickle::looks_like_pickle(data) && pickle_parses(data) {
+        return Format::Pickle;
+    }
+    if crate::formats::onnx::looks_like_onnx(data) {
+        return Format::Onnx;
+    }
+    if looks_like_text(data) {
+        return Format::Text;
+    }
+    if data.len() >= 512 && old_tar_checksum_ok(&data[..512]) {
+        return Format::Tar;
+    }
+    Format::Unknown
+}
+
+/// safetensors: an 8-byte little-endian header length, then a JSON object of that length.
+fn looks_like_safetensors(data: &[u8]) -> bool {
+    if data.len() < 10 {
+        return false;
+    }
+    let n = u64::from_le_bytes(data[..8].try_into().expect("8 bytes"));
+    n >= 2 && n <= (data.len() as u64 - 8) && data[8] == b'{'
+}
+
+/// A trial run of the pickle machine: it reaches a STOP, or it imports real names before it
+/// fails (a loader would have run those; a text file does not spell `module\nname\n`).
+fn pickle_parses(data: &[u8]) -> bool {
+    let mut budget = crate::pickle::machine::Budget {
+        opcodes_left: 1 << 20,
+        max_memo: 1 << 16,
+        max_stack: 1 << 16,
+        max_expansion: u64::MAX,
+        deadline: None,
+    };
+    match crate::pickle::machine::Machine::run(data, 0, &mut budget) {
+        Ok(_) => true,
+        Err(failed) => {
+            let (trace, e) = *failed;
+            // Out of trial budget while still parsing: a big pickle.
+            matches!(e.failure, crate::pickle::machine::Failure::Budget(_))
+                || trace.imports.iter().any(|i| {
+                    [&i.module, &i.name].iter().all(|s| {
+                        !s.is_empty()
+                            && s.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                    })
+                })
+        }
+    }
+}
+
+fn looks_like_text(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(8192)];
+    if head.contains(&0) {
+        return false;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut at the 8 KiB boundary.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > head.len(),
+    }
+}
+
+/// Pre-POSIX tar headers have no magic; their checksum field gives them away.
+fn old_tar_checksum_ok(header: &[u8]) -> bool {
+    let field = &header[148..156];
+    let text: String = field
+        .iter()
+        .take_while(|b| **b != 0 && **b != b' ')
+        .map(|b| *b as char)
+        .collect();
+    let Ok(expected) = u32::from_str_radix(text.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    sum == expected && header[0] != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_content() {
+        assert_eq!(sniff(b"\x80\x02}q\x00."), Format::Pickle);
+        assert_eq!(sniff(b"cos\nsystem\n(S'id'\ntR."), Format::Pickle);
+        // No STOP, but a loader runs os.system before it notices.
+        assert_eq!(sniff(b"cos\nsystem\n(S'id'\ntR"), Format::Pickle);
+        assert_eq!(sniff(b"PK\x03\x04rest"), Format::Zip);
+        assert_eq!(sniff(b"{\"a\": 1}\n"), Format::Text);
+        assert_eq!(sniff(b"hello world\n"), Format::Text);
+        assert_eq!(sniff(b"\x00\x01\x02\x03garbage\xff"), Format::Unknown);
+        assert_eq!(sniff(b""), Format::Empty);
+        let mut st = 2u64.to_le_bytes().to_vec();
+        st.extend_from_slice(b"{}");
+        assert_eq!(sniff(&st), Format::Safetensors);
+    }
+}
