@@ -6,6 +6,7 @@ pub mod demo;
 mod demo_report;
 pub mod detection;
 pub mod findings;
+pub mod scan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssessError {

@@ -93,13 +93,36 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
     }
 
     let progress = Progress::new();
+    let started = std::time::Instant::now();
     let report = scan_path(&args.paths, &options, &|done, total, path| {
         progress.message(format!("scanned {done}/{total}: {path}"));
     });
     progress.finish();
 
     let text = match cli.format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Json => {
+            let kb = crate::atlas_cmd::load_kb(cli)?;
+            let target = args
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let config = serde_json::json!({
+                "strict": args.strict,
+                "allow": args.allow,
+                "allowlist": args.allowlist,
+                "limits": report.limits,
+            });
+            let run = aisec_assess::scan::scan_run_report(
+                &report,
+                &kb,
+                &target,
+                config,
+                started.elapsed().as_secs_f64(),
+            );
+            serde_json::to_string_pretty(&run)? + "\n"
+        }
         Format::Sarif => {
             serde_json::to_string_pretty(&aisec_scan::sarif::to_sarif(&report))? + "\n"
         }

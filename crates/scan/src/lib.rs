@@ -14,6 +14,7 @@
 //!   exceeds are errors ([`ScanError`]), reported apart from findings, never "no issues".
 
 pub mod container;
+pub mod corpus;
 pub mod craft;
 pub mod formats;
 pub mod pickle;

@@ -776,3 +776,16 @@ fn malformed_and_unsupported_inputs_are_errors() {
         assert!(r.errors[0].to_string().contains(name), "{}", r.errors[0]);
     }
 }
+
+#[test]
+fn the_labelled_corpus_gets_its_labels() {
+    for s in aisec_scan::corpus::samples() {
+        let r = scan(s.name, &s.data);
+        assert!(r.errors.is_empty(), "{}: {:?}", s.name, r.errors);
+        assert_eq!(
+            r.verdict, s.expected,
+            "{} ({}): {:#?}",
+            s.name, s.what, r.findings
+        );
+    }
+}

@@ -80,6 +80,21 @@ pub struct Trace {
     pub skipped: Vec<(usize, usize)>,
     /// Nested pickles found inline (joblib object arrays), traced separately.
     pub nested: Vec<Trace>,
+    /// Every mutable container made, so that cycles (a list that contains itself through
+    /// the memo) are broken when the trace is dropped instead of leaking.
+    containers: Vec<V>,
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        for c in self.containers.drain(..) {
+            match &c.val {
+                Val::List(items) | Val::Set(items) => items.borrow_mut().clear(),
+                Val::Dict(pairs) => pairs.borrow_mut().clear(),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Python 3's `_compat_pickle` mapping of Python 2 module names, applied by `find_class` to
@@ -134,9 +149,10 @@ impl<'a> Machine<'a> {
             marks: Vec::new(),
             memo: std::collections::HashMap::new(),
             budget,
-            trace: Trace {
-                start,
-                ..Trace::default()
+            trace: {
+                let mut t = Trace::default();
+                t.start = start;
+                t
             },
         };
         match m.execute() {
@@ -322,6 +338,12 @@ impl<'a> Machine<'a> {
         });
         let v = Node::new(Val::Call(self.trace.calls.len() - 1));
         v.add_weight(weight);
+        v
+    }
+
+    fn container(&mut self, val: Val) -> V {
+        let v = Node::new(val);
+        self.trace.containers.push(v.clone());
         v
     }
 
@@ -529,15 +551,21 @@ impl<'a> Machine<'a> {
                     items.reverse();
                     self.push(Self::tuple(items), at)?;
                 }
-                b']' => self.push(Node::new(Val::List(RefCell::new(Vec::new()))), at)?,
+                b']' => {
+                    let v = self.container(Val::List(RefCell::new(Vec::new())));
+                    self.push(v, at)?;
+                }
                 b'l' => {
                     let items = self.pop_mark(at, "LIST")?;
                     let w = sum(items.iter());
-                    let v = Node::new(Val::List(RefCell::new(items)));
+                    let v = self.container(Val::List(RefCell::new(items)));
                     v.add_weight(w);
                     self.push(v, at)?;
                 }
-                b'}' => self.push(Node::new(Val::Dict(RefCell::new(Vec::new()))), at)?,
+                b'}' => {
+                    let v = self.container(Val::Dict(RefCell::new(Vec::new())));
+                    self.push(v, at)?;
+                }
                 b'd' => {
                     let items = self.pop_mark(at, "DICT")?;
                     if items.len() % 2 != 0 {
@@ -545,11 +573,14 @@ impl<'a> Machine<'a> {
                     }
                     let w = sum(items.iter());
                     let pairs = pairs(items);
-                    let v = Node::new(Val::Dict(RefCell::new(pairs)));
+                    let v = self.container(Val::Dict(RefCell::new(pairs)));
                     v.add_weight(w);
                     self.push(v, at)?;
                 }
-                0x8f => self.push(Node::new(Val::Set(RefCell::new(Vec::new()))), at)?,
+                0x8f => {
+                    let v = self.container(Val::Set(RefCell::new(Vec::new())));
+                    self.push(v, at)?;
+                }
                 0x91 => {
                     let items = self.pop_mark(at, "FROZENSET")?;
                     self.push(Node::new(Val::FrozenSet(items)), at)?;
@@ -1073,6 +1104,25 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn self_referencing_lists_are_freed() {
+        // l = []; l.append(l)
+        let data = b"\x80\x02]q\x00h\x00a.";
+        let t = Machine::run(data, 0, &mut budget()).unwrap();
+        let list = t.result.clone().unwrap();
+        assert_eq!(
+            Rc::strong_count(&list),
+            4,
+            "stack result, memo-free trace copy, registry, and itself"
+        );
+        drop(t);
+        assert_eq!(
+            Rc::strong_count(&list),
+            1,
+            "the cycle is broken when the trace goes"
+        );
     }
 
     #[test]
