@@ -789,3 +789,53 @@ fn the_labelled_corpus_gets_its_labels() {
         );
     }
 }
+
+/// Length-delimited protobuf field.
+fn pb(field: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut key = (field << 3) | 2;
+    loop {
+        let b = (key & 0x7f) as u8;
+        key >>= 7;
+        out.push(if key == 0 { b } else { b | 0x80 });
+        if key == 0 {
+            break;
+        }
+    }
+    let mut n = bytes.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        out.push(if n == 0 { b } else { b | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(bytes);
+    out
+}
+
+#[test]
+fn onnx_external_data_and_custom_domains() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ml/tests/fixtures/onnx/digits-cnn.onnx");
+    let r = safe("digits-cnn.onnx", &std::fs::read(fixture).unwrap());
+    assert_eq!(r.format.as_str(), "onnx");
+
+    let node = [pb(4, b"Evil"), pb(7, b"com.evil.ops")].concat();
+    let external = [pb(1, b"location"), pb(2, b"../../../etc/passwd")].concat();
+    let tensor = [pb(8, b"w"), pb(13, &external), vec![0x70, 1]].concat();
+    let graph = [pb(1, &node), pb(5, &tensor)].concat();
+    let model = [
+        vec![0x08, 8],
+        pb(7, &graph),
+        pb(8, &[pb(1, b"com.evil.ops"), vec![0x10, 1]].concat()),
+    ]
+    .concat();
+    let r = dangerous("evil.onnx", &model, "AISEC-ONNX-001");
+    assert!(rules(&r).contains(&"AISEC-ONNX-002"), "{:?}", rules(&r));
+    let inside = [pb(1, b"location"), pb(2, b"weights/w.bin")].concat();
+    let tensor = [pb(8, b"w"), pb(13, &inside), vec![0x70, 1]].concat();
+    let model = [vec![0x08, 8], pb(7, &pb(5, &tensor))].concat();
+    safe("external.onnx", &model);
+}
