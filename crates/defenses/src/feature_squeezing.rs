@@ -268,13 +268,31 @@ impl FeatureSqueezing {
         seed: u64,
     ) -> Result<Vec<f32>, MlError> {
         // Two runs that weigh the detector's score differently (5 and 20 against the
-        // cross-entropy terms); each input keeps the fooling point with the lowest score.
+        // cross-entropy terms), then one on the squeezer's levels; each input keeps the
+        // fooling point with the lowest score.
         let f = model.info().features();
         let mut best = x.to_vec();
         let mut best_score = vec![f32::INFINITY; y.len()];
-        for (run, weight) in [5.0f32, 20.0].into_iter().enumerate() {
-            let (candidate, scores) =
-                self.adaptive_run(model, x, y, eps, steps, seed + run as u64, weight)?;
+        for (run, (weight, target_rank)) in [(5.0f32, 0), (20.0, 0)].into_iter().enumerate() {
+            let (candidate, scores) = self.adaptive_run(
+                model,
+                x,
+                y,
+                eps,
+                steps,
+                seed + run as u64,
+                weight,
+                target_rank,
+            )?;
+            for i in 0..y.len() {
+                if scores[i] < best_score[i] {
+                    best_score[i] = scores[i];
+                    best[i * f..(i + 1) * f].copy_from_slice(&candidate[i * f..(i + 1) * f]);
+                }
+            }
+        }
+        // A third run on the bit-depth squeezer's levels, whose points it leaves unchanged.
+        if let Some((candidate, scores)) = self.on_levels_run(model, x, y, eps, steps, seed + 2)? {
             for i in 0..y.len() {
                 if scores[i] < best_score[i] {
                     best_score[i] = scores[i];
@@ -283,6 +301,99 @@ impl FeatureSqueezing {
             }
         }
         Ok(best)
+    }
+
+    /// PGD whose every iterate is snapped onto the bit-depth squeezer's levels inside the
+    /// ε-ball (BPDA: the gradient is taken at the snapped point and applied to a continuous
+    /// shadow). A snapped point that fools the model is a fixed point of that squeezer, so the
+    /// squeezer sees no change at all. None without a bit-depth squeezer.
+    fn on_levels_run(
+        &self,
+        model: &dyn Classifier,
+        x: &[f32],
+        y: &[usize],
+        eps: f32,
+        steps: usize,
+        seed: u64,
+    ) -> Result<Option<(Vec<f32>, Vec<f32>)>, MlError> {
+        let Some(mut snapped) = self.snap_to_levels(x, x, eps) else {
+            return Ok(None);
+        };
+        let diff = model.gradients().ok_or(MlError::NoGradients)?;
+        let f = model.info().features();
+        let n = y.len();
+        let mut rng = Rng::derive(seed, "adaptive-squeezing-levels");
+        let mut shadow: Vec<f32> = x.iter().map(|v| v + rng.uniform(-eps, eps)).collect();
+        project(&mut shadow, x, eps, Norm::Linf, Some(self.range), f);
+        // Steps large enough to cross from one level to the next within a few iterations.
+        let sizes = vec![eps / 8.0; n];
+        let mut best = x.to_vec();
+        let mut best_score = vec![f32::INFINITY; n];
+        for _ in 0..steps.div_ceil(2) {
+            snapped = self.snap_to_levels(&shadow, x, eps).unwrap_or(snapped);
+            let scores = self.scores(model, &snapped)?;
+            let predicted = model.evaluate(&snapped)?;
+            for i in 0..n {
+                if predicted[i] != y[i] && scores[i] < best_score[i] {
+                    best_score[i] = scores[i];
+                    best[i * f..(i + 1) * f].copy_from_slice(&snapped[i * f..(i + 1) * f]);
+                }
+            }
+            if best_score.iter().all(|s| *s <= 0.0) {
+                break;
+            }
+            model.budget().charge(n as u64)?;
+            let grad = {
+                let _autodiff = tensor::autodiff_guard();
+                let device = tensor::autodiff_device();
+                let input = tensor::matrix(&snapped, n, &device).require_grad();
+                let z = diff.logits(input.clone())?;
+                let loss = tensor::per_example_cross_entropy(z, tensor::labels(y, &device));
+                let grads = loss.sum().backward();
+                input
+                    .grad(&grads)
+                    .map(tensor::to_vec)
+                    .unwrap_or_else(|| vec![0.0; snapped.len()])
+            };
+            ascend(&mut shadow, &grad, &sizes, f, Norm::Linf);
+            project(&mut shadow, x, eps, Norm::Linf, Some(self.range), f);
+        }
+        tracing::info!(
+            fooled = best_score.iter().filter(|s| s.is_finite()).count(),
+            unseen = best_score.iter().filter(|s| **s <= 1e-6).count(),
+            inputs = n,
+            "adaptive run on the squeezer's levels"
+        );
+        Ok(Some((best, best_score)))
+    }
+
+    /// Each value moved to the nearest level of the first bit-depth squeezer that stays within
+    /// ε of the clean value (and the input range); None without a bit-depth squeezer.
+    fn snap_to_levels(&self, adv: &[f32], x: &[f32], eps: f32) -> Option<Vec<f32>> {
+        let bits = self.squeezers.iter().find_map(|s| match s {
+            Squeezer::BitDepth(b) => Some(*b),
+            Squeezer::Median(_) => None,
+        })?;
+        let levels = ((1u32 << bits) - 1) as f32;
+        let (lo, span) = (self.range.lo, self.range.hi - self.range.lo);
+        let level = |k: f32| lo + k / levels * span;
+        Some(
+            adv.iter()
+                .zip(x)
+                .map(|(a, c)| {
+                    let nearest = ((a - lo) / span * levels).round().clamp(0.0, levels);
+                    // The nearest level, or the next one towards the clean value when the
+                    // nearest lies outside the ε-ball.
+                    [nearest, nearest - 1.0, nearest + 1.0]
+                        .into_iter()
+                        .filter(|k| (0.0..=levels).contains(k))
+                        .map(level)
+                        .filter(|v| (v - c).abs() <= eps + 1e-6)
+                        .min_by(|p, q| (p - a).abs().total_cmp(&(q - a).abs()))
+                        .unwrap_or(*a)
+                })
+                .collect(),
+        )
     }
 
     /// One adaptive run; returns the points and, per input, the score of the kept fooling
@@ -297,6 +408,7 @@ impl FeatureSqueezing {
         steps: usize,
         seed: u64,
         weight: f32,
+        target_rank: usize,
     ) -> Result<(Vec<f32>, Vec<f32>), MlError> {
         let diff = model.gradients().ok_or(MlError::NoGradients)?;
         let f = model.info().features();
@@ -307,9 +419,12 @@ impl FeatureSqueezing {
         let targets: Vec<usize> = (0..n)
             .map(|i| {
                 let row = &clean[i * classes..(i + 1) * classes];
-                (0..classes)
-                    .filter(|c| *c != y[i])
-                    .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+                let mut wrong: Vec<usize> = (0..classes).filter(|c| *c != y[i]).collect();
+                wrong.sort_by(|a, b| row[*b].total_cmp(&row[*a]));
+                wrong
+                    .get(target_rank)
+                    .or(wrong.first())
+                    .copied()
                     .unwrap_or(0)
             })
             .collect();
@@ -322,12 +437,18 @@ impl FeatureSqueezing {
         let mut best_score = vec![f32::INFINITY; n];
         for iteration in 0..steps {
             if iteration % 5 == 4 || iteration + 1 == steps {
-                let scores = self.scores(model, &adv)?;
-                let predicted = model.evaluate(&adv)?;
-                for i in 0..n {
-                    if predicted[i] != y[i] && scores[i] < best_score[i] {
-                        best_score[i] = scores[i];
-                        best[i * f..(i + 1) * f].copy_from_slice(&adv[i * f..(i + 1) * f]);
+                // The iterate, and the iterate snapped onto the bit-depth squeezer's levels
+                // inside the ε-ball: a fixed point of that squeezer, so it scores nothing there.
+                let snapped = self.snap_to_levels(&adv, x, eps);
+                for candidate in std::iter::once(&adv).chain(snapped.as_ref()) {
+                    let scores = self.scores(model, candidate)?;
+                    let predicted = model.evaluate(candidate)?;
+                    for i in 0..n {
+                        if predicted[i] != y[i] && scores[i] < best_score[i] {
+                            best_score[i] = scores[i];
+                            best[i * f..(i + 1) * f]
+                                .copy_from_slice(&candidate[i * f..(i + 1) * f]);
+                        }
                     }
                 }
             }

@@ -35,64 +35,66 @@ fn detects_plain_pgd_and_the_adaptive_attack_evades_it() {
         "the detector's own runs of the model are not the adversary's queries"
     );
 
-    let eps = 0.1;
-    let pgd = (find_evasion("pgd").unwrap().build)(&EvasionParams {
-        eps: Some(eps),
-        norm: Some(Norm::Linf),
-        steps: Some(40),
-        ..EvasionParams::default()
-    })
-    .unwrap();
-    let task = EvasionTask {
-        model: &model,
-        x: &test.x,
-        y: &test.y,
-        clip: Some(range),
-        target: None,
-        seed: 1,
-    };
-    let outcome = evasion::run(pgd.as_ref(), &task).unwrap();
-    let f = test.features();
-    let successful: Vec<f32> = outcome
-        .examples
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.success)
-        .flat_map(|(i, _)| outcome.adversarial[i * f..(i + 1) * f].to_vec())
-        .collect();
-    let plain = detector.evaluate(&model, &test.x, &successful).unwrap();
-    eprintln!("threshold {}: non-adaptive {plain:?}", detector.threshold);
-    assert!(
-        plain.false_positive_rate <= 0.05,
-        "false positives on clean held-out inputs {}",
-        plain.false_positive_rate
-    );
-    assert!(
-        plain.detection_recall >= 0.8,
-        "detection of non-adaptive PGD {}",
-        plain.detection_recall
-    );
-
-    let adaptive = detector
-        .adaptive_attack(&model, &test.x, &test.y, eps, 400, 2)
+    // ε = 0.1 and 0.2: plain PGD is caught at both; the adaptive attack evades at both.
+    for eps in [0.1, 0.2] {
+        let pgd = (find_evasion("pgd").unwrap().build)(&EvasionParams {
+            eps: Some(eps),
+            norm: Some(Norm::Linf),
+            steps: Some(40),
+            ..EvasionParams::default()
+        })
         .unwrap();
-    let predicted = model.evaluate(&adaptive).unwrap();
-    let fooled: Vec<f32> = predicted
-        .iter()
-        .zip(&test.y)
-        .enumerate()
-        .filter(|(_, (p, y))| p != y)
-        .flat_map(|(i, _)| adaptive[i * f..(i + 1) * f].to_vec())
-        .collect();
-    let adaptive_report = detector.evaluate(&model, &test.x, &fooled).unwrap();
-    eprintln!("adaptive: {adaptive_report:?}");
-    assert!(
-        adaptive_report.adversarial_examples * 3 >= successful.len() / f,
-        "the adaptive attack should still fool many inputs"
-    );
-    assert!(
-        adaptive_report.detection_recall < 0.2,
-        "detection of the adaptive attack {}",
-        adaptive_report.detection_recall
-    );
+        let task = EvasionTask {
+            model: &model,
+            x: &test.x,
+            y: &test.y,
+            clip: Some(range),
+            target: None,
+            seed: 1,
+        };
+        let outcome = evasion::run(pgd.as_ref(), &task).unwrap();
+        let f = test.features();
+        let successful: Vec<f32> = outcome
+            .examples
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.success)
+            .flat_map(|(i, _)| outcome.adversarial[i * f..(i + 1) * f].to_vec())
+            .collect();
+        let plain = detector.evaluate(&model, &test.x, &successful).unwrap();
+        eprintln!("threshold {}: non-adaptive {plain:?}", detector.threshold);
+        assert!(
+            plain.false_positive_rate <= 0.05,
+            "false positives on clean held-out inputs {}",
+            plain.false_positive_rate
+        );
+        assert!(
+            plain.detection_recall >= 0.8,
+            "detection of non-adaptive PGD {}",
+            plain.detection_recall
+        );
+
+        let adaptive = detector
+            .adaptive_attack(&model, &test.x, &test.y, eps, 400, 2)
+            .unwrap();
+        let predicted = model.evaluate(&adaptive).unwrap();
+        let fooled: Vec<f32> = predicted
+            .iter()
+            .zip(&test.y)
+            .enumerate()
+            .filter(|(_, (p, y))| p != y)
+            .flat_map(|(i, _)| adaptive[i * f..(i + 1) * f].to_vec())
+            .collect();
+        let adaptive_report = detector.evaluate(&model, &test.x, &fooled).unwrap();
+        eprintln!("adaptive: {adaptive_report:?}");
+        assert!(
+            adaptive_report.adversarial_examples * 3 >= successful.len() / f,
+            "the adaptive attack should still fool many inputs"
+        );
+        assert!(
+            adaptive_report.detection_recall < 0.2,
+            "detection of the adaptive attack {}",
+            adaptive_report.detection_recall
+        );
+    }
 }
