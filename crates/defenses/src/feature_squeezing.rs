@@ -118,6 +118,9 @@ fn roc_curve(clean: &[f32], adversarial: &[f32]) -> Vec<(f64, f64)> {
     points
 }
 
+/// Adversarial points (flattened) and, per input, the detector score of the kept point.
+type PointsAndScores = (Vec<f32>, Vec<f32>);
+
 fn image_shape(shape: &[usize]) -> Result<[usize; 3], MlError> {
     match shape {
         [c, h, w] => Ok([*c, *h, *w]),
@@ -315,7 +318,7 @@ impl FeatureSqueezing {
         eps: f32,
         steps: usize,
         seed: u64,
-    ) -> Result<Option<(Vec<f32>, Vec<f32>)>, MlError> {
+    ) -> Result<Option<PointsAndScores>, MlError> {
         let Some(mut snapped) = self.snap_to_levels(x, x, eps) else {
             return Ok(None);
         };
@@ -409,7 +412,7 @@ impl FeatureSqueezing {
         seed: u64,
         weight: f32,
         target_rank: usize,
-    ) -> Result<(Vec<f32>, Vec<f32>), MlError> {
+    ) -> Result<PointsAndScores, MlError> {
         let diff = model.gradients().ok_or(MlError::NoGradients)?;
         let f = model.info().features();
         let classes = model.info().num_classes;
