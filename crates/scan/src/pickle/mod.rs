@@ -15,7 +15,7 @@ use crate::policy::{Policy, Verdict};
 use crate::scanner::{Limits, Location, ScanFinding};
 use crate::ScanError;
 use machine::{Budget, Failure, Machine, MachineError, Trace};
-use value::{Renderer, Val, V};
+use value::{Renderer, Val};
 
 /// What the pickle scan of one stream found.
 #[derive(Debug, Default)]
@@ -280,9 +280,4 @@ pub fn looks_like_pickle(data: &[u8]) -> bool {
         [first, ..] => b"(]}cN)KJIFSVXUGTlde".contains(first),
         [] => false,
     }
-}
-
-/// True when a value is a string or bytes (for persistent IDs and arguments).
-pub fn is_text(v: &V) -> bool {
-    matches!(v.val, Val::Str(_) | Val::Bytes { .. })
 }

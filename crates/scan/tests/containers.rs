@@ -1,0 +1,359 @@
+//! Containers and the other formats against files these tests build themselves: zip tricks,
+//! tar, compression wrappers, NumPy, safetensors, Keras, ONNX, GGUF, malformed input.
+
+use aisec_scan::craft::{self, call, ZipEntry, ZipWriter};
+use aisec_scan::scanner::{scan_bytes, FileReport, ScanOptions};
+use aisec_scan::{ScanError, Verdict};
+
+fn scan(name: &str, data: &[u8]) -> FileReport {
+    scan_bytes(name, data, &ScanOptions::default())
+}
+
+fn rules(r: &FileReport) -> Vec<&str> {
+    r.findings.iter().map(|f| f.rule).collect()
+}
+
+#[track_caller]
+fn dangerous(name: &str, data: &[u8], rule: &str) -> FileReport {
+    let r = scan(name, data);
+    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{name}: {:#?}", r.findings);
+    assert!(
+        rules(&r).contains(&rule),
+        "{name}: {rule} not in {:?}",
+        rules(&r)
+    );
+    r
+}
+
+#[track_caller]
+fn safe(name: &str, data: &[u8]) -> FileReport {
+    let r = scan(name, data);
+    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Safe, "{name}: {:#?}", r.findings);
+    r
+}
+
+#[test]
+fn formats_are_sniffed_not_named() {
+    let evil = call("os", "system", &["id"]);
+    for name in [
+        "model.bin",
+        "model.pt",
+        "model.safetensors",
+        "weights.h5",
+        "model.onnx",
+        "README.txt",
+    ] {
+        let r = dangerous(name, &evil, "AISEC-PKL-001");
+        assert_eq!(r.format.as_str(), "pickle", "{name}");
+    }
+    // A protocol-0 pickle without STOP still runs os.system before the loader fails.
+    let r = scan("nostop", b"cos\nsystem\n(S'id'\ntR");
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    assert!(
+        matches!(r.errors[..], [ScanError::Malformed { .. }]),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn pytorch_zips_and_their_tricks() {
+    let storages = vec![(0..4096u32)
+        .flat_map(|i| (i * 2_654_435_761).to_le_bytes())
+        .collect::<Vec<u8>>()];
+    let benign = craft::torch_zip(&craft::torch_state_dict(1, 4096), &storages);
+    let r = safe("benign.pt", &benign);
+    assert!(
+        r.parts
+            .iter()
+            .any(|(m, f)| m == "archive/data.pkl" && f.as_str() == "pickle"),
+        "{:?}",
+        r.parts
+    );
+
+    let evil = call("os", "system", &["id"]);
+    let plain = craft::torch_zip(&evil, &storages);
+    let r = dangerous("evil.pt", &plain, "AISEC-PKL-001");
+    assert_eq!(r.findings[0].member.as_deref(), Some("archive/data.pkl"));
+
+    // A wrong CRC: Python's zipfile refuses the member, PyTorch loads it.
+    let mut entry = ZipEntry::new("archive/data.pkl", &evil);
+    entry.crc = Some(0xdead_beef);
+    let bad_crc = ZipWriter::new()
+        .entry(entry)
+        .file("archive/version", b"3\n")
+        .finish();
+    let r = dangerous("crc.pt", &bad_crc, "AISEC-PKL-001");
+    assert!(rules(&r).contains(&"AISEC-ARC-002"));
+
+    // The encrypted bit set: zipfile asks for a password; the data is plain.
+    let mut entry = ZipEntry::new("archive/data.pkl", &evil);
+    entry.flags = 0x1;
+    let flagged = ZipWriter::new().entry(entry).finish();
+    let r = dangerous("flags.pt", &flagged, "AISEC-PKL-001");
+    assert!(rules(&r).contains(&"AISEC-ARC-003"));
+
+    // Local and central names differ.
+    let mut entry = ZipEntry::new("archive/data.pkl", &evil);
+    entry.local_name = Some("archive/innocent.txt".into());
+    let r = dangerous(
+        "names.pt",
+        &ZipWriter::new().entry(entry).finish(),
+        "AISEC-ARC-001",
+    );
+    assert!(rules(&r).contains(&"AISEC-PKL-001"));
+
+    // Deflated members, an entry only streaming readers see, duplicates, traversal.
+    let mut deflated = ZipEntry::new("archive/data.pkl", &evil);
+    deflated.deflate = true;
+    dangerous(
+        "deflate.pt",
+        &ZipWriter::new().entry(deflated).finish(),
+        "AISEC-PKL-001",
+    );
+    let mut hidden = ZipEntry::new("archive/extra.pkl", &evil);
+    hidden.hidden = true;
+    let r = dangerous(
+        "hidden.zip",
+        &ZipWriter::new()
+            .file("archive/data.pkl", &craft::torch_state_dict(1, 4))
+            .entry(hidden)
+            .finish(),
+        "AISEC-ARC-001",
+    );
+    assert!(rules(&r).contains(&"AISEC-PKL-001"));
+    let dup = ZipWriter::new()
+        .file("a.pkl", &craft::torch_state_dict(1, 4))
+        .file("a.pkl", &evil)
+        .finish();
+    let r = dangerous("dup.zip", &dup, "AISEC-ARC-004");
+    assert!(
+        rules(&r).contains(&"AISEC-PKL-001"),
+        "the second copy is scanned too"
+    );
+    dangerous(
+        "traversal.zip",
+        &ZipWriter::new()
+            .file("../../etc/cron.d/x", b"* * * * * id\n")
+            .finish(),
+        "AISEC-ARC-005",
+    );
+
+    // A zip inside a zip inside a gzip.
+    let inner = craft::torch_zip(&evil, &[]);
+    let outer = ZipWriter::new().file("models/inner.pt", &inner).finish();
+    let r = dangerous("nested.zip.gz", &craft::gzip(&outer), "AISEC-PKL-001");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "AISEC-PKL-001")
+        .unwrap();
+    assert_eq!(
+        f.member.as_deref(),
+        Some("<gzip>!models/inner.pt!archive/data.pkl")
+    );
+
+    // Garbage is not "no issues".
+    let r = scan("broken.pt", &plain[..plain.len() - 30]);
+    assert!(!r.errors.is_empty());
+}
+
+#[test]
+fn numpy_tar_and_compressed_wrappers() {
+    let evil = call("os", "system", &["id"]);
+    let object_array = craft::npy("|O", "(1,)", &evil);
+    let r = dangerous("objects.npy", &object_array, "AISEC-PKL-001");
+    assert!(rules(&r).contains(&"AISEC-NPY-001"));
+    let plain = craft::npy("<f4", "(2, 2)", &[0u8; 16]);
+    safe("plain.npy", &plain);
+    let npz = ZipWriter::new()
+        .file("x.npy", &plain)
+        .file("y.npy", &object_array)
+        .finish();
+    dangerous("arrays.npz", &npz, "AISEC-PKL-001");
+    let short = craft::npy("<f4", "(100,)", &[0u8; 16]);
+    assert!(!scan("short.npy", &short).errors.is_empty());
+
+    let tar = craft::tar(&[
+        ("sys_info", &craft::torch_state_dict(0, 1)),
+        ("pickle", &evil),
+    ]);
+    let r = dangerous("legacy.tar", &tar, "AISEC-PKL-001");
+    assert_eq!(
+        r.findings
+            .iter()
+            .find(|f| f.rule == "AISEC-PKL-001")
+            .unwrap()
+            .member
+            .as_deref(),
+        Some("pickle")
+    );
+
+    use std::io::Write;
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(&evil).unwrap();
+    dangerous("model.pkl.bz2", &bz.finish().unwrap(), "AISEC-PKL-001");
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&evil).unwrap();
+    dangerous("joblib-zlib", &z.finish().unwrap(), "AISEC-PKL-001");
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut std::io::Cursor::new(&evil), &mut xz).unwrap();
+    dangerous("model.pkl.xz", &xz, "AISEC-PKL-001");
+}
+
+#[test]
+fn other_formats() {
+    // safetensors: valid, trailing junk with a pickle in it, overlapping offsets.
+    let header = r#"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"format":"pt"}}"#;
+    safe("ok.safetensors", &craft::safetensors(header, &[0u8; 16]));
+    let mut junk = vec![0u8; 16];
+    junk.extend_from_slice(&call("os", "system", &["id"]));
+    let r = dangerous(
+        "polyglot.safetensors",
+        &craft::safetensors(header, &junk),
+        "AISEC-PKL-001",
+    );
+    assert!(rules(&r).contains(&"AISEC-ST-002"));
+    let overlap = r#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}"#;
+    dangerous(
+        "overlap.safetensors",
+        &craft::safetensors(overlap, &[0u8; 24]),
+        "AISEC-ST-001",
+    );
+    let outside = r#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,1600]}}"#;
+    dangerous(
+        "outside.safetensors",
+        &craft::safetensors(outside, &[0u8; 16]),
+        "AISEC-ST-001",
+    );
+
+    // Keras: a Lambda layer and a module reference outside Keras.
+    let config = br#"{"module": "keras", "class_name": "Sequential", "config": {"layers": [
+        {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "l", "function": {"module": "builtins", "class_name": "function", "config": "exec"}}}]}}"#;
+    let keras = ZipWriter::new()
+        .file("metadata.json", b"{}")
+        .file("config.json", config)
+        .file("model.weights.h5", b"\x89HDF\r\n\x1a\n")
+        .finish();
+    let r = dangerous("model.keras", &keras, "AISEC-KERAS-001");
+    assert!(rules(&r).contains(&"AISEC-KERAS-002"));
+    let clean = br#"{"module": "keras", "class_name": "Sequential", "config": {"layers": [{"module": "keras.layers", "class_name": "Dense", "config": {"units": 3}}]}}"#;
+    safe(
+        "clean.keras",
+        &ZipWriter::new()
+            .file("metadata.json", b"{}")
+            .file("config.json", clean)
+            .finish(),
+    );
+    let mut h5 = b"\x89HDF\r\n\x1a\n\0\0\0\0model_config\0".to_vec();
+    h5.extend_from_slice(br#"{"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {"name": "x", "function": ["4wEAAAAAAAAA", null, null]}}]}}"#);
+    h5.extend_from_slice(&[0u8; 64]);
+    dangerous("model.h5", &h5, "AISEC-KERAS-001");
+}
+
+fn gguf(template: &str, tensor_offset: u64) -> Vec<u8> {
+    let mut g = b"GGUF".to_vec();
+    g.extend_from_slice(&3u32.to_le_bytes());
+    g.extend_from_slice(&1u64.to_le_bytes());
+    g.extend_from_slice(&1u64.to_le_bytes());
+    let key = "tokenizer.chat_template";
+    g.extend_from_slice(&(key.len() as u64).to_le_bytes());
+    g.extend_from_slice(key.as_bytes());
+    g.extend_from_slice(&8u32.to_le_bytes());
+    g.extend_from_slice(&(template.len() as u64).to_le_bytes());
+    g.extend_from_slice(template.as_bytes());
+    let name = "w";
+    g.extend_from_slice(&(name.len() as u64).to_le_bytes());
+    g.extend_from_slice(name.as_bytes());
+    g.extend_from_slice(&1u32.to_le_bytes());
+    g.extend_from_slice(&8u64.to_le_bytes());
+    g.extend_from_slice(&0u32.to_le_bytes());
+    g.extend_from_slice(&tensor_offset.to_le_bytes());
+    while g.len() % 32 != 0 {
+        g.push(0);
+    }
+    g.extend_from_slice(&[0u8; 32]);
+    g
+}
+
+#[test]
+fn gguf_templates_and_bounds() {
+    let benign = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}";
+    safe("ok.gguf", &gguf(benign, 0));
+    let ssti = "{{ self.__init__.__globals__.__builtins__.__import__('os').popen('id').read() }}";
+    dangerous("ssti.gguf", &gguf(ssti, 0), "AISEC-GGUF-001");
+    dangerous("bounds.gguf", &gguf(benign, 4096), "AISEC-GGUF-002");
+}
+
+#[test]
+fn malformed_and_unsupported_inputs_are_errors() {
+    for (name, data) in [
+        (
+            "truncated.pkl",
+            &b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x02os"[..],
+        ),
+        ("random.bin", &[0u8, 1, 2, 3, 0xff, 0xfe, 9, 9, 9, 0][..]),
+        ("model.7z", &b"7z\xbc\xaf\x27\x1c\x00\x04rest"[..]),
+        ("bad.zip", &b"PK\x03\x04 truncated"[..]),
+    ] {
+        let r = scan(name, data);
+        assert!(
+            !r.errors.is_empty(),
+            "{name} must be an error, got {:?}",
+            r.findings
+        );
+        assert!(r.errors[0].to_string().contains(name), "{}", r.errors[0]);
+    }
+}
+
+/// Length-delimited protobuf field.
+fn pb(field: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut key = (field << 3) | 2;
+    loop {
+        let b = (key & 0x7f) as u8;
+        key >>= 7;
+        out.push(if key == 0 { b } else { b | 0x80 });
+        if key == 0 {
+            break;
+        }
+    }
+    let mut n = bytes.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        out.push(if n == 0 { b } else { b | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(bytes);
+    out
+}
+
+#[test]
+fn onnx_external_data_and_custom_domains() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ml/tests/fixtures/onnx/digits-cnn.onnx");
+    let r = safe("digits-cnn.onnx", &std::fs::read(fixture).unwrap());
+    assert_eq!(r.format.as_str(), "onnx");
+
+    let node = [pb(4, b"Evil"), pb(7, b"com.evil.ops")].concat();
+    let external = [pb(1, b"location"), pb(2, b"../../../etc/passwd")].concat();
+    let tensor = [pb(8, b"w"), pb(13, &external), vec![0x70, 1]].concat();
+    let graph = [pb(1, &node), pb(5, &tensor)].concat();
+    let model = [
+        vec![0x08, 8],
+        pb(7, &graph),
+        pb(8, &[pb(1, b"com.evil.ops"), vec![0x10, 1]].concat()),
+    ]
+    .concat();
+    let r = dangerous("evil.onnx", &model, "AISEC-ONNX-001");
+    assert!(rules(&r).contains(&"AISEC-ONNX-002"), "{:?}", rules(&r));
+    let inside = [pb(1, b"location"), pb(2, b"weights/w.bin")].concat();
+    let tensor = [pb(8, b"w"), pb(13, &inside), vec![0x70, 1]].concat();
+    let model = [vec![0x08, 8], pb(7, &pb(5, &tensor))].concat();
+    safe("external.onnx", &model);
+}
