@@ -12,6 +12,7 @@ use operands::{long_le, pairs, python_string_literal, raw_unicode_escape};
 
 mod joblib;
 mod operands;
+mod reader;
 
 /// How far the machine may go; shared by all pickles of one file.
 #[derive(Debug, Clone)]
@@ -177,65 +178,6 @@ impl<'a> Machine<'a> {
             offset: at,
             failure: Failure::Budget(message.into()),
         })
-    }
-
-    fn take(&mut self, n: usize, at: usize, what: &str) -> Step<&'a [u8]> {
-        let data = self.data;
-        match self.pos.checked_add(n).filter(|end| *end <= data.len()) {
-            Some(end) => {
-                let s = &data[self.pos..end];
-                self.pos = end;
-                Ok(s)
-            }
-            None => self.fail(at, format!("{what}: the pickle ends inside its operand")),
-        }
-    }
-
-    fn line(&mut self, at: usize, what: &str) -> Step<&'a [u8]> {
-        let data = self.data;
-        match data[self.pos.min(data.len())..]
-            .iter()
-            .position(|b| *b == b'\n')
-        {
-            Some(i) => {
-                let s = &data[self.pos..self.pos + i];
-                self.pos += i + 1;
-                Ok(s)
-            }
-            None => self.fail(at, format!("{what}: no newline ends the operand")),
-        }
-    }
-
-    fn text_line(&mut self, at: usize, what: &str) -> Step<String> {
-        let raw = self.line(at, what)?;
-        match std::str::from_utf8(raw) {
-            Ok(s) => Ok(s.to_string()),
-            Err(_) => self.fail(at, format!("{what}: the operand is not UTF-8")),
-        }
-    }
-
-    fn u8(&mut self, at: usize, what: &str) -> Step<usize> {
-        Ok(self.take(1, at, what)?[0] as usize)
-    }
-
-    fn u16(&mut self, at: usize, what: &str) -> Step<usize> {
-        let b = self.take(2, at, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]) as usize)
-    }
-
-    fn u32(&mut self, at: usize, what: &str) -> Step<u32> {
-        let b = self.take(4, at, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn u64(&mut self, at: usize, what: &str) -> Step<u64> {
-        let b = self.take(8, at, what)?;
-        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    }
-
-    fn len_u64(&mut self, at: usize, what: &str) -> Step<usize> {
-        let n = self.u64(at, what)?;
-        usize::try_from(n).or_else(|_| self.fail(at, format!("{what}: length {n} does not fit")))
     }
 
     fn push(&mut self, v: V, at: usize) -> Step<()> {
@@ -788,45 +730,6 @@ impl<'a> Machine<'a> {
             _ => self.method_on(target, "__setitem__", items, at, op),
         }
         self.check_weight(target, at)
-    }
-
-    fn memo_key(&self, s: &str, at: usize, op: &str) -> Step<u64> {
-        s.trim()
-            .parse::<u64>()
-            .or_else(|_| self.fail(at, format!("{op}: {s:?} is not a memo key")))
-    }
-
-    fn parse_int(&self, s: &str, at: usize, op: &str) -> Step<Val> {
-        let t = s.trim();
-        if let Ok(i) = t.parse::<i64>() {
-            return Ok(Val::Int(i));
-        }
-        let digits = t.strip_prefix('-').unwrap_or(t);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(Val::BigInt(digits.len() / 2 + 1));
-        }
-        self.fail(at, format!("{op}: {s:?} is not an integer"))
-    }
-
-    fn push_bytes(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
-        let start = self.pos;
-        self.take(n, at, op)?;
-        self.push(Node::new(Val::Bytes { start, len: n }), at)
-    }
-
-    fn push_utf8(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
-        let raw = self.take(n, at, op)?;
-        // Python decodes with surrogatepass; lone surrogates are rare and harmless to replace.
-        let s = String::from_utf8_lossy(raw).into_owned();
-        self.push(Node::new(Val::Str(s)), at)
-    }
-
-    /// Python 3 decodes protocol-2 byte strings as ASCII by default (encoding="ASCII"); torch
-    /// and numpy pass "latin1" or "bytes". Names in them are what matters here, so latin-1.
-    fn push_bytes_as_str(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
-        let raw = self.take(n, at, op)?;
-        let s: String = raw.iter().map(|b| *b as char).collect();
-        self.push(Node::new(Val::Str(s)), at)
     }
 }
 
