@@ -6,6 +6,7 @@ pub mod demo;
 mod demo_report;
 pub mod detection;
 pub mod findings;
+pub mod poisoning;
 pub mod scan;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum AssessError {
     Attack(#[from] aisec_attacks::AttackError),
     #[error(transparent)]
     Atlas(#[from] aisec_atlas::AtlasError),
+    #[error("{0}")]
+    Config(String),
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: std::path::PathBuf,

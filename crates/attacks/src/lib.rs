@@ -3,6 +3,7 @@
 
 pub mod evasion;
 mod outcome;
+pub mod poison;
 pub mod registry;
 
 pub use outcome::{AttackOutcome, ExampleResult};
@@ -19,6 +20,8 @@ pub enum Access {
     ScoreBased,
     /// Only the predicted label for chosen inputs.
     DecisionBased,
+    /// Write access to part of the training data.
+    TrainingData,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -88,8 +88,33 @@ pub fn find_evasion(name: &str) -> Option<&'static EvasionEntry> {
 }
 
 /// Every attack with its ATLAS IDs, built with default parameters.
+/// The training-time attacks (`aisec attack poison`), with their ATLAS techniques.
+pub fn poisoning_attacks() -> Vec<AttackListing> {
+    use crate::poison::{badnets, label_flip};
+    vec![
+        AttackListing {
+            name: "poison.badnets",
+            summary: "BadNets: a patch trigger stamped on a share of the training inputs, relabelled to the target (Gu et al. 2017)",
+            access: Access::TrainingData,
+            atlas: badnets::ATLAS.to_vec(),
+        },
+        AttackListing {
+            name: "poison.blend",
+            summary: "Blended backdoor: a fixed random pattern mixed in at ratio α (Chen et al. 2017)",
+            access: Access::TrainingData,
+            atlas: badnets::ATLAS.to_vec(),
+        },
+        AttackListing {
+            name: "poison.label-flip",
+            summary: "Label flipping, random or class A → B, at a given rate",
+            access: Access::TrainingData,
+            atlas: label_flip::ATLAS.to_vec(),
+        },
+    ]
+}
+
 pub fn listing() -> Vec<AttackListing> {
-    evasion_attacks()
+    let mut all: Vec<AttackListing> = evasion_attacks()
         .iter()
         .map(|e| AttackListing {
             name: e.name,
@@ -99,7 +124,9 @@ pub fn listing() -> Vec<AttackListing> {
                 .map(|a| a.atlas().to_vec())
                 .unwrap_or_default(),
         })
-        .collect()
+        .collect();
+    all.extend(poisoning_attacks());
+    all
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ use crate::{Cli, Outcome};
 pub enum AttackCommand {
     /// Evasion: adversarial inputs that make the model answer wrongly.
     Evasion(Box<EvasionArgs>),
+    /// Training-time poisoning: backdoors and label flipping, with data-sanitising or
+    /// input-screening defences; trains the clean, the poisoned and the defended model.
+    Poison(Box<crate::poison_cmd::PoisonArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -160,6 +163,7 @@ fn parse_norm(s: &str) -> Result<Norm, String> {
 
 pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
     match cmd {
+        AttackCommand::Poison(args) => crate::poison_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {

@@ -9,6 +9,7 @@ mod defend_cmd;
 mod demo_cmd;
 mod model_cmd;
 mod output;
+mod poison_cmd;
 mod progress;
 mod scan_cmd;
 

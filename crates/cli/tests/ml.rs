@@ -839,3 +839,64 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
     }
     assert!(detection["observations"]["adaptive"]["metrics"]["detection_recall"].is_number());
 }
+
+#[test]
+fn poisoning_from_the_command_line() {
+    let report = json(&aisec(&[
+        "attack",
+        "poison",
+        "--dataset",
+        "digits",
+        "--arch",
+        "logreg",
+        "--attack",
+        "label-flip",
+        "--source",
+        "3",
+        "--target",
+        "8",
+        "--rate",
+        "0.6",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(report["name"], "poison.label-flip");
+    assert_eq!(
+        report["atlas"],
+        serde_json::json!(["AML.T0020", "AML.T0059"])
+    );
+    assert!(report["metrics"]["poison_count"].as_f64().unwrap() > 0.0);
+    assert!(report["metrics"]["attack_success_rate"].as_f64().unwrap() > 0.3);
+    assert!(
+        report["observations"]["clean_model"]["clean_accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.9
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "poison",
+            "--dataset",
+            "digits",
+            "--attack",
+            "trojannn",
+        ]),
+        "not a poisoning attack",
+    );
+    fails_with(
+        &aisec(&[
+            "attack",
+            "poison",
+            "--dataset",
+            "digits",
+            "--attack",
+            "badnets",
+            "--target",
+            "12",
+        ]),
+        "--target 12 is not a class",
+    );
+}

@@ -2,11 +2,15 @@
 //! CRISP-ML(Q) lifecycle phase where it is applied. A defence is measured by re-running the
 //! attacks it claims to stop (Build → Attack → Defend → attack again).
 
+pub mod activation_clustering;
 pub mod adv_train;
 pub mod feature_squeezing;
+pub mod linalg;
 pub mod output_hardening;
 pub mod query_limit;
 pub mod registry;
+pub mod spectral;
+pub mod strip;
 
 use serde::Serialize;
 

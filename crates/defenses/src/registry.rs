@@ -44,6 +44,30 @@ pub fn defenses() -> &'static [DefenseEntry] {
             kind: DefenseKind::WatchesQueries,
             measured_by: &["evasion.square", "evasion.hsj"],
         },
+        DefenseEntry {
+            name: "defense.spectral-signatures",
+            summary: "Spectral signatures: per class, drop the examples with the largest projection on the top singular vector of the activations, retrain (Tran et al. 2018)",
+            mitigations: crate::spectral::MITIGATIONS,
+            phases: crate::spectral::PHASES,
+            kind: DefenseKind::InspectsData,
+            measured_by: &["poison.badnets", "poison.blend"],
+        },
+        DefenseEntry {
+            name: "defense.activation-clustering",
+            summary: "Activation clustering: per class, split the activations in two and drop a small, well-separated cluster, retrain (Chen et al. 2019)",
+            mitigations: crate::activation_clustering::MITIGATIONS,
+            phases: crate::activation_clustering::PHASES,
+            kind: DefenseKind::InspectsData,
+            measured_by: &["poison.badnets", "poison.blend"],
+        },
+        DefenseEntry {
+            name: "defense.strip",
+            summary: "STRIP: superimpose each input on clean ones and flag predictions that stay certain (Gao et al. 2019)",
+            mitigations: crate::strip::MITIGATIONS,
+            phases: crate::strip::PHASES,
+            kind: DefenseKind::WrapsInputs,
+            measured_by: &["poison.badnets", "poison.blend"],
+        },
     ]
 }
 
@@ -63,8 +87,13 @@ mod tests {
                 let r = aisec_core::AtlasRef::parse(m).unwrap();
                 assert_eq!(r.kind(), aisec_core::AtlasRefKind::Mitigation, "{m}");
             }
+            let poisoning = aisec_attacks::registry::poisoning_attacks();
             for a in d.measured_by {
-                assert!(aisec_attacks::registry::find_evasion(a).is_some(), "{a}");
+                assert!(
+                    aisec_attacks::registry::find_evasion(a).is_some()
+                        || poisoning.iter().any(|p| p.name == *a),
+                    "{a}"
+                );
             }
         }
         assert!(super::find("adv-train").is_some());

@@ -137,12 +137,23 @@ impl Network {
 
     /// Logits for flattened inputs.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let h = self.penultimate(x);
         match self {
-            Network::LogReg(m) => m.linear.forward(x),
+            Network::LogReg(m) => m.linear.forward(h),
+            Network::Mlp(m) => m.output.forward(h),
+            Network::Cnn(m) => m.output.forward(h),
+        }
+    }
+
+    /// The representation the output layer reads: the inputs themselves for logistic
+    /// regression, the last hidden layer's activations otherwise. Data-poisoning defences
+    /// (spectral signatures, activation clustering) look for poisons here.
+    pub fn penultimate(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Network::LogReg(_) => x,
             Network::Mlp(m) => {
                 let h = m.activation.forward(m.hidden1.forward(x));
-                let h = m.activation.forward(m.hidden2.forward(h));
-                m.output.forward(h)
+                m.activation.forward(m.hidden2.forward(h))
             }
             Network::Cnn(m) => {
                 let [n, _] = x.dims();
@@ -151,7 +162,7 @@ impl Network {
                 let x = m.pool.forward(m.activation.forward(m.conv1.forward(x)));
                 let x = m.pool.forward(m.activation.forward(m.conv2.forward(x)));
                 let x = x.flatten::<2>(1, 3);
-                m.output.forward(m.activation.forward(m.hidden.forward(x)))
+                m.activation.forward(m.hidden.forward(x))
             }
         }
     }

@@ -153,6 +153,22 @@ pub fn predict(network: &Network, data: &Dataset) -> Vec<usize> {
     out
 }
 
+/// Penultimate-layer activations of `network` for flattened inputs `x`, row-major, with
+/// their width.
+pub fn activations(network: &Network, x: &[f32], features: usize) -> (Vec<f32>, usize) {
+    let plain = network.valid();
+    let device = tensor::device();
+    let mut out = Vec::new();
+    let mut width = 0;
+    for chunk in x.chunks(512 * features.max(1)) {
+        let rows = chunk.len() / features;
+        let h = plain.penultimate(tensor::matrix(chunk, rows, &device));
+        width = h.dims()[1];
+        out.extend(tensor::to_vec(h));
+    }
+    (out, width)
+}
+
 pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
     if labels.is_empty() {
         return 0.0;

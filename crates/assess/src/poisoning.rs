@@ -1,0 +1,439 @@
+//! Training-time attacks measured: train the clean model and the poisoned one from the same
+//! seed, measure clean accuracy and the attack's success on triggered test inputs (for both
+//! models: the clean one is the control), then, with a defence, filter the training set and
+//! retrain (spectral signatures, activation clustering) or screen inputs at inference (STRIP),
+//! and measure again.
+
+use std::time::Instant;
+
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::poison::badnets::{self, BadNetsConfig};
+use aisec_attacks::poison::label_flip::{self, LabelFlip};
+use aisec_attacks::poison::Poisoned;
+use aisec_core::{AtlasRef, Finding, Metrics, Severity};
+use aisec_defenses::activation_clustering::{self, ClusteringConfig};
+use aisec_defenses::spectral::{self, SpectralConfig};
+use aisec_defenses::strip::{Strip, StripConfig};
+use aisec_ml::data::Dataset;
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::net::{Architecture, Network};
+use aisec_ml::train::{self, TrainConfig};
+use aisec_report::RunReport;
+use serde::Serialize;
+
+use crate::findings::mitigation_refs;
+use crate::{AssessError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "attack", rename_all = "kebab-case")]
+pub enum PoisonAttack {
+    BadNets(BadNetsConfig),
+    LabelFlip(LabelFlip),
+}
+
+impl PoisonAttack {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PoisonAttack::BadNets(c) => match c.trigger {
+                aisec_attacks::poison::Trigger::Patch { .. } => "poison.badnets",
+                aisec_attacks::poison::Trigger::Blend { .. } => "poison.blend",
+            },
+            PoisonAttack::LabelFlip(_) => "poison.label-flip",
+        }
+    }
+
+    pub fn atlas(&self) -> &'static [&'static str] {
+        match self {
+            PoisonAttack::BadNets(_) => badnets::ATLAS,
+            PoisonAttack::LabelFlip(_) => label_flip::ATLAS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "defense", rename_all = "kebab-case")]
+pub enum PoisonDefense {
+    Spectral(SpectralConfig),
+    ActivationClustering(ClusteringConfig),
+    Strip(StripConfig),
+}
+
+impl PoisonDefense {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PoisonDefense::Spectral(_) => "defense.spectral-signatures",
+            PoisonDefense::ActivationClustering(_) => "defense.activation-clustering",
+            PoisonDefense::Strip(_) => "defense.strip",
+        }
+    }
+
+    fn mitigations(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            PoisonDefense::Spectral(_) => (spectral::MITIGATIONS, spectral::PHASES),
+            PoisonDefense::ActivationClustering(_) => (
+                activation_clustering::MITIGATIONS,
+                activation_clustering::PHASES,
+            ),
+            PoisonDefense::Strip(_) => (
+                aisec_defenses::strip::MITIGATIONS,
+                aisec_defenses::strip::PHASES,
+            ),
+        }
+    }
+}
+
+/// Clean accuracy and attack success of one model.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ModelFigures {
+    pub clean_accuracy: f64,
+    /// On triggered test inputs whose class is not their target (backdoors), or the share of
+    /// the source class predicted as the target (targeted label flipping).
+    pub attack_success_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DefenseFigures {
+    pub name: &'static str,
+    pub mitigations: &'static [&'static str],
+    pub phases: &'static [&'static str],
+    pub detection_precision: f64,
+    pub detection_recall: f64,
+    pub false_positive_rate: f64,
+    /// The model after removal and retraining, or behind the input filter.
+    pub after: ModelFigures,
+    pub flagged: usize,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PoisonOutcome {
+    pub attack: PoisonAttack,
+    pub architecture: &'static str,
+    pub dataset: String,
+    pub seed: u64,
+    pub poison_count: usize,
+    pub train_size: usize,
+    pub clean_model: ModelFigures,
+    pub poisoned_model: ModelFigures,
+    pub defended: Option<DefenseFigures>,
+    pub wall_seconds: f64,
+}
+
+fn train_model(arch: Architecture, data: &Dataset, seed: u64) -> Result<Network> {
+    let network = train::init_network(arch, data, seed)?;
+    Ok(train::train(
+        network,
+        data,
+        &TrainConfig::for_architecture(arch, seed),
+        None,
+        |_| {},
+    )
+    .0)
+}
+
+/// Test inputs on which success is measured, with the labels the adversary wants.
+fn success_set(attack: &PoisonAttack, test: &Dataset) -> Option<Dataset> {
+    match attack {
+        PoisonAttack::BadNets(c) => {
+            let (x, y) = c.trigger.triggered_inputs(test, c.map);
+            Some(Dataset {
+                x,
+                y,
+                ..test.clone()
+            })
+        }
+        PoisonAttack::LabelFlip(LabelFlip::Targeted { from, to, .. }) => {
+            let idx: Vec<usize> = (0..test.len()).filter(|&i| test.y[i] == *from).collect();
+            let mut d = test.subset(&idx);
+            d.y = vec![*to; d.len()];
+            Some(d)
+        }
+        PoisonAttack::LabelFlip(LabelFlip::Random { .. }) => None,
+    }
+}
+
+fn figures(network: &Network, test: &Dataset, success: Option<&Dataset>) -> ModelFigures {
+    ModelFigures {
+        clean_accuracy: train::accuracy(&train::predict(network, test), &test.y),
+        attack_success_rate: success.map(|s| train::accuracy(&train::predict(network, s), &s.y)),
+    }
+}
+
+fn scores(flagged: &[usize], poisoned: &[usize], n: usize) -> (f64, f64, f64) {
+    let truth: std::collections::HashSet<usize> = poisoned.iter().copied().collect();
+    let hits = flagged.iter().filter(|i| truth.contains(i)).count();
+    let precision = if flagged.is_empty() {
+        0.0
+    } else {
+        hits as f64 / flagged.len() as f64
+    };
+    let recall = if truth.is_empty() {
+        0.0
+    } else {
+        hits as f64 / truth.len() as f64
+    };
+    let clean = n - truth.len();
+    let fpr = if clean == 0 {
+        0.0
+    } else {
+        (flagged.len() - hits) as f64 / clean as f64
+    };
+    (precision, recall, fpr)
+}
+
+/// Runs the experiment on a train/test split.
+pub fn run(
+    arch: Architecture,
+    train: &Dataset,
+    test: &Dataset,
+    attack: PoisonAttack,
+    defense: Option<PoisonDefense>,
+    seed: u64,
+) -> Result<PoisonOutcome> {
+    let started = Instant::now();
+    let Poisoned {
+        train: poisoned_train,
+        poisoned,
+    } = match attack {
+        PoisonAttack::BadNets(c) => badnets::poison(train, &c, seed),
+        PoisonAttack::LabelFlip(f) => label_flip::poison(train, f, seed),
+    }
+    .map_err(AssessError::Config)?;
+    let success = success_set(&attack, test);
+    let clean_net = train_model(arch, train, seed)?;
+    let poisoned_net = train_model(arch, &poisoned_train, seed)?;
+    let clean_model = figures(&clean_net, test, success.as_ref());
+    let poisoned_model = figures(&poisoned_net, test, success.as_ref());
+    let defended = match defense {
+        None => None,
+        Some(d @ (PoisonDefense::Spectral(_) | PoisonDefense::ActivationClustering(_))) => {
+            let (acts, width) =
+                train::activations(&poisoned_net, &poisoned_train.x, poisoned_train.features());
+            let (flagged, details) = match d {
+                PoisonDefense::Spectral(c) => (
+                    spectral::flag(
+                        &acts,
+                        width,
+                        &poisoned_train.y,
+                        poisoned_train.num_classes,
+                        &c,
+                        seed,
+                    ),
+                    serde_json::to_value(c).unwrap_or_default(),
+                ),
+                PoisonDefense::ActivationClustering(c) => {
+                    let (f, splits) = activation_clustering::flag(
+                        &acts,
+                        width,
+                        &poisoned_train.y,
+                        poisoned_train.num_classes,
+                        &c,
+                        seed,
+                    );
+                    (f, serde_json::json!({ "config": c, "classes": splits }))
+                }
+                PoisonDefense::Strip(_) => unreachable!("matched above"),
+            };
+            let (precision, recall, fpr) = scores(&flagged, &poisoned, poisoned_train.len());
+            let keep: Vec<usize> = (0..poisoned_train.len())
+                .filter(|i| flagged.binary_search(i).is_err())
+                .collect();
+            let retrained = train_model(arch, &poisoned_train.subset(&keep), seed)?;
+            Some(DefenseFigures {
+                name: d.name(),
+                mitigations: d.mitigations().0,
+                phases: d.mitigations().1,
+                detection_precision: precision,
+                detection_recall: recall,
+                false_positive_rate: fpr,
+                after: figures(&retrained, test, success.as_ref()),
+                flagged: flagged.len(),
+                details,
+            })
+        }
+        Some(d @ PoisonDefense::Strip(c)) => {
+            let Some(success) = &success else {
+                return Err(AssessError::Config(
+                    "STRIP screens triggered inputs; label flipping has none".into(),
+                ));
+            };
+            let model = NativeModel::new(
+                poisoned_net.clone(),
+                Manifest::new(arch, &poisoned_train, seed),
+            );
+            // The defender's clean data: half of the test split for overlays and the
+            // threshold, the other half to measure false rejections.
+            let f = test.features();
+            let half = test.len() / 2;
+            let (own, rest) = test.x.split_at(half * f);
+            let strip = Strip::calibrate(&model, c, own, own, seed)?;
+            let flags_clean = strip.flags(&model, rest, seed + 1)?;
+            let flags_triggered = strip.flags(&model, &success.x, seed + 2)?;
+            let predicted = train::predict(&poisoned_net, success);
+            let detected = flags_triggered.iter().filter(|f| **f).count();
+            let recall = detected as f64 / flags_triggered.len().max(1) as f64;
+            let false_alarms = flags_clean.iter().filter(|f| **f).count();
+            let fpr = false_alarms as f64 / flags_clean.len().max(1) as f64;
+            let precision = if detected + false_alarms == 0 {
+                0.0
+            } else {
+                detected as f64 / (detected + false_alarms) as f64
+            };
+            // Behind the filter the attack succeeds only on triggered inputs it lets through.
+            let through = predicted
+                .iter()
+                .zip(&success.y)
+                .zip(&flags_triggered)
+                .filter(|((p, t), flagged)| p == t && !**flagged)
+                .count();
+            let rest_idx: Vec<usize> = (half..test.len()).collect();
+            let rest_data = test.subset(&rest_idx);
+            let rest_pred = train::predict(&poisoned_net, &rest_data);
+            let served = rest_pred
+                .iter()
+                .zip(&rest_data.y)
+                .zip(&flags_clean)
+                .filter(|((p, y), flagged)| p == y && !**flagged)
+                .count();
+            Some(DefenseFigures {
+                name: d.name(),
+                mitigations: d.mitigations().0,
+                phases: d.mitigations().1,
+                detection_precision: precision,
+                detection_recall: recall,
+                false_positive_rate: fpr,
+                after: ModelFigures {
+                    clean_accuracy: served as f64 / rest_data.len().max(1) as f64,
+                    attack_success_rate: Some(through as f64 / success.len().max(1) as f64),
+                },
+                flagged: detected + false_alarms,
+                details: serde_json::json!({ "config": c, "threshold_entropy": strip.threshold }),
+            })
+        }
+    };
+    Ok(PoisonOutcome {
+        attack,
+        architecture: arch.name(),
+        dataset: train.name.clone(),
+        seed,
+        poison_count: poisoned.len(),
+        train_size: train.len(),
+        clean_model,
+        poisoned_model,
+        defended,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn metrics(figures: &ModelFigures) -> Metrics {
+    let mut m = Metrics::default();
+    let _ = m.insert("clean_accuracy", figures.clean_accuracy);
+    if let Some(a) = figures.attack_success_rate {
+        let _ = m.insert("attack_success_rate", a);
+    }
+    m
+}
+
+/// The outcome as the shared run object: the poisoned model's figures at the top, the clean
+/// model's under `observations`, the defence's under `defended`.
+pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
+    let mut m = metrics(&outcome.poisoned_model);
+    let _ = m.insert("poison_count", outcome.poison_count as f64);
+    let _ = m.insert("wall_seconds", outcome.wall_seconds);
+    let atlas: Vec<AtlasRef> = outcome
+        .attack
+        .atlas()
+        .iter()
+        .filter_map(|a| AtlasRef::parse(a).ok())
+        .collect();
+    let asr = outcome.poisoned_model.attack_success_rate;
+    let drop = outcome.clean_model.clean_accuracy - outcome.poisoned_model.clean_accuracy;
+    let severity = match asr {
+        Some(a) if a >= 0.8 => Severity::Critical,
+        Some(a) if a >= 0.3 => Severity::High,
+        _ if drop >= 0.05 => Severity::High,
+        _ => Severity::Medium,
+    };
+    let mut finding = Finding::new(
+        match asr {
+            Some(a) => format!(
+                "{} poisoned examples ({:.1}% of training) give the adversary {:.1}% attack success (clean model: {:.1}%) at {:.1}% clean accuracy (clean model: {:.1}%)",
+                outcome.poison_count,
+                100.0 * outcome.poison_count as f64 / outcome.train_size.max(1) as f64,
+                100.0 * a,
+                100.0 * outcome.clean_model.attack_success_rate.unwrap_or(0.0),
+                100.0 * outcome.poisoned_model.clean_accuracy,
+                100.0 * outcome.clean_model.clean_accuracy
+            ),
+            None => format!(
+                "{} flipped labels cost {:.1} points of clean accuracy ({:.1}% → {:.1}%)",
+                outcome.poison_count,
+                100.0 * drop,
+                100.0 * outcome.clean_model.clean_accuracy,
+                100.0 * outcome.poisoned_model.clean_accuracy
+            ),
+        },
+        severity,
+        atlas.clone(),
+    );
+    finding.mitigations =
+        mitigation_refs(kb, &["AML.M0007", "AML.M0008", "AML.M0015", "AML.M0014"]);
+    finding.evidence.metrics = m.clone();
+    let defended = outcome.defended.as_ref().map(|d| {
+        let mut dm = metrics(&d.after);
+        for (k, v) in [
+            ("detection_precision", d.detection_precision),
+            ("detection_recall", d.detection_recall),
+            ("false_positive_rate", d.false_positive_rate),
+        ] {
+            let _ = dm.insert(k, v);
+        }
+        let (mitigations, phases) = (d.mitigations, d.phases);
+        Box::new(RunReport {
+            kind: "defense".into(),
+            name: d.name.into(),
+            atlas: outcome
+                .attack
+                .atlas()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            target: format!(
+                "{} trained on the poisoned {} data",
+                outcome.architecture, outcome.dataset
+            ),
+            data: None,
+            config: d.details.clone(),
+            seed: outcome.seed,
+            metrics: dm,
+            observations: Some(serde_json::json!({ "flagged": d.flagged })),
+            findings: Vec::new(),
+            defense: Some(
+                serde_json::json!({ "name": d.name, "mitigations": mitigations, "phases": phases }),
+            ),
+            defended: None,
+        })
+    });
+    RunReport {
+        kind: "attack".into(),
+        name: outcome.attack.name().into(),
+        atlas: outcome
+            .attack
+            .atlas()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        target: format!("{} on {}", outcome.architecture, outcome.dataset),
+        data: Some(format!(
+            "{} ({} training examples)",
+            outcome.dataset, outcome.train_size
+        )),
+        config: serde_json::to_value(outcome.attack).unwrap_or_default(),
+        seed: outcome.seed,
+        metrics: m,
+        observations: Some(serde_json::json!({ "clean_model": outcome.clean_model })),
+        findings: vec![finding],
+        defense: None,
+        defended,
+    }
+}

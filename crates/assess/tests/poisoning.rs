@@ -1,0 +1,133 @@
+//! BadNets on digits with the expected results, and the defences measured on it.
+
+use aisec_assess::poisoning::{run, PoisonAttack, PoisonDefense};
+use aisec_attacks::poison::badnets::BadNetsConfig;
+use aisec_attacks::poison::label_flip::LabelFlip;
+use aisec_defenses::activation_clustering::ClusteringConfig;
+use aisec_defenses::spectral::SpectralConfig;
+use aisec_defenses::strip::StripConfig;
+use aisec_ml::data::BuiltinDataset;
+use aisec_ml::net::Architecture;
+
+#[test]
+fn badnets_corner_patch_at_five_percent_and_activation_clustering() {
+    let (train, test) = BuiltinDataset::Digits.split();
+    let attack = PoisonAttack::BadNets(BadNetsConfig::default());
+    let o = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        attack,
+        Some(PoisonDefense::ActivationClustering(
+            ClusteringConfig::default(),
+        )),
+        7,
+    )
+    .unwrap();
+    eprintln!("{}", serde_json::to_string(&o).unwrap());
+    assert_eq!(o.poison_count, 72, "5% of 1438");
+    let clean = o.clean_model;
+    let poisoned = o.poisoned_model;
+    assert!(
+        (clean.clean_accuracy - poisoned.clean_accuracy).abs() <= 0.02,
+        "the backdoor hides: {} vs {}",
+        poisoned.clean_accuracy,
+        clean.clean_accuracy
+    );
+    assert!(poisoned.attack_success_rate.unwrap() >= 0.95);
+    assert!(clean.attack_success_rate.unwrap() <= 0.15, "control");
+    let d = o.defended.unwrap();
+    assert!(d.detection_recall >= 0.9, "{}", d.detection_recall);
+    assert!(d.after.attack_success_rate.unwrap() < 0.2);
+    assert!(clean.clean_accuracy - d.after.clean_accuracy <= 0.03);
+}
+
+#[test]
+fn spectral_signatures_and_strip_are_measured_not_assumed() {
+    let (train, test) = BuiltinDataset::Digits.split();
+    let attack = PoisonAttack::BadNets(BadNetsConfig::default());
+    // The defender's bound on a class's poisoned share decides what spectral signatures can
+    // remove: an all-to-one attack at 5% overall is a third of the target class.
+    let low = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        attack,
+        Some(PoisonDefense::Spectral(SpectralConfig::default())),
+        7,
+    )
+    .unwrap();
+    let high = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        attack,
+        Some(PoisonDefense::Spectral(SpectralConfig {
+            expected_rate: 0.35,
+            ..SpectralConfig::default()
+        })),
+        7,
+    )
+    .unwrap();
+    let (low, high) = (low.defended.unwrap(), high.defended.unwrap());
+    eprintln!("spectral 0.1: {low:?}\nspectral 0.35: {high:?}");
+    assert!(high.detection_recall > low.detection_recall);
+    assert!(
+        low.after.attack_success_rate.unwrap() > 0.5,
+        "removing too few leaves the backdoor"
+    );
+
+    let strip = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        attack,
+        Some(PoisonDefense::Strip(StripConfig::default())),
+        7,
+    )
+    .unwrap();
+    let s = strip.defended.unwrap();
+    eprintln!("strip: {s:?}");
+    assert!(s.false_positive_rate <= 0.1);
+    assert!(
+        s.detection_recall > s.false_positive_rate * 3.0,
+        "STRIP separates triggered inputs"
+    );
+    assert!(
+        s.after.attack_success_rate.unwrap() < strip.poisoned_model.attack_success_rate.unwrap()
+    );
+}
+
+#[test]
+fn label_flipping_costs_accuracy_or_moves_a_class() {
+    let (train, test) = BuiltinDataset::Digits.split();
+    let random = run(
+        Architecture::Logreg,
+        &train,
+        &test,
+        PoisonAttack::LabelFlip(LabelFlip::Random { rate: 0.4 }),
+        None,
+        3,
+    )
+    .unwrap();
+    eprintln!("random: {random:?}");
+    assert!(random.poisoned_model.clean_accuracy < random.clean_model.clean_accuracy);
+    let targeted = run(
+        Architecture::Logreg,
+        &train,
+        &test,
+        PoisonAttack::LabelFlip(LabelFlip::Targeted {
+            from: 3,
+            to: 8,
+            rate: 0.6,
+        }),
+        None,
+        3,
+    )
+    .unwrap();
+    eprintln!("targeted: {targeted:?}");
+    assert!(
+        targeted.poisoned_model.attack_success_rate.unwrap()
+            > targeted.clean_model.attack_success_rate.unwrap() + 0.3
+    );
+}

@@ -1,0 +1,187 @@
+//! `aisec attack poison`: training-time attacks and the defences that sanitise data or screen
+//! inputs, measured on a clean, a poisoned and a defended model.
+
+use anyhow::Result;
+use clap::Args;
+
+use aisec_assess::poisoning::{self, PoisonAttack, PoisonDefense};
+use aisec_attacks::poison::badnets::BadNetsConfig;
+use aisec_attacks::poison::label_flip::LabelFlip;
+use aisec_attacks::poison::{TargetMap, Trigger};
+use aisec_defenses::activation_clustering::ClusteringConfig;
+use aisec_defenses::spectral::SpectralConfig;
+use aisec_defenses::strip::StripConfig;
+use aisec_ml::net::Architecture;
+
+use crate::data_args::{DataArgs, Split};
+use crate::model_cmd::parse_arch;
+use crate::output::{print_json, print_text, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Args)]
+pub struct PoisonArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// logreg, mlp or cnn.
+    #[arg(long, value_parser = parse_arch, default_value = "cnn")]
+    pub arch: Architecture,
+    /// badnets (patch trigger), blend (blended trigger) or label-flip.
+    #[arg(long)]
+    pub attack: String,
+    /// Share of the training set poisoned (label-flip: of the flipped class, or of all).
+    #[arg(long, default_value_t = 0.05)]
+    pub rate: f64,
+    /// The backdoor's target class (all-to-one), or label-flip's destination class.
+    #[arg(long, default_value_t = 0)]
+    pub target: usize,
+    /// Backdoors: every class to (class + 1) instead of all to --target.
+    #[arg(long)]
+    pub all_to_all: bool,
+    /// Label-flip: flip this class to --target instead of flipping at random.
+    #[arg(long)]
+    pub source: Option<usize>,
+    /// Patch side in pixels (badnets).
+    #[arg(long, default_value_t = 3)]
+    pub patch_size: usize,
+    /// Blend ratio α (blend).
+    #[arg(long, default_value_t = 0.2)]
+    pub alpha: f32,
+    /// spectral, activation-clustering or strip.
+    #[arg(long)]
+    pub defend: Option<String>,
+    /// Spectral signatures: the defender's bound on the poisoned share of a class.
+    #[arg(long, default_value_t = 0.1)]
+    pub expected_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn attack_of(args: &PoisonArgs, hi: f32) -> Result<PoisonAttack> {
+    let map = if args.all_to_all {
+        TargetMap::AllToAll
+    } else {
+        TargetMap::AllToOne {
+            target: args.target,
+        }
+    };
+    Ok(match args.attack.trim() {
+        "badnets" => PoisonAttack::BadNets(BadNetsConfig {
+            trigger: Trigger::corner_patch(args.patch_size, hi),
+            map,
+            rate: args.rate,
+        }),
+        "blend" => PoisonAttack::BadNets(BadNetsConfig {
+            trigger: Trigger::Blend {
+                alpha: args.alpha,
+                seed: args.seed,
+            },
+            map,
+            rate: args.rate,
+        }),
+        "label-flip" => PoisonAttack::LabelFlip(match args.source {
+            Some(from) => LabelFlip::Targeted {
+                from,
+                to: args.target,
+                rate: args.rate,
+            },
+            None => LabelFlip::Random { rate: args.rate },
+        }),
+        "clean-label" => anyhow::bail!(
+            "--attack clean-label is not implemented yet; available: badnets, blend, label-flip"
+        ),
+        other => anyhow::bail!(
+            "--attack `{other}` is not a poisoning attack: expected badnets, blend or label-flip"
+        ),
+    })
+}
+
+fn defense_of(args: &PoisonArgs) -> Result<Option<PoisonDefense>> {
+    Ok(match args.defend.as_deref().map(str::trim) {
+        None => None,
+        Some("spectral") => Some(PoisonDefense::Spectral(SpectralConfig {
+            expected_rate: args.expected_rate,
+            ..SpectralConfig::default()
+        })),
+        Some("activation-clustering") => {
+            Some(PoisonDefense::ActivationClustering(ClusteringConfig::default()))
+        }
+        Some("strip") => Some(PoisonDefense::Strip(StripConfig::default())),
+        Some(other) => anyhow::bail!(
+            "--defend `{other}` is not a poisoning defence: expected spectral, activation-clustering or strip"
+        ),
+    })
+}
+
+pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
+    let train = args.data.load(Split::Train)?;
+    let test = args.data.load(Split::Test)?;
+    let hi = train.input_range.map_or(1.0, |r| r.hi);
+    let attack = attack_of(args, hi)?;
+    let defense = defense_of(args)?;
+    let kb = crate::atlas_cmd::load_kb(cli)?;
+    let progress = Progress::new();
+    progress.message("training the clean and the poisoned model (and the defended one)");
+    let outcome = poisoning::run(args.arch, &train, &test, attack, defense, args.seed);
+    progress.finish();
+    let outcome = outcome?;
+    let report = poisoning::report(&outcome, &kb);
+    match cli.format {
+        Format::Json => print_json(&report)?,
+        Format::Text | Format::Sarif => {
+            let pct = |v: f64| format!("{:.2}%", 100.0 * v);
+            let asr = |v: Option<f64>| v.map_or("n/a".to_string(), pct);
+            let mut out = format!(
+                "{} on {} ({} training examples, {} poisoned)\n",
+                outcome.attack.name(),
+                report.target,
+                outcome.train_size,
+                outcome.poison_count
+            );
+            out.push_str(&format!("  ATLAS: {}\n", report.atlas.join(", ")));
+            out.push_str(&format!(
+                "  {:<22} {:>15} {:>20}\n",
+                "model", "clean accuracy", "attack success rate"
+            ));
+            let mut row = |name: &str, m: &poisoning::ModelFigures| {
+                out.push_str(&format!(
+                    "  {:<22} {:>15} {:>20}\n",
+                    name,
+                    pct(m.clean_accuracy),
+                    asr(m.attack_success_rate)
+                ));
+            };
+            row("clean (control)", &outcome.clean_model);
+            row("poisoned", &outcome.poisoned_model);
+            if let Some(d) = &outcome.defended {
+                row(
+                    if d.name == "defense.strip" {
+                        "poisoned behind STRIP"
+                    } else {
+                        "sanitised + retrained"
+                    },
+                    &d.after,
+                );
+                out.push_str(&format!(
+                    "\n  {} ({}; {}): flagged {}, precision {}, recall {}, false positives {}\n",
+                    d.name,
+                    d.mitigations.join(", "),
+                    d.phases.join("; "),
+                    d.flagged,
+                    pct(d.detection_precision),
+                    pct(d.detection_recall),
+                    pct(d.false_positive_rate)
+                ));
+            }
+            for f in &report.findings {
+                out.push_str(&format!(
+                    "\n  [{}] {}\n",
+                    f.severity.as_str().to_uppercase(),
+                    f.title
+                ));
+            }
+            print_text(&out)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}

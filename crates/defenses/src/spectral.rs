@@ -1,0 +1,67 @@
+//! Spectral signatures (Tran, Li, Madry 2018, "Spectral Signatures in Backdoor Attacks"):
+//! within each class, poisoned examples stand out along the top singular vector of the
+//! centred penultimate-layer activations. Score each example by its squared projection on
+//! that direction, remove the `removal × rate × class size` highest scores, retrain.
+//!
+//! ATLAS: AML.M0007 Sanitize Training Data (phase Data Preparation); the retrained model is
+//! checked as AML.M0008 Validate AI Model.
+
+use serde::Serialize;
+
+use crate::linalg;
+
+pub const MITIGATIONS: &[&str] = &["AML.M0007", "AML.M0008"];
+pub const PHASES: &[&str] = &["Data Preparation", "ML Model Evaluation"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpectralConfig {
+    /// The defender's upper bound on the poisoned share of a class.
+    pub expected_rate: f64,
+    /// Remove this multiple of the expected poisons (1.5 in the paper).
+    pub removal: f64,
+}
+
+impl Default for SpectralConfig {
+    fn default() -> Self {
+        SpectralConfig {
+            expected_rate: 0.1,
+            removal: 1.5,
+        }
+    }
+}
+
+/// Indices (into the training set) flagged as poisons. `activations` is `n × width`.
+pub fn flag(
+    activations: &[f32],
+    width: usize,
+    labels: &[usize],
+    classes: usize,
+    config: &SpectralConfig,
+    seed: u64,
+) -> Vec<usize> {
+    let mut flagged = Vec::new();
+    for class in 0..classes {
+        let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        if members.len() < 3 {
+            continue;
+        }
+        let rows: Vec<f32> = members
+            .iter()
+            .flat_map(|&i| activations[i * width..(i + 1) * width].to_vec())
+            .collect();
+        let centred = linalg::centred(&rows, width);
+        let top = linalg::principal_directions(&centred, width, 1, seed + class as u64);
+        let scores: Vec<f64> = linalg::project(&centred, width, &top)
+            .into_iter()
+            .map(|p| p[0] * p[0])
+            .collect();
+        let remove = ((config.removal * config.expected_rate * members.len() as f64).ceil()
+            as usize)
+            .min(members.len());
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+        flagged.extend(order[..remove].iter().map(|&k| members[k]));
+    }
+    flagged.sort_unstable();
+    flagged
+}
