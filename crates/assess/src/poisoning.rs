@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::poison::badnets::{self, BadNetsConfig};
+use aisec_attacks::poison::clean_label::{self, CleanLabelConfig};
 use aisec_attacks::poison::label_flip::{self, LabelFlip};
 use aisec_attacks::poison::Poisoned;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
@@ -28,6 +29,7 @@ use crate::{AssessError, Result};
 #[serde(tag = "attack", rename_all = "kebab-case")]
 pub enum PoisonAttack {
     BadNets(BadNetsConfig),
+    CleanLabel(CleanLabelConfig),
     LabelFlip(LabelFlip),
 }
 
@@ -38,6 +40,7 @@ impl PoisonAttack {
                 aisec_attacks::poison::Trigger::Patch { .. } => "poison.badnets",
                 aisec_attacks::poison::Trigger::Blend { .. } => "poison.blend",
             },
+            PoisonAttack::CleanLabel(_) => "poison.clean-label",
             PoisonAttack::LabelFlip(_) => "poison.label-flip",
         }
     }
@@ -45,6 +48,7 @@ impl PoisonAttack {
     pub fn atlas(&self) -> &'static [&'static str] {
         match self {
             PoisonAttack::BadNets(_) => badnets::ATLAS,
+            PoisonAttack::CleanLabel(_) => clean_label::ATLAS,
             PoisonAttack::LabelFlip(_) => label_flip::ATLAS,
         }
     }
@@ -142,6 +146,15 @@ fn success_set(attack: &PoisonAttack, test: &Dataset) -> Option<Dataset> {
                 ..test.clone()
             })
         }
+        PoisonAttack::CleanLabel(c) => {
+            let map = aisec_attacks::poison::TargetMap::AllToOne { target: c.target };
+            let (x, y) = c.trigger.triggered_inputs(test, map);
+            Some(Dataset {
+                x,
+                y,
+                ..test.clone()
+            })
+        }
         PoisonAttack::LabelFlip(LabelFlip::Targeted { from, to, .. }) => {
             let idx: Vec<usize> = (0..test.len()).filter(|&i| test.y[i] == *from).collect();
             let mut d = test.subset(&idx);
@@ -191,16 +204,21 @@ pub fn run(
     seed: u64,
 ) -> Result<PoisonOutcome> {
     let started = Instant::now();
+    let clean_net = train_model(arch, train, seed)?;
     let Poisoned {
         train: poisoned_train,
         poisoned,
     } = match attack {
         PoisonAttack::BadNets(c) => badnets::poison(train, &c, seed),
+        // The clean model is the adversary's surrogate (the same architecture and data).
+        PoisonAttack::CleanLabel(c) => {
+            let surrogate = NativeModel::new(clean_net.clone(), Manifest::new(arch, train, seed));
+            clean_label::poison(train, &c, &surrogate, seed)
+        }
         PoisonAttack::LabelFlip(f) => label_flip::poison(train, f, seed),
     }
     .map_err(AssessError::Config)?;
     let success = success_set(&attack, test);
-    let clean_net = train_model(arch, train, seed)?;
     let poisoned_net = train_model(arch, &poisoned_train, seed)?;
     let clean_model = figures(&clean_net, test, success.as_ref());
     let poisoned_model = figures(&poisoned_net, test, success.as_ref());

@@ -131,3 +131,68 @@ fn label_flipping_costs_accuracy_or_moves_a_class() {
             > targeted.clean_model.attack_success_rate.unwrap() + 0.3
     );
 }
+
+#[test]
+fn blended_all_to_all_and_clean_label_backdoors() {
+    use aisec_attacks::poison::clean_label::CleanLabelConfig;
+    use aisec_attacks::poison::{TargetMap, Trigger};
+    let (train, test) = BuiltinDataset::Digits.split();
+    let blend = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        PoisonAttack::BadNets(BadNetsConfig {
+            trigger: Trigger::Blend {
+                alpha: 0.2,
+                seed: 1,
+            },
+            map: TargetMap::AllToOne { target: 0 },
+            rate: 0.1,
+        }),
+        None,
+        7,
+    )
+    .unwrap();
+    eprintln!("blend: {blend:?}");
+    assert!(blend.poisoned_model.attack_success_rate.unwrap() >= 0.8);
+    assert!(blend.clean_model.attack_success_rate.unwrap() <= 0.15);
+
+    let all_to_all = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        PoisonAttack::BadNets(BadNetsConfig {
+            map: TargetMap::AllToAll,
+            rate: 0.1,
+            ..BadNetsConfig::default()
+        }),
+        None,
+        7,
+    )
+    .unwrap();
+    eprintln!("all-to-all: {all_to_all:?}");
+    assert!(
+        all_to_all.poisoned_model.attack_success_rate.unwrap()
+            > all_to_all.clean_model.attack_success_rate.unwrap() + 0.3
+    );
+
+    let clean_label = run(
+        Architecture::Cnn,
+        &train,
+        &test,
+        PoisonAttack::CleanLabel(CleanLabelConfig::default()),
+        None,
+        7,
+    )
+    .unwrap();
+    eprintln!("clean-label: {clean_label:?}");
+    assert!(
+        clean_label.poisoned_model.attack_success_rate.unwrap()
+            > clean_label.clean_model.attack_success_rate.unwrap() + 0.1,
+        "labels untouched, a (weak) backdoor planted"
+    );
+    assert!(
+        (clean_label.clean_model.clean_accuracy - clean_label.poisoned_model.clean_accuracy).abs()
+            <= 0.03
+    );
+}

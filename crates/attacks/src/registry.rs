@@ -105,6 +105,12 @@ pub fn poisoning_attacks() -> Vec<AttackListing> {
             atlas: badnets::ATLAS.to_vec(),
         },
         AttackListing {
+            name: "poison.clean-label",
+            summary: "Clean-label backdoor: target-class inputs pushed off their class by PGD on a surrogate, then triggered, labels untouched (Turner et al. 2019)",
+            access: Access::TrainingData,
+            atlas: crate::poison::clean_label::ATLAS.to_vec(),
+        },
+        AttackListing {
             name: "poison.label-flip",
             summary: "Label flipping, random or class A → B, at a given rate",
             access: Access::TrainingData,

@@ -6,6 +6,7 @@ use clap::Args;
 
 use aisec_assess::poisoning::{self, PoisonAttack, PoisonDefense};
 use aisec_attacks::poison::badnets::BadNetsConfig;
+use aisec_attacks::poison::clean_label::CleanLabelConfig;
 use aisec_attacks::poison::label_flip::LabelFlip;
 use aisec_attacks::poison::{TargetMap, Trigger};
 use aisec_defenses::activation_clustering::ClusteringConfig;
@@ -26,7 +27,7 @@ pub struct PoisonArgs {
     /// logreg, mlp or cnn.
     #[arg(long, value_parser = parse_arch, default_value = "cnn")]
     pub arch: Architecture,
-    /// badnets (patch trigger), blend (blended trigger) or label-flip.
+    /// badnets (patch trigger), blend (blended trigger), clean-label or label-flip.
     #[arg(long)]
     pub attack: String,
     /// Share of the training set poisoned (label-flip: of the flipped class, or of all).
@@ -47,6 +48,9 @@ pub struct PoisonArgs {
     /// Blend ratio α (blend).
     #[arg(long, default_value_t = 0.2)]
     pub alpha: f32,
+    /// L∞ budget of clean-label's adversarial perturbation.
+    #[arg(long, default_value_t = 0.3)]
+    pub eps: f32,
     /// spectral, activation-clustering or strip.
     #[arg(long)]
     pub defend: Option<String>,
@@ -87,11 +91,15 @@ fn attack_of(args: &PoisonArgs, hi: f32) -> Result<PoisonAttack> {
             },
             None => LabelFlip::Random { rate: args.rate },
         }),
-        "clean-label" => anyhow::bail!(
-            "--attack clean-label is not implemented yet; available: badnets, blend, label-flip"
-        ),
+        "clean-label" => PoisonAttack::CleanLabel(CleanLabelConfig {
+            trigger: Trigger::corner_patch(args.patch_size, hi),
+            target: args.target,
+            rate: args.rate,
+            eps: args.eps,
+            ..CleanLabelConfig::default()
+        }),
         other => anyhow::bail!(
-            "--attack `{other}` is not a poisoning attack: expected badnets, blend or label-flip"
+            "--attack `{other}` is not a poisoning attack: expected badnets, blend, clean-label or label-flip"
         ),
     })
 }

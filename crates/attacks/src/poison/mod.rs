@@ -8,6 +8,7 @@
 //! `aisec_assess::poisoning`'s job.
 
 pub mod badnets;
+pub mod clean_label;
 pub mod label_flip;
 
 use aisec_ml::data::Dataset;
