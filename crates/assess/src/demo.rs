@@ -96,6 +96,8 @@ pub struct DemoOutcome {
     pub hsj_curves: Vec<Series>,
     /// Feature squeezing measured on the baseline, plain and adaptive.
     pub detection: Option<RunReport>,
+    /// BadNets at 5% against a CNN trained like the baseline, and activation clustering.
+    pub poisoning: Option<(crate::poisoning::PoisonOutcome, RunReport)>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -462,6 +464,26 @@ pub fn run(
         runs.push(report);
     }
     findings.extend(detection.findings.iter().cloned());
+
+    progress(Progress::Stage(
+        "Poison: BadNets at 5%, then activation clustering and retraining",
+    ));
+    let started = Instant::now();
+    let poisoning = crate::poisoning::run(
+        aisec_ml::net::Architecture::Cnn,
+        &train_set,
+        &test,
+        crate::poisoning::PoisonAttack::BadNets(
+            aisec_attacks::poison::badnets::BadNetsConfig::default(),
+        ),
+        Some(crate::poisoning::PoisonDefense::ActivationClustering(
+            aisec_defenses::activation_clustering::ClusteringConfig::default(),
+        )),
+        cfg.seed,
+    )?;
+    let poisoning_report = crate::poisoning::report(&poisoning, kb);
+    findings.extend(poisoning_report.findings.iter().cloned());
+    timings.push(("poisoning".to_string(), started.elapsed().as_secs_f64()));
     Ok(DemoOutcome {
         config: cfg.clone(),
         test,
@@ -473,6 +495,7 @@ pub fn run(
         runs,
         hsj_curves,
         detection: Some(detection),
+        poisoning: Some((poisoning, poisoning_report)),
         timings,
     })
 }

@@ -67,6 +67,7 @@ pub fn json(outcome: &DemoOutcome) -> Value {
         "robustness_curves": outcome.sweep,
         "hopskipjump_curves": outcome.hsj_curves,
         "detection": outcome.detection,
+        "poisoning": outcome.poisoning.as_ref().map(|(_, r)| r),
         "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -310,7 +311,15 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         title: "aisec demo: Build → Attack → Defend → attack again".into(),
         facts,
         findings: outcome.findings.clone(),
-        sections: vec![battery, curve, examples, defence, black_box, detection],
+        sections: vec![
+            battery,
+            curve,
+            examples,
+            defence,
+            black_box,
+            detection,
+            poisoning_section(outcome),
+        ],
         names: outcome
             .findings
             .iter()
@@ -325,5 +334,106 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
                     .map(|r| (id.clone(), kb.object_name(r).to_string()))
             })
             .collect(),
+    }
+}
+
+/// The poisoning stage: the three models' figures, triggered examples, success before/after.
+fn poisoning_section(outcome: &DemoOutcome) -> Section {
+    let Some((p, _)) = &outcome.poisoning else {
+        return Section {
+            heading: "Poisoning".into(),
+            blocks: vec![Block::Paragraph("Not run.".into())],
+        };
+    };
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let asr = |v: Option<f64>| v.map_or("n/a".to_string(), pct);
+    let mut rows = vec![
+        vec![
+            "clean (control)".to_string(),
+            pct(p.clean_model.clean_accuracy),
+            asr(p.clean_model.attack_success_rate),
+        ],
+        vec![
+            "poisoned (BadNets, 5%)".to_string(),
+            pct(p.poisoned_model.clean_accuracy),
+            asr(p.poisoned_model.attack_success_rate),
+        ],
+    ];
+    let mut bars = vec![
+        (
+            "clean model".to_string(),
+            p.clean_model.attack_success_rate.unwrap_or(0.0),
+        ),
+        (
+            "poisoned model".to_string(),
+            p.poisoned_model.attack_success_rate.unwrap_or(0.0),
+        ),
+    ];
+    let mut detail = String::new();
+    if let Some(d) = &p.defended {
+        rows.push(vec![
+            "sanitised and retrained".to_string(),
+            pct(d.after.clean_accuracy),
+            asr(d.after.attack_success_rate),
+        ]);
+        bars.push((
+            "after activation clustering".to_string(),
+            d.after.attack_success_rate.unwrap_or(0.0),
+        ));
+        detail = format!(
+            " Activation clustering (AML.M0007 Sanitize Training Data, phase Data Preparation) flagged {} training examples: precision {}, recall {}, false positives {}.",
+            d.flagged,
+            pct(d.detection_precision),
+            pct(d.detection_recall),
+            pct(d.false_positive_rate)
+        );
+    }
+    // Triggered test digits as the poisoned model sees them.
+    let mut figures = Vec::new();
+    let trigger = match p.attack {
+        crate::poisoning::PoisonAttack::BadNets(c) => Some(c.trigger),
+        _ => None,
+    };
+    if let Some(trigger) = trigger {
+        let f = outcome.test.features();
+        for i in (0..outcome.test.len())
+            .filter(|&i| outcome.test.y[i] != 0)
+            .take(4)
+        {
+            let clean = outcome.test.sample(i).to_vec();
+            let mut stamped = clean.clone();
+            trigger.apply(&mut stamped, &outcome.test.sample_shape);
+            stamped.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+            debug_assert_eq!(stamped.len(), f);
+            figures.push(svg::image(
+                &clean,
+                8,
+                8,
+                0.0,
+                1.0,
+                9.0,
+                &format!("label {}", outcome.test.y[i]),
+            ));
+            figures.push(svg::image(&stamped, 8, 8, 0.0, 1.0, 9.0, "+ trigger"));
+        }
+    }
+    Section {
+        heading: "Poisoning: BadNets backdoor and activation clustering".into(),
+        blocks: vec![
+            Block::Paragraph(format!(
+                "{} of {} training digits get a 3×3 white patch in the bottom-right corner and the label 0 (AML.T0020 Poison Training Data, AML.T0018.000 Poison AI Model, AML.T0043.004 Insert Backdoor Trigger). Attack success is measured on triggered test digits that are not 0.{}",
+                p.poison_count, p.train_size, detail
+            )),
+            Block::Table {
+                headers: vec!["model".into(), "clean accuracy".into(), "attack success".into()],
+                rows,
+            },
+            Block::Svg(svg::bars("Backdoor attack success", &bars)),
+            Block::Figures {
+                items: figures,
+                caption: "Test digits without and with the trigger; the poisoned model answers 0 to the triggered ones.".into(),
+            },
+            Block::Paragraph("Reproduce: `aisec attack poison --dataset digits --attack badnets --rate 0.05 --defend activation-clustering --seed 7`.".into()),
+        ],
     }
 }

@@ -500,7 +500,23 @@ fn demo_builds_attacks_defends_and_reports() {
         detection["observations"]["adaptive"]["metrics"]["detection_recall"].as_f64()
             < detection["metrics"]["detection_recall"].as_f64()
     );
+    // The poisoning stage: BadNets at 5% and activation clustering.
+    let poisoning = &report["poisoning"];
+    assert_eq!(poisoning["name"], "poison.badnets");
+    assert!(
+        poisoning["metrics"]["attack_success_rate"]
+            .as_f64()
+            .unwrap()
+            >= 0.95
+    );
+    assert!(
+        poisoning["defended"]["metrics"]["attack_success_rate"]
+            .as_f64()
+            .unwrap()
+            < 0.2
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Backdoor attack success"));
     assert!(
         html.contains("<svg") && html.contains("Robust accuracy") && html.contains("AML.M0003")
     );

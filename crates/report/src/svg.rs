@@ -190,6 +190,32 @@ pub fn perturbation(
     out
 }
 
+/// Horizontal bars of fractions in [0, 1], one per `(label, value)`, with the value printed.
+pub fn bars(title: &str, items: &[(String, f64)]) -> String {
+    let (left, top, bar_h, gap, width) = (190.0, 30.0, 18.0, 8.0, 260.0);
+    let height = top + items.len() as f64 * (bar_h + gap) + 10.0;
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-family="sans-serif"><text x="4" y="16" font-size="13" font-weight="bold">{}</text>"#,
+        left + width + 70.0,
+        esc(title)
+    );
+    for (i, (label, value)) in items.iter().enumerate() {
+        let y = top + i as f64 * (bar_h + gap);
+        let w = width * value.clamp(0.0, 1.0);
+        out.push_str(&format!(
+            r##"<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text><rect x="{left}" y="{y}" width="{width}" height="{bar_h}" fill="#eee"/><rect x="{left}" y="{y}" width="{w:.1}" height="{bar_h}" fill="#c0392b"/><text x="{}" y="{}" font-size="11">{:.1}%</text>"##,
+            left - 6.0,
+            y + bar_h - 5.0,
+            esc(label),
+            left + width + 6.0,
+            y + bar_h - 5.0,
+            100.0 * value
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +237,11 @@ mod tests {
         let svg = image(&[0.0, 1.0, 0.5, 0.25], 2, 2, 0.0, 1.0, 10.0, "x");
         assert_eq!(svg.matches("<rect").count(), 4);
         assert!(svg.contains("rgb(0,0,0)") && svg.contains("rgb(255,255,255)"));
+    }
+
+    #[test]
+    fn bars_print_their_values() {
+        let svg = super::bars("t", &[("a".into(), 0.5), ("b<".into(), 1.0)]);
+        assert!(svg.contains("50.0%") && svg.contains("100.0%") && svg.contains("b&lt;"));
     }
 }
