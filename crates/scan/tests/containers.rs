@@ -2,37 +2,10 @@
 //! tar, compression wrappers, NumPy, safetensors, Keras, ONNX, GGUF, malformed input.
 
 use aisec_scan::craft::{self, call, ZipEntry, ZipWriter};
-use aisec_scan::scanner::{scan_bytes, FileReport, ScanOptions};
 use aisec_scan::{ScanError, Verdict};
 
-fn scan(name: &str, data: &[u8]) -> FileReport {
-    scan_bytes(name, data, &ScanOptions::default())
-}
-
-fn rules(r: &FileReport) -> Vec<&str> {
-    r.findings.iter().map(|f| f.rule).collect()
-}
-
-#[track_caller]
-fn dangerous(name: &str, data: &[u8], rule: &str) -> FileReport {
-    let r = scan(name, data);
-    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
-    assert_eq!(r.verdict, Verdict::Dangerous, "{name}: {:#?}", r.findings);
-    assert!(
-        rules(&r).contains(&rule),
-        "{name}: {rule} not in {:?}",
-        rules(&r)
-    );
-    r
-}
-
-#[track_caller]
-fn safe(name: &str, data: &[u8]) -> FileReport {
-    let r = scan(name, data);
-    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
-    assert_eq!(r.verdict, Verdict::Safe, "{name}: {:#?}", r.findings);
-    r
-}
+mod common;
+use common::{dangerous, rules, safe, scan};
 
 #[test]
 fn formats_are_sniffed_not_named() {

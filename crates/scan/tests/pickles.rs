@@ -2,37 +2,11 @@
 //! ever loaded by Python): each dangerous pattern, its benign look-alikes, streams, budgets.
 
 use aisec_scan::craft::{self, call, PickleWriter, ZipWriter};
-use aisec_scan::scanner::{scan_bytes, FileReport, Limits, ScanOptions};
+use aisec_scan::scanner::{scan_bytes, Limits, ScanOptions};
 use aisec_scan::{ScanError, Verdict};
 
-fn scan(name: &str, data: &[u8]) -> FileReport {
-    scan_bytes(name, data, &ScanOptions::default())
-}
-
-fn rules(r: &FileReport) -> Vec<&str> {
-    r.findings.iter().map(|f| f.rule).collect()
-}
-
-#[track_caller]
-fn dangerous(name: &str, data: &[u8], rule: &str) -> FileReport {
-    let r = scan(name, data);
-    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
-    assert_eq!(r.verdict, Verdict::Dangerous, "{name}: {:#?}", r.findings);
-    assert!(
-        rules(&r).contains(&rule),
-        "{name}: {rule} not in {:?}",
-        rules(&r)
-    );
-    r
-}
-
-#[track_caller]
-fn safe(name: &str, data: &[u8]) -> FileReport {
-    let r = scan(name, data);
-    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
-    assert_eq!(r.verdict, Verdict::Safe, "{name}: {:#?}", r.findings);
-    r
-}
+mod common;
+use common::{dangerous, rules, safe, scan};
 
 #[test]
 fn every_dangerous_callable_is_caught() {

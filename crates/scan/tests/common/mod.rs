@@ -1,0 +1,33 @@
+//! Helpers shared by the scanner's test files.
+
+use aisec_scan::scanner::{scan_bytes, FileReport, ScanOptions};
+use aisec_scan::Verdict;
+
+pub fn scan(name: &str, data: &[u8]) -> FileReport {
+    scan_bytes(name, data, &ScanOptions::default())
+}
+
+pub fn rules(r: &FileReport) -> Vec<&str> {
+    r.findings.iter().map(|f| f.rule).collect()
+}
+
+#[track_caller]
+pub fn dangerous(name: &str, data: &[u8], rule: &str) -> FileReport {
+    let r = scan(name, data);
+    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{name}: {:#?}", r.findings);
+    assert!(
+        rules(&r).contains(&rule),
+        "{name}: {rule} not in {:?}",
+        rules(&r)
+    );
+    r
+}
+
+#[track_caller]
+pub fn safe(name: &str, data: &[u8]) -> FileReport {
+    let r = scan(name, data);
+    assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Safe, "{name}: {:#?}", r.findings);
+    r
+}
