@@ -54,15 +54,10 @@ pub fn flag(
     let mut flagged = Vec::new();
     let mut splits = Vec::new();
     for class in 0..classes {
-        let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        let (members, centred) = linalg::class_rows(activations, width, labels, class);
         if members.len() < 4 {
             continue;
         }
-        let rows: Vec<f32> = members
-            .iter()
-            .flat_map(|&i| activations[i * width..(i + 1) * width].to_vec())
-            .collect();
-        let centred = linalg::centred(&rows, width);
         let directions =
             linalg::principal_directions(&centred, width, config.components, seed + class as u64);
         let points = linalg::project(&centred, width, &directions);

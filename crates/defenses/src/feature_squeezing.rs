@@ -118,6 +118,22 @@ fn roc_curve(clean: &[f32], adversarial: &[f32]) -> Vec<(f64, f64)> {
     points
 }
 
+/// Per input, takes `candidate`'s point when its score beats the best so far.
+fn keep_lower(
+    best: &mut [f32],
+    best_score: &mut [f32],
+    candidate: &[f32],
+    scores: &[f32],
+    f: usize,
+) {
+    for (i, (score, kept)) in scores.iter().zip(best_score.iter_mut()).enumerate() {
+        if score < kept {
+            *kept = *score;
+            best[i * f..(i + 1) * f].copy_from_slice(&candidate[i * f..(i + 1) * f]);
+        }
+    }
+}
+
 /// Adversarial points (flattened) and, per input, the detector score of the kept point.
 type PointsAndScores = (Vec<f32>, Vec<f32>);
 
@@ -287,21 +303,11 @@ impl FeatureSqueezing {
                 weight,
                 target_rank,
             )?;
-            for i in 0..y.len() {
-                if scores[i] < best_score[i] {
-                    best_score[i] = scores[i];
-                    best[i * f..(i + 1) * f].copy_from_slice(&candidate[i * f..(i + 1) * f]);
-                }
-            }
+            keep_lower(&mut best, &mut best_score, &candidate, &scores, f);
         }
         // A third run on the bit-depth squeezer's levels, whose points it leaves unchanged.
         if let Some((candidate, scores)) = self.on_levels_run(model, x, y, eps, steps, seed + 2)? {
-            for i in 0..y.len() {
-                if scores[i] < best_score[i] {
-                    best_score[i] = scores[i];
-                    best[i * f..(i + 1) * f].copy_from_slice(&candidate[i * f..(i + 1) * f]);
-                }
-            }
+            keep_lower(&mut best, &mut best_score, &candidate, &scores, f);
         }
         Ok(best)
     }

@@ -4,6 +4,22 @@
 
 use aisec_core::rng::Rng;
 
+/// The indices of `class` in `labels` and their rows of `activations` (`n × width`), centred.
+pub fn class_rows(
+    activations: &[f32],
+    width: usize,
+    labels: &[usize],
+    class: usize,
+) -> (Vec<usize>, Vec<f32>) {
+    let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+    let rows: Vec<f32> = members
+        .iter()
+        .flat_map(|&i| activations[i * width..(i + 1) * width].to_vec())
+        .collect();
+    let centred = centred(&rows, width);
+    (members, centred)
+}
+
 /// Rows of `x` (`n × d`) minus their mean.
 pub fn centred(x: &[f32], d: usize) -> Vec<f32> {
     let n = x.len() / d.max(1);

@@ -41,15 +41,10 @@ pub fn flag(
 ) -> Vec<usize> {
     let mut flagged = Vec::new();
     for class in 0..classes {
-        let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        let (members, centred) = linalg::class_rows(activations, width, labels, class);
         if members.len() < 3 {
             continue;
         }
-        let rows: Vec<f32> = members
-            .iter()
-            .flat_map(|&i| activations[i * width..(i + 1) * width].to_vec())
-            .collect();
-        let centred = linalg::centred(&rows, width);
         let top = linalg::principal_directions(&centred, width, 1, seed + class as u64);
         let scores: Vec<f64> = linalg::project(&centred, width, &top)
             .into_iter()
