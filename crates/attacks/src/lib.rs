@@ -2,6 +2,7 @@
 //! metrics. [`registry`] lists them; the CLI and the assessment discover attacks there.
 
 pub mod evasion;
+pub mod extract;
 mod outcome;
 pub mod poison;
 pub mod registry;

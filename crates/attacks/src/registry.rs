@@ -87,7 +87,77 @@ pub fn find_evasion(name: &str) -> Option<&'static EvasionEntry> {
         .find(|e| e.name == wanted || e.aliases.contains(&wanted.as_str()))
 }
 
-/// Every attack with its ATLAS IDs, built with default parameters.
+/// What the command line can set on an extraction attack; `None` keeps its default.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractionParams {
+    /// Equation solving: queries to spend (default d + 1, or k·(d + 1) for retraining).
+    pub queries: Option<u64>,
+    pub substitute: Option<aisec_ml::net::Architecture>,
+    pub solver: Option<crate::extract::equation::Solver>,
+    pub strategy: Option<crate::extract::knockoff::Strategy>,
+    pub pool: Option<crate::extract::knockoff::Pool>,
+}
+
+/// A registered extraction attack.
+#[derive(Clone, Copy)]
+pub struct ExtractionEntry {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub summary: &'static str,
+    pub access: Access,
+    pub build: fn(&ExtractionParams) -> Result<Box<dyn crate::extract::ExtractionAttack>>,
+}
+
+pub fn extraction_attacks() -> &'static [ExtractionEntry] {
+    use crate::extract::{equation, jacobian, knockoff};
+    &[
+        ExtractionEntry {
+            name: "extract.equation",
+            aliases: &["equation", "equation-solving"],
+            summary: "Equation solving: exact recovery of a softmax regression from d + 1 probability answers, or (adaptive) retraining from labels (Tramèr et al. 2016)",
+            access: Access::ScoreBased,
+            build: |p| {
+                let mut c = equation::EquationConfig::default();
+                c.queries = p.queries.or(c.queries);
+                c.substitute = p.substitute.unwrap_or(c.substitute);
+                c.solver = p.solver.unwrap_or(c.solver);
+                Ok(Box::new(equation::EquationSolving(c)))
+            },
+        },
+        ExtractionEntry {
+            name: "extract.jacobian",
+            aliases: &["jacobian", "jbda", "papernot"],
+            summary: "Jacobian-based dataset augmentation from 150 seeds, the set doubling each round (Papernot et al. 2017)",
+            access: Access::DecisionBased,
+            build: |p| {
+                let mut c = jacobian::JacobianConfig::default();
+                c.substitute = p.substitute.unwrap_or(c.substitute);
+                Ok(Box::new(jacobian::JacobianAugmentation(c)))
+            },
+        },
+        ExtractionEntry {
+            name: "extract.knockoff",
+            aliases: &["knockoff", "knockoff-nets"],
+            summary: "Knockoff Nets: a substitute trained on the answers to a public or synthetic pool, random or bandit-adaptive (Orekondy et al. 2019)",
+            access: Access::DecisionBased,
+            build: |p| {
+                let mut c = knockoff::KnockoffConfig::default();
+                c.substitute = p.substitute.unwrap_or(c.substitute);
+                c.strategy = p.strategy.unwrap_or(c.strategy);
+                c.pool = p.pool.unwrap_or(c.pool);
+                Ok(Box::new(knockoff::Knockoff(c)))
+            },
+        },
+    ]
+}
+
+pub fn find_extraction(name: &str) -> Option<&'static ExtractionEntry> {
+    let wanted = name.trim().to_ascii_lowercase();
+    extraction_attacks()
+        .iter()
+        .find(|e| e.name == wanted || e.aliases.contains(&wanted.as_str()))
+}
+
 /// The training-time attacks (`aisec attack poison`), with their ATLAS techniques.
 pub fn poisoning_attacks() -> Vec<AttackListing> {
     use crate::poison::{badnets, label_flip};
@@ -132,6 +202,16 @@ pub fn listing() -> Vec<AttackListing> {
         })
         .collect();
     all.extend(poisoning_attacks());
+    all.extend(extraction_attacks().iter().map(|e| {
+        AttackListing {
+            name: e.name,
+            summary: e.summary,
+            access: e.access,
+            atlas: (e.build)(&ExtractionParams::default())
+                .map(|a| a.atlas().to_vec())
+                .unwrap_or_default(),
+        }
+    }));
     all
 }
 
@@ -152,5 +232,16 @@ mod tests {
         assert_eq!(find_evasion("PGD").unwrap().name, "evasion.pgd");
         assert_eq!(find_evasion("cw").unwrap().name, "evasion.cw");
         assert!(find_evasion("jsma").is_none());
+        for e in extraction_attacks() {
+            let attack = (e.build)(&ExtractionParams::default()).unwrap();
+            assert_eq!(attack.name(), e.name);
+            for id in attack.atlas() {
+                assert!(aisec_core::AtlasRef::parse(id).is_ok(), "{id}");
+            }
+        }
+        assert_eq!(
+            find_extraction("knockoff").unwrap().name,
+            "extract.knockoff"
+        );
     }
 }

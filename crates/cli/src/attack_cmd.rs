@@ -128,7 +128,7 @@ impl DefenseSpec {
             }
             DefenseSpec::Top1 | DefenseSpec::Round(_) => {
                 let mode = match self {
-                    DefenseSpec::Round(d) => output_hardening::Hardening::Round(d),
+                    DefenseSpec::Round(d) => output_hardening::Hardening::Round { decimals: d },
                     _ => output_hardening::Hardening::Top1,
                 };
                 let info = serde_json::json!({ "name": "defense.output-hardening", "mitigations": output_hardening::MITIGATIONS, "phases": output_hardening::PHASES, "settings": mode });

@@ -7,8 +7,10 @@ pub mod adv_train;
 pub mod feature_squeezing;
 pub mod linalg;
 pub mod output_hardening;
+pub mod prada;
 pub mod query_limit;
 pub mod registry;
+pub mod shapiro;
 pub mod spectral;
 pub mod strip;
 

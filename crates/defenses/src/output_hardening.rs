@@ -1,8 +1,11 @@
-//! Output hardening: the prediction API reveals less. `top1` answers only the best class with
-//! its probability; `round:D` rounds every probability to D decimals. Score-based attacks
-//! lose signal (rounding flattens the small changes random search relies on); decision-based
-//! attacks, which only need the label, are not slowed at all — the measurement shows both.
-//! The wrapper is an API: it offers no gradients.
+//! Output hardening: the prediction API reveals less. `top1`/`topk:K` answer only the best
+//! classes with their probabilities; `label` answers the class alone; `round:D` rounds every
+//! probability to D decimals; `reverse-sigmoid` (Lee et al. 2019, "Defending against NN model
+//! stealing attacks using deceptive perturbations") keeps the top class but bends every
+//! probability by −β(σ(γ·logit p) − ½) and renormalises, so the log-ratios that equation
+//! solving and distillation read are no longer the model's. Score-based attacks lose signal;
+//! decision-based attacks and label-only extraction, which only need the label, are not
+//! slowed at all — the measurements show both. The wrapper is an API: it offers no gradients.
 //!
 //! ATLAS: AML.M0002 Passive AI Output Obfuscation, lifecycle phases ML Model Evaluation and
 //! Deployment.
@@ -16,11 +19,54 @@ use serde::{Deserialize, Serialize};
 pub const MITIGATIONS: &[&str] = &["AML.M0002"];
 pub const PHASES: &[&str] = &["ML Model Evaluation", "Deployment"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "mode", content = "decimals")]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
 pub enum Hardening {
     Top1,
-    Round(u32),
+    TopK { k: usize },
+    Label,
+    Round { decimals: u32 },
+    ReverseSigmoid { beta: f32, gamma: f32 },
+}
+
+impl Hardening {
+    /// The reverse-sigmoid setting ART uses by default.
+    pub const REVERSE_SIGMOID: Hardening = Hardening::ReverseSigmoid {
+        beta: 1.0,
+        gamma: 0.1,
+    };
+
+    pub fn describe(&self) -> String {
+        match self {
+            Hardening::Top1 => "a top-1 API".into(),
+            Hardening::TopK { k } => format!("a top-{k} API"),
+            Hardening::Label => "a label-only API".into(),
+            Hardening::Round { decimals } => format!("an API rounding to {decimals} decimals"),
+            Hardening::ReverseSigmoid { beta, gamma } => {
+                format!("a reverse-sigmoid API (β = {beta}, γ = {gamma})")
+            }
+        }
+    }
+}
+
+/// Lee et al.'s perturbation of one probability row, as ART applies it: subtract
+/// β(σ(γ·logit p) − ½), clip to [0, 1], renormalise.
+pub fn reverse_sigmoid(row: &[f32], beta: f32, gamma: f32) -> Vec<f32> {
+    const EPS: f32 = 1e-6;
+    let bent: Vec<f32> = row
+        .iter()
+        .map(|&p| {
+            let c = p.clamp(EPS, 1.0 - EPS);
+            let logit = (c / (1.0 - c)).ln();
+            let r = beta * (1.0 / (1.0 + (-gamma * logit).exp()) - 0.5);
+            (p - r).clamp(0.0, 1.0)
+        })
+        .collect();
+    let sum: f32 = bent.iter().sum();
+    if sum <= 0.0 {
+        return row.to_vec();
+    }
+    bent.iter().map(|v| v / sum).collect()
 }
 
 pub struct HardenedOutputs {
@@ -32,13 +78,7 @@ pub struct HardenedOutputs {
 impl HardenedOutputs {
     pub fn new(inner: Arc<dyn Classifier>, mode: Hardening) -> Self {
         let mut info = inner.info().clone();
-        info.description = match mode {
-            Hardening::Top1 => format!("{} behind a top-1 API", info.description),
-            Hardening::Round(d) => format!(
-                "{} behind an API rounding to {d} decimals",
-                info.description
-            ),
-        };
+        info.description = format!("{} behind {}", info.description, mode.describe());
         HardenedOutputs { inner, mode, info }
     }
 }
@@ -56,7 +96,9 @@ impl Classifier for HardenedOutputs {
     fn output_kind(&self) -> OutputKind {
         match self.mode {
             Hardening::Top1 => OutputKind::TopK(1),
-            Hardening::Round(_) => OutputKind::Probabilities,
+            Hardening::TopK { k } => OutputKind::TopK(k),
+            Hardening::Label => OutputKind::Label,
+            Hardening::Round { .. } | Hardening::ReverseSigmoid { .. } => OutputKind::Probabilities,
         }
     }
 
@@ -64,16 +106,27 @@ impl Classifier for HardenedOutputs {
         let classes = self.info.num_classes;
         let out = self.inner.query(x)?;
         Ok(match self.mode {
-            Hardening::Top1 => match out.restrict(OutputKind::TopK(1), classes) {
-                QueryOutput::TopK(rows) => QueryOutput::TopK(rows),
-                other => other,
-            },
-            Hardening::Round(d) => match out.restrict(OutputKind::Probabilities, classes) {
-                QueryOutput::Probabilities(p) => {
-                    QueryOutput::Probabilities(p.iter().map(|v| round_to(*v, d)).collect())
+            Hardening::Top1 => out.restrict(OutputKind::TopK(1), classes),
+            Hardening::TopK { k } => out.restrict(OutputKind::TopK(k), classes),
+            Hardening::Label => out.restrict(OutputKind::Label, classes),
+            Hardening::Round { decimals } => {
+                match out.restrict(OutputKind::Probabilities, classes) {
+                    QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
+                        p.iter().map(|v| round_to(*v, decimals)).collect(),
+                    ),
+                    other => other,
                 }
-                other => other,
-            },
+            }
+            Hardening::ReverseSigmoid { beta, gamma } => {
+                match out.restrict(OutputKind::Probabilities, classes) {
+                    QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
+                        p.chunks(classes)
+                            .flat_map(|row| reverse_sigmoid(row, beta, gamma))
+                            .collect(),
+                    ),
+                    other => other,
+                }
+            }
         })
     }
 
@@ -98,5 +151,20 @@ mod tests {
     fn rounding() {
         assert_eq!(round_to(0.123456, 2), 0.12);
         assert_eq!(round_to(0.996, 2), 1.0);
+    }
+
+    #[test]
+    fn reverse_sigmoid_keeps_the_top_class_and_bends_the_ratios() {
+        let row = [0.9, 0.07, 0.02, 0.01];
+        let bent = reverse_sigmoid(&row, 1.0, 0.1);
+        assert!((bent.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(aisec_ml::tensor::argmax_rows(&bent, 4), vec![0]);
+        // The log-ratio of two classes is no longer the model's.
+        let before = (row[1] / row[3]).ln();
+        let after = (bent[1] / bent[3]).ln();
+        assert!((before - after).abs() > 1.0, "{before} vs {after}");
+        // Tiny probabilities are pushed up and their order among themselves reversed.
+        let tiny = reverse_sigmoid(&[0.98, 0.019, 1e-3, 1e-5], 1.0, 0.1);
+        assert!(tiny[3] > tiny[2], "{tiny:?}");
     }
 }

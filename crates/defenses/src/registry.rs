@@ -30,11 +30,11 @@ pub fn defenses() -> &'static [DefenseEntry] {
         },
         DefenseEntry {
             name: "defense.output-hardening",
-            summary: "The API answers top-1 only, or probabilities rounded to D decimals",
+            summary: "The API answers less: top-k or the label only, probabilities rounded to D decimals, or bent by a reverse sigmoid (Lee et al. 2019)",
             mitigations: crate::output_hardening::MITIGATIONS,
             phases: crate::output_hardening::PHASES,
             kind: DefenseKind::WrapsOutputs,
-            measured_by: &["evasion.square", "evasion.hsj"],
+            measured_by: &["evasion.square", "evasion.hsj", "extract.equation", "extract.knockoff", "extract.jacobian"],
         },
         DefenseEntry {
             name: "defense.query-limit",
@@ -43,6 +43,14 @@ pub fn defenses() -> &'static [DefenseEntry] {
             phases: crate::query_limit::PHASES,
             kind: DefenseKind::WatchesQueries,
             measured_by: &["evasion.square", "evasion.hsj"],
+        },
+        DefenseEntry {
+            name: "defense.prada",
+            summary: "PRADA: per client, the minimum distances between successive queries of a class; a Shapiro–Wilk test flags streams that stop looking natural (Juuti et al. 2019)",
+            mitigations: crate::prada::MITIGATIONS,
+            phases: crate::prada::PHASES,
+            kind: DefenseKind::WatchesQueries,
+            measured_by: &["extract.jacobian", "extract.knockoff"],
         },
         DefenseEntry {
             name: "defense.spectral-signatures",
@@ -91,6 +99,7 @@ mod tests {
             for a in d.measured_by {
                 assert!(
                     aisec_attacks::registry::find_evasion(a).is_some()
+                        || aisec_attacks::registry::find_extraction(a).is_some()
                         || poisoning.iter().any(|p| p.name == *a),
                     "{a}"
                 );

@@ -64,7 +64,7 @@ fn hsj() -> EvasionParams {
 #[test]
 fn rounding_costs_score_based_attacks_but_not_decision_based_ones() {
     let model = cnn();
-    let rounded = HardenedOutputs::new(model.clone(), Hardening::Round(1));
+    let rounded = HardenedOutputs::new(model.clone(), Hardening::Round { decimals: 1 });
     let open_square = success("square", square(), model.as_ref());
     let rounded_square = success("square", square(), &rounded);
     assert!(

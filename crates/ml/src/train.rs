@@ -175,3 +175,86 @@ pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
     }
     predicted.iter().zip(labels).filter(|(p, t)| p == t).count() as f64 / labels.len() as f64
 }
+
+/// Trains `network` to reproduce `targets`, a probability row of `classes` values for each
+/// input of `x`: cross-entropy against soft targets, which is plain cross-entropy when the
+/// targets are one-hot. Substitute models of an extraction learn from a victim's answers this
+/// way, whatever the answers reveal (probabilities, a top-k, a label).
+pub fn train_soft(
+    mut network: Network,
+    x: &[f32],
+    targets: &[f32],
+    classes: usize,
+    config: &TrainConfig,
+) -> Network {
+    let n = targets.len() / classes.max(1);
+    if n == 0 {
+        return network;
+    }
+    let features = x.len() / n;
+    let device = autodiff_device();
+    let mut optimizer = AdamConfig::new().init();
+    let mut rng = Rng::derive(config.seed, "train-soft-batches");
+    let mut order: Vec<usize> = (0..n).collect();
+    for _ in 0..config.epochs {
+        rng.shuffle(&mut order);
+        for batch in order.chunks(config.batch_size.max(1)) {
+            let mut xs = Vec::with_capacity(batch.len() * features);
+            let mut ts = Vec::with_capacity(batch.len() * classes);
+            for &i in batch {
+                xs.extend_from_slice(&x[i * features..(i + 1) * features]);
+                ts.extend_from_slice(&targets[i * classes..(i + 1) * classes]);
+            }
+            let xb = tensor::matrix(&xs, batch.len(), &device);
+            let tb = tensor::matrix(&ts, batch.len(), &device);
+            let _autodiff = tensor::autodiff_guard();
+            let log_probs = burn::tensor::activation::log_softmax(network.forward(xb), 1);
+            let loss = (log_probs * tb).sum_dim(1).neg().mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &network);
+            network = optimizer.step(config.learning_rate, network, grads);
+        }
+    }
+    network
+}
+
+/// Logits of `network` for flattened inputs `x`, row-major, without gradients.
+pub fn logits(network: &Network, x: &[f32], features: usize) -> Vec<f32> {
+    let plain = network.valid();
+    let device = tensor::device();
+    let mut out = Vec::with_capacity(x.len() / features.max(1));
+    for chunk in x.chunks(512 * features.max(1)) {
+        let rows = chunk.len() / features;
+        out.extend(tensor::to_vec(
+            plain.forward(tensor::matrix(chunk, rows, &device)),
+        ));
+    }
+    out
+}
+
+/// The gradient of logit `classes[i]` with respect to input `i`, for every row of `x`
+/// (Jacobian rows, as Papernot et al.'s dataset augmentation needs them).
+pub fn logit_gradients(
+    network: &Network,
+    x: &[f32],
+    features: usize,
+    classes: &[usize],
+) -> Vec<f32> {
+    let device = autodiff_device();
+    let mut out = Vec::with_capacity(x.len());
+    for (chunk, picked) in x.chunks(256 * features.max(1)).zip(classes.chunks(256)) {
+        let rows = chunk.len() / features;
+        let _autodiff = tensor::autodiff_guard();
+        let input = tensor::matrix(chunk, rows, &device).require_grad();
+        let selected = network
+            .forward(input.clone())
+            .gather(1, tensor::labels(picked, &device).unsqueeze_dim(1))
+            .sum();
+        let grads = selected.backward();
+        let g = input
+            .grad(&grads)
+            .map(tensor::to_vec)
+            .unwrap_or_else(|| vec![0.0; chunk.len()]);
+        out.extend(g);
+    }
+    out
+}

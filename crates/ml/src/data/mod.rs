@@ -1,5 +1,6 @@
 //! Datasets: the built-in ones, and user data from NumPy `.npy` or CSV files.
 
+pub mod augment;
 pub mod builtin;
 mod csv;
 pub mod npy;
