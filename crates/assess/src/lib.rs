@@ -5,6 +5,7 @@
 pub mod demo;
 mod demo_report;
 pub mod detection;
+pub mod extraction;
 pub mod findings;
 pub mod poisoning;
 pub mod scan;

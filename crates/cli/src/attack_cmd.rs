@@ -21,6 +21,10 @@ pub enum AttackCommand {
     /// Training-time poisoning: backdoors and label flipping, with data-sanitising or
     /// input-screening defences; trains the clean, the poisoned and the defended model.
     Poison(Box<crate::poison_cmd::PoisonArgs>),
+    /// Functional extraction: a substitute built from the API's answers (equation solving,
+    /// Jacobian augmentation, Knockoff), its fidelity, and evasion transferred from it;
+    /// optionally measured again behind output hardening or the PRADA monitor.
+    Extract(Box<crate::extract_cmd::ExtractArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -164,6 +168,7 @@ fn parse_norm(s: &str) -> Result<Norm, String> {
 pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
     match cmd {
         AttackCommand::Poison(args) => crate::poison_cmd::run(cli, args),
+        AttackCommand::Extract(args) => crate::extract_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {

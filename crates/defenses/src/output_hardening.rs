@@ -23,10 +23,19 @@ pub const PHASES: &[&str] = &["ML Model Evaluation", "Deployment"];
 #[serde(rename_all = "kebab-case", tag = "mode")]
 pub enum Hardening {
     Top1,
-    TopK { k: usize },
+    TopK {
+        k: usize,
+    },
     Label,
-    Round { decimals: u32 },
-    ReverseSigmoid { beta: f32, gamma: f32 },
+    Round {
+        decimals: u32,
+    },
+    ReverseSigmoid {
+        #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
+        beta: f32,
+        #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
+        gamma: f32,
+    },
 }
 
 impl Hardening {

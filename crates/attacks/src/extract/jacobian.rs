@@ -22,6 +22,7 @@ pub struct JacobianConfig {
     /// Inputs drawn from the adversary's data to start from. Default 150 (the paper's).
     pub seed_size: usize,
     /// Step of each augmentation. Default 0.1 of the input range.
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub lambda: f32,
     /// λ changes sign every τ rounds. Default 3.
     pub tau: usize,

@@ -43,6 +43,7 @@ pub struct KnockoffConfig {
     /// Queries per round. Default 250.
     pub batch: usize,
     /// The bandit's step size. Default 0.2.
+    #[serde(serialize_with = "aisec_core::serialize_f32_decimal")]
     pub bandit_rate: f32,
     pub substitute: Architecture,
 }

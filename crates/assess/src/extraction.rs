@@ -1,0 +1,287 @@
+//! Extraction runs as reports: the attack against the plain API, then against the same API
+//! behind a defence (output hardening or the PRADA monitor), with the difference.
+
+use std::sync::Arc;
+
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::extract::{self, ExtractionAttack, ExtractionOutcome, ExtractionTask};
+use aisec_core::{AtlasRef, Finding, Severity};
+use aisec_defenses::output_hardening::{HardenedOutputs, Hardening};
+use aisec_defenses::prada::{Prada, PradaConfig, PradaStats};
+use aisec_defenses::query_limit::LOCAL_CLIENT;
+use aisec_ml::data::augment::natural_variations;
+use aisec_ml::data::Dataset;
+use aisec_ml::model::{rows, Classifier};
+use aisec_ml::train;
+use aisec_report::RunReport;
+
+use crate::findings::mitigation_refs;
+use crate::{AssessError, Result};
+
+/// Mitigations ATLAS lists against extraction through the API.
+pub const EXTRACTION_MITIGATIONS: &[&str] = &["AML.M0002", "AML.M0004", "AML.M0024"];
+
+/// Benign queries PRADA's false alarms are measured on.
+pub const BENIGN_STREAM: usize = 5000;
+
+/// A defence of the prediction API against extraction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExtractionDefense {
+    Harden(Hardening),
+    Prada(PradaConfig),
+}
+
+impl ExtractionDefense {
+    /// `rounding:D`, `top1`, `topk:K`, `label`, `reverse-sigmoid` or `prada`.
+    pub fn parse(s: &str) -> Option<ExtractionDefense> {
+        let s = s.trim().to_ascii_lowercase();
+        let number = |t: &str| t.parse::<u32>().ok();
+        Some(match s.split_once(':') {
+            None => match s.as_str() {
+                "top1" => ExtractionDefense::Harden(Hardening::Top1),
+                "label" | "label-only" => ExtractionDefense::Harden(Hardening::Label),
+                "reverse-sigmoid" => ExtractionDefense::Harden(Hardening::REVERSE_SIGMOID),
+                "prada" => ExtractionDefense::Prada(PradaConfig::default()),
+                _ => return None,
+            },
+            Some(("rounding" | "round", d)) => ExtractionDefense::Harden(Hardening::Round {
+                decimals: number(d).filter(|d| *d <= 9)?,
+            }),
+            Some(("topk", k)) => ExtractionDefense::Harden(Hardening::TopK {
+                k: number(k).filter(|k| *k >= 1)? as usize,
+            }),
+            Some(("prada", delta)) => ExtractionDefense::Prada(PradaConfig {
+                delta: delta.parse().ok().filter(|d: &f64| *d > 0.0 && *d < 1.0)?,
+                ..PradaConfig::default()
+            }),
+            _ => return None,
+        })
+    }
+
+    pub const EXPECTED: &'static str =
+        "rounding:D (e.g. rounding:1), top1, topk:K, label, reverse-sigmoid, prada or prada:DELTA";
+
+    fn info(&self) -> serde_json::Value {
+        use aisec_defenses::{output_hardening, prada};
+        match self {
+            ExtractionDefense::Harden(mode) => serde_json::json!({
+                "name": "defense.output-hardening",
+                "mitigations": output_hardening::MITIGATIONS,
+                "phases": output_hardening::PHASES,
+                "settings": mode,
+            }),
+            ExtractionDefense::Prada(config) => serde_json::json!({
+                "name": "defense.prada",
+                "mitigations": prada::MITIGATIONS,
+                "phases": prada::PHASES,
+                "settings": config,
+            }),
+        }
+    }
+}
+
+/// The attack's result as a finding.
+pub fn extraction_finding(
+    outcome: &ExtractionOutcome,
+    kb: &KnowledgeBase,
+    subject: &str,
+) -> Finding {
+    let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
+    let fidelity = m("fidelity");
+    let severity = match fidelity {
+        f if f >= 0.9 => Severity::High,
+        f if f >= 0.7 => Severity::Medium,
+        _ => Severity::Low,
+    };
+    let mut title = format!(
+        "{} copies {subject}: the substitute agrees with it on {:.1}% of held-out inputs ({:.1}% of uniform random inputs) after {} queries ({})",
+        outcome.name,
+        100.0 * fidelity,
+        100.0 * m("fidelity_uniform"),
+        m("queries_total"),
+        output_words(outcome),
+    );
+    let mut atlas: Vec<AtlasRef> = outcome
+        .atlas
+        .iter()
+        .filter_map(|a| AtlasRef::parse(a).ok())
+        .collect();
+    if let Some(t) = &outcome.transfer {
+        title.push_str(&format!(
+            "; PGD ε={} on the substitute fools the victim on {:.1}% of inputs it got right",
+            t.eps,
+            100.0 * t.attack_success_rate
+        ));
+        if let Ok(r) = AtlasRef::parse(extract::TRANSFER_ATLAS) {
+            atlas.push(r);
+        }
+    }
+    let mut finding = Finding::new(title, severity, atlas);
+    finding.mitigations = mitigation_refs(kb, EXTRACTION_MITIGATIONS);
+    finding.evidence.metrics = outcome.metrics.clone();
+    finding
+}
+
+fn output_words(outcome: &ExtractionOutcome) -> String {
+    use aisec_ml::model::OutputKind;
+    match outcome.output_kind {
+        OutputKind::Probabilities => "probabilities".into(),
+        OutputKind::Logits => "logits".into(),
+        OutputKind::TopK(k) => format!("top-{k}"),
+        OutputKind::Label => "labels only".into(),
+    }
+}
+
+/// The shared run object for an extraction.
+pub fn report(
+    outcome: &ExtractionOutcome,
+    kb: &KnowledgeBase,
+    target: &str,
+    data: &str,
+) -> RunReport {
+    RunReport {
+        kind: "attack".into(),
+        name: outcome.name.clone(),
+        atlas: outcome.atlas.clone(),
+        target: target.into(),
+        data: Some(data.into()),
+        config: outcome.config.clone(),
+        seed: outcome.seed,
+        metrics: outcome.metrics.clone(),
+        observations: Some(serde_json::json!({
+            "fidelity_by_queries": outcome.curve,
+            "output_kind": outcome.output_kind,
+            "budget_exhausted": outcome.budget_exhausted,
+            "transfer": outcome.transfer,
+            "attack": outcome.observations,
+        })),
+        findings: vec![extraction_finding(outcome, kb, "the model")],
+        defense: None,
+        defended: None,
+    }
+}
+
+/// The attack again, behind `defense`.
+pub struct DefendedRun {
+    pub outcome: ExtractionOutcome,
+    pub report: RunReport,
+    /// The monitor's view of the extraction and of a benign stream, for PRADA.
+    pub prada: Option<(PradaStats, PradaStats)>,
+}
+
+pub fn run_defended(
+    attack: &dyn ExtractionAttack,
+    setup: &ExtractionSetup,
+    defense: ExtractionDefense,
+    kb: &KnowledgeBase,
+    data: &str,
+) -> Result<DefendedRun> {
+    let victim = setup.victim.clone();
+    let (wrapped, monitor): (Arc<dyn Classifier>, Option<Arc<Prada>>) = match defense {
+        ExtractionDefense::Harden(mode) => {
+            (Arc::new(HardenedOutputs::new(victim.clone(), mode)), None)
+        }
+        ExtractionDefense::Prada(config) => {
+            let p = Arc::new(Prada::new(victim.clone(), config));
+            (p.clone(), Some(p))
+        }
+    };
+    let task = ExtractionTask {
+        victim: wrapped.as_ref(),
+        public: setup.public,
+        holdout: setup.holdout,
+        budget: setup.budget,
+        seed: setup.seed,
+    };
+    let outcome = extract::run(attack, &task, setup.transfer_eps)?;
+    let mut metrics = outcome.metrics.clone();
+    // The accuracy users get from the defended API's top answer.
+    let n = rows(&task.holdout.x, task.features())?;
+    let answered = wrapped
+        .query(&task.holdout.x)?
+        .labels(victim.info().num_classes);
+    wrapped.budget().refund(n as u64);
+    let _ = metrics.insert(
+        "clean_accuracy",
+        train::accuracy(&answered, &task.holdout.y),
+    );
+    let mut info = defense.info();
+    let mut prada = None;
+    if let Some(monitor) = monitor {
+        let during = monitor.client_stats(LOCAL_CLIENT);
+        if let Some(at) = during.alert_at_query {
+            let _ = metrics.insert("detection_delay_queries", at as f64);
+        }
+        monitor.reset();
+        let benign = natural_variations(task.holdout, BENIGN_STREAM, task.seed);
+        let features = task.features();
+        for chunk in benign.x.chunks(100 * features) {
+            monitor.query(chunk)?;
+            monitor.budget().refund((chunk.len() / features) as u64);
+        }
+        let on_benign = monitor.client_stats(LOCAL_CLIENT);
+        info["observed"] = serde_json::json!({ "extraction": during, "benign_stream": on_benign });
+        prada = Some((during, on_benign));
+    }
+    let mut finding = extraction_finding(&outcome, kb, "the defended model");
+    finding.evidence.metrics = metrics.clone();
+    let report = RunReport {
+        kind: "attack".into(),
+        name: outcome.name.clone(),
+        atlas: outcome.atlas.clone(),
+        target: wrapped.info().description.clone(),
+        data: Some(data.into()),
+        config: outcome.config.clone(),
+        seed: outcome.seed,
+        metrics,
+        observations: Some(serde_json::json!({
+            "fidelity_by_queries": outcome.curve,
+            "output_kind": outcome.output_kind,
+            "budget_exhausted": outcome.budget_exhausted,
+            "transfer": outcome.transfer,
+        })),
+        findings: vec![finding],
+        defense: Some(info),
+        defended: None,
+    };
+    Ok(DefendedRun {
+        outcome,
+        report,
+        prada,
+    })
+}
+
+/// The extraction game as the assessment sets it up.
+pub struct ExtractionSetup<'a> {
+    pub victim: Arc<dyn Classifier>,
+    /// The adversary's own data (seeds, pool).
+    pub public: &'a Dataset,
+    /// Held-out data the fidelity is measured on.
+    pub holdout: &'a Dataset,
+    pub budget: u64,
+    pub seed: u64,
+    /// ε of the PGD transfer test on the substitute, when wanted.
+    pub transfer_eps: Option<f32>,
+}
+
+/// Runs `attack` against the undefended API.
+pub fn run(attack: &dyn ExtractionAttack, setup: &ExtractionSetup) -> Result<ExtractionOutcome> {
+    let victim = setup.victim.as_ref();
+    for (what, data) in [("data", setup.public), ("held-out data", setup.holdout)] {
+        if data.features() != victim.info().features() {
+            return Err(AssessError::Config(format!(
+                "the {what} has {} values per input but the model takes {}",
+                data.features(),
+                victim.info().features()
+            )));
+        }
+    }
+    let task = ExtractionTask {
+        victim,
+        public: setup.public,
+        holdout: setup.holdout,
+        budget: setup.budget,
+        seed: setup.seed,
+    };
+    Ok(extract::run(attack, &task, setup.transfer_eps)?)
+}

@@ -1,0 +1,354 @@
+//! `aisec attack extract`: functional extraction through the prediction API, optionally
+//! measured again behind output hardening or the PRADA monitor.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aisec_assess::extraction::{self, ExtractionDefense, ExtractionSetup};
+use aisec_attacks::extract::equation::Solver;
+use aisec_attacks::extract::knockoff::{Pool, Strategy};
+use aisec_attacks::extract::ExtractionOutcome;
+use aisec_attacks::registry::{self, ExtractionParams};
+use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_ml::net::Architecture;
+use aisec_report::RunReport;
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::atlas_cmd::load_kb;
+use crate::data_args::{check_fit, open_model, DataArgs, Split};
+use crate::model_cmd::parse_arch;
+use crate::output::{print_json, print_text, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// A directory written by `aisec model train` (or its model.json), an .onnx classifier,
+    /// or kserve+http://HOST:PORT/v2/models/NAME.
+    #[arg(long)]
+    pub model: String,
+    /// The adversary's data (a built-in dataset: its training split is the adversary's
+    /// pool and seeds, its test split measures fidelity; user data is split 80/20).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// equation, jacobian or knockoff (see `aisec attack list`).
+    #[arg(long)]
+    pub attack: String,
+    /// Most queries the attack may spend.
+    #[arg(long, default_value_t = 5000)]
+    pub budget: u64,
+    /// What the API reveals to the adversary: probs, top1, topk:K or label.
+    #[arg(long, value_parser = parse_outputs, default_value = "probs")]
+    pub outputs: OutputKind,
+    /// Measure the attack again behind a defence: rounding:D, top1, topk:K, label,
+    /// reverse-sigmoid, prada or prada:DELTA.
+    #[arg(long, value_parser = parse_defense)]
+    pub defend: Option<ExtractionDefense>,
+    /// The substitute's architecture (default: logreg for equation, mlp otherwise).
+    #[arg(long, value_parser = parse_arch)]
+    pub substitute: Option<Architecture>,
+    /// Equation solving: auto, exact or retrain.
+    #[arg(long, value_parser = parse_solver)]
+    pub solver: Option<Solver>,
+    /// Equation solving: queries to spend (default d + 1 exact, k·(d + 1) retraining).
+    #[arg(long)]
+    pub queries: Option<u64>,
+    /// Knockoff: random or adaptive.
+    #[arg(long, value_parser = parse_strategy)]
+    pub strategy: Option<Strategy>,
+    /// Knockoff: public (the data as it is), mixup (synthetic mixtures) or uniform.
+    #[arg(long, value_parser = parse_pool)]
+    pub pool: Option<Pool>,
+    /// ε (L∞) of the PGD examples crafted on the substitute and sent to the victim; 0 skips
+    /// the transfer test. Default 0.2 of the input range.
+    #[arg(long)]
+    pub transfer_eps: Option<f32>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Writes the substitute as an aisec model directory (servable, attackable).
+    #[arg(long)]
+    pub save_substitute: Option<PathBuf>,
+}
+
+fn parse_outputs(s: &str) -> Result<OutputKind, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "probs" | "probabilities" => Ok(OutputKind::Probabilities),
+        "top1" => Ok(OutputKind::TopK(1)),
+        "label" | "labels" => Ok(OutputKind::Label),
+        other => other
+            .strip_prefix("topk:")
+            .and_then(|k| k.parse().ok())
+            .filter(|k: &usize| *k >= 1)
+            .map(OutputKind::TopK)
+            .ok_or_else(|| {
+                format!("`{s}` is not an output kind: expected probs, top1, topk:K or label")
+            }),
+    }
+}
+
+fn parse_defense(s: &str) -> Result<ExtractionDefense, String> {
+    ExtractionDefense::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not an extraction defence: expected {}",
+            ExtractionDefense::EXPECTED
+        )
+    })
+}
+
+fn parse_solver(s: &str) -> Result<Solver, String> {
+    match s.trim() {
+        "auto" => Ok(Solver::Auto),
+        "exact" => Ok(Solver::Exact),
+        "retrain" => Ok(Solver::Retrain),
+        _ => Err(format!(
+            "`{s}` is not a solver: expected auto, exact or retrain"
+        )),
+    }
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    match s.trim() {
+        "random" => Ok(Strategy::Random),
+        "adaptive" => Ok(Strategy::Adaptive),
+        _ => Err(format!(
+            "`{s}` is not a strategy: expected random or adaptive"
+        )),
+    }
+}
+
+fn parse_pool(s: &str) -> Result<Pool, String> {
+    match s.trim() {
+        "public" => Ok(Pool::Public),
+        "mixup" => Ok(Pool::Mixup),
+        "uniform" => Ok(Pool::Uniform),
+        _ => Err(format!(
+            "`{s}` is not a pool: expected public, mixup or uniform"
+        )),
+    }
+}
+
+pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
+    let entry = registry::find_extraction(&args.attack).with_context(|| {
+        let names: Vec<&str> = registry::extraction_attacks()
+            .iter()
+            .map(|e| e.name)
+            .collect();
+        format!(
+            "--attack `{}` is not an extraction attack: expected one of {}",
+            args.attack,
+            names.join(", ")
+        )
+    })?;
+    if args.budget == 0 {
+        anyhow::bail!("--budget must be at least 1 query");
+    }
+    let params = ExtractionParams {
+        queries: args.queries,
+        substitute: args.substitute,
+        solver: args.solver,
+        strategy: args.strategy,
+        pool: args.pool,
+    };
+    let attack = (entry.build)(&params)?;
+    let model: Arc<dyn Classifier> = open_model(&args.model, None)?.into();
+    let public = args.data.load(Split::Train)?;
+    let holdout = args.data.load(Split::Test)?;
+    check_fit(model.as_ref(), &holdout)?;
+    let victim: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
+        model
+    } else {
+        Arc::new(Restricted::new(model, args.outputs, false))
+    };
+    let transfer_eps = match args.transfer_eps {
+        Some(e) if e <= 0.0 => None,
+        Some(e) => Some(e),
+        None => Some(match holdout.input_range {
+            Some(r) => 0.2 * (r.hi - r.lo),
+            None => 0.5,
+        }),
+    };
+    let kb = load_kb(cli)?;
+    let setup = ExtractionSetup {
+        victim: victim.clone(),
+        public: &public,
+        holdout: &holdout,
+        budget: args.budget,
+        seed: args.seed,
+        transfer_eps,
+    };
+    let progress = Progress::new();
+    progress.message(format!("{} with up to {} queries", entry.name, args.budget));
+    let outcome = extraction::run(attack.as_ref(), &setup);
+    progress.finish();
+    let outcome = outcome?;
+    let data_desc = format!(
+        "{}: {} inputs the adversary holds, {} held out",
+        public.name,
+        public.len(),
+        holdout.len()
+    );
+    let mut report = extraction::report(&outcome, &kb, &victim.info().description, &data_desc);
+    let mut defended = None;
+    if let Some(defense) = args.defend {
+        let progress = Progress::new();
+        progress.message(format!("{} again, behind the defence", entry.name));
+        let attack = (entry.build)(&params)?;
+        let run = extraction::run_defended(attack.as_ref(), &setup, defense, &kb, &data_desc);
+        progress.finish();
+        let run = run?;
+        report.defended = Some(Box::new(run.report.clone()));
+        defended = Some(run);
+    }
+    if let Some(dir) = &args.save_substitute {
+        let model = outcome
+            .substitute_model(&holdout, args.seed)
+            .context("the attack produced no substitute")?;
+        model
+            .save(dir)
+            .with_context(|| format!("--save-substitute {}", dir.display()))?;
+    }
+    match cli.format {
+        Format::Json => print_json(&report)?,
+        Format::Text | Format::Sarif => {
+            print_text(&text(&outcome, &report, defended.as_ref(), args))?
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn text(
+    outcome: &ExtractionOutcome,
+    report: &RunReport,
+    defended: Option<&extraction::DefendedRun>,
+    args: &ExtractArgs,
+) -> String {
+    let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
+    let mut out = format!(
+        "{} on {}\n  {}\n",
+        outcome.name,
+        report.target,
+        report.data.as_deref().unwrap_or("")
+    );
+    out.push_str(&format!("  config               {}\n", outcome.config));
+    out.push_str(&format!(
+        "  fidelity             {:.2}% held-out, {:.2}% uniform random inputs\n",
+        100.0 * m("fidelity"),
+        100.0 * m("fidelity_uniform")
+    ));
+    out.push_str(&format!(
+        "  substitute accuracy  {:.2}% (victim {:.2}%)\n",
+        100.0 * m("substitute_accuracy"),
+        100.0 * m("clean_accuracy")
+    ));
+    out.push_str(&format!(
+        "  queries              {:.0}{}\n",
+        m("queries_total"),
+        if outcome.budget_exhausted {
+            " (budget spent)"
+        } else {
+            ""
+        }
+    ));
+    out.push_str(&format!(
+        "  wall time            {:.2} s\n",
+        m("wall_seconds")
+    ));
+    out.push_str("  fidelity by queries  ");
+    let points: Vec<String> = outcome
+        .curve
+        .iter()
+        .map(|c| format!("{} → {:.1}%", c.queries, 100.0 * c.fidelity))
+        .collect();
+    out.push_str(&points.join(", "));
+    out.push('\n');
+    if let Some(t) = &outcome.transfer {
+        out.push_str(&format!(
+            "  transfer             PGD L∞ ε={} on the substitute: fools the substitute on {:.1}%, the victim on {:.1}% of {} inputs it got right\n",
+            t.eps,
+            100.0 * t.substitute_success_rate,
+            100.0 * t.attack_success_rate,
+            t.attacked
+        ));
+    }
+    for f in &report.findings {
+        push_finding(&mut out, f);
+    }
+    if let Some(run) = defended {
+        let d = |k: &str| run.outcome.metrics.get(k).unwrap_or(0.0);
+        let dm = |k: &str| run.report.metrics.get(k).unwrap_or(0.0);
+        out.push_str(&format!("\nbehind the defence: {}\n", run.report.target));
+        if let Some(info) = &run.report.defense {
+            out.push_str(&format!(
+                "  defence              {} ({}; {})\n",
+                info["name"].as_str().unwrap_or(""),
+                info["mitigations"],
+                info["phases"]
+            ));
+        }
+        out.push_str(&format!(
+            "  fidelity             {:.2}% held-out, {:.2}% uniform (undefended {:.2}%, {:.2}%)\n",
+            100.0 * d("fidelity"),
+            100.0 * d("fidelity_uniform"),
+            100.0 * m("fidelity"),
+            100.0 * m("fidelity_uniform")
+        ));
+        out.push_str(&format!(
+            "  victim accuracy      {:.2}% through the defended API (undefended {:.2}%)\n",
+            100.0 * dm("clean_accuracy"),
+            100.0 * m("clean_accuracy")
+        ));
+        out.push_str(&format!(
+            "  queries              {:.0}\n",
+            d("queries_total")
+        ));
+        if let Some((during, benign)) = &run.prada {
+            match during.alert_at_query {
+                Some(at) => out.push_str(&format!(
+                    "  PRADA                alert after {at} queries (lowest W {:.3}, δ {})\n",
+                    during.w_min.unwrap_or(0.0),
+                    run.report
+                        .defense
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, |i| i["settings"]["delta"].clone())
+                )),
+                None => out.push_str(&format!(
+                    "  PRADA                no alert in {} queries (lowest W {:.3})\n",
+                    during.queries,
+                    during.w_min.unwrap_or(1.0)
+                )),
+            }
+            out.push_str(&format!(
+                "  benign stream        {} natural variations of the held-out data: {}\n",
+                benign.queries,
+                match benign.alert_at_query {
+                    Some(at) => format!("FALSE ALARM after {at} queries"),
+                    None => format!("no alarm (lowest W {:.3})", benign.w_min.unwrap_or(1.0)),
+                }
+            ));
+        }
+        for f in &run.report.findings {
+            push_finding(&mut out, f);
+        }
+    }
+    if let Some(dir) = &args.save_substitute {
+        out.push_str(&format!("\nsubstitute saved to {}\n", dir.display()));
+    }
+    out
+}
+
+fn push_finding(out: &mut String, f: &aisec_core::Finding) {
+    let atlas: Vec<&str> = f.atlas.iter().map(|a| a.as_str()).collect();
+    let mitigations: Vec<String> = f
+        .mitigations
+        .iter()
+        .map(|m| format!("{} ({})", m.id, m.phases.join("; ")))
+        .collect();
+    out.push_str(&format!(
+        "\n[{}] {}\n  ATLAS: {}\n  mitigations: {}\n",
+        f.severity.as_str().to_uppercase(),
+        f.title,
+        atlas.join(", "),
+        mitigations.join(", ")
+    ));
+}
