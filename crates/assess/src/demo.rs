@@ -4,6 +4,7 @@
 //! 2. Attack: FGSM, PGD-40 and APGD-CE at ε (L∞), and a PGD/FGSM sweep over ε.
 //! 3. Defend: PGD adversarial training (AML.M0003, ML Model Engineering).
 //! 4. Attack again: the same battery and sweep against the hardened model.
+//! 5. Black box, detection, poisoning and extraction stages, each with its defence.
 //!
 //! Findings name ATLAS techniques and recommend mitigations with their lifecycle phases;
 //! the report records seeds and configurations so that every number can be reproduced.
@@ -98,6 +99,8 @@ pub struct DemoOutcome {
     pub detection: Option<RunReport>,
     /// BadNets at 5% against a CNN trained like the baseline, and activation clustering.
     pub poisoning: Option<(crate::poisoning::PoisonOutcome, RunReport)>,
+    /// Extraction of the baseline (and of a softmax regression), with API defences.
+    pub extraction: Option<crate::demo_extraction::ExtractionStage>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -484,6 +487,19 @@ pub fn run(
     let poisoning_report = crate::poisoning::report(&poisoning, kb);
     findings.extend(poisoning_report.findings.iter().cloned());
     timings.push(("poisoning".to_string(), started.elapsed().as_secs_f64()));
+
+    progress(Progress::Stage(
+        "Extract: Knockoff, Jacobian augmentation and equation solving through the API; reverse sigmoid, rounding and PRADA",
+    ));
+    let started = Instant::now();
+    let extraction = crate::demo_extraction::run(&baseline, &train_set, &test, cfg.seed, kb)?;
+    for row in &extraction.rows {
+        findings.extend(row.report.findings.iter().cloned());
+        if let Some(d) = &row.defended {
+            findings.extend(d.report.findings.iter().cloned());
+        }
+    }
+    timings.push(("extraction".to_string(), started.elapsed().as_secs_f64()));
     Ok(DemoOutcome {
         config: cfg.clone(),
         test,
@@ -496,6 +512,7 @@ pub fn run(
         hsj_curves,
         detection: Some(detection),
         poisoning: Some((poisoning, poisoning_report)),
+        extraction: Some(extraction),
         timings,
     })
 }

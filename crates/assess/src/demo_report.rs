@@ -68,6 +68,10 @@ pub fn json(outcome: &DemoOutcome) -> Value {
         "hopskipjump_curves": outcome.hsj_curves,
         "detection": outcome.detection,
         "poisoning": outcome.poisoning.as_ref().map(|(_, r)| r),
+        "extraction": outcome.extraction.as_ref().map(|e| json!({
+            "runs": e.rows.iter().map(|r| &r.report).collect::<Vec<_>>(),
+            "fidelity_curves": e.curves,
+        })),
         "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -319,6 +323,7 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             black_box,
             detection,
             poisoning_section(outcome),
+            crate::demo_extraction::section(outcome.extraction.as_ref()),
         ],
         names: outcome
             .findings

@@ -93,8 +93,13 @@ pub fn extraction_finding(
         f if f >= 0.7 => Severity::Medium,
         _ => Severity::Low,
     };
+    let verb = if fidelity >= 0.7 {
+        "copies"
+    } else {
+        "fails to copy"
+    };
     let mut title = format!(
-        "{} copies {subject}: the substitute agrees with it on {:.1}% of held-out inputs ({:.1}% of uniform random inputs) after {} queries ({})",
+        "{} {verb} {subject}: the substitute agrees with it on {:.1}% of held-out inputs ({:.1}% of uniform random inputs) after {} queries ({})",
         outcome.name,
         100.0 * fidelity,
         100.0 * m("fidelity_uniform"),
@@ -225,6 +230,16 @@ pub fn run_defended(
     }
     let mut finding = extraction_finding(&outcome, kb, "the defended model");
     finding.evidence.metrics = metrics.clone();
+    if let Some((during, benign)) = &prada {
+        finding.title.push_str(&match during.alert_at_query {
+            Some(at) => format!("; PRADA raised its alert after {at} queries"),
+            None => "; PRADA raised no alert".to_string(),
+        });
+        finding.title.push_str(&match benign.alert_at_query {
+            Some(at) => format!(" (and a false alarm after {at} benign queries)"),
+            None => format!(" (no false alarm on {} benign queries)", benign.queries),
+        });
+    }
     let report = RunReport {
         kind: "attack".into(),
         name: outcome.name.clone(),

@@ -3,6 +3,7 @@
 //! attacks again.
 
 pub mod demo;
+pub mod demo_extraction;
 mod demo_report;
 pub mod detection;
 pub mod extraction;

@@ -462,8 +462,40 @@ fn demo_builds_attacks_defends_and_reports() {
             .unwrap()
             < 0.2
     );
+    // The extraction stage: a faithful substitute from at most 5,000 queries; the defences.
+    let runs = report["extraction"]["runs"].as_array().unwrap();
+    let knockoff = &runs[0];
+    assert_eq!(knockoff["name"], "extract.knockoff");
+    assert!(knockoff["metrics"]["fidelity"].as_f64().unwrap() >= 0.9);
+    assert!(knockoff["metrics"]["queries_total"].as_f64().unwrap() <= 5000.0);
+    let jacobian = runs
+        .iter()
+        .find(|r| r["name"] == "extract.jacobian")
+        .unwrap();
+    assert!(
+        jacobian["defended"]["metrics"]["detection_delay_queries"]
+            .as_f64()
+            .unwrap()
+            <= 500.0
+    );
+    let equation = runs
+        .iter()
+        .find(|r| r["name"] == "extract.equation")
+        .unwrap();
+    assert_eq!(equation["metrics"]["fidelity_uniform"], 1.0);
+    assert!(
+        equation["defended"]["metrics"]["fidelity"]
+            .as_f64()
+            .unwrap()
+            < 0.5
+    );
+    assert!(!report["extraction"]["fidelity_curves"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Backdoor attack success"));
+    assert!(html.contains("Fidelity on held-out digits against queries") && html.contains("PRADA"));
     assert!(
         html.contains("<svg") && html.contains("Robust accuracy") && html.contains("AML.M0003")
     );
@@ -481,7 +513,9 @@ fn demo_builds_attacks_defends_and_reports() {
         .filter_map(|t| t["techniqueID"].as_str())
         .collect();
     assert!(
-        ids.contains(&"AML.T0015") && ids.contains(&"AML.T0043.000"),
+        ids.contains(&"AML.T0015")
+            && ids.contains(&"AML.T0043.000")
+            && ids.contains(&"AML.T0024.002"),
         "{ids:?}"
     );
     assert!(
