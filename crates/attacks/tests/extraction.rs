@@ -207,3 +207,31 @@ fn bad_configurations_are_refused() {
     let zero = ExtractionTask { budget: 0, ..task };
     assert!(extract::run(&exact, &zero, None).is_err());
 }
+
+#[test]
+fn retraining_extracts_a_small_mlp() {
+    let (train_set, test_set) = BuiltinDataset::Digits.split();
+    let network = train::init_network(Architecture::Mlp, &train_set, 7).unwrap();
+    let (network, _) = train::train(
+        network,
+        &train_set,
+        &TrainConfig::for_architecture(Architecture::Mlp, 7),
+        None,
+        |_| {},
+    );
+    let victim = NativeModel::new(network, Manifest::new(Architecture::Mlp, &train_set, 7));
+    // Tramèr et al.'s retraining measures agreement on uniform inputs, where its queries lie;
+    // natural digits are a thin slice of that space and agree far less often.
+    for queries in [650u64, 5000] {
+        let attack = EquationSolving(EquationConfig {
+            solver: Solver::Retrain,
+            substitute: Architecture::Mlp,
+            queries: Some(queries),
+            ..EquationConfig::default()
+        });
+        let o = extract(&attack, &victim, &train_set, &test_set, queries, None);
+        assert_eq!(m(&o, "queries_total"), queries as f64);
+        assert!(m(&o, "fidelity_uniform") >= 0.9);
+        assert!(m(&o, "fidelity") < m(&o, "fidelity_uniform"));
+    }
+}
