@@ -15,7 +15,7 @@ use aisec_ml::data::Dataset;
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
-use aisec_ml::train::{init_network, train, TrainConfig};
+use aisec_ml::train::fit;
 use aisec_report::html::{Block, Section};
 use aisec_report::{svg, RunReport, Series};
 use serde::Serialize;
@@ -157,14 +157,7 @@ pub fn run(
 
 fn softmax_regression(train_set: &Dataset, seed: u64) -> Result<Arc<dyn Classifier>> {
     let arch = Architecture::Logreg;
-    let net = init_network(arch, train_set, seed)?;
-    let (net, _) = train(
-        net,
-        train_set,
-        &TrainConfig::for_architecture(arch, seed),
-        None,
-        |_| {},
-    );
+    let net = fit(arch, train_set, seed)?;
     Ok(Arc::new(NativeModel::new(
         net,
         Manifest::new(arch, train_set, seed),

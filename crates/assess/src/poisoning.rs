@@ -18,7 +18,7 @@ use aisec_defenses::strip::{Strip, StripConfig};
 use aisec_ml::data::Dataset;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::{Architecture, Network};
-use aisec_ml::train::{self, TrainConfig};
+use aisec_ml::train;
 use aisec_report::RunReport;
 use serde::Serialize;
 
@@ -124,15 +124,7 @@ pub struct PoisonOutcome {
 }
 
 fn train_model(arch: Architecture, data: &Dataset, seed: u64) -> Result<Network> {
-    let network = train::init_network(arch, data, seed)?;
-    Ok(train::train(
-        network,
-        data,
-        &TrainConfig::for_architecture(arch, seed),
-        None,
-        |_| {},
-    )
-    .0)
+    Ok(train::fit(arch, data, seed)?)
 }
 
 /// Test inputs on which success is measured, with the labels the adversary wants.

@@ -11,7 +11,7 @@ use aisec_ml::data::{BuiltinDataset, Dataset};
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
-use aisec_ml::train::{self, TrainConfig};
+use aisec_ml::train;
 
 fn cnn() -> Arc<dyn Classifier> {
     // The digits CNN aisec trained with seed 7 (also the ONNX fixture's weights).
@@ -25,14 +25,7 @@ fn cnn() -> Arc<dyn Classifier> {
 
 fn logreg(data: BuiltinDataset) -> (Arc<dyn Classifier>, Dataset, Dataset) {
     let (train_set, test_set) = data.split();
-    let network = train::init_network(Architecture::Logreg, &train_set, 7).unwrap();
-    let (network, _) = train::train(
-        network,
-        &train_set,
-        &TrainConfig::for_architecture(Architecture::Logreg, 7),
-        None,
-        |_| {},
-    );
+    let network = train::fit(Architecture::Logreg, &train_set, 7).unwrap();
     let model = NativeModel::new(network, Manifest::new(Architecture::Logreg, &train_set, 7));
     (Arc::new(model), train_set, test_set)
 }
@@ -211,14 +204,7 @@ fn bad_configurations_are_refused() {
 #[test]
 fn retraining_extracts_a_small_mlp() {
     let (train_set, test_set) = BuiltinDataset::Digits.split();
-    let network = train::init_network(Architecture::Mlp, &train_set, 7).unwrap();
-    let (network, _) = train::train(
-        network,
-        &train_set,
-        &TrainConfig::for_architecture(Architecture::Mlp, 7),
-        None,
-        |_| {},
-    );
+    let network = train::fit(Architecture::Mlp, &train_set, 7).unwrap();
     let victim = NativeModel::new(network, Manifest::new(Architecture::Mlp, &train_set, 7));
     // Tramèr et al.'s retraining measures agreement on uniform inputs, where its queries lie;
     // natural digits are a thin slice of that space and agree far less often.

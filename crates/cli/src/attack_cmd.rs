@@ -345,19 +345,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
                 ));
             }
             for f in &report.findings {
-                let atlas: Vec<&str> = f.atlas.iter().map(|a| a.as_str()).collect();
-                let mitigations: Vec<String> = f
-                    .mitigations
-                    .iter()
-                    .map(|m| format!("{} ({})", m.id, m.phases.join("; ")))
-                    .collect();
-                out.push_str(&format!(
-                    "\n[{}] {}\n  ATLAS: {}\n  mitigations: {}\n",
-                    f.severity.as_str().to_uppercase(),
-                    f.title,
-                    atlas.join(", "),
-                    mitigations.join(", ")
-                ));
+                crate::output::push_finding(&mut out, f);
             }
             if let (None, Some(detection)) = (&defended_outcome, &report.defended) {
                 let dm = |k: &str| detection.metrics.get(k).unwrap_or(0.0);

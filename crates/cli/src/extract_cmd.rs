@@ -272,7 +272,7 @@ fn text(
         ));
     }
     for f in &report.findings {
-        push_finding(&mut out, f);
+        crate::output::push_finding(&mut out, f);
     }
     if let Some(run) = defended {
         let d = |k: &str| run.outcome.metrics.get(k).unwrap_or(0.0);
@@ -328,27 +328,11 @@ fn text(
             ));
         }
         for f in &run.report.findings {
-            push_finding(&mut out, f);
+            crate::output::push_finding(&mut out, f);
         }
     }
     if let Some(dir) = &args.save_substitute {
         out.push_str(&format!("\nsubstitute saved to {}\n", dir.display()));
     }
     out
-}
-
-fn push_finding(out: &mut String, f: &aisec_core::Finding) {
-    let atlas: Vec<&str> = f.atlas.iter().map(|a| a.as_str()).collect();
-    let mitigations: Vec<String> = f
-        .mitigations
-        .iter()
-        .map(|m| format!("{} ({})", m.id, m.phases.join("; ")))
-        .collect();
-    out.push_str(&format!(
-        "\n[{}] {}\n  ATLAS: {}\n  mitigations: {}\n",
-        f.severity.as_str().to_uppercase(),
-        f.title,
-        atlas.join(", "),
-        mitigations.join(", ")
-    ));
 }

@@ -43,3 +43,20 @@ pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
         None => print_text(text),
     }
 }
+
+/// A finding as text: severity, title, ATLAS techniques, mitigations with their phases.
+pub fn push_finding(out: &mut String, f: &aisec_core::Finding) {
+    let atlas: Vec<&str> = f.atlas.iter().map(|a| a.as_str()).collect();
+    let mitigations: Vec<String> = f
+        .mitigations
+        .iter()
+        .map(|m| format!("{} ({})", m.id, m.phases.join("; ")))
+        .collect();
+    out.push_str(&format!(
+        "\n[{}] {}\n  ATLAS: {}\n  mitigations: {}\n",
+        f.severity.as_str().to_uppercase(),
+        f.title,
+        atlas.join(", "),
+        mitigations.join(", ")
+    ));
+}

@@ -15,7 +15,7 @@ use aisec_ml::data::{BuiltinDataset, Dataset};
 use aisec_ml::model::Classifier;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
-use aisec_ml::train::{self, TrainConfig};
+use aisec_ml::train;
 
 fn cnn() -> Arc<dyn Classifier> {
     Arc::new(
@@ -28,14 +28,7 @@ fn cnn() -> Arc<dyn Classifier> {
 
 fn digits_logreg() -> (Arc<dyn Classifier>, Dataset, Dataset) {
     let (train_set, test_set) = BuiltinDataset::Digits.split();
-    let network = train::init_network(Architecture::Logreg, &train_set, 7).unwrap();
-    let (network, _) = train::train(
-        network,
-        &train_set,
-        &TrainConfig::for_architecture(Architecture::Logreg, 7),
-        None,
-        |_| {},
-    );
+    let network = train::fit(Architecture::Logreg, &train_set, 7).unwrap();
     let model = NativeModel::new(network, Manifest::new(Architecture::Logreg, &train_set, 7));
     (Arc::new(model), train_set, test_set)
 }

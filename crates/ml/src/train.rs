@@ -139,6 +139,13 @@ pub fn train(
     (network, report)
 }
 
+/// A fresh network of `arch` trained on `data` with the architecture's default settings.
+pub fn fit(arch: Architecture, data: &Dataset, seed: u64) -> crate::Result<Network> {
+    let network = init_network(arch, data, seed)?;
+    let config = TrainConfig::for_architecture(arch, seed);
+    Ok(train(network, data, &config, None, |_| {}).0)
+}
+
 /// Predicted labels of `network` for every example of `data`, in batches, without gradients.
 pub fn predict(network: &Network, data: &Dataset) -> Vec<usize> {
     let plain = network.valid();

@@ -121,9 +121,7 @@ impl ExtractionAttack for JacobianAugmentation {
                 .iter()
                 .zip(&gradients)
                 .enumerate()
-                .map(|(j, (x, g))| {
-                    x + lambda * widths[j % d] * g.signum() * (*g != 0.0) as u8 as f32
-                })
+                .map(|(j, (x, g))| x + lambda * widths[j % d] * sign(*g))
                 .collect();
             input_box.clip(&mut fresh);
             let answers = oracle.ask(&fresh)?;
@@ -144,5 +142,16 @@ impl ExtractionAttack for JacobianAugmentation {
                 "substitute": spec,
             }),
         })
+    }
+}
+
+/// The sign of a gradient component, zero where it is zero (`f32::signum` gives 1 there).
+fn sign(g: f32) -> f32 {
+    if g > 0.0 {
+        1.0
+    } else if g < 0.0 {
+        -1.0
+    } else {
+        0.0
     }
 }

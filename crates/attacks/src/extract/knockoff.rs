@@ -15,7 +15,7 @@ use aisec_ml::net::Architecture;
 use aisec_ml::{tensor, train};
 use serde::{Deserialize, Serialize};
 
-use super::{Extracted, ExtractionAttack, ExtractionTask, Judge, Oracle, SubstituteSpec};
+use super::{Extracted, ExtractionAttack, ExtractionTask, InputBox, Judge, Oracle, SubstituteSpec};
 use crate::{AttackError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +66,7 @@ pub struct Knockoff(pub KnockoffConfig);
 struct PoolSampler<'a> {
     task: &'a ExtractionTask<'a>,
     kind: Pool,
+    input_box: InputBox,
     /// Unqueried public indices per arm.
     arms: Vec<Vec<usize>>,
 }
@@ -84,7 +85,12 @@ impl<'a> PoolSampler<'a> {
         for arm in &mut arms {
             rng.shuffle(arm);
         }
-        PoolSampler { task, kind, arms }
+        PoolSampler {
+            task,
+            kind,
+            input_box: task.input_box(),
+            arms,
+        }
     }
 
     fn available(&self, arm: usize) -> bool {
@@ -93,7 +99,6 @@ impl<'a> PoolSampler<'a> {
 
     /// One input from `arm`, or none when the public pool has run dry there.
     fn draw(&mut self, arm: usize, rng: &mut Rng, out: &mut Vec<f32>) -> bool {
-        let d = self.task.features();
         match self.kind {
             Pool::Public => match self.arms[arm].pop() {
                 Some(i) => {
@@ -114,8 +119,7 @@ impl<'a> PoolSampler<'a> {
                 true
             }
             Pool::Uniform => {
-                out.extend(self.task.input_box().sample(1, rng));
-                debug_assert_eq!(out.len() % d, 0);
+                out.extend(self.input_box.sample(1, rng));
                 true
             }
         }

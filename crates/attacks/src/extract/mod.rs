@@ -425,7 +425,7 @@ pub fn run(
     put("queries_total", oracle.used as f64);
     put("wall_seconds", wall);
     let mut curve = extracted.curve;
-    if curve.last().map(|c| c.queries) != Some(oracle.used) || curve.is_empty() {
+    if curve.last().map(|c| c.queries) != Some(oracle.used) {
         curve.push(last);
     }
     let transfer = match transfer_eps {
