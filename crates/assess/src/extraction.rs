@@ -199,6 +199,8 @@ pub fn run_defended(
         seed: setup.seed,
     };
     let outcome = extract::run(attack, &task, setup.transfer_eps)?;
+    // Read before anyone else queries the monitor.
+    let during = monitor.as_ref().map(|m| m.client_stats(LOCAL_CLIENT));
     let mut metrics = outcome.metrics.clone();
     // The accuracy users get from the defended API's top answer.
     let n = rows(&task.holdout.x, task.features())?;
@@ -212,8 +214,7 @@ pub fn run_defended(
     );
     let mut info = defense.info();
     let mut prada = None;
-    if let Some(monitor) = monitor {
-        let during = monitor.client_stats(LOCAL_CLIENT);
+    if let (Some(monitor), Some(during)) = (monitor, during) {
         if let Some(at) = during.alert_at_query {
             let _ = metrics.insert("detection_delay_queries", at as f64);
         }
