@@ -36,6 +36,13 @@ pub enum ModelCommand {
         /// (burst of one second); faster requests get HTTP 429 with Retry-After.
         #[arg(long, value_name = "Q")]
         rate_limit: Option<f64>,
+        /// Extraction monitoring (PRADA; AML.M0004, AML.M0024): watch each client address's
+        /// query stream and log an alert when it stops looking like natural inputs.
+        #[arg(long)]
+        prada: bool,
+        /// With --prada: refuse an alerted client's further queries (HTTP 429).
+        #[arg(long, requires = "prada")]
+        prada_block: bool,
     },
     /// Accuracy and confusion matrix of a model on data.
     Eval {
@@ -151,6 +158,8 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             port,
             max_queries_per_client,
             rate_limit,
+            prada,
+            prada_block,
         } => {
             let native = NativeModel::load(std::path::Path::new(model))
                 .with_context(|| format!("--model {model}"))?;
@@ -180,6 +189,14 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                 };
                 served =
                     std::sync::Arc::new(QueryLimit::with_policy(served, policy, Clock::real()));
+            }
+            if *prada {
+                use aisec_defenses::prada::{Prada, PradaConfig};
+                let config = PradaConfig {
+                    block: *prada_block,
+                    ..PradaConfig::default()
+                };
+                served = std::sync::Arc::new(Prada::new(served, config));
             }
             let server = aisec_ml::kserve::serve(served.clone(), &name, &format!("{host}:{port}"))?;
 

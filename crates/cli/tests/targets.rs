@@ -554,3 +554,55 @@ fn extraction_from_the_command_line() {
         "shape",
     );
 }
+
+#[test]
+fn a_served_model_behind_prada_refuses_an_extracting_client() {
+    use std::io::BufRead;
+    let cnn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args([
+            "model",
+            "serve",
+            "--model",
+            cnn.to_str().unwrap(),
+            "--name",
+            "digits",
+            "--port",
+            "0",
+            "--prada",
+            "--prada-block",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("kserve+http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    let report = json(&aisec(&[
+        "attack",
+        "extract",
+        "--model",
+        &url,
+        "--dataset",
+        "digits",
+        "--attack",
+        "jacobian",
+        "--transfer-eps",
+        "0",
+        "--format",
+        "json",
+    ]));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut log = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    let queries = report["metrics"]["queries_total"].as_f64().unwrap();
+    assert!(queries <= 600.0, "{queries}");
+    assert_eq!(report["observations"]["budget_exhausted"], true);
+    assert!(log.contains("PRADA"), "{log}");
+}

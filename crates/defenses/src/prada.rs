@@ -70,13 +70,14 @@ struct ClientState {
 }
 
 impl ClientState {
-    fn observe(&mut self, x: &[f32], class: usize, config: &PradaConfig) {
+    /// Records one query; true when it raised the alert.
+    fn observe(&mut self, x: &[f32], class: usize, config: &PradaConfig) -> bool {
         self.stats.queries += 1;
         let features = x.len();
         let (set, admitted) = self.growing.entry(class).or_default();
         if set.is_empty() {
             set.extend_from_slice(x);
-            return;
+            return false;
         }
         let d_min = set
             .chunks(features)
@@ -108,14 +109,11 @@ impl ClientState {
                 self.stats.w_min = Some(self.stats.w_min.map_or(w, |m: f64| m.min(w)));
                 if w < config.delta && self.stats.alert_at_query.is_none() {
                     self.stats.alert_at_query = Some(self.stats.queries);
-                    tracing::warn!(
-                        queries = self.stats.queries,
-                        w,
-                        "PRADA: query stream looks like a model extraction"
-                    );
+                    return true;
                 }
             }
         }
+        false
     }
 }
 
@@ -205,7 +203,14 @@ impl Classifier for Prada {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let state = clients.entry(client.to_string()).or_default();
         for (row, label) in x.chunks(features).zip(labels) {
-            state.observe(row, label, &self.config);
+            if state.observe(row, label, &self.config) {
+                tracing::warn!(
+                    client,
+                    queries = state.stats.queries,
+                    w = state.stats.w_last,
+                    "PRADA: this client's query stream looks like a model extraction"
+                );
+            }
         }
         Ok(out)
     }
