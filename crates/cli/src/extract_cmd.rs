@@ -201,10 +201,8 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         defended = Some(run);
     }
     if let Some(dir) = &args.save_substitute {
-        let model = outcome
+        outcome
             .substitute_model(&holdout, args.seed)
-            .context("the attack produced no substitute")?;
-        model
             .save(dir)
             .with_context(|| format!("--save-substitute {}", dir.display()))?;
     }

@@ -375,15 +375,14 @@ pub struct ExtractionOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Transfer>,
     #[serde(skip)]
-    pub substitute: Option<Network>,
+    pub substitute: Network,
 }
 
 impl ExtractionOutcome {
     /// The substitute as a model that can be saved, served or attacked.
-    pub fn substitute_model(&self, template: &Dataset, seed: u64) -> Option<NativeModel> {
-        let network = self.substitute.clone()?;
-        let manifest = Manifest::new(network.architecture(), template, seed);
-        Some(NativeModel::new(network, manifest))
+    pub fn substitute_model(&self, template: &Dataset, seed: u64) -> NativeModel {
+        let manifest = Manifest::new(self.substitute.architecture(), template, seed);
+        NativeModel::new(self.substitute.clone(), manifest)
     }
 }
 
@@ -429,7 +428,12 @@ pub fn run(
         curve.push(last);
     }
     let transfer = match transfer_eps {
-        Some(eps) => Some(transfer(&extracted.substitute, task, eps)?),
+        Some(eps) => Some(transfer(
+            &extracted.substitute,
+            task,
+            &judge.victim_holdout,
+            eps,
+        )?),
         None => None,
     };
     Ok(ExtractionOutcome {
@@ -443,15 +447,20 @@ pub fn run(
         budget_exhausted: oracle.exhausted,
         observations: extracted.observations,
         transfer,
-        substitute: Some(extracted.substitute),
+        substitute: extracted.substitute,
     })
 }
 
 /// PGD (L∞, 40 steps) on the substitute for the held-out inputs the victim gets right;
 /// success is judged by the victim's answers.
-pub fn transfer(substitute: &Network, task: &ExtractionTask, eps: f32) -> Result<Transfer> {
+/// `victim_labels` are the victim's answers on the held-out inputs (the judge has them).
+fn transfer(
+    substitute: &Network,
+    task: &ExtractionTask,
+    victim_labels: &[usize],
+    eps: f32,
+) -> Result<Transfer> {
     let features = task.features();
-    let victim_labels = task.victim.evaluate(&task.holdout.x)?;
     let correct: Vec<usize> = (0..task.holdout.len())
         .filter(|&i| victim_labels[i] == task.holdout.y[i])
         .collect();
