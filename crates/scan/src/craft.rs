@@ -198,6 +198,9 @@ pub struct ZipEntry {
     pub local_flags: Option<u16>,
     /// Leave the entry out of the central directory.
     pub hidden: bool,
+    /// Uncompressed size to declare instead of the data's length (ZipCrypto's 12-byte header
+    /// makes the stored data longer than the file it holds).
+    pub size: Option<u32>,
 }
 
 impl ZipEntry {
@@ -211,6 +214,7 @@ impl ZipEntry {
             flags: 0,
             local_flags: None,
             hidden: false,
+            size: None,
         }
     }
 }
@@ -221,6 +225,9 @@ pub struct ZipWriter {
     pub entries: Vec<ZipEntry>,
     /// Bytes in front of the first local header.
     pub prefix: Vec<u8>,
+    /// Write the zip64 end record and its locator (76 bytes) between the central directory
+    /// and the classic end record, with unsaturated classic fields — as PyTorch 2.x does.
+    pub zip64_records: bool,
 }
 
 impl ZipWriter {
@@ -263,7 +270,7 @@ impl ZipWriter {
             out.extend_from_slice(&[0, 0, 0x21, 0]);
             out.extend_from_slice(&crc.to_le_bytes());
             out.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&e.size.unwrap_or(e.data.len() as u32).to_le_bytes());
             out.extend_from_slice(&(local_name.len() as u16).to_le_bytes());
             out.extend_from_slice(&0u16.to_le_bytes());
             out.extend_from_slice(local_name.as_bytes());
@@ -280,7 +287,7 @@ impl ZipWriter {
             central.extend_from_slice(&[0, 0, 0x21, 0]);
             central.extend_from_slice(&crc.to_le_bytes());
             central.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-            central.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&e.size.unwrap_or(e.data.len() as u32).to_le_bytes());
             central.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
             central.extend_from_slice(&[0; 12]);
             central.extend_from_slice(&offset.to_le_bytes());
@@ -289,6 +296,21 @@ impl ZipWriter {
         let cd_offset = (out.len() - self.prefix.len()) as u32;
         let cd_size = central.len() as u32;
         out.extend_from_slice(&central);
+        if self.zip64_records {
+            let record = (out.len() - self.prefix.len()) as u64;
+            out.extend_from_slice(b"PK\x06\x06");
+            out.extend_from_slice(&44u64.to_le_bytes());
+            out.extend_from_slice(&[45, 0, 45, 0]);
+            out.extend_from_slice(&[0; 8]);
+            out.extend_from_slice(&u64::from(listed).to_le_bytes());
+            out.extend_from_slice(&u64::from(listed).to_le_bytes());
+            out.extend_from_slice(&u64::from(cd_size).to_le_bytes());
+            out.extend_from_slice(&u64::from(cd_offset).to_le_bytes());
+            out.extend_from_slice(b"PK\x06\x07");
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&record.to_le_bytes());
+            out.extend_from_slice(&1u32.to_le_bytes());
+        }
         out.extend_from_slice(b"PK\x05\x06");
         out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&listed.to_le_bytes());

@@ -103,6 +103,9 @@ pub fn sniff(data: &[u8]) -> Format {
     if crate::pickle::looks_like_pickle(data) && pickle_parses(data) {
         return Format::Pickle;
     }
+    if ends_like_zip(data) {
+        return Format::Zip;
+    }
     if crate::formats::onnx::looks_like_onnx(data) {
         return Format::Onnx;
     }
@@ -151,9 +154,21 @@ fn pickle_parses(data: &[u8]) -> bool {
     }
 }
 
+/// A zip with bytes in front of it (Python's zipfile finds it from the end record).
+fn ends_like_zip(data: &[u8]) -> bool {
+    let tail = &data[data.len().saturating_sub(22 + 65_535)..];
+    tail.len() >= 22 && tail.windows(4).any(|w| w == b"PK\x05\x06")
+}
+
+/// Text has no control characters but tab, newline, carriage return and form feed: a short
+/// binary record (a protobuf such as `saved_model.pb`) is often valid UTF-8 without a NUL,
+/// and calling it text would pass a format the scanner cannot read.
 fn looks_like_text(data: &[u8]) -> bool {
     let head = &data[..data.len().min(8192)];
-    if head.contains(&0) {
+    if head
+        .iter()
+        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)) || b == 0x7f)
+    {
         return false;
     }
     match std::str::from_utf8(head) {
@@ -202,6 +217,11 @@ mod tests {
         assert_eq!(sniff(b"{\"a\": 1}\n"), Format::Text);
         assert_eq!(sniff(b"hello world\n"), Format::Text);
         assert_eq!(sniff(b"\x00\x01\x02\x03garbage\xff"), Format::Unknown);
+        // A binary protobuf that happens to be valid UTF-8 with no NUL is not text.
+        assert_eq!(
+            sniff(b"\x12\x1f\n\x1d\n\x07PyFunc\x12\x12\n\x05token\x12\x03f\x1a\x03"),
+            Format::Unknown
+        );
         assert_eq!(sniff(b""), Format::Empty);
         let mut st = 2u64.to_le_bytes().to_vec();
         st.extend_from_slice(b"{}");

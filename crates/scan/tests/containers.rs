@@ -46,6 +46,41 @@ fn pytorch_zips_and_their_tricks() {
         r.parts
     );
 
+    // PyTorch 2.x writes zip64 end records into every file, classic fields unsaturated: the
+    // central directory ends at the zip64 record, 76 bytes before the classic end record.
+    let mut z64 = ZipWriter::new()
+        .file("archive/data.pkl", &craft::torch_state_dict(1, 4096))
+        .file("archive/data/0", &storages[0]);
+    z64.zip64_records = true;
+    let r = safe("zip64.pt", &z64.clone().finish());
+    assert!(r.parts.iter().any(|(m, _)| m == "archive/data.pkl"));
+    z64.prefix = b"prepended bytes".to_vec();
+    safe("zip64-prefixed.pt", &z64.finish());
+
+    // ZipCrypto: 12 header bytes before the ciphertext. Not a size mismatch; not inspectable
+    // either, so it fails closed and says why.
+    let mut secret = ZipEntry::new(
+        "test.txt",
+        b"\xea\x34\x06\x42\xc5\x68\x0c\x57\xf2\xfe\x78\x83\x11\x9a",
+    );
+    secret.flags = 1;
+    secret.size = Some(2);
+    let r = scan("locked.zip", &ZipWriter::new().entry(secret).finish());
+    assert!(!rules(&r).contains(&"AISEC-ARC-001"), "{:?}", r.findings);
+    assert!(
+        r.errors.len() == 1 && r.errors[0].to_string().contains("encrypted member"),
+        "{:?}",
+        r.errors
+    );
+    // The bit set on plaintext: PyTorch reads it as it is, so the scanner does too.
+    let mut fake = ZipEntry::new("archive/data.pkl", &call("os", "system", &["id"]));
+    fake.flags = 1;
+    dangerous(
+        "fake-locked.pt",
+        &ZipWriter::new().entry(fake).finish(),
+        "AISEC-PKL-001",
+    );
+
     let evil = call("os", "system", &["id"]);
     let plain = craft::torch_zip(&evil, &storages);
     let r = dangerous("evil.pt", &plain, "AISEC-PKL-001");

@@ -6,9 +6,11 @@
 //! scanned as well.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 
 use crate::policy::Verdict;
 use crate::scanner::{Ctx, Location, Role, ScanFinding};
+use crate::sniff::{sniff, Format};
 use crate::ScanError;
 
 const LOCAL: &[u8] = b"PK\x03\x04";
@@ -65,15 +67,21 @@ pub fn central_directory(data: &[u8], at: &Location) -> Result<(Vec<Entry>, u64)
     let mut cd_size = u32_at(data, eocd + 12).ok_or_else(|| bad("truncated end record"))?;
     let mut cd_offset = u32_at(data, eocd + 16).ok_or_else(|| bad("truncated end record"))?;
     let mut cd_end = eocd as u64;
-    if (count == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff)
-        && eocd >= 20
-        && data[eocd - 20..].starts_with(EOCD64_LOCATOR)
-    {
-        let z64 =
-            u64_at(data, eocd - 20 + 8).ok_or_else(|| bad("truncated zip64 locator"))? as usize;
-        if !data.get(z64..).is_some_and(|d| d.starts_with(EOCD64)) {
+    // Python's zipfile and PyTorch's reader look for the zip64 locator whether or not the
+    // classic record is saturated: PyTorch 2.x writes the zip64 records into every file, so
+    // the directory ends at the zip64 record, not at the classic one.
+    if eocd >= 20 && data[eocd - 20..].starts_with(EOCD64_LOCATOR) {
+        let pointed = u64_at(data, eocd - 20 + 8)
+            .and_then(|v| usize::try_from(v).ok())
+            .filter(|&z| data.get(z..).is_some_and(|d| d.starts_with(EOCD64)));
+        // Python reads the record just before the locator; miniz follows the pointer. They
+        // agree on every honest file; a pointer elsewhere is read as the loader would.
+        let adjacent = eocd
+            .checked_sub(20 + 56)
+            .filter(|&z| data[z..].starts_with(EOCD64));
+        let Some(z64) = pointed.or(adjacent) else {
             return Err(bad("the zip64 locator points at no zip64 end record"));
-        }
+        };
         count = u64_at(data, z64 + 32).ok_or_else(|| bad("truncated zip64 end record"))?;
         cd_size = u64_at(data, z64 + 40).ok_or_else(|| bad("truncated zip64 end record"))?;
         cd_offset = u64_at(data, z64 + 48).ok_or_else(|| bad("truncated zip64 end record"))?;
@@ -358,6 +366,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
             e.size,
             e.crc,
             &member,
+            e.flags | local.flags,
             depth,
             role,
             keras && e.name == "config.json",
@@ -391,13 +400,35 @@ fn scan_member(
     size: u64,
     crc: u64,
     member: &Location,
+    flags: u64,
     depth: usize,
     role: Role,
     keras_config: bool,
 ) {
+    let encrypted = flags & 0x1 != 0;
+    if encrypted {
+        // PyTorch's reader ignores the bit and reads the bytes as they are, so plaintext behind
+        // a set bit is scanned; real ciphertext cannot be inspected and fails closed.
+        let plain = match method {
+            0 => sniff(raw),
+            8 => flate2::read::DeflateDecoder::new(raw)
+                .bytes()
+                .take(4096)
+                .collect::<Result<Vec<u8>, _>>()
+                .map_or(Format::Unknown, |head| sniff(&head)),
+            _ => Format::Unknown,
+        };
+        if matches!(plain, Format::Unknown | Format::Text) {
+            return ctx.error(ScanError::Unsupported {
+                location: member.display(),
+                message: "an encrypted member (zip encryption bit set): its content cannot be inspected without the password; decrypt it and scan the contents".into(),
+            });
+        }
+    }
     let content = match method {
         0 => {
-            if raw.len() as u64 != size {
+            // ZipCrypto puts a 12-byte header before the data.
+            if raw.len() as u64 != size && !(encrypted && raw.len() as u64 == size + 12) {
                 ctx.findings.push(ScanFinding::new(
                     "AISEC-ARC-001",
                     Verdict::Dangerous,
@@ -488,6 +519,7 @@ fn hidden_local_entries(
                     local.size,
                     local.crc,
                     &member,
+                    local.flags,
                     depth,
                     Role::Artifact,
                     false,
