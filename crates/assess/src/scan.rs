@@ -75,6 +75,7 @@ pub fn scan_run_report(
             "exit_code": report.exit_code(),
             "files": report.files,
             "dangerous": report.count(aisec_scan::Verdict::Dangerous),
+            "suspicious": report.count(aisec_scan::Verdict::Suspicious),
             "unknown": report.count(aisec_scan::Verdict::Unknown),
             "safe": report.count(aisec_scan::Verdict::Safe),
             "errors": report.files.iter().filter(|f| !f.errors.is_empty()).count(),

@@ -13,9 +13,11 @@ use crate::progress::Progress;
 use crate::{Cli, Outcome};
 
 const EXIT_CODES: &str =
-    "Exit codes: 0 nothing dangerous found (and, with --strict, nothing unknown); \
-1 findings: a dangerous import, call or container trick (or, with --strict, an unknown import); \
-2 errors: a file that cannot be read or parsed, an unsupported format, or a budget exceeded — \
+    "Exit codes: 0 nothing dangerous or suspicious found (and, with --strict, nothing unknown); \
+1 findings: a dangerous import, call or container trick, or a call of a callable that is neither \
+allowlisted nor denied (suspicious: review it, then --allow MODULE.NAME), or, with --strict, a \
+mere reference to an unknown name; \
+2 errors (findings made before the error are still listed): a file that cannot be read or parsed, an unsupported format, or a budget exceeded — \
 the scanner fails closed, so an error is never reported as clean.";
 
 #[derive(Debug, Args)]
@@ -26,11 +28,13 @@ pub struct ScanArgs {
     /// zip/.npz/.keras, tar, gzip, bz2, xz, zlib, npy, safetensors, ONNX, Keras HDF5, GGUF.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Fail (exit 1) on unknown imports too, not only dangerous ones.
+    /// Fail (exit 1) on unknown names that are only referenced, not called, too. Without it,
+    /// dangerous names and calls of unreviewed callables fail; references to them pass as
+    /// "unknown".
     #[arg(long)]
     pub strict: bool,
-    /// Add MODULE.NAME (or MODULE.*) to the allowlist; repeatable. Names on the deny list
-    /// stay dangerous.
+    /// Add MODULE.NAME (or MODULE.*) to the allowlist after reviewing it; repeatable. Calls of
+    /// it then pass. Names on the deny list stay dangerous.
     #[arg(long = "allow", value_name = "MODULE.NAME")]
     pub allow: Vec<String>,
     /// A file of allowlist entries: one MODULE.NAME per line, optional reason after it,
@@ -144,7 +148,7 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
 
 fn render_text(files: &[FileReport], strict: bool) -> String {
     let mut out = String::new();
-    let (mut dangerous, mut unknown, mut safe, mut errors) = (0, 0, 0, 0);
+    let (mut dangerous, mut suspicious, mut unknown, mut safe, mut errors) = (0, 0, 0, 0, 0);
     for f in files {
         let status = if !f.errors.is_empty() {
             errors += 1;
@@ -154,6 +158,10 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
                 Verdict::Dangerous => {
                     dangerous += 1;
                     "DANGEROUS"
+                }
+                Verdict::Suspicious => {
+                    suspicious += 1;
+                    "SUSPICIOUS"
                 }
                 Verdict::Unknown => {
                     unknown += 1;
@@ -166,7 +174,7 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
             }
         };
         out.push_str(&format!(
-            "{status:<9} {} ({}, {} bytes{})\n",
+            "{status:<10} {} ({}, {} bytes{})\n",
             f.path,
             f.format.as_str(),
             f.bytes,
@@ -208,7 +216,7 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
         }
     }
     out.push_str(&format!(
-        "\n{} file(s): {dangerous} dangerous, {unknown} unknown{}, {safe} safe, {errors} error(s)\n",
+        "\n{} file(s): {dangerous} dangerous, {suspicious} suspicious, {unknown} unknown{}, {safe} safe, {errors} error(s)\n",
         files.len(),
         if strict { " (failing: --strict)" } else { "" }
     ));

@@ -43,6 +43,14 @@ pub const RULES: &[Rule] = &[
         atlas: PICKLE_ATLAS,
     },
     Rule {
+        id: "AISEC-PKL-007",
+        name: "pickle-unreviewed-call",
+        summary: "The pickle calls a callable that is neither allowlisted nor denied (REDUCE, NEWOBJ, OBJ, INST): calling unreviewed code at load time; allow it with --allow after review",
+        severity: Severity::Medium,
+        cwe: &["CWE-502"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
         id: "AISEC-PKL-004",
         name: "pickle-mutates-import",
         summary: "The pickle mutates an imported object (BUILD, SETITEM or APPEND on a module attribute or class)",

@@ -23,7 +23,7 @@ fn security_severity(s: Severity) -> &'static str {
 fn level(verdict: Verdict, severity: Severity) -> &'static str {
     match (verdict, severity) {
         (_, Severity::Info) => "note",
-        (Verdict::Dangerous, _) => "error",
+        (Verdict::Dangerous | Verdict::Suspicious, _) => "error",
         _ => "warning",
     }
 }

@@ -173,17 +173,21 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// 0 clean, 1 findings (dangerous, or unknown under `--strict`), 2 errors.
+    /// 0 clean, 1 findings (dangerous or suspicious, or unknown under `--strict`), 2 errors
+    /// (a file or part could not be scanned to the end; its findings are still reported).
     pub fn exit_code(&self) -> i32 {
         if self.files.iter().any(|f| !f.errors.is_empty()) {
             2
-        } else if self.files.iter().any(|f| {
-            f.verdict == Verdict::Dangerous || (self.strict && f.verdict == Verdict::Unknown)
-        }) {
+        } else if self.files.iter().any(|f| self.fails(f.verdict)) {
             1
         } else {
             0
         }
+    }
+
+    /// Whether a verdict fails the scan under this report's policy.
+    pub fn fails(&self, verdict: Verdict) -> bool {
+        verdict >= Verdict::Suspicious || (self.strict && verdict == Verdict::Unknown)
     }
 
     pub fn count(&self, verdict: Verdict) -> usize {
@@ -270,7 +274,11 @@ impl Ctx<'_> {
             return;
         }
         let format = sniff(data);
-        self.parts.push((at.member().unwrap_or_default(), format));
+        let shown = match format {
+            Format::Unknown | Format::Text if role == Role::RawData => Format::TensorData,
+            f => f,
+        };
+        self.parts.push((at.member().unwrap_or_default(), shown));
         match format {
             Format::Zip => container::zip::scan(self, data, at, depth),
             Format::Tar => container::tar::scan(self, data, at, depth),
@@ -309,6 +317,14 @@ impl Ctx<'_> {
         self.pickles += scan.pickles;
         self.opcodes += scan.opcodes;
         self.findings.extend(scan.findings);
+        if let Some(start) = scan.legacy_torch_storages.filter(|&s| s < data.len()) {
+            self.parts.push((
+                at.child(format!("<storages from byte {start}>"))
+                    .member()
+                    .unwrap_or_default(),
+                Format::TensorData,
+            ));
+        }
         if let Some(e) = error {
             self.error(e);
         }

@@ -21,6 +21,8 @@ pub enum Format {
     Hdf5,
     Onnx,
     Pickle,
+    /// Raw tensor bytes a loader reads as numbers, never as code (PyTorch storage records).
+    TensorData,
     Text,
     Empty,
     Unknown,
@@ -44,6 +46,7 @@ impl Format {
             Format::Hdf5 => "hdf5",
             Format::Onnx => "onnx",
             Format::Pickle => "pickle",
+            Format::TensorData => "tensor-data",
             Format::Text => "text",
             Format::Empty => "empty",
             Format::Unknown => "unknown",

@@ -279,10 +279,11 @@ fn benign_look_alikes_are_safe() {
         .stop()
         .finish();
     safe("builtins", &builtins);
-    // Modules that merely start like dangerous ones are unknown, not dangerous.
+    // Modules that merely start like dangerous ones are not dangerous; calling them
+    // unreviewed is suspicious.
     let r = scan("osmosis", &call("osmosis", "run", &[]));
-    assert_eq!(r.verdict, Verdict::Unknown);
-    assert_eq!(rules(&r), vec!["AISEC-PKL-003"]);
+    assert_eq!(r.verdict, Verdict::Suspicious);
+    assert_eq!(rules(&r), vec!["AISEC-PKL-007"]);
 }
 
 #[test]
@@ -456,16 +457,34 @@ fn budgets_pass_big_benign_files_and_stop_bombs() {
 }
 
 #[test]
-fn unknown_imports_fail_only_under_strict_and_allowlists_clear_them() {
-    let sk = call("sklearn.linear_model._logistic", "LogisticRegression", &[]);
-    let r = scan("sk.pkl", &sk);
+fn unreviewed_calls_are_suspicious_references_unknown_and_allowlists_clear_both() {
+    let ours = call("mylab.models", "Net", &[]);
+    let r = scan("ours.pkl", &ours);
+    assert_eq!(r.verdict, Verdict::Suspicious);
+    assert!(r.findings[0].message.contains("--allow mylab.models.Net"));
+    // A plain reference (a class stored as a value, never called) is only unknown.
+    let reference = PickleWriter::new()
+        .proto(2)
+        .global("mylab.models", "Net")
+        .tuple1()
+        .stop()
+        .finish();
+    let r = scan("ref.pkl", &reference);
     assert_eq!(r.verdict, Verdict::Unknown);
+    assert_eq!(rules(&r), vec!["AISEC-PKL-003"]);
     let mut options = ScanOptions::default();
-    options
-        .policy
-        .allow("sklearn.linear_model._logistic.LogisticRegression", "ours")
-        .unwrap();
-    assert_eq!(scan_bytes("sk.pkl", &sk, &options).verdict, Verdict::Safe);
+    options.policy.allow("mylab.models.Net", "ours").unwrap();
+    assert_eq!(
+        scan_bytes("ours.pkl", &ours, &options).verdict,
+        Verdict::Safe
+    );
+    assert_eq!(
+        scan_bytes("ref.pkl", &reference, &options).verdict,
+        Verdict::Safe
+    );
+    // Framework classes that real checkpoints instantiate are on the allowlist.
+    let sk = call("sklearn.linear_model._logistic", "LogisticRegression", &[]);
+    safe("sk.pkl", &sk);
     // EXT codes name whatever the loading process registered: not resolvable, not safe.
     let ext = PickleWriter::new()
         .proto(2)

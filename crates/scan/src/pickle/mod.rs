@@ -25,6 +25,19 @@ pub struct PickleScan {
     pub opcodes: u64,
     /// Persistent IDs the pickles asked for (PyTorch storages), rendered.
     pub persistent_ids: Vec<Vec<String>>,
+    /// Legacy `torch.save` stream (`_use_new_zipfile_serialization=False`): the offset where
+    /// its raw storage records start after the five pickles.
+    pub legacy_torch_storages: Option<usize>,
+}
+
+/// Legacy `torch.save` opens with a pickle of this integer (0x1950a86a20f9469cfc6c, LONG1).
+const LEGACY_TORCH_MAGIC: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+
+fn legacy_torch(data: &[u8], first_end: usize) -> bool {
+    data[..first_end.min(data.len())]
+        .windows(LEGACY_TORCH_MAGIC.len())
+        .any(|w| w == LEGACY_TORCH_MAGIC)
+        && first_end <= 24
 }
 
 fn budget(limits: &Limits) -> Budget {
@@ -81,6 +94,14 @@ pub fn scan(
                 if matches!(e.failure, Failure::Budget(_)) {
                     return (out, Some(machine_error(location, &e)));
                 }
+                // Legacy torch.save: magic, protocol, system info, the object, the storage
+                // keys — then the storages' raw bytes, which torch.load never unpickles.
+                if out.legacy_torch_storages.is_some() && out.pickles == 5 {
+                    out.legacy_torch_storages = Some(pos);
+                    if trace.imports.is_empty() {
+                        return (out, None);
+                    }
+                }
                 // A second pickle.load runs what it reads before it fails; judge that part
                 // when it imports real names (random bytes rarely spell an identifier).
                 if !trace.imports.is_empty()
@@ -109,7 +130,9 @@ pub fn scan(
         if pos >= data.len() {
             return (out, None);
         }
-        if out.pickles == 1 {
+        if out.pickles == 1 && legacy_torch(data, pos) {
+            out.legacy_torch_storages = Some(data.len());
+        } else if out.pickles == 1 {
             let mut f = ScanFinding::new(
                 "AISEC-PKL-006",
                 Verdict::Unknown,
@@ -169,7 +192,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
                 let (id, verdict) = if class.verdict == Verdict::Dangerous {
                     ("AISEC-PKL-001", Verdict::Dangerous)
                 } else {
-                    ("AISEC-PKL-003", Verdict::Unknown)
+                    ("AISEC-PKL-007", Verdict::Suspicious)
                 };
                 let mut f = ScanFinding::new(
                     id,

@@ -1,0 +1,72 @@
+//! Files written by the real tools (torch 2.15, scikit-learn 1.9, joblib, NumPy, safetensors,
+//! Keras 3), kept as fixtures: see `tests/fixtures/real/README.md` for how each was made.
+
+use aisec_scan::scanner::{scan_bytes, ScanOptions};
+use aisec_scan::sniff::Format;
+use aisec_scan::{FileReport, Verdict};
+
+fn scan_fixture(name: &str, options: &ScanOptions) -> FileReport {
+    let path = format!("{}/tests/fixtures/real/{name}", env!("CARGO_MANIFEST_DIR"));
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    scan_bytes(name, &data, options)
+}
+
+#[test]
+fn benign_files_from_the_real_tools_scan_clean() {
+    let options = ScanOptions::default();
+    for name in [
+        "torch_state_dict.pt",
+        "torch_checkpoint.pt",
+        "torch_legacy.pt",
+        "torch_dtypes.pt",
+        "torchscript.pt",
+        "sklearn_pipeline.joblib",
+        "sklearn_forest.joblib",
+        "numpy_array.npy",
+        "numpy_arrays.npz",
+        "model.safetensors",
+        "keras3_model.keras",
+    ] {
+        let r = scan_fixture(name, &options);
+        assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+        assert!(r.findings.is_empty(), "{name}: {:#?}", r.findings);
+        assert_eq!(r.verdict, Verdict::Safe, "{name}");
+    }
+}
+
+#[test]
+fn torch_files_have_their_tensor_records_identified() {
+    let options = ScanOptions::default();
+    let tensors = |r: &FileReport| {
+        r.parts
+            .iter()
+            .filter(|(_, f)| *f == Format::TensorData)
+            .count()
+    };
+    // TinyNet has four tensors: two weights, two biases.
+    let r = scan_fixture("torch_state_dict.pt", &options);
+    assert_eq!(tensors(&r), 4, "{:?}", r.parts);
+    assert_eq!(r.pickles, 1);
+    let r = scan_fixture("torch_legacy.pt", &options);
+    assert_eq!(r.pickles, 5);
+    assert_eq!(tensors(&r), 1, "{:?}", r.parts);
+}
+
+#[test]
+fn a_whole_module_of_user_code_is_suspicious_until_allowed() {
+    let r = scan_fixture("torch_whole_module.pt", &ScanOptions::default());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Suspicious);
+    let rules: Vec<_> = r.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(rules, vec!["AISEC-PKL-007"], "{:#?}", r.findings);
+    assert!(r.findings[0].message.contains("--allow __main__.TinyNet"));
+    let mut options = ScanOptions::default();
+    options
+        .policy
+        .allow("__main__.TinyNet", "reviewed")
+        .unwrap();
+    assert_eq!(
+        scan_fixture("torch_whole_module.pt", &options).verdict,
+        Verdict::Safe
+    );
+}
