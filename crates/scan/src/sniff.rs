@@ -134,7 +134,9 @@ fn looks_like_safetensors(data: &[u8]) -> bool {
 /// fails (a loader would have run those; a text file does not spell `module\nname\n`).
 fn pickle_parses(data: &[u8]) -> bool {
     let mut budget = crate::pickle::machine::Budget {
-        opcodes_left: 1 << 20,
+        // Enough to tell a pickle from text; a big pickle runs out of it while still parsing,
+        // and the real scan runs it in full anyway.
+        opcodes_left: 4096,
         max_memo: 1 << 16,
         max_stack: 1 << 16,
         max_expansion: u64::MAX,

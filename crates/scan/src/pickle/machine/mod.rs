@@ -133,9 +133,76 @@ pub struct Machine<'a> {
     pos: usize,
     stack: Vec<V>,
     marks: Vec<usize>,
-    memo: std::collections::HashMap<u64, V>,
+    memo: Memo,
     budget: &'a mut Budget,
     trace: Trace,
+    /// Shared nodes for None, True, False and small integers: the commonest values cost no
+    /// allocation (Python shares them too).
+    constants: Constants,
+}
+
+/// Writers number memo keys 0, 1, 2 … so a vector indexed by key holds them; a key far past
+/// the dense part (legal but unusual) goes to the map.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<V>>,
+    sparse: std::collections::HashMap<u64, V>,
+    len: usize,
+}
+
+impl Memo {
+    fn get(&self, key: u64) -> Option<&V> {
+        match self.dense.get(key as usize) {
+            Some(Some(v)) => Some(v),
+            _ => self.sparse.get(&key),
+        }
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn insert(&mut self, key: u64, v: V) {
+        let k = key as usize;
+        if key <= usize::MAX as u64 && k <= self.dense.len() + 1024 {
+            if k >= self.dense.len() {
+                self.dense.resize(k + 1, None);
+            }
+            let was_sparse = !self.sparse.is_empty() && self.sparse.remove(&key).is_some();
+            if self.dense[k].replace(v).is_none() && !was_sparse {
+                self.len += 1;
+            }
+        } else if self.sparse.insert(key, v).is_none() {
+            self.len += 1;
+        }
+    }
+}
+
+const SMALL_INTS: i64 = 256;
+
+struct Constants {
+    none: V,
+    yes: V,
+    no: V,
+    ints: Vec<V>,
+}
+
+impl Constants {
+    fn new() -> Self {
+        Constants {
+            none: Node::new(Val::None),
+            yes: Node::new(Val::Bool(true)),
+            no: Node::new(Val::Bool(false)),
+            ints: (0..SMALL_INTS).map(|i| Node::new(Val::Int(i))).collect(),
+        }
+    }
+
+    fn int(&self, i: i64) -> V {
+        match self.ints.get(i as usize) {
+            Some(v) if i >= 0 => v.clone(),
+            _ => Node::new(Val::Int(i)),
+        }
+    }
 }
 
 type Step<T> = Result<T, MachineError>;
@@ -152,8 +219,9 @@ impl<'a> Machine<'a> {
             pos: start,
             stack: Vec::new(),
             marks: Vec::new(),
-            memo: std::collections::HashMap::new(),
+            memo: Memo::default(),
             budget,
+            constants: Constants::new(),
             trace: {
                 let mut t = Trace::default();
                 t.start = start;
@@ -225,7 +293,7 @@ impl<'a> Machine<'a> {
 
     fn memo_put(&mut self, key: u64, at: usize) -> Step<()> {
         let v = self.top(at, "PUT")?;
-        if !self.memo.contains_key(&key) && self.memo.len() >= self.budget.max_memo {
+        if self.memo.len >= self.budget.max_memo && !self.memo.contains(key) {
             return self.over(
                 at,
                 format!("more than {} memo entries", self.budget.max_memo),
@@ -236,7 +304,7 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_get(&mut self, key: u64, at: usize) -> Step<()> {
-        match self.memo.get(&key) {
+        match self.memo.get(key) {
             Some(v) => {
                 let v = v.clone();
                 self.push(v, at)
@@ -372,9 +440,9 @@ impl<'a> Machine<'a> {
                     let v = self.top(at, "DUP")?;
                     self.push(v, at)?;
                 }
-                b'N' => self.push(Node::new(Val::None), at)?,
-                0x88 => self.push(Node::new(Val::Bool(true)), at)?,
-                0x89 => self.push(Node::new(Val::Bool(false)), at)?,
+                b'N' => self.push(self.constants.none.clone(), at)?,
+                0x88 => self.push(self.constants.yes.clone(), at)?,
+                0x89 => self.push(self.constants.no.clone(), at)?,
                 b'I' => {
                     let s = self.text_line(at, "INT")?;
                     let v = match s.as_str() {
@@ -386,15 +454,15 @@ impl<'a> Machine<'a> {
                 }
                 b'J' => {
                     let v = self.u32(at, "BININT")? as i32 as i64;
-                    self.push(Node::new(Val::Int(v)), at)?;
+                    self.push(self.constants.int(v), at)?;
                 }
                 b'K' => {
                     let v = self.u8(at, "BININT1")? as i64;
-                    self.push(Node::new(Val::Int(v)), at)?;
+                    self.push(self.constants.int(v), at)?;
                 }
                 b'M' => {
                     let v = self.u16(at, "BININT2")? as i64;
-                    self.push(Node::new(Val::Int(v)), at)?;
+                    self.push(self.constants.int(v), at)?;
                 }
                 b'L' => {
                     let s = self.text_line(at, "LONG")?;
@@ -581,7 +649,7 @@ impl<'a> Machine<'a> {
                     self.memo_put(key, at)?;
                 }
                 0x94 => {
-                    let key = self.memo.len() as u64;
+                    let key = self.memo.len as u64;
                     self.memo_put(key, at)?;
                 }
                 b'g' => {
