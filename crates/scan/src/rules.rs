@@ -51,6 +51,14 @@ pub const RULES: &[Rule] = &[
         atlas: PICKLE_ATLAS,
     },
     Rule {
+        id: "AISEC-PKL-008",
+        name: "pickle-frame-straddle",
+        summary: "An opcode's operand crosses the end of its FRAME: CPython's readers disagree on the bytes that follow (pure Python refuses, the C reader on a file reads from the frame's end, frame-ignoring parsers read on), a way to hide a payload from scanners",
+        severity: Severity::High,
+        cwe: &["CWE-436", "CWE-502"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
         id: "AISEC-PKL-004",
         name: "pickle-mutates-import",
         summary: "The pickle mutates an imported object (BUILD, SETITEM or APPEND on a module attribute or class)",

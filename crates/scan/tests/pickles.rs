@@ -508,3 +508,38 @@ fn the_labelled_corpus_gets_its_labels() {
         );
     }
 }
+
+#[test]
+fn a_payload_behind_a_frame_straddle_is_found() {
+    // The FRAME ends inside GLOBAL's module line. Read on contiguously (pickle.loads,
+    // frame-ignoring parsers) the module is `xposix`; read as CPython's C unpickler reads
+    // torch.load's BytesIO (checked with CPython 3.11), the frame's "x" is dropped and the
+    // module is `posix`.
+    let mut data = vec![0x80, 4, 0x95];
+    data.extend_from_slice(&2u64.to_le_bytes());
+    data.extend_from_slice(b"cx");
+    data.extend_from_slice(b"posix\nsystem\n(S'id'\ntR.");
+    let r = dangerous("straddle.pkl", &data, "AISEC-PKL-008");
+    assert_eq!(r.findings[0].offset, Some(11), "the GLOBAL opcode");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == "AISEC-PKL-001" && f.message.contains("posix.system")),
+        "{:#?}",
+        r.findings
+    );
+    // A fixed-size operand crossing the frame is read on by every C reader: reported, and
+    // both readings agree.
+    let mut bytes = vec![0x80, 4, 0x95];
+    bytes.extend_from_slice(&7u64.to_le_bytes());
+    bytes.extend_from_slice(b"B\x04\x00\x00\x00zzzz.");
+    dangerous("straddle-bytes.pkl", &bytes, "AISEC-PKL-008");
+    // An honest framed pickle (protocol 4 as Python writes it) has no straddle.
+    let honest = PickleWriter::new()
+        .proto(4)
+        .raw(&[0x95])
+        .raw(&4u64.to_le_bytes())
+        .raw(b"K\x01N.")
+        .finish();
+    safe("framed.pkl", &honest);
+}

@@ -14,7 +14,7 @@ use aisec_core::Severity;
 use crate::policy::{Policy, Verdict};
 use crate::scanner::{Limits, Location, ScanFinding};
 use crate::ScanError;
-use machine::{Budget, Failure, Machine, MachineError, Trace};
+use machine::{Budget, Failure, FrameReading, Machine, MachineError, Trace};
 use value::{Renderer, Val};
 
 /// What the pickle scan of one stream found.
@@ -77,7 +77,15 @@ pub fn scan(
     let mut budget = budget(limits);
     let mut pos = 0;
     loop {
-        match Machine::run(data, pos, &mut budget) {
+        let run = Machine::run(data, pos, &mut budget);
+        let straddles = match &run {
+            Ok(trace) => trace.frame_straddles.clone(),
+            Err(failed) => failed.0.frame_straddles.clone(),
+        };
+        if !straddles.is_empty() {
+            frame_differential(data, pos, &straddles, location, policy, &mut budget, &mut out);
+        }
+        match run {
             Ok(trace) => {
                 out.pickles += 1;
                 out.opcodes += trace.opcodes;
@@ -143,6 +151,36 @@ pub fn scan(
             out.findings.push(f);
         }
     }
+}
+
+/// An opcode crossed its FRAME's end: reported, and the pickle is run a second time the way
+/// CPython's C unpickler reads it from a file, so a payload only that reader sees is judged.
+fn frame_differential(
+    data: &[u8],
+    start: usize,
+    straddles: &[usize],
+    location: &Location,
+    policy: &Policy,
+    budget: &mut Budget,
+    out: &mut PickleScan,
+) {
+    let mut f = ScanFinding::new(
+        "AISEC-PKL-008",
+        Verdict::Dangerous,
+        location,
+        format!(
+            "{} opcode(s) cross the end of their FRAME (first at byte {}): pickle.loads and frame-ignoring parsers read on, the C unpickler on an unbuffered stream (torch.load's BytesIO) reads a crossing line from the frame's end, the pure-Python unpickler refuses — both readings are scanned",
+            straddles.len(),
+            straddles[0]
+        ),
+    );
+    f.offset = Some(straddles[0] as u64);
+    out.findings.push(f);
+    let trace = match Machine::run_reading(data, start, budget, FrameReading::DropFrameRest) {
+        Ok(trace) => trace,
+        Err(failed) => failed.0,
+    };
+    judge(&trace, data, location, policy, out);
 }
 
 fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: &mut PickleScan) {

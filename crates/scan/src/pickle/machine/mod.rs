@@ -85,6 +85,10 @@ pub struct Trace {
     pub skipped: Vec<(usize, usize)>,
     /// Nested pickles found inline (joblib object arrays), traced separately.
     pub nested: Vec<Trace>,
+    /// Offsets of opcodes whose operand crosses the end of the FRAME holding them (or a FRAME
+    /// that starts before the last one ended). Picklers never write these; readers disagree on
+    /// them (see [`FrameReading`]).
+    pub frame_straddles: Vec<usize>,
     /// Every mutable container made, so that cycles (a list that contains itself through
     /// the memo) are broken when the trace is dropped instead of leaking.
     containers: Vec<V>,
@@ -128,9 +132,25 @@ fn python3_module(module: &str) -> &str {
     }
 }
 
+/// How a read that crosses a FRAME's end goes on. `pickle.loads`, the C unpickler on a
+/// buffered file and frame-ignoring parsers read on contiguously. The C unpickler on a file
+/// object without `peek` — `torch.load` hands it an `io.BytesIO` — reads a text line it cannot
+/// finish inside the frame from the file anew, dropping the frame's remaining bytes (checked
+/// against CPython 3.11). The pure-Python unpickler refuses the pickle. The scanner runs both
+/// readings where they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FrameReading {
+    #[default]
+    Contiguous,
+    DropFrameRest,
+}
+
 pub struct Machine<'a> {
     data: &'a [u8],
     pos: usize,
+    /// Where the current FRAME ends, while one is being read.
+    frame_end: Option<usize>,
+    frame_reading: FrameReading,
     stack: Vec<V>,
     marks: Vec<usize>,
     memo: Memo,
@@ -214,9 +234,20 @@ impl<'a> Machine<'a> {
         start: usize,
         budget: &'a mut Budget,
     ) -> Result<Trace, Box<(Trace, MachineError)>> {
+        Self::run_reading(data, start, budget, FrameReading::Contiguous)
+    }
+
+    pub fn run_reading(
+        data: &'a [u8],
+        start: usize,
+        budget: &'a mut Budget,
+        frame_reading: FrameReading,
+    ) -> Result<Trace, Box<(Trace, MachineError)>> {
         let mut m = Machine {
             data,
             pos: start,
+            frame_end: None,
+            frame_reading,
             stack: Vec::new(),
             marks: Vec::new(),
             memo: Memo::default(),
@@ -418,6 +449,10 @@ impl<'a> Machine<'a> {
                     if self.data.len() - self.pos < len {
                         return self.fail(at, format!("FRAME of {len} bytes runs past the end"));
                     }
+                    if self.frame_end.is_some_and(|end| end > at) {
+                        self.trace.frame_straddles.push(at);
+                    }
+                    self.frame_end = Some(self.pos + len);
                 }
                 b'(' => {
                     if self.marks.len() >= self.budget.max_stack {

@@ -1,11 +1,29 @@
 //! Reading operands from the stream: fixed-width integers, lengths, newline-terminated text
 //! operands, and the string, bytes and integer values built from them.
 
-use super::{Machine, Step};
+use super::{FrameReading, Machine, Step};
 use crate::pickle::value::{Node, Val};
 
 impl<'a> Machine<'a> {
+    /// Before reading `n` operand bytes: the current frame ends, or the read crosses its end
+    /// (recorded). CPython's C unpickler copies the rest of the frame into a fixed-size read
+    /// but not into a line: a line it cannot finish in the frame is read from the file anew,
+    /// so with [`FrameReading::DropFrameRest`] a crossing line starts at the frame's end.
+    fn cross_frame(&mut self, n: usize, at: usize, line: bool) {
+        let Some(end) = self.frame_end else { return };
+        if self.pos >= end {
+            self.frame_end = None;
+        } else if self.pos.saturating_add(n) > end {
+            self.trace.frame_straddles.push(at);
+            self.frame_end = None;
+            if line && self.frame_reading == FrameReading::DropFrameRest {
+                self.pos = end;
+            }
+        }
+    }
+
     pub(super) fn take(&mut self, n: usize, at: usize, what: &str) -> Step<&'a [u8]> {
+        self.cross_frame(n, at, false);
         let data = self.data;
         match self.pos.checked_add(n).filter(|end| *end <= data.len()) {
             Some(end) => {
@@ -18,6 +36,14 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn line(&mut self, at: usize, what: &str) -> Step<&'a [u8]> {
+        if self.frame_end.is_some() {
+            let data = self.data;
+            let n = data[self.pos.min(data.len())..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(usize::MAX, |i| i + 1);
+            self.cross_frame(n, at, true);
+        }
         let data = self.data;
         match data[self.pos.min(data.len())..]
             .iter()
