@@ -59,6 +59,14 @@ pub const RULES: &[Rule] = &[
         atlas: PICKLE_ATLAS,
     },
     Rule {
+        id: "AISEC-PKL-009",
+        name: "pickle-staged-payload",
+        summary: "A string or bytes value holds another pickle (raw, base64 or hex) or Python source: a staged payload for a program that unpickles or evaluates it; an inner pickle is scanned as a part of its own",
+        severity: Severity::Medium,
+        cwe: &["CWE-502", "CWE-94"],
+        atlas: PICKLE_ATLAS,
+    },
+    Rule {
         id: "AISEC-PKL-004",
         name: "pickle-mutates-import",
         summary: "The pickle mutates an imported object (BUILD, SETITEM or APPEND on a module attribute or class)",

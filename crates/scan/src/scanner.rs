@@ -296,7 +296,7 @@ impl Ctx<'_> {
             Format::Gguf => formats::gguf::scan(self, data, at),
             Format::Hdf5 => formats::keras::scan_h5(self, data, at),
             Format::Onnx => formats::onnx::scan(self, data, at),
-            Format::Pickle => self.scan_pickle(data, at),
+            Format::Pickle => self.scan_pickle(data, at, depth),
             Format::Text | Format::Empty => {}
             Format::SevenZip | Format::Lz4 | Format::Zstd if role == Role::Artifact => {
                 self.error(ScanError::Unsupported {
@@ -312,8 +312,18 @@ impl Ctx<'_> {
         }
     }
 
-    pub fn scan_pickle(&mut self, data: &[u8], at: &Location) {
+    pub fn scan_pickle(&mut self, data: &[u8], at: &Location, depth: usize) {
         let (scan, error) = pickle::scan(data, at, self.policy, self.limits);
+        for (label, inner) in &scan.embedded {
+            let member = at.child(label.as_str());
+            self.findings.push(ScanFinding::new(
+                "AISEC-PKL-009",
+                Verdict::Unknown,
+                &member,
+                "a pickle inside a string or bytes value: a staged payload if the loading program unpickles it — scanned as a part of its own".into(),
+            ));
+            self.scan(inner, &member, depth + 1, Role::Artifact);
+        }
         self.pickles += scan.pickles;
         self.opcodes += scan.opcodes;
         self.findings.extend(scan.findings);

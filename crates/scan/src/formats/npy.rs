@@ -37,7 +37,7 @@ fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
-pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, _depth: usize) {
+pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     let major = data.get(6).copied().unwrap_or(0);
     let (len, start) = match major {
         1 => (
@@ -79,7 +79,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, _depth: usize) {
             .at(body as u64),
         );
         let inner = at.child("<object data>");
-        ctx.scan_pickle(&data[body..], &inner);
+        ctx.scan_pickle(&data[body..], &inner, depth + 1);
         return;
     }
     let dims: Option<Vec<u64>> = shape

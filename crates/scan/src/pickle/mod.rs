@@ -6,6 +6,7 @@
 //! to a STOP is judged like the first, what does not is reported as trailing data — never
 //! silently ignored.
 
+pub mod embedded;
 pub mod machine;
 pub mod value;
 
@@ -28,6 +29,9 @@ pub struct PickleScan {
     /// Legacy `torch.save` stream (`_use_new_zipfile_serialization=False`): the offset where
     /// its raw storage records start after the five pickles.
     pub legacy_torch_storages: Option<usize>,
+    /// Pickles found inside string or bytes values, `(label, bytes)`, for the caller to scan
+    /// as parts of their own.
+    pub embedded: Vec<(String, Vec<u8>)>,
 }
 
 /// Legacy `torch.save` opens with a pickle of this integer (0x1950a86a20f9469cfc6c, LONG1).
@@ -83,7 +87,15 @@ pub fn scan(
             Err(failed) => failed.0.frame_straddles.clone(),
         };
         if !straddles.is_empty() {
-            frame_differential(data, pos, &straddles, location, policy, &mut budget, &mut out);
+            frame_differential(
+                data,
+                pos,
+                &straddles,
+                location,
+                policy,
+                &mut budget,
+                &mut out,
+            );
         }
         match run {
             Ok(trace) => {
@@ -187,6 +199,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
     for nested in &trace.nested {
         judge(nested, data, location, policy, out);
     }
+    embedded::inspect(trace, data, location, out);
     let global_name = |i: usize| trace.imports[i].qualified();
     let call_text = |i: usize| -> String {
         let c = &trace.calls[i];

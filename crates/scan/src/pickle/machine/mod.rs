@@ -69,6 +69,20 @@ pub struct Call {
     pub opcode: &'static str,
 }
 
+/// A long string or bytes operand: where its opcode is and its content.
+#[derive(Debug, Clone)]
+pub enum Blob {
+    /// Bytes in the scanned buffer, UTF-8/latin-1 text or bytes.
+    Raw {
+        offset: usize,
+        start: usize,
+        len: usize,
+        text: bool,
+    },
+    /// A protocol-0 string, decoded from its escapes.
+    Decoded { offset: usize, text: String },
+}
+
 /// Everything one pickle did.
 #[derive(Debug, Default)]
 pub struct Trace {
@@ -89,6 +103,8 @@ pub struct Trace {
     /// that starts before the last one ended). Picklers never write these; readers disagree on
     /// them (see [`FrameReading`]).
     pub frame_straddles: Vec<usize>,
+    /// String and bytes values long enough to hold a staged payload ([`crate::pickle::embedded`]).
+    pub blobs: Vec<Blob>,
     /// Every mutable container made, so that cycles (a list that contains itself through
     /// the memo) are broken when the trace is dropped instead of leaking.
     containers: Vec<V>,
@@ -536,6 +552,7 @@ impl<'a> Machine<'a> {
                         Some(s) => s,
                         None => return self.fail(at, "STRING: the operand is not a quoted string"),
                     };
+                    self.decoded_blob(&s, at);
                     self.push(Node::new(Val::Str(s)), at)?;
                 }
                 b'T' => {
@@ -552,6 +569,7 @@ impl<'a> Machine<'a> {
                 b'V' => {
                     let raw = self.line(at, "UNICODE")?;
                     let s = raw_unicode_escape(raw);
+                    self.decoded_blob(&s, at);
                     self.push(Node::new(Val::Str(s)), at)?;
                 }
                 b'X' => {

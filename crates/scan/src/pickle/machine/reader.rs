@@ -1,7 +1,7 @@
 //! Reading operands from the stream: fixed-width integers, lengths, newline-terminated text
 //! operands, and the string, bytes and integer values built from them.
 
-use super::{FrameReading, Machine, Step};
+use super::{Blob, FrameReading, Machine, Step};
 use crate::pickle::value::{Node, Val};
 
 impl<'a> Machine<'a> {
@@ -108,14 +108,36 @@ impl<'a> Machine<'a> {
         self.fail(at, format!("{op}: {s:?} is not an integer"))
     }
 
+    fn raw_blob(&mut self, start: usize, len: usize, at: usize, text: bool) {
+        if len >= crate::pickle::embedded::MIN_LEN {
+            self.trace.blobs.push(Blob::Raw {
+                offset: at,
+                start,
+                len,
+                text,
+            });
+        }
+    }
+
+    pub(super) fn decoded_blob(&mut self, s: &str, at: usize) {
+        if s.len() >= crate::pickle::embedded::MIN_LEN {
+            self.trace.blobs.push(Blob::Decoded {
+                offset: at,
+                text: s.to_string(),
+            });
+        }
+    }
+
     pub(super) fn push_bytes(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
-        let start = self.pos;
         self.take(n, at, op)?;
+        let start = self.pos - n;
+        self.raw_blob(start, n, at, false);
         self.push(Node::new(Val::Bytes { start, len: n }), at)
     }
 
     pub(super) fn push_utf8(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
         let raw = self.take(n, at, op)?;
+        self.raw_blob(self.pos - n, n, at, true);
         // Python decodes with surrogatepass; lone surrogates are rare and harmless to replace.
         let s = String::from_utf8_lossy(raw).into_owned();
         self.push(Node::new(Val::Str(s)), at)
@@ -125,6 +147,7 @@ impl<'a> Machine<'a> {
     /// and numpy pass "latin1" or "bytes". Names in them are what matters here, so latin-1.
     pub(super) fn push_bytes_as_str(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
         let raw = self.take(n, at, op)?;
+        self.raw_blob(self.pos - n, n, at, true);
         let s: String = raw.iter().map(|b| *b as char).collect();
         self.push(Node::new(Val::Str(s)), at)
     }
