@@ -25,7 +25,8 @@ the scanner fails closed, so an error is never reported as clean.";
 pub struct ScanArgs {
     /// Files and directories (walked recursively). Formats are recognised by content, not by
     /// file name: pickle (protocols 0–5, also inside PyTorch zips and legacy tars, joblib),
-    /// zip/.npz/.keras, tar, gzip, bz2, xz, zlib, npy, safetensors, ONNX, Keras HDF5, GGUF.
+    /// zip/.npz/.keras, tar, 7z, gzip, bz2, xz, zlib, zstd, npy, safetensors, ONNX, Keras HDF5,
+    /// GGUF. A string or bytes value inside a pickle that holds another pickle is scanned too.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Fail (exit 1) on unknown names that are only referenced, not called, too. Without it,

@@ -282,7 +282,8 @@ impl Ctx<'_> {
         match format {
             Format::Zip => container::zip::scan(self, data, at, depth),
             Format::Tar => container::tar::scan(self, data, at, depth),
-            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zlib => {
+            Format::SevenZip => container::sevenz::scan(self, data, at, depth),
+            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zlib | Format::Zstd => {
                 match container::compress::decompress(self, format, data, at) {
                     Ok(inner) => {
                         let member = format!("<{}>", format.as_str());
@@ -298,7 +299,7 @@ impl Ctx<'_> {
             Format::Onnx => formats::onnx::scan(self, data, at),
             Format::Pickle => self.scan_pickle(data, at, depth),
             Format::Text | Format::Empty => {}
-            Format::SevenZip | Format::Lz4 | Format::Zstd if role == Role::Artifact => {
+            Format::Lz4 if role == Role::Artifact => {
                 self.error(ScanError::Unsupported {
                     location: at.display(),
                     message: format!("{} archives are recognised but not opened; extract them and scan the contents", format.as_str()),
@@ -306,7 +307,7 @@ impl Ctx<'_> {
             }
             Format::Unknown if role == Role::Artifact => self.error(ScanError::Unsupported {
                 location: at.display(),
-                message: "not a format aisec recognises (pickle, zip, tar, gzip, bz2, xz, zlib, npy, safetensors, ONNX, Keras/HDF5, GGUF or text)".into(),
+                message: "not a format aisec recognises (pickle, zip, tar, 7z, gzip, bz2, xz, zlib, zstd, npy, safetensors, ONNX, Keras/HDF5, GGUF or text)".into(),
             }),
             _ => {}
         }

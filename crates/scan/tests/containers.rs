@@ -365,3 +365,22 @@ fn onnx_external_data_and_custom_domains() {
     let model = [vec![0x08, 8], pb(7, &pb(5, &tensor))].concat();
     safe("external.onnx", &model);
 }
+
+#[test]
+fn zstd_streams_of_several_frames() {
+    use ruzstd::encoding::{compress_to_vec, CompressionLevel};
+    let evil = call("os", "system", &["id"]);
+    let one = compress_to_vec(&evil[..], CompressionLevel::Fastest);
+    let r = dangerous("evil.pkl.zst", &one, "AISEC-PKL-001");
+    assert_eq!(r.findings[0].member.as_deref(), Some("<zstd>"));
+    // A benign frame, a skippable frame, then the payload: every frame is decoded.
+    let mut several = compress_to_vec(
+        &craft::torch_state_dict(1, 4)[..],
+        CompressionLevel::Uncompressed,
+    );
+    several.extend_from_slice(&0x184d_2a50u32.to_le_bytes());
+    several.extend_from_slice(&3u32.to_le_bytes());
+    several.extend_from_slice(b"abc");
+    several.extend_from_slice(&one);
+    dangerous("frames.zst", &several, "AISEC-PKL-001");
+}

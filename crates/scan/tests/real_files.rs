@@ -26,6 +26,8 @@ fn benign_files_from_the_real_tools_scan_clean() {
         "numpy_arrays.npz",
         "model.safetensors",
         "keras3_model.keras",
+        "torch_state_dict.7z",
+        "sklearn_pipeline.joblib.zst",
     ] {
         let r = scan_fixture(name, &options);
         assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
@@ -68,5 +70,30 @@ fn a_whole_module_of_user_code_is_suspicious_until_allowed() {
     assert_eq!(
         scan_fixture("torch_whole_module.pt", &options).verdict,
         Verdict::Safe
+    );
+}
+
+#[test]
+fn seven_zip_and_zstd_are_opened() {
+    let options = ScanOptions::default();
+    let r = scan_fixture("torch_state_dict.7z", &options);
+    assert!(
+        r.parts.iter().any(
+            |(m, f)| m == "torch_state_dict.pt!torch_state_dict/data.pkl" && *f == Format::Pickle
+        ),
+        "{:?}",
+        r.parts
+    );
+    let r = scan_fixture("sklearn_pipeline.joblib.zst", &options);
+    assert_eq!(r.pickles, 1);
+    let r = scan_fixture("crafted_os_system.7z", &options);
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    assert_eq!(r.findings[0].rule, "AISEC-PKL-001");
+    assert_eq!(r.findings[0].member.as_deref(), Some("model/data.pkl"));
+    let r = scan_fixture("locked.7z", &options);
+    assert!(
+        r.errors.len() == 1 && r.errors[0].to_string().contains("encrypted 7z"),
+        "{:?}",
+        r.errors
     );
 }

@@ -40,11 +40,51 @@ pub fn decompress(
                 }),
             }
         }
+        Format::Zstd => zstd(ctx, data, at),
         other => Err(ScanError::Unsupported {
             location: at.display(),
             message: format!("no decompressor for {}", other.as_str()),
         }),
     }
+}
+
+/// A zstd stream is one or more frames, skippable frames among them (RFC 8878); each is
+/// decoded in turn under one budget.
+fn zstd(ctx: &mut Ctx, data: &[u8], at: &Location) -> Result<Vec<u8>, ScanError> {
+    let malformed = |offset: usize, message: String| ScanError::Malformed {
+        location: at.display(),
+        format: "zstd".into(),
+        offset: offset as u64,
+        message,
+    };
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let offset = data.len() - rest.len();
+        let magic = rest
+            .get(..4)
+            .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+        if magic.is_some_and(|m| m & 0xffff_fff0 == 0x184d_2a50) {
+            let len = rest
+                .get(4..8)
+                .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+                .ok_or_else(|| malformed(offset, "a truncated skippable frame".into()))?;
+            rest = rest
+                .get(8 + len..)
+                .ok_or_else(|| malformed(offset, "a skippable frame runs past the end".into()))?;
+            continue;
+        }
+        let mut source = rest;
+        let decoder = ruzstd::decoding::StreamingDecoder::new(&mut source)
+            .map_err(|e| malformed(offset, e.to_string()))?;
+        let frame = read_bounded(ctx, decoder, at, "zstd")?;
+        out.extend_from_slice(&frame);
+        if source.len() == rest.len() {
+            break;
+        }
+        rest = source;
+    }
+    Ok(out)
 }
 
 fn member_limit(ctx: &Ctx) -> u64 {

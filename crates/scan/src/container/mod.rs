@@ -1,7 +1,8 @@
 //! Containers opened recursively: zip (PyTorch, `.npz`, `.keras`), tar (legacy PyTorch), and
-//! the single-stream compressors (gzip, bz2, xz, zlib).
+//! 7z, and the single-stream compressors (gzip, bz2, xz, zlib, zstd).
 
 pub mod compress;
+pub mod sevenz;
 pub mod tar;
 pub mod zip;
 
