@@ -38,10 +38,10 @@ def aisec_answers(base, rows, strict):
     files = json.loads(out)["observations"]["files"]
     by_path = {}
     for f in files:
-        if f["errors"]:
-            by_path[f["path"]] = ("error", f["errors"][0].get("message", ""))
-        elif f["verdict"] == "dangerous" or (strict and f["verdict"] == "unknown") or f["verdict"] == "suspicious":
+        if f["verdict"] in ("dangerous", "suspicious") or (strict and f["verdict"] == "unknown"):
             by_path[f["path"]] = ("flag", ",".join(sorted({x["rule"] for x in f["findings"]})))
+        elif f["errors"]:
+            by_path[f["path"]] = ("error", f["errors"][0].get("message", ""))
         else:
             by_path[f["path"]] = ("pass", f["verdict"])
     answers = {}

@@ -17,7 +17,8 @@ const EXIT_CODES: &str =
 1 findings: a dangerous import, call or container trick, or a call of a callable that is neither \
 allowlisted nor denied (suspicious: review it, then --allow MODULE.NAME), or, with --strict, a \
 mere reference to an unknown name; \
-2 errors (findings made before the error are still listed): a file that cannot be read or parsed, an unsupported format, or a budget exceeded — \
+2 errors and no failing finding (findings made before an error are listed, and a dangerous or \
+suspicious one makes the exit 1): a file that cannot be read or parsed, an unsupported format, or a budget exceeded — \
 the scanner fails closed, so an error is never reported as clean.";
 
 #[derive(Debug, Args)]
@@ -151,8 +152,10 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
     let mut out = String::new();
     let (mut dangerous, mut suspicious, mut unknown, mut safe, mut errors) = (0, 0, 0, 0, 0);
     for f in files {
-        let status = if !f.errors.is_empty() {
+        if !f.errors.is_empty() {
             errors += 1;
+        }
+        let status = if !f.errors.is_empty() && f.verdict < Verdict::Suspicious {
             "ERROR"
         } else {
             match f.verdict {

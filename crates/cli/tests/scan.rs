@@ -57,7 +57,7 @@ fn exit_codes_text_json_and_sarif() {
     );
     assert!(text.contains("(REDUCE)"), "{text}");
     assert!(
-        text.contains("3 file(s): 1 dangerous, 0 unknown, 2 safe, 0 error(s)"),
+        text.contains("3 file(s): 1 dangerous, 0 suspicious, 0 unknown, 2 safe, 0 error(s)"),
         "{text}"
     );
 
@@ -137,54 +137,55 @@ fn exit_codes_text_json_and_sarif() {
 }
 
 #[test]
-fn unknown_imports_strictness_and_allowlists() {
+fn unreviewed_calls_fail_references_need_strict_and_allowlists_clear_them() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model.joblib");
-    std::fs::write(
-        &model,
-        call("sklearn.linear_model._logistic", "LogisticRegression", &[]),
-    )
-    .unwrap();
+    let model = dir.path().join("model.pkl");
+    std::fs::write(&model, call("ourlab.models", "Net", &[])).unwrap();
     let path = model.to_str().unwrap();
     let o = aisec(&["scan", path]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "unknown is reported, not failed: {}",
-        stdout(&o)
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("SUSPICIOUS") && text.contains("AISEC-PKL-007"),
+        "{text}"
     );
-    assert!(stdout(&o).contains("UNKNOWN"));
-    assert_eq!(aisec(&["scan", path, "--strict"]).status.code(), Some(1));
+    assert!(text.contains("--allow ourlab.models.Net"), "{text}");
     assert_eq!(
-        aisec(&[
-            "scan",
-            path,
-            "--strict",
-            "--allow",
-            "sklearn.linear_model._logistic.LogisticRegression"
-        ])
-        .status
-        .code(),
+        aisec(&["scan", path, "--allow", "ourlab.models.Net"])
+            .status
+            .code(),
         Some(0)
     );
-    let list = dir.path().join("allow.txt");
+    // A reference that is never called is reported, and fails only under --strict.
+    let reference = dir.path().join("reference.pkl");
     std::fs::write(
-        &list,
-        "# our models\nsklearn.linear_model._logistic.*  trained in house\n",
+        &reference,
+        craft::PickleWriter::new()
+            .proto(2)
+            .global("ourlab.models", "Net")
+            .tuple1()
+            .stop()
+            .finish(),
     )
     .unwrap();
+    let reference = reference.to_str().unwrap();
+    let o = aisec(&["scan", reference]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("UNKNOWN"));
     assert_eq!(
-        aisec(&[
-            "scan",
-            path,
-            "--strict",
-            "--allowlist",
-            list.to_str().unwrap()
-        ])
-        .status
-        .code(),
-        Some(0)
+        aisec(&["scan", reference, "--strict"]).status.code(),
+        Some(1)
     );
+    let list = dir.path().join("allow.txt");
+    std::fs::write(&list, "# our models\nourlab.models.*  trained in house\n").unwrap();
+    for p in [path, reference] {
+        assert_eq!(
+            aisec(&["scan", p, "--strict", "--allowlist", list.to_str().unwrap()])
+                .status
+                .code(),
+            Some(0)
+        );
+    }
 
     // The deny list wins, with a message naming the argument.
     let o = aisec(&["scan", path, "--allow", "os.system"]);
@@ -211,6 +212,18 @@ fn errors_fail_closed() {
 
     let o = aisec(&["scan", dir.path().join("missing.pkl").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+
+    // A payload that runs before the pickle breaks: the finding decides the exit code, and
+    // the error is still shown.
+    let truncated = dir.path().join("truncated.pkl");
+    std::fs::write(&truncated, b"cos\nsystem\n(S'id'\ntRX\xff\xff\xff\x00ab").unwrap();
+    let o = aisec(&["scan", truncated.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("DANGEROUS") && text.contains("error:"),
+        "{text}"
+    );
 
     let o = aisec(&["scan", broken.to_str().unwrap(), "--format", "sarif"]);
     let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -173,13 +173,14 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// 0 clean, 1 findings (dangerous or suspicious, or unknown under `--strict`), 2 errors
-    /// (a file or part could not be scanned to the end; its findings are still reported).
+    /// 1 when any file has a failing finding (dangerous or suspicious, or unknown under
+    /// `--strict`) — even if part of it could not be read, since a loader runs what comes
+    /// before the damage; else 2 when any file or part could not be scanned to the end; else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.files.iter().any(|f| !f.errors.is_empty()) {
-            2
-        } else if self.files.iter().any(|f| self.fails(f.verdict)) {
+        if self.files.iter().any(|f| self.fails(f.verdict)) {
             1
+        } else if self.files.iter().any(|f| !f.errors.is_empty()) {
+            2
         } else {
             0
         }
@@ -193,7 +194,9 @@ impl ScanReport {
     pub fn count(&self, verdict: Verdict) -> usize {
         self.files
             .iter()
-            .filter(|f| f.errors.is_empty() && f.verdict == verdict)
+            .filter(|f| {
+                f.verdict == verdict && (f.errors.is_empty() || verdict >= Verdict::Suspicious)
+            })
             .count()
     }
 }
