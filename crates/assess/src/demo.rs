@@ -5,6 +5,7 @@
 //! 3. Defend: PGD adversarial training (AML.M0003, ML Model Engineering).
 //! 4. Attack again: the same battery and sweep against the hardened model.
 //! 5. Black box, detection, poisoning and extraction stages, each with its defence.
+//! 6. Supply chain: the baseline as a PyTorch checkpoint and a poisoned copy, scanned.
 //!
 //! Findings name ATLAS techniques and recommend mitigations with their lifecycle phases;
 //! the report records seeds and configurations so that every number can be reproduced.
@@ -101,6 +102,8 @@ pub struct DemoOutcome {
     pub poisoning: Option<(crate::poisoning::PoisonOutcome, RunReport)>,
     /// Extraction of the baseline (and of a softmax regression), with API defences.
     pub extraction: Option<crate::demo_extraction::ExtractionStage>,
+    /// The baseline as a PyTorch checkpoint and a poisoned copy, scanned.
+    pub scan: Option<crate::demo_scan::ScanStage>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -500,6 +503,14 @@ pub fn run(
         }
     }
     timings.push(("extraction".to_string(), started.elapsed().as_secs_f64()));
+
+    progress(Progress::Stage(
+        "Supply chain: the baseline as a PyTorch checkpoint, a copy with a pickle payload, both scanned",
+    ));
+    let started = Instant::now();
+    let scan = crate::demo_scan::run(&baseline, kb)?;
+    findings.extend(scan.report.findings.iter().cloned());
+    timings.push(("scan".to_string(), started.elapsed().as_secs_f64()));
     Ok(DemoOutcome {
         config: cfg.clone(),
         test,
@@ -513,6 +524,7 @@ pub fn run(
         detection: Some(detection),
         poisoning: Some((poisoning, poisoning_report)),
         extraction: Some(extraction),
+        scan: Some(scan),
         timings,
     })
 }

@@ -72,6 +72,7 @@ pub fn json(outcome: &DemoOutcome) -> Value {
             "runs": e.rows.iter().map(|r| &r.report).collect::<Vec<_>>(),
             "fidelity_curves": e.curves,
         })),
+        "scan": outcome.scan.as_ref().map(|s| &s.report),
         "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -324,6 +325,7 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             detection,
             poisoning_section(outcome),
             crate::demo_extraction::section(outcome.extraction.as_ref()),
+            crate::demo_scan::section(outcome.scan.as_ref()),
         ],
         names: outcome
             .findings

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod demo_extraction;
 mod demo_report;
+pub mod demo_scan;
 pub mod detection;
 pub mod extraction;
 pub mod findings;

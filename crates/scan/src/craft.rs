@@ -147,6 +147,15 @@ pub fn call(module: &str, name: &str, args: &[&str]) -> Vec<u8> {
 /// A pickle shaped like `torch.save(state_dict)`: an OrderedDict of `n` tensors rebuilt by
 /// `torch._utils._rebuild_tensor_v2` from persistent storage IDs `'0'..`.
 pub fn torch_state_dict(n: usize, numel: i32) -> Vec<u8> {
+    let tensors: Vec<(String, Vec<i32>)> = (0..n)
+        .map(|i| (format!("layer{i}.weight"), vec![numel]))
+        .collect();
+    torch_state_dict_of(&tensors)
+}
+
+/// The same for named float32 tensors of the given shapes (row-major), storage `i` for
+/// tensor `i`.
+pub fn torch_state_dict_of(tensors: &[(String, Vec<i32>)]) -> Vec<u8> {
     let mut w = PickleWriter::new()
         .proto(2)
         .global("collections", "OrderedDict")
@@ -154,9 +163,14 @@ pub fn torch_state_dict(n: usize, numel: i32) -> Vec<u8> {
         .reduce()
         .binput(0)
         .mark();
-    for i in 0..n {
+    for (i, (name, shape)) in tensors.iter().enumerate() {
+        let numel: i32 = shape.iter().product();
+        let mut strides = vec![1i32; shape.len()];
+        for d in (0..shape.len().saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1] * shape[d + 1];
+        }
         w = w
-            .string(&format!("layer{i}.weight"))
+            .string(name)
             .global("torch._utils", "_rebuild_tensor_v2")
             .mark()
             .mark()
@@ -168,11 +182,15 @@ pub fn torch_state_dict(n: usize, numel: i32) -> Vec<u8> {
             .tuple()
             .binpersid()
             .int(0)
-            .mark()
-            .int(numel)
-            .tuple()
-            .mark()
-            .int(1)
+            .mark();
+        for d in shape {
+            w = w.int(*d);
+        }
+        w = w.tuple().mark();
+        for s in &strides {
+            w = w.int(*s);
+        }
+        w = w
             .tuple()
             .op(0x89)
             .global("collections", "OrderedDict")
