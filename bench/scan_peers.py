@@ -5,7 +5,10 @@ Per tool and per peer suite it prints: malicious files flagged (exit 1), failed 
 exit 2) and missed (exit 0); benign files clean, false alarms and errors. Then every miss and
 every false alarm by name. aisec runs once over all files (JSON); the peers run per file.
 
-    python3 bench/scan_peers.py [--peers] [--strict] [SHARED_SCAN_PEERS_DIR]
+    python3 bench/scan_peers.py [--peers] [--strict] [--benign=DIR ...] [SHARED_SCAN_PEERS_DIR]
+
+--benign=DIR adds benign files written by the real tools (bench/make_real_artifacts.py) and
+prints the policy comparison the README's default is based on.
 """
 
 import json
@@ -54,6 +57,30 @@ def aisec_answers(base, rows, strict):
     return answers, secs
 
 
+def policy_table(base, rows, benign_dirs):
+    """Which default to ship: misses on the peers' malicious files and false alarms on their
+    benign files and on benign files written by the real tools, under three policies —
+    deny list only (dangerous fails), the default (dangerous or suspicious: an unreviewed
+    call fails), and --strict (any unknown name fails)."""
+    paths = [os.path.join(base, p) for p, _ in rows]
+    real = []
+    for d in benign_dirs:
+        for root, _, names in os.walk(d):
+            real += [os.path.join(root, n) for n in sorted(names)]
+    out = subprocess.run([AISEC, "scan", "--format", "json"] + paths + real,
+                         capture_output=True, text=True).stdout
+    verdict = {f["path"]: f["verdict"] for f in json.loads(out)["observations"]["files"]}
+    label = {os.path.join(base, p): l for p, l in rows}
+    order = {"safe": 0, "unknown": 1, "suspicious": 2, "dangerous": 3}
+    print(f"\n== policy: {len(rows)} peer files, {len(real)} benign files from the real tools")
+    print(f"{'policy':<28} {'peer malicious missed':>22} {'peer benign alarms':>19} {'real benign alarms':>19}")
+    for name, floor in [("deny list only", 3), ("default (unreviewed calls)", 2), ("--strict (any unknown)", 1)]:
+        missed = sum(1 for p, l in label.items() if l == "malicious" and order[verdict.get(p, "safe")] < floor)
+        alarms = sum(1 for p, l in label.items() if l == "benign" and order[verdict.get(p, "safe")] >= floor)
+        real_alarms = [p for p in real if order[verdict.get(p, "safe")] >= floor]
+        print(f"{name:<28} {missed:>22} {alarms:>19} {len(real_alarms):>19}  {' '.join(os.path.basename(p) for p in real_alarms)}")
+
+
 def peer_answers(tool, base, rows):
     answers = {}
     start = time.time()
@@ -94,6 +121,9 @@ def main():
     strict = "--strict" in sys.argv
     answers, secs = aisec_answers(base, rows, strict)
     table("aisec" + (" --strict" if strict else ""), rows, answers, secs)
+    benign_dirs = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--benign=")]
+    if benign_dirs:
+        policy_table(base, rows, benign_dirs)
     if "--peers" in sys.argv:
         for tool in ["picklescan", "modelscan"]:
             if shutil.which(tool):
