@@ -219,7 +219,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
     };
     for pid in &trace.persistent_ids {
         let mut strings = Vec::new();
-        machine::strings_in(pid, &mut strings, 0);
+        machine::strings_in(pid, data, &mut strings, 0);
         out.persistent_ids.push(strings);
     }
 
@@ -231,8 +231,8 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
     let mut called = vec![false; trace.imports.len()];
     let mut reported_calls = 0usize;
     for c in &trace.calls {
-        match (&c.callee.val, c.method) {
-            (Val::Global(g), None | Some("__new__")) => {
+        match (c.callee.val(), c.method) {
+            (Some(Val::Global(g)), None | Some("__new__")) => {
                 called[*g] = true;
                 let class = &classes[*g];
                 if class.verdict == Verdict::Safe || reported_calls >= 64 {
@@ -256,7 +256,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
                 f.call = Some(describe_call(c, &render));
                 out.findings.push(f);
             }
-            (Val::Global(g), Some(method)) => {
+            (Some(Val::Global(g)), Some(method)) => {
                 let import = &trace.imports[*g];
                 let mut f = ScanFinding::new(
                     "AISEC-PKL-004",
@@ -273,7 +273,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
                 f.call = Some(describe_call(c, &render));
                 out.findings.push(f);
             }
-            (Val::Call(_), None) => {
+            (Some(Val::Call(_)), None) => {
                 let mut f = ScanFinding::new(
                     "AISEC-PKL-005",
                     Verdict::Dangerous,
@@ -315,8 +315,8 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
 
 fn describe_call(c: &machine::Call, r: &Renderer) -> String {
     let callee = r.render(&c.callee);
-    let args = match &c.args.val {
-        Val::Tuple(items) => items
+    let args = match c.args.val() {
+        Some(Val::Tuple(items)) => items
             .iter()
             .map(|a| r.render(a))
             .collect::<Vec<_>>()

@@ -3,11 +3,37 @@
 //! value carries its logical size (the number of values it would expand to), which is what
 //! the expansion budget limits.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt::Write;
 use std::rc::Rc;
 
-pub type V = Rc<Node>;
+/// A value on the machine's stack or in its memo. Scalars and strings are held inline —
+/// strings as ranges of the scanned buffer, decoded only when something reads them — so the
+/// commonest opcodes allocate nothing; containers, imports, calls and the rest are shared
+/// [`Node`]s.
+#[derive(Debug, Clone)]
+pub enum V {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// An integer too long for i64: its length in bytes.
+    BigInt(usize),
+    Float(f64),
+    /// UTF-8 text in the scanned buffer (decoded leniently).
+    Utf8 {
+        start: usize,
+        len: u32,
+    },
+    /// Protocol-2 byte strings, read as latin-1.
+    Latin1 {
+        start: usize,
+        len: u32,
+    },
+    /// Text that had to be decoded (protocol-0 escapes, very long strings).
+    Owned(Rc<String>),
+    Node(Rc<Node>),
+}
 
 #[derive(Debug)]
 pub struct Node {
@@ -18,13 +44,6 @@ pub struct Node {
 
 #[derive(Debug)]
 pub enum Val {
-    None,
-    Bool(bool),
-    Int(i64),
-    /// An integer too long for i64: its length in bytes.
-    BigInt(usize),
-    Float(f64),
-    Str(String),
     /// Bytes in the scanned buffer: `start..start + len`.
     Bytes {
         start: usize,
@@ -49,36 +68,69 @@ impl Node {
     pub fn new(val: Val) -> V {
         let weight = 1 + match &val {
             Val::Tuple(items) | Val::FrozenSet(items) => sum(items.iter()),
-            Val::Persistent(v) => v.weight.get(),
+            Val::Persistent(v) => v.weight(),
             _ => 0,
         };
-        Rc::new(Node {
+        V::Node(Rc::new(Node {
             val,
             weight: Cell::new(weight),
-        })
+        }))
+    }
+}
+
+impl V {
+    pub fn owned(s: String) -> V {
+        V::Owned(Rc::new(s))
+    }
+
+    pub fn weight(&self) -> u64 {
+        match self {
+            V::Node(n) => n.weight.get(),
+            _ => 1,
+        }
     }
 
     pub fn add_weight(&self, w: u64) {
-        self.weight.set(self.weight.get().saturating_add(w));
+        if let V::Node(n) = self {
+            n.weight.set(n.weight.get().saturating_add(w));
+        }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.val {
-            Val::Str(s) => Some(s),
+    /// The node's value, for containers, imports, calls and the rest; `None` for scalars.
+    pub fn val(&self) -> Option<&Val> {
+        match self {
+            V::Node(n) => Some(&n.val),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub fn text<'a>(&'a self, data: &'a [u8]) -> Option<Cow<'a, str>> {
+        match self {
+            V::Utf8 { start, len } => Some(String::from_utf8_lossy(
+                data.get(*start..*start + *len as usize)?,
+            )),
+            V::Latin1 { start, len } => Some(Cow::Owned(
+                data.get(*start..*start + *len as usize)?
+                    .iter()
+                    .map(|b| *b as char)
+                    .collect(),
+            )),
+            V::Owned(s) => Some(Cow::Borrowed(s.as_str())),
             _ => None,
         }
     }
 
     pub fn as_int(&self) -> Option<i64> {
-        match &self.val {
-            Val::Int(i) => Some(*i),
-            Val::Bool(b) => Some(*b as i64),
+        match self {
+            V::Int(i) => Some(*i),
+            V::Bool(b) => Some(*b as i64),
             _ => None,
         }
     }
 
     pub fn items(&self) -> Option<Vec<V>> {
-        match &self.val {
+        match self.val()? {
             Val::Tuple(items) | Val::FrozenSet(items) => Some(items.clone()),
             Val::List(items) | Val::Set(items) => Some(items.borrow().clone()),
             _ => None,
@@ -87,7 +139,7 @@ impl Node {
 }
 
 pub fn sum<'a>(items: impl Iterator<Item = &'a V>) -> u64 {
-    items.fold(0u64, |acc, v| acc.saturating_add(v.weight.get()))
+    items.fold(0u64, |acc, v| acc.saturating_add(v.weight()))
 }
 
 /// Renders values as Python-like text, bounded in length and depth so that a shared
@@ -122,22 +174,30 @@ impl Renderer<'_> {
             out.push('…');
             return;
         }
-        match &v.val {
-            Val::None => out.push_str("None"),
-            Val::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
-            Val::Int(i) => {
+        let val = match v {
+            V::None => return out.push_str("None"),
+            V::Bool(b) => return out.push_str(if *b { "True" } else { "False" }),
+            V::Int(i) => {
                 let _ = write!(out, "{i}");
+                return;
             }
-            Val::BigInt(n) => {
+            V::BigInt(n) => {
                 let _ = write!(out, "<{n}-byte int>");
+                return;
             }
-            Val::Float(f) => {
+            V::Float(f) => {
                 let _ = write!(out, "{f:?}");
+                return;
             }
-            Val::Str(s) => {
-                let shown: String = s.chars().take(self.max_chars).collect();
+            V::Utf8 { .. } | V::Latin1 { .. } | V::Owned(_) => {
+                let text = v.text(self.data).unwrap_or_default();
+                let shown: String = text.chars().take(self.max_chars).collect();
                 let _ = write!(out, "{shown:?}");
+                return;
             }
+            V::Node(n) => &n.val,
+        };
+        match val {
             Val::Bytes { start, len } => {
                 let end = (*start + (*len).min(48)).min(self.data.len());
                 let head = &self.data[(*start).min(end)..end];

@@ -10,24 +10,24 @@ impl Machine<'_> {
     /// `NumpyArrayWrapper`, and its unpickler reads them from there: step over them (or, for
     /// object arrays, trace the pickle written there) so the stream stays in sync.
     pub(super) fn after_build(&mut self, target: &V, state: &V, at: usize) -> Step<()> {
-        let Val::Call(call) = &target.val else {
+        let Some(Val::Call(call)) = target.val() else {
             return Ok(());
         };
-        let Val::Global(class) = &self.trace.calls[*call].callee.val else {
+        let Some(Val::Global(class)) = self.trace.calls[*call].callee.val() else {
             return Ok(());
         };
         let name = &self.trace.imports[*class];
         if name.name != "NumpyArrayWrapper" || !name.module.ends_with("numpy_pickle") {
             return Ok(());
         }
-        let Val::Dict(fields) = &state.val else {
+        let Some(Val::Dict(fields)) = state.val() else {
             return self.fail(at, "joblib NumpyArrayWrapper: the state is not a dict");
         };
         let field = |key: &str| {
             fields
                 .borrow()
                 .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
+                .find(|(k, _)| k.text(self.data).as_deref() == Some(key))
                 .map(|(_, v)| v.clone())
         };
         let dtype = field("dtype").and_then(|d| self.dtype_descr(&d));
@@ -83,13 +83,10 @@ impl Machine<'_> {
 
     /// The descr string of a `numpy.dtype(descr, …)` call.
     fn dtype_descr(&self, v: &V) -> Option<String> {
-        match &v.val {
-            Val::Call(i) => {
-                let args = self.trace.calls[*i].args.items()?;
-                args.first()?.as_str().map(str::to_string)
-            }
-            Val::Str(s) => Some(s.clone()),
-            _ => None,
+        if let Some(Val::Call(i)) = v.val() {
+            let args = self.trace.calls[*i].args.items()?;
+            return args.first()?.text(self.data).map(|t| t.into_owned());
         }
+        v.text(self.data).map(|t| t.into_owned())
     }
 }

@@ -113,9 +113,9 @@ pub struct Trace {
 impl Drop for Trace {
     fn drop(&mut self) {
         for c in self.containers.drain(..) {
-            match &c.val {
-                Val::List(items) | Val::Set(items) => items.borrow_mut().clear(),
-                Val::Dict(pairs) => pairs.borrow_mut().clear(),
+            match c.val() {
+                Some(Val::List(items) | Val::Set(items)) => items.borrow_mut().clear(),
+                Some(Val::Dict(pairs)) => pairs.borrow_mut().clear(),
                 _ => {}
             }
         }
@@ -172,9 +172,6 @@ pub struct Machine<'a> {
     memo: Memo,
     budget: &'a mut Budget,
     trace: Trace,
-    /// Shared nodes for None, True, False and small integers: the commonest values cost no
-    /// allocation (Python shares them too).
-    constants: Constants,
 }
 
 /// Writers number memo keys 0, 1, 2 … so a vector indexed by key holds them; a key far past
@@ -214,33 +211,6 @@ impl Memo {
     }
 }
 
-const SMALL_INTS: i64 = 256;
-
-struct Constants {
-    none: V,
-    yes: V,
-    no: V,
-    ints: Vec<V>,
-}
-
-impl Constants {
-    fn new() -> Self {
-        Constants {
-            none: Node::new(Val::None),
-            yes: Node::new(Val::Bool(true)),
-            no: Node::new(Val::Bool(false)),
-            ints: (0..SMALL_INTS).map(|i| Node::new(Val::Int(i))).collect(),
-        }
-    }
-
-    fn int(&self, i: i64) -> V {
-        match self.ints.get(i as usize) {
-            Some(v) if i >= 0 => v.clone(),
-            _ => Node::new(Val::Int(i)),
-        }
-    }
-}
-
 type Step<T> = Result<T, MachineError>;
 
 impl<'a> Machine<'a> {
@@ -268,7 +238,6 @@ impl<'a> Machine<'a> {
             marks: Vec::new(),
             memo: Memo::default(),
             budget,
-            constants: Constants::new(),
             trace: {
                 let mut t = Trace::default();
                 t.start = start;
@@ -302,7 +271,7 @@ impl<'a> Machine<'a> {
                 format!("more than {} values on the stack", self.budget.max_stack),
             );
         }
-        if v.weight.get() > self.budget.max_expansion {
+        if v.weight() > self.budget.max_expansion {
             return self.over(
                 at,
                 format!(
@@ -385,10 +354,9 @@ impl<'a> Machine<'a> {
         opcode: &'static str,
     ) -> V {
         let weight = callee
-            .weight
-            .get()
-            .saturating_add(args.weight.get())
-            .saturating_add(kwargs.as_ref().map_or(0, |k| k.weight.get()));
+            .weight()
+            .saturating_add(args.weight())
+            .saturating_add(kwargs.as_ref().map_or(0, |k| k.weight()));
         self.trace.calls.push(Call {
             callee,
             method,
@@ -491,40 +459,40 @@ impl<'a> Machine<'a> {
                     let v = self.top(at, "DUP")?;
                     self.push(v, at)?;
                 }
-                b'N' => self.push(self.constants.none.clone(), at)?,
-                0x88 => self.push(self.constants.yes.clone(), at)?,
-                0x89 => self.push(self.constants.no.clone(), at)?,
+                b'N' => self.push(V::None, at)?,
+                0x88 => self.push(V::Bool(true), at)?,
+                0x89 => self.push(V::Bool(false), at)?,
                 b'I' => {
                     let s = self.text_line(at, "INT")?;
                     let v = match s.as_str() {
-                        "01" => Val::Bool(true),
-                        "00" => Val::Bool(false),
+                        "01" => V::Bool(true),
+                        "00" => V::Bool(false),
                         t => self.parse_int(t, at, "INT")?,
                     };
-                    self.push(Node::new(v), at)?;
+                    self.push(v, at)?;
                 }
                 b'J' => {
                     let v = self.u32(at, "BININT")? as i32 as i64;
-                    self.push(self.constants.int(v), at)?;
+                    self.push(V::Int(v), at)?;
                 }
                 b'K' => {
                     let v = self.u8(at, "BININT1")? as i64;
-                    self.push(self.constants.int(v), at)?;
+                    self.push(V::Int(v), at)?;
                 }
                 b'M' => {
                     let v = self.u16(at, "BININT2")? as i64;
-                    self.push(self.constants.int(v), at)?;
+                    self.push(V::Int(v), at)?;
                 }
                 b'L' => {
                     let s = self.text_line(at, "LONG")?;
                     let t = s.strip_suffix('L').unwrap_or(&s);
                     let v = self.parse_int(t, at, "LONG")?;
-                    self.push(Node::new(v), at)?;
+                    self.push(v, at)?;
                 }
                 0x8a => {
                     let n = self.u8(at, "LONG1")?;
                     let bytes = self.take(n, at, "LONG1")?;
-                    self.push(Node::new(long_le(bytes)), at)?;
+                    self.push(long_le(bytes), at)?;
                 }
                 0x8b => {
                     let n = self.u32(at, "LONG4")? as i32;
@@ -532,19 +500,19 @@ impl<'a> Machine<'a> {
                         return self.fail(at, "LONG4 with a negative length");
                     }
                     let bytes = self.take(n as usize, at, "LONG4")?;
-                    self.push(Node::new(long_le(bytes)), at)?;
+                    self.push(long_le(bytes), at)?;
                 }
                 b'F' => {
                     let s = self.text_line(at, "FLOAT")?;
                     match s.trim().parse::<f64>() {
-                        Ok(f) => self.push(Node::new(Val::Float(f)), at)?,
+                        Ok(f) => self.push(V::Float(f), at)?,
                         Err(_) => return self.fail(at, format!("FLOAT: {s:?} is not a number")),
                     }
                 }
                 b'G' => {
                     let b = self.take(8, at, "BINFLOAT")?;
                     let f = f64::from_be_bytes(b.try_into().expect("8 bytes"));
-                    self.push(Node::new(Val::Float(f)), at)?;
+                    self.push(V::Float(f), at)?;
                 }
                 b'S' => {
                     let raw = self.line(at, "STRING")?;
@@ -553,7 +521,7 @@ impl<'a> Machine<'a> {
                         None => return self.fail(at, "STRING: the operand is not a quoted string"),
                     };
                     self.decoded_blob(&s, at);
-                    self.push(Node::new(Val::Str(s)), at)?;
+                    self.push(V::owned(s), at)?;
                 }
                 b'T' => {
                     let n = self.u32(at, "BINSTRING")? as i32;
@@ -570,7 +538,7 @@ impl<'a> Machine<'a> {
                     let raw = self.line(at, "UNICODE")?;
                     let s = raw_unicode_escape(raw);
                     self.decoded_blob(&s, at);
-                    self.push(Node::new(Val::Str(s)), at)?;
+                    self.push(V::owned(s), at)?;
                 }
                 b'X' => {
                     let n = self.u32(at, "BINUNICODE")? as usize;
@@ -658,9 +626,29 @@ impl<'a> Machine<'a> {
                     self.extend(&target, vec![item], at, "APPEND")?;
                 }
                 b'e' => {
-                    let items = self.pop_mark(at, "APPENDS")?;
-                    let target = self.top(at, "APPENDS")?;
-                    self.extend(&target, items, at, "APPENDS")?;
+                    // The common case, a list under the mark, moves the items straight from
+                    // the stack into it (no intermediate vector per batch).
+                    let mark = self.marks.last().copied();
+                    let below = self.marks.len().checked_sub(2).map_or(0, |i| self.marks[i]);
+                    let list_target = mark
+                        .filter(|&m| m > below)
+                        .map(|m| self.stack[m - 1].clone())
+                        .filter(|t| matches!(t.val(), Some(Val::List(_))));
+                    match (mark, list_target) {
+                        (Some(m), Some(target)) => {
+                            self.marks.pop();
+                            target.add_weight(sum(self.stack[m..].iter()));
+                            if let Some(Val::List(list)) = target.val() {
+                                list.borrow_mut().extend(self.stack.drain(m..));
+                            }
+                            self.check_weight(&target, at)?;
+                        }
+                        _ => {
+                            let items = self.pop_mark(at, "APPENDS")?;
+                            let target = self.top(at, "APPENDS")?;
+                            self.extend(&target, items, at, "APPENDS")?;
+                        }
+                    }
                 }
                 b's' => {
                     let value = self.pop(at, "SETITEM")?;
@@ -679,8 +667,8 @@ impl<'a> Machine<'a> {
                 0x90 => {
                     let items = self.pop_mark(at, "ADDITEMS")?;
                     let target = self.top(at, "ADDITEMS")?;
-                    match &target.val {
-                        Val::Set(set) => {
+                    match target.val() {
+                        Some(Val::Set(set)) => {
                             target.add_weight(sum(items.iter()));
                             set.borrow_mut().extend(items);
                         }
@@ -727,10 +715,11 @@ impl<'a> Machine<'a> {
                 0x93 => {
                     let name = self.pop(at, "STACK_GLOBAL")?;
                     let module = self.pop(at, "STACK_GLOBAL")?;
-                    let (Some(module), Some(name)) = (module.as_str(), name.as_str()) else {
+                    let (Some(module), Some(name)) = (module.text(self.data), name.text(self.data))
+                    else {
                         return self.fail(at, "STACK_GLOBAL: module and name must be strings");
                     };
-                    let v = self.import(module.to_string(), name.to_string(), at, "STACK_GLOBAL");
+                    let v = self.import(module.into_owned(), name.into_owned(), at, "STACK_GLOBAL");
                     self.push(v, at)?;
                 }
                 b'i' => {
@@ -777,7 +766,7 @@ impl<'a> Machine<'a> {
                 }
                 b'P' => {
                     let pid = self.text_line(at, "PERSID")?;
-                    let pid = Node::new(Val::Str(pid));
+                    let pid = V::owned(pid);
                     self.trace.persistent_ids.push(pid.clone());
                     self.push(Node::new(Val::Persistent(pid)), at)?;
                 }
@@ -813,7 +802,7 @@ impl<'a> Machine<'a> {
     }
 
     fn check_weight(&self, v: &V, at: usize) -> Step<()> {
-        if v.weight.get() > self.budget.max_expansion {
+        if v.weight() > self.budget.max_expansion {
             return self.over(
                 at,
                 format!(
@@ -826,8 +815,8 @@ impl<'a> Machine<'a> {
     }
 
     fn extend(&mut self, target: &V, items: Vec<V>, at: usize, op: &'static str) -> Step<()> {
-        match &target.val {
-            Val::List(list) => {
+        match target.val() {
+            Some(Val::List(list)) => {
                 target.add_weight(sum(items.iter()));
                 list.borrow_mut().extend(items);
             }
@@ -843,8 +832,8 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, target: &V, items: Vec<V>, at: usize, op: &'static str) -> Step<()> {
-        match &target.val {
-            Val::Dict(dict) => {
+        match target.val() {
+            Some(Val::Dict(dict)) => {
                 target.add_weight(sum(items.iter()));
                 dict.borrow_mut().extend(pairs(items));
             }

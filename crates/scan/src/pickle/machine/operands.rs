@@ -12,7 +12,7 @@ pub(super) fn pairs(items: Vec<V>) -> Vec<(V, V)> {
     out
 }
 
-pub(super) fn long_le(bytes: &[u8]) -> Val {
+pub(super) fn long_le(bytes: &[u8]) -> V {
     if bytes.len() <= 8 {
         let mut buf = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
             [0xffu8; 8]
@@ -20,9 +20,9 @@ pub(super) fn long_le(bytes: &[u8]) -> Val {
             [0u8; 8]
         };
         buf[..bytes.len()].copy_from_slice(bytes);
-        Val::Int(i64::from_le_bytes(buf))
+        V::Int(i64::from_le_bytes(buf))
     } else {
-        Val::BigInt(bytes.len())
+        V::BigInt(bytes.len())
     }
 }
 
@@ -111,22 +111,24 @@ pub(super) fn raw_unicode_escape(raw: &[u8]) -> String {
 }
 
 /// The strings inside a value, shallowly (for arguments worth showing or checking).
-pub fn strings_in(v: &V, out: &mut Vec<String>, depth: usize) {
+pub fn strings_in(v: &V, data: &[u8], out: &mut Vec<String>, depth: usize) {
     if depth > 4 || out.len() > 64 {
         return;
     }
-    match &v.val {
-        Val::Str(s) => out.push(s.clone()),
-        Val::Tuple(items) | Val::FrozenSet(items) => {
-            items.iter().for_each(|i| strings_in(i, out, depth + 1))
-        }
-        Val::List(items) | Val::Set(items) => items
+    if let Some(text) = v.text(data) {
+        return out.push(text.into_owned());
+    }
+    match v.val() {
+        Some(Val::Tuple(items) | Val::FrozenSet(items)) => items
+            .iter()
+            .for_each(|i| strings_in(i, data, out, depth + 1)),
+        Some(Val::List(items) | Val::Set(items)) => items
             .borrow()
             .iter()
-            .for_each(|i| strings_in(i, out, depth + 1)),
-        Val::Dict(pairs) => pairs.borrow().iter().for_each(|(k, val)| {
-            strings_in(k, out, depth + 1);
-            strings_in(val, out, depth + 1)
+            .for_each(|i| strings_in(i, data, out, depth + 1)),
+        Some(Val::Dict(pairs)) => pairs.borrow().iter().for_each(|(k, val)| {
+            strings_in(k, data, out, depth + 1);
+            strings_in(val, data, out, depth + 1)
         }),
         _ => {}
     }

@@ -2,7 +2,7 @@
 //! operands, and the string, bytes and integer values built from them.
 
 use super::{Blob, FrameReading, Machine, Step};
-use crate::pickle::value::{Node, Val};
+use crate::pickle::value::{Node, Val, V};
 
 impl<'a> Machine<'a> {
     /// Before reading `n` operand bytes: the current frame ends, or the read crosses its end
@@ -96,14 +96,14 @@ impl<'a> Machine<'a> {
             .or_else(|_| self.fail(at, format!("{op}: {s:?} is not a memo key")))
     }
 
-    pub(super) fn parse_int(&self, s: &str, at: usize, op: &str) -> Step<Val> {
+    pub(super) fn parse_int(&self, s: &str, at: usize, op: &str) -> Step<V> {
         let t = s.trim();
         if let Ok(i) = t.parse::<i64>() {
-            return Ok(Val::Int(i));
+            return Ok(V::Int(i));
         }
         let digits = t.strip_prefix('-').unwrap_or(t);
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(Val::BigInt(digits.len() / 2 + 1));
+            return Ok(V::BigInt(digits.len() / 2 + 1));
         }
         self.fail(at, format!("{op}: {s:?} is not an integer"))
     }
@@ -136,19 +136,33 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn push_utf8(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
-        let raw = self.take(n, at, op)?;
-        self.raw_blob(self.pos - n, n, at, true);
-        // Python decodes with surrogatepass; lone surrogates are rare and harmless to replace.
-        let s = String::from_utf8_lossy(raw).into_owned();
-        self.push(Node::new(Val::Str(s)), at)
+        self.take(n, at, op)?;
+        let start = self.pos - n;
+        self.raw_blob(start, n, at, true);
+        // Python decodes with surrogatepass; lone surrogates are rare and harmless to replace,
+        // which is done when the text is read.
+        let v = match u32::try_from(n) {
+            Ok(len) => V::Utf8 { start, len },
+            Err(_) => V::owned(String::from_utf8_lossy(&self.data[start..start + n]).into_owned()),
+        };
+        self.push(v, at)
     }
 
     /// Python 3 decodes protocol-2 byte strings as ASCII by default (encoding="ASCII"); torch
     /// and numpy pass "latin1" or "bytes". Names in them are what matters here, so latin-1.
     pub(super) fn push_bytes_as_str(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
-        let raw = self.take(n, at, op)?;
-        self.raw_blob(self.pos - n, n, at, true);
-        let s: String = raw.iter().map(|b| *b as char).collect();
-        self.push(Node::new(Val::Str(s)), at)
+        self.take(n, at, op)?;
+        let start = self.pos - n;
+        self.raw_blob(start, n, at, true);
+        let v = match u32::try_from(n) {
+            Ok(len) => V::Latin1 { start, len },
+            Err(_) => V::owned(
+                self.data[start..start + n]
+                    .iter()
+                    .map(|b| *b as char)
+                    .collect(),
+            ),
+        };
+        self.push(v, at)
     }
 }
