@@ -538,6 +538,9 @@ pub fn write(outcome: &DemoOutcome, kb: &KnowledgeBase, dir: &Path) -> Result<Ve
     let mut written = Vec::new();
     outcome.baseline.save(&dir.join("models/baseline"))?;
     outcome.defended.save(&dir.join("models/adv-trained"))?;
+    if let Some(scan) = &outcome.scan {
+        write_bytes(&dir.join("models/baseline.pt"), &scan.checkpoint)?;
+    }
     written.push(dir.join("models"));
 
     let json = crate::demo_report::json(outcome);
@@ -567,7 +570,11 @@ pub fn write(outcome: &DemoOutcome, kb: &KnowledgeBase, dir: &Path) -> Result<Ve
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| AssessError::Write {
+    write_bytes(path, text.as_bytes())
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|source| AssessError::Write {
         path: path.to_path_buf(),
         source,
     })

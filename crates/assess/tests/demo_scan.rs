@@ -15,6 +15,10 @@ fn the_checkpoint_scans_clean_and_the_poisoned_copy_is_caught() {
     let model = NativeModel::new(network, Manifest::new(Architecture::Cnn, &train, 7));
     let kb = KnowledgeBase::embedded().unwrap();
     let stage = aisec_assess::demo_scan::run(&model, &kb).unwrap();
+    if let Ok(path) = std::env::var("AISEC_WRITE_DEMO_CHECKPOINT") {
+        // For checking by hand that torch.load(weights_only=True) reads it.
+        std::fs::write(path, &stage.checkpoint).unwrap();
+    }
 
     assert!(stage.tensors >= 4, "{}", stage.tensors);
     let b = &stage.benign;

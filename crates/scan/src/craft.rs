@@ -52,6 +52,15 @@ impl PickleWriter {
         self
     }
 
+    /// BINUNICODE, as protocol 2 writes every string (`torch.save` does; its
+    /// `weights_only` reader refuses the protocol-4 SHORT_BINUNICODE).
+    pub fn binunicode(mut self, s: &str) -> Self {
+        self.buf.push(b'X');
+        self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+        self
+    }
+
     /// BINBYTES.
     pub fn bytes(mut self, b: &[u8]) -> Self {
         self.buf.push(b'B');
@@ -154,7 +163,8 @@ pub fn torch_state_dict(n: usize, numel: i32) -> Vec<u8> {
 }
 
 /// The same for named float32 tensors of the given shapes (row-major), storage `i` for
-/// tensor `i`.
+/// tensor `i`, with protocol 2's opcodes only, so that `torch.load(weights_only=True)` reads
+/// it (checked with torch 2.15).
 pub fn torch_state_dict_of(tensors: &[(String, Vec<i32>)]) -> Vec<u8> {
     let mut w = PickleWriter::new()
         .proto(2)
@@ -170,14 +180,14 @@ pub fn torch_state_dict_of(tensors: &[(String, Vec<i32>)]) -> Vec<u8> {
             strides[d] = strides[d + 1] * shape[d + 1];
         }
         w = w
-            .string(name)
+            .binunicode(name)
             .global("torch._utils", "_rebuild_tensor_v2")
             .mark()
             .mark()
-            .string("storage")
+            .binunicode("storage")
             .global("torch", "FloatStorage")
-            .string(&i.to_string())
-            .string("cpu")
+            .binunicode(&i.to_string())
+            .binunicode("cpu")
             .int(numel)
             .tuple()
             .binpersid()
