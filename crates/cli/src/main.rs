@@ -78,6 +78,12 @@ pub enum Outcome {
     Errors,
 }
 
+/// The scanner's pickle machine makes millions of small allocations on a dense pickle; with
+/// mimalloc it runs about twice as fast as with the system allocator (criterion bench
+/// `pickle_dense_600k_records_31mb`: 430 ms → 230 ms).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {

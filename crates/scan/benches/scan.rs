@@ -7,6 +7,10 @@ use aisec_scan::craft::{self, PickleWriter};
 use aisec_scan::scanner::{scan_bytes, ScanOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+/// The allocator the `aisec` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// What `pickle.dumps([(i, i * 0.5, "s%d" % (i % 1000), [i, i + 1]) for i in range(n)],
 /// protocol=2)` writes, byte for byte: opcode-dense and memo-heavy (three memo entries per
 /// record), the shape that measures the machine rather than the reading of bytes.

@@ -50,7 +50,7 @@ impl Machine<'_> {
                     self.trace.nested.push(trace);
                     return Ok(());
                 }
-                Err(failed) => return Err(failed.1),
+                Err(failed) => return Err(Box::new(failed.1)),
             }
         }
         let Some(shape) = shape else {

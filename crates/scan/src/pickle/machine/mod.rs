@@ -197,7 +197,11 @@ impl Memo {
 
     fn insert(&mut self, key: u64, v: V) {
         let k = key as usize;
-        if key <= usize::MAX as u64 && k <= self.dense.len() + 1024 {
+        if k == self.dense.len() && self.sparse.is_empty() {
+            // Writers number keys 0, 1, 2 …: the next key appends.
+            self.dense.push(Some(v));
+            self.len += 1;
+        } else if key <= usize::MAX as u64 && k <= self.dense.len() + 1024 {
             if k >= self.dense.len() {
                 self.dense.resize(k + 1, None);
             }
@@ -211,7 +215,8 @@ impl Memo {
     }
 }
 
-type Step<T> = Result<T, MachineError>;
+/// Errors are boxed so that every step's result stays one word wide on the hot path.
+type Step<T> = Result<T, Box<MachineError>>;
 
 impl<'a> Machine<'a> {
     /// Runs one pickle starting at `start` up to and including its STOP.
@@ -246,44 +251,54 @@ impl<'a> Machine<'a> {
         };
         match m.execute() {
             Ok(()) => Ok(m.trace),
-            Err(e) => Err(Box::new((m.trace, e))),
+            Err(e) => Err(Box::new((m.trace, *e))),
         }
     }
 
+    #[cold]
     fn fail<T>(&self, at: usize, message: impl Into<String>) -> Step<T> {
-        Err(MachineError {
+        Err(Box::new(MachineError {
             offset: at,
             failure: Failure::Malformed(message.into()),
-        })
+        }))
     }
 
+    #[cold]
     fn over<T>(&self, at: usize, message: impl Into<String>) -> Step<T> {
-        Err(MachineError {
+        Err(Box::new(MachineError {
             offset: at,
             failure: Failure::Budget(message.into()),
-        })
+        }))
     }
 
+    #[inline]
     fn push(&mut self, v: V, at: usize) -> Step<()> {
+        if self.stack.len() >= self.budget.max_stack || v.weight() > self.budget.max_expansion {
+            return self.push_refused(at);
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_refused(&self, at: usize) -> Step<()> {
         if self.stack.len() >= self.budget.max_stack {
             return self.over(
                 at,
                 format!("more than {} values on the stack", self.budget.max_stack),
             );
         }
-        if v.weight() > self.budget.max_expansion {
-            return self.over(
-                at,
-                format!(
-                    "a value expands to more than {} values (memo/DUP expansion bomb)",
-                    self.budget.max_expansion
-                ),
-            );
-        }
-        self.stack.push(v);
-        Ok(())
+        self.over(
+            at,
+            format!(
+                "a value expands to more than {} values (memo/DUP expansion bomb)",
+                self.budget.max_expansion
+            ),
+        )
     }
 
+    #[inline]
     fn pop(&mut self, at: usize, op: &str) -> Step<V> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
@@ -292,6 +307,7 @@ impl<'a> Machine<'a> {
         Ok(self.stack.pop().expect("checked"))
     }
 
+    #[inline]
     fn top(&self, at: usize, op: &str) -> Step<V> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
@@ -307,6 +323,7 @@ impl<'a> Machine<'a> {
         }
     }
 
+    #[inline]
     fn memo_put(&mut self, key: u64, at: usize) -> Step<()> {
         let v = self.top(at, "PUT")?;
         if self.memo.len >= self.budget.max_memo && !self.memo.contains(key) {
