@@ -29,9 +29,11 @@ pub struct ScanStage {
     pub report: RunReport,
 }
 
-/// The model's tensors as `(name, shape, little-endian f32 bytes)`, read back from the
-/// safetensors file the model saves.
-fn tensors(model: &NativeModel) -> Result<Vec<(String, Vec<i32>, Vec<u8>)>> {
+/// A tensor as `(name, shape, little-endian f32 bytes)`.
+type Tensor = (String, Vec<i32>, Vec<u8>);
+
+/// The model's tensors, read back from the safetensors file the model saves.
+fn tensors(model: &NativeModel) -> Result<Vec<Tensor>> {
     let dir = std::env::temp_dir().join(format!("aisec-demo-scan-{}", std::process::id()));
     model.save(&dir)?;
     let path = dir.join("model.safetensors");

@@ -411,11 +411,16 @@ fn scan_member(
         // a set bit is scanned; real ciphertext cannot be inspected and fails closed.
         let plain = match method {
             0 => sniff(raw),
-            8 => flate2::read::DeflateDecoder::new(raw)
-                .bytes()
-                .take(4096)
-                .collect::<Result<Vec<u8>, _>>()
-                .map_or(Format::Unknown, |head| sniff(&head)),
+            8 => {
+                let mut head = Vec::new();
+                match flate2::read::DeflateDecoder::new(raw)
+                    .take(4096)
+                    .read_to_end(&mut head)
+                {
+                    Ok(_) => sniff(&head),
+                    Err(_) => Format::Unknown,
+                }
+            }
             _ => Format::Unknown,
         };
         if matches!(plain, Format::Unknown | Format::Text) {

@@ -65,7 +65,7 @@ pub enum Val {
 }
 
 impl Node {
-    pub fn new(val: Val) -> V {
+    pub fn shared(val: Val) -> V {
         let weight = 1 + match &val {
             Val::Tuple(items) | Val::FrozenSet(items) => sum(items.iter()),
             Val::Persistent(v) => v.weight(),

@@ -358,7 +358,7 @@ impl<'a> Machine<'a> {
             offset: at,
             opcode,
         });
-        Node::new(Val::Global(self.trace.imports.len() - 1))
+        Node::shared(Val::Global(self.trace.imports.len() - 1))
     }
 
     fn call(
@@ -382,19 +382,19 @@ impl<'a> Machine<'a> {
             offset: at,
             opcode,
         });
-        let v = Node::new(Val::Call(self.trace.calls.len() - 1));
+        let v = Node::shared(Val::Call(self.trace.calls.len() - 1));
         v.add_weight(weight);
         v
     }
 
     fn container(&mut self, val: Val) -> V {
-        let v = Node::new(val);
+        let v = Node::shared(val);
         self.trace.containers.push(v.clone());
         v
     }
 
     fn tuple(items: Vec<V>) -> V {
-        Node::new(Val::Tuple(items))
+        Node::shared(Val::Tuple(items))
     }
 
     /// A container opcode on something that is not the plain container Python expects calls
@@ -585,7 +585,7 @@ impl<'a> Machine<'a> {
                     let n = self.len_u64(at, "BYTEARRAY8")?;
                     self.push_bytes(n, at, "BYTEARRAY8")?;
                 }
-                0x97 => self.push(Node::new(Val::Buffer), at)?,
+                0x97 => self.push(Node::shared(Val::Buffer), at)?,
                 0x98 => {
                     self.top(at, "READONLY_BUFFER")?;
                 }
@@ -635,7 +635,7 @@ impl<'a> Machine<'a> {
                 }
                 0x91 => {
                     let items = self.pop_mark(at, "FROZENSET")?;
-                    self.push(Node::new(Val::FrozenSet(items)), at)?;
+                    self.push(Node::shared(Val::FrozenSet(items)), at)?;
                 }
                 b'a' => {
                     let item = self.pop(at, "APPEND")?;
@@ -785,12 +785,12 @@ impl<'a> Machine<'a> {
                     let pid = self.text_line(at, "PERSID")?;
                     let pid = V::owned(pid);
                     self.trace.persistent_ids.push(pid.clone());
-                    self.push(Node::new(Val::Persistent(pid)), at)?;
+                    self.push(Node::shared(Val::Persistent(pid)), at)?;
                 }
                 b'Q' => {
                     let pid = self.pop(at, "BINPERSID")?;
                     self.trace.persistent_ids.push(pid.clone());
-                    self.push(Node::new(Val::Persistent(pid)), at)?;
+                    self.push(Node::shared(Val::Persistent(pid)), at)?;
                 }
                 0x82..=0x84 => {
                     let code = match op {

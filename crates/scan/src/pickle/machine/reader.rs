@@ -132,7 +132,7 @@ impl<'a> Machine<'a> {
         self.take(n, at, op)?;
         let start = self.pos - n;
         self.raw_blob(start, n, at, false);
-        self.push(Node::new(Val::Bytes { start, len: n }), at)
+        self.push(Node::shared(Val::Bytes { start, len: n }), at)
     }
 
     pub(super) fn push_utf8(&mut self, n: usize, at: usize, op: &str) -> Step<()> {
