@@ -1,5 +1,5 @@
 //! Allowlist first. An import is *safe* only when it is on the allowlist of callables that
-//! rebuild data (each entry says why, [`lists`]); *dangerous* when it reaches code execution,
+//! rebuild data (each entry says why, [`allow`]); *dangerous* when it reaches code execution,
 //! files, the network, processes or the import machinery; *unknown* otherwise. What the
 //! scanner then does with an unknown name depends on its use (see [`crate::pickle`]): a call
 //! of it (REDUCE, NEWOBJ, OBJ, INST, BUILD on a class) is *suspicious* and fails by default —
@@ -17,8 +17,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub mod lists;
-use lists::{ALLOW, ALLOW_FAMILIES, DANGEROUS_ATTRIBUTES, DENY_MODULES, DENY_NAMES};
+pub mod allow;
+pub mod deny;
+use allow::{ALLOW, ALLOW_FAMILIES};
+use deny::{DANGEROUS_ATTRIBUTES, DENY_MODULES, DENY_NAMES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -10,9 +10,15 @@ use super::value::{sum, Node, Val, V};
 pub use operands::{dtype_itemsize, strings_in};
 use operands::{long_le, pairs, python_string_literal, raw_unicode_escape};
 
+mod compat;
+mod containers;
 mod joblib;
+mod memo;
 mod operands;
 mod reader;
+
+use compat::python3_module;
+use memo::Memo;
 
 /// How far the machine may go; shared by all pickles of one file.
 #[derive(Debug, Clone)]
@@ -122,32 +128,6 @@ impl Drop for Trace {
     }
 }
 
-/// Python 3's `_compat_pickle` mapping of Python 2 module names, applied by `find_class` to
-/// protocols below 3; an attacker can write `__builtin__` for `builtins`.
-fn python3_module(module: &str) -> &str {
-    match module {
-        "__builtin__" => "builtins",
-        "copy_reg" => "copyreg",
-        "cPickle" => "pickle",
-        "commands" => "subprocess",
-        "Queue" => "queue",
-        "StringIO" | "cStringIO" => "io",
-        "urllib2" => "urllib.request",
-        "thread" => "_thread",
-        "_winreg" => "winreg",
-        "exceptions" => "builtins",
-        "UserDict" | "UserList" | "UserString" => "collections",
-        "SocketServer" => "socketserver",
-        "httplib" => "http.client",
-        "cookielib" => "http.cookiejar",
-        "xmlrpclib" => "xmlrpc.client",
-        "repr" => "reprlib",
-        "dbm" | "anydbm" | "whichdb" | "dumbdbm" | "gdbm" => "dbm",
-        "Tkinter" => "tkinter",
-        other => other,
-    }
-}
-
 /// How a read that crosses a FRAME's end goes on. `pickle.loads`, the C unpickler on a
 /// buffered file and frame-ignoring parsers read on contiguously. The C unpickler on a file
 /// object without `peek` — `torch.load` hands it an `io.BytesIO` — reads a text line it cannot
@@ -172,47 +152,6 @@ pub struct Machine<'a> {
     memo: Memo,
     budget: &'a mut Budget,
     trace: Trace,
-}
-
-/// Writers number memo keys 0, 1, 2 … so a vector indexed by key holds them; a key far past
-/// the dense part (legal but unusual) goes to the map.
-#[derive(Default)]
-struct Memo {
-    dense: Vec<Option<V>>,
-    sparse: std::collections::HashMap<u64, V>,
-    len: usize,
-}
-
-impl Memo {
-    fn get(&self, key: u64) -> Option<&V> {
-        match self.dense.get(key as usize) {
-            Some(Some(v)) => Some(v),
-            _ => self.sparse.get(&key),
-        }
-    }
-
-    fn contains(&self, key: u64) -> bool {
-        self.get(key).is_some()
-    }
-
-    fn insert(&mut self, key: u64, v: V) {
-        let k = key as usize;
-        if k == self.dense.len() && self.sparse.is_empty() {
-            // Writers number keys 0, 1, 2 …: the next key appends.
-            self.dense.push(Some(v));
-            self.len += 1;
-        } else if key <= usize::MAX as u64 && k <= self.dense.len() + 1024 {
-            if k >= self.dense.len() {
-                self.dense.resize(k + 1, None);
-            }
-            let was_sparse = !self.sparse.is_empty() && self.sparse.remove(&key).is_some();
-            if self.dense[k].replace(v).is_none() && !was_sparse {
-                self.len += 1;
-            }
-        } else if self.sparse.insert(key, v).is_none() {
-            self.len += 1;
-        }
-    }
 }
 
 /// Errors are boxed so that every step's result stays one word wide on the hot path.
@@ -816,47 +755,6 @@ impl<'a> Machine<'a> {
                 }
             }
         }
-    }
-
-    fn check_weight(&self, v: &V, at: usize) -> Step<()> {
-        if v.weight() > self.budget.max_expansion {
-            return self.over(
-                at,
-                format!(
-                    "a value expands to more than {} values (memo/DUP expansion bomb)",
-                    self.budget.max_expansion
-                ),
-            );
-        }
-        Ok(())
-    }
-
-    fn extend(&mut self, target: &V, items: Vec<V>, at: usize, op: &'static str) -> Step<()> {
-        match target.val() {
-            Some(Val::List(list)) => {
-                target.add_weight(sum(items.iter()));
-                list.borrow_mut().extend(items);
-            }
-            _ => self.method_on(
-                target,
-                if op == "APPEND" { "append" } else { "extend" },
-                items,
-                at,
-                op,
-            ),
-        }
-        self.check_weight(target, at)
-    }
-
-    fn set_items(&mut self, target: &V, items: Vec<V>, at: usize, op: &'static str) -> Step<()> {
-        match target.val() {
-            Some(Val::Dict(dict)) => {
-                target.add_weight(sum(items.iter()));
-                dict.borrow_mut().extend(pairs(items));
-            }
-            _ => self.method_on(target, "__setitem__", items, at, op),
-        }
-        self.check_weight(target, at)
     }
 }
 
