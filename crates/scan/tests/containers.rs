@@ -1,7 +1,7 @@
 //! Containers and the other formats against files these tests build themselves: zip tricks,
 //! tar, compression wrappers, NumPy, safetensors, Keras, ONNX, GGUF, malformed input.
 
-use aisec_scan::craft::{self, call, ZipEntry, ZipWriter};
+use aisec_scan::craft::{self, call, PickleWriter, ZipEntry, ZipWriter};
 use aisec_scan::{ScanError, Verdict};
 
 mod common;
@@ -383,4 +383,45 @@ fn zstd_streams_of_several_frames() {
     several.extend_from_slice(b"abc");
     several.extend_from_slice(&one);
     dangerous("frames.zst", &several, "AISEC-PKL-001");
+}
+
+#[test]
+fn legacy_torch_tars_are_read_record_by_record() {
+    // storages: a count, then (key, location, class) + int64 count + raw elements per storage.
+    let header = |key: i32| {
+        PickleWriter::new()
+            .proto(2)
+            .int(key)
+            .binunicode("cpu")
+            .global("torch", "FloatStorage")
+            .op(0x87)
+            .stop()
+            .finish()
+    };
+    let mut storages = PickleWriter::new().proto(2).int(2).stop().finish();
+    storages.extend_from_slice(&header(0));
+    storages.extend_from_slice(&2i64.to_le_bytes());
+    storages.extend_from_slice(&[0u8; 8]);
+    // The second record's header is a payload: only a record-by-record reader reaches it.
+    storages.extend_from_slice(&call("os", "system", &["id"]));
+    storages.extend_from_slice(&0i64.to_le_bytes());
+    storages.extend_from_slice(&PickleWriter::new().proto(2).empty_list().stop().finish());
+    let sys_info = PickleWriter::new().proto(2).empty_dict().stop().finish();
+    let main = PickleWriter::new().proto(2).empty_dict().stop().finish();
+    let tar = craft::tar(&[
+        ("sys_info", &sys_info),
+        ("pickle", &main),
+        ("storages", &storages),
+    ]);
+    // The payload is found; its record then has no storage class to size it by, which is
+    // an error too (exit 1 all the same: a loader ran the payload before failing).
+    let r = scan("legacy.tar", &tar);
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    assert_eq!(rules(&r), vec!["AISEC-PKL-001"]);
+    assert_eq!(r.findings[0].member.as_deref(), Some("storages"));
+    assert!(
+        r.errors[0].to_string().contains("storage record 1"),
+        "{:?}",
+        r.errors
+    );
 }

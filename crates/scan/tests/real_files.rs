@@ -28,6 +28,7 @@ fn benign_files_from_the_real_tools_scan_clean() {
         "keras3_model.keras",
         "torch_state_dict.7z",
         "sklearn_pipeline.joblib.zst",
+        "legacy_tar.pt",
     ] {
         let r = scan_fixture(name, &options);
         assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
@@ -52,6 +53,10 @@ fn torch_files_have_their_tensor_records_identified() {
     let r = scan_fixture("torch_legacy.pt", &options);
     assert_eq!(r.pickles, 5);
     assert_eq!(tensors(&r), 1, "{:?}", r.parts);
+    // Two storages and two tensor records between the pickles of a legacy tar.
+    let r = scan_fixture("legacy_tar.pt", &options);
+    assert_eq!(r.pickles, 9, "{:?}", r.parts);
+    assert_eq!(tensors(&r), 4, "{:?}", r.parts);
 }
 
 #[test]

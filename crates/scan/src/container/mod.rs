@@ -2,6 +2,7 @@
 //! 7z, and the single-stream compressors (gzip, bz2, xz, zlib, zstd).
 
 pub mod compress;
+pub mod legacy_torch;
 pub mod sevenz;
 pub mod tar;
 pub mod zip;

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::legacy_torch;
 use crate::policy::Verdict;
 use crate::scanner::{Ctx, Location, Role, ScanFinding};
+use crate::sniff::Format;
 use crate::ScanError;
 
 fn octal(field: &[u8]) -> Option<u64> {
@@ -138,14 +140,22 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
             ));
         }
     }
-    // Legacy torch.save tars keep raw tensor bytes next to their pickles.
+    // Legacy torch.save tars keep raw tensor bytes between the pickles of two members.
     let legacy_torch = seen.contains_key("sys_info") && seen.contains_key("pickle");
     for (name, body, end) in members {
-        let role = if legacy_torch && (name == "storages" || name == "tensors") {
-            Role::RawData
-        } else {
-            Role::Artifact
+        let member = at.child(&name);
+        let records = match name.as_str() {
+            "storages" if legacy_torch => Some(legacy_torch::Member::Storages),
+            "tensors" if legacy_torch => Some(legacy_torch::Member::Tensors),
+            _ => None,
         };
-        ctx.scan(&data[body..end], &at.child(&name), depth + 1, role);
+        match records {
+            Some(kind) => {
+                ctx.parts
+                    .push((member.member().unwrap_or_default(), Format::Pickle));
+                legacy_torch::scan(ctx, &data[body..end], &member, kind);
+            }
+            None => ctx.scan(&data[body..end], &member, depth + 1, Role::Artifact),
+        }
     }
 }

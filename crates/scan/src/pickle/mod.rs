@@ -165,6 +165,44 @@ pub fn scan(
     }
 }
 
+/// Runs and judges exactly one pickle at `start` (for formats that interleave pickles with
+/// raw records, such as legacy PyTorch tars). The trace gives its end, result and imports.
+pub fn scan_one(
+    data: &[u8],
+    start: usize,
+    location: &Location,
+    policy: &Policy,
+    limits: &Limits,
+) -> (PickleScan, Result<Trace, ScanError>) {
+    let mut out = PickleScan::default();
+    let mut budget = budget(limits);
+    match Machine::run(data, start, &mut budget) {
+        Ok(trace) => {
+            if !trace.frame_straddles.is_empty() {
+                let straddles = trace.frame_straddles.clone();
+                frame_differential(
+                    data,
+                    start,
+                    &straddles,
+                    location,
+                    policy,
+                    &mut budget,
+                    &mut out,
+                );
+            }
+            out.pickles = 1;
+            out.opcodes = trace.opcodes;
+            judge(&trace, data, location, policy, &mut out);
+            (out, Ok(trace))
+        }
+        Err(failed) => {
+            let (trace, e) = *failed;
+            judge(&trace, data, location, policy, &mut out);
+            (out, Err(machine_error(location, &e)))
+        }
+    }
+}
+
 /// An opcode crossed its FRAME's end: reported, and the pickle is run a second time the way
 /// CPython's C unpickler reads it from a file, so a payload only that reader sees is judged.
 fn frame_differential(
