@@ -99,6 +99,14 @@ pub const RULES: &[Rule] = &[
         atlas: CONTAINER_ATLAS,
     },
     Rule {
+        id: "AISEC-ARC-007",
+        name: "pickle-zip-polyglot",
+        summary: "The file parses as a pickle from its start and as a zip from its end: different loaders run different contents; both are scanned",
+        severity: Severity::Medium,
+        cwe: &["CWE-436"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
         id: "AISEC-ARC-002",
         name: "zip-bad-crc",
         summary: "A zip entry's CRC-32 is wrong: Python's zipfile refuses it, PyTorch's reader does not",

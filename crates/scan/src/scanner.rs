@@ -286,7 +286,12 @@ impl Ctx<'_> {
             Format::Zip => container::zip::scan(self, data, at, depth),
             Format::Tar => container::tar::scan(self, data, at, depth),
             Format::SevenZip => container::sevenz::scan(self, data, at, depth),
-            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zlib | Format::Zstd => {
+            Format::Gzip
+            | Format::Bzip2
+            | Format::Xz
+            | Format::Lzma
+            | Format::Zlib
+            | Format::Zstd => {
                 match container::compress::decompress(self, format, data, at) {
                     Ok(inner) => {
                         let member = format!("<{}>", format.as_str());
@@ -300,7 +305,10 @@ impl Ctx<'_> {
             Format::Gguf => formats::gguf::scan(self, data, at),
             Format::Hdf5 => formats::keras::scan_h5(self, data, at),
             Format::Onnx => formats::onnx::scan(self, data, at),
-            Format::Pickle => self.scan_pickle(data, at, depth),
+            Format::Pickle => {
+                self.scan_pickle(data, at, depth);
+                self.polyglot_zip(data, at, depth);
+            }
             Format::Text | Format::Empty => {}
             Format::Lz4 if role == Role::Artifact => {
                 self.error(ScanError::Unsupported {
@@ -310,10 +318,29 @@ impl Ctx<'_> {
             }
             Format::Unknown if role == Role::Artifact => self.error(ScanError::Unsupported {
                 location: at.display(),
-                message: "not a format aisec recognises (pickle, zip, tar, 7z, gzip, bz2, xz, zlib, zstd, npy, safetensors, ONNX, Keras/HDF5, GGUF or text)".into(),
+                message: "not a format aisec recognises (pickle, zip, tar, 7z, gzip, bz2, xz, lzma, zlib, zstd, npy, safetensors, ONNX, Keras/HDF5, GGUF or text)".into(),
             }),
             _ => {}
         }
+    }
+
+    /// A pickle that is also a zip read from its end record: `torch.load` runs the pickle,
+    /// loaders that ask `zipfile.is_zipfile` (Keras) open the zip. Both views are scanned.
+    fn polyglot_zip(&mut self, data: &[u8], at: &Location, depth: usize) {
+        if !crate::sniff::ends_like_zip(data) {
+            return;
+        }
+        let view = at.child("<zip read from the end>");
+        if container::zip::central_directory(data, &view).is_err() {
+            return;
+        }
+        self.findings.push(ScanFinding::new(
+            "AISEC-ARC-007",
+            Verdict::Unknown,
+            &view,
+            "the file is a pickle and a zip at once: torch.load runs the pickle, zipfile-based loaders open the zip — both are scanned".into(),
+        ));
+        container::zip::scan(self, data, &view, depth + 1);
     }
 
     pub fn scan_pickle(&mut self, data: &[u8], at: &Location, depth: usize) {

@@ -11,6 +11,8 @@ pub enum Format {
     Gzip,
     Bzip2,
     Xz,
+    /// The LZMA "alone" format (`.lzma`; joblib's `compress='lzma'`).
+    Lzma,
     Zlib,
     SevenZip,
     Lz4,
@@ -36,6 +38,7 @@ impl Format {
             Format::Gzip => "gzip",
             Format::Bzip2 => "bzip2",
             Format::Xz => "xz",
+            Format::Lzma => "lzma",
             Format::Zlib => "zlib",
             Format::SevenZip => "7z",
             Format::Lz4 => "lz4",
@@ -72,6 +75,9 @@ pub fn sniff(data: &[u8]) -> Format {
     }
     if starts(b"\xfd7zXZ\x00") {
         return Format::Xz;
+    }
+    if looks_like_lzma_alone(data) {
+        return Format::Lzma;
     }
     if starts(b"7z\xbc\xaf\x27\x1c") {
         return Format::SevenZip;
@@ -159,8 +165,20 @@ fn pickle_parses(data: &[u8]) -> bool {
     }
 }
 
+/// LZMA "alone": the properties byte 0x5d (lc=3, lp=0, pb=2, what every encoder writes by
+/// default), a dictionary size of at least 4 KiB, and an uncompressed size that is either
+/// unknown (all ones) or plausible.
+fn looks_like_lzma_alone(data: &[u8]) -> bool {
+    if data.len() < 13 || data[0] != 0x5d {
+        return false;
+    }
+    let dict = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
+    let size = u64::from_le_bytes(data[5..13].try_into().expect("8 bytes"));
+    dict >= 4096 && (size == u64::MAX || size < 1 << 48)
+}
+
 /// A zip with bytes in front of it (Python's zipfile finds it from the end record).
-fn ends_like_zip(data: &[u8]) -> bool {
+pub fn ends_like_zip(data: &[u8]) -> bool {
     let tail = &data[data.len().saturating_sub(22 + 65_535)..];
     tail.len() >= 22 && tail.windows(4).any(|w| w == b"PK\x05\x06")
 }

@@ -425,3 +425,27 @@ fn legacy_torch_tars_are_read_record_by_record() {
         r.errors
     );
 }
+
+#[test]
+fn a_pickle_that_is_also_a_zip_is_scanned_both_ways() {
+    // torch.load reads the benign pickle at the start; a zipfile-based loader finds the zip
+    // from its end record and opens the payload.
+    let mut poly = craft::torch_state_dict(1, 4);
+    poly.extend_from_slice(
+        &ZipWriter::new()
+            .file("config.pkl", &call("os", "system", &["id"]))
+            .finish(),
+    );
+    let r = scan("poly.keras", &poly);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:#?}", r.findings);
+    assert!(rules(&r).contains(&"AISEC-ARC-007"));
+    let hit = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "AISEC-PKL-001")
+        .unwrap();
+    assert_eq!(
+        hit.member.as_deref(),
+        Some("<zip read from the end>!config.pkl")
+    );
+}

@@ -29,6 +29,7 @@ fn benign_files_from_the_real_tools_scan_clean() {
         "torch_state_dict.7z",
         "sklearn_pipeline.joblib.zst",
         "legacy_tar.pt",
+        "sklearn_lzma.joblib",
     ] {
         let r = scan_fixture(name, &options);
         assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);

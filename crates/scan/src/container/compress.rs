@@ -18,7 +18,7 @@ pub fn decompress(
         Format::Gzip => read_bounded(ctx, flate2::read::MultiGzDecoder::new(data), at, "gzip"),
         Format::Zlib => read_bounded(ctx, flate2::read::ZlibDecoder::new(data), at, "zlib"),
         Format::Bzip2 => read_bounded(ctx, bzip2::read::MultiBzDecoder::new(data), at, "bzip2"),
-        Format::Xz => {
+        Format::Xz | Format::Lzma => {
             // lzma-rs writes into a sink; a bounded writer stops it at the budget.
             let limit = member_limit(ctx);
             let mut sink = Bounded {
@@ -26,7 +26,12 @@ pub fn decompress(
                 limit,
             };
             let mut input = std::io::BufReader::new(data);
-            match lzma_rs::xz_decompress(&mut input, &mut sink) {
+            let result = if format == Format::Xz {
+                lzma_rs::xz_decompress(&mut input, &mut sink)
+            } else {
+                lzma_rs::lzma_decompress(&mut input, &mut sink)
+            };
+            match result {
                 Ok(()) => {
                     ctx.charge_decompressed(sink.buf.len() as u64, at)?;
                     Ok(sink.buf)
@@ -34,7 +39,7 @@ pub fn decompress(
                 Err(_) if sink.buf.len() as u64 >= limit => Err(over(ctx, at)),
                 Err(e) => Err(ScanError::Malformed {
                     location: at.display(),
-                    format: "xz".into(),
+                    format: format.as_str().into(),
                     offset: 0,
                     message: e.to_string(),
                 }),
