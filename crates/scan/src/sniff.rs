@@ -166,15 +166,18 @@ fn pickle_parses(data: &[u8]) -> bool {
 }
 
 /// LZMA "alone": the properties byte 0x5d (lc=3, lp=0, pb=2, what every encoder writes by
-/// default), a dictionary size of at least 4 KiB, and an uncompressed size that is either
-/// unknown (all ones) or plausible.
+/// default), an encoder's dictionary size of at least 4 KiB, and an uncompressed size that is
+/// either unknown (all ones) or plausible.
 fn looks_like_lzma_alone(data: &[u8]) -> bool {
     if data.len() < 13 || data[0] != 0x5d {
         return false;
     }
     let dict = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
     let size = u64::from_le_bytes(data[5..13].try_into().expect("8 bytes"));
-    dict >= 4096 && (size == u64::MAX || size < 1 << 48)
+    // Encoders write dictionary sizes of 2^n or 2^n + 2^(n-1); a protocol-1 pickle that
+    // opens with EMPTY_LIST (also 0x5d) almost never spells one.
+    let encoder_dict = dict.is_power_of_two() || (dict % 3 == 0 && (dict / 3).is_power_of_two());
+    dict >= 4096 && encoder_dict && (size == u64::MAX || size < 1 << 48)
 }
 
 /// A zip with bytes in front of it (Python's zipfile finds it from the end record).
@@ -246,6 +249,11 @@ mod tests {
             Format::Unknown
         );
         assert_eq!(sniff(b""), Format::Empty);
+        // A protocol-1 pickle opening with EMPTY_LIST (0x5d, like LZMA's properties byte).
+        assert_eq!(sniff(b"]q\x00(K\x01K\x02e."), Format::Pickle);
+        let mut lzma = vec![0x5d, 0, 0, 0x80, 0];
+        lzma.extend_from_slice(&[0xff; 8]);
+        assert_eq!(sniff(&lzma), Format::Lzma);
         let mut st = 2u64.to_le_bytes().to_vec();
         st.extend_from_slice(b"{}");
         assert_eq!(sniff(&st), Format::Safetensors);
