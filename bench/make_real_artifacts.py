@@ -63,10 +63,24 @@ def main():
                 p("sklearn_pipeline.joblib"))
     joblib.dump(RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(x, y),
                 p("sklearn_forest.joblib"), compress=3)
+    small = LogisticRegression(max_iter=200).fit(x, y)
+    for method in ["gzip", "bz2", "xz", "lzma"]:
+        joblib.dump(small, p(f"sklearn_{method}.joblib"), compress=method)
     np.save(p("numpy_array.npy"), np.arange(12, dtype=np.float32).reshape(3, 4))
     np.savez(p("numpy_arrays.npz"), a=np.arange(3), b=np.eye(2))
     from safetensors.torch import save_file
     save_file({k: v.contiguous() for k, v in sd.items()}, p("model.safetensors"))
+    try:
+        import py7zr
+        import zstandard
+        with py7zr.SevenZipFile(p("torch_state_dict.7z"), "w") as z:
+            z.write(p("torch_state_dict.pt"), "torch_state_dict.pt")
+        with open(p("sklearn_pipeline.joblib"), "rb") as f:
+            packed = zstandard.ZstdCompressor(level=3).compress(f.read())
+        with open(p("sklearn_pipeline.joblib.zst"), "wb") as f:
+            f.write(packed)
+    except ImportError as e:
+        print("7z/zstd skipped:", e)
     try:
         import keras
         m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
