@@ -137,6 +137,19 @@ pub fn section(stage: Option<&ScanStage>) -> Section {
             blocks: vec![Block::Paragraph("Not run.".into())],
         };
     };
+    // The mitigations with their lifecycle phases, as the knowledge base gives them.
+    let mitigations = stage
+        .report
+        .findings
+        .first()
+        .map(|f| {
+            f.mitigations
+                .iter()
+                .map(|m| format!("{} ({})", m.id.as_str(), m.phases.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
     let mut rows = Vec::new();
     for file in [&stage.benign, &stage.poisoned] {
         if file.findings.is_empty() {
@@ -164,7 +177,7 @@ pub fn section(stage: Option<&ScanStage>) -> Section {
                     f.offset.map_or("-".into(), |o| o.to_string())
                 ),
                 f.atlas.join(", "),
-                crate::scan::SCAN_MITIGATIONS.join(", "),
+                mitigations.clone(),
             ]);
         }
     }
@@ -172,7 +185,7 @@ pub fn section(stage: Option<&ScanStage>) -> Section {
         heading,
         blocks: vec![
             Block::Paragraph(format!(
-                "The baseline's {} tensors written as a PyTorch checkpoint ({} bytes, torch.save's zip layout), and a copy whose data.pkl gets a payload injected right after PROTO — `posix.system('{PAYLOAD_COMMAND}')`, its result popped, so the file still loads the same weights (AML.T0010.003 AI Supply Chain Compromise: Model; AML.T0011.000 Unsafe AI Artifacts). Both scanned without executing anything (AML.M0016 Vulnerability Scanning, phase Deployment; verify what was scanned by checksum, AML.M0014).",
+                "The baseline's {} tensors written as a PyTorch checkpoint ({} bytes, torch.save's zip layout), and a copy whose data.pkl gets a payload injected right after PROTO — `posix.system('{PAYLOAD_COMMAND}')`, its result popped, so the file still loads the same weights (AML.T0010.003 AI Supply Chain Compromise: Model; AML.T0011.000 Unsafe AI Artifacts). Both scanned without executing anything (AML.M0016 Vulnerability Scanning; AML.M0014 Verify AI Artifacts then pins what was scanned by checksum).",
                 stage.tensors, stage.checkpoint_bytes
             )),
             Block::Table {

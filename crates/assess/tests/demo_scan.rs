@@ -58,5 +58,14 @@ fn the_checkpoint_scans_clean_and_the_poisoned_copy_is_caught() {
         atlas.contains(&"AML.T0010.003".to_string())
             && atlas.contains(&"AML.T0011.000".to_string())
     );
-    assert!(f.mitigations.iter().any(|m| m.id.as_str() == "AML.M0016"));
+    let m0016 = f
+        .mitigations
+        .iter()
+        .find(|m| m.id.as_str() == "AML.M0016")
+        .unwrap();
+    assert!(
+        m0016.phases.iter().any(|p| p.contains("Model Engineering")),
+        "{:?}",
+        m0016.phases
+    );
 }
