@@ -107,6 +107,14 @@ pub const RULES: &[Rule] = &[
         atlas: CONTAINER_ATLAS,
     },
     Rule {
+        id: "AISEC-XML-001",
+        name: "xml-entity-attack",
+        summary: "An XML model file (PMML …) declares external entities (the loader's parser reads local files or URLs) or nests internal entities into an expansion bomb",
+        severity: Severity::High,
+        cwe: &["CWE-611", "CWE-776"],
+        atlas: CONTAINER_ATLAS,
+    },
+    Rule {
         id: "AISEC-ARC-002",
         name: "zip-bad-crc",
         summary: "A zip entry's CRC-32 is wrong: Python's zipfile refuses it, PyTorch's reader does not",

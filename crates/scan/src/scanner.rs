@@ -309,7 +309,8 @@ impl Ctx<'_> {
                 self.scan_pickle(data, at, depth);
                 self.polyglot_zip(data, at, depth);
             }
-            Format::Text | Format::Empty => {}
+            Format::Text => formats::xml::scan(self, data, at),
+            Format::Empty => {}
             Format::Lz4 if role == Role::Artifact => {
                 self.error(ScanError::Unsupported {
                     location: at.display(),

@@ -449,3 +449,36 @@ fn a_pickle_that_is_also_a_zip_is_scanned_both_ways() {
         Some("<zip read from the end>!config.pkl")
     );
 }
+
+#[test]
+fn xml_models_with_entity_attacks() {
+    let xxe = br#"<?xml version="1.0"?>
+<!DOCTYPE PMML [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<PMML version="4.4"><Header description="&secret;"/></PMML>
+"#;
+    let r = dangerous("model.pmml", xxe, "AISEC-XML-001");
+    let declared = xxe.windows(8).position(|w| w == b"<!ENTITY").unwrap() as u64;
+    assert_eq!(r.findings[0].offset, Some(declared));
+    let mut laughs =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..6 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        laughs.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    laughs.push_str("]>\n<PMML>&lol5;</PMML>\n");
+    let r = scan("laughs.pmml", laughs.as_bytes());
+    assert_eq!(r.verdict, Verdict::Suspicious, "{:#?}", r.findings);
+    // Ordinary XML and prose stay data.
+    safe(
+        "model.pmml",
+        b"<?xml version=\"1.0\"?>\n<PMML version=\"4.4\"><Header/></PMML>\n",
+    );
+    safe("notes.txt", b"An <!ENTITY> in prose is not XML.\n");
+}

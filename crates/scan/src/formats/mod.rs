@@ -5,3 +5,4 @@ pub mod keras;
 pub mod npy;
 pub mod onnx;
 pub mod safetensors;
+pub mod xml;
