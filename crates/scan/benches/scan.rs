@@ -1,5 +1,5 @@
 //! Scan throughput: an opcode-dense, memo-heavy 31 MB protocol-2 pickle (compare with Python's
-//! `pickletools.genops` walk of the same file: `bench/pickletools_walk.py`), a
+//! `pickletools.genops` walk of the same file: `bench/scan_speed.sh` runs both), a
 //! 10-million-opcode pickle, a 200 MB PyTorch zip, and the labelled corpus.
 //! `cargo bench -p aisec-scan --bench scan`.
 
