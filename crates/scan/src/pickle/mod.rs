@@ -81,22 +81,7 @@ pub fn scan(
     let mut budget = budget(limits);
     let mut pos = 0;
     loop {
-        let run = Machine::run(data, pos, &mut budget);
-        let straddles = match &run {
-            Ok(trace) => trace.frame_straddles.clone(),
-            Err(failed) => failed.0.frame_straddles.clone(),
-        };
-        if !straddles.is_empty() {
-            frame_differential(
-                data,
-                pos,
-                &straddles,
-                location,
-                policy,
-                &mut budget,
-                &mut out,
-            );
-        }
+        let run = run_checked(data, pos, location, policy, &mut budget, &mut out);
         match run {
             Ok(trace) => {
                 out.pickles += 1;
@@ -176,20 +161,8 @@ pub fn scan_one(
 ) -> (PickleScan, Result<Trace, ScanError>) {
     let mut out = PickleScan::default();
     let mut budget = budget(limits);
-    match Machine::run(data, start, &mut budget) {
+    match run_checked(data, start, location, policy, &mut budget, &mut out) {
         Ok(trace) => {
-            if !trace.frame_straddles.is_empty() {
-                let straddles = trace.frame_straddles.clone();
-                frame_differential(
-                    data,
-                    start,
-                    &straddles,
-                    location,
-                    policy,
-                    &mut budget,
-                    &mut out,
-                );
-            }
             out.pickles = 1;
             out.opcodes = trace.opcodes;
             judge(&trace, data, location, policy, &mut out);
@@ -201,6 +174,27 @@ pub fn scan_one(
             (out, Err(machine_error(location, &e)))
         }
     }
+}
+
+/// Runs one pickle and, where an operand crossed its frame's end, the second reading too.
+fn run_checked(
+    data: &[u8],
+    start: usize,
+    location: &Location,
+    policy: &Policy,
+    budget: &mut Budget,
+    out: &mut PickleScan,
+) -> Result<Trace, Box<(Trace, MachineError)>> {
+    let run = Machine::run(data, start, budget);
+    let straddles = match &run {
+        Ok(trace) => &trace.frame_straddles,
+        Err(failed) => &failed.0.frame_straddles,
+    };
+    if !straddles.is_empty() {
+        let straddles = straddles.clone();
+        frame_differential(data, start, &straddles, location, policy, budget, out);
+    }
+    run
 }
 
 /// An opcode crossed its FRAME's end: reported, and the pickle is run a second time the way
