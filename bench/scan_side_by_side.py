@@ -11,15 +11,16 @@ false alarm. Prints the table, the totals and each tool's wall time.
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AISEC = os.path.join(ROOT, "target/release/aisec")
 
 
-def run(cmd):
+def run(cmd, cwd=None):
     start = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     return p.returncode, p.stdout + p.stderr, time.time() - start
 
 
@@ -42,7 +43,9 @@ def modelscan(path):
 
 def fickling(path):
     # fickling --check-safety: 0 likely safe, non-zero unsafe; a traceback is an error.
-    code, out, t = run(["fickling", "--check-safety", path])
+    # fickling writes safety_results.json into its working directory: keep it out of the repo.
+    with tempfile.TemporaryDirectory() as scratch:
+        code, out, t = run(["fickling", "--check-safety", os.path.abspath(path)], cwd=scratch)
     if "Traceback (most recent call last)" in out:
         return "error", t
     return ("pass" if code == 0 else "flag"), t
