@@ -117,6 +117,21 @@ fn reverse_links_of_a_technique() {
     assert!(studies.contains(&"AML.CS0000"), "{studies:?}");
     // A sub-technique's tactics are its parent's.
     assert_eq!(sub["tactics"][0]["id"], "AML.TA0001");
+
+    // The parent lists the studies of its sub-techniques too, marked with the one used:
+    // one study names AML.T0043 itself, eleven more use its sub-techniques.
+    let parent = serde_json::to_value(ShowView::new(&kb, "AML.T0043").unwrap()).unwrap();
+    let studies = parent["case_studies"].as_array().unwrap();
+    assert_eq!(studies.len(), 12, "{studies:?}");
+    let by_id = |id: &str| studies.iter().find(|c| c["id"] == id).unwrap().clone();
+    assert!(by_id("AML.CS0002").get("via").is_none());
+    assert_eq!(
+        by_id("AML.CS0000")["via"],
+        serde_json::json!(["AML.T0043.003"])
+    );
+    let text = ShowView::new(&kb, "AML.T0043").unwrap().render_text();
+    assert!(text.contains("Case studies (12)"), "{text}");
+    assert!(text.contains("(via AML.T0043.003)"), "{text}");
 }
 
 #[test]

@@ -1,23 +1,12 @@
 //! The `aisec` binary end to end: every ATLAS and case-study command, its exit codes, and
 //! one clear line for bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn official_atlas(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("AISEC_ATLAS_DATA")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-        .or_else(|| {
-            let p =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/atlas/ATLAS.yaml");
-            p.is_file().then_some(p)
-        });
-    if found.is_none() {
-        eprintln!("skipped {test}: no official ATLAS.yaml (set AISEC_ATLAS_DATA or provide ../shared/atlas/ATLAS.yaml)");
-    }
-    found
-}
+#[path = "../../atlas/tests/common/official.rs"]
+mod official;
+use official::official_atlas;
 
 /// Runs the binary on the embedded knowledge base (the caller's AISEC_ATLAS_DATA removed).
 fn aisec(args: &[&str]) -> Output {

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{aisec, fails_with, json, stderr, stdout, train};
+use common::{aisec, fails_with, json, num, stderr, stdout, train};
 
 #[test]
 fn train_eval_and_attack_a_model() {
@@ -419,8 +419,8 @@ fn demo_builds_attacks_defends_and_reports() {
         "{defended}"
     );
     assert!(
-        run("evasion.fgsm", 0.2)["metrics"]["robust_accuracy"].as_f64()
-            > pgd_02["metrics"]["robust_accuracy"].as_f64()
+        num(&run("evasion.fgsm", 0.2)["metrics"]["robust_accuracy"])
+            > num(&pgd_02["metrics"]["robust_accuracy"])
     );
     let findings = report["findings"].as_array().unwrap();
     assert!(findings
@@ -434,7 +434,7 @@ fn demo_builds_attacks_defends_and_reports() {
     let hsj = report["hopskipjump_curves"][0]["points"]
         .as_array()
         .unwrap();
-    assert!(hsj.last().unwrap()[1].as_f64() < hsj.first().unwrap()[1].as_f64());
+    assert!(num(&hsj.last().unwrap()[1]) < num(&hsj.first().unwrap()[1]));
     // The detection stage: plain and adaptive figures.
     let detection = &report["detection"];
     assert_eq!(detection["name"], "defense.feature-squeezing");
@@ -444,8 +444,8 @@ fn demo_builds_attacks_defends_and_reports() {
         detection["metrics"]
     );
     assert!(
-        detection["observations"]["adaptive"]["metrics"]["detection_recall"].as_f64()
-            < detection["metrics"]["detection_recall"].as_f64()
+        num(&detection["observations"]["adaptive"]["metrics"]["detection_recall"])
+            < num(&detection["metrics"]["detection_recall"])
     );
     // The poisoning stage: BadNets at 5% and activation clustering.
     let poisoning = &report["poisoning"];

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{aisec, fails_with, json, train};
+use common::{aisec, fails_with, json, num, train};
 
 #[test]
 fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
@@ -196,8 +196,8 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
         serde_json::json!(["AML.M0002"])
     );
     assert!(
-        defended["metrics"]["attack_success_rate"].as_f64()
-            < report["metrics"]["attack_success_rate"].as_f64()
+        num(&defended["metrics"]["attack_success_rate"])
+            < num(&report["metrics"]["attack_success_rate"])
     );
     let mitigation_ids: Vec<&str> = report["findings"][0]["mitigations"]
         .as_array()

@@ -30,6 +30,16 @@ pub struct TechniqueLink {
     pub usage: Option<String>,
 }
 
+/// A case study of a technique: it uses the technique itself, or (`via`, for a parent
+/// technique) one or more of its sub-techniques, as the ATLAS website lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseStudyLink {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StepView {
     pub step: usize,
@@ -52,7 +62,7 @@ pub enum Details {
         parent: Option<Link>,
         subtechniques: Vec<Link>,
         mitigations: Vec<MitigationLink>,
-        case_studies: Vec<Link>,
+        case_studies: Vec<CaseStudyLink>,
     },
     Mitigation {
         categories: Vec<String>,
@@ -100,6 +110,38 @@ fn link(kb: &KnowledgeBase, id: &str) -> Link {
         id: id.to_string(),
         name,
     }
+}
+
+fn case_studies_with_subtechniques(kb: &KnowledgeBase, technique: usize) -> Vec<CaseStudyLink> {
+    let mut found: Vec<(usize, Vec<String>)> = kb
+        .case_studies_of(technique)
+        .iter()
+        .map(|&c| (c, Vec::new()))
+        .collect();
+    for &sub in kb.subtechniques_of(technique) {
+        for &c in kb.case_studies_of(sub) {
+            let sub_id = kb.techniques[sub].id.clone();
+            match found.iter_mut().find(|(seen, _)| *seen == c) {
+                // A study that names the parent itself is listed as a direct use.
+                Some((_, via)) if via.is_empty() => {}
+                Some((_, via)) => via.push(sub_id),
+                None => found.push((c, vec![sub_id])),
+            }
+        }
+    }
+    let mut links: Vec<CaseStudyLink> = found
+        .into_iter()
+        .map(|(c, via)| {
+            let l = link(kb, &kb.case_studies[c].id);
+            CaseStudyLink {
+                id: l.id,
+                name: l.name,
+                via,
+            }
+        })
+        .collect();
+    links.sort_by(|a, b| a.id.cmp(&b.id));
+    links
 }
 
 impl ShowView {
@@ -173,11 +215,7 @@ impl ShowView {
                             .map(|&s| link(kb, &kb.techniques[s].id))
                             .collect(),
                         mitigations,
-                        case_studies: kb
-                            .case_studies_of(i)
-                            .iter()
-                            .map(|&c| link(kb, &kb.case_studies[c].id))
-                            .collect(),
+                        case_studies: case_studies_with_subtechniques(kb, i),
                     },
                 }
             }
@@ -305,7 +343,15 @@ impl ShowView {
                         body.push_str(&wrap(u, 90, "                  "));
                     }
                 }
-                body.push_str(&list("Case studies", case_studies));
+                body.push_str(&format!("\nCase studies ({}):\n", case_studies.len()));
+                for c in case_studies {
+                    let via = if c.via.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  (via {})", c.via.join(", "))
+                    };
+                    body.push_str(&format!("  {:<15} {}{via}\n", c.id, c.name));
+                }
             }
             Details::Mitigation {
                 categories,

@@ -2,22 +2,8 @@
 
 use std::path::PathBuf;
 
-/// The official ATLAS.yaml: `AISEC_ATLAS_DATA`, else `../shared/atlas/ATLAS.yaml` beside the
-/// repository. `None` (and a note on stderr) when neither exists.
-pub fn official_atlas(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("AISEC_ATLAS_DATA")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-        .or_else(|| {
-            let p =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/atlas/ATLAS.yaml");
-            p.is_file().then_some(p)
-        });
-    if found.is_none() {
-        eprintln!("skipped {test}: no official ATLAS.yaml (set AISEC_ATLAS_DATA or provide ../shared/atlas/ATLAS.yaml)");
-    }
-    found
-}
+mod official;
+pub use official::official_atlas;
 
 /// A small, valid ATLAS document: two tactics, a technique with a sub-technique, a second
 /// technique, a mitigation and a case study. Written as JSON, which is YAML too.

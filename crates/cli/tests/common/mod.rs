@@ -60,3 +60,10 @@ pub fn train(dir: &Path, arch: &str, dataset: &str) -> String {
     assert!(o.status.success(), "{}", stderr(&o));
     out.to_str().unwrap().to_string()
 }
+
+/// A JSON number, or a failing test naming what was there instead: comparing `as_f64()`
+/// options would let a missing figure pass (`None < Some(x)`).
+pub fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("expected a number, found {v}"))
+}
