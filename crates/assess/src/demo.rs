@@ -20,6 +20,7 @@ use aisec_attacks::registry::find_evasion;
 use aisec_attacks::AttackOutcome;
 use aisec_core::Finding;
 use aisec_defenses::adv_train::{self, AdvTrainConfig};
+use aisec_defenses::Defense;
 use aisec_ml::data::{BuiltinDataset, Dataset};
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
@@ -293,9 +294,7 @@ pub fn run(
     manifest
         .metrics
         .insert("clean_accuracy".into(), serde_json::json!(defended_clean));
-    manifest.defense = Some(
-        serde_json::json!({ "name": "defense.adv-train", "mitigations": adv_train::MITIGATIONS, "phases": adv_train::PHASES, "config": adv_config }),
-    );
+    manifest.defense = Some(adv_config.reference());
     let defended = NativeModel::new(net, manifest);
     timings.push((
         "adversarial training".to_string(),
@@ -415,6 +414,7 @@ pub fn run(
         &baseline,
         &detection_data,
         &pgd_for_detection,
+        aisec_defenses::feature_squeezing::SqueezeConfig::default(),
         kb,
         cfg.seed,
     )?;
@@ -482,7 +482,7 @@ pub fn run(
         crate::poisoning::PoisonAttack::BadNets(
             aisec_attacks::poison::badnets::BadNetsConfig::default(),
         ),
-        Some(crate::poisoning::PoisonDefense::ActivationClustering(
+        Some(aisec_defenses::DefenseSpec::ActivationClustering(
             aisec_defenses::activation_clustering::ClusteringConfig::default(),
         )),
         cfg.seed,

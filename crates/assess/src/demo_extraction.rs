@@ -11,6 +11,7 @@ use aisec_attacks::extract::knockoff::{Knockoff, KnockoffConfig};
 use aisec_attacks::extract::{ExtractionAttack, ExtractionOutcome};
 use aisec_defenses::output_hardening::Hardening;
 use aisec_defenses::prada::PradaConfig;
+use aisec_defenses::DefenseSpec;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
@@ -20,7 +21,7 @@ use aisec_report::html::{Block, Section};
 use aisec_report::{svg, RunReport, Series};
 use serde::Serialize;
 
-use crate::extraction::{self, DefendedRun, ExtractionDefense, ExtractionSetup};
+use crate::extraction::{self, DefendedRun, ExtractionSetup};
 use crate::Result;
 
 /// Queries each extraction may spend.
@@ -49,7 +50,7 @@ type Plan<'a> = (
     &'a str,
     &'a dyn ExtractionAttack,
     Arc<dyn Classifier>,
-    Option<ExtractionDefense>,
+    Option<DefenseSpec>,
 );
 
 pub fn run(
@@ -80,7 +81,7 @@ pub fn run(
             "Knockoff, probabilities → CNN",
             &knockoff,
             victim.clone(),
-            Some(ExtractionDefense::Harden(Hardening::REVERSE_SIGMOID)),
+            Some(DefenseSpec::Harden(Hardening::REVERSE_SIGMOID)),
         ),
         (
             "Knockoff, labels only → CNN",
@@ -92,7 +93,7 @@ pub fn run(
             "Jacobian augmentation, probabilities → CNN",
             &jacobian,
             victim.clone(),
-            Some(ExtractionDefense::Prada(PradaConfig::default())),
+            Some(DefenseSpec::Prada(PradaConfig::default())),
         ),
         (
             "Jacobian augmentation, labels only → CNN",
@@ -104,7 +105,7 @@ pub fn run(
             "Equation solving, probabilities → softmax regression",
             &exact,
             logreg.clone(),
-            Some(ExtractionDefense::Harden(Hardening::Round { decimals: 1 })),
+            Some(DefenseSpec::Harden(Hardening::Round { decimals: 1 })),
         ),
         (
             "Adaptive retraining, labels only → softmax regression",
@@ -135,7 +136,7 @@ pub fn run(
         curves.push(curve(label, &outcome));
         let defended = match defense {
             Some(d) => {
-                let run = extraction::run_defended(attack, &setup, d, kb, &data)?;
+                let run = extraction::run_defended(attack, &setup, &d, kb, &data)?;
                 curves.push(curve(
                     &format!("{label}, behind {}", defense_words(&run)),
                     &run.outcome,
@@ -177,16 +178,13 @@ fn curve(label: &str, outcome: &ExtractionOutcome) -> Series {
 
 fn defense_words(run: &DefendedRun) -> String {
     let info = run.report.defense.as_ref();
-    match info.and_then(|i| i["name"].as_str()) {
+    match info.map(|i| i.name.as_str()) {
         Some("defense.prada") => "PRADA".into(),
         _ => info
-            .map(|i| {
-                i["settings"]["mode"]
-                    .as_str()
-                    .unwrap_or("hardening")
-                    .to_string()
-            })
-            .unwrap_or_default(),
+            .and_then(|i| i.settings.as_ref())
+            .and_then(|s| s["mode"].as_str())
+            .unwrap_or("hardening")
+            .to_string(),
     }
 }
 

@@ -55,9 +55,9 @@ pub fn json(outcome: &DemoOutcome) -> Value {
         "metrics": { "clean_accuracy": clean(outcome, false) },
         "defenses": [{
             "name": "defense.adv-train",
-            "mitigations": adv_train::MITIGATIONS,
-            "phases": adv_train::PHASES,
-            "config": outcome.defended.manifest.defense.as_ref().map(|d| d["config"].clone()),
+            "mitigations": adv_train::INFO.mitigations,
+            "phases": adv_train::INFO.phases,
+            "config": outcome.defended.manifest.defense.as_ref().and_then(|d| d.settings.clone()),
             "metrics": { "clean_accuracy": clean(outcome, true) },
             "robust_accuracy_before": per_attack(false),
             "robust_accuracy_after": per_attack(true),
@@ -208,7 +208,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         .defended
         .manifest
         .defense
-        .clone()
+        .as_ref()
+        .and_then(|d| d.settings.clone())
         .unwrap_or_default();
     let defence = Section {
         heading: "Defence: PGD adversarial training".into(),
@@ -216,8 +217,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             Block::Paragraph(format!(
                 "AML.M0003 Model Hardening, applied in the ML Model Engineering phase: each training batch is replaced by PGD examples (L∞ ε = {}, {} steps) against the current model (Madry et al. 2018). Configuration: {}.",
                 cfg.train_eps,
-                adv["config"]["steps"],
-                adv["config"]
+                adv["steps"],
+                adv
             )),
             Block::Paragraph("Reproduce: `aisec demo --seed SEED --out DIR`, or step by step: `aisec model train --arch cnn --dataset digits --out base`, `aisec attack evasion --model base --dataset digits --attack pgd --eps 0.1`, `aisec defend adv-train --arch cnn --dataset digits --eps 0.1 --out hardened`, then attack `hardened` again.".into()),
         ],

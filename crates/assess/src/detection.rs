@@ -3,7 +3,8 @@
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::AttackOutcome;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
-use aisec_defenses::feature_squeezing::{self, DetectionReport, FeatureSqueezing};
+use aisec_defenses::feature_squeezing::{DetectionReport, FeatureSqueezing, SqueezeConfig};
+use aisec_defenses::Defense;
 use aisec_ml::data::{Dataset, InputRange};
 use aisec_ml::model::Classifier;
 use aisec_report::RunReport;
@@ -26,13 +27,14 @@ fn metrics_of(r: &DetectionReport) -> Metrics {
 }
 
 /// Feature squeezing against `outcome`'s adversarial examples of `data`. The threshold is
-/// calibrated at 4% on the first half of the clean inputs and the false-positive rate is
+/// calibrated at the configured false-positive rate (4% by default) on the first half of the clean inputs and the false-positive rate is
 /// measured on the second half. When the model offers gradients and the attack had an L∞
 /// budget, the adaptive attack (which knows the squeezers) is run at the same budget.
 pub fn feature_squeezing_report(
     model: &dyn Classifier,
     data: &Dataset,
     outcome: &AttackOutcome,
+    config: SqueezeConfig,
     kb: &KnowledgeBase,
     seed: u64,
 ) -> Result<RunReport> {
@@ -46,7 +48,7 @@ pub fn feature_squeezing_report(
         FeatureSqueezing::default_squeezers(),
         &calibration,
         range,
-        0.04,
+        config.target_false_positive_rate,
     )?;
     let successful: Vec<f32> = outcome
         .examples
@@ -117,9 +119,8 @@ pub fn feature_squeezing_report(
             "adaptive": adaptive.as_ref().map(|a| json!({ "attack": "L∞ PGD, 400 steps, straight-through squeezers, detector-score term", "report": a, "metrics": metrics_of(a) })),
         })),
         findings,
-        defense: Some(
-            json!({ "name": "defense.feature-squeezing", "mitigations": feature_squeezing::MITIGATIONS, "phases": feature_squeezing::PHASES }),
-        ),
+        defense: Some(config.reference()),
         defended: None,
+        adaptive: None,
     })
 }

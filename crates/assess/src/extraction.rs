@@ -6,9 +6,9 @@ use std::sync::Arc;
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::extract::{self, ExtractionAttack, ExtractionOutcome, ExtractionTask};
 use aisec_core::{AtlasRef, Finding, Severity};
-use aisec_defenses::output_hardening::{HardenedOutputs, Hardening};
-use aisec_defenses::prada::{Prada, PradaConfig, PradaStats};
+use aisec_defenses::prada::PradaStats;
 use aisec_defenses::query_limit::LOCAL_CLIENT;
+use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::augment::natural_variations;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{rows, Classifier};
@@ -23,62 +23,6 @@ pub const EXTRACTION_MITIGATIONS: &[&str] = &["AML.M0002", "AML.M0004", "AML.M00
 
 /// Benign queries PRADA's false alarms are measured on.
 pub const BENIGN_STREAM: usize = 5000;
-
-/// A defence of the prediction API against extraction.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ExtractionDefense {
-    Harden(Hardening),
-    Prada(PradaConfig),
-}
-
-impl ExtractionDefense {
-    /// `rounding:D`, `top1`, `topk:K`, `label`, `reverse-sigmoid` or `prada`.
-    pub fn parse(s: &str) -> Option<ExtractionDefense> {
-        let s = s.trim().to_ascii_lowercase();
-        let number = |t: &str| t.parse::<u32>().ok();
-        Some(match s.split_once(':') {
-            None => match s.as_str() {
-                "top1" => ExtractionDefense::Harden(Hardening::Top1),
-                "label" | "label-only" => ExtractionDefense::Harden(Hardening::Label),
-                "reverse-sigmoid" => ExtractionDefense::Harden(Hardening::REVERSE_SIGMOID),
-                "prada" => ExtractionDefense::Prada(PradaConfig::default()),
-                _ => return None,
-            },
-            Some(("rounding" | "round", d)) => ExtractionDefense::Harden(Hardening::Round {
-                decimals: number(d).filter(|d| *d <= 9)?,
-            }),
-            Some(("topk", k)) => ExtractionDefense::Harden(Hardening::TopK {
-                k: number(k).filter(|k| *k >= 1)? as usize,
-            }),
-            Some(("prada", delta)) => ExtractionDefense::Prada(PradaConfig {
-                delta: delta.parse().ok().filter(|d: &f64| *d > 0.0 && *d < 1.0)?,
-                ..PradaConfig::default()
-            }),
-            _ => return None,
-        })
-    }
-
-    pub const EXPECTED: &'static str =
-        "rounding:D (e.g. rounding:1), top1, topk:K, label, reverse-sigmoid, prada or prada:DELTA";
-
-    fn info(&self) -> serde_json::Value {
-        use aisec_defenses::{output_hardening, prada};
-        match self {
-            ExtractionDefense::Harden(mode) => serde_json::json!({
-                "name": "defense.output-hardening",
-                "mitigations": output_hardening::MITIGATIONS,
-                "phases": output_hardening::PHASES,
-                "settings": mode,
-            }),
-            ExtractionDefense::Prada(config) => serde_json::json!({
-                "name": "defense.prada",
-                "mitigations": prada::MITIGATIONS,
-                "phases": prada::PHASES,
-                "settings": config,
-            }),
-        }
-    }
-}
 
 /// The attack's result as a finding.
 pub fn extraction_finding(
@@ -163,6 +107,7 @@ pub fn report(
         findings: vec![extraction_finding(outcome, kb, "the model")],
         defense: None,
         defended: None,
+        adaptive: None,
     }
 }
 
@@ -177,20 +122,22 @@ pub struct DefendedRun {
 pub fn run_defended(
     attack: &dyn ExtractionAttack,
     setup: &ExtractionSetup,
-    defense: ExtractionDefense,
+    defense: &DefenseSpec,
     kb: &KnowledgeBase,
     data: &str,
 ) -> Result<DefendedRun> {
+    defense
+        .check_family(Family::Extraction)
+        .map_err(AssessError::Config)?;
     let victim = setup.victim.clone();
-    let (wrapped, monitor): (Arc<dyn Classifier>, Option<Arc<Prada>>) = match defense {
-        ExtractionDefense::Harden(mode) => {
-            (Arc::new(HardenedOutputs::new(victim.clone(), mode)), None)
-        }
-        ExtractionDefense::Prada(config) => {
-            let p = Arc::new(Prada::new(victim.clone(), config));
-            (p.clone(), Some(p))
-        }
-    };
+    let guarded = defense.guard(victim.clone(), setup.seed).ok_or_else(|| {
+        AssessError::Config(format!(
+            "{} does not sit on the query path",
+            defense.info().name
+        ))
+    })?;
+    let wrapped = guarded.model.clone();
+    let monitor = guarded.prada().cloned();
     let task = ExtractionTask {
         victim: wrapped.as_ref(),
         public: setup.public,
@@ -212,7 +159,8 @@ pub fn run_defended(
         "clean_accuracy",
         train::accuracy(&answered, &task.holdout.y),
     );
-    let mut info = defense.info();
+    let mut info = defense.as_defense().reference();
+    info.observed = guarded.observed();
     let mut prada = None;
     if let (Some(monitor), Some(during)) = (monitor, during) {
         if let Some(at) = during.alert_at_query {
@@ -226,7 +174,8 @@ pub fn run_defended(
             monitor.budget().refund((chunk.len() / features) as u64);
         }
         let on_benign = monitor.client_stats(LOCAL_CLIENT);
-        info["observed"] = serde_json::json!({ "extraction": during, "benign_stream": on_benign });
+        info.observed =
+            Some(serde_json::json!({ "extraction": during, "benign_stream": on_benign }));
         prada = Some((during, on_benign));
     }
     let mut finding = extraction_finding(&outcome, kb, "the defended model");
@@ -259,6 +208,7 @@ pub fn run_defended(
         findings: vec![finding],
         defense: Some(info),
         defended: None,
+        adaptive: None,
     };
     Ok(DefendedRun {
         outcome,

@@ -140,6 +140,7 @@ pub fn evasion_report(
         findings: vec![evasion_finding(outcome, kb, "the model")],
         defense: None,
         defended: None,
+        adaptive: None,
     }
 }
 

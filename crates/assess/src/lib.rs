@@ -10,6 +10,7 @@ pub mod detection;
 pub mod extraction;
 pub mod findings;
 pub mod poisoning;
+pub mod runner;
 pub mod scan;
 
 #[derive(Debug, thiserror::Error)]

@@ -11,10 +11,10 @@ use aisec_attacks::poison::badnets::{self, BadNetsConfig};
 use aisec_attacks::poison::clean_label::{self, CleanLabelConfig};
 use aisec_attacks::poison::label_flip::{self, LabelFlip};
 use aisec_attacks::poison::Poisoned;
+use aisec_core::DefenseRef;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
-use aisec_defenses::activation_clustering::{self, ClusteringConfig};
-use aisec_defenses::spectral::{self, SpectralConfig};
-use aisec_defenses::strip::{Strip, StripConfig};
+use aisec_defenses::strip::Strip;
+use aisec_defenses::{activation_clustering, spectral, DefenseSpec};
 use aisec_ml::data::Dataset;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::{Architecture, Network};
@@ -54,38 +54,6 @@ impl PoisonAttack {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "defense", rename_all = "kebab-case")]
-pub enum PoisonDefense {
-    Spectral(SpectralConfig),
-    ActivationClustering(ClusteringConfig),
-    Strip(StripConfig),
-}
-
-impl PoisonDefense {
-    pub fn name(&self) -> &'static str {
-        match self {
-            PoisonDefense::Spectral(_) => "defense.spectral-signatures",
-            PoisonDefense::ActivationClustering(_) => "defense.activation-clustering",
-            PoisonDefense::Strip(_) => "defense.strip",
-        }
-    }
-
-    fn mitigations(&self) -> (&'static [&'static str], &'static [&'static str]) {
-        match self {
-            PoisonDefense::Spectral(_) => (spectral::MITIGATIONS, spectral::PHASES),
-            PoisonDefense::ActivationClustering(_) => (
-                activation_clustering::MITIGATIONS,
-                activation_clustering::PHASES,
-            ),
-            PoisonDefense::Strip(_) => (
-                aisec_defenses::strip::MITIGATIONS,
-                aisec_defenses::strip::PHASES,
-            ),
-        }
-    }
-}
-
 /// Clean accuracy and attack success of one model.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ModelFigures {
@@ -97,9 +65,7 @@ pub struct ModelFigures {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DefenseFigures {
-    pub name: &'static str,
-    pub mitigations: &'static [&'static str],
-    pub phases: &'static [&'static str],
+    pub defense: DefenseRef,
     pub detection_precision: f64,
     pub detection_recall: f64,
     pub false_positive_rate: f64,
@@ -192,7 +158,7 @@ pub fn run(
     train: &Dataset,
     test: &Dataset,
     attack: PoisonAttack,
-    defense: Option<PoisonDefense>,
+    defense: Option<DefenseSpec>,
     seed: u64,
 ) -> Result<PoisonOutcome> {
     let started = Instant::now();
@@ -214,35 +180,35 @@ pub fn run(
     let poisoned_net = train_model(arch, &poisoned_train, seed)?;
     let clean_model = figures(&clean_net, test, success.as_ref());
     let poisoned_model = figures(&poisoned_net, test, success.as_ref());
-    let defended = match defense {
+    let defended = match &defense {
         None => None,
-        Some(d @ (PoisonDefense::Spectral(_) | PoisonDefense::ActivationClustering(_))) => {
+        Some(d @ (DefenseSpec::Spectral(_) | DefenseSpec::ActivationClustering(_))) => {
             let (acts, width) =
                 train::activations(&poisoned_net, &poisoned_train.x, poisoned_train.features());
             let (flagged, details) = match d {
-                PoisonDefense::Spectral(c) => (
+                DefenseSpec::Spectral(c) => (
                     spectral::flag(
                         &acts,
                         width,
                         &poisoned_train.y,
                         poisoned_train.num_classes,
-                        &c,
+                        c,
                         seed,
                     ),
                     serde_json::to_value(c).unwrap_or_default(),
                 ),
-                PoisonDefense::ActivationClustering(c) => {
+                DefenseSpec::ActivationClustering(c) => {
                     let (f, splits) = activation_clustering::flag(
                         &acts,
                         width,
                         &poisoned_train.y,
                         poisoned_train.num_classes,
-                        &c,
+                        c,
                         seed,
                     );
                     (f, serde_json::json!({ "config": c, "classes": splits }))
                 }
-                PoisonDefense::Strip(_) => unreachable!("matched above"),
+                _ => unreachable!("matched above"),
             };
             let (precision, recall, fpr) = scores(&flagged, &poisoned, poisoned_train.len());
             let keep: Vec<usize> = (0..poisoned_train.len())
@@ -250,9 +216,7 @@ pub fn run(
                 .collect();
             let retrained = train_model(arch, &poisoned_train.subset(&keep), seed)?;
             Some(DefenseFigures {
-                name: d.name(),
-                mitigations: d.mitigations().0,
-                phases: d.mitigations().1,
+                defense: d.as_defense().reference(),
                 detection_precision: precision,
                 detection_recall: recall,
                 false_positive_rate: fpr,
@@ -261,7 +225,7 @@ pub fn run(
                 details,
             })
         }
-        Some(d @ PoisonDefense::Strip(c)) => {
+        Some(d @ DefenseSpec::Strip(c)) => {
             let Some(success) = &success else {
                 return Err(AssessError::Config(
                     "STRIP screens triggered inputs; label flipping has none".into(),
@@ -276,7 +240,7 @@ pub fn run(
             let f = test.features();
             let half = test.len() / 2;
             let (own, rest) = test.x.split_at(half * f);
-            let strip = Strip::calibrate(&model, c, own, own, seed)?;
+            let strip = Strip::calibrate(&model, *c, own, own, seed)?;
             let flags_clean = strip.flags(&model, rest, seed + 1)?;
             let flags_triggered = strip.flags(&model, &success.x, seed + 2)?;
             let predicted = train::predict(&poisoned_net, success);
@@ -306,9 +270,7 @@ pub fn run(
                 .filter(|((p, y), flagged)| p == y && !**flagged)
                 .count();
             Some(DefenseFigures {
-                name: d.name(),
-                mitigations: d.mitigations().0,
-                phases: d.mitigations().1,
+                defense: d.as_defense().reference(),
                 detection_precision: precision,
                 detection_recall: recall,
                 false_positive_rate: fpr,
@@ -319,6 +281,12 @@ pub fn run(
                 flagged: detected + false_alarms,
                 details: serde_json::json!({ "config": c, "threshold_entropy": strip.threshold }),
             })
+        }
+        Some(other) => {
+            return Err(AssessError::Config(format!(
+                "{} is not a defence of training data or triggered inputs: use spectral, activation-clustering or strip",
+                other.info().name
+            )))
         }
     };
     Ok(PoisonOutcome {
@@ -398,10 +366,9 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
         ] {
             let _ = dm.insert(k, v);
         }
-        let (mitigations, phases) = (d.mitigations, d.phases);
         Box::new(RunReport {
             kind: "defense".into(),
-            name: d.name.into(),
+            name: d.defense.name.clone(),
             atlas: outcome
                 .attack
                 .atlas()
@@ -418,10 +385,9 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
             metrics: dm,
             observations: Some(serde_json::json!({ "flagged": d.flagged })),
             findings: Vec::new(),
-            defense: Some(
-                serde_json::json!({ "name": d.name, "mitigations": mitigations, "phases": phases }),
-            ),
+            defense: Some(d.defense.clone()),
             defended: None,
+            adaptive: None,
         })
     });
     RunReport {
@@ -445,5 +411,6 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
         findings: vec![finding],
         defense: None,
         defended,
+        adaptive: None,
     }
 }

@@ -83,5 +83,6 @@ pub fn scan_run_report(
         findings,
         defense: None,
         defended: None,
+        adaptive: None,
     }
 }

@@ -1,11 +1,12 @@
 //! BadNets on digits with the expected results, and the defences measured on it.
 
-use aisec_assess::poisoning::{run, PoisonAttack, PoisonDefense};
+use aisec_assess::poisoning::{run, PoisonAttack};
 use aisec_attacks::poison::badnets::BadNetsConfig;
 use aisec_attacks::poison::label_flip::LabelFlip;
 use aisec_defenses::activation_clustering::ClusteringConfig;
 use aisec_defenses::spectral::SpectralConfig;
 use aisec_defenses::strip::StripConfig;
+use aisec_defenses::DefenseSpec;
 use aisec_ml::data::BuiltinDataset;
 use aisec_ml::net::Architecture;
 
@@ -18,7 +19,7 @@ fn badnets_corner_patch_at_five_percent_and_activation_clustering() {
         &train,
         &test,
         attack,
-        Some(PoisonDefense::ActivationClustering(
+        Some(DefenseSpec::ActivationClustering(
             ClusteringConfig::default(),
         )),
         7,
@@ -53,7 +54,7 @@ fn spectral_signatures_and_strip_are_measured_not_assumed() {
         &train,
         &test,
         attack,
-        Some(PoisonDefense::Spectral(SpectralConfig::default())),
+        Some(DefenseSpec::Spectral(SpectralConfig::default())),
         7,
     )
     .unwrap();
@@ -62,7 +63,7 @@ fn spectral_signatures_and_strip_are_measured_not_assumed() {
         &train,
         &test,
         attack,
-        Some(PoisonDefense::Spectral(SpectralConfig {
+        Some(DefenseSpec::Spectral(SpectralConfig {
             expected_rate: 0.35,
             ..SpectralConfig::default()
         })),
@@ -82,7 +83,7 @@ fn spectral_signatures_and_strip_are_measured_not_assumed() {
         &train,
         &test,
         attack,
-        Some(PoisonDefense::Strip(StripConfig::default())),
+        Some(DefenseSpec::Strip(StripConfig::default())),
         7,
     )
     .unwrap();

@@ -25,6 +25,18 @@ pub enum Access {
     TrainingData,
 }
 
+impl Access {
+    /// The kebab-case name, as JSON and `aisec attack list` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::WhiteBox => "white-box",
+            Access::ScoreBased => "score-based",
+            Access::DecisionBased => "decision-based",
+            Access::TrainingData => "training-data",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AttackError {
     #[error(transparent)]

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use aisec_attacks::evasion::Norm;
 use aisec_defenses::adv_train::{self, AdvTrainConfig};
+use aisec_defenses::Defense;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train::{accuracy, predict};
@@ -19,6 +20,9 @@ use crate::{Cli, Outcome};
 pub enum DefendCommand {
     /// PGD adversarial training (AML.M0003 Model Hardening, ML Model Engineering).
     AdvTrain(Box<AdvTrainArgs>),
+    /// Every defence: what it acts on and how, its ATLAS mitigations and lifecycle phases,
+    /// the `--defend` forms that select it, and the adaptive attack that measures it.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -45,7 +49,10 @@ pub struct AdvTrainArgs {
 }
 
 pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
-    let DefendCommand::AdvTrain(args) = cmd;
+    let args = match cmd {
+        DefendCommand::AdvTrain(args) => args,
+        DefendCommand::List => return list(cli),
+    };
     if !(args.eps > 0.0 && args.eps.is_finite()) {
         bail!("--eps must be a positive number");
     }
@@ -78,15 +85,13 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
         .metrics
         .insert("clean_accuracy".into(), json!(clean));
     manifest.training = Some(report);
-    manifest.defense = Some(
-        json!({ "name": "defense.adv-train", "mitigations": adv_train::MITIGATIONS, "phases": adv_train::PHASES, "config": config }),
-    );
+    manifest.defense = Some(config.reference());
     NativeModel::new(net, manifest)
         .save(&args.out)
         .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
     match cli.format {
         Format::Json => print_json(&json!({
-            "kind": "defense", "name": "defense.adv-train", "mitigations": adv_train::MITIGATIONS, "phases": adv_train::PHASES,
+            "kind": "defense", "name": "defense.adv-train", "mitigations": adv_train::INFO.mitigations, "phases": adv_train::INFO.phases,
             "config": config, "seed": args.seed, "out": args.out.display().to_string(),
             "metrics": { "clean_accuracy": clean, "wall_seconds": wall },
         }))?,
@@ -103,6 +108,41 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
             args.out.display(),
             args.eps
         ))?,
+    }
+    Ok(Outcome::Ok)
+}
+
+fn list(cli: &Cli) -> Result<Outcome> {
+    let all: Vec<&aisec_defenses::DefenseInfo> = aisec_defenses::registry::defenses().collect();
+    match cli.format {
+        Format::Json => print_json(&all)?,
+        Format::Text | Format::Sarif => {
+            let mut out = String::new();
+            for d in all {
+                let forms = if d.forms.is_empty() {
+                    format!("aisec {}", d.name.replace("defense.", "defend "))
+                } else {
+                    format!("--defend {}", d.forms.join(" | "))
+                };
+                out.push_str(&format!(
+                    "{:<30} {:<13} {:<7} {:<22} {}\n{:<30} {}\n{:<30} phases: {}; measured by: {}\n",
+                    d.name,
+                    d.applies_to.as_str(),
+                    d.action.as_str(),
+                    d.mitigations.join(", "),
+                    d.summary,
+                    "",
+                    forms,
+                    "",
+                    d.phases.join("; "),
+                    d.measured_by.join(", ")
+                ));
+                if let Some(a) = d.adaptive_attack {
+                    out.push_str(&format!("{:<30} adaptive: {a}\n", ""));
+                }
+            }
+            print_text(&out)?;
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aisec_assess::extraction::{self, ExtractionDefense, ExtractionSetup};
+use aisec_assess::extraction::{self, ExtractionSetup};
 use aisec_attacks::extract::equation::Solver;
 use aisec_attacks::extract::knockoff::{Pool, Strategy};
 use aisec_attacks::extract::ExtractionOutcome;
 use aisec_attacks::registry::{self, ExtractionParams};
+use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::net::Architecture;
 use aisec_report::RunReport;
@@ -41,10 +42,8 @@ pub struct ExtractArgs {
     /// What the API reveals to the adversary: probs, top1, topk:K or label.
     #[arg(long, value_parser = parse_outputs, default_value = "probs")]
     pub outputs: OutputKind,
-    /// Measure the attack again behind a defence: rounding:D, top1, topk:K, label,
-    /// reverse-sigmoid, prada or prada:DELTA.
-    #[arg(long, value_parser = parse_defense)]
-    pub defend: Option<ExtractionDefense>,
+    #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = crate::attack_cmd::defend_help(Family::Extraction))]
+    pub defend: Option<DefenseSpec>,
     /// The substitute's architecture (default: logreg for equation, mlp otherwise).
     #[arg(long, value_parser = parse_arch)]
     pub substitute: Option<Architecture>,
@@ -85,15 +84,6 @@ fn parse_outputs(s: &str) -> Result<OutputKind, String> {
                 format!("`{s}` is not an output kind: expected probs, top1, topk:K or label")
             }),
     }
-}
-
-fn parse_defense(s: &str) -> Result<ExtractionDefense, String> {
-    ExtractionDefense::parse(s).ok_or_else(|| {
-        format!(
-            "`{s}` is not an extraction defence: expected {}",
-            ExtractionDefense::EXPECTED
-        )
-    })
 }
 
 fn parse_solver(s: &str) -> Result<Solver, String> {
@@ -190,7 +180,7 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
     );
     let mut report = extraction::report(&outcome, &kb, &victim.info().description, &data_desc);
     let mut defended = None;
-    if let Some(defense) = args.defend {
+    if let Some(defense) = &args.defend {
         let progress = Progress::new();
         progress.message(format!("{} again, behind the defence", entry.name));
         let attack = (entry.build)(&params)?;
@@ -279,9 +269,9 @@ fn text(
         if let Some(info) = &run.report.defense {
             out.push_str(&format!(
                 "  defence              {} ({}; {})\n",
-                info["name"].as_str().unwrap_or(""),
-                info["mitigations"],
-                info["phases"]
+                info.name,
+                info.mitigations.join(", "),
+                info.phases.join("; ")
             ));
         }
         out.push_str(&format!(
@@ -308,7 +298,8 @@ fn text(
                     run.report
                         .defense
                         .as_ref()
-                        .map_or(serde_json::Value::Null, |i| i["settings"]["delta"].clone())
+                        .and_then(|i| i.settings.as_ref())
+                        .map_or(serde_json::Value::Null, |s| s["delta"].clone())
                 )),
                 None => out.push_str(&format!(
                     "  PRADA                no alert in {} queries (lowest W {:.3})\n",

@@ -4,14 +4,13 @@
 use anyhow::Result;
 use clap::Args;
 
-use aisec_assess::poisoning::{self, PoisonAttack, PoisonDefense};
+use aisec_assess::poisoning::{self, PoisonAttack};
 use aisec_attacks::poison::badnets::BadNetsConfig;
 use aisec_attacks::poison::clean_label::CleanLabelConfig;
 use aisec_attacks::poison::label_flip::LabelFlip;
 use aisec_attacks::poison::{TargetMap, Trigger};
-use aisec_defenses::activation_clustering::ClusteringConfig;
 use aisec_defenses::spectral::SpectralConfig;
-use aisec_defenses::strip::StripConfig;
+use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::net::Architecture;
 
 use crate::data_args::{DataArgs, Split};
@@ -51,9 +50,8 @@ pub struct PoisonArgs {
     /// L∞ budget of clean-label's adversarial perturbation.
     #[arg(long, default_value_t = 0.3)]
     pub eps: f32,
-    /// spectral, activation-clustering or strip.
-    #[arg(long)]
-    pub defend: Option<String>,
+    #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = crate::attack_cmd::defend_help(Family::Poisoning))]
+    pub defend: Option<DefenseSpec>,
     /// Spectral signatures: the defender's bound on the poisoned share of a class.
     #[arg(long, default_value_t = 0.1)]
     pub expected_rate: f64,
@@ -104,21 +102,19 @@ fn attack_of(args: &PoisonArgs, hi: f32) -> Result<PoisonAttack> {
     })
 }
 
-fn defense_of(args: &PoisonArgs) -> Result<Option<PoisonDefense>> {
-    Ok(match args.defend.as_deref().map(str::trim) {
-        None => None,
-        Some("spectral") => Some(PoisonDefense::Spectral(SpectralConfig {
+fn defense_of(args: &PoisonArgs) -> Result<Option<DefenseSpec>> {
+    let Some(spec) = &args.defend else {
+        return Ok(None);
+    };
+    spec.check_family(Family::Poisoning)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(match spec {
+        DefenseSpec::Spectral(config) => DefenseSpec::Spectral(SpectralConfig {
             expected_rate: args.expected_rate,
-            ..SpectralConfig::default()
-        })),
-        Some("activation-clustering") => {
-            Some(PoisonDefense::ActivationClustering(ClusteringConfig::default()))
-        }
-        Some("strip") => Some(PoisonDefense::Strip(StripConfig::default())),
-        Some(other) => anyhow::bail!(
-            "--defend `{other}` is not a poisoning defence: expected spectral, activation-clustering or strip"
-        ),
-    })
+            ..*config
+        }),
+        other => other.clone(),
+    }))
 }
 
 pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
@@ -163,7 +159,7 @@ pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
             row("poisoned", &outcome.poisoned_model);
             if let Some(d) = &outcome.defended {
                 row(
-                    if d.name == "defense.strip" {
+                    if d.defense.name == "defense.strip" {
                         "poisoned behind STRIP"
                     } else {
                         "sanitised + retrained"
@@ -172,9 +168,9 @@ pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
                 );
                 out.push_str(&format!(
                     "\n  {} ({}; {}): flagged {}, precision {}, recall {}, false positives {}\n",
-                    d.name,
-                    d.mitigations.join(", "),
-                    d.phases.join("; "),
+                    d.defense.name,
+                    d.defense.mitigations.join(", "),
+                    d.defense.phases.join("; "),
                     d.flagged,
                     pct(d.detection_precision),
                     pct(d.detection_recall),

@@ -380,7 +380,7 @@ fn adversarial_training_command_writes_a_hardened_model() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
     assert_eq!(manifest["defense"]["name"], "defense.adv-train");
-    assert_eq!(manifest["defense"]["config"]["eps"], 0.1);
+    assert_eq!(manifest["defense"]["settings"]["eps"], 0.1);
 }
 
 #[test]

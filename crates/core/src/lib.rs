@@ -5,11 +5,13 @@
 //! [`RunMeta`].
 
 mod atlas_ref;
+mod defense_ref;
 mod finding;
 mod metrics;
 pub mod rng;
 
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};
+pub use defense_ref::DefenseRef;
 pub use finding::{Evidence, Finding, MitigationRef, RunMeta, Severity};
 pub use metrics::{MetricError, Metrics, METRIC_KEYS};
 

@@ -12,8 +12,21 @@ use serde::Serialize;
 
 use crate::linalg;
 
-pub const MITIGATIONS: &[&str] = &["AML.M0007", "AML.M0008"];
-pub const PHASES: &[&str] = &["Data Preparation", "ML Model Evaluation"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.activation-clustering",
+    summary: "Activation clustering: per class, split the activations in two and drop a small, well-separated cluster, retrain (Chen et al. 2019)",
+    mitigations: &["AML.M0007", "AML.M0008"],
+    phases: &["Data Preparation", "ML Model Evaluation"],
+    applies_to: AppliesTo::TrainingData,
+    action: Action::Filter,
+    families: &[Family::Poisoning],
+    measured_by: &["poison.badnets", "poison.blend"],
+    adaptive_attack: Some("poison.clean-label: correctly labelled poison whose activations sit with its class"),
+    forms: &["activation-clustering"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ClusteringConfig {
@@ -85,4 +98,24 @@ pub fn flag(
     }
     flagged.sort_unstable();
     (flagged, splits)
+}
+
+/// `activation-clustering`, with its defaults.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    (keyword == "activation-clustering").then(|| {
+        crate::registry::bare(
+            argument,
+            DefenseSpec::ActivationClustering(ClusteringConfig::default()),
+        )
+    })
+}
+
+impl Defense for ClusteringConfig {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }

@@ -19,8 +19,20 @@ use aisec_ml::{tensor, MlError};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub const MITIGATIONS: &[&str] = &["AML.M0003"];
-pub const PHASES: &[&str] = &["ML Model Engineering"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.adv-train",
+    summary: "PGD adversarial training (Madry et al. 2018): train on PGD examples of each batch",
+    mitigations: &["AML.M0003"],
+    phases: &["ML Model Engineering"],
+    applies_to: AppliesTo::Model,
+    action: Action::Retrain,
+    families: &[Family::Evasion],
+    measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
+    adaptive_attack: Some("evasion.apgd-ce at the training ε: step-size-free PGD, the attack AutoAttack runs against hardened models"),
+    forms: &[],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdvTrainConfig {
@@ -166,5 +178,15 @@ pub fn adversarial_training(
             "adversarial training could not craft PGD batches: {message}"
         ))),
         None => Ok((network, report)),
+    }
+}
+
+impl Defense for AdvTrainConfig {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }

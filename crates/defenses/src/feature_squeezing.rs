@@ -20,8 +20,21 @@ use aisec_ml::{tensor, MlError};
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
-pub const MITIGATIONS: &[&str] = &["AML.M0015"];
-pub const PHASES: &[&str] = &["Deployment"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.feature-squeezing",
+    summary: "Feature squeezing: flag inputs whose prediction moves when bit depth is reduced or a median filter applied (Xu et al. 2018)",
+    mitigations: &["AML.M0015"],
+    phases: &["Deployment"],
+    applies_to: AppliesTo::Inputs,
+    action: Action::Filter,
+    families: &[Family::Evasion],
+    measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
+    adaptive_attack: Some("L∞ PGD through straight-through (BPDA) squeezers with a detector-score term"),
+    forms: &["squeeze"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "size")]
@@ -506,6 +519,37 @@ impl FeatureSqueezing {
             project(&mut adv, x, eps, Norm::Linf, Some(self.range), f);
         }
         Ok((best, best_score))
+    }
+}
+
+/// What `--defend squeeze` configures: the detector's false-positive target on clean
+/// held-out inputs; the squeezers are [`FeatureSqueezing::default_squeezers`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SqueezeConfig {
+    pub target_false_positive_rate: f32,
+}
+
+impl Default for SqueezeConfig {
+    fn default() -> Self {
+        SqueezeConfig {
+            target_false_positive_rate: 0.04,
+        }
+    }
+}
+
+/// `squeeze`.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    (keyword == "squeeze")
+        .then(|| crate::registry::bare(argument, DefenseSpec::Squeeze(SqueezeConfig::default())))
+}
+
+impl Defense for SqueezeConfig {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

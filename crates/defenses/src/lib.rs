@@ -4,30 +4,18 @@
 
 pub mod activation_clustering;
 pub mod adv_train;
+pub mod defense;
 pub mod feature_squeezing;
+pub mod guard;
 pub mod linalg;
 pub mod output_hardening;
 pub mod prada;
 pub mod query_limit;
 pub mod registry;
 pub mod shapiro;
+pub mod smoothing;
 pub mod spectral;
 pub mod strip;
 
-use serde::Serialize;
-
-/// How a defence acts on the system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DefenseKind {
-    /// Produces a new model (training-time).
-    RetrainsModel,
-    /// Transforms or rejects inputs before the model.
-    WrapsInputs,
-    /// Reduces what the model's answers reveal.
-    WrapsOutputs,
-    /// Watches the stream of queries.
-    WatchesQueries,
-    /// Inspects training data.
-    InspectsData,
-}
+pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+pub use registry::DefenseSpec;

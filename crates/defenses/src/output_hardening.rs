@@ -16,8 +16,21 @@ use aisec_ml::model::{Classifier, ModelInfo, OutputKind, QueryBudget, QueryOutpu
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
-pub const MITIGATIONS: &[&str] = &["AML.M0002"];
-pub const PHASES: &[&str] = &["ML Model Evaluation", "Deployment"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.output-hardening",
+    summary: "The API answers less: top-k or the label only, probabilities rounded to D decimals, or bent by a reverse sigmoid (Lee et al. 2019)",
+    mitigations: &["AML.M0002"],
+    phases: &["ML Model Evaluation", "Deployment"],
+    applies_to: AppliesTo::Outputs,
+    action: Action::Wrap,
+    families: &[Family::Evasion, Family::Extraction],
+    measured_by: &["evasion.square", "evasion.hsj", "extract.equation", "extract.knockoff", "extract.jacobian"],
+    adaptive_attack: Some("evasion.hsj and extract.jacobian/knockoff need labels only, which every hardened answer still gives"),
+    forms: &["top1", "topk:K", "label", "round:D", "reverse-sigmoid"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "mode")]
@@ -149,6 +162,32 @@ impl Classifier for HardenedOutputs {
 
     fn budget(&self) -> &QueryBudget {
         self.inner.budget()
+    }
+}
+
+/// `top1`, `topk:K`, `label`, `round:D` (also `rounding:D`) or `reverse-sigmoid`.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    use crate::registry::{bare, number};
+    let mode = match keyword {
+        "top1" => bare(argument, DefenseSpec::Harden(Hardening::Top1)),
+        "label" | "label-only" => bare(argument, DefenseSpec::Harden(Hardening::Label)),
+        "reverse-sigmoid" => bare(argument, DefenseSpec::Harden(Hardening::REVERSE_SIGMOID)),
+        "topk" => number(argument, "K ≥ 1 classes", |k: &usize| *k >= 1)
+            .map(|k| DefenseSpec::Harden(Hardening::TopK { k })),
+        "round" | "rounding" => number(argument, "D decimals from 0 to 9", |d: &u32| *d <= 9)
+            .map(|decimals| DefenseSpec::Harden(Hardening::Round { decimals })),
+        _ => return None,
+    };
+    Some(mode)
+}
+
+impl Defense for Hardening {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

@@ -22,8 +22,21 @@ use serde::{Deserialize, Serialize};
 use crate::query_limit::LOCAL_CLIENT;
 use crate::shapiro::shapiro_wilk;
 
-pub const MITIGATIONS: &[&str] = &["AML.M0004", "AML.M0024"];
-pub const PHASES: &[&str] = &["Monitoring and Maintenance"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.prada",
+    summary: "PRADA: per client, the minimum distances between successive queries of a class; a Shapiro–Wilk test flags streams that stop looking natural (Juuti et al. 2019)",
+    mitigations: &["AML.M0004", "AML.M0024"],
+    phases: &["Monitoring and Maintenance"],
+    applies_to: AppliesTo::QueryStream,
+    action: Action::Watch,
+    families: &[Family::Extraction],
+    measured_by: &["extract.jacobian", "extract.knockoff"],
+    adaptive_attack: Some("extract.knockoff: natural inputs from a public pool, whose distances look benign"),
+    forms: &["prada", "prada:DELTA", "prada-block"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PradaConfig {
@@ -225,6 +238,38 @@ impl Classifier for Prada {
 
     fn budget(&self) -> &QueryBudget {
         self.inner.budget()
+    }
+}
+
+/// `prada`, `prada:DELTA` (the Shapiro–Wilk threshold, in (0, 1)) or `prada-block` (refuse
+/// the client's queries after the alert).
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    let config = match (keyword, argument) {
+        ("prada", None) => Ok(PradaConfig::default()),
+        ("prada-block", None) => Ok(PradaConfig {
+            block: true,
+            ..PradaConfig::default()
+        }),
+        ("prada", argument) => {
+            crate::registry::number(argument, "DELTA in (0, 1)", |d: &f64| *d > 0.0 && *d < 1.0)
+                .map(|delta| PradaConfig {
+                    delta,
+                    ..PradaConfig::default()
+                })
+        }
+        ("prada-block", Some(a)) => Err(format!("it takes no argument (found `:{a}`)")),
+        _ => return None,
+    };
+    Some(config.map(DefenseSpec::Prada))
+}
+
+impl Defense for PradaConfig {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

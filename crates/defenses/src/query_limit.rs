@@ -26,12 +26,25 @@ use aisec_ml::model::{rows, Classifier, ModelInfo, OutputKind, QueryBudget, Quer
 use aisec_ml::MlError;
 use serde::Serialize;
 
-pub const MITIGATIONS: &[&str] = &["AML.M0004"];
-pub const PHASES: &[&str] = &[
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.query-limit",
+    summary: "A per-client query budget (past it the API refuses to answer) or rate limit (the client waits)",
+    mitigations: &["AML.M0004"],
+    phases: &[
     "Business and Data Understanding",
     "Deployment",
     "Monitoring and Maintenance",
-];
+],
+    applies_to: AppliesTo::QueryStream,
+    action: Action::Watch,
+    families: &[Family::Evasion],
+    measured_by: &["evasion.square", "evasion.hsj"],
+    adaptive_attack: None,
+    forms: &["budget:N", "rate:Q"],
+};
 
 /// The client name of queries that arrive through [`Classifier::query`].
 pub const LOCAL_CLIENT: &str = "local";
@@ -309,6 +322,53 @@ impl Classifier for QueryLimit {
 
     fn budget(&self) -> &QueryBudget {
         &self.local_budget
+    }
+}
+
+/// The query limit as `--defend` sets it: `budget:N` queries, or `rate:Q` per second with
+/// the client made to wait (throttled, on the virtual clock).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitSpec {
+    MaxQueries(u64),
+    Rate(RateLimit),
+}
+
+impl LimitSpec {
+    pub fn policy(self) -> QueryPolicy {
+        match self {
+            LimitSpec::MaxQueries(n) => QueryPolicy::budget(n),
+            LimitSpec::Rate(rate) => QueryPolicy::rate(rate, RateMode::Throttle),
+        }
+    }
+}
+
+/// `budget:N` or `rate:Q`.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    use crate::registry::number;
+    let spec = match keyword {
+        "budget" => number(argument, "N ≥ 1 queries", |n: &u64| *n >= 1).map(LimitSpec::MaxQueries),
+        "rate" => number(argument, "Q > 0 queries per second", |q: &f64| {
+            q.is_finite() && *q > 0.0
+        })
+        .map(|q| LimitSpec::Rate(RateLimit::per_second(q))),
+        _ => return None,
+    };
+    Some(spec.map(DefenseSpec::QueryLimit))
+}
+
+impl Defense for LimitSpec {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        match self {
+            LimitSpec::MaxQueries(n) => serde_json::json!({ "max_queries": n }),
+            LimitSpec::Rate(rate) => {
+                serde_json::json!({ "rate": rate, "mode": RateMode::Throttle })
+            }
+        }
     }
 }
 

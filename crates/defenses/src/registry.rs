@@ -1,96 +1,191 @@
-//! Every defence aisec has. Adding one means adding its module and one entry here.
+//! Every defence aisec has and the one `--defend` grammar every command parses. Adding a
+//! defence means adding its module, one [`DefenseSpec`] variant and one entry in [`ENTRIES`].
 
-use serde::Serialize;
+use crate::defense::{Defense, DefenseInfo, Family};
+use crate::{
+    activation_clustering, adv_train, feature_squeezing, output_hardening, prada, query_limit,
+    smoothing, spectral, strip,
+};
 
-use crate::DefenseKind;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DefenseEntry {
-    pub name: &'static str,
-    pub summary: &'static str,
-    /// ATLAS mitigation IDs.
-    pub mitigations: &'static [&'static str],
-    /// CRISP-ML(Q) phases where it is applied.
-    pub phases: &'static [&'static str],
-    pub kind: DefenseKind,
-    /// Attacks whose re-run measures it.
-    pub measured_by: &'static [&'static str],
+/// A defence as the command line configured it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenseSpec {
+    Harden(output_hardening::Hardening),
+    QueryLimit(query_limit::LimitSpec),
+    Prada(prada::PradaConfig),
+    Squeeze(feature_squeezing::SqueezeConfig),
+    Smoothing(smoothing::SmoothingConfig),
+    Spectral(spectral::SpectralConfig),
+    ActivationClustering(activation_clustering::ClusteringConfig),
+    Strip(strip::StripConfig),
 }
 
-pub fn defenses() -> &'static [DefenseEntry] {
-    &[
-        DefenseEntry {
-            name: "defense.adv-train",
-            summary:
-                "PGD adversarial training (Madry et al. 2018): train on PGD examples of each batch",
-            mitigations: crate::adv_train::MITIGATIONS,
-            phases: crate::adv_train::PHASES,
-            kind: DefenseKind::RetrainsModel,
-            measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
-        },
-        DefenseEntry {
-            name: "defense.output-hardening",
-            summary: "The API answers less: top-k or the label only, probabilities rounded to D decimals, or bent by a reverse sigmoid (Lee et al. 2019)",
-            mitigations: crate::output_hardening::MITIGATIONS,
-            phases: crate::output_hardening::PHASES,
-            kind: DefenseKind::WrapsOutputs,
-            measured_by: &["evasion.square", "evasion.hsj", "extract.equation", "extract.knockoff", "extract.jacobian"],
-        },
-        DefenseEntry {
-            name: "defense.query-limit",
-            summary: "A per-client query budget: past it the API refuses to answer",
-            mitigations: crate::query_limit::MITIGATIONS,
-            phases: crate::query_limit::PHASES,
-            kind: DefenseKind::WatchesQueries,
-            measured_by: &["evasion.square", "evasion.hsj"],
-        },
-        DefenseEntry {
-            name: "defense.prada",
-            summary: "PRADA: per client, the minimum distances between successive queries of a class; a Shapiro–Wilk test flags streams that stop looking natural (Juuti et al. 2019)",
-            mitigations: crate::prada::MITIGATIONS,
-            phases: crate::prada::PHASES,
-            kind: DefenseKind::WatchesQueries,
-            measured_by: &["extract.jacobian", "extract.knockoff"],
-        },
-        DefenseEntry {
-            name: "defense.spectral-signatures",
-            summary: "Spectral signatures: per class, drop the examples with the largest projection on the top singular vector of the activations, retrain (Tran et al. 2018)",
-            mitigations: crate::spectral::MITIGATIONS,
-            phases: crate::spectral::PHASES,
-            kind: DefenseKind::InspectsData,
-            measured_by: &["poison.badnets", "poison.blend"],
-        },
-        DefenseEntry {
-            name: "defense.activation-clustering",
-            summary: "Activation clustering: per class, split the activations in two and drop a small, well-separated cluster, retrain (Chen et al. 2019)",
-            mitigations: crate::activation_clustering::MITIGATIONS,
-            phases: crate::activation_clustering::PHASES,
-            kind: DefenseKind::InspectsData,
-            measured_by: &["poison.badnets", "poison.blend"],
-        },
-        DefenseEntry {
-            name: "defense.strip",
-            summary: "STRIP: superimpose each input on clean ones and flag predictions that stay certain (Gao et al. 2019)",
-            mitigations: crate::strip::MITIGATIONS,
-            phases: crate::strip::PHASES,
-            kind: DefenseKind::WrapsInputs,
-            measured_by: &["poison.badnets", "poison.blend"],
-        },
-    ]
+impl DefenseSpec {
+    pub fn as_defense(&self) -> &dyn Defense {
+        match self {
+            DefenseSpec::Harden(d) => d,
+            DefenseSpec::QueryLimit(d) => d,
+            DefenseSpec::Prada(d) => d,
+            DefenseSpec::Squeeze(d) => d,
+            DefenseSpec::Smoothing(d) => d,
+            DefenseSpec::Spectral(d) => d,
+            DefenseSpec::ActivationClustering(d) => d,
+            DefenseSpec::Strip(d) => d,
+        }
+    }
+
+    pub fn info(&self) -> &'static DefenseInfo {
+        self.as_defense().info()
+    }
+
+    /// Parses one `--defend` value, e.g. `round:2`, `prada:0.9`, `smooth:0.25`.
+    pub fn parse(text: &str) -> Result<DefenseSpec, String> {
+        let lowered = text.trim().to_ascii_lowercase();
+        let (keyword, argument) = match lowered.split_once(':') {
+            Some((k, a)) => (k, Some(a)),
+            None => (lowered.as_str(), None),
+        };
+        for entry in ENTRIES {
+            if let Some(parsed) = (entry.parse)(keyword, argument) {
+                return parsed.map_err(|why| {
+                    format!(
+                        "`{text}` is not a valid {}: {why} (forms: {})",
+                        entry.info.name,
+                        entry.info.forms.join(", ")
+                    )
+                });
+            }
+        }
+        Err(format!(
+            "`{text}` is not a defence: expected one of {} (see `aisec defend list`)",
+            all_forms().join(", ")
+        ))
+    }
+
+    /// Refuses a defence that the command's attack family does not measure, naming the
+    /// command that does.
+    pub fn check_family(&self, family: Family) -> Result<(), String> {
+        let info = self.info();
+        if info.families.contains(&family) {
+            return Ok(());
+        }
+        let commands: Vec<&str> = info.families.iter().map(|f| f.command()).collect();
+        Err(format!(
+            "--defend: {} ({} on {}) is measured by `{}`, not by this command",
+            info.name,
+            info.action.as_str(),
+            info.applies_to.as_str(),
+            commands.join("` or `")
+        ))
+    }
 }
 
-pub fn find(name: &str) -> Option<&'static DefenseEntry> {
-    let wanted = name.trim().to_ascii_lowercase();
-    defenses()
+type Parse = fn(&str, Option<&str>) -> Option<Result<DefenseSpec, String>>;
+
+/// A registered defence: its description and the parser of its `--defend` forms (`None`
+/// when the keyword is not its own).
+pub struct Entry {
+    pub info: &'static DefenseInfo,
+    pub parse: Parse,
+}
+
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        info: &adv_train::INFO,
+        parse: |_, _| None,
+    },
+    Entry {
+        info: &output_hardening::INFO,
+        parse: output_hardening::parse_form,
+    },
+    Entry {
+        info: &query_limit::INFO,
+        parse: query_limit::parse_form,
+    },
+    Entry {
+        info: &prada::INFO,
+        parse: prada::parse_form,
+    },
+    Entry {
+        info: &feature_squeezing::INFO,
+        parse: feature_squeezing::parse_form,
+    },
+    Entry {
+        info: &smoothing::INFO,
+        parse: smoothing::parse_form,
+    },
+    Entry {
+        info: &spectral::INFO,
+        parse: spectral::parse_form,
+    },
+    Entry {
+        info: &activation_clustering::INFO,
+        parse: activation_clustering::parse_form,
+    },
+    Entry {
+        info: &strip::INFO,
+        parse: strip::parse_form,
+    },
+];
+
+/// Every `--defend` spelling.
+pub fn all_forms() -> Vec<&'static str> {
+    ENTRIES
         .iter()
-        .find(|d| d.name == wanted || d.name.strip_prefix("defense.") == Some(wanted.as_str()))
+        .flat_map(|e| e.info.forms.iter().copied())
+        .collect()
+}
+
+/// The spellings a command of `family` accepts, for its `--defend` help.
+pub fn forms_for(family: Family) -> Vec<&'static str> {
+    ENTRIES
+        .iter()
+        .filter(|e| e.info.families.contains(&family))
+        .flat_map(|e| e.info.forms.iter().copied())
+        .collect()
+}
+
+pub fn defenses() -> impl Iterator<Item = &'static DefenseInfo> {
+    ENTRIES.iter().map(|e| e.info)
+}
+
+pub fn find(name: &str) -> Option<&'static DefenseInfo> {
+    let wanted = name.trim().to_ascii_lowercase();
+    defenses().find(|d| d.name == wanted || d.name.strip_prefix("defense.") == Some(&*wanted))
+}
+
+/// A keyword without an argument, for defences spelled by one word.
+pub(crate) fn bare(argument: Option<&str>, spec: DefenseSpec) -> Result<DefenseSpec, String> {
+    match argument {
+        None => Ok(spec),
+        Some(a) => Err(format!("it takes no argument (found `:{a}`)")),
+    }
+}
+
+/// A number argument in `accepted`.
+pub(crate) fn number<T: std::str::FromStr>(
+    argument: Option<&str>,
+    what: &str,
+    accepted: impl Fn(&T) -> bool,
+) -> Result<T, String> {
+    argument
+        .ok_or_else(|| format!("it needs {what} after a colon"))?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v| accepted(v))
+        .ok_or_else(|| format!("expected {what}"))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn entries_name_valid_mitigations() {
-        for d in super::defenses() {
+    fn entries_name_valid_mitigations_and_attacks() {
+        for d in defenses() {
+            assert!(d.name.starts_with("defense."), "{}", d.name);
+            assert!(!d.families.is_empty() && !d.phases.is_empty(), "{}", d.name);
             for m in d.mitigations {
                 let r = aisec_core::AtlasRef::parse(m).unwrap();
                 assert_eq!(r.kind(), aisec_core::AtlasRefKind::Mitigation, "{m}");
@@ -105,6 +200,41 @@ mod tests {
                 );
             }
         }
-        assert!(super::find("adv-train").is_some());
+        assert_eq!(find("adv-train").unwrap().name, "defense.adv-train");
+    }
+
+    #[test]
+    fn every_form_parses_to_its_own_defence() {
+        for entry in ENTRIES {
+            for form in entry.info.forms {
+                let example = form
+                    .replace(":DELTA", ":0.9")
+                    .replace(":SIGMA", ":0.25")
+                    .replace(":D", ":2")
+                    .replace(":K", ":3")
+                    .replace(":N", ":100")
+                    .replace(":Q", ":10");
+                let spec = DefenseSpec::parse(&example).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(spec.info().name, entry.info.name, "{example}");
+                assert_eq!(spec.as_defense().reference().name, entry.info.name);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_forms_name_what_was_expected() {
+        let err = DefenseSpec::parse("round:x").unwrap_err();
+        assert!(
+            err.contains("defense.output-hardening") && err.contains("round:D"),
+            "{err}"
+        );
+        let err = DefenseSpec::parse("firewall").unwrap_err();
+        assert!(err.contains("squeeze") && err.contains("spectral"), "{err}");
+        let err = DefenseSpec::parse("strip:3").unwrap_err();
+        assert!(err.contains("no argument"), "{err}");
+        let spec = DefenseSpec::parse("strip").unwrap();
+        let err = spec.check_family(Family::Evasion).unwrap_err();
+        assert!(err.contains("`aisec attack poison`"), "{err}");
+        assert!(spec.check_family(Family::Poisoning).is_ok());
     }
 }

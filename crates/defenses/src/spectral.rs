@@ -10,8 +10,21 @@ use serde::Serialize;
 
 use crate::linalg;
 
-pub const MITIGATIONS: &[&str] = &["AML.M0007", "AML.M0008"];
-pub const PHASES: &[&str] = &["Data Preparation", "ML Model Evaluation"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.spectral-signatures",
+    summary: "Spectral signatures: per class, drop the examples with the largest projection on the top singular vector of the activations, retrain (Tran et al. 2018)",
+    mitigations: &["AML.M0007", "AML.M0008"],
+    phases: &["Data Preparation", "ML Model Evaluation"],
+    applies_to: AppliesTo::TrainingData,
+    action: Action::Filter,
+    families: &[Family::Poisoning],
+    measured_by: &["poison.badnets", "poison.blend"],
+    adaptive_attack: Some("poison.clean-label: correctly labelled poison whose activations sit with its class"),
+    forms: &["spectral"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SpectralConfig {
@@ -59,4 +72,20 @@ pub fn flag(
     }
     flagged.sort_unstable();
     flagged
+}
+
+/// `spectral`, with its defaults.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    (keyword == "spectral")
+        .then(|| crate::registry::bare(argument, DefenseSpec::Spectral(SpectralConfig::default())))
+}
+
+impl Defense for SpectralConfig {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }

@@ -11,8 +11,21 @@ use aisec_ml::model::{Classifier, QueryOutput};
 use aisec_ml::MlError;
 use serde::Serialize;
 
-pub const MITIGATIONS: &[&str] = &["AML.M0015"];
-pub const PHASES: &[&str] = &["Deployment", "Monitoring and Maintenance"];
+use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.strip",
+    summary: "STRIP: superimpose each input on clean ones and flag predictions that stay certain (Gao et al. 2019)",
+    mitigations: &["AML.M0015"],
+    phases: &["Deployment", "Monitoring and Maintenance"],
+    applies_to: AppliesTo::Inputs,
+    action: Action::Filter,
+    families: &[Family::Poisoning],
+    measured_by: &["poison.badnets", "poison.blend"],
+    adaptive_attack: None,
+    forms: &["strip"],
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct StripConfig {
@@ -125,5 +138,21 @@ impl<'a> Strip<'a> {
             .into_iter()
             .map(|h| h < self.threshold)
             .collect())
+    }
+}
+
+/// `strip`, with its defaults.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    (keyword == "strip")
+        .then(|| crate::registry::bare(argument, DefenseSpec::Strip(StripConfig::default())))
+}
+
+impl Defense for StripConfig {
+    fn info(&self) -> &'static DefenseInfo {
+        &INFO
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }

@@ -39,7 +39,7 @@ pub struct Manifest {
     pub metrics: serde_json::Map<String, serde_json::Value>,
     /// How the model was hardened, when it was (e.g. PGD adversarial training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defense: Option<serde_json::Value>,
+    pub defense: Option<aisec_core::DefenseRef>,
 }
 
 impl Manifest {

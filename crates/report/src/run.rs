@@ -1,4 +1,4 @@
-use aisec_core::{Finding, Metrics};
+use aisec_core::{DefenseRef, Finding, Metrics};
 use serde::{Deserialize, Serialize};
 
 /// The machine-readable result of one attack, defence or scan (DESIGN.md, "Machine-readable
@@ -18,11 +18,14 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observations: Option<serde_json::Value>,
     pub findings: Vec<Finding>,
-    /// The defence this run was measured behind (name, mitigations, phases, settings).
+    /// The defence this run was measured behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defense: Option<serde_json::Value>,
+    pub defense: Option<DefenseRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defended: Option<Box<RunReport>>,
+    /// On a defended run: the adaptive attack that knows the defence, where one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<Box<RunReport>>,
 }
 
 /// A named curve for plots: (x, y) points.

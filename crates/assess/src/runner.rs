@@ -1,0 +1,135 @@
+//! Build → Attack → Defend → attack again, for evasion: the attack against the model, then
+//! against the model behind the defence, and, where the defence has one, the adaptive attack
+//! that knows it. `aisec attack evasion` and the demo call this; they only print.
+
+use std::sync::Arc;
+
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::evasion::{self, EvasionParams, EvasionTask};
+use aisec_attacks::registry::EvasionEntry;
+use aisec_attacks::AttackOutcome;
+use aisec_defenses::{DefenseSpec, Family};
+use aisec_ml::data::Dataset;
+use aisec_ml::model::Classifier;
+use aisec_report::RunReport;
+
+use crate::findings::{evasion_finding, evasion_report};
+use crate::{AssessError, Result};
+
+/// One evasion measurement.
+pub struct EvasionRequest<'a> {
+    pub attack: &'static EvasionEntry,
+    pub params: EvasionParams,
+    pub model: Arc<dyn Classifier>,
+    pub data: &'a Dataset,
+    /// Push every example to this class instead of any wrong one.
+    pub target_class: Option<usize>,
+    pub defense: Option<&'a DefenseSpec>,
+    pub seed: u64,
+}
+
+/// The runs and the shared report: `report.defended` is the run behind the defence and
+/// `report.defended.adaptive` the adaptive one.
+pub struct EvasionRun {
+    pub report: RunReport,
+    pub outcome: AttackOutcome,
+    pub defended: Option<AttackOutcome>,
+    pub adaptive: Option<AttackOutcome>,
+}
+
+fn attack_once(request: &EvasionRequest, model: &dyn Classifier) -> Result<AttackOutcome> {
+    // A fresh instance per run: some attacks record observations as they go.
+    let attack = (request.attack.build)(&request.params)?;
+    let task = EvasionTask {
+        model,
+        x: &request.data.x,
+        y: &request.data.y,
+        clip: request.data.input_range,
+        target: request.target_class,
+        seed: request.seed,
+    };
+    Ok(evasion::run(attack.as_ref(), &task)?)
+}
+
+pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRun> {
+    if let Some(d) = request.defense {
+        d.check_family(Family::Evasion)
+            .map_err(AssessError::Config)?;
+    }
+    let data = request.data;
+    let data_desc = format!("{} ({} examples)", data.name, data.len());
+    let outcome = attack_once(request, request.model.as_ref())?;
+    let mut report = evasion_report(&outcome, kb, &request.model.info().description, &data_desc);
+    let mut run = EvasionRun {
+        report: report.clone(),
+        outcome,
+        defended: None,
+        adaptive: None,
+    };
+    let Some(defense) = request.defense else {
+        return Ok(run);
+    };
+    if let DefenseSpec::Squeeze(config) = defense {
+        let detection = crate::detection::feature_squeezing_report(
+            request.model.as_ref(),
+            data,
+            &run.outcome,
+            *config,
+            kb,
+            request.seed,
+        )?;
+        report.defended = Some(Box::new(detection));
+        run.report = report;
+        return Ok(run);
+    }
+    let guarded = defense
+        .guard(request.model.clone(), request.seed)
+        .ok_or_else(|| {
+            AssessError::Config(format!(
+                "{} is not measured by re-running an evasion attack through it",
+                defense.info().name
+            ))
+        })?;
+    let defended_outcome = attack_once(request, guarded.model.as_ref())?;
+    let mut defended = defended_report(&defended_outcome, kb, guarded.model.as_ref(), &data_desc);
+    let mut reference = defense.as_defense().reference();
+    reference.observed = guarded.observed();
+    defended.defense = Some(reference.clone());
+    if let Some(adaptive_target) = defense.adaptive_guard(request.model.clone(), request.seed) {
+        if adaptive_target.model.gradients().is_some()
+            || request.attack.access != aisec_attacks::Access::WhiteBox
+        {
+            let adaptive_outcome = attack_once(request, adaptive_target.model.as_ref())?;
+            let mut adaptive = defended_report(
+                &adaptive_outcome,
+                kb,
+                adaptive_target.model.as_ref(),
+                &data_desc,
+            );
+            adaptive.defense = Some(reference);
+            if let (Some(how), Some(f)) = (
+                defense.info().adaptive_attack,
+                adaptive.findings.first_mut(),
+            ) {
+                f.title.push_str(&format!(" — adaptive: {how}"));
+            }
+            defended.adaptive = Some(Box::new(adaptive));
+            run.adaptive = Some(adaptive_outcome);
+        }
+    }
+    report.defended = Some(Box::new(defended));
+    run.report = report;
+    run.defended = Some(defended_outcome);
+    Ok(run)
+}
+
+fn defended_report(
+    outcome: &AttackOutcome,
+    kb: &KnowledgeBase,
+    model: &dyn Classifier,
+    data_desc: &str,
+) -> RunReport {
+    let mut report = evasion_report(outcome, kb, &model.info().description, data_desc);
+    report.findings = vec![evasion_finding(outcome, kb, "the defended model")];
+    report
+}

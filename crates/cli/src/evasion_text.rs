@@ -1,0 +1,186 @@
+//! The text view of an evasion run: the attack, then each defended run beside the
+//! undefended figures. Missing figures print as "n/a", never as zero.
+
+use aisec_assess::findings::describe_config;
+use aisec_assess::runner::EvasionRun;
+use aisec_core::Metrics;
+use aisec_report::RunReport;
+
+use crate::attack_cmd::EvasionArgs;
+
+fn pct(m: &Metrics, key: &str) -> String {
+    m.get(key)
+        .map_or_else(|| "n/a".into(), |v| format!("{:.2}%", 100.0 * v))
+}
+
+fn num(m: &Metrics, key: &str, decimals: usize) -> String {
+    m.get(key)
+        .map_or_else(|| "n/a".into(), |v| format!("{v:.decimals$}"))
+}
+
+pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
+    let outcome = &run.outcome;
+    let report = &run.report;
+    let m = &outcome.metrics;
+    let mut out = format!(
+        "{} on {} — {}\n",
+        outcome.name,
+        report.target,
+        report.data.as_deref().unwrap_or("")
+    );
+    out.push_str(&format!(
+        "  config               {} ({})\n",
+        describe_config(&outcome.config),
+        outcome.config
+    ));
+    if let Some(t) = args.targeted {
+        out.push_str(&format!("  targeted             class {t}\n"));
+    }
+    out.push_str(&format!(
+        "  clean accuracy       {}\n",
+        pct(m, "clean_accuracy")
+    ));
+    out.push_str(&format!(
+        "  robust accuracy      {}\n",
+        pct(m, "robust_accuracy")
+    ));
+    out.push_str(&format!(
+        "  attack success rate  {}\n",
+        pct(m, "attack_success_rate")
+    ));
+    out.push_str(&format!(
+        "  perturbation         mean L∞ {}, mean L2 {}, median L2 {} (successful examples)\n",
+        num(m, "mean_linf", 4),
+        num(m, "mean_l2", 4),
+        num(m, "median_l2", 4)
+    ));
+    out.push_str(&format!(
+        "  queries              {} total, {} per example\n",
+        num(m, "queries_total", 0),
+        num(m, "queries_mean", 1)
+    ));
+    out.push_str(&format!(
+        "  wall time            {} s\n",
+        num(m, "wall_seconds", 2)
+    ));
+    if let Some(curve) = outcome
+        .observations
+        .as_ref()
+        .and_then(|o| o["median_distance_by_queries"].as_array())
+    {
+        let points: Vec<String> = curve
+            .iter()
+            .filter_map(|p| {
+                Some(format!(
+                    "{} → {:.3}",
+                    p["queries"],
+                    p["median_distance"].as_f64()?
+                ))
+            })
+            .collect();
+        out.push_str(&format!(
+            "  median distance by queries per example: {}\n",
+            points.join(", ")
+        ));
+    }
+    for f in &report.findings {
+        crate::output::push_finding(&mut out, f);
+    }
+    match (&run.defended, &report.defended) {
+        (None, Some(detection)) => push_detection(&mut out, detection),
+        (Some(_), Some(defended)) => {
+            push_defended(&mut out, "behind the defence", defended, m);
+            if let Some(adaptive) = &defended.adaptive {
+                push_defended(&mut out, "adaptive attack behind the defence", adaptive, m);
+            }
+        }
+        _ => {}
+    }
+    if let Some(path) = &args.save_adv {
+        out.push_str(&format!(
+            "\nadversarial inputs saved to {}\n",
+            path.display()
+        ));
+    }
+    out
+}
+
+fn push_detection(out: &mut String, detection: &RunReport) {
+    let dm = &detection.metrics;
+    out.push_str(&format!(
+        "\nfeature squeezing (AML.M0015, Deployment), threshold {}\n",
+        detection.config["threshold"]
+    ));
+    out.push_str(&format!(
+        "  non-adaptive         detects {} of successful examples at {} false positives (AUC {})\n",
+        pct(dm, "detection_recall"),
+        pct(dm, "false_positive_rate"),
+        num(dm, "auc", 3)
+    ));
+    match detection.observations.as_ref().map(|o| &o["adaptive"]) {
+        Some(a) if !a.is_null() => out.push_str(&format!(
+            "  adaptive attack      detects {} of {} fooled inputs\n",
+            a["metrics"]["detection_recall"]
+                .as_f64()
+                .map_or_else(|| "n/a".into(), |v| format!("{:.1}%", 100.0 * v)),
+            a["report"]["adversarial_examples"]
+        )),
+        _ => out
+            .push_str("  adaptive attack      not run (needs gradient access and an L∞ budget)\n"),
+    }
+    for f in &detection.findings {
+        out.push_str(&format!(
+            "  [{}] {}\n",
+            f.severity.as_str().to_uppercase(),
+            f.title
+        ));
+    }
+}
+
+fn push_defended(out: &mut String, heading: &str, defended: &RunReport, undefended: &Metrics) {
+    let d = &defended.metrics;
+    out.push_str(&format!("\n{heading}: {}\n", defended.target));
+    if let Some(info) = &defended.defense {
+        out.push_str(&format!(
+            "  defence              {} ({}; {})\n",
+            info.name,
+            info.mitigations.join(", "),
+            info.phases.join("; ")
+        ));
+    }
+    for (label, key) in [
+        ("clean accuracy     ", "clean_accuracy"),
+        ("robust accuracy    ", "robust_accuracy"),
+        ("attack success rate", "attack_success_rate"),
+    ] {
+        out.push_str(&format!(
+            "  {label}  {} (undefended {})\n",
+            pct(d, key),
+            pct(undefended, key)
+        ));
+    }
+    out.push_str(&format!(
+        "  queries              {} total (undefended {})\n",
+        num(d, "queries_total", 0),
+        num(undefended, "queries_total", 0)
+    ));
+    if let Some(observed) = defended.defense.as_ref().and_then(|i| i.observed.as_ref()) {
+        if let Some(waited) = observed["waited_s"].as_f64().filter(|w| *w > 0.0) {
+            out.push_str(&format!(
+                "  imposed wait         {waited:.1} s ({:.2} h) over {} throttled queries: slowed, not stopped\n",
+                waited / 3600.0,
+                observed["throttled"]
+            ));
+        }
+        if let Some(refused) = observed["refused"].as_u64().filter(|r| *r > 0) {
+            out.push_str(&format!("  refused queries      {refused}\n"));
+        }
+    }
+    for f in &defended.findings {
+        out.push_str(&format!(
+            "  [{}] {}\n",
+            f.severity.as_str().to_uppercase(),
+            f.title
+        ));
+    }
+}

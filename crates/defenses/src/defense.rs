@@ -1,0 +1,115 @@
+//! What every defence declares about itself, read by the registry, `aisec defend list`, the
+//! `--defend` help text and the reports. Each defence module holds one [`DefenseInfo`] const;
+//! its configuration type implements [`Defense`].
+
+use aisec_core::DefenseRef;
+use serde::Serialize;
+
+/// The part of the system a defence acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppliesTo {
+    TrainingData,
+    Model,
+    Inputs,
+    Outputs,
+    QueryStream,
+}
+
+impl AppliesTo {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppliesTo::TrainingData => "training-data",
+            AppliesTo::Model => "model",
+            AppliesTo::Inputs => "inputs",
+            AppliesTo::Outputs => "outputs",
+            AppliesTo::QueryStream => "query-stream",
+        }
+    }
+}
+
+/// How it acts there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Trains a new model (adversarial training, retraining on sanitised data).
+    Retrain,
+    /// Sits between the caller and the model and changes what passes.
+    Wrap,
+    /// Watches traffic and raises alerts (and may refuse).
+    Watch,
+    /// Removes or flags examples (training data, or inputs at run time).
+    Filter,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Retrain => "retrain",
+            Action::Wrap => "wrap",
+            Action::Watch => "watch",
+            Action::Filter => "filter",
+        }
+    }
+}
+
+/// The attack family a defence is measured against; the commands of that family accept it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    Evasion,
+    Extraction,
+    Poisoning,
+}
+
+impl Family {
+    pub fn command(self) -> &'static str {
+        match self {
+            Family::Evasion => "aisec attack evasion",
+            Family::Extraction => "aisec attack extract",
+            Family::Poisoning => "aisec attack poison",
+        }
+    }
+}
+
+/// One defence's description, declared once in its module.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefenseInfo {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// ATLAS mitigation IDs.
+    pub mitigations: &'static [&'static str],
+    /// CRISP-ML(Q) phases where it is applied.
+    pub phases: &'static [&'static str],
+    pub applies_to: AppliesTo,
+    pub action: Action,
+    /// The attack families whose re-run measures it; their commands accept it.
+    pub families: &'static [Family],
+    /// The attacks the measurement re-runs.
+    pub measured_by: &'static [&'static str],
+    /// The adaptive attack aisec runs against it, when there is one (a defence measured
+    /// only by the attack it was designed against is not measured).
+    pub adaptive_attack: Option<&'static str>,
+    /// The `--defend` spellings, e.g. `round:D`.
+    pub forms: &'static [&'static str],
+}
+
+/// A configured defence.
+pub trait Defense {
+    fn info(&self) -> &'static DefenseInfo;
+
+    /// The settings it runs with, as the report shows them.
+    fn settings(&self) -> serde_json::Value;
+
+    /// How a report names it.
+    fn reference(&self) -> DefenseRef {
+        let info = self.info();
+        DefenseRef {
+            name: info.name.to_string(),
+            mitigations: info.mitigations.iter().map(|m| m.to_string()).collect(),
+            phases: info.phases.iter().map(|p| p.to_string()).collect(),
+            settings: Some(self.settings()),
+            observed: None,
+        }
+    }
+}
