@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::atlas_cmd::load_kb;
-use crate::data_args::{check_fit, open_model, DataArgs, Split};
+use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
 use crate::output::{print_json, print_text, Format};
 use crate::progress::Progress;
 use crate::{Cli, Outcome};
@@ -32,10 +32,8 @@ pub enum AttackCommand {
 
 #[derive(Debug, Args)]
 pub struct EvasionArgs {
-    /// A directory written by `aisec model train` (or its model.json), an .onnx classifier,
-    /// or kserve+http://HOST:PORT/v2/models/NAME.
-    #[arg(long)]
-    pub model: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
     #[command(flatten)]
     pub data: DataArgs,
     #[arg(long, help = evasion_attack_help())]
@@ -149,7 +147,6 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     };
     // Builds once up front so that a bad configuration fails before any model loads.
     (entry.build)(&params)?;
-    let model: std::sync::Arc<dyn Classifier> = open_model(&args.model, args.max_queries)?.into();
     let mut data = args.data.load(if args.data.is_builtin() {
         Split::Test
     } else {
@@ -158,6 +155,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     if let Some(n) = args.limit {
         data = data.head(n);
     }
+    let model: std::sync::Arc<dyn Classifier> = args.model.open(args.max_queries, &data)?.into();
     check_fit(model.as_ref(), &data)?;
     let kb = load_kb(cli)?;
     let progress = Progress::new();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use aisec_ml::data::{self, BuiltinDataset, Dataset, InputRange};
-use aisec_ml::kserve::KServeModel;
+use aisec_ml::kserve::{KServeModel, KServeOptions, ShapeHint};
 use aisec_ml::model::Classifier;
 use aisec_ml::native::NativeModel;
 use aisec_ml::onnx::OnnxModel;
@@ -112,20 +112,74 @@ impl DataArgs {
 /// Opens `--model`: a directory written by `aisec model train` (or its `model.json`), an ONNX
 /// classifier (`.onnx`, white box), or a KServe v2 endpoint
 /// `kserve+http://HOST:PORT/v2/models/NAME` (black box).
-pub fn open_model(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classifier>> {
-    if spec.starts_with("kserve+") {
-        let remote = KServeModel::connect(spec, max_queries, std::time::Duration::from_secs(30))?;
-        return Ok(Box::new(remote));
+/// The target: a local model or a KServe v2 endpoint, with the options remote ones need.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// A directory written by `aisec model train` (or its model.json), an .onnx classifier,
+    /// or kserve+http(s)://HOST:PORT/v2/models/NAME.
+    #[arg(long)]
+    pub model: String,
+    /// kserve+https targets: a PEM file of CA certificates to trust instead of Mozilla's
+    /// roots (certificates are always verified).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// kserve targets: sent as `Authorization: Bearer TOKEN` on every request.
+    #[arg(long, env = "AISEC_BEARER_TOKEN", hide_env_values = true)]
+    pub bearer_token: Option<String>,
+    /// kserve targets: the output tensor to request, e.g. `predict_proba` from MLServer's
+    /// scikit-learn runtime (default: the server's first output; integer outputs are read
+    /// as labels, a label-only target).
+    #[arg(long = "output")]
+    pub output: Option<String>,
+    /// kserve targets: seconds one request may take, retries aside.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl ModelArgs {
+    /// Opens the target. `data` gives the input shape and class count when a remote
+    /// server's metadata does not.
+    pub fn open(&self, max_queries: Option<u64>, data: &Dataset) -> Result<Box<dyn Classifier>> {
+        let spec = self.model.as_str();
+        if spec.starts_with("kserve+") {
+            if self.timeout == 0 {
+                bail!("--timeout must be at least 1 second");
+            }
+            let options = KServeOptions {
+                max_queries,
+                timeout: std::time::Duration::from_secs(self.timeout),
+                ca_cert: self.ca_cert.clone(),
+                bearer_token: self.bearer_token.clone(),
+                output: self.output.clone(),
+                shape_hint: Some(ShapeHint {
+                    sample_shape: data.sample_shape.clone(),
+                    num_classes: data.num_classes,
+                }),
+            };
+            return Ok(Box::new(KServeModel::connect_with(spec, &options)?));
+        }
+        for (set, flag) in [
+            (self.ca_cert.is_some(), "--ca-cert"),
+            (self.output.is_some(), "--output"),
+        ] {
+            if set {
+                bail!("{flag} applies to kserve+http(s):// targets, not to --model {spec}");
+            }
+        }
+        open_local(spec, max_queries)
     }
+}
+
+fn open_local(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classifier>> {
     if spec.contains("://") {
-        bail!("--model {spec}: unknown scheme; remote models are given as kserve+http://HOST:PORT/v2/models/NAME");
+        bail!("--model {spec}: unknown scheme; remote models are given as kserve+http(s)://HOST:PORT/v2/models/NAME");
     }
     let path = PathBuf::from(spec);
     if spec.ends_with(".onnx") {
         return Ok(Box::new(OnnxModel::load(&path)?.with_budget(max_queries)));
     }
     if !path.exists() {
-        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, its model.json, an .onnx file, or kserve+http://HOST:PORT/v2/models/NAME)");
+        bail!("--model {spec}: no such file or directory (expected a directory written by `aisec model train`, its model.json, an .onnx file, or kserve+http(s)://HOST:PORT/v2/models/NAME)");
     }
     Ok(Box::new(NativeModel::load(&path)?.with_budget(max_queries)))
 }

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::atlas_cmd::load_kb;
-use crate::data_args::{check_fit, open_model, DataArgs, Split};
+use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
 use crate::model_cmd::parse_arch;
 use crate::output::{print_json, print_text, Format};
 use crate::progress::Progress;
@@ -25,10 +25,8 @@ use crate::{Cli, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// A directory written by `aisec model train` (or its model.json), an .onnx classifier,
-    /// or kserve+http://HOST:PORT/v2/models/NAME.
-    #[arg(long)]
-    pub model: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// The adversary's data (a built-in dataset: its training split is the adversary's
     /// pool and seeds, its test split measures fidelity; user data is split 80/20).
     #[command(flatten)]
@@ -141,9 +139,9 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         pool: args.pool,
     };
     let attack = (entry.build)(&params)?;
-    let model: Arc<dyn Classifier> = open_model(&args.model, None)?.into();
     let public = args.data.load(Split::Train)?;
     let holdout = args.data.load(Split::Test)?;
+    let model: Arc<dyn Classifier> = args.model.open(None, &holdout)?.into();
     check_fit(model.as_ref(), &holdout)?;
     let victim: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
         model

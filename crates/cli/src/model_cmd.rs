@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::data_args::{check_fit, open_model, DataArgs, Split};
+use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
 use crate::output::{print_json, print_text, Format};
 use crate::progress::Progress;
 use crate::{Cli, Outcome};
@@ -46,9 +46,8 @@ pub enum ModelCommand {
     },
     /// Accuracy and confusion matrix of a model on data.
     Eval {
-        /// A directory written by `aisec model train` (or its model.json).
-        #[arg(long)]
-        model: String,
+        #[command(flatten)]
+        model: ModelArgs,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -204,12 +203,12 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             server.wait();
         }
         ModelCommand::Eval { model, data } => {
-            let model = open_model(model, None)?;
             let ds = data.load(if data.is_builtin() {
                 Split::Test
             } else {
                 Split::All
             })?;
+            let model = model.open(None, &ds)?;
             check_fit(model.as_ref(), &ds)?;
             let predicted = model.evaluate(&ds.x)?;
             let classes = model.info().num_classes;
