@@ -160,7 +160,7 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
     if let Some(pgd) = outcome
         .battery
         .iter()
-        .find(|r| r.baseline.name == "evasion.pgd")
+        .find(|r| r.baseline.name == aisec_attacks::evasion::pgd::INFO.name)
     {
         for (i, e) in pgd
             .baseline

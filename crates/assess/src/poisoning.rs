@@ -37,11 +37,11 @@ impl PoisonAttack {
     pub fn name(&self) -> &'static str {
         match self {
             PoisonAttack::BadNets(c) => match c.trigger {
-                aisec_attacks::poison::Trigger::Patch { .. } => "poison.badnets",
-                aisec_attacks::poison::Trigger::Blend { .. } => "poison.blend",
+                aisec_attacks::poison::Trigger::Patch { .. } => badnets::INFO.name,
+                aisec_attacks::poison::Trigger::Blend { .. } => badnets::BLEND_INFO.name,
             },
-            PoisonAttack::CleanLabel(_) => "poison.clean-label",
-            PoisonAttack::LabelFlip(_) => "poison.label-flip",
+            PoisonAttack::CleanLabel(_) => clean_label::INFO.name,
+            PoisonAttack::LabelFlip(_) => label_flip::INFO.name,
         }
     }
 

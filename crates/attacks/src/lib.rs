@@ -37,6 +37,21 @@ impl Access {
     }
 }
 
+/// One attack's description, declared once in its module and read by the trait, the
+/// registry, `aisec attack list` and the `--attack` help.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttackInfo {
+    /// Registry name, e.g. `evasion.pgd`.
+    pub name: &'static str,
+    /// Short names the CLI accepts (`pgd` for `evasion.pgd`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub aliases: &'static [&'static str],
+    pub summary: &'static str,
+    pub access: Access,
+    /// ATLAS technique IDs the attack exercises.
+    pub atlas: &'static [&'static str],
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AttackError {
     #[error(transparent)]

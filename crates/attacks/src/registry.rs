@@ -1,79 +1,51 @@
 //! Every attack aisec has, for the CLI and the assessment to discover. Adding an attack
 //! means adding its module and one entry here.
 
-use serde::Serialize;
-
 use crate::evasion::{self, EvasionAttack, EvasionParams};
-use crate::{Access, Result};
+use crate::{AttackInfo, Result};
 
-/// A registered evasion attack.
+/// A registered evasion attack: its module's description and how to build it.
 #[derive(Clone, Copy)]
 pub struct EvasionEntry {
-    pub name: &'static str,
-    /// Short names the CLI accepts (`pgd` for `evasion.pgd`).
-    pub aliases: &'static [&'static str],
-    pub summary: &'static str,
-    pub access: Access,
+    pub info: &'static AttackInfo,
     pub build: fn(&EvasionParams) -> Result<Box<dyn EvasionAttack>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AttackListing {
-    pub name: &'static str,
-    pub summary: &'static str,
-    pub access: Access,
-    pub atlas: Vec<&'static str>,
+impl std::ops::Deref for EvasionEntry {
+    type Target = AttackInfo;
+    fn deref(&self) -> &AttackInfo {
+        self.info
+    }
 }
 
 pub fn evasion_attacks() -> &'static [EvasionEntry] {
     &[
         EvasionEntry {
-            name: "evasion.fgsm",
-            aliases: &["fgsm"],
-            summary: "Fast Gradient Sign Method: one gradient step of size ε (Goodfellow et al. 2015)",
-            access: Access::WhiteBox,
+            info: &evasion::fgsm::INFO,
             build: |p| Ok(Box::new(evasion::fgsm::Fgsm(evasion::fgsm::FgsmConfig::from_params(p)?))),
         },
         EvasionEntry {
-            name: "evasion.pgd",
-            aliases: &["pgd"],
-            summary: "Projected Gradient Descent with random start and restarts, L∞ or L2 (Madry et al. 2018)",
-            access: Access::WhiteBox,
+            info: &evasion::pgd::INFO,
             build: |p| Ok(Box::new(evasion::pgd::Pgd(evasion::pgd::PgdConfig::from_params(p)?))),
         },
         EvasionEntry {
-            name: "evasion.apgd-ce",
-            aliases: &["apgd", "apgd-ce"],
-            summary: "Auto-PGD on cross-entropy: step-size-free PGD with momentum (Croce & Hein 2020)",
-            access: Access::WhiteBox,
+            info: &evasion::apgd::INFO,
             build: |p| Ok(Box::new(evasion::apgd::Apgd(evasion::apgd::ApgdConfig::from_params(p)?))),
         },
         EvasionEntry {
-            name: "evasion.cw",
-            aliases: &["cw", "cw-l2", "carlini-wagner"],
-            summary: "Carlini & Wagner L2: minimum-norm optimisation with a binary search over c (Carlini & Wagner 2017)",
-            access: Access::WhiteBox,
+            info: &evasion::cw::INFO,
             build: |p| Ok(Box::new(evasion::cw::CarliniWagner(evasion::cw::CwConfig::from_params(p)?))),
         },
         EvasionEntry {
-            name: "evasion.deepfool",
-            aliases: &["deepfool"],
-            summary: "DeepFool: minimum-norm L2 steps to the nearest linearised boundary (Moosavi-Dezfooli et al. 2016)",
-            access: Access::WhiteBox,
+            info: &evasion::deepfool::INFO,
             build: |p| Ok(Box::new(evasion::deepfool::DeepFool(evasion::deepfool::DeepFoolConfig::from_params(p)?))),
         },
         EvasionEntry {
-            name: "evasion.square",
-            aliases: &["square"],
-            summary: "Square Attack: score-based random search over square windows, L∞ or L2 (Andriushchenko et al. 2020)",
-            access: Access::ScoreBased,
+            info: &evasion::square::INFO,
             build: |p| Ok(Box::new(evasion::square::Square(evasion::square::SquareConfig::from_params(p)?))),
         },
         EvasionEntry {
-            name: "evasion.hsj",
-            aliases: &["hsj", "hopskipjump"],
-            summary: "HopSkipJump: decision-based (label-only) boundary walk, L2 or L∞ (Chen et al. 2020)",
-            access: Access::DecisionBased,
+            info: &evasion::hsj::INFO,
             build: |p| Ok(Box::new(evasion::hsj::HopSkipJump::new(evasion::hsj::HsjConfig::from_params(p)?))),
         },
     ]
@@ -101,21 +73,22 @@ pub struct ExtractionParams {
 /// A registered extraction attack.
 #[derive(Clone, Copy)]
 pub struct ExtractionEntry {
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-    pub summary: &'static str,
-    pub access: Access,
+    pub info: &'static AttackInfo,
     pub build: fn(&ExtractionParams) -> Result<Box<dyn crate::extract::ExtractionAttack>>,
+}
+
+impl std::ops::Deref for ExtractionEntry {
+    type Target = AttackInfo;
+    fn deref(&self) -> &AttackInfo {
+        self.info
+    }
 }
 
 pub fn extraction_attacks() -> &'static [ExtractionEntry] {
     use crate::extract::{equation, jacobian, knockoff};
     &[
         ExtractionEntry {
-            name: "extract.equation",
-            aliases: &["equation", "equation-solving"],
-            summary: "Equation solving: exact recovery of a softmax regression from d + 1 probability answers, or (adaptive) retraining from labels (Tramèr et al. 2016)",
-            access: Access::ScoreBased,
+            info: &equation::INFO,
             build: |p| {
                 let mut c = equation::EquationConfig::default();
                 c.queries = p.queries.or(c.queries);
@@ -125,10 +98,7 @@ pub fn extraction_attacks() -> &'static [ExtractionEntry] {
             },
         },
         ExtractionEntry {
-            name: "extract.jacobian",
-            aliases: &["jacobian", "jbda", "papernot"],
-            summary: "Jacobian-based dataset augmentation from 150 seeds, the set doubling each round (Papernot et al. 2017)",
-            access: Access::DecisionBased,
+            info: &jacobian::INFO,
             build: |p| {
                 let mut c = jacobian::JacobianConfig::default();
                 c.substitute = p.substitute.unwrap_or(c.substitute);
@@ -136,10 +106,7 @@ pub fn extraction_attacks() -> &'static [ExtractionEntry] {
             },
         },
         ExtractionEntry {
-            name: "extract.knockoff",
-            aliases: &["knockoff", "knockoff-nets"],
-            summary: "Knockoff Nets: a substitute trained on the answers to a public or synthetic pool, random or bandit-adaptive (Orekondy et al. 2019)",
-            access: Access::DecisionBased,
+            info: &knockoff::INFO,
             build: |p| {
                 let mut c = knockoff::KnockoffConfig::default();
                 c.substitute = p.substitute.unwrap_or(c.substitute);
@@ -159,59 +126,21 @@ pub fn find_extraction(name: &str) -> Option<&'static ExtractionEntry> {
 }
 
 /// The training-time attacks (`aisec attack poison`), with their ATLAS techniques.
-pub fn poisoning_attacks() -> Vec<AttackListing> {
-    use crate::poison::{badnets, label_flip};
-    vec![
-        AttackListing {
-            name: "poison.badnets",
-            summary: "BadNets: a patch trigger stamped on a share of the training inputs, relabelled to the target (Gu et al. 2017)",
-            access: Access::TrainingData,
-            atlas: badnets::ATLAS.to_vec(),
-        },
-        AttackListing {
-            name: "poison.blend",
-            summary: "Blended backdoor: a fixed random pattern mixed in at ratio α (Chen et al. 2017)",
-            access: Access::TrainingData,
-            atlas: badnets::ATLAS.to_vec(),
-        },
-        AttackListing {
-            name: "poison.clean-label",
-            summary: "Clean-label backdoor: target-class inputs pushed off their class by PGD on a surrogate, then triggered, labels untouched (Turner et al. 2019)",
-            access: Access::TrainingData,
-            atlas: crate::poison::clean_label::ATLAS.to_vec(),
-        },
-        AttackListing {
-            name: "poison.label-flip",
-            summary: "Label flipping, random or class A → B, at a given rate",
-            access: Access::TrainingData,
-            atlas: label_flip::ATLAS.to_vec(),
-        },
+pub fn poisoning_attacks() -> &'static [&'static AttackInfo] {
+    use crate::poison::{badnets, clean_label, label_flip};
+    &[
+        &badnets::INFO,
+        &badnets::BLEND_INFO,
+        &clean_label::INFO,
+        &label_flip::INFO,
     ]
 }
 
-pub fn listing() -> Vec<AttackListing> {
-    let mut all: Vec<AttackListing> = evasion_attacks()
-        .iter()
-        .map(|e| AttackListing {
-            name: e.name,
-            summary: e.summary,
-            access: e.access,
-            atlas: (e.build)(&EvasionParams::default())
-                .map(|a| a.atlas().to_vec())
-                .unwrap_or_default(),
-        })
-        .collect();
+/// Every attack, for `aisec attack list`.
+pub fn listing() -> Vec<&'static AttackInfo> {
+    let mut all: Vec<&'static AttackInfo> = evasion_attacks().iter().map(|e| e.info).collect();
     all.extend(poisoning_attacks());
-    all.extend(extraction_attacks().iter().map(|e| {
-        AttackListing {
-            name: e.name,
-            summary: e.summary,
-            access: e.access,
-            atlas: (e.build)(&ExtractionParams::default())
-                .map(|a| a.atlas().to_vec())
-                .unwrap_or_default(),
-        }
-    }));
+    all.extend(extraction_attacks().iter().map(|e| e.info));
     all
 }
 
@@ -224,6 +153,7 @@ mod tests {
         for e in evasion_attacks() {
             let attack = (e.build)(&EvasionParams::default()).unwrap();
             assert_eq!(attack.name(), e.name);
+            assert!(!e.aliases.is_empty(), "{}", e.name);
             assert!(!attack.atlas().is_empty());
             for id in attack.atlas() {
                 assert!(aisec_core::AtlasRef::parse(id).is_ok(), "{id}");

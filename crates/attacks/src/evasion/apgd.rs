@@ -14,10 +14,18 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{ascend, fooled, in_batches, project, random_start, GradientOracle, Norm};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
 
 const MOMENTUM: f32 = 0.75;
 const RHO: f32 = 0.75;
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.apgd-ce",
+    aliases: &["apgd", "apgd-ce"],
+    summary: "Auto-PGD on cross-entropy: step-size-free PGD with momentum (Croce & Hein 2020)",
+    access: Access::WhiteBox,
+    atlas: &["AML.T0043.000", "AML.T0015"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApgdConfig {
@@ -81,16 +89,8 @@ pub fn checkpoints(steps: usize) -> Vec<usize> {
 pub struct Apgd(pub ApgdConfig);
 
 impl EvasionAttack for Apgd {
-    fn name(&self) -> &'static str {
-        "evasion.apgd-ce"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.000", "AML.T0015"]
-    }
-
-    fn access(&self) -> Access {
-        Access::WhiteBox
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

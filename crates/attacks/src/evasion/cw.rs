@@ -13,7 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{fooled, in_batches, GradientOracle};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.cw",
+    aliases: &["cw", "cw-l2", "carlini-wagner"],
+    summary: "Carlini & Wagner L2: minimum-norm optimisation with a binary search over c (Carlini & Wagner 2017)",
+    access: Access::WhiteBox,
+    atlas: &["AML.T0043.000", "AML.T0015"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CwConfig {
@@ -67,16 +75,8 @@ impl CwConfig {
 pub struct CarliniWagner(pub CwConfig);
 
 impl EvasionAttack for CarliniWagner {
-    fn name(&self) -> &'static str {
-        "evasion.cw"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.000", "AML.T0015"]
-    }
-
-    fn access(&self) -> Access {
-        Access::WhiteBox
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

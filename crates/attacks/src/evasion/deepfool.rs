@@ -11,7 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{in_batches, GradientOracle};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.deepfool",
+    aliases: &["deepfool"],
+    summary: "DeepFool: minimum-norm L2 steps to the nearest linearised boundary (Moosavi-Dezfooli et al. 2016)",
+    access: Access::WhiteBox,
+    atlas: &["AML.T0043.000", "AML.T0015"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeepFoolConfig {
@@ -59,16 +67,8 @@ impl DeepFoolConfig {
 pub struct DeepFool(pub DeepFoolConfig);
 
 impl EvasionAttack for DeepFool {
-    fn name(&self) -> &'static str {
-        "evasion.deepfool"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.000", "AML.T0015"]
-    }
-
-    fn access(&self) -> Access {
-        Access::WhiteBox
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

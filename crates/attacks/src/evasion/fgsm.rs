@@ -9,7 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{ascend, in_batches, project, GradientOracle, Norm};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, Result};
+use crate::{Access, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.fgsm",
+    aliases: &["fgsm"],
+    summary: "Fast Gradient Sign Method: one gradient step of size ε (Goodfellow et al. 2015)",
+    access: Access::WhiteBox,
+    atlas: &["AML.T0043.000", "AML.T0015"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FgsmConfig {
@@ -30,16 +38,8 @@ impl FgsmConfig {
 pub struct Fgsm(pub FgsmConfig);
 
 impl EvasionAttack for Fgsm {
-    fn name(&self) -> &'static str {
-        "evasion.fgsm"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.000", "AML.T0015"]
-    }
-
-    fn access(&self) -> Access {
-        Access::WhiteBox
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

@@ -23,7 +23,15 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{fooled, Direction, Norm};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.hsj",
+    aliases: &["hsj", "hopskipjump"],
+    summary: "HopSkipJump: decision-based (label-only) boundary walk, L2 or L∞ (Chen et al. 2020)",
+    access: Access::DecisionBased,
+    atlas: &["AML.T0043.001", "AML.T0015", "AML.T0040"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HsjConfig {
@@ -187,16 +195,8 @@ impl Search<'_> {
 }
 
 impl EvasionAttack for HopSkipJump {
-    fn name(&self) -> &'static str {
-        "evasion.hsj"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.001", "AML.T0015", "AML.T0040"]
-    }
-
-    fn access(&self) -> Access {
-        Access::DecisionBased
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use gradient::{ascend, project, Direction, GradientOracle, Norm};
 
-use crate::{Access, AttackError, AttackOutcome, ExampleResult, Result};
+use crate::{Access, AttackError, AttackInfo, AttackOutcome, ExampleResult, Result};
 
 /// The examples to attack and the rules of the game.
 pub struct EvasionTask<'a> {
@@ -45,11 +45,19 @@ impl EvasionTask<'_> {
 
 /// An evasion attack: one module each, listed in [`crate::registry`].
 pub trait EvasionAttack: Send + Sync {
+    /// The module's description (its `INFO` const).
+    fn info(&self) -> &'static AttackInfo;
     /// Registry name, e.g. `evasion.pgd`.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
     /// ATLAS technique IDs the attack exercises.
-    fn atlas(&self) -> &'static [&'static str];
-    fn access(&self) -> Access;
+    fn atlas(&self) -> &'static [&'static str] {
+        self.info().atlas
+    }
+    fn access(&self) -> Access {
+        self.info().access
+    }
     /// The effective configuration, for reports.
     fn config(&self) -> serde_json::Value;
     /// Adversarial versions of `task.x`, same shape and order.

@@ -12,7 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{ascend, fooled, in_batches, project, random_start, GradientOracle, Norm};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.pgd",
+    aliases: &["pgd"],
+    summary: "Projected Gradient Descent with random start and restarts, L∞ or L2 (Madry et al. 2018)",
+    access: Access::WhiteBox,
+    atlas: &["AML.T0043.000", "AML.T0015"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PgdConfig {
@@ -67,16 +75,8 @@ impl PgdConfig {
 pub struct Pgd(pub PgdConfig);
 
 impl EvasionAttack for Pgd {
-    fn name(&self) -> &'static str {
-        "evasion.pgd"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.000", "AML.T0015"]
-    }
-
-    fn access(&self) -> Access {
-        Access::WhiteBox
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

@@ -25,7 +25,15 @@ use serde::{Deserialize, Serialize};
 
 use super::gradient::{project, Norm};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
-use crate::{Access, AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "evasion.square",
+    aliases: &["square"],
+    summary: "Square Attack: score-based random search over square windows, L∞ or L2 (Andriushchenko et al. 2020)",
+    access: Access::ScoreBased,
+    atlas: &["AML.T0043.001", "AML.T0015", "AML.T0040"],
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SquareConfig {
@@ -154,16 +162,8 @@ fn margin_values(
 }
 
 impl EvasionAttack for Square {
-    fn name(&self) -> &'static str {
-        "evasion.square"
-    }
-
-    fn atlas(&self) -> &'static [&'static str] {
-        &["AML.T0043.001", "AML.T0015", "AML.T0040"]
-    }
-
-    fn access(&self) -> Access {
-        Access::ScoreBased
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

@@ -18,7 +18,15 @@ use aisec_ml::{tensor, train};
 use serde::{Deserialize, Serialize};
 
 use super::{Extracted, ExtractionAttack, ExtractionTask, Judge, Oracle, SubstituteSpec};
-use crate::{AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "extract.equation",
+    aliases: &["equation", "equation-solving"],
+    summary: "Equation solving: exact recovery of a softmax regression from d + 1 probability answers, or (adaptive) retraining from labels (Tramèr et al. 2016)",
+    access: Access::ScoreBased,
+    atlas: super::ATLAS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,8 +64,8 @@ impl Default for EquationConfig {
 pub struct EquationSolving(pub EquationConfig);
 
 impl ExtractionAttack for EquationSolving {
-    fn name(&self) -> &'static str {
-        "extract.equation"
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

@@ -15,7 +15,15 @@ use aisec_ml::train;
 use serde::{Deserialize, Serialize};
 
 use super::{Extracted, ExtractionAttack, ExtractionTask, Judge, Oracle, SubstituteSpec};
-use crate::{AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "extract.jacobian",
+    aliases: &["jacobian", "jbda", "papernot"],
+    summary: "Jacobian-based dataset augmentation from 150 seeds, the set doubling each round (Papernot et al. 2017)",
+    access: Access::DecisionBased,
+    atlas: super::ATLAS,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JacobianConfig {
@@ -47,8 +55,8 @@ impl Default for JacobianConfig {
 pub struct JacobianAugmentation(pub JacobianConfig);
 
 impl ExtractionAttack for JacobianAugmentation {
-    fn name(&self) -> &'static str {
-        "extract.jacobian"
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

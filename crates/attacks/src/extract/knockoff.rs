@@ -16,7 +16,15 @@ use aisec_ml::{tensor, train};
 use serde::{Deserialize, Serialize};
 
 use super::{Extracted, ExtractionAttack, ExtractionTask, InputBox, Judge, Oracle, SubstituteSpec};
-use crate::{AttackError, Result};
+use crate::{Access, AttackError, AttackInfo, Result};
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "extract.knockoff",
+    aliases: &["knockoff", "knockoff-nets"],
+    summary: "Knockoff Nets: a substitute trained on the answers to a public or synthetic pool, random or bandit-adaptive (Orekondy et al. 2019)",
+    access: Access::DecisionBased,
+    atlas: super::ATLAS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,8 +135,8 @@ impl<'a> PoolSampler<'a> {
 }
 
 impl ExtractionAttack for Knockoff {
-    fn name(&self) -> &'static str {
-        "extract.knockoff"
+    fn info(&self) -> &'static AttackInfo {
+        &INFO
     }
 
     fn config(&self) -> serde_json::Value {

@@ -333,9 +333,13 @@ pub struct Extracted {
 }
 
 pub trait ExtractionAttack: Send + Sync {
-    fn name(&self) -> &'static str;
+    /// The module's description (its `INFO` const).
+    fn info(&self) -> &'static crate::AttackInfo;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
     fn atlas(&self) -> &'static [&'static str] {
-        ATLAS
+        self.info().atlas
     }
     fn config(&self) -> serde_json::Value;
     fn extract(

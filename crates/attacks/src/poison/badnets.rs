@@ -15,6 +15,23 @@ use super::{Poisoned, TargetMap, Trigger};
 
 pub const ATLAS: &[&str] = &["AML.T0020", "AML.T0018.000", "AML.T0043.004"];
 
+pub const INFO: crate::AttackInfo = crate::AttackInfo {
+    name: "poison.badnets",
+    aliases: &["badnets"],
+    summary: "BadNets: a patch trigger stamped on a share of the training inputs, relabelled to the target (Gu et al. 2017)",
+    access: crate::Access::TrainingData,
+    atlas: ATLAS,
+};
+
+/// The blended trigger of the same module.
+pub const BLEND_INFO: crate::AttackInfo = crate::AttackInfo {
+    name: "poison.blend",
+    aliases: &["blend"],
+    summary: "Blended backdoor: a fixed random pattern mixed in at ratio α (Chen et al. 2017)",
+    access: crate::Access::TrainingData,
+    atlas: ATLAS,
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BadNetsConfig {
     pub trigger: Trigger,

@@ -17,6 +17,14 @@ use crate::evasion::{self, EvasionParams, EvasionTask, Norm};
 
 pub const ATLAS: &[&str] = &["AML.T0020", "AML.T0018.000", "AML.T0043.004"];
 
+pub const INFO: crate::AttackInfo = crate::AttackInfo {
+    name: "poison.clean-label",
+    aliases: &["clean-label"],
+    summary: "Clean-label backdoor: target-class inputs pushed off their class by PGD on a surrogate, then triggered, labels untouched (Turner et al. 2019)",
+    access: crate::Access::TrainingData,
+    atlas: ATLAS,
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CleanLabelConfig {
     pub trigger: Trigger,

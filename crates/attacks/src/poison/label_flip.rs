@@ -13,6 +13,14 @@ use super::Poisoned;
 
 pub const ATLAS: &[&str] = &["AML.T0020", "AML.T0059"];
 
+pub const INFO: crate::AttackInfo = crate::AttackInfo {
+    name: "poison.label-flip",
+    aliases: &["label-flip"],
+    summary: "Label flipping, random or class A → B, at a given rate",
+    access: crate::Access::TrainingData,
+    atlas: ATLAS,
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LabelFlip {
