@@ -74,12 +74,13 @@ pub fn json(outcome: &DemoOutcome) -> Value {
         })),
         "scan": outcome.scan.as_ref().map(|s| &s.report),
         "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "wall_seconds": outcome.wall_seconds,
     })
 }
 
 pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Document {
     let cfg = &outcome.config;
-    let total: f64 = outcome.timings.iter().map(|(_, t)| t).sum();
+    let total = outcome.wall_seconds;
     let facts = vec![
         (
             "Target".to_string(),
@@ -106,7 +107,7 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         (
             "Wall time".to_string(),
             format!(
-                "{total:.1} s ({})",
+                "{total:.1} s (stages: {}; HopSkipJump runs beside detection)",
                 outcome
                     .timings
                     .iter()

@@ -63,7 +63,14 @@ pub fn feature_squeezing_report(
         .filter(|_| outcome.config["norm"] == "inf");
     let adaptive = match (model.gradients(), eps) {
         (Some(_), Some(eps)) => {
-            let adv = detector.adaptive_attack(model, &data.x, &data.y, eps as f32, 400, seed)?;
+            let adv = detector.adaptive_attack(
+                model,
+                &data.x,
+                &data.y,
+                eps as f32,
+                config.adaptive_steps,
+                seed,
+            )?;
             let predicted = model.evaluate(&adv)?;
             let fooled: Vec<f32> = predicted
                 .iter()
@@ -116,7 +123,7 @@ pub fn feature_squeezing_report(
         metrics: metrics_of(&plain),
         observations: Some(json!({
             "non_adaptive": plain,
-            "adaptive": adaptive.as_ref().map(|a| json!({ "attack": "L∞ PGD, 400 steps, straight-through squeezers, detector-score term", "report": a, "metrics": metrics_of(a) })),
+            "adaptive": adaptive.as_ref().map(|a| json!({ "attack": format!("L∞ PGD, {} steps, straight-through squeezers, detector-score term", config.adaptive_steps), "report": a, "metrics": metrics_of(a) })),
         })),
         findings,
         defense: Some(config.reference()),

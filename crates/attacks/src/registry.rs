@@ -22,31 +22,59 @@ pub fn evasion_attacks() -> &'static [EvasionEntry] {
     &[
         EvasionEntry {
             info: &evasion::fgsm::INFO,
-            build: |p| Ok(Box::new(evasion::fgsm::Fgsm(evasion::fgsm::FgsmConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::fgsm::Fgsm(
+                    evasion::fgsm::FgsmConfig::from_params(p)?,
+                )))
+            },
         },
         EvasionEntry {
             info: &evasion::pgd::INFO,
-            build: |p| Ok(Box::new(evasion::pgd::Pgd(evasion::pgd::PgdConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::pgd::Pgd(
+                    evasion::pgd::PgdConfig::from_params(p)?,
+                )))
+            },
         },
         EvasionEntry {
             info: &evasion::apgd::INFO,
-            build: |p| Ok(Box::new(evasion::apgd::Apgd(evasion::apgd::ApgdConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::apgd::Apgd(
+                    evasion::apgd::ApgdConfig::from_params(p)?,
+                )))
+            },
         },
         EvasionEntry {
             info: &evasion::cw::INFO,
-            build: |p| Ok(Box::new(evasion::cw::CarliniWagner(evasion::cw::CwConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::cw::CarliniWagner(
+                    evasion::cw::CwConfig::from_params(p)?,
+                )))
+            },
         },
         EvasionEntry {
             info: &evasion::deepfool::INFO,
-            build: |p| Ok(Box::new(evasion::deepfool::DeepFool(evasion::deepfool::DeepFoolConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::deepfool::DeepFool(
+                    evasion::deepfool::DeepFoolConfig::from_params(p)?,
+                )))
+            },
         },
         EvasionEntry {
             info: &evasion::square::INFO,
-            build: |p| Ok(Box::new(evasion::square::Square(evasion::square::SquareConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::square::Square(
+                    evasion::square::SquareConfig::from_params(p)?,
+                )))
+            },
         },
         EvasionEntry {
             info: &evasion::hsj::INFO,
-            build: |p| Ok(Box::new(evasion::hsj::HopSkipJump::new(evasion::hsj::HsjConfig::from_params(p)?))),
+            build: |p| {
+                Ok(Box::new(evasion::hsj::HopSkipJump::new(
+                    evasion::hsj::HsjConfig::from_params(p)?,
+                )))
+            },
         },
     ]
 }

@@ -79,14 +79,18 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
                     f.title
                 ));
             }
-            let total: f64 = outcome.timings.iter().map(|(_, t)| t).sum();
+            out.push_str("\nstage times (HopSkipJump runs beside detection):\n");
+            for (stage, seconds) in &outcome.timings {
+                out.push_str(&format!("  {stage:<24} {seconds:>6.1} s\n"));
+            }
             out.push_str(&format!(
-                "\nwrote {} in {total:.0} s\n",
+                "\nwrote {} in {:.0} s\n",
                 written
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                outcome.wall_seconds
             ));
             print_text(&out)?;
         }

@@ -527,12 +527,15 @@ impl FeatureSqueezing {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SqueezeConfig {
     pub target_false_positive_rate: f32,
+    /// PGD steps of the adaptive attack (default 400).
+    pub adaptive_steps: usize,
 }
 
 impl Default for SqueezeConfig {
     fn default() -> Self {
         SqueezeConfig {
             target_false_positive_rate: 0.04,
+            adaptive_steps: 400,
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::{Access, AttackError, AttackInfo, Result};
 pub const INFO: AttackInfo = AttackInfo {
     name: "evasion.pgd",
     aliases: &["pgd"],
-    summary: "Projected Gradient Descent with random start and restarts, L∞ or L2 (Madry et al. 2018)",
+    summary:
+        "Projected Gradient Descent with random start and restarts, L∞ or L2 (Madry et al. 2018)",
     access: Access::WhiteBox,
     atlas: &["AML.T0043.000", "AML.T0015"],
 };
