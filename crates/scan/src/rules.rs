@@ -228,15 +228,115 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-pub fn rule(id: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("rule {id} is not in the rule table"))
+/// Every rule, by name: a finding names its rule with one of these, so a mistyped ID is a
+/// compile error, not a panic at scan time. The order is the order of [`RULES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleId {
+    /// `AISEC-PKL-001`
+    PickleDangerousCall,
+    /// `AISEC-PKL-002`
+    PickleDangerousImport,
+    /// `AISEC-PKL-003`
+    PickleUnknownImport,
+    /// `AISEC-PKL-007`
+    PickleUnreviewedCall,
+    /// `AISEC-PKL-008`
+    PickleFrameStraddle,
+    /// `AISEC-PKL-009`
+    PickleStagedPayload,
+    /// `AISEC-PKL-004`
+    PickleMutatesImport,
+    /// `AISEC-PKL-005`
+    PickleCallOnCallResult,
+    /// `AISEC-PKL-006`
+    PickleTrailingData,
+    /// `AISEC-ARC-001`
+    ZipHeaderMismatch,
+    /// `AISEC-ARC-007`
+    PickleZipPolyglot,
+    /// `AISEC-XML-001`
+    XmlEntityAttack,
+    /// `AISEC-ARC-002`
+    ZipBadCrc,
+    /// `AISEC-ARC-003`
+    ZipOddFlags,
+    /// `AISEC-ARC-004`
+    ArchiveDuplicateName,
+    /// `AISEC-ARC-005`
+    ArchivePathTraversal,
+    /// `AISEC-ARC-006`
+    ZipOverlappingEntries,
+    /// `AISEC-NPY-001`
+    NpyObjectArray,
+    /// `AISEC-ST-001`
+    SafetensorsInvalid,
+    /// `AISEC-ST-002`
+    SafetensorsTrailingData,
+    /// `AISEC-ONNX-001`
+    OnnxExternalDataEscape,
+    /// `AISEC-ONNX-002`
+    OnnxCustomDomain,
+    /// `AISEC-KERAS-001`
+    KerasLambdaLayer,
+    /// `AISEC-KERAS-002`
+    KerasForeignReference,
+    /// `AISEC-GGUF-001`
+    GgufTemplateInjection,
+    /// `AISEC-GGUF-002`
+    GgufInvalid,
+}
+
+impl RuleId {
+    pub const ALL: &'static [RuleId] = &[
+        RuleId::PickleDangerousCall,
+        RuleId::PickleDangerousImport,
+        RuleId::PickleUnknownImport,
+        RuleId::PickleUnreviewedCall,
+        RuleId::PickleFrameStraddle,
+        RuleId::PickleStagedPayload,
+        RuleId::PickleMutatesImport,
+        RuleId::PickleCallOnCallResult,
+        RuleId::PickleTrailingData,
+        RuleId::ZipHeaderMismatch,
+        RuleId::PickleZipPolyglot,
+        RuleId::XmlEntityAttack,
+        RuleId::ZipBadCrc,
+        RuleId::ZipOddFlags,
+        RuleId::ArchiveDuplicateName,
+        RuleId::ArchivePathTraversal,
+        RuleId::ZipOverlappingEntries,
+        RuleId::NpyObjectArray,
+        RuleId::SafetensorsInvalid,
+        RuleId::SafetensorsTrailingData,
+        RuleId::OnnxExternalDataEscape,
+        RuleId::OnnxCustomDomain,
+        RuleId::KerasLambdaLayer,
+        RuleId::KerasForeignReference,
+        RuleId::GgufTemplateInjection,
+        RuleId::GgufInvalid,
+    ];
+
+    pub fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
+    }
+
+    /// The stable ID, e.g. `AISEC-PKL-001` (SARIF `ruleId`).
+    pub fn id(self) -> &'static str {
+        self.rule().id
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_enum_follows_the_table() {
+        assert_eq!(super::RuleId::ALL.len(), super::RULES.len());
+        for (i, id) in super::RuleId::ALL.iter().enumerate() {
+            assert_eq!(*id as usize, i);
+            assert_eq!(id.id(), super::RULES[i].id);
+        }
+    }
+
     #[test]
     fn ids_are_unique_and_atlas_ids_parse() {
         let mut seen = std::collections::HashSet::new();

@@ -11,8 +11,9 @@ use aisec_core::Severity;
 use serde::Serialize;
 
 use crate::policy::{Policy, Verdict};
+use crate::rules::RuleId;
 use crate::sniff::{sniff, Format};
-use crate::{container, formats, pickle, rules, ScanError};
+use crate::{container, formats, pickle, ScanError};
 
 /// The budgets inside the engine. The defaults pass a 200 MB checkpoint and a
 /// 10-million-opcode pickle, and stop decompression and memo/DUP expansion bombs.
@@ -125,8 +126,8 @@ pub struct ScanFinding {
 }
 
 impl ScanFinding {
-    pub fn new(rule_id: &'static str, verdict: Verdict, at: &Location, message: String) -> Self {
-        let r = rules::rule(rule_id);
+    pub fn new(rule_id: RuleId, verdict: Verdict, at: &Location, message: String) -> Self {
+        let r = rule_id.rule();
         ScanFinding {
             rule: r.id,
             name: r.name,
@@ -336,7 +337,7 @@ impl Ctx<'_> {
             return;
         }
         self.findings.push(ScanFinding::new(
-            "AISEC-ARC-007",
+            RuleId::PickleZipPolyglot,
             Verdict::Unknown,
             &view,
             "the file is a pickle and a zip at once: torch.load runs the pickle, zipfile-based loaders open the zip — both are scanned".into(),
@@ -349,7 +350,7 @@ impl Ctx<'_> {
         for (label, inner) in &scan.embedded {
             let member = at.child(label.as_str());
             self.findings.push(ScanFinding::new(
-                "AISEC-PKL-009",
+                RuleId::PickleStagedPayload,
                 Verdict::Unknown,
                 &member,
                 "a pickle inside a string or bytes value: a staged payload if the loading program unpickles it — scanned as a part of its own".into(),

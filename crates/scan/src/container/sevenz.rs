@@ -8,6 +8,7 @@ use std::io::{Cursor, Read};
 use sevenz_rust2::{ArchiveReader, Password};
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, Role, ScanFinding};
 use crate::ScanError;
 
@@ -72,7 +73,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
         }
         if crate::container::escapes(name) {
             ctx.findings.push(ScanFinding::new(
-                "AISEC-ARC-005",
+                RuleId::ArchivePathTraversal,
                 Verdict::Dangerous,
                 &member,
                 format!(

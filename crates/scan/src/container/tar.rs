@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::legacy_torch;
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, Role, ScanFinding};
 use crate::sniff::Format;
 use crate::ScanError;
@@ -93,7 +94,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
                 if crate::container::escapes(&target) || crate::container::escapes(&name) {
                     ctx.findings.push(
                         ScanFinding::new(
-                            "AISEC-ARC-005",
+                            RuleId::ArchivePathTraversal,
                             Verdict::Dangerous,
                             &at.child(&name),
                             format!("a link to {target:?} that leaves the extraction folder"),
@@ -114,7 +115,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
                 if crate::container::escapes(&name) {
                     ctx.findings.push(
                         ScanFinding::new(
-                            "AISEC-ARC-005",
+                            RuleId::ArchivePathTraversal,
                             Verdict::Dangerous,
                             &at.child(&name),
                             format!("the entry name {name:?} is absolute or climbs out of the extraction folder"),
@@ -131,7 +132,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     for (name, n) in &seen {
         if *n > 1 {
             ctx.findings.push(ScanFinding::new(
-                "AISEC-ARC-004",
+                RuleId::ArchiveDuplicateName,
                 Verdict::Dangerous,
                 &at.child(name),
                 format!(

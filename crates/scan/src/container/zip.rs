@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, Role, ScanFinding};
 use crate::sniff::{sniff, Format};
 use crate::ScanError;
@@ -237,7 +238,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     for (name, n) in &names {
         if *n > 1 {
             ctx.findings.push(ScanFinding::new(
-                "AISEC-ARC-004",
+                RuleId::ArchiveDuplicateName,
                 Verdict::Dangerous,
                 &at.child(*name),
                 format!("{n} entries are named {name:?}; Python's zipfile reads the last, other readers the first — both are scanned"),
@@ -254,7 +255,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
         if crate::container::escapes(&e.name) {
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-ARC-005",
+                    RuleId::ArchivePathTraversal,
                     Verdict::Dangerous,
                     &member,
                     format!(
@@ -309,7 +310,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
         if !mismatches.is_empty() {
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-ARC-001",
+                    RuleId::ZipHeaderMismatch,
                     Verdict::Dangerous,
                     &member,
                     format!(
@@ -323,7 +324,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
         if e.flags & 0x1 != 0 || local.flags & 0x1 != 0 || (local.flags ^ e.flags) & !0x8 != 0 {
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-ARC-003",
+                    RuleId::ZipOddFlags,
                     Verdict::Unknown,
                     &member,
                     format!(
@@ -377,7 +378,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
         if pair[1].0 < pair[0].1 {
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-ARC-006",
+                    RuleId::ZipOverlappingEntries,
                     Verdict::Dangerous,
                     &at.child(pair[1].2),
                     format!(
@@ -435,7 +436,7 @@ fn scan_member(
             // ZipCrypto puts a 12-byte header before the data.
             if raw.len() as u64 != size && !(encrypted && raw.len() as u64 == size + 12) {
                 ctx.findings.push(ScanFinding::new(
-                    "AISEC-ARC-001",
+                    RuleId::ZipHeaderMismatch,
                     Verdict::Dangerous,
                     member,
                     format!(
@@ -477,7 +478,7 @@ fn scan_member(
     hasher.update(&content);
     if u64::from(hasher.sum()) != crc {
         ctx.findings.push(ScanFinding::new(
-            "AISEC-ARC-002",
+            RuleId::ZipBadCrc,
             Verdict::Unknown,
             member,
             format!(
@@ -509,7 +510,7 @@ fn hidden_local_entries(
             let member = at.child(format!("{} (local header only)", local.name));
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-ARC-001",
+                    RuleId::ZipHeaderMismatch,
                     Verdict::Dangerous,
                     &member,
                     "a local entry the central directory does not list: streaming readers see it, others do not".into(),

@@ -3,6 +3,7 @@
 //! injection, as in CVE-2024-34359).
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, ScanFinding};
 use crate::ScanError;
 
@@ -163,7 +164,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
             if !flags.is_empty() {
                 ctx.findings.push(
                     ScanFinding::new(
-                        "AISEC-GGUF-001",
+                        RuleId::GgufTemplateInjection,
                         Verdict::Dangerous,
                         at,
                         format!("{key} reaches Python internals ({}): a Jinja renderer without a sandbox runs it", flags.join(", ")),
@@ -210,7 +211,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
         if end > data.len() as u64 || offset % alignment != 0 {
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-GGUF-002",
+                    RuleId::GgufInvalid,
                     Verdict::Dangerous,
                     at,
                     format!("tensor {name:?} ({size} bytes at data offset {offset}) lies outside the {}-byte file or off its {alignment}-byte alignment", data.len()),

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, ScanFinding};
 
 fn keras_module(m: &str) -> bool {
@@ -52,7 +53,7 @@ fn walk(ctx: &mut Ctx, v: &Value, at: &Location, depth: usize) {
                     .and_then(|n| n.as_str())
                     .unwrap_or("?");
                 ctx.findings.push(ScanFinding::new(
-                    "AISEC-KERAS-001",
+                    RuleId::KerasLambdaLayer,
                     Verdict::Dangerous,
                     at,
                     format!("Lambda layer {layer:?}: its function is Python bytecode, run when the model loads outside safe mode"),
@@ -77,7 +78,7 @@ fn walk(ctx: &mut Ctx, v: &Value, at: &Location, depth: usize) {
                 };
                 if let Some(verdict) = verdict {
                     ctx.findings.push(ScanFinding::new(
-                        "AISEC-KERAS-002",
+                        RuleId::KerasForeignReference,
                         verdict,
                         at,
                         format!("the config names {module}.{name}, which deserialisation imports and calls"),

@@ -2,6 +2,7 @@
 //! pickle (loaded by `np.load(..., allow_pickle=True)`), which is then scanned as one.
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, ScanFinding};
 use crate::ScanError;
 
@@ -71,7 +72,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     if object {
         ctx.findings.push(
             ScanFinding::new(
-                "AISEC-NPY-001",
+                RuleId::NpyObjectArray,
                 Verdict::Unknown,
                 at,
                 format!("dtype {descr}: the array's data is a pickle, loaded only with allow_pickle=True — scanned"),

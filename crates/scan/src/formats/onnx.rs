@@ -2,6 +2,7 @@
 //! folder, and operator domains that need a custom-op library.
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, ScanFinding};
 
 /// One protobuf field: its number and, for length-delimited fields, its bytes.
@@ -113,7 +114,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
     }
     for d in domains.iter().filter(|d| !known_domain(d)) {
         ctx.findings.push(ScanFinding::new(
-            "AISEC-ONNX-002",
+            RuleId::OnnxCustomDomain,
             Verdict::Unknown,
             at,
             format!("operator domain {d:?}: runtimes load it from a native custom-op library"),
@@ -191,7 +192,7 @@ fn check_tensor(ctx: &mut Ctx, tensor: &[u8], at: &Location) {
                 if let (Some("location"), Some(path)) = (key.as_deref(), value) {
                     if crate::container::escapes(&path) || path.starts_with('~') {
                         ctx.findings.push(ScanFinding::new(
-                            "AISEC-ONNX-001",
+                            RuleId::OnnxExternalDataEscape,
                             Verdict::Dangerous,
                             at,
                             format!("tensor {name:?} reads its data from {path:?}, outside the model's folder"),

@@ -3,6 +3,7 @@
 //! after the last tensor.
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, ScanFinding};
 
 fn dtype_size(d: &str) -> Option<u64> {
@@ -19,8 +20,10 @@ fn dtype_size(d: &str) -> Option<u64> {
 pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
     let n = u64::from_le_bytes(data[..8].try_into().expect("sniffed")) as usize;
     let invalid = |ctx: &mut Ctx, offset: u64, message: String| {
-        ctx.findings
-            .push(ScanFinding::new("AISEC-ST-001", Verdict::Dangerous, at, message).at(offset));
+        ctx.findings.push(
+            ScanFinding::new(RuleId::SafetensorsInvalid, Verdict::Dangerous, at, message)
+                .at(offset),
+        );
     };
     let header: serde_json::Value = match serde_json::from_slice(&data[8..8 + n]) {
         Ok(v) => v,
@@ -100,7 +103,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
     if covered < area {
         ctx.findings.push(
             ScanFinding::new(
-                "AISEC-ST-002",
+                RuleId::SafetensorsTrailingData,
                 Verdict::Unknown,
                 at,
                 format!("{} bytes after the last tensor — scanned", area - covered),

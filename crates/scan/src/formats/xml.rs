@@ -4,6 +4,7 @@
 //! text is data.
 
 use crate::policy::Verdict;
+use crate::rules::RuleId;
 use crate::scanner::{Ctx, Location, ScanFinding};
 
 /// Internal entities that make an expansion bomb suspicious: a handful that refer to each
@@ -24,7 +25,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
         if upper.contains(" SYSTEM") || upper.contains(" PUBLIC") {
             ctx.findings.push(
                 ScanFinding::new(
-                    "AISEC-XML-001",
+                    RuleId::XmlEntityAttack,
                     Verdict::Dangerous,
                     at,
                     format!(
@@ -43,7 +44,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
     }
     if referring >= MAX_NESTED_ENTITIES {
         ctx.findings.push(ScanFinding::new(
-            "AISEC-XML-001",
+            RuleId::XmlEntityAttack,
             Verdict::Suspicious,
             at,
             format!("{internal} internal entities, {referring} of them referring to others: an entity expansion bomb (billion laughs) for the loader's XML parser"),

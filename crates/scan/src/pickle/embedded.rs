@@ -9,6 +9,7 @@ use crate::scanner::{Location, ScanFinding};
 
 use super::machine::{Blob, Trace};
 use super::PickleScan;
+use crate::rules::RuleId;
 
 /// Shorter values cannot hold a pickle with a call in it, nor a line of code worth flagging.
 pub const MIN_LEN: usize = 16;
@@ -141,7 +142,7 @@ pub fn inspect(trace: &Trace, data: &[u8], location: &Location, out: &mut Pickle
 
 fn source_finding(location: &Location, offset: usize, call: &str, encoding: &str) -> ScanFinding {
     ScanFinding::new(
-        "AISEC-PKL-009",
+        RuleId::PickleStagedPayload,
         Verdict::Suspicious,
         location,
         format!("a string value holds Python source ({encoding} text calling {call}…): a staged payload for something that evaluates it"),

@@ -13,6 +13,7 @@ pub mod value;
 use aisec_core::Severity;
 
 use crate::policy::{Policy, Verdict};
+use crate::rules::RuleId;
 use crate::scanner::{Limits, Location, ScanFinding};
 use crate::ScanError;
 use machine::{Budget, Failure, FrameReading, Machine, MachineError, Trace};
@@ -118,7 +119,7 @@ pub fn scan(
                     judge(&trace, data, location, policy, &mut out);
                 }
                 let mut f = ScanFinding::new(
-                    "AISEC-PKL-006",
+                    RuleId::PickleTrailingData,
                     Verdict::Unknown,
                     location,
                     format!(
@@ -139,7 +140,7 @@ pub fn scan(
             out.legacy_torch_storages = Some(data.len());
         } else if out.pickles == 1 {
             let mut f = ScanFinding::new(
-                "AISEC-PKL-006",
+                RuleId::PickleTrailingData,
                 Verdict::Unknown,
                 location,
                 format!("another pickle follows the first one's STOP at byte {pos}: a second pickle.load reads it"),
@@ -209,7 +210,7 @@ fn frame_differential(
     out: &mut PickleScan,
 ) {
     let mut f = ScanFinding::new(
-        "AISEC-PKL-008",
+        RuleId::PickleFrameStraddle,
         Verdict::Dangerous,
         location,
         format!(
@@ -273,9 +274,9 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
                 reported_calls += 1;
                 let import = &trace.imports[*g];
                 let (id, verdict) = if class.verdict == Verdict::Dangerous {
-                    ("AISEC-PKL-001", Verdict::Dangerous)
+                    (RuleId::PickleDangerousCall, Verdict::Dangerous)
                 } else {
-                    ("AISEC-PKL-007", Verdict::Suspicious)
+                    (RuleId::PickleUnreviewedCall, Verdict::Suspicious)
                 };
                 let mut f = ScanFinding::new(
                     id,
@@ -291,7 +292,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
             (Some(Val::Global(g)), Some(method)) => {
                 let import = &trace.imports[*g];
                 let mut f = ScanFinding::new(
-                    "AISEC-PKL-004",
+                    RuleId::PickleMutatesImport,
                     Verdict::Dangerous,
                     location,
                     format!(
@@ -307,7 +308,7 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
             }
             (Some(Val::Call(_)), None) => {
                 let mut f = ScanFinding::new(
-                    "AISEC-PKL-005",
+                    RuleId::PickleCallOnCallResult,
                     Verdict::Dangerous,
                     location,
                     "calls what another call returned: a gadget chain".to_string(),
@@ -328,9 +329,9 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
             continue;
         }
         let (id, verdict) = if classes[i].verdict == Verdict::Dangerous {
-            ("AISEC-PKL-002", Verdict::Dangerous)
+            (RuleId::PickleDangerousImport, Verdict::Dangerous)
         } else {
-            ("AISEC-PKL-003", Verdict::Unknown)
+            (RuleId::PickleUnknownImport, Verdict::Unknown)
         };
         let mut f = ScanFinding::new(
             id,
