@@ -3,11 +3,11 @@
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::AttackOutcome;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
-use aisec_defenses::feature_squeezing::{DetectionReport, FeatureSqueezing, SqueezeConfig};
+use aisec_defenses::feature_squeezing::{self, DetectionReport, FeatureSqueezing, SqueezeConfig};
 use aisec_defenses::Defense;
 use aisec_ml::data::{Dataset, InputRange};
 use aisec_ml::model::Classifier;
-use aisec_report::RunReport;
+use aisec_report::{RunKind, RunReport};
 use serde_json::json;
 
 use crate::findings::mitigation_refs;
@@ -106,28 +106,26 @@ pub fn feature_squeezing_report(
         finding.evidence.metrics = metrics_of(a);
         findings.push(finding);
     }
-    Ok(RunReport {
-        kind: "defense".into(),
-        name: "defense.feature-squeezing".into(),
-        atlas: outcome.atlas.clone(),
-        target: format!("{} behind feature squeezing", model.info().description),
-        data: Some(format!(
-            "{} ({} calibration, {} held-out clean inputs; {} successful adversarial examples)",
-            data.name,
-            half,
-            data.len() - half,
-            plain.adversarial_examples
-        )),
-        config: json!({ "squeezers": detector.squeezers, "threshold": detector.threshold, "target_false_positive_rate": detector.target_false_positive_rate }),
+    Ok(RunReport::new(
+        RunKind::Defense,
+        feature_squeezing::INFO.name,
+        &outcome.atlas,
+        format!("{} behind feature squeezing", model.info().description),
+        json!({ "squeezers": detector.squeezers, "threshold": detector.threshold, "target_false_positive_rate": detector.target_false_positive_rate }),
         seed,
-        metrics: metrics_of(&plain),
-        observations: Some(json!({
-            "non_adaptive": plain,
-            "adaptive": adaptive.as_ref().map(|a| json!({ "attack": format!("L∞ PGD, {} steps, straight-through squeezers, detector-score term", config.adaptive_steps), "report": a, "metrics": metrics_of(a) })),
-        })),
-        findings,
-        defense: Some(config.reference()),
-        defended: None,
-        adaptive: None,
-    })
+        metrics_of(&plain),
+    )
+    .with_data(format!(
+        "{} ({} calibration, {} held-out clean inputs; {} successful adversarial examples)",
+        data.name,
+        half,
+        data.len() - half,
+        plain.adversarial_examples
+    ))
+    .with_observations(Some(json!({
+        "non_adaptive": plain,
+        "adaptive": adaptive.as_ref().map(|a| json!({ "attack": format!("L∞ PGD, {} steps, straight-through squeezers, detector-score term", config.adaptive_steps), "report": a, "metrics": metrics_of(a) })),
+    })))
+    .with_findings(findings)
+    .with_defense(config.reference()))
 }

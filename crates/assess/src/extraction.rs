@@ -13,7 +13,7 @@ use aisec_ml::data::augment::natural_variations;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{rows, Classifier};
 use aisec_ml::train;
-use aisec_report::RunReport;
+use aisec_report::{RunKind, RunReport};
 
 use crate::findings::mitigation_refs;
 use crate::{AssessError, Result};
@@ -88,27 +88,24 @@ pub fn report(
     target: &str,
     data: &str,
 ) -> RunReport {
-    RunReport {
-        kind: "attack".into(),
-        name: outcome.name.clone(),
-        atlas: outcome.atlas.clone(),
-        target: target.into(),
-        data: Some(data.into()),
-        config: outcome.config.clone(),
-        seed: outcome.seed,
-        metrics: outcome.metrics.clone(),
-        observations: Some(serde_json::json!({
+    RunReport::new(
+        RunKind::Attack,
+        &outcome.name,
+        &outcome.atlas,
+        target,
+        outcome.config.clone(),
+        outcome.seed,
+        outcome.metrics.clone(),
+    )
+    .with_data(data)
+    .with_observations(Some(serde_json::json!({
             "fidelity_by_queries": outcome.curve,
             "output_kind": outcome.output_kind,
             "budget_exhausted": outcome.budget_exhausted,
             "transfer": outcome.transfer,
             "attack": outcome.observations,
-        })),
-        findings: vec![extraction_finding(outcome, kb, "the model")],
-        defense: None,
-        defended: None,
-        adaptive: None,
-    }
+    })))
+    .with_findings(vec![extraction_finding(outcome, kb, "the model")])
 }
 
 /// The attack again, behind `defense`.
@@ -190,26 +187,24 @@ pub fn run_defended(
             None => format!(" (no false alarm on {} benign queries)", benign.queries),
         });
     }
-    let report = RunReport {
-        kind: "attack".into(),
-        name: outcome.name.clone(),
-        atlas: outcome.atlas.clone(),
-        target: wrapped.info().description.clone(),
-        data: Some(data.into()),
-        config: outcome.config.clone(),
-        seed: outcome.seed,
+    let report = RunReport::new(
+        RunKind::Attack,
+        &outcome.name,
+        &outcome.atlas,
+        &wrapped.info().description,
+        outcome.config.clone(),
+        outcome.seed,
         metrics,
-        observations: Some(serde_json::json!({
+    )
+    .with_data(data)
+    .with_observations(Some(serde_json::json!({
             "fidelity_by_queries": outcome.curve,
             "output_kind": outcome.output_kind,
             "budget_exhausted": outcome.budget_exhausted,
             "transfer": outcome.transfer,
-        })),
-        findings: vec![finding],
-        defense: Some(info),
-        defended: None,
-        adaptive: None,
-    };
+    })))
+    .with_findings(vec![finding])
+    .with_defense(info);
     Ok(DefendedRun {
         outcome,
         report,

@@ -3,7 +3,7 @@
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::AttackOutcome;
 use aisec_core::{AtlasRef, Evidence, Finding, MitigationRef, Severity};
-use aisec_report::RunReport;
+use aisec_report::{RunKind, RunReport};
 
 /// Mitigations ATLAS lists against evasion: model hardening, adversarial input detection,
 /// input restoration.
@@ -127,21 +127,18 @@ pub fn evasion_report(
     target: &str,
     data: &str,
 ) -> RunReport {
-    RunReport {
-        kind: "attack".into(),
-        name: outcome.name.clone(),
-        atlas: outcome.atlas.clone(),
-        target: target.to_string(),
-        data: Some(data.to_string()),
-        config: outcome.config.clone(),
-        seed: outcome.seed,
-        metrics: outcome.metrics.clone(),
-        observations: outcome.observations.clone(),
-        findings: vec![evasion_finding(outcome, kb, "the model")],
-        defense: None,
-        defended: None,
-        adaptive: None,
-    }
+    RunReport::new(
+        RunKind::Attack,
+        &outcome.name,
+        &outcome.atlas,
+        target,
+        outcome.config.clone(),
+        outcome.seed,
+        outcome.metrics.clone(),
+    )
+    .with_data(data)
+    .with_observations(outcome.observations.clone())
+    .with_findings(vec![evasion_finding(outcome, kb, "the model")])
 }
 
 #[cfg(test)]

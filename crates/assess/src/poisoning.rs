@@ -19,7 +19,7 @@ use aisec_ml::data::Dataset;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::{Architecture, Network};
 use aisec_ml::train;
-use aisec_report::RunReport;
+use aisec_report::{RunKind, RunReport};
 use serde::Serialize;
 
 use crate::findings::mitigation_refs;
@@ -366,51 +366,40 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
         ] {
             let _ = dm.insert(k, v);
         }
-        Box::new(RunReport {
-            kind: "defense".into(),
-            name: d.defense.name.clone(),
-            atlas: outcome
-                .attack
-                .atlas()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            target: format!(
-                "{} trained on the poisoned {} data",
-                outcome.architecture, outcome.dataset
-            ),
-            data: None,
-            config: d.details.clone(),
-            seed: outcome.seed,
-            metrics: dm,
-            observations: Some(serde_json::json!({ "flagged": d.flagged })),
-            findings: Vec::new(),
-            defense: Some(d.defense.clone()),
-            defended: None,
-            adaptive: None,
-        })
+        Box::new(
+            RunReport::new(
+                RunKind::Defense,
+                &d.defense.name,
+                outcome.attack.atlas(),
+                format!(
+                    "{} trained on the poisoned {} data",
+                    outcome.architecture, outcome.dataset
+                ),
+                d.details.clone(),
+                outcome.seed,
+                dm,
+            )
+            .with_observations(Some(serde_json::json!({ "flagged": d.flagged })))
+            .with_defense(d.defense.clone()),
+        )
     });
-    RunReport {
-        kind: "attack".into(),
-        name: outcome.attack.name().into(),
-        atlas: outcome
-            .attack
-            .atlas()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        target: format!("{} on {}", outcome.architecture, outcome.dataset),
-        data: Some(format!(
-            "{} ({} training examples)",
-            outcome.dataset, outcome.train_size
-        )),
-        config: serde_json::to_value(outcome.attack).unwrap_or_default(),
-        seed: outcome.seed,
-        metrics: m,
-        observations: Some(serde_json::json!({ "clean_model": outcome.clean_model })),
-        findings: vec![finding],
-        defense: None,
-        defended,
-        adaptive: None,
-    }
+    let mut report = RunReport::new(
+        RunKind::Attack,
+        outcome.attack.name(),
+        outcome.attack.atlas(),
+        format!("{} on {}", outcome.architecture, outcome.dataset),
+        serde_json::to_value(outcome.attack).unwrap_or_default(),
+        outcome.seed,
+        m,
+    )
+    .with_data(format!(
+        "{} ({} training examples)",
+        outcome.dataset, outcome.train_size
+    ))
+    .with_observations(Some(
+        serde_json::json!({ "clean_model": outcome.clean_model }),
+    ))
+    .with_findings(vec![finding]);
+    report.defended = defended;
+    report
 }

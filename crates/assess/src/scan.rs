@@ -5,7 +5,7 @@
 
 use aisec_atlas::KnowledgeBase;
 use aisec_core::{AtlasRef, Evidence, Finding, Metrics};
-use aisec_report::RunReport;
+use aisec_report::{RunKind, RunReport};
 use aisec_scan::scanner::ScanReport;
 
 use crate::findings::mitigation_refs;
@@ -62,27 +62,23 @@ pub fn scan_run_report(
     }
     let mut metrics = Metrics::default();
     let _ = metrics.insert("wall_seconds", wall_seconds);
-    RunReport {
-        kind: "scan".into(),
-        name: "scan.model-artifacts".into(),
-        atlas: SCAN_ATLAS.iter().map(|s| s.to_string()).collect(),
-        target: target.into(),
-        data: None,
+    RunReport::new(
+        RunKind::Scan,
+        "scan.model-artifacts",
+        SCAN_ATLAS,
+        target,
         config,
-        seed: 0,
+        0,
         metrics,
-        observations: Some(serde_json::json!({
-            "exit_code": report.exit_code(),
-            "files": report.files,
-            "dangerous": report.count(aisec_scan::Verdict::Dangerous),
-            "suspicious": report.count(aisec_scan::Verdict::Suspicious),
-            "unknown": report.count(aisec_scan::Verdict::Unknown),
-            "safe": report.count(aisec_scan::Verdict::Safe),
-            "errors": report.files.iter().filter(|f| !f.errors.is_empty()).count(),
-        })),
-        findings,
-        defense: None,
-        defended: None,
-        adaptive: None,
-    }
+    )
+    .with_observations(Some(serde_json::json!({
+        "exit_code": report.exit_code(),
+        "files": report.files,
+        "dangerous": report.count(aisec_scan::Verdict::Dangerous),
+        "suspicious": report.count(aisec_scan::Verdict::Suspicious),
+        "unknown": report.count(aisec_scan::Verdict::Unknown),
+        "safe": report.count(aisec_scan::Verdict::Safe),
+        "errors": report.files.iter().filter(|f| !f.errors.is_empty()).count(),
+    })))
+    .with_findings(findings)
 }

@@ -90,11 +90,24 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
         .save(&args.out)
         .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
     match cli.format {
-        Format::Json => print_json(&json!({
-            "kind": "defense", "name": "defense.adv-train", "mitigations": adv_train::INFO.mitigations, "phases": adv_train::INFO.phases,
-            "config": config, "seed": args.seed, "out": args.out.display().to_string(),
-            "metrics": { "clean_accuracy": clean, "wall_seconds": wall },
-        }))?,
+        Format::Json => {
+            let mut metrics = aisec_core::Metrics::default();
+            metrics.insert("clean_accuracy", clean)?;
+            metrics.insert("wall_seconds", wall)?;
+            let report = aisec_report::RunReport::new(
+                aisec_report::RunKind::Defense,
+                adv_train::INFO.name,
+                &["AML.T0043.000", "AML.T0015"],
+                args.arch.name(),
+                config.settings(),
+                args.seed,
+                metrics,
+            )
+            .with_data(train_set.name.clone())
+            .with_observations(Some(json!({ "out": args.out.display().to_string() })))
+            .with_defense(config.reference());
+            print_json(&report)?
+        }
         Format::Text | Format::Sarif => print_text(&format!(
             "PGD adversarial training (AML.M0003 Model Hardening, phase ML Model Engineering) of a {} on {}\n  {} ε={} PGD-{} per batch, {} epochs, {wall:.1} s\n  clean test accuracy {:.2}%\nsaved to {}\nmeasure it: aisec attack evasion --model {} --dataset ... --attack pgd --eps {}\n",
             args.arch.name(),

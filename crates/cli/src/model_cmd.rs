@@ -8,6 +8,11 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
+use aisec_core::Metrics;
+use aisec_report::{RunKind, RunReport};
+
+/// Training and evaluating name no ATLAS technique.
+const NO_ATLAS: &[&str] = &[];
 use crate::output::{print_json, print_text, Format};
 use crate::progress::Progress;
 use crate::{Cli, Outcome};
@@ -133,11 +138,27 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                 .save(&args.out)
                 .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
             match cli.format {
-                Format::Json => print_json(&json!({
-                    "kind": "model", "name": "model.train", "architecture": args.arch.name(), "data": train_set.name,
-                    "seed": args.seed, "out": args.out.display().to_string(), "config": config,
-                    "metrics": { "clean_accuracy": test_acc, "wall_seconds": wall }, "train_accuracy": train_acc,
-                }))?,
+                Format::Json => {
+                    let mut metrics = Metrics::default();
+                    metrics.insert("clean_accuracy", test_acc)?;
+                    metrics.insert("wall_seconds", wall)?;
+                    let report = RunReport::new(
+                        RunKind::Model,
+                        "model.train",
+                        NO_ATLAS,
+                        args.arch.name(),
+                        serde_json::to_value(&config)?,
+                        args.seed,
+                        metrics,
+                    )
+                    .with_data(format!("{} ({} training examples)", train_set.name, train_set.len()))
+                    .with_observations(Some(json!({
+                        "out": args.out.display().to_string(),
+                        "train_accuracy": train_acc,
+                        "test_examples": test_set.len(),
+                    })));
+                    print_json(&report)?
+                }
                 Format::Text | Format::Sarif => print_text(&format!(
                     "trained {} on {} ({} training examples) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
                     args.arch.name(),
@@ -218,10 +239,25 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             }
             let acc = accuracy(&predicted, &ds.y);
             match cli.format {
-                Format::Json => print_json(&json!({
-                    "kind": "model", "name": "model.eval", "target": model.info().description, "data": ds.name, "examples": ds.len(),
-                    "metrics": { "clean_accuracy": acc }, "confusion_matrix": confusion,
-                }))?,
+                Format::Json => {
+                    let mut metrics = Metrics::default();
+                    metrics.insert("clean_accuracy", acc)?;
+                    let report = RunReport::new(
+                        RunKind::Model,
+                        "model.eval",
+                        NO_ATLAS,
+                        &model.info().description,
+                        json!({}),
+                        0,
+                        metrics,
+                    )
+                    .with_data(format!("{} ({} examples)", ds.name, ds.len()))
+                    .with_observations(Some(json!({
+                        "examples": ds.len(),
+                        "confusion_matrix": confusion,
+                    })));
+                    print_json(&report)?
+                }
                 Format::Text | Format::Sarif => {
                     let mut out = format!("{} on {} ({} examples): accuracy {:.2}%\n\nconfusion matrix (rows: true class, columns: predicted)\n     ", model.info().description, ds.name, ds.len(), 100.0 * acc);
                     for c in 0..classes {

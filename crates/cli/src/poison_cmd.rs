@@ -142,7 +142,8 @@ pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
                 outcome.train_size,
                 outcome.poison_count
             );
-            out.push_str(&format!("  ATLAS: {}\n", report.atlas.join(", ")));
+            let atlas: Vec<&str> = report.atlas.iter().map(|a| a.as_str()).collect();
+            out.push_str(&format!("  ATLAS: {}\n", atlas.join(", ")));
             out.push_str(&format!(
                 "  {:<22} {:>15} {:>20}\n",
                 "model", "clean accuracy", "attack success rate"

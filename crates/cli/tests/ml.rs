@@ -29,8 +29,15 @@ fn train_eval_and_attack_a_model() {
         "--format",
         "json",
     ]));
-    assert_eq!(eval["examples"], 359);
-    assert_eq!(eval["confusion_matrix"].as_array().unwrap().len(), 10);
+    assert_eq!(eval["kind"], "model");
+    assert_eq!(eval["observations"]["examples"], 359);
+    assert_eq!(
+        eval["observations"]["confusion_matrix"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
     let text = stdout(&aisec(&[
         "model",
         "eval",

@@ -51,7 +51,10 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         "json",
     ]));
     assert_eq!(remote["metrics"], local["metrics"]);
-    assert_eq!(remote["confusion_matrix"], local["confusion_matrix"]);
+    assert_eq!(
+        remote["observations"]["confusion_matrix"],
+        local["observations"]["confusion_matrix"]
+    );
     assert!(remote["target"]
         .as_str()
         .unwrap()
@@ -521,7 +524,7 @@ fn extraction_from_the_command_line() {
             "--defend",
             "blur",
         ]),
-        "not an extraction defence",
+        "`blur` is not a defence",
     );
     fails_with(
         &aisec(&[

@@ -1,13 +1,29 @@
-use aisec_core::{DefenseRef, Finding, Metrics};
+use aisec_core::{AtlasRef, DefenseRef, Finding, Metrics};
 use serde::{Deserialize, Serialize};
+
+/// What kind of run a report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// An attack, possibly measured again behind a defence (`defended`).
+    Attack,
+    /// A defence measured on its own terms (detection, data sanitising).
+    Defense,
+    /// A model-file scan.
+    Scan,
+    /// A model trained or evaluated.
+    Model,
+    /// Several stages at once (`aisec demo`).
+    Assessment,
+}
 
 /// The machine-readable result of one attack, defence or scan (DESIGN.md, "Machine-readable
 /// output"). `defended` holds the same object for the model with the defence applied.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
-    pub kind: String,
+    pub kind: RunKind,
     pub name: String,
-    pub atlas: Vec<String>,
+    pub atlas: Vec<AtlasRef>,
     pub target: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
@@ -26,6 +42,67 @@ pub struct RunReport {
     /// On a defended run: the adaptive attack that knows the defence, where one exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<Box<RunReport>>,
+}
+
+impl RunReport {
+    /// A report of `kind` with its identity and measurements; data, observations, findings
+    /// and the defence are set on the result. ATLAS IDs come from the registries' constants,
+    /// which their tests parse; one that does not parse is left out with a warning.
+    pub fn new(
+        kind: RunKind,
+        name: impl Into<String>,
+        atlas: &[impl AsRef<str>],
+        target: impl Into<String>,
+        config: serde_json::Value,
+        seed: u64,
+        metrics: Metrics,
+    ) -> Self {
+        let atlas = atlas
+            .iter()
+            .filter_map(|a| match AtlasRef::parse(a.as_ref()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!("{e}: left out of the report");
+                    None
+                }
+            })
+            .collect();
+        RunReport {
+            kind,
+            name: name.into(),
+            atlas,
+            target: target.into(),
+            data: None,
+            config,
+            seed,
+            metrics,
+            observations: None,
+            findings: Vec::new(),
+            defense: None,
+            defended: None,
+            adaptive: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: impl Into<String>) -> Self {
+        self.data = Some(data.into());
+        self
+    }
+
+    pub fn with_observations(mut self, observations: Option<serde_json::Value>) -> Self {
+        self.observations = observations;
+        self
+    }
+
+    pub fn with_findings(mut self, findings: Vec<Finding>) -> Self {
+        self.findings = findings;
+        self
+    }
+
+    pub fn with_defense(mut self, defense: DefenseRef) -> Self {
+        self.defense = Some(defense);
+        self
+    }
 }
 
 /// A named curve for plots: (x, y) points.
