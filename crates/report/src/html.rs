@@ -1,6 +1,9 @@
-//! A self-contained HTML report: no scripts, no external files, plots as inline SVG.
+//! A self-contained HTML report: no scripts, no external files, plots as inline SVG. Rendered
+//! with maud, which escapes every interpolated string; only the SVG that [`crate::svg`] draws
+//! goes in as markup.
 
 use aisec_core::{Finding, Severity};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Serialize;
 
 /// What the report shows, in order.
@@ -37,11 +40,9 @@ pub struct Section {
     pub blocks: Vec<Block>,
 }
 
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Trusted SVG from [`crate::svg`], inserted as markup (everything else is escaped).
+fn trusted_svg(svg: &str) -> PreEscaped<&str> {
+    PreEscaped(svg)
 }
 
 fn severity_class(s: Severity) -> &'static str {
@@ -53,112 +54,108 @@ fn severity_class(s: Severity) -> &'static str {
     }
 }
 
-fn atlas_link(id: &str) -> String {
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}\
+table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}.sev{font-weight:bold;text-transform:uppercase;font-size:.8rem;padding:.1rem .4rem;border-radius:.2rem}\
+.high{background:#f46d43;color:#fff}.medium{background:#fdae61}.low{background:#ffe08a}.info{background:#ddd}\
+figure{display:inline-block;margin:0 1rem 1rem 0}figcaption{font-size:.85rem;color:#555}\
+.facts td:first-child{font-weight:bold}";
+
+/// An ATLAS ID linked to its page on the ATLAS website, with its name when the document
+/// knows it.
+fn atlas_ref(doc: &Document, id: &str) -> Markup {
     let route = match aisec_core::AtlasRef::parse(id).map(|r| r.kind()) {
         Ok(k) => k.web_route(),
         Err(_) => "techniques",
     };
-    format!(
-        r#"<a href="https://atlas.mitre.org/{route}/{0}">{0}</a>"#,
-        escape(id)
-    )
+    html! {
+        a href=(format!("https://atlas.mitre.org/{route}/{id}")) { (id) }
+        @if let Some(name) = doc.names.get(id) { " " (name) }
+    }
 }
 
-pub fn render(doc: &Document) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    out.push_str(&format!("<title>{}</title>", escape(&doc.title)));
-    out.push_str(
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}\
-         table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}\
-         th{background:#f3f3f3}.sev{font-weight:bold;text-transform:uppercase;font-size:.8rem;padding:.1rem .4rem;border-radius:.2rem}\
-         .high{background:#f46d43;color:#fff}.medium{background:#fdae61}.low{background:#ffe08a}.info{background:#ddd}\
-         figure{display:inline-block;margin:0 1rem 1rem 0}figcaption{font-size:.85rem;color:#555}\
-         .facts td:first-child{font-weight:bold}</style></head><body>",
-    );
-    out.push_str(&format!("<h1>{}</h1>", escape(&doc.title)));
-    if !doc.facts.is_empty() {
-        out.push_str("<table class=\"facts\">");
-        for (k, v) in &doc.facts {
-            out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td></tr>",
-                escape(k),
-                escape(v)
-            ));
-        }
-        out.push_str("</table>");
-    }
-    out.push_str(&format!("<h2>Findings ({})</h2>", doc.findings.len()));
-    if doc.findings.is_empty() {
-        out.push_str("<p>No findings.</p>");
-    } else {
-        out.push_str("<table><tr><th>Severity</th><th>Finding</th><th>ATLAS techniques</th><th>Recommended mitigations (lifecycle phase)</th></tr>");
-        let named = |id: &str| match doc.names.get(id) {
-            Some(name) => format!("{} {}", atlas_link(id), escape(name)),
-            None => atlas_link(id),
-        };
-        for f in &doc.findings {
-            let techniques: Vec<String> = f.atlas.iter().map(|a| named(a.as_str())).collect();
-            let mitigations: Vec<String> = f
-                .mitigations
-                .iter()
-                .map(|m| {
-                    if m.phases.is_empty() {
-                        named(m.id.as_str())
-                    } else {
-                        format!(
-                            "{} ({})",
-                            named(m.id.as_str()),
-                            escape(&m.phases.join("; "))
-                        )
-                    }
-                })
-                .collect();
-            out.push_str(&format!(
-                "<tr><td><span class=\"sev {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                severity_class(f.severity),
-                f.severity,
-                escape(&f.title),
-                techniques.join("<br>"),
-                mitigations.join("<br>")
-            ));
-        }
-        out.push_str("</table>");
-    }
-    for section in &doc.sections {
-        out.push_str(&format!("<h2>{}</h2>", escape(&section.heading)));
-        for block in &section.blocks {
-            match block {
-                Block::Paragraph(p) => out.push_str(&format!("<p>{}</p>", escape(p))),
-                Block::Table { headers, rows } => {
-                    out.push_str("<table><tr>");
-                    for h in headers {
-                        out.push_str(&format!("<th>{}</th>", escape(h)));
-                    }
-                    out.push_str("</tr>");
-                    for row in rows {
-                        out.push_str("<tr>");
-                        for cell in row {
-                            out.push_str(&format!("<td>{}</td>", escape(cell)));
+fn findings_table(doc: &Document) -> Markup {
+    html! {
+        table {
+            tr {
+                th { "Severity" }
+                th { "Finding" }
+                th { "ATLAS techniques" }
+                th { "Recommended mitigations (lifecycle phase)" }
+            }
+            @for f in &doc.findings {
+                tr {
+                    td { span class=(format!("sev {}", severity_class(f.severity))) { (f.severity) } }
+                    td { (f.title) }
+                    td {
+                        @for (i, a) in f.atlas.iter().enumerate() {
+                            @if i > 0 { br; }
+                            (atlas_ref(doc, a.as_str()))
                         }
-                        out.push_str("</tr>");
                     }
-                    out.push_str("</table>");
-                }
-                Block::Svg(svg) => out.push_str(&format!("<figure>{svg}</figure>")),
-                Block::Figures { items, caption } => {
-                    out.push_str("<div>");
-                    for svg in items {
-                        out.push_str(&format!("<figure>{svg}</figure>"));
+                    td {
+                        @for (i, m) in f.mitigations.iter().enumerate() {
+                            @if i > 0 { br; }
+                            (atlas_ref(doc, m.id.as_str()))
+                            @if !m.phases.is_empty() { " (" (m.phases.join("; ")) ")" }
+                        }
                     }
-                    out.push_str(&format!("<p><em>{}</em></p></div>", escape(caption)));
                 }
             }
         }
     }
-    out.push_str(&format!(
-        "<hr><p><small>Generated by aisec {}. ATLAS data © MITRE, Apache-2.0.</small></p></body></html>\n",
-        env!("CARGO_PKG_VERSION")
-    ));
+}
+
+fn block(b: &Block) -> Markup {
+    html! {
+        @match b {
+            Block::Paragraph(p) => p { (p) },
+            Block::Table { headers, rows } => table {
+                tr { @for h in headers { th { (h) } } }
+                @for row in rows { tr { @for cell in row { td { (cell) } } } }
+            },
+            Block::Svg(svg) => figure { (trusted_svg(svg)) },
+            Block::Figures { items, caption } => div {
+                @for svg in items { figure { (trusted_svg(svg)) } }
+                p { em { (caption) } }
+            },
+        }
+    }
+}
+
+pub fn render(doc: &Document) -> String {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (doc.title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { (doc.title) }
+                @if !doc.facts.is_empty() {
+                    table.facts {
+                        @for (k, v) in &doc.facts { tr { td { (k) } td { (v) } } }
+                    }
+                }
+                h2 { "Findings (" (doc.findings.len()) ")" }
+                @if doc.findings.is_empty() {
+                    p { "No findings." }
+                } @else {
+                    (findings_table(doc))
+                }
+                @for section in &doc.sections {
+                    h2 { (section.heading) }
+                    @for b in &section.blocks { (block(b)) }
+                }
+                hr;
+                p { small { "Generated by aisec " (env!("CARGO_PKG_VERSION")) ". ATLAS data © MITRE, Apache-2.0." } }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
     out
 }
 
