@@ -318,6 +318,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         title: "aisec demo: Build → Attack → Defend → attack again".into(),
         facts,
         findings: outcome.findings.clone(),
+        summary: crate::demo_summary::blocks(outcome),
+        finding_groups: crate::demo_summary::groups(&outcome.findings),
         sections: vec![
             battery,
             curve,

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod demo_extraction;
 mod demo_report;
 pub mod demo_scan;
+pub mod demo_summary;
 pub mod detection;
 pub mod extraction;
 pub mod findings;

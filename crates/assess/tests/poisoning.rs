@@ -10,37 +10,59 @@ use aisec_defenses::DefenseSpec;
 use aisec_ml::data::BuiltinDataset;
 use aisec_ml::net::Architecture;
 
+/// At three seeds: the backdoor hides and works at each, activation clustering finds and
+/// removes it at each; the clean accuracy it costs moves with the seed (measured: seed 1
+/// 3.6 points, seed 7 under 1), so the bound is on the mean, with a per-seed ceiling.
 #[test]
 fn badnets_corner_patch_at_five_percent_and_activation_clustering() {
     let (train, test) = BuiltinDataset::Digits.split();
     let attack = PoisonAttack::BadNets(BadNetsConfig::default());
-    let o = run(
-        Architecture::Cnn,
-        &train,
-        &test,
-        attack,
-        Some(DefenseSpec::ActivationClustering(
-            ClusteringConfig::default(),
-        )),
-        7,
-    )
-    .unwrap();
-    eprintln!("{}", serde_json::to_string(&o).unwrap());
-    assert_eq!(o.poison_count, 72, "5% of 1438");
-    let clean = o.clean_model;
-    let poisoned = o.poisoned_model;
-    assert!(
-        (clean.clean_accuracy - poisoned.clean_accuracy).abs() <= 0.02,
-        "the backdoor hides: {} vs {}",
-        poisoned.clean_accuracy,
-        clean.clean_accuracy
+    let mut costs = Vec::new();
+    for seed in [1, 2, 7] {
+        let o = run(
+            Architecture::Cnn,
+            &train,
+            &test,
+            attack,
+            Some(DefenseSpec::ActivationClustering(
+                ClusteringConfig::default(),
+            )),
+            seed,
+        )
+        .unwrap();
+        eprintln!("seed {seed}: {}", serde_json::to_string(&o).unwrap());
+        assert_eq!(o.poison_count, 72, "5% of 1438");
+        let clean = o.clean_model;
+        let poisoned = o.poisoned_model;
+        assert!(
+            (clean.clean_accuracy - poisoned.clean_accuracy).abs() <= 0.02,
+            "seed {seed}: the backdoor hides: {} vs {}",
+            poisoned.clean_accuracy,
+            clean.clean_accuracy
+        );
+        assert!(poisoned.attack_success_rate.unwrap() >= 0.95, "seed {seed}");
+        assert!(
+            clean.attack_success_rate.unwrap() <= 0.15,
+            "seed {seed}: control"
+        );
+        let d = o.defended.unwrap();
+        assert!(
+            d.detection_recall >= 0.9,
+            "seed {seed}: {}",
+            d.detection_recall
+        );
+        assert!(d.after.attack_success_rate.unwrap() < 0.2, "seed {seed}");
+        costs.push(clean.clean_accuracy - d.after.clean_accuracy);
+    }
+    let mean = costs.iter().sum::<f64>() / costs.len() as f64;
+    let spread = costs.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / costs.len() as f64;
+    eprintln!(
+        "clean accuracy lost to the defence: mean {:.4}, sd {:.4}, per seed {costs:?}",
+        mean,
+        spread.sqrt()
     );
-    assert!(poisoned.attack_success_rate.unwrap() >= 0.95);
-    assert!(clean.attack_success_rate.unwrap() <= 0.15, "control");
-    let d = o.defended.unwrap();
-    assert!(d.detection_recall >= 0.9, "{}", d.detection_recall);
-    assert!(d.after.attack_success_rate.unwrap() < 0.2);
-    assert!(clean.clean_accuracy - d.after.clean_accuracy <= 0.03);
+    assert!(mean <= 0.03, "mean cost {mean}: {costs:?}");
+    assert!(costs.iter().all(|c| *c <= 0.05), "{costs:?}");
 }
 
 #[test]

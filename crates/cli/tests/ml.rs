@@ -382,8 +382,15 @@ fn adversarial_training_command_writes_a_hardened_model() {
         "--format",
         "json",
     ]));
-    assert_eq!(v["mitigations"], serde_json::json!(["AML.M0003"]));
-    assert_eq!(v["phases"], serde_json::json!(["ML Model Engineering"]));
+    assert_eq!(v["kind"], "defense");
+    assert_eq!(
+        v["defense"]["mitigations"],
+        serde_json::json!(["AML.M0003"])
+    );
+    assert_eq!(
+        v["defense"]["phases"],
+        serde_json::json!(["ML Model Engineering"])
+    );
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
     assert_eq!(manifest["defense"]["name"], "defense.adv-train");

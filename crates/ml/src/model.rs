@@ -194,6 +194,55 @@ pub trait Classifier: Send + Sync {
     }
 }
 
+/// A model that runs in this process and offers its gradients (aisec's own networks, ONNX
+/// files): its plain logits are all it has to provide; the query, evaluation and gradient
+/// access of [`Classifier`] follow from them, counted against its budget.
+pub trait LocalModel: Differentiable {
+    fn model_info(&self) -> &ModelInfo;
+    /// Logits for flattened inputs, `[n, classes]` row-major, without recording gradients.
+    fn plain_logits(&self, x: &[f32]) -> Result<Vec<f32>>;
+    fn query_budget(&self) -> &QueryBudget;
+}
+
+impl<T: LocalModel> Classifier for T {
+    fn info(&self) -> &ModelInfo {
+        self.model_info()
+    }
+
+    fn output_kind(&self) -> OutputKind {
+        OutputKind::Probabilities
+    }
+
+    fn query(&self, x: &[f32]) -> Result<QueryOutput> {
+        let n = rows(x, self.model_info().features())?;
+        self.query_budget().charge(n as u64)?;
+        self.scores(x)
+    }
+
+    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
+        let logits = self.plain_logits(x)?;
+        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
+            &logits,
+            self.model_info().num_classes,
+        )))
+    }
+
+    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
+        Ok(tensor::argmax_rows(
+            &self.plain_logits(x)?,
+            self.model_info().num_classes,
+        ))
+    }
+
+    fn budget(&self) -> &QueryBudget {
+        self.query_budget()
+    }
+
+    fn gradients(&self) -> Option<&dyn Differentiable> {
+        Some(self)
+    }
+}
+
 /// Gradient access: logits that burn can differentiate with respect to the input.
 pub trait Differentiable: Send + Sync {
     /// Logits for flattened inputs `[n, features]` on [`tensor::autodiff_device`].

@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, InputRange};
 use crate::error::{MlError, Result};
-use crate::model::{
-    rows, Classifier, Differentiable, ModelInfo, OutputKind, QueryBudget, QueryOutput,
-};
+use crate::model::{rows, Differentiable, LocalModel, ModelInfo, QueryBudget};
 use crate::net::{Architecture, Network};
 use crate::tensor;
 use crate::train::TrainReport;
@@ -200,46 +198,17 @@ impl NativeModel {
     }
 }
 
-impl Classifier for NativeModel {
-    fn info(&self) -> &ModelInfo {
+impl LocalModel for NativeModel {
+    fn model_info(&self) -> &ModelInfo {
         &self.info
     }
 
-    fn output_kind(&self) -> OutputKind {
-        OutputKind::Probabilities
+    fn plain_logits(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.forward_plain(x)
     }
 
-    fn query(&self, x: &[f32]) -> Result<QueryOutput> {
-        let n = rows(x, self.info.features())?;
-        self.budget.charge(n as u64)?;
-        let logits = self.forward_plain(x)?;
-        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
-            &logits,
-            self.info.num_classes,
-        )))
-    }
-
-    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
-        rows(x, self.info.features())?;
-        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
-            &self.forward_plain(x)?,
-            self.info.num_classes,
-        )))
-    }
-
-    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
-        Ok(tensor::argmax_rows(
-            &self.forward_plain(x)?,
-            self.info.num_classes,
-        ))
-    }
-
-    fn budget(&self) -> &QueryBudget {
+    fn query_budget(&self) -> &QueryBudget {
         &self.budget
-    }
-
-    fn gradients(&self) -> Option<&dyn Differentiable> {
-        Some(self)
     }
 }
 

@@ -13,6 +13,11 @@ pub struct Document {
     /// Facts shown under the title (target, seed, tool version, wall time).
     pub facts: Vec<(String, String)>,
     pub findings: Vec<Finding>,
+    /// Shown before the findings, under "Summary", when not empty.
+    pub summary: Vec<Block>,
+    /// When not empty, the findings are shown in these groups (instead of `findings` in one
+    /// table), each mitigation described once after them.
+    pub finding_groups: Vec<FindingGroup>,
     pub sections: Vec<Section>,
     /// Names of the ATLAS objects the findings cite, shown next to their IDs.
     pub names: std::collections::BTreeMap<String, String>,
@@ -32,6 +37,12 @@ pub enum Block {
         items: Vec<String>,
         caption: String,
     },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingGroup {
+    pub heading: String,
+    pub findings: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +82,64 @@ fn atlas_ref(doc: &Document, id: &str) -> Markup {
     html! {
         a href=(format!("https://atlas.mitre.org/{route}/{id}")) { (id) }
         @if let Some(name) = doc.names.get(id) { " " (name) }
+    }
+}
+
+/// Findings naming their mitigations by ID and name only; the phases are in the mitigation
+/// table after the groups.
+fn grouped_findings(doc: &Document) -> Markup {
+    let mut mitigations: Vec<(&str, &[String], Vec<&str>)> = Vec::new();
+    for g in &doc.finding_groups {
+        for m in g.findings.iter().flat_map(|f| &f.mitigations) {
+            match mitigations
+                .iter_mut()
+                .find(|(id, _, _)| *id == m.id.as_str())
+            {
+                Some((_, _, groups)) if !groups.contains(&g.heading.as_str()) => {
+                    groups.push(&g.heading)
+                }
+                Some(_) => {}
+                None => mitigations.push((m.id.as_str(), &m.phases, vec![&g.heading])),
+            }
+        }
+    }
+    mitigations.sort_by(|a, b| a.0.cmp(b.0));
+    html! {
+        @for g in &doc.finding_groups {
+            h3 { (g.heading) " (" (g.findings.len()) ")" }
+            table {
+                tr { th { "Severity" } th { "Finding" } th { "ATLAS techniques" } th { "Mitigations" } }
+                @for f in &g.findings {
+                    tr {
+                        td { span class=(format!("sev {}", severity_class(f.severity))) { (f.severity) } }
+                        td { (f.title) }
+                        td {
+                            @for (i, a) in f.atlas.iter().enumerate() {
+                                @if i > 0 { br; }
+                                (atlas_ref(doc, a.as_str()))
+                            }
+                        }
+                        td {
+                            @for (i, m) in f.mitigations.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                (m.id.as_str())
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h3 { "Mitigations" }
+        table {
+            tr { th { "Mitigation" } th { "Lifecycle phases" } th { "Against" } }
+            @for (id, phases, groups) in &mitigations {
+                tr {
+                    td { (atlas_ref(doc, id)) }
+                    td { (phases.join("; ")) }
+                    td { (groups.join("; ")) }
+                }
+            }
+        }
     }
 }
 
@@ -139,8 +208,19 @@ pub fn render(doc: &Document) -> String {
                         @for (k, v) in &doc.facts { tr { td { (k) } td { (v) } } }
                     }
                 }
-                h2 { "Findings (" (doc.findings.len()) ")" }
-                @if doc.findings.is_empty() {
+                @if !doc.summary.is_empty() {
+                    h2 { "Summary" }
+                    @for b in &doc.summary { (block(b)) }
+                }
+                @let count = if doc.finding_groups.is_empty() {
+                    doc.findings.len()
+                } else {
+                    doc.finding_groups.iter().map(|g| g.findings.len()).sum()
+                };
+                h2 { "Findings (" (count) ")" }
+                @if !doc.finding_groups.is_empty() {
+                    (grouped_findings(doc))
+                } @else if doc.findings.is_empty() {
                     p { "No findings." }
                 } @else {
                     (findings_table(doc))
@@ -178,6 +258,8 @@ mod tests {
             title: "t".into(),
             facts: vec![("seed".into(), "7".into())],
             findings: vec![f],
+            summary: Vec::new(),
+            finding_groups: Vec::new(),
             sections: vec![Section {
                 heading: "S".into(),
                 blocks: vec![Block::Table {
@@ -199,5 +281,6 @@ mod tests {
             "names follow their IDs"
         );
         assert!(!html.contains("<script"));
+        insta::assert_snapshot!(html);
     }
 }

@@ -15,19 +15,25 @@
 
 pub mod equation;
 pub mod jacobian;
+mod judge;
 pub mod knockoff;
+mod oracle;
+mod substitute;
+
+pub use judge::{Checkpoint, Judge, UNIFORM_INPUTS};
+pub use oracle::{targets, Answers, InputBox, Oracle};
+pub use substitute::{template, SubstituteSpec};
 
 use std::time::Instant;
 
-use aisec_core::rng::Rng;
 use aisec_core::Metrics;
-use aisec_ml::data::{Dataset, InputRange};
-use aisec_ml::model::{Classifier, OutputKind, QueryOutput};
+use aisec_ml::data::Dataset;
+use aisec_ml::model::{Classifier, OutputKind};
 use aisec_ml::native::{Manifest, NativeModel};
-use aisec_ml::net::{Architecture, Network};
-use aisec_ml::train::{self, TrainConfig};
-use aisec_ml::{tensor, MlError};
-use serde::{Deserialize, Serialize};
+use aisec_ml::net::Network;
+use aisec_ml::tensor;
+use aisec_ml::train::{self};
+use serde::Serialize;
 
 use crate::evasion::{self, EvasionParams, EvasionTask};
 use crate::{AttackError, Result};
@@ -64,264 +70,6 @@ impl ExtractionTask<'_> {
     /// otherwise each feature's range over the adversary's data.
     pub fn input_box(&self) -> InputBox {
         InputBox::of(self.public)
-    }
-}
-
-/// Per-feature bounds for random queries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InputBox {
-    pub lo: Vec<f32>,
-    pub hi: Vec<f32>,
-}
-
-impl InputBox {
-    pub fn of(data: &Dataset) -> InputBox {
-        let f = data.features();
-        if let Some(InputRange { lo, hi }) = data.input_range {
-            return InputBox {
-                lo: vec![lo; f],
-                hi: vec![hi; f],
-            };
-        }
-        let mut lo = vec![f32::INFINITY; f];
-        let mut hi = vec![f32::NEG_INFINITY; f];
-        for row in data.x.chunks(f) {
-            for (j, v) in row.iter().enumerate() {
-                lo[j] = lo[j].min(*v);
-                hi[j] = hi[j].max(*v);
-            }
-        }
-        InputBox { lo, hi }
-    }
-
-    pub fn sample(&self, n: usize, rng: &mut Rng) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n * self.lo.len());
-        for _ in 0..n {
-            for (lo, hi) in self.lo.iter().zip(&self.hi) {
-                out.push(rng.uniform(*lo, *hi));
-            }
-        }
-        out
-    }
-
-    pub fn clip(&self, x: &mut [f32]) {
-        let f = self.lo.len();
-        for row in x.chunks_mut(f) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = v.clamp(self.lo[j], self.hi[j]);
-            }
-        }
-    }
-}
-
-/// The victim's answers to a batch of queries.
-#[derive(Debug, Clone, Default)]
-pub struct Answers {
-    /// Rows answered (fewer than asked when a budget ran out).
-    pub rows: usize,
-    /// A probability row per input: the scores when revealed, top-k mass with the rest
-    /// spread evenly, or one-hot labels.
-    pub targets: Vec<f32>,
-    pub labels: Vec<usize>,
-    /// The raw probabilities, when the API reveals full scores.
-    pub probabilities: Option<Vec<f32>>,
-}
-
-/// The adversary's side of the API: counted, budgeted queries.
-pub struct Oracle<'a> {
-    victim: &'a dyn Classifier,
-    classes: usize,
-    features: usize,
-    budget: u64,
-    pub used: u64,
-    /// Set when the attack's or the target's budget stopped a query.
-    pub exhausted: bool,
-}
-
-impl<'a> Oracle<'a> {
-    pub fn new(task: &ExtractionTask<'a>) -> Self {
-        Oracle {
-            victim: task.victim,
-            classes: task.classes(),
-            features: task.features(),
-            budget: task.budget,
-            used: 0,
-            exhausted: false,
-        }
-    }
-
-    pub fn remaining(&self) -> u64 {
-        if self.exhausted {
-            0
-        } else {
-            self.budget.saturating_sub(self.used)
-        }
-    }
-
-    /// Whether the API reveals full scores.
-    pub fn reveals_scores(&self) -> bool {
-        matches!(
-            self.victim.output_kind(),
-            OutputKind::Probabilities | OutputKind::Logits
-        )
-    }
-
-    pub fn output_kind(&self) -> OutputKind {
-        self.victim.output_kind()
-    }
-
-    /// Asks about the rows of `x`, as many as the budget allows.
-    pub fn ask(&mut self, x: &[f32]) -> Result<Answers> {
-        let wanted = x.len() / self.features;
-        let n = wanted.min(self.remaining() as usize);
-        if n < wanted {
-            self.exhausted = true;
-        }
-        let mut answers = Answers::default();
-        let mut probabilities = Vec::new();
-        let mut all_scores = true;
-        for chunk in x[..n * self.features].chunks(CHUNK * self.features) {
-            let rows = chunk.len() / self.features;
-            let out = match self.victim.query(chunk) {
-                Ok(out) => out,
-                Err(MlError::BudgetExhausted { .. }) => {
-                    self.exhausted = true;
-                    break;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            self.used += rows as u64;
-            answers.rows += rows;
-            answers.labels.extend(out.labels(self.classes));
-            match &out {
-                QueryOutput::Probabilities(p) => probabilities.extend_from_slice(p),
-                QueryOutput::Logits(l) => {
-                    probabilities.extend(tensor::softmax_rows(l, self.classes))
-                }
-                _ => all_scores = false,
-            }
-            answers.targets.extend(targets(&out, self.classes));
-        }
-        if all_scores && answers.rows > 0 {
-            answers.probabilities = Some(probabilities);
-        }
-        Ok(answers)
-    }
-}
-
-/// Training targets from an API answer.
-pub fn targets(out: &QueryOutput, classes: usize) -> Vec<f32> {
-    match out {
-        QueryOutput::Probabilities(p) => p
-            .chunks(classes)
-            .flat_map(|row| normalised(row, classes))
-            .collect(),
-        QueryOutput::Logits(l) => tensor::softmax_rows(l, classes),
-        QueryOutput::TopK(rows) => rows
-            .iter()
-            .flat_map(|top| {
-                let mut row = vec![0.0f32; classes];
-                let mut mass = 0.0;
-                for (c, p) in top {
-                    if *c < classes {
-                        row[*c] = p.max(0.0);
-                        mass += p.max(0.0);
-                    }
-                }
-                let rest = classes.saturating_sub(top.len());
-                if rest > 0 && mass < 1.0 {
-                    let share = (1.0 - mass) / rest as f32;
-                    let named: Vec<usize> = top.iter().map(|(c, _)| *c).collect();
-                    for (c, v) in row.iter_mut().enumerate() {
-                        if !named.contains(&c) {
-                            *v = share;
-                        }
-                    }
-                }
-                normalised(&row, classes)
-            })
-            .collect(),
-        QueryOutput::Labels(labels) => labels
-            .iter()
-            .flat_map(|&l| {
-                let mut row = vec![0.0f32; classes];
-                if l < classes {
-                    row[l] = 1.0;
-                }
-                row
-            })
-            .collect(),
-    }
-}
-
-/// A probability row that sums to one (rounded or bent scores need not).
-fn normalised(row: &[f32], classes: usize) -> Vec<f32> {
-    let clean: Vec<f32> = row
-        .iter()
-        .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
-        .collect();
-    let sum: f32 = clean.iter().sum();
-    if sum <= 0.0 {
-        return vec![1.0 / classes as f32; classes];
-    }
-    clean.iter().map(|v| v / sum).collect()
-}
-
-/// One point of the fidelity-against-queries curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Checkpoint {
-    pub queries: u64,
-    pub fidelity: f64,
-    pub fidelity_uniform: f64,
-    pub substitute_accuracy: f64,
-}
-
-/// The assessor: the victim's labels on held-out and uniform random inputs, taken once and
-/// not charged to the adversary.
-pub struct Judge {
-    features: usize,
-    classes: usize,
-    holdout_x: Vec<f32>,
-    holdout_y: Vec<usize>,
-    victim_holdout: Vec<usize>,
-    uniform_x: Vec<f32>,
-    victim_uniform: Vec<usize>,
-    pub victim_accuracy: f64,
-}
-
-/// Uniform random inputs the fidelity is measured on.
-pub const UNIFORM_INPUTS: usize = 2000;
-
-impl Judge {
-    pub fn new(task: &ExtractionTask) -> Result<Judge> {
-        let mut rng = Rng::derive(task.seed, "extraction-judge");
-        let uniform_x = InputBox::of(task.public).sample(UNIFORM_INPUTS, &mut rng);
-        let victim_holdout = task.victim.evaluate(&task.holdout.x)?;
-        let victim_uniform = task.victim.evaluate(&uniform_x)?;
-        Ok(Judge {
-            features: task.features(),
-            classes: task.classes(),
-            victim_accuracy: train::accuracy(&victim_holdout, &task.holdout.y),
-            holdout_x: task.holdout.x.clone(),
-            holdout_y: task.holdout.y.clone(),
-            victim_holdout,
-            uniform_x,
-            victim_uniform,
-        })
-    }
-
-    pub fn measure(&self, substitute: &Network, queries: u64) -> Checkpoint {
-        let predict = |x: &[f32]| {
-            tensor::argmax_rows(&train::logits(substitute, x, self.features), self.classes)
-        };
-        let on_holdout = predict(&self.holdout_x);
-        let on_uniform = predict(&self.uniform_x);
-        Checkpoint {
-            queries,
-            fidelity: train::accuracy(&on_holdout, &self.victim_holdout),
-            fidelity_uniform: train::accuracy(&on_uniform, &self.victim_uniform),
-            substitute_accuracy: train::accuracy(&on_holdout, &self.holdout_y),
-        }
     }
 }
 
@@ -512,68 +260,4 @@ fn transfer(
             .count() as f64
             / n,
     })
-}
-
-/// Which network a substitute is, and how it is trained.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SubstituteSpec {
-    pub architecture: Architecture,
-    /// Gradient steps to aim for, whatever the amount of data (epochs follow from it).
-    pub steps: usize,
-    pub learning_rate: f64,
-}
-
-impl SubstituteSpec {
-    pub fn new(architecture: Architecture) -> Self {
-        SubstituteSpec {
-            architecture,
-            steps: 1500,
-            learning_rate: match architecture {
-                Architecture::Logreg => 1e-2,
-                _ => 2e-3,
-            },
-        }
-    }
-
-    /// A fresh substitute for the victim's input shape and classes.
-    pub fn init(&self, task: &ExtractionTask, seed: u64) -> Result<Network> {
-        let template = template(task);
-        Ok(train::init_network(self.architecture, &template, seed)?)
-    }
-
-    /// Trains `network` (fresh or continued) on the answers collected so far.
-    pub fn fit(
-        &self,
-        network: Network,
-        x: &[f32],
-        targets: &[f32],
-        classes: usize,
-        seed: u64,
-    ) -> Network {
-        let n = targets.len() / classes.max(1);
-        let batch = 64;
-        let epochs = (self.steps * batch).div_ceil(n.max(1)).clamp(10, 400);
-        let config = TrainConfig {
-            epochs,
-            batch_size: batch,
-            learning_rate: self.learning_rate,
-            seed,
-        };
-        train::train_soft(network, x, targets, classes, &config)
-    }
-}
-
-/// A one-example dataset with the victim's input shape, classes and range, for building
-/// networks and manifests.
-pub fn template(task: &ExtractionTask) -> Dataset {
-    let info = task.victim.info();
-    Dataset::new(
-        format!("substitute of {}", info.description),
-        vec![0.0; info.features()],
-        vec![0],
-        info.input_shape.clone(),
-        Some(info.num_classes),
-        task.public.input_range,
-    )
-    .expect("one zero input of the model's shape is a valid dataset")
 }

@@ -17,9 +17,7 @@ use proto::{ModelProto, TensorProto, DOUBLE, FLOAT, INT32, INT64};
 use value::Value;
 
 use crate::error::{MlError, Result};
-use crate::model::{
-    rows, Classifier, Differentiable, ModelInfo, OutputKind, QueryBudget, QueryOutput,
-};
+use crate::model::{rows, Differentiable, LocalModel, ModelInfo, QueryBudget};
 use crate::tensor;
 
 /// Converts an ONNX tensor into a graph value on `device`.
@@ -266,45 +264,17 @@ impl OnnxModel {
     }
 }
 
-impl Classifier for OnnxModel {
-    fn info(&self) -> &ModelInfo {
+impl LocalModel for OnnxModel {
+    fn model_info(&self) -> &ModelInfo {
         &self.info
     }
 
-    fn output_kind(&self) -> OutputKind {
-        OutputKind::Probabilities
+    fn plain_logits(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.logits_plain(x)
     }
 
-    fn query(&self, x: &[f32]) -> Result<QueryOutput> {
-        let n = rows(x, self.info.features())?;
-        self.budget.charge(n as u64)?;
-        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
-            &self.logits_plain(x)?,
-            self.info.num_classes,
-        )))
-    }
-
-    fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
-        rows(x, self.info.features())?;
-        Ok(QueryOutput::Probabilities(tensor::softmax_rows(
-            &self.logits_plain(x)?,
-            self.info.num_classes,
-        )))
-    }
-
-    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>> {
-        Ok(tensor::argmax_rows(
-            &self.logits_plain(x)?,
-            self.info.num_classes,
-        ))
-    }
-
-    fn budget(&self) -> &QueryBudget {
+    fn query_budget(&self) -> &QueryBudget {
         &self.budget
-    }
-
-    fn gradients(&self) -> Option<&dyn Differentiable> {
-        Some(self)
     }
 }
 
