@@ -3,10 +3,6 @@
 //! attacks again.
 
 pub mod demo;
-pub mod demo_extraction;
-mod demo_report;
-pub mod demo_scan;
-pub mod demo_summary;
 pub mod detection;
 pub mod extraction;
 pub mod findings;

@@ -14,7 +14,7 @@ fn the_checkpoint_scans_clean_and_the_poisoned_copy_is_caught() {
     let network = init_network(Architecture::Cnn, &train, 7).unwrap();
     let model = NativeModel::new(network, Manifest::new(Architecture::Cnn, &train, 7));
     let kb = KnowledgeBase::embedded().unwrap();
-    let stage = aisec_assess::demo_scan::run(&model, &kb).unwrap();
+    let stage = aisec_assess::demo::scan::run(&model, &kb).unwrap();
     if let Ok(path) = std::env::var("AISEC_WRITE_DEMO_CHECKPOINT") {
         // For checking by hand that torch.load(weights_only=True) reads it.
         std::fs::write(path, &stage.checkpoint).unwrap();
@@ -45,7 +45,7 @@ fn the_checkpoint_scans_clean_and_the_poisoned_copy_is_caught() {
         hit.offset,
         Some(
             2 + "cposix\nsystem\n(S'".len() as u64
-                + aisec_assess::demo_scan::PAYLOAD_COMMAND.len() as u64
+                + aisec_assess::demo::scan::PAYLOAD_COMMAND.len() as u64
                 + 3
         ),
         "REDUCE after PROTO, GLOBAL, MARK, STRING, TUPLE"

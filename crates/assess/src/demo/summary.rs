@@ -98,7 +98,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
     }
     if let Some(stage) = &outcome.extraction {
         let defended: Vec<_> = stage.rows.iter().filter(|r| r.defended.is_some()).collect();
-        let best = |fidelity: &dyn Fn(&crate::demo_extraction::ExtractionRow) -> f64| {
+        let best = |fidelity: &dyn Fn(&crate::demo::extraction::ExtractionRow) -> f64| {
             defended
                 .iter()
                 .map(|r| (fidelity(r), r.label.clone()))

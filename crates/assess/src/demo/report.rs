@@ -318,8 +318,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         title: "aisec demo: Build → Attack → Defend → attack again".into(),
         facts,
         findings: outcome.findings.clone(),
-        summary: crate::demo_summary::blocks(outcome),
-        finding_groups: crate::demo_summary::groups(&outcome.findings),
+        summary: crate::demo::summary::blocks(outcome),
+        finding_groups: crate::demo::summary::groups(&outcome.findings),
         sections: vec![
             battery,
             curve,
@@ -328,8 +328,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             black_box,
             detection,
             poisoning_section(outcome),
-            crate::demo_extraction::section(outcome.extraction.as_ref()),
-            crate::demo_scan::section(outcome.scan.as_ref()),
+            crate::demo::extraction::section(outcome.extraction.as_ref()),
+            crate::demo::scan::section(outcome.scan.as_ref()),
         ],
         names: outcome
             .findings

@@ -10,19 +10,23 @@
 //! Findings name ATLAS techniques and recommend mitigations with their lifecycle phases;
 //! the report records seeds and configurations so that every number can be reproduced.
 
+mod evasion_stages;
+use evasion_stages::{attack, battery_params, head_of, hopskipjump_stage, sweep};
+pub mod extraction;
+mod report;
+pub mod scan;
+pub mod summary;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
-use aisec_attacks::registry::find_evasion;
+use aisec_attacks::evasion::Norm;
 use aisec_attacks::AttackOutcome;
 use aisec_core::Finding;
 use aisec_defenses::adv_train::{self, AdvTrainConfig};
 use aisec_defenses::Defense;
 use aisec_ml::data::{BuiltinDataset, Dataset};
-use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train::{accuracy, init_network, predict, train, TrainConfig};
@@ -108,189 +112,13 @@ pub struct DemoOutcome {
     /// BadNets at 5% against a CNN trained like the baseline, and activation clustering.
     pub poisoning: Option<(crate::poisoning::PoisonOutcome, RunReport)>,
     /// Extraction of the baseline (and of a softmax regression), with API defences.
-    pub extraction: Option<crate::demo_extraction::ExtractionStage>,
+    pub extraction: Option<crate::demo::extraction::ExtractionStage>,
     /// The baseline as a PyTorch checkpoint and a poisoned copy, scanned.
-    pub scan: Option<crate::demo_scan::ScanStage>,
+    pub scan: Option<crate::demo::scan::ScanStage>,
     /// Each stage's own wall time; HopSkipJump runs beside detection, so they overlap.
     pub timings: Vec<(String, f64)>,
     /// The whole run, start to end.
     pub wall_seconds: f64,
-}
-
-fn attack(
-    name: &str,
-    params: EvasionParams,
-    model: &NativeModel,
-    test: &Dataset,
-    seed: u64,
-) -> Result<AttackOutcome> {
-    let entry = find_evasion(name).ok_or_else(|| aisec_attacks::AttackError::Config {
-        attack: "registry",
-        message: format!("no attack named {name}"),
-    })?;
-    let attack = (entry.build)(&params)?;
-    let task = EvasionTask {
-        model,
-        x: &test.x,
-        y: &test.y,
-        clip: test.input_range,
-        target: None,
-        seed,
-    };
-    Ok(evasion::run(attack.as_ref(), &task)?)
-}
-
-fn battery_params(cfg: &DemoConfig) -> Vec<(&'static str, EvasionParams)> {
-    let mut out = Vec::new();
-    for &eps in &cfg.battery_eps {
-        let base = EvasionParams {
-            eps: Some(eps),
-            norm: Some(Norm::Linf),
-            ..EvasionParams::default()
-        };
-        out.push(("fgsm", base.clone()));
-        out.push((
-            "pgd",
-            EvasionParams {
-                steps: Some(cfg.pgd_steps),
-                ..base.clone()
-            },
-        ));
-        out.push((
-            "apgd-ce",
-            EvasionParams {
-                steps: Some(cfg.apgd_steps),
-                ..base.clone()
-            },
-        ));
-        // Square runs at the largest budget only: at smaller ones the inputs it cannot fool
-        // spend the whole query budget each, which is most of the demo's time for no new fact.
-        if cfg.battery_eps.iter().all(|e| *e <= eps) {
-            out.push((
-                "square",
-                EvasionParams {
-                    steps: Some(cfg.square_queries),
-                    ..base
-                },
-            ));
-        }
-    }
-    out
-}
-
-/// The outcome on the first `n` inputs only. PGD treats each input on its own (its random
-/// start is drawn in input order), so this is the run on those inputs.
-fn head_of(outcome: &AttackOutcome, n: usize, features: usize) -> AttackOutcome {
-    let mut head = outcome.clone();
-    head.examples.truncate(n);
-    head.adversarial.truncate(n * features);
-    head
-}
-
-/// Robust accuracy against ε. A point whose run the battery already made (same attack, same
-/// parameters, same seed: the same numbers) is read from `done` instead of run again.
-fn sweep(
-    label: &str,
-    name: &str,
-    cfg: &DemoConfig,
-    model: &NativeModel,
-    test: &Dataset,
-    clean: f64,
-    done: &[(&'static str, EvasionParams, &AttackOutcome)],
-) -> Result<Series> {
-    let mut points = Vec::new();
-    for &eps in &cfg.eps_grid {
-        if eps == 0.0 {
-            points.push((0.0, clean));
-            continue;
-        }
-        let params = EvasionParams {
-            eps: Some(eps),
-            norm: Some(Norm::Linf),
-            steps: Some(cfg.pgd_steps),
-            ..EvasionParams::default()
-        };
-        let params = if name == "fgsm" {
-            EvasionParams {
-                steps: None,
-                ..params
-            }
-        } else {
-            params
-        };
-        let robust = match done.iter().find(|(n, p, _)| *n == name && *p == params) {
-            Some((_, _, outcome)) => outcome.metrics.get("robust_accuracy"),
-            None => attack(name, params, model, test, cfg.seed)?
-                .metrics
-                .get("robust_accuracy"),
-        };
-        let robust = robust.ok_or_else(|| {
-            AssessError::Config(format!("{name} at ε = {eps} reported no robust accuracy"))
-        })?;
-        points.push((eps as f64, robust));
-    }
-    Ok(Series {
-        label: label.to_string(),
-        points,
-    })
-}
-
-/// HopSkipJump with labels only against both models: the median-distance curves and outcomes.
-fn hopskipjump_stage(
-    cfg: &DemoConfig,
-    baseline: &NativeModel,
-    defended: &NativeModel,
-    test: &Dataset,
-) -> Result<(Vec<Series>, Vec<AttackOutcome>)> {
-    let hsj_data = test.head(cfg.hsj_examples);
-    let mut hsj_curves = Vec::new();
-    let mut hsj_outcomes = Vec::new();
-    for (label, model) in [("baseline", baseline), ("adversarially trained", defended)] {
-        // The adversary sees labels only: the same network behind a label-only API.
-        let shared: Arc<dyn Classifier> = Arc::new(NativeModel::new(
-            model.network().clone(),
-            model.manifest.clone(),
-        ));
-        let labels_only = Restricted::new(shared, OutputKind::Label, false);
-        let params = EvasionParams {
-            norm: Some(Norm::L2),
-            steps: Some(cfg.hsj_queries),
-            ..EvasionParams::default()
-        };
-        let entry = find_evasion("hsj").ok_or_else(|| aisec_attacks::AttackError::Config {
-            attack: "registry",
-            message: "no hsj".into(),
-        })?;
-        let hsj = (entry.build)(&params)?;
-        let task = EvasionTask {
-            model: &labels_only,
-            x: &hsj_data.x,
-            y: &hsj_data.y,
-            clip: hsj_data.input_range,
-            target: None,
-            seed: cfg.seed,
-        };
-        let outcome = evasion::run(hsj.as_ref(), &task)?;
-        let points: Vec<(f64, f64)> = outcome
-            .observations
-            .as_ref()
-            .and_then(|o| o["median_distance_by_queries"].as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .map(|p| {
-                (
-                    p["queries"].as_f64().unwrap_or(0.0),
-                    p["median_distance"].as_f64().unwrap_or(0.0),
-                )
-            })
-            .collect();
-        hsj_curves.push(Series {
-            label: format!("HopSkipJump, {label}"),
-            points,
-        });
-        hsj_outcomes.push(outcome);
-    }
-    Ok((hsj_curves, hsj_outcomes))
 }
 
 pub fn run(
@@ -555,7 +383,7 @@ pub fn run(
         "Extract: Knockoff, Jacobian augmentation and equation solving through the API; reverse sigmoid, rounding and PRADA",
     ));
     let started = Instant::now();
-    let extraction = crate::demo_extraction::run(&baseline, &train_set, &test, cfg.seed, kb)?;
+    let extraction = crate::demo::extraction::run(&baseline, &train_set, &test, cfg.seed, kb)?;
     for row in &extraction.rows {
         findings.extend(row.report.findings.iter().cloned());
         if let Some(d) = &row.defended {
@@ -568,7 +396,7 @@ pub fn run(
         "Supply chain: the baseline as a PyTorch checkpoint, a copy with a pickle payload, both scanned",
     ));
     let started = Instant::now();
-    let scan = crate::demo_scan::run(&baseline, kb)?;
+    let scan = crate::demo::scan::run(&baseline, kb)?;
     findings.extend(scan.report.findings.iter().cloned());
     timings.push(("scan".to_string(), started.elapsed().as_secs_f64()));
     Ok(DemoOutcome {
@@ -604,7 +432,7 @@ pub fn write(outcome: &DemoOutcome, kb: &KnowledgeBase, dir: &Path) -> Result<Ve
     }
     written.push(dir.join("models"));
 
-    let json = crate::demo_report::json(outcome);
+    let json = crate::demo::report::json(outcome);
     let path = dir.join("report.json");
     write_file(
         &path,
@@ -615,7 +443,7 @@ pub fn write(outcome: &DemoOutcome, kb: &KnowledgeBase, dir: &Path) -> Result<Ve
     let path = dir.join("report.html");
     write_file(
         &path,
-        &aisec_report::html::render(&crate::demo_report::document(outcome, kb)),
+        &aisec_report::html::render(&crate::demo::report::document(outcome, kb)),
     )?;
     written.push(path);
 
