@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{aisec, fails_with, json, num, train};
+use common::{aisec, aisec_line, fails_with, json, num, train};
 
 #[test]
 fn defend_list_names_every_defence_with_its_forms() {
-    let listing = json(&aisec(&["defend", "list", "--format", "json"]));
+    let listing = json(&aisec_line("defend list --format json"));
     let all = listing.as_array().unwrap();
     let smoothing = all
         .iter()
@@ -48,33 +48,13 @@ fn defend_list_names_every_defence_with_its_forms() {
 fn a_defence_of_another_family_is_refused_with_the_command_that_measures_it() {
     let dir = tempfile::tempdir().unwrap();
     let model = train(dir.path(), "mlp", "iris");
-    let o = aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &model,
-        "--dataset",
-        "iris",
-        "--attack",
-        "fgsm",
-        "--eps",
-        "0.1",
-        "--defend",
-        "strip",
-    ]);
+    let o = aisec_line(&format!(
+        "attack evasion --model {model} --dataset iris --attack fgsm --eps 0.1 --defend strip"
+    ));
     fails_with(&o, "`aisec attack poison`");
-    let o = aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &model,
-        "--dataset",
-        "iris",
-        "--attack",
-        "fgsm",
-        "--defend",
-        "round:x",
-    ]);
+    let o = aisec_line(&format!(
+        "attack evasion --model {model} --dataset iris --attack fgsm --defend round:x"
+    ));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         common::stderr(&o).contains("round:D"),
@@ -93,28 +73,7 @@ fn randomized_smoothing_is_measured_by_pgd_and_by_eot_pgd() {
     let model = train(dir.path(), "cnn", "digits");
     let mut gains = Vec::new();
     for seed in ["1", "2", "3"] {
-        let report = json(&aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "digits",
-            "--attack",
-            "pgd",
-            "--eps",
-            "0.1",
-            "--steps",
-            "20",
-            "--limit",
-            "60",
-            "--seed",
-            seed,
-            "--defend",
-            "smooth:0.25",
-            "--format",
-            "json",
-        ]));
+        let report = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack pgd --eps 0.1 --steps 20 --limit 60 --seed {seed} --defend smooth:0.25 --format json")));
         let robust = |r: &serde_json::Value| num(&r["metrics"]["robust_accuracy"]);
         let defended = &report["defended"];
         let adaptive = &defended["adaptive"];

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{aisec, fails_with, json, num, stderr, stdout, train};
+use common::{aisec, aisec_line, fails_with, json, num, stderr, stdout, train};
 
 #[test]
 fn train_eval_and_attack_a_model() {
@@ -19,16 +19,9 @@ fn train_eval_and_attack_a_model() {
     assert_eq!(manifest["input_shape"], serde_json::json!([1, 8, 8]));
     assert!(manifest["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.9);
 
-    let eval = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &model,
-        "--dataset",
-        "digits",
-        "--format",
-        "json",
-    ]));
+    let eval = json(&aisec_line(&format!(
+        "model eval --model {model} --dataset digits --format json"
+    )));
     assert_eq!(eval["kind"], "model");
     assert_eq!(eval["observations"]["examples"], 359);
     assert_eq!(
@@ -38,14 +31,9 @@ fn train_eval_and_attack_a_model() {
             .len(),
         10
     );
-    let text = stdout(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &model,
-        "--dataset",
-        "digits",
-    ]));
+    let text = stdout(&aisec_line(&format!(
+        "model eval --model {model} --dataset digits"
+    )));
     assert!(text.contains("confusion matrix"), "{text}");
 
     let adv = dir.path().join("adv.npy");
@@ -107,42 +95,14 @@ fn train_eval_and_attack_a_model() {
     assert_eq!(saved.shape, vec![50, 1, 8, 8]);
     assert!(saved.data.iter().all(|v| (0.0..=1.0).contains(v)));
 
-    let text = stdout(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "fgsm",
-        "--eps",
-        "0.1",
-        "--limit",
-        "40",
-    ]));
+    let text = stdout(&aisec_line(&format!(
+        "attack evasion --model {model} --dataset digits --attack fgsm --eps 0.1 --limit 40"
+    )));
     assert!(
         text.contains("robust accuracy") && text.contains("AML.T0015"),
         "{text}"
     );
-    let targeted = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "apgd",
-        "--eps",
-        "0.3",
-        "--targeted",
-        "0",
-        "--limit",
-        "30",
-        "--format",
-        "json",
-    ]));
+    let targeted = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack apgd --eps 0.3 --targeted 0 --limit 30 --format json")));
     assert!(targeted["metrics"]["attack_success_rate"].as_f64().unwrap() > 0.5);
 }
 
@@ -151,86 +111,37 @@ fn bad_attack_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let model = train(dir.path(), "logreg", "iris");
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "iris",
-            "--attack",
-            "jsma",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {model} --dataset iris --attack jsma"
+        )),
         "--attack `jsma`",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "digits",
-            "--attack",
-            "pgd",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {model} --dataset digits --attack pgd"
+        )),
         "shape",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            "/nonexistent",
-            "--dataset",
-            "iris",
-            "--attack",
-            "pgd",
-        ]),
+        &aisec_line("attack evasion --model /nonexistent --dataset iris --attack pgd"),
         "/nonexistent",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "iris",
-            "--attack",
-            "pgd",
-            "--eps=-1",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {model} --dataset iris --attack pgd --eps=-1"
+        )),
         "--eps",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "iris",
-            "--attack",
-            "pgd",
-            "--targeted",
-            "9",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {model} --dataset iris --attack pgd --targeted 9"
+        )),
         "target class 9",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "iris",
-            "--attack",
-            "pgd",
-            "--max-queries",
-            "10",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {model} --dataset iris --attack pgd --max-queries 10"
+        )),
         "budget exhausted",
     );
     fails_with(
@@ -262,7 +173,7 @@ fn bad_attack_inputs_are_clear_errors() {
         "image inputs",
     );
     fails_with(
-        &aisec(&["model", "eval", "--model", &model, "--dataset", "mnist"]),
+        &aisec_line(&format!("model eval --model {model} --dataset mnist")),
         "--dataset `mnist`",
     );
     let listed = stdout(&aisec(&["attack", "list"]));

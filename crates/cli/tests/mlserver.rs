@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{aisec, json, num};
+use common::{aisec_line, json, num};
 
 const MLSERVER: &str = "1.7.1";
 
@@ -170,16 +170,9 @@ fn mlserver_serving_scikit_learn() {
     let url = format!("kserve+http://127.0.0.1:{}/v2/models/iris", served.port);
 
     // MLServer's default output is the label (INT64, [N, 1]): a label-only target.
-    let labels = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--format",
-        "json",
-    ]));
+    let labels = json(&aisec_line(&format!(
+        "model eval --model {url} --dataset iris --format json"
+    )));
     assert!(
         labels["target"].as_str().unwrap().contains("labels only"),
         "{labels}"
@@ -187,18 +180,9 @@ fn mlserver_serving_scikit_learn() {
     assert!(num(&labels["metrics"]["clean_accuracy"]) >= 0.9, "{labels}");
 
     // Probabilities come when the request names the output.
-    let probs = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--output",
-        "predict_proba",
-        "--format",
-        "json",
-    ]));
+    let probs = json(&aisec_line(&format!(
+        "model eval --model {url} --dataset iris --output predict_proba --format json"
+    )));
     let target = probs["target"].as_str().unwrap();
     assert!(
         target.contains("predict_proba") && target.contains("probabilities"),
@@ -210,61 +194,20 @@ fn mlserver_serving_scikit_learn() {
     );
 
     // A score-based attack through the probabilities, a decision-based one through labels.
-    let square = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--output",
-        "predict_proba",
-        "--attack",
-        "square",
-        "--eps",
-        "0.3",
-        "--limit",
-        "10",
-        "--max-queries",
-        "5000",
-        "--format",
-        "json",
-    ]));
+    let square = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --output predict_proba --attack square --eps 0.3 --limit 10 --max-queries 5000 --format json")));
     assert!(num(&square["metrics"]["queries_total"]) > 0.0);
     assert!(
         num(&square["metrics"]["attack_success_rate"]) > 0.0,
         "{square}"
     );
-    let hsj = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--attack",
-        "hsj",
-        "--limit",
-        "5",
-        "--max-queries",
-        "2000",
-        "--format",
-        "json",
-    ]));
+    let hsj = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --attack hsj --limit 5 --max-queries 2000 --format json")));
     assert!(hsj["target"].as_str().unwrap().contains("labels only"));
     assert!(num(&hsj["metrics"]["queries_total"]) > 0.0);
 
     // A wrong output name is the server's clear refusal, not a parse error.
-    let o = aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--output",
-        "nope",
-    ]);
+    let o = aisec_line(&format!(
+        "model eval --model {url} --dataset iris --output nope"
+    ));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         common::stderr(&o).contains("nope"),

@@ -13,6 +13,10 @@ fn aisec(args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn aisec_line(line: &str) -> Output {
+    aisec(&line.split_whitespace().collect::<Vec<_>>())
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -61,7 +65,7 @@ fn exit_codes_text_json_and_sarif() {
         "{text}"
     );
 
-    let o = aisec(&["scan", root, "--format", "json"]);
+    let o = aisec_line(&format!("scan {root} --format json"));
     assert_eq!(o.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["kind"], "scan");
@@ -91,7 +95,7 @@ fn exit_codes_text_json_and_sarif() {
     assert_eq!(evil["findings"][0]["rule"], "AISEC-PKL-001");
     assert_eq!(evil["findings"][0]["opcode"], "REDUCE");
 
-    let o = aisec(&["scan", root, "--format", "sarif"]);
+    let o = aisec_line(&format!("scan {root} --format sarif"));
     assert_eq!(o.status.code(), Some(1));
     let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
@@ -151,7 +155,7 @@ fn unreviewed_calls_fail_references_need_strict_and_allowlists_clear_them() {
     );
     assert!(text.contains("--allow ourlab.models.Net"), "{text}");
     assert_eq!(
-        aisec(&["scan", path, "--allow", "ourlab.models.Net"])
+        aisec_line(&format!("scan {path} --allow ourlab.models.Net"))
             .status
             .code(),
         Some(0)
@@ -188,7 +192,7 @@ fn unreviewed_calls_fail_references_need_strict_and_allowlists_clear_them() {
     }
 
     // The deny list wins, with a message naming the argument.
-    let o = aisec(&["scan", path, "--allow", "os.system"]);
+    let o = aisec_line(&format!("scan {path} --allow os.system"));
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--allow `os.system` stays dangerous"));
     std::fs::write(&list, "builtins.eval\n").unwrap();
@@ -232,7 +236,7 @@ fn errors_fail_closed() {
         false
     );
 
-    let o = aisec(&["atlas", "matrix", "--format", "sarif"]);
+    let o = aisec_line("atlas matrix --format sarif");
     assert_eq!(o.status.code(), Some(2));
 
     let o = aisec(&["scan", "--help"]);

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{aisec, fails_with, json, num, train};
+use common::{aisec, aisec_line, fails_with, json, num, train};
 
 #[test]
 fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
@@ -30,26 +30,12 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
 
-    let remote = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--format",
-        "json",
-    ]));
-    let local = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        &model,
-        "--dataset",
-        "iris",
-        "--format",
-        "json",
-    ]));
+    let remote = json(&aisec_line(&format!(
+        "model eval --model {url} --dataset iris --format json"
+    )));
+    let local = json(&aisec_line(&format!(
+        "model eval --model {model} --dataset iris --format json"
+    )));
     assert_eq!(remote["metrics"], local["metrics"]);
     assert_eq!(
         remote["observations"]["confusion_matrix"],
@@ -60,21 +46,14 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         .unwrap()
         .starts_with("kserve http://127.0.0.1:"));
     // A white-box attack on a black-box target says what to do instead.
-    let o = aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &url,
-        "--dataset",
-        "iris",
-        "--attack",
-        "pgd",
-    ]);
+    let o = aisec_line(&format!(
+        "attack evasion --model {url} --dataset iris --attack pgd"
+    ));
     fails_with(&o, "needs gradient access");
     child.kill().unwrap();
     let _ = child.wait();
     fails_with(
-        &aisec(&["model", "eval", "--model", &url, "--dataset", "iris"]),
+        &aisec_line(&format!("model eval --model {url} --dataset iris")),
         "is it running",
     );
 
@@ -107,7 +86,7 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         .trim_end_matches(':')
         .to_string();
     fails_with(
-        &aisec(&["model", "eval", "--model", &url, "--dataset", "iris"]),
+        &aisec_line(&format!("model eval --model {url} --dataset iris")),
         "query budget exhausted",
     );
     child.kill().unwrap();
@@ -169,26 +148,7 @@ fn onnx_models_are_white_box_targets() {
 fn black_box_attacks_and_api_defences_report_both_sides() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
     let model = model.to_str().unwrap();
-    let report = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "square",
-        "--eps",
-        "0.1",
-        "--steps",
-        "1000",
-        "--limit",
-        "40",
-        "--defend",
-        "round:1",
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --steps 1000 --limit 40 --defend round:1 --format json")));
     assert_eq!(
         report["atlas"],
         serde_json::json!(["AML.T0043.001", "AML.T0015", "AML.T0040"])
@@ -214,26 +174,7 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
     );
 
     // A rate limit delays the attack by the time it reports; it does not stop it.
-    let throttled = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "square",
-        "--eps",
-        "0.1",
-        "--steps",
-        "1000",
-        "--limit",
-        "40",
-        "--defend",
-        "rate:10",
-        "--format",
-        "json",
-    ]));
+    let throttled = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --steps 1000 --limit 40 --defend rate:10 --format json")));
     let defended = &throttled["defended"];
     assert_eq!(
         defended["metrics"]["attack_success_rate"],
@@ -246,22 +187,7 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
         "{observed}"
     );
 
-    let hsj = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "hsj",
-        "--steps",
-        "500",
-        "--limit",
-        "5",
-        "--format",
-        "json",
-    ]));
+    let hsj = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack hsj --steps 500 --limit 5 --format json")));
     assert_eq!(
         hsj["observations"]["median_distance_by_queries"]
             .as_array()
@@ -270,39 +196,13 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
         3
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            model,
-            "--dataset",
-            "digits",
-            "--attack",
-            "pgd",
-            "--defend",
-            "median",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {model} --dataset digits --attack pgd --defend median"
+        )),
         "not a defence",
     );
 
-    let squeeze = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "pgd",
-        "--eps",
-        "0.2",
-        "--limit",
-        "40",
-        "--defend",
-        "squeeze",
-        "--format",
-        "json",
-    ]));
+    let squeeze = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack pgd --eps 0.2 --limit 40 --defend squeeze --format json")));
     let detection = &squeeze["defended"];
     assert_eq!(detection["name"], "defense.feature-squeezing");
     assert_eq!(
@@ -326,26 +226,7 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
 
 #[test]
 fn poisoning_from_the_command_line() {
-    let report = json(&aisec(&[
-        "attack",
-        "poison",
-        "--dataset",
-        "digits",
-        "--arch",
-        "logreg",
-        "--attack",
-        "label-flip",
-        "--source",
-        "3",
-        "--target",
-        "8",
-        "--rate",
-        "0.6",
-        "--seed",
-        "3",
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line("attack poison --dataset digits --arch logreg --attack label-flip --source 3 --target 8 --rate 0.6 --seed 3 --format json"));
     assert_eq!(report["name"], "poison.label-flip");
     assert_eq!(
         report["atlas"],
@@ -360,27 +241,11 @@ fn poisoning_from_the_command_line() {
             > 0.9
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "poison",
-            "--dataset",
-            "digits",
-            "--attack",
-            "trojannn",
-        ]),
+        &aisec_line("attack poison --dataset digits --attack trojannn"),
         "not a poisoning attack",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "poison",
-            "--dataset",
-            "digits",
-            "--attack",
-            "badnets",
-            "--target",
-            "12",
-        ]),
+        &aisec_line("attack poison --dataset digits --attack badnets --target 12"),
         "--target 12 is not a class",
     );
 }
@@ -390,22 +255,7 @@ fn extraction_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let logreg = train(dir.path(), "logreg", "digits");
     // Equation solving: exact from d + 1 = 65 queries; rounding to one decimal breaks it.
-    let report = json(&aisec(&[
-        "attack",
-        "extract",
-        "--model",
-        &logreg,
-        "--dataset",
-        "digits",
-        "--attack",
-        "equation",
-        "--defend",
-        "rounding:1",
-        "--transfer-eps",
-        "0",
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line(&format!("attack extract --model {logreg} --dataset digits --attack equation --defend rounding:1 --transfer-eps 0 --format json")));
     assert_eq!(report["name"], "extract.equation");
     assert_eq!(report["metrics"]["queries_total"], 65.0);
     assert_eq!(report["metrics"]["fidelity_uniform"], 1.0);
@@ -499,61 +349,25 @@ fn extraction_from_the_command_line() {
     );
 
     fails_with(
-        &aisec(&[
-            "attack",
-            "extract",
-            "--model",
-            &logreg,
-            "--dataset",
-            "digits",
-            "--attack",
-            "steal",
-        ]),
+        &aisec_line(&format!(
+            "attack extract --model {logreg} --dataset digits --attack steal"
+        )),
         "not an extraction attack",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "extract",
-            "--model",
-            &logreg,
-            "--dataset",
-            "digits",
-            "--attack",
-            "knockoff",
-            "--defend",
-            "blur",
-        ]),
+        &aisec_line(&format!(
+            "attack extract --model {logreg} --dataset digits --attack knockoff --defend blur"
+        )),
         "`blur` is not a defence",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "extract",
-            "--model",
-            &logreg,
-            "--dataset",
-            "digits",
-            "--attack",
-            "equation",
-            "--solver",
-            "exact",
-            "--outputs",
-            "label",
-        ]),
+        &aisec_line(&format!("attack extract --model {logreg} --dataset digits --attack equation --solver exact --outputs label")),
         "needs probabilities",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "extract",
-            "--model",
-            &logreg,
-            "--dataset",
-            "iris",
-            "--attack",
-            "knockoff",
-        ]),
+        &aisec_line(&format!(
+            "attack extract --model {logreg} --dataset iris --attack knockoff"
+        )),
         "shape",
     );
 }
@@ -586,20 +400,7 @@ fn a_served_model_behind_prada_refuses_an_extracting_client() {
         .find(|w| w.starts_with("kserve+http://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
-    let report = json(&aisec(&[
-        "attack",
-        "extract",
-        "--model",
-        &url,
-        "--dataset",
-        "digits",
-        "--attack",
-        "jacobian",
-        "--transfer-eps",
-        "0",
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line(&format!("attack extract --model {url} --dataset digits --attack jacobian --transfer-eps 0 --format json")));
     let _ = child.kill();
     let _ = child.wait();
     let mut log = String::new();

@@ -67,3 +67,9 @@ pub fn num(v: &serde_json::Value) -> f64 {
     v.as_f64()
         .unwrap_or_else(|| panic!("expected a number, found {v}"))
 }
+
+/// Runs the binary on one command line split at whitespace, as a user types it (no argument
+/// of these tests contains a space).
+pub fn aisec_line(line: &str) -> Output {
+    aisec(&line.split_whitespace().collect::<Vec<_>>())
+}
