@@ -190,3 +190,42 @@ pub(super) fn hopskipjump_stage(
     }
     Ok((hsj_curves, hsj_outcomes))
 }
+
+/// The battery against `model`, then its PGD and FGSM robustness curves (reusing the
+/// battery's runs where the parameters are the same).
+pub(super) fn battery_and_sweeps(
+    cfg: &DemoConfig,
+    model: &NativeModel,
+    test: &Dataset,
+    clean: f64,
+    label: &str,
+) -> Result<(Vec<AttackOutcome>, [Series; 2])> {
+    let mut outcomes = Vec::new();
+    for (name, params) in battery_params(cfg) {
+        outcomes.push(attack(name, params, model, test, cfg.seed)?);
+    }
+    let done: Vec<_> = battery_params(cfg)
+        .into_iter()
+        .zip(&outcomes)
+        .map(|((n, p), o)| (n, p, o))
+        .collect();
+    let pgd = sweep(
+        &format!("PGD, {label}"),
+        "pgd",
+        cfg,
+        model,
+        test,
+        clean,
+        &done,
+    )?;
+    let fgsm = sweep(
+        &format!("FGSM, {label}"),
+        "fgsm",
+        cfg,
+        model,
+        test,
+        clean,
+        &done,
+    )?;
+    Ok((outcomes, [pgd, fgsm]))
+}

@@ -11,7 +11,7 @@
 //! the report records seeds and configurations so that every number can be reproduced.
 
 mod evasion_stages;
-use evasion_stages::{attack, battery_params, head_of, hopskipjump_stage, sweep};
+use evasion_stages::{battery_and_sweeps, battery_params, head_of, hopskipjump_stage};
 pub mod extraction;
 mod report;
 pub mod scan;
@@ -160,35 +160,9 @@ pub fn run(
         "Attack: FGSM, PGD and APGD-CE against the baseline",
     ));
     let started = Instant::now();
-    let mut baseline_outcomes = Vec::new();
-    for (name, params) in battery_params(cfg) {
-        baseline_outcomes.push(attack(name, params, &baseline, &test, cfg.seed)?);
-    }
-    let baseline_done: Vec<_> = battery_params(cfg)
-        .into_iter()
-        .zip(&baseline_outcomes)
-        .map(|((n, p), o)| (n, p, o))
-        .collect();
-    let mut curves = vec![
-        sweep(
-            "PGD, baseline",
-            "pgd",
-            cfg,
-            &baseline,
-            &test,
-            baseline_clean,
-            &baseline_done,
-        )?,
-        sweep(
-            "FGSM, baseline",
-            "fgsm",
-            cfg,
-            &baseline,
-            &test,
-            baseline_clean,
-            &baseline_done,
-        )?,
-    ];
+    let (baseline_outcomes, baseline_curves) =
+        battery_and_sweeps(cfg, &baseline, &test, baseline_clean, "baseline")?;
+    let mut curves = baseline_curves.to_vec();
     timings.push((
         "attack baseline".to_string(),
         started.elapsed().as_secs_f64(),
@@ -227,34 +201,14 @@ pub fn run(
         "Attack again: the same battery against the hardened model",
     ));
     let started = Instant::now();
-    let mut defended_outcomes = Vec::new();
-    for (name, params) in battery_params(cfg) {
-        defended_outcomes.push(attack(name, params, &defended, &test, cfg.seed)?);
-    }
-    let defended_done: Vec<_> = battery_params(cfg)
-        .into_iter()
-        .zip(&defended_outcomes)
-        .map(|((n, p), o)| (n, p, o))
-        .collect();
-    curves.push(sweep(
-        "PGD, adversarially trained",
-        "pgd",
+    let (defended_outcomes, defended_curves) = battery_and_sweeps(
         cfg,
         &defended,
         &test,
         defended_clean,
-        &defended_done,
-    )?);
-    curves.push(sweep(
-        "FGSM, adversarially trained",
-        "fgsm",
-        cfg,
-        &defended,
-        &test,
-        defended_clean,
-        &defended_done,
-    )?);
-    drop(defended_done);
+        "adversarially trained",
+    )?;
+    curves.extend(defended_curves);
     let pgd_for_detection = head_of(
         baseline_outcomes
             .iter()
