@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 
 use aisec_assess::demo::{self, DemoConfig, Progress as DemoProgress};
-use aisec_ml::model::Classifier;
 use anyhow::{Context, Result};
 use clap::Args;
 
@@ -48,38 +47,12 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
         .with_context(|| format!("cannot write the report into {}", args.out.display()))?;
     match cli.format {
         Format::Json => {
-            let mut atlas: Vec<&str> = outcome
-                .findings
+            // The report.json run object, with the files written beside it.
+            let mut report = demo::report_json(&outcome);
+            report["observations"]["files"] = serde_json::json!(written
                 .iter()
-                .flat_map(|f| f.atlas.iter().map(|a| a.as_str()))
-                .collect();
-            atlas.sort_unstable();
-            atlas.dedup();
-            let mut metrics = aisec_core::Metrics::default();
-            if let Some(clean) = outcome
-                .baseline
-                .manifest
-                .metrics
-                .get("clean_accuracy")
-                .and_then(|v| v.as_f64())
-            {
-                metrics.insert("clean_accuracy", clean)?;
-            }
-            metrics.insert("wall_seconds", outcome.wall_seconds)?;
-            let report = aisec_report::RunReport::new(
-                aisec_report::RunKind::Assessment,
-                "demo",
-                &atlas,
-                outcome.baseline.info().description.clone(),
-                serde_json::to_value(&outcome.config)?,
-                args.seed,
-                metrics,
-            )
-            .with_observations(Some(serde_json::json!({
-                "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-                "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-            })))
-            .with_findings(outcome.findings.clone());
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>());
             print_json(&report)?
         }
         Format::Text | Format::Sarif => {

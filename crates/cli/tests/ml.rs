@@ -319,7 +319,7 @@ fn demo_builds_attacks_defends_and_reports() {
     assert_eq!(report["kind"], "assessment");
     assert!(report["metrics"]["clean_accuracy"].as_f64().unwrap() >= 0.97);
     let run = |name: &str, eps: f64| -> serde_json::Value {
-        report["runs"]
+        report["observations"]["runs"]
             .as_array()
             .unwrap()
             .iter()
@@ -356,12 +356,12 @@ fn demo_builds_attacks_defends_and_reports() {
         .is_some_and(|p| !p.is_empty())));
 
     // The black-box stage: HopSkipJump's perturbation shrinks with queries.
-    let hsj = report["hopskipjump_curves"][0]["points"]
+    let hsj = report["observations"]["hopskipjump_curves"][0]["points"]
         .as_array()
         .unwrap();
     assert!(num(&hsj.last().unwrap()[1]) < num(&hsj.first().unwrap()[1]));
     // The detection stage: plain and adaptive figures.
-    let detection = &report["detection"];
+    let detection = &report["observations"]["detection"];
     assert_eq!(detection["name"], "defense.feature-squeezing");
     assert!(
         detection["metrics"]["detection_recall"].as_f64().unwrap() >= 0.8,
@@ -373,7 +373,7 @@ fn demo_builds_attacks_defends_and_reports() {
             < num(&detection["metrics"]["detection_recall"])
     );
     // The poisoning stage: BadNets at 5% and activation clustering.
-    let poisoning = &report["poisoning"];
+    let poisoning = &report["observations"]["poisoning"];
     assert_eq!(poisoning["name"], "poison.badnets");
     assert!(
         poisoning["metrics"]["attack_success_rate"]
@@ -388,7 +388,9 @@ fn demo_builds_attacks_defends_and_reports() {
             < 0.2
     );
     // The extraction stage: a faithful substitute from at most 5,000 queries; the defences.
-    let runs = report["extraction"]["runs"].as_array().unwrap();
+    let runs = report["observations"]["extraction"]["runs"]
+        .as_array()
+        .unwrap();
     let knockoff = &runs[0];
     assert_eq!(knockoff["name"], "extract.knockoff");
     assert!(knockoff["metrics"]["fidelity"].as_f64().unwrap() >= 0.9);
@@ -414,7 +416,7 @@ fn demo_builds_attacks_defends_and_reports() {
             .unwrap()
             < 0.5
     );
-    assert!(!report["extraction"]["fidelity_curves"]
+    assert!(!report["observations"]["extraction"]["fidelity_curves"]
         .as_array()
         .unwrap()
         .is_empty());

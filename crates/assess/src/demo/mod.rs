@@ -14,6 +14,7 @@ mod evasion_stages;
 use evasion_stages::{battery_and_sweeps, battery_params, head_of, hopskipjump_stage};
 pub mod extraction;
 mod report;
+pub use report::json as report_json;
 pub mod scan;
 pub mod summary;
 

@@ -1,8 +1,10 @@
 //! The demo's outcome as the JSON report and the HTML document.
 
+use aisec_core::Metrics;
 use aisec_defenses::adv_train;
 use aisec_report::html::{Block, Document, Section};
 use aisec_report::svg;
+use aisec_report::{RunKind, RunReport};
 use serde_json::{json, Value};
 
 use crate::demo::DemoOutcome;
@@ -26,6 +28,8 @@ fn clean(outcome: &DemoOutcome, defended: bool) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `report.json`: the shared run object of kind `assessment`; the stages' own run objects,
+/// curves and timings are its observations.
 pub fn json(outcome: &DemoOutcome) -> Value {
     let per_attack = |defended: bool| -> serde_json::Map<String, Value> {
         outcome
@@ -44,15 +48,29 @@ pub fn json(outcome: &DemoOutcome) -> Value {
             })
             .collect()
     };
-    json!({
-        "kind": "assessment",
-        "name": "demo",
+    let mut atlas: Vec<&str> = outcome
+        .findings
+        .iter()
+        .flat_map(|f| f.atlas.iter().map(|a| a.as_str()))
+        .collect();
+    atlas.sort_unstable();
+    atlas.dedup();
+    let mut metrics = Metrics::default();
+    let _ = metrics.insert("clean_accuracy", clean(outcome, false));
+    let _ = metrics.insert("wall_seconds", outcome.wall_seconds);
+    let report = RunReport::new(
+        RunKind::Assessment,
+        "demo",
+        &atlas,
+        format!("digits CNN (seed {})", outcome.config.seed),
+        serde_json::to_value(&outcome.config).unwrap_or_default(),
+        outcome.config.seed,
+        metrics,
+    )
+    .with_data(format!("digits test split ({} examples)", outcome.test.len()))
+    .with_findings(outcome.findings.clone())
+    .with_observations(Some(json!({
         "tool_version": env!("CARGO_PKG_VERSION"),
-        "seed": outcome.config.seed,
-        "target": format!("digits CNN (seed {})", outcome.config.seed),
-        "data": format!("digits test split ({} examples)", outcome.test.len()),
-        "config": outcome.config,
-        "metrics": { "clean_accuracy": clean(outcome, false) },
         "defenses": [{
             "name": "defense.adv-train",
             "mitigations": adv_train::INFO.mitigations,
@@ -62,7 +80,6 @@ pub fn json(outcome: &DemoOutcome) -> Value {
             "robust_accuracy_before": per_attack(false),
             "robust_accuracy_after": per_attack(true),
         }],
-        "findings": outcome.findings,
         "runs": outcome.runs,
         "robustness_curves": outcome.sweep,
         "hopskipjump_curves": outcome.hsj_curves,
@@ -74,8 +91,8 @@ pub fn json(outcome: &DemoOutcome) -> Value {
         })),
         "scan": outcome.scan.as_ref().map(|s| &s.report),
         "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        "wall_seconds": outcome.wall_seconds,
-    })
+    })));
+    serde_json::to_value(report).unwrap_or_default()
 }
 
 pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Document {
