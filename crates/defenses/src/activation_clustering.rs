@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::linalg;
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -110,12 +110,4 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
     })
 }
 
-impl Defense for ClusteringConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(ClusteringConfig);

@@ -19,7 +19,7 @@ use aisec_ml::{tensor, MlError};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.adv-train",
@@ -181,12 +181,4 @@ pub fn adversarial_training(
     }
 }
 
-impl Defense for AdvTrainConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(AdvTrainConfig);

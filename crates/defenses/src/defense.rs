@@ -113,3 +113,20 @@ pub trait Defense {
         }
     }
 }
+
+/// Implements [`Defense`] for a configuration that serialises as its settings, with the
+/// module's `INFO`.
+macro_rules! defense_from_config {
+    ($config:ty) => {
+        impl $crate::defense::Defense for $config {
+            fn info(&self) -> &'static $crate::defense::DefenseInfo {
+                &INFO
+            }
+
+            fn settings(&self) -> serde_json::Value {
+                serde_json::to_value(self).unwrap_or_default()
+            }
+        }
+    };
+}
+pub(crate) use defense_from_config;

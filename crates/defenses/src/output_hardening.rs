@@ -16,7 +16,7 @@ use aisec_ml::model::{Classifier, ModelInfo, OutputKind, QueryBudget, QueryOutpu
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -181,15 +181,7 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
     Some(mode)
 }
 
-impl Defense for Hardening {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(Hardening);
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::query_limit::LOCAL_CLIENT;
 use crate::shapiro::shapiro_wilk;
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -263,15 +263,7 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
     Some(config.map(DefenseSpec::Prada))
 }
 
-impl Defense for PradaConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(PradaConfig);
 
 #[cfg(test)]
 mod tests {

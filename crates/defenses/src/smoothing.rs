@@ -30,7 +30,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -87,15 +87,7 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
     Some(config.map(DefenseSpec::Smoothing))
 }
 
-impl Defense for SmoothingConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(SmoothingConfig);
 
 /// Which gradients the smoothed target offers an attacker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::linalg;
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -80,12 +80,4 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
         .then(|| crate::registry::bare(argument, DefenseSpec::Spectral(SpectralConfig::default())))
 }
 
-impl Defense for SpectralConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(SpectralConfig);

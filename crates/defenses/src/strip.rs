@@ -11,7 +11,7 @@ use aisec_ml::model::{Classifier, QueryOutput};
 use aisec_ml::MlError;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -147,12 +147,4 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
         .then(|| crate::registry::bare(argument, DefenseSpec::Strip(StripConfig::default())))
 }
 
-impl Defense for StripConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(StripConfig);

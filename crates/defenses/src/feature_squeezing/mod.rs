@@ -17,7 +17,7 @@ use aisec_ml::model::{Classifier, QueryOutput};
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 mod adaptive;
@@ -309,15 +309,7 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
         .then(|| crate::registry::bare(argument, DefenseSpec::Squeeze(SqueezeConfig::default())))
 }
 
-impl Defense for SqueezeConfig {
-    fn info(&self) -> &'static DefenseInfo {
-        &INFO
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-}
+crate::defense::defense_from_config!(SqueezeConfig);
 
 #[cfg(test)]
 mod tests {
