@@ -96,8 +96,10 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
     reference.observed = guarded.observed();
     defended.defense = Some(reference.clone());
     if let Some(adaptive_target) = defense.adaptive_guard(request.model.clone(), request.seed) {
-        if adaptive_target.model.gradients().is_some()
-            || request.attack.access != aisec_attacks::Access::WhiteBox
+        // The adaptive target differs from the plain one only in the gradients it offers
+        // (EOT): a query-only attack would meet the same target twice.
+        if request.attack.access == aisec_attacks::Access::WhiteBox
+            && adaptive_target.model.gradients().is_some()
         {
             let adaptive_outcome = attack_once(request, adaptive_target.model.as_ref())?;
             let mut adaptive = defended_report(
