@@ -78,13 +78,17 @@ pub fn defend_help(family: Family) -> String {
     )
 }
 
-/// `--attack` help from the registry.
-fn evasion_attack_help() -> String {
-    let names: Vec<String> = registry::evasion_attacks()
-        .iter()
-        .map(|e| e.aliases.first().copied().unwrap_or(e.name).to_string())
+/// `--attack` help from the registry: each attack's short name.
+pub fn attack_help<'a>(infos: impl IntoIterator<Item = &'a aisec_attacks::AttackInfo>) -> String {
+    let names: Vec<&str> = infos
+        .into_iter()
+        .map(|a| a.aliases.first().copied().unwrap_or(a.name))
         .collect();
     format!("{} (see `aisec attack list`)", names.join(", "))
+}
+
+fn evasion_attack_help() -> String {
+    attack_help(registry::evasion_attacks().iter().map(|e| e.info))
 }
 
 pub fn parse_defense(s: &str) -> Result<DefenseSpec, String> {

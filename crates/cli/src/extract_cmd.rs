@@ -31,8 +31,7 @@ pub struct ExtractArgs {
     /// pool and seeds, its test split measures fidelity; user data is split 80/20).
     #[command(flatten)]
     pub data: DataArgs,
-    /// equation, jacobian or knockoff (see `aisec attack list`).
-    #[arg(long)]
+    #[arg(long, help = crate::attack_cmd::attack_help(aisec_attacks::registry::extraction_attacks().iter().map(|e| e.info)))]
     pub attack: String,
     /// Most queries the attack may spend.
     #[arg(long, default_value_t = 5000)]

@@ -26,8 +26,7 @@ pub struct PoisonArgs {
     /// logreg, mlp or cnn.
     #[arg(long, value_parser = parse_arch, default_value = "cnn")]
     pub arch: Architecture,
-    /// badnets (patch trigger), blend (blended trigger), clean-label or label-flip.
-    #[arg(long)]
+    #[arg(long, help = crate::attack_cmd::attack_help(aisec_attacks::registry::poisoning_attacks().iter().copied()))]
     pub attack: String,
     /// Share of the training set poisoned (label-flip: of the flipped class, or of all).
     #[arg(long, default_value_t = 0.05)]
