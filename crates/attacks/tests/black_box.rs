@@ -34,14 +34,7 @@ fn square(
         ..EvasionParams::default()
     })
     .unwrap();
-    let task = EvasionTask {
-        model,
-        x: &data.x,
-        y: &data.y,
-        clip: data.input_range,
-        target: None,
-        seed: 5,
-    };
+    let task = EvasionTask::on(model, data, 5);
     let outcome = evasion::run(attack.as_ref(), &task).unwrap();
     eprintln!("square {norm:?} eps {eps}: {:?}", outcome.metrics);
     outcome
@@ -81,14 +74,7 @@ fn square_works_on_top1_probabilities_and_l2() {
     assert!(l2.examples.iter().all(|e| e.l2 <= 2.0 + 1e-4));
     let labels_only = Restricted::new(model, OutputKind::Label, false);
     let attack = (find_evasion("square").unwrap().build)(&EvasionParams::default()).unwrap();
-    let task = EvasionTask {
-        model: &labels_only,
-        x: &subset.x,
-        y: &subset.y,
-        clip: subset.input_range,
-        target: None,
-        seed: 5,
-    };
+    let task = EvasionTask::on(&labels_only, &subset, 5);
     assert!(evasion::run(attack.as_ref(), &task)
         .unwrap_err()
         .to_string()
@@ -131,14 +117,7 @@ fn hsj(model: &dyn Classifier, data: &Dataset, norm: Norm, queries: usize) -> At
         ..EvasionParams::default()
     })
     .unwrap();
-    let task = EvasionTask {
-        model,
-        x: &data.x,
-        y: &data.y,
-        clip: data.input_range,
-        target: None,
-        seed: 9,
-    };
+    let task = EvasionTask::on(model, data, 9);
     let outcome = evasion::run(attack.as_ref(), &task).unwrap();
     eprintln!(
         "hsj {norm:?}: {:?} {:?}",

@@ -187,14 +187,7 @@ fn white_box_attacks_refuse_black_box_targets_and_respect_budgets() {
     let fx = fixture();
     let black_box = Restricted::new(fx.model.clone(), OutputKind::Probabilities, false);
     let attack_impl = (find_evasion("pgd").unwrap().build)(&linf(0.1)).unwrap();
-    let task = EvasionTask {
-        model: &black_box,
-        x: &fx.test.x,
-        y: &fx.test.y,
-        clip: fx.test.input_range,
-        target: None,
-        seed: 1,
-    };
+    let task = EvasionTask::on(&black_box, &fx.test, 1);
     assert!(matches!(
         evasion::run(attack_impl.as_ref(), &task),
         Err(AttackError::NeedsGradients { .. })
@@ -206,14 +199,7 @@ fn white_box_attacks_refuse_black_box_targets_and_respect_budgets() {
         Manifest::new(Architecture::Cnn, &train_set, 7),
     )
     .with_budget(Some(1000));
-    let task = EvasionTask {
-        model: &limited,
-        x: &fx.test.x,
-        y: &fx.test.y,
-        clip: fx.test.input_range,
-        target: None,
-        seed: 1,
-    };
+    let task = EvasionTask::on(&limited, &fx.test, 1);
     let err = evasion::run(attack_impl.as_ref(), &task)
         .unwrap_err()
         .to_string();

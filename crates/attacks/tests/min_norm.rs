@@ -18,14 +18,7 @@ fn cnn() -> NativeModel {
 
 fn run(name: &str, params: EvasionParams, model: &dyn Classifier, data: &Dataset) -> AttackOutcome {
     let attack = (find_evasion(name).unwrap().build)(&params).unwrap();
-    let task = EvasionTask {
-        model,
-        x: &data.x,
-        y: &data.y,
-        clip: data.input_range,
-        target: None,
-        seed: 2,
-    };
+    let task = EvasionTask::on(model, data, 2);
     let outcome = evasion::run(attack.as_ref(), &task).unwrap();
     eprintln!("{name}: {:?}", outcome.metrics);
     outcome

@@ -29,14 +29,7 @@ fn pgd_on_onnx_and_native_agree() {
     };
     let attack = (find_evasion("pgd").unwrap().build)(&params).unwrap();
     let run = |model: &dyn Classifier| {
-        let task = EvasionTask {
-            model,
-            x: &test.x,
-            y: &test.y,
-            clip: test.input_range,
-            target: None,
-            seed: 3,
-        };
+        let task = EvasionTask::on(model, &test, 3);
         evasion::run(attack.as_ref(), &task).unwrap()
     };
     let (a, b) = (run(&onnx), run(&native));

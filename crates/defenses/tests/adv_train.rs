@@ -22,14 +22,7 @@ fn pgd_trained_cnn_keeps_half_its_accuracy_under_pgd_at_eps_0_1() {
         ..EvasionParams::default()
     })
     .unwrap();
-    let task = EvasionTask {
-        model: &model,
-        x: &test.x,
-        y: &test.y,
-        clip: test.input_range,
-        target: None,
-        seed: 1,
-    };
+    let task = EvasionTask::on(&model, &test, 1);
     let outcome = evasion::run(pgd.as_ref(), &task).unwrap();
     let clean = outcome.metrics.get("clean_accuracy").unwrap();
     let robust = outcome.metrics.get("robust_accuracy").unwrap();

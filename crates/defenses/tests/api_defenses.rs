@@ -26,14 +26,7 @@ fn success(name: &str, params: EvasionParams, model: &dyn Classifier) -> f64 {
     let (_, test) = BuiltinDataset::Digits.split();
     let data = test.head(40);
     let attack = (find_evasion(name).unwrap().build)(&params).unwrap();
-    let task = EvasionTask {
-        model,
-        x: &data.x,
-        y: &data.y,
-        clip: data.input_range,
-        target: None,
-        seed: 4,
-    };
+    let task = EvasionTask::on(model, &data, 4);
     let outcome = evasion::run(attack.as_ref(), &task).unwrap();
     eprintln!(
         "{name} on {}: {:?}",

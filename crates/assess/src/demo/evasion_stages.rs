@@ -21,20 +21,11 @@ pub(super) fn attack(
     test: &Dataset,
     seed: u64,
 ) -> Result<AttackOutcome> {
-    let entry = find_evasion(name).ok_or_else(|| aisec_attacks::AttackError::Config {
-        attack: "registry",
-        message: format!("no attack named {name}"),
-    })?;
-    let attack = (entry.build)(&params)?;
-    let task = EvasionTask {
-        model,
-        x: &test.x,
-        y: &test.y,
-        clip: test.input_range,
-        target: None,
-        seed,
-    };
-    Ok(evasion::run(attack.as_ref(), &task)?)
+    Ok(evasion::run_named(
+        name,
+        &params,
+        &EvasionTask::on(model, test, seed),
+    )?)
 }
 
 pub(super) fn battery_params(cfg: &DemoConfig) -> Vec<(&'static str, EvasionParams)> {
@@ -160,14 +151,7 @@ pub(super) fn hopskipjump_stage(
             message: "no hsj".into(),
         })?;
         let hsj = (entry.build)(&params)?;
-        let task = EvasionTask {
-            model: &labels_only,
-            x: &hsj_data.x,
-            y: &hsj_data.y,
-            clip: hsj_data.input_range,
-            target: None,
-            seed: cfg.seed,
-        };
+        let task = EvasionTask::on(&labels_only, &hsj_data, cfg.seed);
         let outcome = evasion::run(hsj.as_ref(), &task)?;
         let points: Vec<(f64, f64)> = outcome
             .observations

@@ -13,7 +13,7 @@ pub mod square;
 use std::time::Instant;
 
 use aisec_core::Metrics;
-use aisec_ml::data::InputRange;
+use aisec_ml::data::{Dataset, InputRange};
 use aisec_ml::model::Classifier;
 use serde::{Deserialize, Serialize};
 
@@ -34,13 +34,36 @@ pub struct EvasionTask<'a> {
     pub seed: u64,
 }
 
-impl EvasionTask<'_> {
+impl<'a> EvasionTask<'a> {
+    /// The untargeted game on all of `data`, clipped to its declared input range.
+    pub fn on(model: &'a dyn Classifier, data: &'a Dataset, seed: u64) -> Self {
+        EvasionTask {
+            model,
+            x: &data.x,
+            y: &data.y,
+            clip: data.input_range,
+            target: None,
+            seed,
+        }
+    }
+
     pub fn direction(&self) -> Direction {
         match self.target {
             Some(t) => Direction::Targeted(t),
             None => Direction::Untargeted,
         }
     }
+}
+
+/// Builds the registered attack `name` (its registry name or an alias) with `params` and
+/// runs it on `task`.
+pub fn run_named(name: &str, params: &EvasionParams, task: &EvasionTask) -> Result<AttackOutcome> {
+    let entry = crate::registry::find_evasion(name).ok_or_else(|| AttackError::Config {
+        attack: "registry",
+        message: format!("no evasion attack named `{name}`"),
+    })?;
+    let attack = (entry.build)(params)?;
+    run(attack.as_ref(), task)
 }
 
 /// An evasion attack: one module each, listed in [`crate::registry`].

@@ -226,17 +226,7 @@ fn transfer(
         ..EvasionParams::default()
     };
     let pgd = evasion::pgd::Pgd(evasion::pgd::PgdConfig::from_params(&params)?);
-    let outcome = evasion::run(
-        &pgd,
-        &EvasionTask {
-            model: &model,
-            x: &data.x,
-            y: &data.y,
-            clip: data.input_range,
-            target: None,
-            seed: task.seed,
-        },
-    )?;
+    let outcome = evasion::run(&pgd, &EvasionTask::on(&model, &data, task.seed))?;
     let on_victim = task.victim.evaluate(&outcome.adversarial)?;
     let on_substitute = tensor::argmax_rows(
         &train::logits(substitute, &outcome.adversarial, features),
