@@ -64,11 +64,11 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
             ));
             for row in &outcome.battery {
                 let r = |o: &aisec_attacks::AttackOutcome| {
-                    100.0 * o.metrics.get("robust_accuracy").unwrap_or(0.0)
+                    crate::output::pct(&o.metrics, "robust_accuracy")
                 };
                 let budget = aisec_assess::findings::describe_config(&row.baseline.config);
                 out.push_str(&format!(
-                    "{:<18} {:<24} {:>15.1}% {:>19.1}%\n",
+                    "{:<18} {:<24} {:>16} {:>20}\n",
                     row.baseline.name,
                     budget,
                     r(&row.baseline),

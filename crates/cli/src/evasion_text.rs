@@ -7,16 +7,7 @@ use aisec_core::Metrics;
 use aisec_report::RunReport;
 
 use crate::attack_cmd::EvasionArgs;
-
-fn pct(m: &Metrics, key: &str) -> String {
-    m.get(key)
-        .map_or_else(|| "n/a".into(), |v| format!("{:.2}%", 100.0 * v))
-}
-
-fn num(m: &Metrics, key: &str, decimals: usize) -> String {
-    m.get(key)
-        .map_or_else(|| "n/a".into(), |v| format!("{v:.decimals$}"))
-}
+use crate::output::{num, pct};
 
 pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
     let outcome = &run.outcome;

@@ -19,7 +19,7 @@ use clap::Args;
 use crate::atlas_cmd::load_kb;
 use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
 use crate::model_cmd::parse_arch;
-use crate::output::{print_json, print_text, Format};
+use crate::output::{num, pct, print_json, print_text, Format};
 use crate::progress::Progress;
 use crate::{Cli, Outcome};
 
@@ -208,7 +208,7 @@ fn text(
     defended: Option<&extraction::DefendedRun>,
     args: &ExtractArgs,
 ) -> String {
-    let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
+    let m = &outcome.metrics;
     let mut out = format!(
         "{} on {}\n  {}\n",
         outcome.name,
@@ -217,18 +217,18 @@ fn text(
     );
     out.push_str(&format!("  config               {}\n", outcome.config));
     out.push_str(&format!(
-        "  fidelity             {:.2}% held-out, {:.2}% uniform random inputs\n",
-        100.0 * m("fidelity"),
-        100.0 * m("fidelity_uniform")
+        "  fidelity             {} held-out, {} uniform random inputs\n",
+        pct(m, "fidelity"),
+        pct(m, "fidelity_uniform")
     ));
     out.push_str(&format!(
-        "  substitute accuracy  {:.2}% (victim {:.2}%)\n",
-        100.0 * m("substitute_accuracy"),
-        100.0 * m("clean_accuracy")
+        "  substitute accuracy  {} (victim {})\n",
+        pct(m, "substitute_accuracy"),
+        pct(m, "clean_accuracy")
     ));
     out.push_str(&format!(
-        "  queries              {:.0}{}\n",
-        m("queries_total"),
+        "  queries              {}{}\n",
+        num(m, "queries_total", 0),
         if outcome.budget_exhausted {
             " (budget spent)"
         } else {
@@ -236,8 +236,8 @@ fn text(
         }
     ));
     out.push_str(&format!(
-        "  wall time            {:.2} s\n",
-        m("wall_seconds")
+        "  wall time            {} s\n",
+        num(m, "wall_seconds", 2)
     ));
     out.push_str("  fidelity by queries  ");
     let points: Vec<String> = outcome
@@ -260,8 +260,8 @@ fn text(
         crate::output::push_finding(&mut out, f);
     }
     if let Some(run) = defended {
-        let d = |k: &str| run.outcome.metrics.get(k).unwrap_or(0.0);
-        let dm = |k: &str| run.report.metrics.get(k).unwrap_or(0.0);
+        let d = &run.outcome.metrics;
+        let dm = &run.report.metrics;
         out.push_str(&format!("\nbehind the defence: {}\n", run.report.target));
         if let Some(info) = &run.report.defense {
             out.push_str(&format!(
@@ -272,20 +272,20 @@ fn text(
             ));
         }
         out.push_str(&format!(
-            "  fidelity             {:.2}% held-out, {:.2}% uniform (undefended {:.2}%, {:.2}%)\n",
-            100.0 * d("fidelity"),
-            100.0 * d("fidelity_uniform"),
-            100.0 * m("fidelity"),
-            100.0 * m("fidelity_uniform")
+            "  fidelity             {} held-out, {} uniform (undefended {}, {})\n",
+            pct(d, "fidelity"),
+            pct(d, "fidelity_uniform"),
+            pct(m, "fidelity"),
+            pct(m, "fidelity_uniform")
         ));
         out.push_str(&format!(
-            "  victim accuracy      {:.2}% through the defended API (undefended {:.2}%)\n",
-            100.0 * dm("clean_accuracy"),
-            100.0 * m("clean_accuracy")
+            "  victim accuracy      {} through the defended API (undefended {})\n",
+            pct(dm, "clean_accuracy"),
+            pct(m, "clean_accuracy")
         ));
         out.push_str(&format!(
-            "  queries              {:.0}\n",
-            d("queries_total")
+            "  queries              {}\n",
+            num(d, "queries_total", 0)
         ));
         if let Some((during, benign)) = &run.prada {
             match during.alert_at_query {

@@ -60,3 +60,15 @@ pub fn push_finding(out: &mut String, f: &aisec_core::Finding) {
         mitigations.join(", ")
     ));
 }
+
+/// A fraction metric as a percentage, or "n/a" when the run did not report it (never 0).
+pub fn pct(m: &aisec_core::Metrics, key: &str) -> String {
+    m.get(key)
+        .map_or_else(|| "n/a".into(), |v| format!("{:.2}%", 100.0 * v))
+}
+
+/// A metric with `decimals` decimals, or "n/a" when the run did not report it.
+pub fn num(m: &aisec_core::Metrics, key: &str, decimals: usize) -> String {
+    m.get(key)
+        .map_or_else(|| "n/a".into(), |v| format!("{v:.decimals$}"))
+}
