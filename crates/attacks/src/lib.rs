@@ -52,6 +52,21 @@ pub struct AttackInfo {
     pub atlas: &'static [&'static str],
 }
 
+/// The two methods every attack implements the same way: its module's `INFO`, and its
+/// configuration (`self.$config`) serialised for reports.
+macro_rules! described_by {
+    ($info:expr, $($config:tt)+) => {
+        fn info(&self) -> &'static $crate::AttackInfo {
+            &$info
+        }
+
+        fn config(&self) -> serde_json::Value {
+            serde_json::to_value(&self.$($config)+).unwrap_or_default()
+        }
+    };
+}
+pub(crate) use described_by;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AttackError {
     #[error(transparent)]

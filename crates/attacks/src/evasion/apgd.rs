@@ -89,13 +89,7 @@ pub fn checkpoints(steps: usize) -> Vec<usize> {
 pub struct Apgd(pub ApgdConfig);
 
 impl EvasionAttack for Apgd {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let oracle = GradientOracle::new(task.model, self.name())?;

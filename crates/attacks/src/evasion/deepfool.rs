@@ -67,13 +67,7 @@ impl DeepFoolConfig {
 pub struct DeepFool(pub DeepFoolConfig);
 
 impl EvasionAttack for DeepFool {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         if task.target.is_some() {

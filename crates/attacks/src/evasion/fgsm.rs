@@ -38,13 +38,7 @@ impl FgsmConfig {
 pub struct Fgsm(pub FgsmConfig);
 
 impl EvasionAttack for Fgsm {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let oracle = GradientOracle::new(task.model, self.name())?;

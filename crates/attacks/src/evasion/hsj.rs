@@ -195,13 +195,7 @@ impl Search<'_> {
 }
 
 impl EvasionAttack for HopSkipJump {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or_default()
-    }
+    crate::described_by!(INFO, config);
 
     fn observations(&self) -> Option<serde_json::Value> {
         let curve = self.curve.lock().unwrap_or_else(|p| p.into_inner());

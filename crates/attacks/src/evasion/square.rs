@@ -162,13 +162,7 @@ fn margin_values(
 }
 
 impl EvasionAttack for Square {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let cfg = &self.0;

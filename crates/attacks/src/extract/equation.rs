@@ -64,13 +64,7 @@ impl Default for EquationConfig {
 pub struct EquationSolving(pub EquationConfig);
 
 impl ExtractionAttack for EquationSolving {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn extract(
         &self,

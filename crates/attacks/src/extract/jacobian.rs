@@ -55,13 +55,7 @@ impl Default for JacobianConfig {
 pub struct JacobianAugmentation(pub JacobianConfig);
 
 impl ExtractionAttack for JacobianAugmentation {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn extract(
         &self,

@@ -135,13 +135,7 @@ impl<'a> PoolSampler<'a> {
 }
 
 impl ExtractionAttack for Knockoff {
-    fn info(&self) -> &'static AttackInfo {
-        &INFO
-    }
-
-    fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
+    crate::described_by!(INFO, 0);
 
     fn extract(
         &self,
