@@ -9,7 +9,7 @@ uniform random inputs; ART's thieved classifier is a torch model, so its fidelit
 with the same NumPy victim. Also run: each tool's reverse-sigmoid output perturbation (β = 1,
 γ = 0.1) in front of the victim.
 
-    bash bench/art_extraction.sh     # creates /tmp/aisec-art-venv, builds aisec, runs this
+    bash bench/art.sh extraction     # creates /tmp/aisec-art-venv, builds aisec, runs this
 """
 
 import json

@@ -7,7 +7,7 @@ attacks reach it through ART's PyTorchClassifier around a torch copy of the weig
 black-box attacks through ART's BlackBoxClassifierNeuralNetwork around a NumPy forward pass, so
 neither side has an advantage in model speed beyond its own implementation.
 
-    bash bench/art_side_by_side.sh     # creates /tmp/aisec-art-venv, builds aisec, runs this
+    bash bench/art.sh side_by_side     # creates /tmp/aisec-art-venv, builds aisec, runs this
 
 Prints, for each attack: robust accuracy, mean model evaluations (queries) per input and wall
 time of both tools, and ART's time over aisec's. Settings, on the first N digits test inputs:
