@@ -99,11 +99,11 @@ pub fn report(
     )
     .with_data(data)
     .with_observations(Some(serde_json::json!({
-            "fidelity_by_queries": outcome.curve,
-            "output_kind": outcome.output_kind,
-            "budget_exhausted": outcome.budget_exhausted,
-            "transfer": outcome.transfer,
-            "attack": outcome.observations,
+        "fidelity_by_queries": outcome.curve,
+        "output_kind": outcome.output_kind,
+        "budget_exhausted": outcome.budget_exhausted,
+        "transfer": outcome.transfer,
+        "attack": outcome.observations,
     })))
     .with_findings(vec![extraction_finding(outcome, kb, "the model")])
 }
@@ -187,24 +187,10 @@ pub fn run_defended(
             None => format!(" (no false alarm on {} benign queries)", benign.queries),
         });
     }
-    let report = RunReport::new(
-        RunKind::Attack,
-        &outcome.name,
-        &outcome.atlas,
-        &wrapped.info().description,
-        outcome.config.clone(),
-        outcome.seed,
-        metrics,
-    )
-    .with_data(data)
-    .with_observations(Some(serde_json::json!({
-            "fidelity_by_queries": outcome.curve,
-            "output_kind": outcome.output_kind,
-            "budget_exhausted": outcome.budget_exhausted,
-            "transfer": outcome.transfer,
-    })))
-    .with_findings(vec![finding])
-    .with_defense(info);
+    let mut report = report(&outcome, kb, &wrapped.info().description, data);
+    report.metrics = metrics;
+    report.findings = vec![finding];
+    report.defense = Some(info);
     Ok(DefendedRun {
         outcome,
         report,

@@ -9,9 +9,8 @@ use aisec_attacks::extract::knockoff::{Knockoff, KnockoffConfig, Pool, Strategy}
 use aisec_attacks::extract::{self, ExtractionAttack, ExtractionOutcome, ExtractionTask};
 use aisec_ml::data::{BuiltinDataset, Dataset};
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
-use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::native::NativeModel;
 use aisec_ml::net::Architecture;
-use aisec_ml::train;
 
 fn cnn() -> Arc<dyn Classifier> {
     // The digits CNN aisec trained with seed 7 (also the ONNX fixture's weights).
@@ -25,8 +24,7 @@ fn cnn() -> Arc<dyn Classifier> {
 
 fn logreg(data: BuiltinDataset) -> (Arc<dyn Classifier>, Dataset, Dataset) {
     let (train_set, test_set) = data.split();
-    let network = train::fit(Architecture::Logreg, &train_set, 7).unwrap();
-    let model = NativeModel::new(network, Manifest::new(Architecture::Logreg, &train_set, 7));
+    let model = NativeModel::fit(Architecture::Logreg, &train_set, 7).unwrap();
     (Arc::new(model), train_set, test_set)
 }
 
@@ -204,8 +202,7 @@ fn bad_configurations_are_refused() {
 #[test]
 fn retraining_extracts_a_small_mlp() {
     let (train_set, test_set) = BuiltinDataset::Digits.split();
-    let network = train::fit(Architecture::Mlp, &train_set, 7).unwrap();
-    let victim = NativeModel::new(network, Manifest::new(Architecture::Mlp, &train_set, 7));
+    let victim = NativeModel::fit(Architecture::Mlp, &train_set, 7).unwrap();
     // Tramèr et al.'s retraining measures agreement on uniform inputs, where its queries lie;
     // natural digits are a thin slice of that space and agree far less often.
     for queries in [650u64, 5000] {

@@ -13,7 +13,7 @@ use aisec_defenses::query_limit::LOCAL_CLIENT;
 use aisec_ml::data::augment::natural_variations;
 use aisec_ml::data::{BuiltinDataset, Dataset};
 use aisec_ml::model::Classifier;
-use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::native::NativeModel;
 use aisec_ml::net::Architecture;
 use aisec_ml::train;
 
@@ -28,8 +28,7 @@ fn cnn() -> Arc<dyn Classifier> {
 
 fn digits_logreg() -> (Arc<dyn Classifier>, Dataset, Dataset) {
     let (train_set, test_set) = BuiltinDataset::Digits.split();
-    let network = train::fit(Architecture::Logreg, &train_set, 7).unwrap();
-    let model = NativeModel::new(network, Manifest::new(Architecture::Logreg, &train_set, 7));
+    let model = NativeModel::fit(Architecture::Logreg, &train_set, 7).unwrap();
     (Arc::new(model), train_set, test_set)
 }
 

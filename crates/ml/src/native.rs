@@ -71,6 +71,13 @@ pub struct NativeModel {
 }
 
 impl NativeModel {
+    /// Trains `arch` on `data` from `seed` (the architecture's default configuration) and
+    /// wraps the network with its manifest.
+    pub fn fit(arch: Architecture, data: &Dataset, seed: u64) -> Result<NativeModel> {
+        let network = crate::train::fit(arch, data, seed)?;
+        Ok(NativeModel::new(network, Manifest::new(arch, data, seed)))
+    }
+
     pub fn new(network: Network, manifest: Manifest) -> Self {
         let plain = network.valid();
         let info = ModelInfo {
