@@ -85,6 +85,20 @@ fn atlas_ref(doc: &Document, id: &str) -> Markup {
     }
 }
 
+/// A finding's severity, title and ATLAS techniques, as table cells.
+fn finding_cells(doc: &Document, f: &Finding) -> Markup {
+    html! {
+        td { span class=(format!("sev {}", severity_class(f.severity))) { (f.severity) } }
+        td { (f.title) }
+        td {
+            @for (i, a) in f.atlas.iter().enumerate() {
+                @if i > 0 { br; }
+                (atlas_ref(doc, a.as_str()))
+            }
+        }
+    }
+}
+
 /// Findings naming their mitigations by ID and name only; the phases are in the mitigation
 /// table after the groups.
 fn grouped_findings(doc: &Document) -> Markup {
@@ -111,14 +125,7 @@ fn grouped_findings(doc: &Document) -> Markup {
                 tr { th { "Severity" } th { "Finding" } th { "ATLAS techniques" } th { "Mitigations" } }
                 @for f in &g.findings {
                     tr {
-                        td { span class=(format!("sev {}", severity_class(f.severity))) { (f.severity) } }
-                        td { (f.title) }
-                        td {
-                            @for (i, a) in f.atlas.iter().enumerate() {
-                                @if i > 0 { br; }
-                                (atlas_ref(doc, a.as_str()))
-                            }
-                        }
+                        (finding_cells(doc, f))
                         td {
                             @for (i, m) in f.mitigations.iter().enumerate() {
                                 @if i > 0 { ", " }
@@ -154,14 +161,7 @@ fn findings_table(doc: &Document) -> Markup {
             }
             @for f in &doc.findings {
                 tr {
-                    td { span class=(format!("sev {}", severity_class(f.severity))) { (f.severity) } }
-                    td { (f.title) }
-                    td {
-                        @for (i, a) in f.atlas.iter().enumerate() {
-                            @if i > 0 { br; }
-                            (atlas_ref(doc, a.as_str()))
-                        }
-                    }
+                    (finding_cells(doc, f))
                     td {
                         @for (i, m) in f.mitigations.iter().enumerate() {
                             @if i > 0 { br; }
