@@ -104,7 +104,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
                 .map(|r| (fidelity(r), r.label.clone()))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
         };
-        if let (Some((before, label)), Some((after, _))) = (
+        if let (Some((before, label_before)), Some((after, label_after))) = (
             best(&|r| metric(&r.report.metrics, "fidelity")),
             best(&|r| {
                 r.defended
@@ -114,7 +114,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
         ) {
             lines.push(FamilyLine {
                 family: "Extraction",
-                attack: label,
+                attack: format!("{label_before} before; {label_after} after"),
                 before,
                 defence: "output hardening (AML.M0002) / PRADA (AML.M0024)",
                 after,
