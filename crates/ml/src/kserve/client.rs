@@ -423,7 +423,7 @@ impl KServeModel {
                 Ok(resp) => return parse(resp),
                 // A certificate the client does not trust will not change on retry (rustls
                 // reports it inside an InvalidData I/O error).
-                Err(e) if is_tls_failure(&e) => {
+                Err(e) if self.base.starts_with("https://") && is_tls_failure(&e) => {
                     return Err(MlError::Invalid(format!(
                         "{} {what}: TLS failed: {e} (for a private CA, pass --ca-cert FILE.pem)",
                         self.base
