@@ -134,7 +134,7 @@ pub fn run_defended(
         ))
     })?;
     let wrapped = guarded.model.clone();
-    let monitor = guarded.prada().cloned();
+    let monitor = guarded.watcher::<aisec_defenses::prada::Prada>();
     let task = ExtractionTask {
         victim: wrapped.as_ref(),
         public: setup.public,

@@ -13,8 +13,11 @@ use aisec_attacks::poison::label_flip::{self, LabelFlip};
 use aisec_attacks::poison::Poisoned;
 use aisec_core::DefenseRef;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
+use aisec_defenses::activation_clustering::{self, ClusteringConfig};
+use aisec_defenses::spectral::{self, SpectralConfig};
 use aisec_defenses::strip::Strip;
-use aisec_defenses::{activation_clustering, spectral, DefenseSpec};
+use aisec_defenses::strip::StripConfig;
+use aisec_defenses::DefenseSpec;
 use aisec_ml::data::Dataset;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::{Architecture, Network};
@@ -87,6 +90,26 @@ pub struct PoisonOutcome {
     pub poisoned_model: ModelFigures,
     pub defended: Option<DefenseFigures>,
     pub wall_seconds: f64,
+}
+
+/// The defences this assessment runs itself: filters of the training data, and STRIP's
+/// screen of inputs at run time.
+enum Filter<'a> {
+    Spectral(&'a SpectralConfig),
+    Clustering(&'a ClusteringConfig),
+    Strip(&'a StripConfig),
+}
+
+impl Filter<'_> {
+    fn of(defense: &DefenseSpec) -> Option<Filter<'_>> {
+        if let Some(c) = defense.config() {
+            return Some(Filter::Spectral(c));
+        }
+        if let Some(c) = defense.config() {
+            return Some(Filter::Clustering(c));
+        }
+        defense.config().map(Filter::Strip)
+    }
 }
 
 fn train_model(arch: Architecture, data: &Dataset, seed: u64) -> Result<Network> {
@@ -180,13 +203,13 @@ pub fn run(
     let poisoned_net = train_model(arch, &poisoned_train, seed)?;
     let clean_model = figures(&clean_net, test, success.as_ref());
     let poisoned_model = figures(&poisoned_net, test, success.as_ref());
-    let defended = match &defense {
+    let defended = match defense.as_ref().map(|d| (d, Filter::of(d))) {
         None => None,
-        Some(d @ (DefenseSpec::Spectral(_) | DefenseSpec::ActivationClustering(_))) => {
+        Some((d, Some(filter @ (Filter::Spectral(_) | Filter::Clustering(_))))) => {
             let (acts, width) =
                 train::activations(&poisoned_net, &poisoned_train.x, poisoned_train.features());
-            let (flagged, details) = match d {
-                DefenseSpec::Spectral(c) => (
+            let (flagged, details) = match filter {
+                Filter::Spectral(c) => (
                     spectral::flag(
                         &acts,
                         width,
@@ -197,7 +220,7 @@ pub fn run(
                     ),
                     serde_json::to_value(c).unwrap_or_default(),
                 ),
-                DefenseSpec::ActivationClustering(c) => {
+                Filter::Clustering(c) => {
                     let (f, splits) = activation_clustering::flag(
                         &acts,
                         width,
@@ -225,7 +248,7 @@ pub fn run(
                 details,
             })
         }
-        Some(d @ DefenseSpec::Strip(c)) => {
+        Some((d, Some(Filter::Strip(c)))) => {
             let Some(success) = &success else {
                 return Err(AssessError::Config(
                     "STRIP screens triggered inputs; label flipping has none".into(),
@@ -282,7 +305,7 @@ pub fn run(
                 details: serde_json::json!({ "config": c, "threshold_entropy": strip.threshold }),
             })
         }
-        Some(other) => {
+        Some((other, None)) => {
             return Err(AssessError::Config(format!(
                 "{} is not a defence of training data or triggered inputs: use spectral, activation-clustering or strip",
                 other.info().name

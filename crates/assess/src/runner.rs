@@ -69,7 +69,7 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
     let Some(defense) = request.defense else {
         return Ok(run);
     };
-    if let DefenseSpec::Squeeze(config) = defense {
+    if let Some(config) = defense.config::<aisec_defenses::feature_squeezing::SqueezeConfig>() {
         let detection = crate::detection::feature_squeezing_report(
             request.model.as_ref(),
             data,

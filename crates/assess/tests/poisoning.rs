@@ -26,9 +26,7 @@ fn badnets_corner_patch_at_five_percent_and_activation_clustering() {
             &train,
             &test,
             attack,
-            Some(DefenseSpec::ActivationClustering(
-                ClusteringConfig::default(),
-            )),
+            Some(DefenseSpec::new(ClusteringConfig::default())),
             seed,
         )
         .unwrap();
@@ -86,7 +84,7 @@ fn spectral_signatures_and_strip_are_measured_not_assumed() {
         &train,
         &test,
         attack,
-        Some(DefenseSpec::Spectral(SpectralConfig::default())),
+        Some(DefenseSpec::new(SpectralConfig::default())),
         7,
     )
     .unwrap();
@@ -95,7 +93,7 @@ fn spectral_signatures_and_strip_are_measured_not_assumed() {
         &train,
         &test,
         attack,
-        Some(DefenseSpec::Spectral(SpectralConfig {
+        Some(DefenseSpec::new(SpectralConfig {
             expected_rate: 0.35,
             ..SpectralConfig::default()
         })),
@@ -115,7 +113,7 @@ fn spectral_signatures_and_strip_are_measured_not_assumed() {
         &train,
         &test,
         attack,
-        Some(DefenseSpec::Strip(StripConfig::default())),
+        Some(DefenseSpec::new(StripConfig::default())),
         7,
     )
     .unwrap();

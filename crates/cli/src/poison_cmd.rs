@@ -107,12 +107,12 @@ fn defense_of(args: &PoisonArgs) -> Result<Option<DefenseSpec>> {
     };
     spec.check_family(Family::Poisoning)
         .map_err(|e| anyhow::anyhow!(e))?;
-    Ok(Some(match spec {
-        DefenseSpec::Spectral(config) => DefenseSpec::Spectral(SpectralConfig {
+    Ok(Some(match spec.config::<SpectralConfig>() {
+        Some(config) => DefenseSpec::new(SpectralConfig {
             expected_rate: args.expected_rate,
             ..*config
         }),
-        other => other.clone(),
+        None => spec.clone(),
     }))
 }
 

@@ -13,7 +13,6 @@ use serde::Serialize;
 use crate::linalg;
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
-use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.activation-clustering",
@@ -101,13 +100,18 @@ pub fn flag(
 }
 
 /// `activation-clustering`, with its defaults.
-pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<crate::DefenseSpec, String>> {
     (keyword == "activation-clustering").then(|| {
         crate::registry::bare(
             argument,
-            DefenseSpec::ActivationClustering(ClusteringConfig::default()),
+            ClusteringConfig::default(),
         )
     })
 }
+
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
 
 crate::defense::defense_from_config!(ClusteringConfig);

@@ -181,4 +181,6 @@ pub fn adversarial_training(
     }
 }
 
+pub const ENTRY: crate::registry::Entry = crate::registry::unparsed(&INFO);
+
 crate::defense::defense_from_config!(AdvTrainConfig);

@@ -2,8 +2,14 @@
 //! `--defend` help text and the reports. Each defence module holds one [`DefenseInfo`] const;
 //! its configuration type implements [`Defense`].
 
+use std::any::Any;
+use std::sync::Arc;
+
 use aisec_core::DefenseRef;
+use aisec_ml::model::Classifier;
 use serde::Serialize;
+
+use crate::guard::Guarded;
 
 /// The part of the system a defence acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,8 +100,11 @@ pub struct DefenseInfo {
     pub forms: &'static [&'static str],
 }
 
-/// A configured defence.
-pub trait Defense {
+/// A configured defence. What a command does with it follows from its [`DefenseInfo`]: a
+/// defence on the query path answers [`Defense::guard`]; one that retrains or filters
+/// training data is run by its family's assessment, which finds its configuration with
+/// [`crate::DefenseSpec::config`].
+pub trait Defense: std::fmt::Debug + Send + Sync + Any {
     fn info(&self) -> &'static DefenseInfo;
 
     /// The settings it runs with, as the report shows them.
@@ -112,12 +121,29 @@ pub trait Defense {
             observed: None,
         }
     }
+
+    /// `model` behind this defence, for defences on the query path (`None` for those that
+    /// retrain, inspect training data or are measured by detection).
+    fn guard(&self, _model: Arc<dyn Classifier>, _seed: u64) -> Option<Guarded> {
+        None
+    }
+
+    /// The target the adaptive attack meets, when the defence has one on the query path.
+    fn adaptive_guard(&self, _model: Arc<dyn Classifier>, _seed: u64) -> Option<Guarded> {
+        None
+    }
+
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// Implements [`Defense`] for a configuration that serialises as its settings, with the
-/// module's `INFO`.
+/// module's `INFO`; the methods a defence overrides (`guard`, `adaptive_guard`) follow in
+/// braces.
 macro_rules! defense_from_config {
     ($config:ty) => {
+        $crate::defense::defense_from_config!($config, {});
+    };
+    ($config:ty, { $($methods:tt)* }) => {
         impl $crate::defense::Defense for $config {
             fn info(&self) -> &'static $crate::defense::DefenseInfo {
                 &INFO
@@ -126,6 +152,12 @@ macro_rules! defense_from_config {
             fn settings(&self) -> serde_json::Value {
                 serde_json::to_value(self).unwrap_or_default()
             }
+
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+
+            $($methods)*
         }
     };
 }

@@ -2,20 +2,34 @@
 //! CRISP-ML(Q) lifecycle phase where it is applied. A defence is measured by re-running the
 //! attacks it claims to stop (Build → Attack → Defend → attack again).
 
-pub mod activation_clustering;
-pub mod adv_train;
 pub mod defense;
-pub mod feature_squeezing;
 pub mod guard;
 pub mod linalg;
-pub mod output_hardening;
-pub mod prada;
-pub mod query_limit;
 pub mod registry;
 pub mod shapiro;
-pub mod smoothing;
-pub mod spectral;
-pub mod strip;
+
+/// Declares each defence's module and lists its `ENTRY`, in `aisec defend list` order: the
+/// one line a new defence adds outside its own module.
+macro_rules! registered {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every defence aisec has.
+        pub const DEFENSES: &[registry::Entry] = &[$($module::ENTRY),*];
+    };
+}
+
+registered!(
+    adv_train,
+    output_hardening,
+    query_limit,
+    prada,
+    feature_squeezing,
+    smoothing,
+    spectral,
+    activation_clustering,
+    strip,
+);
 
 pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
 pub use registry::DefenseSpec;

@@ -17,6 +17,7 @@ use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::guard::Guarded;
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -169,19 +170,28 @@ impl Classifier for HardenedOutputs {
 pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
     use crate::registry::{bare, number};
     let mode = match keyword {
-        "top1" => bare(argument, DefenseSpec::Harden(Hardening::Top1)),
-        "label" | "label-only" => bare(argument, DefenseSpec::Harden(Hardening::Label)),
-        "reverse-sigmoid" => bare(argument, DefenseSpec::Harden(Hardening::REVERSE_SIGMOID)),
+        "top1" => bare(argument, Hardening::Top1),
+        "label" | "label-only" => bare(argument, Hardening::Label),
+        "reverse-sigmoid" => bare(argument, Hardening::REVERSE_SIGMOID),
         "topk" => number(argument, "K ≥ 1 classes", |k: &usize| *k >= 1)
-            .map(|k| DefenseSpec::Harden(Hardening::TopK { k })),
+            .map(|k| DefenseSpec::new(Hardening::TopK { k })),
         "round" | "rounding" => number(argument, "D decimals from 0 to 9", |d: &u32| *d <= 9)
-            .map(|decimals| DefenseSpec::Harden(Hardening::Round { decimals })),
+            .map(|decimals| DefenseSpec::new(Hardening::Round { decimals })),
         _ => return None,
     };
     Some(mode)
 }
 
-crate::defense::defense_from_config!(Hardening);
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
+
+crate::defense::defense_from_config!(Hardening, {
+    fn guard(&self, model: Arc<dyn Classifier>, _seed: u64) -> Option<Guarded> {
+        Some(Guarded::plain(Arc::new(HardenedOutputs::new(model, *self))))
+    }
+});
 
 #[cfg(test)]
 mod tests {

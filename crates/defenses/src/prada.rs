@@ -23,6 +23,7 @@ use crate::query_limit::LOCAL_CLIENT;
 use crate::shapiro::shapiro_wilk;
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::guard::{Guarded, Watcher};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -260,10 +261,29 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
         ("prada-block", Some(a)) => Err(format!("it takes no argument (found `:{a}`)")),
         _ => return None,
     };
-    Some(config.map(DefenseSpec::Prada))
+    Some(config.map(DefenseSpec::new))
 }
 
-crate::defense::defense_from_config!(PradaConfig);
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
+
+crate::defense::defense_from_config!(PradaConfig, {
+    fn guard(&self, model: Arc<dyn Classifier>, _seed: u64) -> Option<Guarded> {
+        Some(Guarded::watched(Arc::new(Prada::new(model, *self))))
+    }
+});
+
+impl Watcher for Prada {
+    fn observed(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.client_stats(LOCAL_CLIENT)).ok()
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
 
 #[cfg(test)]
 mod tests {

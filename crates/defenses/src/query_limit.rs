@@ -27,6 +27,7 @@ use aisec_ml::MlError;
 use serde::Serialize;
 
 use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::guard::{Guarded, Watcher};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -354,8 +355,13 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
         .map(|q| LimitSpec::Rate(RateLimit::per_second(q))),
         _ => return None,
     };
-    Some(spec.map(DefenseSpec::QueryLimit))
+    Some(spec.map(DefenseSpec::new))
 }
+
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
 
 impl Defense for LimitSpec {
     fn info(&self) -> &'static DefenseInfo {
@@ -369,6 +375,29 @@ impl Defense for LimitSpec {
                 serde_json::json!({ "rate": rate, "mode": RateMode::Throttle })
             }
         }
+    }
+
+    fn guard(&self, model: Arc<dyn Classifier>, _seed: u64) -> Option<Guarded> {
+        // Attacks in this process run on the virtual clock: waits are measured, not slept.
+        Some(Guarded::watched(Arc::new(QueryLimit::with_policy(
+            model,
+            self.policy(),
+            Clock::virtual_clock(),
+        ))))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Watcher for QueryLimit {
+    fn observed(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.client_stats(LOCAL_CLIENT)).ok()
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
     }
 }
 

@@ -1,41 +1,47 @@
-//! Every defence aisec has and the one `--defend` grammar every command parses. Adding a
-//! defence means adding its module, one [`DefenseSpec`] variant and one entry in [`ENTRIES`].
+//! The one `--defend` grammar every command parses, over the defences registered in
+//! [`crate::DEFENSES`]. Adding a defence means writing its module (its `INFO`, its
+//! configuration implementing [`Defense`], its `parse_form` and `ENTRY`) and naming it once
+//! in the `registered!` list in `lib.rs`.
+
+use std::sync::Arc;
+
+use aisec_ml::model::Classifier;
 
 use crate::defense::{Defense, DefenseInfo, Family};
-use crate::{
-    activation_clustering, adv_train, feature_squeezing, output_hardening, prada, query_limit,
-    smoothing, spectral, strip,
-};
+use crate::guard::Guarded;
+use crate::DEFENSES as ENTRIES;
 
 /// A defence as the command line configured it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DefenseSpec {
-    Harden(output_hardening::Hardening),
-    QueryLimit(query_limit::LimitSpec),
-    Prada(prada::PradaConfig),
-    Squeeze(feature_squeezing::SqueezeConfig),
-    Smoothing(smoothing::SmoothingConfig),
-    Spectral(spectral::SpectralConfig),
-    ActivationClustering(activation_clustering::ClusteringConfig),
-    Strip(strip::StripConfig),
-}
+#[derive(Clone)]
+pub struct DefenseSpec(Arc<dyn Defense>);
 
 impl DefenseSpec {
+    pub fn new(defense: impl Defense) -> DefenseSpec {
+        DefenseSpec(Arc::new(defense))
+    }
+
     pub fn as_defense(&self) -> &dyn Defense {
-        match self {
-            DefenseSpec::Harden(d) => d,
-            DefenseSpec::QueryLimit(d) => d,
-            DefenseSpec::Prada(d) => d,
-            DefenseSpec::Squeeze(d) => d,
-            DefenseSpec::Smoothing(d) => d,
-            DefenseSpec::Spectral(d) => d,
-            DefenseSpec::ActivationClustering(d) => d,
-            DefenseSpec::Strip(d) => d,
-        }
+        self.0.as_ref()
     }
 
     pub fn info(&self) -> &'static DefenseInfo {
-        self.as_defense().info()
+        self.0.info()
+    }
+
+    /// The configuration, when the defence is of type `T` (for the assessments that run
+    /// a training-data defence themselves).
+    pub fn config<T: Defense>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// `model` behind this defence, for defences on the query path.
+    pub fn guard(&self, model: Arc<dyn Classifier>, seed: u64) -> Option<Guarded> {
+        self.0.guard(model, seed)
+    }
+
+    /// The target the adaptive attack meets, when the defence has one on the query path.
+    pub fn adaptive_guard(&self, model: Arc<dyn Classifier>, seed: u64) -> Option<Guarded> {
+        self.0.adaptive_guard(model, seed)
     }
 
     /// Parses one `--defend` value, e.g. `round:2`, `prada:0.9`, `smooth:0.25`.
@@ -80,53 +86,35 @@ impl DefenseSpec {
     }
 }
 
+impl std::fmt::Debug for DefenseSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.info().name, self.0.settings())
+    }
+}
+
+/// The same defence with the same settings.
+impl PartialEq for DefenseSpec {
+    fn eq(&self, other: &DefenseSpec) -> bool {
+        self.info().name == other.info().name && self.0.settings() == other.0.settings()
+    }
+}
+
 type Parse = fn(&str, Option<&str>) -> Option<Result<DefenseSpec, String>>;
 
 /// A registered defence: its description and the parser of its `--defend` forms (`None`
-/// when the keyword is not its own).
+/// when the keyword is not its own). Each module declares its own as `ENTRY`.
 pub struct Entry {
     pub info: &'static DefenseInfo,
     pub parse: Parse,
 }
 
-pub const ENTRIES: &[Entry] = &[
+/// The entry of a defence with no `--defend` form (run by its own command).
+pub(crate) const fn unparsed(info: &'static DefenseInfo) -> Entry {
     Entry {
-        info: &adv_train::INFO,
+        info,
         parse: |_, _| None,
-    },
-    Entry {
-        info: &output_hardening::INFO,
-        parse: output_hardening::parse_form,
-    },
-    Entry {
-        info: &query_limit::INFO,
-        parse: query_limit::parse_form,
-    },
-    Entry {
-        info: &prada::INFO,
-        parse: prada::parse_form,
-    },
-    Entry {
-        info: &feature_squeezing::INFO,
-        parse: feature_squeezing::parse_form,
-    },
-    Entry {
-        info: &smoothing::INFO,
-        parse: smoothing::parse_form,
-    },
-    Entry {
-        info: &spectral::INFO,
-        parse: spectral::parse_form,
-    },
-    Entry {
-        info: &activation_clustering::INFO,
-        parse: activation_clustering::parse_form,
-    },
-    Entry {
-        info: &strip::INFO,
-        parse: strip::parse_form,
-    },
-];
+    }
+}
 
 /// Every `--defend` spelling.
 pub fn all_forms() -> Vec<&'static str> {
@@ -155,9 +143,9 @@ pub fn find(name: &str) -> Option<&'static DefenseInfo> {
 }
 
 /// A keyword without an argument, for defences spelled by one word.
-pub(crate) fn bare(argument: Option<&str>, spec: DefenseSpec) -> Result<DefenseSpec, String> {
+pub(crate) fn bare(argument: Option<&str>, defense: impl Defense) -> Result<DefenseSpec, String> {
     match argument {
-        None => Ok(spec),
+        None => Ok(DefenseSpec::new(defense)),
         Some(a) => Err(format!("it takes no argument (found `:{a}`)")),
     }
 }

@@ -31,6 +31,7 @@ use burn::tensor::activation::softmax;
 use serde::Serialize;
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::guard::Guarded;
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -84,10 +85,33 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
             ..SmoothingConfig::default()
         }),
     };
-    Some(config.map(DefenseSpec::Smoothing))
+    Some(config.map(DefenseSpec::new))
 }
 
-crate::defense::defense_from_config!(SmoothingConfig);
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
+
+crate::defense::defense_from_config!(SmoothingConfig, {
+    fn guard(&self, model: Arc<dyn Classifier>, seed: u64) -> Option<Guarded> {
+        Some(Guarded::plain(Arc::new(Smoothed::new(
+            model,
+            *self,
+            AttackerView::BaseModel,
+            seed,
+        ))))
+    }
+
+    fn adaptive_guard(&self, model: Arc<dyn Classifier>, seed: u64) -> Option<Guarded> {
+        Some(Guarded::plain(Arc::new(Smoothed::new(
+            model,
+            *self,
+            AttackerView::ExpectationOverNoise,
+            seed,
+        ))))
+    }
+});
 
 /// Which gradients the smoothed target offers an attacker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

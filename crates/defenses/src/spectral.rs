@@ -11,7 +11,6 @@ use serde::Serialize;
 use crate::linalg;
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
-use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.spectral-signatures",
@@ -75,9 +74,14 @@ pub fn flag(
 }
 
 /// `spectral`, with its defaults.
-pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<crate::DefenseSpec, String>> {
     (keyword == "spectral")
-        .then(|| crate::registry::bare(argument, DefenseSpec::Spectral(SpectralConfig::default())))
+        .then(|| crate::registry::bare(argument, SpectralConfig::default()))
 }
+
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
 
 crate::defense::defense_from_config!(SpectralConfig);

@@ -12,7 +12,6 @@ use aisec_ml::MlError;
 use serde::Serialize;
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
-use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.strip",
@@ -142,9 +141,14 @@ impl<'a> Strip<'a> {
 }
 
 /// `strip`, with its defaults.
-pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<crate::DefenseSpec, String>> {
     (keyword == "strip")
-        .then(|| crate::registry::bare(argument, DefenseSpec::Strip(StripConfig::default())))
+        .then(|| crate::registry::bare(argument, StripConfig::default()))
 }
+
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
 
 crate::defense::defense_from_config!(StripConfig);

@@ -81,7 +81,7 @@ pub fn run(
             "Knockoff, probabilities → CNN",
             &knockoff,
             victim.clone(),
-            Some(DefenseSpec::Harden(Hardening::REVERSE_SIGMOID)),
+            Some(DefenseSpec::new(Hardening::REVERSE_SIGMOID)),
         ),
         (
             "Knockoff, labels only → CNN",
@@ -93,7 +93,7 @@ pub fn run(
             "Jacobian augmentation, probabilities → CNN",
             &jacobian,
             victim.clone(),
-            Some(DefenseSpec::Prada(PradaConfig::default())),
+            Some(DefenseSpec::new(PradaConfig::default())),
         ),
         (
             "Jacobian augmentation, labels only → CNN",
@@ -105,7 +105,7 @@ pub fn run(
             "Equation solving, probabilities → softmax regression",
             &exact,
             logreg.clone(),
-            Some(DefenseSpec::Harden(Hardening::Round { decimals: 1 })),
+            Some(DefenseSpec::new(Hardening::Round { decimals: 1 })),
         ),
         (
             "Adaptive retraining, labels only → softmax regression",

@@ -325,7 +325,7 @@ pub fn run(
         crate::poisoning::PoisonAttack::BadNets(
             aisec_attacks::poison::badnets::BadNetsConfig::default(),
         ),
-        Some(aisec_defenses::DefenseSpec::ActivationClustering(
+        Some(aisec_defenses::DefenseSpec::new(
             aisec_defenses::activation_clustering::ClusteringConfig::default(),
         )),
         cfg.seed,

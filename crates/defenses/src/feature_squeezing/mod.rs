@@ -18,7 +18,6 @@ use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
 use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
-use crate::registry::DefenseSpec;
 
 mod adaptive;
 
@@ -304,10 +303,15 @@ impl Default for SqueezeConfig {
 }
 
 /// `squeeze`.
-pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<crate::DefenseSpec, String>> {
     (keyword == "squeeze")
-        .then(|| crate::registry::bare(argument, DefenseSpec::Squeeze(SqueezeConfig::default())))
+        .then(|| crate::registry::bare(argument, SqueezeConfig::default()))
 }
+
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
 
 crate::defense::defense_from_config!(SqueezeConfig);
 
