@@ -1,6 +1,16 @@
 //! Attacks, one module each, with their ATLAS technique IDs, documented defaults and
 //! metrics. [`registry`] lists them; the CLI and the assessment discover attacks there.
 
+/// Declares each attack's module and lists its `ENTRY` under `$list`, in `aisec attack list`
+/// order: the one line a new attack adds outside its own module.
+macro_rules! registered {
+    ($list:ident: $entry:ty = $($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        pub const $list: &[$entry] = &[$($module::ENTRY),*];
+    };
+}
+
 pub mod evasion;
 pub mod extract;
 mod outcome;

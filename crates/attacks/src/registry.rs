@@ -1,5 +1,6 @@
-//! Every attack aisec has, for the CLI and the assessment to discover. Adding an attack
-//! means adding its module and one entry here.
+//! Every attack aisec has, for the CLI and the assessment to discover. Each attack module
+//! declares its `ENTRY`; adding an attack means writing the module and naming it once in its
+//! family's `registered!` list (`evasion/mod.rs`, `extract/mod.rs`, `poison/mod.rs`).
 
 use crate::evasion::{self, EvasionAttack, EvasionParams};
 use crate::{AttackInfo, Result};
@@ -19,64 +20,7 @@ impl std::ops::Deref for EvasionEntry {
 }
 
 pub fn evasion_attacks() -> &'static [EvasionEntry] {
-    &[
-        EvasionEntry {
-            info: &evasion::fgsm::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::fgsm::Fgsm(
-                    evasion::fgsm::FgsmConfig::from_params(p)?,
-                )))
-            },
-        },
-        EvasionEntry {
-            info: &evasion::pgd::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::pgd::Pgd(
-                    evasion::pgd::PgdConfig::from_params(p)?,
-                )))
-            },
-        },
-        EvasionEntry {
-            info: &evasion::apgd::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::apgd::Apgd(
-                    evasion::apgd::ApgdConfig::from_params(p)?,
-                )))
-            },
-        },
-        EvasionEntry {
-            info: &evasion::cw::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::cw::CarliniWagner(
-                    evasion::cw::CwConfig::from_params(p)?,
-                )))
-            },
-        },
-        EvasionEntry {
-            info: &evasion::deepfool::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::deepfool::DeepFool(
-                    evasion::deepfool::DeepFoolConfig::from_params(p)?,
-                )))
-            },
-        },
-        EvasionEntry {
-            info: &evasion::square::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::square::Square(
-                    evasion::square::SquareConfig::from_params(p)?,
-                )))
-            },
-        },
-        EvasionEntry {
-            info: &evasion::hsj::INFO,
-            build: |p| {
-                Ok(Box::new(evasion::hsj::HopSkipJump::new(
-                    evasion::hsj::HsjConfig::from_params(p)?,
-                )))
-            },
-        },
-    ]
+    evasion::ATTACKS
 }
 
 /// Finds an evasion attack by registry name or alias.
@@ -113,37 +57,7 @@ impl std::ops::Deref for ExtractionEntry {
 }
 
 pub fn extraction_attacks() -> &'static [ExtractionEntry] {
-    use crate::extract::{equation, jacobian, knockoff};
-    &[
-        ExtractionEntry {
-            info: &equation::INFO,
-            build: |p| {
-                let mut c = equation::EquationConfig::default();
-                c.queries = p.queries.or(c.queries);
-                c.substitute = p.substitute.unwrap_or(c.substitute);
-                c.solver = p.solver.unwrap_or(c.solver);
-                Ok(Box::new(equation::EquationSolving(c)))
-            },
-        },
-        ExtractionEntry {
-            info: &jacobian::INFO,
-            build: |p| {
-                let mut c = jacobian::JacobianConfig::default();
-                c.substitute = p.substitute.unwrap_or(c.substitute);
-                Ok(Box::new(jacobian::JacobianAugmentation(c)))
-            },
-        },
-        ExtractionEntry {
-            info: &knockoff::INFO,
-            build: |p| {
-                let mut c = knockoff::KnockoffConfig::default();
-                c.substitute = p.substitute.unwrap_or(c.substitute);
-                c.strategy = p.strategy.unwrap_or(c.strategy);
-                c.pool = p.pool.unwrap_or(c.pool);
-                Ok(Box::new(knockoff::Knockoff(c)))
-            },
-        },
-    ]
+    crate::extract::ATTACKS
 }
 
 pub fn find_extraction(name: &str) -> Option<&'static ExtractionEntry> {
@@ -154,14 +68,11 @@ pub fn find_extraction(name: &str) -> Option<&'static ExtractionEntry> {
 }
 
 /// The training-time attacks (`aisec attack poison`), with their ATLAS techniques.
-pub fn poisoning_attacks() -> &'static [&'static AttackInfo] {
-    use crate::poison::{badnets, clean_label, label_flip};
-    &[
-        &badnets::INFO,
-        &badnets::BLEND_INFO,
-        &clean_label::INFO,
-        &label_flip::INFO,
-    ]
+pub fn poisoning_attacks() -> Vec<&'static AttackInfo> {
+    crate::poison::ATTACKS
+        .iter()
+        .flat_map(|m| m.iter().copied())
+        .collect()
 }
 
 /// Every attack, for `aisec attack list`.

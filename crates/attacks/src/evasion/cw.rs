@@ -23,6 +23,11 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: &["AML.T0043.000", "AML.T0015"],
 };
 
+pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
+    info: &INFO,
+    build: |p| Ok(Box::new(CarliniWagner(CwConfig::from_params(p)?))),
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CwConfig {
     /// Adam steps per value of c. Default 100.

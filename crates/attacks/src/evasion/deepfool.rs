@@ -21,6 +21,11 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: &["AML.T0043.000", "AML.T0015"],
 };
 
+pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
+    info: &INFO,
+    build: |p| Ok(Box::new(DeepFool(DeepFoolConfig::from_params(p)?))),
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeepFoolConfig {
     /// Default 50.

@@ -19,6 +19,11 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: &["AML.T0043.000", "AML.T0015"],
 };
 
+pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
+    info: &INFO,
+    build: |p| Ok(Box::new(Fgsm(FgsmConfig::from_params(p)?))),
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FgsmConfig {
     /// Perturbation budget. Default 0.1 (L∞) or 1.0 (L2).

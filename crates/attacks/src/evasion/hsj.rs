@@ -33,6 +33,11 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: &["AML.T0043.001", "AML.T0015", "AML.T0040"],
 };
 
+pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
+    info: &INFO,
+    build: |p| Ok(Box::new(HopSkipJump::new(HsjConfig::from_params(p)?))),
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HsjConfig {
     pub norm: Norm,

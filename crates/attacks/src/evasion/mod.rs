@@ -1,14 +1,9 @@
 //! Evasion attacks (ATLAS AML.T0015 Evade AI Model): inputs changed within a small budget so
 //! that the model answers wrongly (or, targeted, answers a chosen class).
 
-pub mod apgd;
-pub mod cw;
-pub mod deepfool;
-pub mod fgsm;
 mod gradient;
-pub mod hsj;
-pub mod pgd;
-pub mod square;
+
+registered!(ATTACKS: crate::registry::EvasionEntry = fgsm, pgd, apgd, cw, deepfool, square, hsj);
 
 use std::time::Instant;
 

@@ -35,6 +35,11 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: &["AML.T0043.001", "AML.T0015", "AML.T0040"],
 };
 
+pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
+    info: &INFO,
+    build: |p| Ok(Box::new(Square(SquareConfig::from_params(p)?))),
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SquareConfig {
     /// Default 0.1 (L∞) or 1.0 (L2).

@@ -28,6 +28,17 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: super::ATLAS,
 };
 
+pub const ENTRY: crate::registry::ExtractionEntry = crate::registry::ExtractionEntry {
+    info: &INFO,
+    build: |p| {
+        let mut c = EquationConfig::default();
+        c.queries = p.queries.or(c.queries);
+        c.substitute = p.substitute.unwrap_or(c.substitute);
+        c.solver = p.solver.unwrap_or(c.solver);
+        Ok(Box::new(EquationSolving(c)))
+    },
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Solver {

@@ -25,6 +25,15 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: super::ATLAS,
 };
 
+pub const ENTRY: crate::registry::ExtractionEntry = crate::registry::ExtractionEntry {
+    info: &INFO,
+    build: |p| {
+        let mut c = JacobianConfig::default();
+        c.substitute = p.substitute.unwrap_or(c.substitute);
+        Ok(Box::new(JacobianAugmentation(c)))
+    },
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JacobianConfig {
     /// Inputs drawn from the adversary's data to start from. Default 150 (the paper's).

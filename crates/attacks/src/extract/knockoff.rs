@@ -26,6 +26,17 @@ pub const INFO: AttackInfo = AttackInfo {
     atlas: super::ATLAS,
 };
 
+pub const ENTRY: crate::registry::ExtractionEntry = crate::registry::ExtractionEntry {
+    info: &INFO,
+    build: |p| {
+        let mut c = KnockoffConfig::default();
+        c.substitute = p.substitute.unwrap_or(c.substitute);
+        c.strategy = p.strategy.unwrap_or(c.strategy);
+        c.pool = p.pool.unwrap_or(c.pool);
+        Ok(Box::new(Knockoff(c)))
+    },
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {

@@ -13,12 +13,11 @@
 //! AML.T0048.004 AI Intellectual Property Theft; the transfer step AML.T0043.002 Black-Box
 //! Transfer.
 
-pub mod equation;
-pub mod jacobian;
 mod judge;
-pub mod knockoff;
 mod oracle;
 mod substitute;
+
+registered!(ATTACKS: crate::registry::ExtractionEntry = equation, jacobian, knockoff);
 
 pub use judge::{Checkpoint, Judge, UNIFORM_INPUTS};
 pub use oracle::{targets, Answers, InputBox, Oracle};

@@ -32,6 +32,9 @@ pub const BLEND_INFO: crate::AttackInfo = crate::AttackInfo {
     atlas: ATLAS,
 };
 
+/// The attacks this module registers.
+pub const ENTRY: &[&crate::AttackInfo] = &[&INFO, &BLEND_INFO];
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BadNetsConfig {
     pub trigger: Trigger,

@@ -25,6 +25,9 @@ pub const INFO: crate::AttackInfo = crate::AttackInfo {
     atlas: ATLAS,
 };
 
+/// The attacks this module registers.
+pub const ENTRY: &[&crate::AttackInfo] = &[&INFO];
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CleanLabelConfig {
     pub trigger: Trigger,

@@ -21,6 +21,9 @@ pub const INFO: crate::AttackInfo = crate::AttackInfo {
     atlas: ATLAS,
 };
 
+/// The attacks this module registers.
+pub const ENTRY: &[&crate::AttackInfo] = &[&INFO];
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LabelFlip {

@@ -7,9 +7,7 @@
 //! the clean and the poisoned model, attack success on triggered inputs) is
 //! `aisec_assess::poisoning`'s job.
 
-pub mod badnets;
-pub mod clean_label;
-pub mod label_flip;
+registered!(ATTACKS: &[&crate::AttackInfo] = badnets, clean_label, label_flip);
 
 use aisec_ml::data::Dataset;
 use serde::Serialize;
