@@ -4,31 +4,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{aisec, aisec_line, fails_with, json, num, train};
+use common::{aisec, aisec_line, fails_with, json, num, serve, train};
 
 #[test]
 fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let model = train(dir.path(), "mlp", "iris");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args([
-            "model", "serve", "--model", &model, "--name", "iris", "--port", "0",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("kserve+http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
+    let served = serve(&["--model", &model, "--name", "iris"]);
+    let url = served.url.clone();
 
     let remote = json(&aisec_line(&format!(
         "model eval --model {url} --dataset iris --format json"
@@ -50,47 +34,31 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
         "attack evasion --model {url} --dataset iris --attack pgd"
     ));
     fails_with(&o, "needs gradient access");
-    child.kill().unwrap();
-    let _ = child.wait();
+    served.stop();
     fails_with(
         &aisec_line(&format!("model eval --model {url} --dataset iris")),
         "is it running",
     );
 
     // Query monitoring on the server: each client address gets 20 queries.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args([
-            "model",
-            "serve",
-            "--model",
-            &model,
-            "--name",
-            "iris",
-            "--port",
-            "0",
-            "--max-queries-per-client",
-            "20",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("20-query budget"), "{line}");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("kserve+http://"))
-        .unwrap()
-        .trim_end_matches(':')
-        .to_string();
+    let served = serve(&[
+        "--model",
+        &model,
+        "--name",
+        "iris",
+        "--max-queries-per-client",
+        "20",
+    ]);
+    assert!(
+        served.banner.contains("20-query budget"),
+        "{}",
+        served.banner
+    );
+    let url = &served.url;
     fails_with(
         &aisec_line(&format!("model eval --model {url} --dataset iris")),
         "query budget exhausted",
     );
-    child.kill().unwrap();
-    let _ = child.wait();
 }
 
 #[test]
@@ -374,37 +342,18 @@ fn extraction_from_the_command_line() {
 
 #[test]
 fn a_served_model_behind_prada_refuses_an_extracting_client() {
-    use std::io::BufRead;
     let cnn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args([
-            "model",
-            "serve",
-            "--model",
-            cnn.to_str().unwrap(),
-            "--name",
-            "digits",
-            "--port",
-            "0",
-            "--prada",
-            "--prada-block",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("kserve+http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
+    let served = serve(&[
+        "--model",
+        cnn.to_str().unwrap(),
+        "--name",
+        "digits",
+        "--prada",
+        "--prada-block",
+    ]);
+    let url = &served.url;
     let report = json(&aisec_line(&format!("attack extract --model {url} --dataset digits --attack jacobian --transfer-eps 0 --format json")));
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut log = String::new();
-    let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    let log = served.stop();
     let queries = report["metrics"]["queries_total"].as_f64().unwrap();
     assert!(queries <= 600.0, "{queries}");
     assert_eq!(report["observations"]["budget_exhausted"], true);

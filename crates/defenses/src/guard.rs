@@ -7,6 +7,35 @@ use std::sync::Arc;
 
 use aisec_ml::model::Classifier;
 
+/// The [`Classifier`] methods a query-path defence passes to the model it wraps
+/// (`self.inner`) unchanged: the defender's own evaluation and scoring are not queries.
+macro_rules! forward_to_inner {
+    ($($method:ident),* $(,)?) => {
+        $($crate::guard::forward_to_inner!(@one $method);)*
+    };
+    (@one output_kind) => {
+        fn output_kind(&self) -> aisec_ml::model::OutputKind {
+            self.inner.output_kind()
+        }
+    };
+    (@one evaluate) => {
+        fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>, aisec_ml::MlError> {
+            self.inner.evaluate(x)
+        }
+    };
+    (@one scores) => {
+        fn scores(&self, x: &[f32]) -> Result<aisec_ml::model::QueryOutput, aisec_ml::MlError> {
+            self.inner.scores(x)
+        }
+    };
+    (@one budget) => {
+        fn budget(&self) -> &aisec_ml::model::QueryBudget {
+            self.inner.budget()
+        }
+    };
+}
+pub(crate) use forward_to_inner;
+
 /// A monitor on the query path whose view of the attacker's stream the report shows.
 pub trait Watcher: Send + Sync + 'static {
     /// What it saw (refusals, waits, alerts), as the report's `observed` object.

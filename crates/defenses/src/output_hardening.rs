@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use aisec_ml::model::{Classifier, ModelInfo, OutputKind, QueryBudget, QueryOutput};
+use aisec_ml::model::{Classifier, ModelInfo, OutputKind, QueryOutput};
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
@@ -153,17 +153,7 @@ impl Classifier for HardenedOutputs {
         })
     }
 
-    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>, MlError> {
-        self.inner.evaluate(x)
-    }
-
-    fn scores(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
-        self.inner.scores(x)
-    }
-
-    fn budget(&self) -> &QueryBudget {
-        self.inner.budget()
-    }
+    crate::guard::forward_to_inner!(evaluate, scores, budget);
 }
 
 /// `top1`, `topk:K`, `label`, `round:D` (also `rounding:D`) or `reverse-sigmoid`.

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aisec_ml::model::{rows, Classifier, ModelInfo, OutputKind, QueryBudget, QueryOutput};
+use aisec_ml::model::{rows, Classifier, ModelInfo, QueryOutput};
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
@@ -190,9 +190,7 @@ impl Classifier for Prada {
         &self.info
     }
 
-    fn output_kind(&self) -> OutputKind {
-        self.inner.output_kind()
-    }
+    crate::guard::forward_to_inner!(output_kind, evaluate, scores, budget);
 
     fn query(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
         self.query_as(LOCAL_CLIENT, x)
@@ -227,18 +225,6 @@ impl Classifier for Prada {
             }
         }
         Ok(out)
-    }
-
-    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>, MlError> {
-        self.inner.evaluate(x)
-    }
-
-    fn scores(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
-        self.inner.scores(x)
-    }
-
-    fn budget(&self) -> &QueryBudget {
-        self.inner.budget()
     }
 }
 

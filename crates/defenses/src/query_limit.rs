@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aisec_ml::model::{rows, Classifier, ModelInfo, OutputKind, QueryBudget, QueryOutput};
+use aisec_ml::model::{rows, Classifier, ModelInfo, QueryBudget, QueryOutput};
 use aisec_ml::MlError;
 use serde::Serialize;
 
@@ -296,9 +296,7 @@ impl Classifier for QueryLimit {
         &self.info
     }
 
-    fn output_kind(&self) -> OutputKind {
-        self.inner.output_kind()
-    }
+    crate::guard::forward_to_inner!(output_kind, evaluate, scores);
 
     fn query(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
         self.query_as(LOCAL_CLIENT, x)
@@ -311,14 +309,6 @@ impl Classifier for QueryLimit {
             self.clock.wait(wait);
         }
         self.inner.query(x)
-    }
-
-    fn evaluate(&self, x: &[f32]) -> Result<Vec<usize>, MlError> {
-        self.inner.evaluate(x)
-    }
-
-    fn scores(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
-        self.inner.scores(x)
     }
 
     fn budget(&self) -> &QueryBudget {

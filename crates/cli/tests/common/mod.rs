@@ -73,3 +73,58 @@ pub fn num(v: &serde_json::Value) -> f64 {
 pub fn aisec_line(line: &str) -> Output {
     aisec(&line.split_whitespace().collect::<Vec<_>>())
 }
+
+/// `aisec model serve` running in the background, killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    /// The rest of the server's log, to read after it stopped.
+    pub log: std::io::BufReader<std::process::ChildStderr>,
+    /// The first log line (the address and the limits it serves under).
+    pub banner: String,
+    pub url: String,
+}
+
+/// Starts `aisec model serve --port 0 ARGS…` and reads the URL it announces.
+pub fn serve(args: &[&str]) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(["model", "serve", "--port", "0"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the aisec binary runs");
+    let mut log = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut banner = String::new();
+    log.read_line(&mut banner)
+        .expect("the server logs its address");
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("kserve+http://"))
+        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
+        .trim_end_matches(':')
+        .to_string();
+    Served {
+        child,
+        log,
+        banner,
+        url,
+    }
+}
+
+impl Served {
+    /// Stops the server and returns what it logged after its first line.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.log, &mut rest);
+        rest
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
