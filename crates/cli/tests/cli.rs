@@ -2,52 +2,16 @@
 //! one clear line for bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 #[path = "../../atlas/tests/common/official.rs"]
 mod official;
 use official::official_atlas;
 
-/// Runs the binary on the embedded knowledge base (the caller's AISEC_ATLAS_DATA removed).
-fn aisec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(args)
-        .env_remove("AISEC_ATLAS_DATA")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the aisec binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
-}
-
-/// A failure is an `error:` message on stderr and exit code 2, never a panic.
-fn assert_clear_failure(o: &Output, mentions: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "stdout: {} stderr: {}",
-        stdout(o),
-        stderr(o)
-    );
-    let err = stderr(o);
-    assert!(err.starts_with("error:"), "{err}");
-    assert!(
-        err.contains(mentions),
-        "stderr should mention {mentions:?}: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
+mod common;
+use common::{
+    aisec, aisec_line, fails_with as assert_clear_failure, json, json_of_any_exit, stderr, stdout,
+};
 
 #[test]
 fn matrix_text_and_json() {
@@ -62,14 +26,7 @@ fn matrix_text_and_json() {
     let listed = stdout(&aisec(&["atlas", "matrix", "--subtechniques"]));
     assert!(listed.contains("  .000 Direct"), "{listed}");
 
-    let o = aisec(&[
-        "--format",
-        "json",
-        "atlas",
-        "matrix",
-        "--maturity",
-        "realized",
-    ]);
+    let o = aisec_line("--format json atlas matrix --maturity realized");
     let v = json(&o);
     assert_eq!(v["min_maturity"], "realized");
     assert_eq!(v["tactics"].as_array().unwrap().len(), 16);
@@ -127,15 +84,10 @@ fn full_data_adds_descriptions() {
         return;
     };
     let path = path.to_str().unwrap();
-    let o = aisec(&[
-        "--atlas-data",
-        path,
-        "--format",
-        "json",
-        "atlas",
-        "show",
-        "AML.T0051",
-    ]);
+    let o = aisec_line(&format!(
+        "--atlas-data {} --format json atlas show AML.T0051",
+        path
+    ));
     let v = json(&o);
     assert!(v["description"].as_str().unwrap().len() > 100);
     assert!(v["mitigations"][0]["use"].is_string());
@@ -184,14 +136,9 @@ fn mitigations_by_phase_and_category() {
         "{}",
         stdout(&o)
     );
-    let v = json(&aisec(&[
-        "atlas",
-        "mitigations",
-        "--category",
-        "policy",
-        "--format",
-        "json",
-    ]));
+    let v = json(&aisec_line(
+        "atlas mitigations --category policy --format json",
+    ));
     assert_eq!(v["mitigations"].as_array().unwrap().len(), 7);
     assert!(v["mitigations"][0]["techniques"].as_array().is_some());
     assert_clear_failure(
@@ -235,9 +182,9 @@ fn validate_exit_codes() {
         "{}",
         stdout(&o)
     );
-    let v = json(&aisec(&[
-        "atlas", "validate", &dangling, "--format", "json",
-    ]));
+    let o = aisec(&["atlas", "validate", &dangling, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_of_any_exit(&o);
     assert_eq!(v["valid"], false);
     assert_eq!(v["errors"], 1);
     assert_eq!(v["problems"][0]["object"], "AML.T0015");
@@ -287,15 +234,10 @@ fn validate_the_official_file() {
 fn exports_write_files() {
     let dir = tempfile::tempdir().unwrap();
     let layer = dir.path().join("layer.json");
-    let o = aisec(&[
-        "atlas",
-        "export",
-        "navigator",
-        "--case-study",
-        "AML.CS0000",
-        "--out",
-        layer.to_str().unwrap(),
-    ]);
+    let o = aisec_line(&format!(
+        "atlas export navigator --case-study AML.CS0000 --out {}",
+        layer.to_str().unwrap()
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&layer).unwrap()).unwrap();
@@ -305,13 +247,9 @@ fn exports_write_files() {
         "Evasion of Deep Learning Detector for Malware C&C Traffic"
     );
 
-    let v = json(&aisec(&[
-        "atlas",
-        "export",
-        "navigator",
-        "--techniques",
-        "AML.T0051,AML.T0054",
-    ]));
+    let v = json(&aisec_line(
+        "atlas export navigator --techniques AML.T0051,AML.T0054",
+    ));
     assert_eq!(
         v["techniques"].as_array().unwrap().len(),
         3,
@@ -320,13 +258,7 @@ fn exports_write_files() {
     let v = json(&aisec(&["atlas", "export", "navigator"]));
     assert_eq!(v["techniques"].as_array().unwrap().len(), 185);
     assert_clear_failure(
-        &aisec(&[
-            "atlas",
-            "export",
-            "navigator",
-            "--techniques",
-            "AML.T0051,AML.T9999",
-        ]),
+        &aisec_line("atlas export navigator --techniques AML.T0051,AML.T9999"),
         "AML.T9999",
     );
     assert_clear_failure(
@@ -353,13 +285,11 @@ fn embed_regenerates_the_facts() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("facts.json");
-    let o = aisec(&[
-        "atlas",
-        "embed",
+    let o = aisec_line(&format!(
+        "atlas embed {} --out {}",
         path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        out.to_str().unwrap()
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read_to_string(out).unwrap(),
@@ -403,13 +333,10 @@ fn case_study_new_validate_and_export() {
     let o = aisec(&["casestudy", "validate", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 
-    let o = aisec(&[
-        "atlas",
-        "export",
-        "navigator",
-        "--case-study",
-        out.to_str().unwrap(),
-    ]);
+    let o = aisec_line(&format!(
+        "atlas export navigator --case-study {}",
+        out.to_str().unwrap()
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         json(&o)["techniques"].as_array().unwrap().len(),
@@ -424,20 +351,9 @@ fn case_study_new_validate_and_export() {
     assert!(stdout(&o).contains("tactic: AML.TA0005"), "{}", stdout(&o));
 
     // An incident without a reporter cannot be written.
-    let o = aisec(&[
-        "casestudy",
-        "new",
-        "--name",
-        "x",
-        "--summary",
-        "y",
-        "--date",
-        "2024",
-        "--type",
-        "incident",
-        "--step",
-        "AML.T0051=z",
-    ]);
+    let o = aisec_line(
+        "casestudy new --name x --summary y --date 2024 --type incident --step AML.T0051=z",
+    );
     assert_clear_failure(&o, "reporter");
 }
 

@@ -37,26 +37,7 @@ fn train_eval_and_attack_a_model() {
     assert!(text.contains("confusion matrix"), "{text}");
 
     let adv = dir.path().join("adv.npy");
-    let report = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        &model,
-        "--dataset",
-        "digits",
-        "--attack",
-        "pgd",
-        "--eps",
-        "0.2",
-        "--steps",
-        "20",
-        "--limit",
-        "50",
-        "--save-adv",
-        adv.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line(&format!("attack evasion --model {} --dataset digits --attack pgd --eps 0.2 --steps 20 --limit 50 --save-adv {} --format json", model, adv.to_str().unwrap())));
     // The shape of DESIGN.md's machine-readable output.
     assert_eq!(report["kind"], "attack");
     assert_eq!(report["name"], "evasion.pgd");
@@ -145,31 +126,17 @@ fn bad_attack_inputs_are_clear_errors() {
         "budget exhausted",
     );
     fails_with(
-        &aisec(&[
-            "attack",
-            "evasion",
-            "--model",
-            &model,
-            "--dataset",
-            "iris",
-            "--attack",
-            "pgd",
-            "--clip",
-            "1,0",
-        ]),
+        &aisec_line(&format!(
+            "attack evasion --model {} --dataset iris --attack pgd --clip 1,0",
+            model
+        )),
         "--clip",
     );
     fails_with(
-        &aisec(&[
-            "model",
-            "train",
-            "--arch",
-            "cnn",
-            "--dataset",
-            "iris",
-            "--out",
-            dir.path().join("x").to_str().unwrap(),
-        ]),
+        &aisec_line(&format!(
+            "model train --arch cnn --dataset iris --out {}",
+            dir.path().join("x").to_str().unwrap()
+        )),
         "image inputs",
     );
     fails_with(
@@ -192,41 +159,23 @@ fn user_data_from_npy_and_csv() {
     aisec_ml::data::npy::write_i64(&y, &ds.y.iter().map(|v| *v as i64).collect::<Vec<_>>())
         .unwrap();
     let out = dir.path().join("m");
-    let o = aisec(&[
-        "model",
-        "train",
-        "--arch",
-        "mlp",
-        "--data",
+    let o = aisec_line(&format!(
+        "model train --arch mlp --data {} --labels {} --out {} --format json",
         x.to_str().unwrap(),
-        "--labels",
         y.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+        out.to_str().unwrap()
+    ));
     let v = json(&o);
     assert!(
         v["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.85,
         "{v}"
     );
-    let r = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
+    let r = json(&aisec_line(&format!(
+        "attack evasion --model {} --data {} --labels {} --attack pgd --eps 1.0 --format json",
         out.to_str().unwrap(),
-        "--data",
         x.to_str().unwrap(),
-        "--labels",
-        y.to_str().unwrap(),
-        "--attack",
-        "pgd",
-        "--eps",
-        "1.0",
-        "--format",
-        "json",
-    ]));
+        y.to_str().unwrap()
+    )));
     assert!(r["metrics"]["queries_mean"].as_f64().unwrap() > 0.0);
 
     let csv = dir.path().join("d.csv");
@@ -239,34 +188,19 @@ fn user_data_from_npy_and_csv() {
         ));
     }
     std::fs::write(&csv, text).unwrap();
-    let v = json(&aisec(&[
-        "model",
-        "train",
-        "--arch",
-        "logreg",
-        "--csv",
+    let v = json(&aisec_line(&format!(
+        "model train --arch logreg --csv {} --label-column species --out {} --format json",
         csv.to_str().unwrap(),
-        "--label-column",
-        "species",
-        "--out",
-        dir.path().join("c").to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+        dir.path().join("c").to_str().unwrap()
+    )));
     assert!(v["metrics"]["clean_accuracy"].is_number());
     fails_with(
-        &aisec(&[
-            "model",
-            "train",
-            "--arch",
-            "logreg",
-            "--data",
+        &aisec_line(&format!(
+            "model train --arch logreg --data {} --labels {} --out {}",
             x.to_str().unwrap(),
-            "--labels",
             csv.to_str().unwrap(),
-            "--out",
-            dir.path().join("z").to_str().unwrap(),
-        ]),
+            dir.path().join("z").to_str().unwrap()
+        )),
         "d.csv",
     );
 }
@@ -275,24 +209,7 @@ fn user_data_from_npy_and_csv() {
 fn adversarial_training_command_writes_a_hardened_model() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("hard");
-    let v = json(&aisec(&[
-        "defend",
-        "adv-train",
-        "--arch",
-        "mlp",
-        "--dataset",
-        "digits",
-        "--eps",
-        "0.1",
-        "--steps",
-        "3",
-        "--epochs",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let v = json(&aisec_line(&format!("defend adv-train --arch mlp --dataset digits --eps 0.1 --steps 3 --epochs 5 --out {} --format json", out.to_str().unwrap())));
     assert_eq!(v["kind"], "defense");
     assert_eq!(
         v["defense"]["mitigations"],

@@ -128,14 +128,11 @@ fn exit_codes_text_json_and_sarif() {
 
     // SARIF to a file, as CI uploads it.
     let out = dir.path().join("scan.sarif");
-    let o = aisec(&[
-        "scan",
+    let o = aisec_line(&format!(
+        "scan {} --format sarif --out {}",
         root,
-        "--format",
-        "sarif",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        out.to_str().unwrap()
+    ));
     assert_eq!(o.status.code(), Some(1));
     assert!(std::fs::read_to_string(&out).unwrap().contains("\"2.1.0\""));
 }

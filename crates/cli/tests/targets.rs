@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{aisec, aisec_line, fails_with, json, num, serve, train};
+use common::{aisec_line, fails_with, json, num, serve, train};
 
 #[test]
 fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
@@ -65,22 +65,7 @@ fn serve_a_model_over_kserve_and_evaluate_it_remotely() {
 fn onnx_models_are_white_box_targets() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx");
     let onnx = fixtures.join("digits-cnn.onnx");
-    let report = json(&aisec(&[
-        "attack",
-        "evasion",
-        "--model",
-        onnx.to_str().unwrap(),
-        "--dataset",
-        "digits",
-        "--attack",
-        "pgd",
-        "--eps",
-        "0.2",
-        "--limit",
-        "40",
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line(&format!("attack evasion --model {} --dataset digits --attack pgd --eps 0.2 --limit 40 --format json", onnx.to_str().unwrap())));
     assert!(
         report["target"].as_str().unwrap().starts_with("onnx "),
         "{}",
@@ -88,26 +73,16 @@ fn onnx_models_are_white_box_targets() {
     );
     assert!(report["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.9);
     assert!(report["metrics"]["robust_accuracy"].as_f64().unwrap() < 0.1);
-    let eval = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        onnx.to_str().unwrap(),
-        "--dataset",
-        "digits",
-        "--format",
-        "json",
-    ]));
+    let eval = json(&aisec_line(&format!(
+        "model eval --model {} --dataset digits --format json",
+        onnx.to_str().unwrap()
+    )));
     assert!(eval["metrics"]["clean_accuracy"].as_f64().unwrap() >= 0.97);
     fails_with(
-        &aisec(&[
-            "model",
-            "eval",
-            "--model",
-            fixtures.join("unsupported.onnx").to_str().unwrap(),
-            "--dataset",
-            "digits",
-        ]),
+        &aisec_line(&format!(
+            "model eval --model {} --dataset digits",
+            fixtures.join("unsupported.onnx").to_str().unwrap()
+        )),
         "Einsum",
     );
 }
@@ -240,22 +215,7 @@ fn extraction_from_the_command_line() {
     // Jacobian augmentation on the digits CNN behind PRADA, saving the substitute.
     let cnn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
     let substitute = dir.path().join("substitute");
-    let report = json(&aisec(&[
-        "attack",
-        "extract",
-        "--model",
-        cnn.to_str().unwrap(),
-        "--dataset",
-        "digits",
-        "--attack",
-        "jacobian",
-        "--defend",
-        "prada",
-        "--save-substitute",
-        substitute.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
+    let report = json(&aisec_line(&format!("attack extract --model {} --dataset digits --attack jacobian --defend prada --save-substitute {} --format json", cnn.to_str().unwrap(), substitute.to_str().unwrap())));
     assert!(report["metrics"]["fidelity"].as_f64().unwrap() >= 0.9);
     assert!(report["metrics"]["queries_total"].as_f64().unwrap() <= 5000.0);
     let curve = report["observations"]["fidelity_by_queries"]
@@ -279,36 +239,17 @@ fn extraction_from_the_command_line() {
         5000
     );
     // The saved substitute is a model like any other.
-    let eval = json(&aisec(&[
-        "model",
-        "eval",
-        "--model",
-        substitute.to_str().unwrap(),
-        "--dataset",
-        "digits",
-        "--format",
-        "json",
-    ]));
+    let eval = json(&aisec_line(&format!(
+        "model eval --model {} --dataset digits --format json",
+        substitute.to_str().unwrap()
+    )));
     assert!(
         eval["metrics"]["clean_accuracy"].as_f64().unwrap() > 0.85,
         "{eval}"
     );
 
     // Label-only Knockoff, text output.
-    let o = aisec(&[
-        "attack",
-        "extract",
-        "--model",
-        cnn.to_str().unwrap(),
-        "--dataset",
-        "digits",
-        "--attack",
-        "knockoff",
-        "--outputs",
-        "label",
-        "--budget",
-        "1000",
-    ]);
+    let o = aisec_line(&format!("attack extract --model {} --dataset digits --attack knockoff --outputs label --budget 1000", cnn.to_str().unwrap()));
     assert!(o.status.success(), "{}", common::stderr(&o));
     let text = common::stdout(&o);
     assert!(

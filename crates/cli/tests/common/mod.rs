@@ -5,10 +5,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs the binary as CI does, on the embedded knowledge base (the caller's
+/// AISEC_ATLAS_DATA and RUST_LOG removed).
 pub fn aisec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aisec"))
         .args(args)
         .env_remove("AISEC_ATLAS_DATA")
+        .env_remove("RUST_LOG")
         .env("CI", "true")
         .output()
         .expect("the aisec binary runs")
@@ -22,8 +25,14 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The JSON a successful run printed.
 pub fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));
+    json_of_any_exit(o)
+}
+
+/// The JSON a run printed, whatever its exit code (findings exit 1 with a report).
+pub fn json_of_any_exit(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
@@ -35,12 +44,13 @@ pub fn fails_with(o: &Output, mentions: &str) {
         stdout(o),
         stderr(o)
     );
+    let err = stderr(o);
+    assert!(err.starts_with("error:"), "{err}");
     assert!(
-        stderr(o).contains(mentions),
-        "stderr should mention {mentions:?}: {}",
-        stderr(o)
+        err.contains(mentions),
+        "stderr should mention {mentions:?}: {err}"
     );
-    assert!(!stderr(o).contains("panicked"));
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 pub fn train(dir: &Path, arch: &str, dataset: &str) -> String {
