@@ -2,6 +2,7 @@
 
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::AttackOutcome;
+use aisec_core::Metric;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
 use aisec_defenses::feature_squeezing::{self, DetectionReport, FeatureSqueezing, SqueezeConfig};
 use aisec_defenses::Defense;
@@ -16,10 +17,10 @@ use crate::Result;
 fn metrics_of(r: &DetectionReport) -> Metrics {
     let mut m = Metrics::default();
     for (k, v) in [
-        ("detection_recall", r.detection_recall),
-        ("detection_precision", r.detection_precision),
-        ("false_positive_rate", r.false_positive_rate),
-        ("auc", r.auc),
+        (Metric::DetectionRecall, r.detection_recall),
+        (Metric::DetectionPrecision, r.detection_precision),
+        (Metric::FalsePositiveRate, r.false_positive_rate),
+        (Metric::Auc, r.auc),
     ] {
         m.insert(k, v).expect("detection figures are fractions");
     }

@@ -1,6 +1,7 @@
 //! Extraction runs as reports: the attack against the plain API, then against the same API
 //! behind a defence (output hardening or the PRADA monitor), with the difference.
 
+use aisec_core::Metric;
 use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
@@ -30,8 +31,8 @@ pub fn extraction_finding(
     kb: &KnowledgeBase,
     subject: &str,
 ) -> Finding {
-    let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
-    let fidelity = m("fidelity");
+    let m = |k: Metric| outcome.metrics.get(k).unwrap_or(0.0);
+    let fidelity = m(Metric::Fidelity);
     let severity = match fidelity {
         f if f >= 0.9 => Severity::High,
         f if f >= 0.7 => Severity::Medium,
@@ -46,8 +47,8 @@ pub fn extraction_finding(
         "{} {verb} {subject}: the substitute agrees with it on {:.1}% of held-out inputs ({:.1}% of uniform random inputs) after {} queries ({})",
         outcome.name,
         100.0 * fidelity,
-        100.0 * m("fidelity_uniform"),
-        m("queries_total"),
+        100.0 * m(Metric::FidelityUniform),
+        m(Metric::QueriesTotal),
         output_words(outcome),
     );
     let mut atlas: Vec<AtlasRef> = outcome
@@ -153,7 +154,7 @@ pub fn run_defended(
         .labels(victim.info().num_classes);
     wrapped.budget().refund(n as u64);
     let _ = metrics.insert(
-        "clean_accuracy",
+        Metric::CleanAccuracy,
         train::accuracy(&answered, &task.holdout.y),
     );
     let mut info = defense.as_defense().reference();
@@ -161,7 +162,7 @@ pub fn run_defended(
     let mut prada = None;
     if let (Some(monitor), Some(during)) = (monitor, during) {
         if let Some(at) = during.alert_at_query {
-            let _ = metrics.insert("detection_delay_queries", at as f64);
+            let _ = metrics.insert(Metric::DetectionDelayQueries, at as f64);
         }
         monitor.reset();
         let benign = natural_variations(task.holdout, BENIGN_STREAM, task.seed);

@@ -2,6 +2,7 @@
 
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::AttackOutcome;
+use aisec_core::Metric;
 use aisec_core::{AtlasRef, Evidence, Finding, MitigationRef, Severity};
 use aisec_report::{RunKind, RunReport};
 
@@ -66,8 +67,8 @@ fn trim_float(v: f64) -> String {
 
 /// The finding an evasion outcome supports.
 pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &str) -> Finding {
-    let m = |k: &str| outcome.metrics.get(k).unwrap_or(0.0);
-    let success = m("attack_success_rate");
+    let m = |k: Metric| outcome.metrics.get(k).unwrap_or(0.0);
+    let success = m(Metric::AttackSuccessRate);
     let short = outcome.name.trim_start_matches("evasion.").to_uppercase();
     let verb = if success > 0.05 {
         "evades"
@@ -77,8 +78,8 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
     let title = format!(
         "{short} ({}) {verb} {subject}: robust accuracy {:.1}% (clean {:.1}%), success rate {:.1}%",
         describe_config(&outcome.config),
-        100.0 * m("robust_accuracy"),
-        100.0 * m("clean_accuracy"),
+        100.0 * m(Metric::RobustAccuracy),
+        100.0 * m(Metric::CleanAccuracy),
         100.0 * success
     );
     let atlas = outcome

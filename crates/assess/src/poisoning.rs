@@ -4,6 +4,7 @@
 //! retrain (spectral signatures, activation clustering) or screen inputs at inference (STRIP),
 //! and measure again.
 
+use aisec_core::Metric;
 use std::time::Instant;
 
 use aisec_atlas::KnowledgeBase;
@@ -328,9 +329,9 @@ pub fn run(
 
 fn metrics(figures: &ModelFigures) -> Metrics {
     let mut m = Metrics::default();
-    let _ = m.insert("clean_accuracy", figures.clean_accuracy);
+    let _ = m.insert(Metric::CleanAccuracy, figures.clean_accuracy);
     if let Some(a) = figures.attack_success_rate {
-        let _ = m.insert("attack_success_rate", a);
+        let _ = m.insert(Metric::AttackSuccessRate, a);
     }
     m
 }
@@ -339,8 +340,8 @@ fn metrics(figures: &ModelFigures) -> Metrics {
 /// model's under `observations`, the defence's under `defended`.
 pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
     let mut m = metrics(&outcome.poisoned_model);
-    let _ = m.insert("poison_count", outcome.poison_count as f64);
-    let _ = m.insert("wall_seconds", outcome.wall_seconds);
+    let _ = m.insert(Metric::PoisonCount, outcome.poison_count as f64);
+    let _ = m.insert(Metric::WallSeconds, outcome.wall_seconds);
     let atlas: Vec<AtlasRef> = outcome
         .attack
         .atlas()
@@ -383,9 +384,9 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
     let defended = outcome.defended.as_ref().map(|d| {
         let mut dm = metrics(&d.after);
         for (k, v) in [
-            ("detection_precision", d.detection_precision),
-            ("detection_recall", d.detection_recall),
-            ("false_positive_rate", d.false_positive_rate),
+            (Metric::DetectionPrecision, d.detection_precision),
+            (Metric::DetectionRecall, d.detection_recall),
+            (Metric::FalsePositiveRate, d.false_positive_rate),
         ] {
             let _ = dm.insert(k, v);
         }

@@ -4,6 +4,7 @@
 //! the call); per-file details go under `observations`.
 
 use aisec_atlas::KnowledgeBase;
+use aisec_core::Metric;
 use aisec_core::{AtlasRef, Evidence, Finding, Metrics};
 use aisec_report::{RunKind, RunReport};
 use aisec_scan::scanner::ScanReport;
@@ -61,7 +62,7 @@ pub fn scan_run_report(
         }
     }
     let mut metrics = Metrics::default();
-    let _ = metrics.insert("wall_seconds", wall_seconds);
+    let _ = metrics.insert(Metric::WallSeconds, wall_seconds);
     RunReport::new(
         RunKind::Scan,
         "scan.model-artifacts",

@@ -1,5 +1,6 @@
 //! Score-based black-box evasion against the digits CNN, locally and over KServe v2.
 
+use aisec_core::Metric;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,9 +46,9 @@ fn square_linf_fools_90_percent_within_5000_queries() {
     let model = cnn();
     let (_, test) = BuiltinDataset::Digits.split();
     let outcome = square(&model, &test, 0.2, Norm::Linf, 5000);
-    let success = outcome.metrics.get("attack_success_rate").unwrap();
+    let success = outcome.metrics.get(Metric::AttackSuccessRate).unwrap();
     assert!(success >= 0.9, "Square L∞ ε=0.2 success {success}");
-    assert!(outcome.metrics.get("queries_mean").unwrap() <= 5000.0);
+    assert!(outcome.metrics.get(Metric::QueriesMean).unwrap() <= 5000.0);
     for (a, o) in outcome.adversarial.iter().zip(&test.x) {
         assert!((a - o).abs() <= 0.2 + 1e-5 && (0.0..=1.0).contains(a));
     }
@@ -61,13 +62,13 @@ fn square_works_on_top1_probabilities_and_l2() {
     let top1 = Restricted::new(model.clone(), OutputKind::TopK(1), false);
     let outcome = square(&top1, &subset, 0.2, Norm::Linf, 2000);
     assert!(
-        outcome.metrics.get("attack_success_rate").unwrap() >= 0.5,
+        outcome.metrics.get(Metric::AttackSuccessRate).unwrap() >= 0.5,
         "top-1 scores still leak enough: {:?}",
         outcome.metrics
     );
     let l2 = square(model.as_ref(), &subset, 2.0, Norm::L2, 2000);
     assert!(
-        l2.metrics.get("attack_success_rate").unwrap() >= 0.5,
+        l2.metrics.get(Metric::AttackSuccessRate).unwrap() >= 0.5,
         "{:?}",
         l2.metrics
     );
@@ -95,18 +96,22 @@ fn square_over_kserve_matches_the_local_attack() {
     let over_the_wire = square(&remote, &subset, 0.2, Norm::Linf, 5000);
     let local = square(&cnn(), &subset, 0.2, Norm::Linf, 5000);
     assert!(
-        over_the_wire.metrics.get("attack_success_rate").unwrap() >= 0.9,
+        over_the_wire
+            .metrics
+            .get(Metric::AttackSuccessRate)
+            .unwrap()
+            >= 0.9,
         "{:?}",
         over_the_wire.metrics
     );
     assert_eq!(
-        over_the_wire.metrics.get("queries_total"),
-        local.metrics.get("queries_total"),
+        over_the_wire.metrics.get(Metric::QueriesTotal),
+        local.metrics.get(Metric::QueriesTotal),
         "the same seeded search, the same queries"
     );
     assert_eq!(
         remote.budget().used() as f64,
-        over_the_wire.metrics.get("queries_total").unwrap()
+        over_the_wire.metrics.get(Metric::QueriesTotal).unwrap()
     );
 }
 
@@ -133,9 +138,9 @@ fn hopskipjump_with_labels_only_and_a_shrinking_perturbation() {
     let (_, test) = BuiltinDataset::Digits.split();
     let subset = test.head(30);
     let outcome = hsj(&labels_only, &subset, Norm::L2, 5000);
-    let success = outcome.metrics.get("attack_success_rate").unwrap();
+    let success = outcome.metrics.get(Metric::AttackSuccessRate).unwrap();
     assert!(success >= 0.9, "HopSkipJump success {success}");
-    assert!(outcome.metrics.get("queries_mean").unwrap() <= 5000.0);
+    assert!(outcome.metrics.get(Metric::QueriesMean).unwrap() <= 5000.0);
     let curve = outcome.observations.as_ref().unwrap()["median_distance_by_queries"]
         .as_array()
         .unwrap()
@@ -170,15 +175,18 @@ fn hopskipjump_over_kserve_with_labels_only() {
         Norm::L2,
         5000,
     );
-    let success = over_the_wire.metrics.get("attack_success_rate").unwrap();
+    let success = over_the_wire
+        .metrics
+        .get(Metric::AttackSuccessRate)
+        .unwrap();
     assert!(success >= 0.9, "HopSkipJump over KServe: {success}");
     assert_eq!(
-        over_the_wire.metrics.get("queries_total"),
-        local.metrics.get("queries_total"),
+        over_the_wire.metrics.get(Metric::QueriesTotal),
+        local.metrics.get(Metric::QueriesTotal),
         "the same seeded search, the same queries"
     );
     assert_eq!(
         remote.budget().used() as f64,
-        over_the_wire.metrics.get("queries_total").unwrap()
+        over_the_wire.metrics.get(Metric::QueriesTotal).unwrap()
     );
 }

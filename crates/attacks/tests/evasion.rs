@@ -1,5 +1,6 @@
 //! White-box evasion against the digits CNN, with fixed seeds: the thresholds of the issue.
 
+use aisec_core::Metric;
 use std::sync::{Arc, OnceLock};
 
 use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
@@ -93,25 +94,25 @@ fn pgd_40_at_eps_0_2_breaks_the_cnn_and_fgsm_is_weaker() {
         fx.test.len(),
         "FGSM takes one gradient per example"
     );
-    let m = |o: &aisec_attacks::AttackOutcome, k: &str| o.metrics.get(k).unwrap();
-    assert!(m(&pgd, "clean_accuracy") >= 0.97);
+    let m = |o: &aisec_attacks::AttackOutcome, k: Metric| o.metrics.get(k).unwrap();
+    assert!(m(&pgd, Metric::CleanAccuracy) >= 0.97);
     assert!(
-        m(&pgd, "robust_accuracy") <= 0.05,
+        m(&pgd, Metric::RobustAccuracy) <= 0.05,
         "PGD-40 robust accuracy {}",
-        m(&pgd, "robust_accuracy")
+        m(&pgd, Metric::RobustAccuracy)
     );
     assert!(
-        m(&fgsm, "robust_accuracy") > m(&pgd, "robust_accuracy"),
+        m(&fgsm, Metric::RobustAccuracy) > m(&pgd, Metric::RobustAccuracy),
         "FGSM should be weaker than PGD"
     );
-    assert!(m(&pgd, "attack_success_rate") >= 0.95);
+    assert!(m(&pgd, Metric::AttackSuccessRate) >= 0.95);
     // Every adversarial input stays in the ε-ball and in [0, 1].
     for (a, o) in pgd.adversarial.iter().zip(&fx.test.x) {
         assert!((a - o).abs() <= 0.2 + 1e-5 && (0.0..=1.0).contains(a));
     }
-    assert!(m(&pgd, "mean_linf") <= 0.2 + 1e-5 && m(&pgd, "mean_linf") > 0.0);
+    assert!(m(&pgd, Metric::MeanLinf) <= 0.2 + 1e-5 && m(&pgd, Metric::MeanLinf) > 0.0);
     // 41 gradient evaluations at most per example (40 steps and the final score).
-    assert!(m(&pgd, "queries_mean") <= 41.0 && m(&pgd, "queries_mean") >= 1.0);
+    assert!(m(&pgd, Metric::QueriesMean) <= 41.0 && m(&pgd, Metric::QueriesMean) >= 1.0);
 }
 
 #[test]
@@ -135,7 +136,7 @@ fn apgd_is_at_least_as_strong_as_pgd_at_a_small_budget() {
         fx.model.as_ref(),
         None,
     );
-    let r = |o: &aisec_attacks::AttackOutcome| o.metrics.get("robust_accuracy").unwrap();
+    let r = |o: &aisec_attacks::AttackOutcome| o.metrics.get(Metric::RobustAccuracy).unwrap();
     assert!(
         r(&apgd) <= r(&pgd) + 0.02,
         "APGD {} vs PGD {}",
@@ -162,7 +163,7 @@ fn l2_and_targeted_attacks() {
         fx.model.as_ref(),
         None,
     );
-    assert!(l2.metrics.get("robust_accuracy").unwrap() < 0.3);
+    assert!(l2.metrics.get(Metric::RobustAccuracy).unwrap() < 0.3);
     assert!(l2.examples.iter().all(|e| e.l2 <= 1.5 + 1e-4));
     let targeted = attack(
         "pgd",
@@ -173,7 +174,7 @@ fn l2_and_targeted_attacks() {
         fx.model.as_ref(),
         Some(3),
     );
-    let rate = targeted.metrics.get("attack_success_rate").unwrap();
+    let rate = targeted.metrics.get(Metric::AttackSuccessRate).unwrap();
     assert!(rate >= 0.9, "targeted success {rate}");
     assert!(targeted
         .examples

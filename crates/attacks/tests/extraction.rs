@@ -1,5 +1,6 @@
 //! Functional extraction against models aisec trains, with the figures the issue expects.
 
+use aisec_core::Metric;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -60,12 +61,12 @@ fn extract(
     );
     assert_eq!(
         victim.budget().used(),
-        outcome.metrics.get("queries_total").unwrap() as u64
+        outcome.metrics.get(Metric::QueriesTotal).unwrap() as u64
     );
     outcome
 }
 
-fn m(o: &ExtractionOutcome, k: &str) -> f64 {
+fn m(o: &ExtractionOutcome, k: Metric) -> f64 {
     o.metrics.get(k).unwrap()
 }
 
@@ -74,16 +75,16 @@ fn equation_solving_recovers_softmax_and_logistic_regression_exactly() {
     let (victim, train_set, test_set) = logreg(BuiltinDataset::Digits);
     let attack = EquationSolving(EquationConfig::default());
     let o = extract(&attack, victim.as_ref(), &train_set, &test_set, 650, None);
-    assert!(m(&o, "queries_total") <= 650.0);
-    assert_eq!(m(&o, "queries_total"), 65.0, "d + 1 queries");
-    assert_eq!(m(&o, "fidelity_uniform"), 1.0);
-    assert_eq!(m(&o, "fidelity"), 1.0);
+    assert!(m(&o, Metric::QueriesTotal) <= 650.0);
+    assert_eq!(m(&o, Metric::QueriesTotal), 65.0, "d + 1 queries");
+    assert_eq!(m(&o, Metric::FidelityUniform), 1.0);
+    assert_eq!(m(&o, Metric::Fidelity), 1.0);
 
     let (victim, train_set, test_set) = logreg(BuiltinDataset::BreastCancer);
     let o = extract(&attack, victim.as_ref(), &train_set, &test_set, 31, None);
-    assert_eq!(m(&o, "queries_total"), 31.0);
-    assert_eq!(m(&o, "fidelity_uniform"), 1.0);
-    assert_eq!(m(&o, "fidelity"), 1.0);
+    assert_eq!(m(&o, Metric::QueriesTotal), 31.0);
+    assert_eq!(m(&o, Metric::FidelityUniform), 1.0);
+    assert_eq!(m(&o, Metric::Fidelity), 1.0);
 }
 
 #[test]
@@ -111,9 +112,9 @@ fn substitutes_of_the_digits_cnn_from_5000_queries() {
         None,
     );
     // The public pool is the 1,438 training digits: the attack stops when it runs dry.
-    assert_eq!(m(&probs, "queries_total"), 1438.0);
-    assert!(m(&probs, "fidelity") >= 0.95);
-    assert!(m(&label_only, "fidelity") >= 0.95);
+    assert_eq!(m(&probs, Metric::QueriesTotal), 1438.0);
+    assert!(m(&probs, Metric::Fidelity) >= 0.95);
+    assert!(m(&label_only, Metric::Fidelity) >= 0.95);
     let transfer = probs.transfer.as_ref().unwrap();
     assert!(transfer.substitute_success_rate >= 0.95);
     // Transfer to the victim is real but far weaker than white-box PGD at this ε.
@@ -132,9 +133,9 @@ fn substitutes_of_the_digits_cnn_from_5000_queries() {
         5000,
         None,
     );
-    assert_eq!(m(&mixup, "queries_total"), 5000.0);
-    assert!(m(&mixup, "fidelity") >= 0.95);
-    assert!(m(&mixup, "fidelity_uniform") > m(&probs, "fidelity_uniform"));
+    assert_eq!(m(&mixup, Metric::QueriesTotal), 5000.0);
+    assert!(m(&mixup, Metric::Fidelity) >= 0.95);
+    assert!(m(&mixup, Metric::FidelityUniform) > m(&probs, Metric::FidelityUniform));
 
     let jacobian = JacobianAugmentation(JacobianConfig::default());
     let jac = extract(
@@ -153,9 +154,9 @@ fn substitutes_of_the_digits_cnn_from_5000_queries() {
         5000,
         None,
     );
-    assert!(m(&jac, "queries_total") <= 5000.0);
-    assert!(m(&jac, "fidelity") >= 0.9);
-    assert!(m(&jac_labels, "fidelity") >= 0.9);
+    assert!(m(&jac, Metric::QueriesTotal) <= 5000.0);
+    assert!(m(&jac, Metric::Fidelity) >= 0.9);
+    assert!(m(&jac_labels, Metric::Fidelity) >= 0.9);
     // The set doubles each round from 150 seeds.
     assert_eq!(jac.observations["set_size_by_round"][1], 300);
     let curve: Vec<u64> = jac.curve.iter().map(|c| c.queries).collect();
@@ -174,8 +175,8 @@ fn extraction_over_kserve_counts_every_query() {
     let attack = Knockoff(KnockoffConfig::default());
     let local = extract(&attack, victim.as_ref(), &train_set, &test_set, 600, None);
     let over_http = extract(&attack, &remote, &train_set, &test_set, 600, None);
-    assert_eq!(m(&over_http, "queries_total"), 600.0);
-    assert_eq!(m(&over_http, "fidelity"), m(&local, "fidelity"));
+    assert_eq!(m(&over_http, Metric::QueriesTotal), 600.0);
+    assert_eq!(m(&over_http, Metric::Fidelity), m(&local, Metric::Fidelity));
 }
 
 #[test]
@@ -213,8 +214,8 @@ fn retraining_extracts_a_small_mlp() {
             ..EquationConfig::default()
         });
         let o = extract(&attack, &victim, &train_set, &test_set, queries, None);
-        assert_eq!(m(&o, "queries_total"), queries as f64);
-        assert!(m(&o, "fidelity_uniform") >= 0.9);
-        assert!(m(&o, "fidelity") < m(&o, "fidelity_uniform"));
+        assert_eq!(m(&o, Metric::QueriesTotal), queries as f64);
+        assert!(m(&o, Metric::FidelityUniform) >= 0.9);
+        assert!(m(&o, Metric::Fidelity) < m(&o, Metric::FidelityUniform));
     }
 }

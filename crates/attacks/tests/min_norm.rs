@@ -1,5 +1,6 @@
 //! Minimum-norm white-box attacks (C&W-L2, DeepFool) against the digits CNN.
 
+use aisec_core::Metric;
 use std::path::PathBuf;
 
 use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
@@ -30,8 +31,8 @@ fn cw_finds_smaller_perturbations_than_pgd_at_equal_success() {
     let (_, test) = BuiltinDataset::Digits.split();
     let data = test.head(100);
     let cw = run("cw", EvasionParams::default(), &model, &data);
-    let cw_success = cw.metrics.get("attack_success_rate").unwrap();
-    let cw_median = cw.metrics.get("median_l2").unwrap();
+    let cw_success = cw.metrics.get(Metric::AttackSuccessRate).unwrap();
+    let cw_median = cw.metrics.get(Metric::MedianL2).unwrap();
     assert!(cw_success >= 0.95, "C&W success {cw_success}");
     // The smallest PGD-L2 budget on a grid that reaches the same success.
     let mut matched = None;
@@ -47,13 +48,13 @@ fn cw_finds_smaller_perturbations_than_pgd_at_equal_success() {
             &model,
             &data,
         );
-        if pgd.metrics.get("attack_success_rate").unwrap() >= cw_success {
+        if pgd.metrics.get(Metric::AttackSuccessRate).unwrap() >= cw_success {
             matched = Some(pgd);
             break;
         }
     }
     let pgd = matched.expect("PGD-L2 reaches C&W's success on the grid");
-    let pgd_median = pgd.metrics.get("median_l2").unwrap();
+    let pgd_median = pgd.metrics.get(Metric::MedianL2).unwrap();
     assert!(
         cw_median < pgd_median,
         "C&W median L2 {cw_median} vs PGD-L2 {pgd_median}"
@@ -66,8 +67,8 @@ fn deepfool_fools_with_small_l2_steps() {
     let (_, test) = BuiltinDataset::Digits.split();
     let data = test.head(100);
     let df = run("deepfool", EvasionParams::default(), &model, &data);
-    assert!(df.metrics.get("attack_success_rate").unwrap() >= 0.9);
-    let median = df.metrics.get("median_l2").unwrap();
+    assert!(df.metrics.get(Metric::AttackSuccessRate).unwrap() >= 0.9);
+    let median = df.metrics.get(Metric::MedianL2).unwrap();
     assert!(median > 0.0 && median < 2.0, "DeepFool median L2 {median}");
     assert!(
         find_evasion("deepfool")

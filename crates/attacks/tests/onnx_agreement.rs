@@ -33,11 +33,12 @@ fn pgd_on_onnx_and_native_agree() {
         evasion::run(attack.as_ref(), &task).unwrap()
     };
     let (a, b) = (run(&onnx), run(&native));
+    use aisec_core::Metric;
     for key in [
-        "clean_accuracy",
-        "robust_accuracy",
-        "attack_success_rate",
-        "mean_l2",
+        Metric::CleanAccuracy,
+        Metric::RobustAccuracy,
+        Metric::AttackSuccessRate,
+        Metric::MeanL2,
     ] {
         let (x, y) = (a.metrics.get(key).unwrap(), b.metrics.get(key).unwrap());
         assert!((x - y).abs() <= 0.01, "{key}: onnx {x} vs native {y}");

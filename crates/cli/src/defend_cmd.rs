@@ -1,3 +1,4 @@
+use aisec_core::Metric;
 use std::path::PathBuf;
 
 use aisec_attacks::evasion::Norm;
@@ -92,8 +93,8 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
     match cli.format {
         Format::Json => {
             let mut metrics = aisec_core::Metrics::default();
-            metrics.insert("clean_accuracy", clean)?;
-            metrics.insert("wall_seconds", wall)?;
+            metrics.insert(Metric::CleanAccuracy, clean)?;
+            metrics.insert(Metric::WallSeconds, wall)?;
             let report = aisec_report::RunReport::new(
                 aisec_report::RunKind::Defense,
                 adv_train::INFO.name,

@@ -64,7 +64,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
             ));
             for row in &outcome.battery {
                 let r = |o: &aisec_attacks::AttackOutcome| {
-                    crate::output::pct(&o.metrics, "robust_accuracy")
+                    crate::output::pct(&o.metrics, aisec_core::Metric::RobustAccuracy)
                 };
                 let budget = aisec_assess::findings::describe_config(&row.baseline.config);
                 out.push_str(&format!(

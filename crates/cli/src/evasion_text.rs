@@ -29,30 +29,30 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
     }
     out.push_str(&format!(
         "  clean accuracy       {}\n",
-        pct(m, "clean_accuracy")
+        pct(m, aisec_core::Metric::CleanAccuracy)
     ));
     out.push_str(&format!(
         "  robust accuracy      {}\n",
-        pct(m, "robust_accuracy")
+        pct(m, aisec_core::Metric::RobustAccuracy)
     ));
     out.push_str(&format!(
         "  attack success rate  {}\n",
-        pct(m, "attack_success_rate")
+        pct(m, aisec_core::Metric::AttackSuccessRate)
     ));
     out.push_str(&format!(
         "  perturbation         mean L∞ {}, mean L2 {}, median L2 {} (successful examples)\n",
-        num(m, "mean_linf", 4),
-        num(m, "mean_l2", 4),
-        num(m, "median_l2", 4)
+        num(m, aisec_core::Metric::MeanLinf, 4),
+        num(m, aisec_core::Metric::MeanL2, 4),
+        num(m, aisec_core::Metric::MedianL2, 4)
     ));
     out.push_str(&format!(
         "  queries              {} total, {} per example\n",
-        num(m, "queries_total", 0),
-        num(m, "queries_mean", 1)
+        num(m, aisec_core::Metric::QueriesTotal, 0),
+        num(m, aisec_core::Metric::QueriesMean, 1)
     ));
     out.push_str(&format!(
         "  wall time            {} s\n",
-        num(m, "wall_seconds", 2)
+        num(m, aisec_core::Metric::WallSeconds, 2)
     ));
     if let Some(curve) = outcome
         .observations
@@ -104,9 +104,9 @@ fn push_detection(out: &mut String, detection: &RunReport) {
     ));
     out.push_str(&format!(
         "  non-adaptive         detects {} of successful examples at {} false positives (AUC {})\n",
-        pct(dm, "detection_recall"),
-        pct(dm, "false_positive_rate"),
-        num(dm, "auc", 3)
+        pct(dm, aisec_core::Metric::DetectionRecall),
+        pct(dm, aisec_core::Metric::FalsePositiveRate),
+        num(dm, aisec_core::Metric::Auc, 3)
     ));
     match detection.observations.as_ref().map(|o| &o["adaptive"]) {
         Some(a) if !a.is_null() => out.push_str(&format!(
@@ -140,9 +140,9 @@ fn push_defended(out: &mut String, heading: &str, defended: &RunReport, undefend
         ));
     }
     for (label, key) in [
-        ("clean accuracy     ", "clean_accuracy"),
-        ("robust accuracy    ", "robust_accuracy"),
-        ("attack success rate", "attack_success_rate"),
+        ("clean accuracy     ", aisec_core::Metric::CleanAccuracy),
+        ("robust accuracy    ", aisec_core::Metric::RobustAccuracy),
+        ("attack success rate", aisec_core::Metric::AttackSuccessRate),
     ] {
         out.push_str(&format!(
             "  {label}  {} (undefended {})\n",
@@ -152,8 +152,8 @@ fn push_defended(out: &mut String, heading: &str, defended: &RunReport, undefend
     }
     out.push_str(&format!(
         "  queries              {} total (undefended {})\n",
-        num(d, "queries_total", 0),
-        num(undefended, "queries_total", 0)
+        num(d, aisec_core::Metric::QueriesTotal, 0),
+        num(undefended, aisec_core::Metric::QueriesTotal, 0)
     ));
     if let Some(observed) = defended.defense.as_ref().and_then(|i| i.observed.as_ref()) {
         if let Some(waited) = observed["waited_s"].as_f64().filter(|w| *w > 0.0) {

@@ -218,17 +218,17 @@ fn text(
     out.push_str(&format!("  config               {}\n", outcome.config));
     out.push_str(&format!(
         "  fidelity             {} held-out, {} uniform random inputs\n",
-        pct(m, "fidelity"),
-        pct(m, "fidelity_uniform")
+        pct(m, aisec_core::Metric::Fidelity),
+        pct(m, aisec_core::Metric::FidelityUniform)
     ));
     out.push_str(&format!(
         "  substitute accuracy  {} (victim {})\n",
-        pct(m, "substitute_accuracy"),
-        pct(m, "clean_accuracy")
+        pct(m, aisec_core::Metric::SubstituteAccuracy),
+        pct(m, aisec_core::Metric::CleanAccuracy)
     ));
     out.push_str(&format!(
         "  queries              {}{}\n",
-        num(m, "queries_total", 0),
+        num(m, aisec_core::Metric::QueriesTotal, 0),
         if outcome.budget_exhausted {
             " (budget spent)"
         } else {
@@ -237,7 +237,7 @@ fn text(
     ));
     out.push_str(&format!(
         "  wall time            {} s\n",
-        num(m, "wall_seconds", 2)
+        num(m, aisec_core::Metric::WallSeconds, 2)
     ));
     out.push_str("  fidelity by queries  ");
     let points: Vec<String> = outcome
@@ -273,19 +273,19 @@ fn text(
         }
         out.push_str(&format!(
             "  fidelity             {} held-out, {} uniform (undefended {}, {})\n",
-            pct(d, "fidelity"),
-            pct(d, "fidelity_uniform"),
-            pct(m, "fidelity"),
-            pct(m, "fidelity_uniform")
+            pct(d, aisec_core::Metric::Fidelity),
+            pct(d, aisec_core::Metric::FidelityUniform),
+            pct(m, aisec_core::Metric::Fidelity),
+            pct(m, aisec_core::Metric::FidelityUniform)
         ));
         out.push_str(&format!(
             "  victim accuracy      {} through the defended API (undefended {})\n",
-            pct(dm, "clean_accuracy"),
-            pct(m, "clean_accuracy")
+            pct(dm, aisec_core::Metric::CleanAccuracy),
+            pct(m, aisec_core::Metric::CleanAccuracy)
         ));
         out.push_str(&format!(
             "  queries              {}\n",
-            num(d, "queries_total", 0)
+            num(d, aisec_core::Metric::QueriesTotal, 0)
         ));
         if let Some((during, benign)) = &run.prada {
             match during.alert_at_query {

@@ -1,3 +1,4 @@
+use aisec_core::Metric;
 use std::path::PathBuf;
 
 use aisec_ml::native::{Manifest, NativeModel};
@@ -140,8 +141,8 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             match cli.format {
                 Format::Json => {
                     let mut metrics = Metrics::default();
-                    metrics.insert("clean_accuracy", test_acc)?;
-                    metrics.insert("wall_seconds", wall)?;
+                    metrics.insert(Metric::CleanAccuracy, test_acc)?;
+                    metrics.insert(Metric::WallSeconds, wall)?;
                     let report = RunReport::new(
                         RunKind::Model,
                         "model.train",
@@ -241,7 +242,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             match cli.format {
                 Format::Json => {
                     let mut metrics = Metrics::default();
-                    metrics.insert("clean_accuracy", acc)?;
+                    metrics.insert(Metric::CleanAccuracy, acc)?;
                     let report = RunReport::new(
                         RunKind::Model,
                         "model.eval",

@@ -62,13 +62,13 @@ pub fn push_finding(out: &mut String, f: &aisec_core::Finding) {
 }
 
 /// A fraction metric as a percentage, or "n/a" when the run did not report it (never 0).
-pub fn pct(m: &aisec_core::Metrics, key: &str) -> String {
+pub fn pct(m: &aisec_core::Metrics, key: aisec_core::Metric) -> String {
     m.get(key)
         .map_or_else(|| "n/a".into(), |v| format!("{:.2}%", 100.0 * v))
 }
 
 /// A metric with `decimals` decimals, or "n/a" when the run did not report it.
-pub fn num(m: &aisec_core::Metrics, key: &str, decimals: usize) -> String {
+pub fn num(m: &aisec_core::Metrics, key: aisec_core::Metric, decimals: usize) -> String {
     m.get(key)
         .map_or_else(|| "n/a".into(), |v| format!("{v:.decimals$}"))
 }

@@ -131,7 +131,7 @@ mod tests {
         });
         f.evidence
             .metrics
-            .insert("attack_success_rate", 0.97)
+            .insert(crate::Metric::AttackSuccessRate, 0.97)
             .unwrap();
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["severity"], "high");

@@ -2,6 +2,7 @@
 
 use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
 use aisec_attacks::registry::find_evasion;
+use aisec_core::Metric;
 use aisec_defenses::adv_train::{adversarial_training, AdvTrainConfig};
 use aisec_ml::data::BuiltinDataset;
 use aisec_ml::native::{Manifest, NativeModel};
@@ -24,8 +25,8 @@ fn pgd_trained_cnn_keeps_half_its_accuracy_under_pgd_at_eps_0_1() {
     .unwrap();
     let task = EvasionTask::on(&model, &test, 1);
     let outcome = evasion::run(pgd.as_ref(), &task).unwrap();
-    let clean = outcome.metrics.get("clean_accuracy").unwrap();
-    let robust = outcome.metrics.get("robust_accuracy").unwrap();
+    let clean = outcome.metrics.get(Metric::CleanAccuracy).unwrap();
+    let robust = outcome.metrics.get(Metric::RobustAccuracy).unwrap();
     eprintln!("defended: clean {clean:.4}, robust under PGD-40 at 0.1 {robust:.4}");
     assert!(clean >= 0.90, "clean accuracy {clean}");
     assert!(robust >= 0.50, "robust accuracy {robust}");

@@ -1,5 +1,6 @@
 //! Output hardening and query limits, measured by re-running the black-box attacks.
 
+use aisec_core::Metric;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ fn success(name: &str, params: EvasionParams, model: &dyn Classifier) -> f64 {
         model.info().description,
         outcome.metrics
     );
-    outcome.metrics.get("attack_success_rate").unwrap()
+    outcome.metrics.get(Metric::AttackSuccessRate).unwrap()
 }
 
 fn square() -> EvasionParams {

@@ -1,5 +1,6 @@
 //! Output hardening and PRADA measured against the extraction attacks.
 
+use aisec_core::Metric;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -58,7 +59,7 @@ fn extract(
     outcome
 }
 
-fn m(o: &ExtractionOutcome, k: &str) -> f64 {
+fn m(o: &ExtractionOutcome, k: Metric) -> f64 {
     o.metrics.get(k).unwrap()
 }
 
@@ -67,7 +68,7 @@ fn rounding_and_reverse_sigmoid_break_equation_solving_but_not_label_only_retrai
     let (victim, train_set, test_set) = digits_logreg();
     let exact = EquationSolving(EquationConfig::default());
     let plain = extract(&exact, victim.as_ref(), &train_set, &test_set, 650);
-    assert_eq!(m(&plain, "fidelity_uniform"), 1.0);
+    assert_eq!(m(&plain, Metric::FidelityUniform), 1.0);
     let all_650 = EquationSolving(EquationConfig {
         queries: Some(650),
         ..EquationConfig::default()
@@ -81,8 +82,8 @@ fn rounding_and_reverse_sigmoid_break_equation_solving_but_not_label_only_retrai
         assert!(agreement >= 0.99, "{mode:?}: {agreement}");
         for attack in [&exact, &all_650] {
             let broken = extract(attack, hardened.as_ref(), &train_set, &test_set, 650);
-            assert!(m(&broken, "fidelity_uniform") < 0.85, "{mode:?}");
-            assert!(m(&broken, "fidelity") < 0.35, "{mode:?}");
+            assert!(m(&broken, Metric::FidelityUniform) < 0.85, "{mode:?}");
+            assert!(m(&broken, Metric::Fidelity) < 0.35, "{mode:?}");
         }
     }
     // Tramèr et al.'s adaptive retraining needs labels only.
@@ -110,8 +111,8 @@ fn rounding_and_reverse_sigmoid_break_equation_solving_but_not_label_only_retrai
         &test_set,
         2000,
     );
-    assert!(m(&adaptive, "fidelity_uniform") >= 0.93);
-    assert!(m(&adaptive, "fidelity_uniform") > m(&uniform, "fidelity_uniform"));
+    assert!(m(&adaptive, Metric::FidelityUniform) >= 0.93);
+    assert!(m(&adaptive, Metric::FidelityUniform) > m(&uniform, Metric::FidelityUniform));
     // Behind the rounding API, a label-only substitute trained on the adversary's own
     // digits agrees with the victim on natural data too.
     let rounded: Arc<dyn Classifier> = Arc::new(HardenedOutputs::new(
@@ -120,7 +121,7 @@ fn rounding_and_reverse_sigmoid_break_equation_solving_but_not_label_only_retrai
     ));
     let knockoff = Knockoff(KnockoffConfig::default());
     let natural = extract(&knockoff, rounded.as_ref(), &train_set, &test_set, 5000);
-    assert!(m(&natural, "fidelity") >= 0.93);
+    assert!(m(&natural, Metric::Fidelity) >= 0.93);
 }
 
 #[test]
@@ -138,7 +139,7 @@ fn prada_flags_jacobian_augmentation_and_not_a_benign_stream() {
     assert!(delay <= 500, "{stats:?}");
     assert!(delay > 150, "the seed set alone is natural data: {stats:?}");
     // Monitoring alone does not stop the attack.
-    assert!(m(o, "fidelity") >= 0.9);
+    assert!(m(o, Metric::Fidelity) >= 0.9);
 
     // 5,000 benign queries: natural variations of the held-out digits.
     watched.reset();
@@ -158,7 +159,7 @@ fn prada_flags_jacobian_augmentation_and_not_a_benign_stream() {
     let stats = watched.client_stats(LOCAL_CLIENT);
     eprintln!("knockoff: {stats:?}");
     assert_eq!(stats.alert_at_query, None);
-    assert!(m(&o, "fidelity") >= 0.9);
+    assert!(m(&o, Metric::Fidelity) >= 0.9);
 
     // In block mode the alert ends the extraction early.
     let blocking = Arc::new(Prada::new(
@@ -172,8 +173,8 @@ fn prada_flags_jacobian_augmentation_and_not_a_benign_stream() {
     let stats = blocking.client_stats(LOCAL_CLIENT);
     eprintln!("blocked jacobian: {stats:?} {:?}", o.metrics);
     assert!(o.budget_exhausted);
-    assert!(m(&o, "queries_total") <= 600.0);
+    assert!(m(&o, Metric::QueriesTotal) <= 600.0);
     assert!(stats.refused > 0);
     // …but not before a usable substitute: the seeds and one round already agree often.
-    assert!(m(&o, "fidelity") < m(&jacobian_unblocked, "fidelity"));
+    assert!(m(&o, Metric::Fidelity) < m(&jacobian_unblocked, Metric::Fidelity));
 }

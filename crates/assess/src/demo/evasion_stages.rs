@@ -1,6 +1,7 @@
 //! The demo's evasion stages: the white-box battery and its ε sweeps, and HopSkipJump with
 //! labels only.
 
+use aisec_core::Metric;
 use std::sync::Arc;
 
 use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
@@ -108,10 +109,10 @@ pub(super) fn sweep(
             params
         };
         let robust = match done.iter().find(|(n, p, _)| *n == name && *p == params) {
-            Some((_, _, outcome)) => outcome.metrics.get("robust_accuracy"),
+            Some((_, _, outcome)) => outcome.metrics.get(Metric::RobustAccuracy),
             None => attack(name, params, model, test, cfg.seed)?
                 .metrics
-                .get("robust_accuracy"),
+                .get(Metric::RobustAccuracy),
         };
         let robust = robust.ok_or_else(|| {
             AssessError::Config(format!("{name} at ε = {eps} reported no robust accuracy"))

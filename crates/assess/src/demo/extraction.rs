@@ -2,6 +2,7 @@
 //! augmentation against the baseline CNN, equation solving against a softmax regression,
 //! each measured again behind a defence — reverse sigmoid, rounding, PRADA.
 
+use aisec_core::Metric;
 use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
@@ -200,17 +201,17 @@ pub fn section(stage: Option<&ExtractionStage>) -> Section {
             blocks: vec![Block::Paragraph("Not run.".into())],
         };
     };
-    let m = |o: &ExtractionOutcome, k: &str| o.metrics.get(k).unwrap_or(0.0);
+    let m = |o: &ExtractionOutcome, k: Metric| o.metrics.get(k).unwrap_or(0.0);
     let mut attacks = Vec::new();
     let mut defences = Vec::new();
     for row in &stage.rows {
         let o = &row.outcome;
         attacks.push(vec![
             row.label.clone(),
-            format!("{:.0}", m(o, "queries_total")),
-            pct(m(o, "fidelity")),
-            pct(m(o, "fidelity_uniform")),
-            pct(m(o, "substitute_accuracy")),
+            format!("{:.0}", m(o, Metric::QueriesTotal)),
+            pct(m(o, Metric::Fidelity)),
+            pct(m(o, Metric::FidelityUniform)),
+            pct(m(o, Metric::SubstituteAccuracy)),
             o.transfer
                 .as_ref()
                 .map(|t| pct(t.attack_success_rate))
@@ -236,16 +237,20 @@ pub fn section(stage: Option<&ExtractionStage>) -> Section {
             defences.push(vec![
                 defense_words(d),
                 row.label.clone(),
-                format!("{} → {}", pct(m(o, "fidelity")), pct(m(after, "fidelity"))),
                 format!(
                     "{} → {}",
-                    pct(m(o, "fidelity_uniform")),
-                    pct(m(after, "fidelity_uniform"))
+                    pct(m(o, Metric::Fidelity)),
+                    pct(m(after, Metric::Fidelity))
                 ),
                 format!(
                     "{} → {}",
-                    pct(m(o, "clean_accuracy")),
-                    pct(d.report.metrics.get("clean_accuracy").unwrap_or(0.0))
+                    pct(m(o, Metric::FidelityUniform)),
+                    pct(m(after, Metric::FidelityUniform))
+                ),
+                format!(
+                    "{} → {}",
+                    pct(m(o, Metric::CleanAccuracy)),
+                    pct(d.report.metrics.get(Metric::CleanAccuracy).unwrap_or(0.0))
                 ),
                 detection,
             ]);

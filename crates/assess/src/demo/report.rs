@@ -1,5 +1,6 @@
 //! The demo's outcome as the JSON report and the HTML document.
 
+use aisec_core::Metric;
 use aisec_core::Metrics;
 use aisec_defenses::adv_train;
 use aisec_report::html::{Block, Document, Section};
@@ -43,7 +44,7 @@ pub fn json(outcome: &DemoOutcome) -> Value {
                 };
                 (
                     format!("{} eps={}", o.name, o.config["eps"]),
-                    json!(o.metrics.get("robust_accuracy")),
+                    json!(o.metrics.get(Metric::RobustAccuracy)),
                 )
             })
             .collect()
@@ -56,8 +57,8 @@ pub fn json(outcome: &DemoOutcome) -> Value {
     atlas.sort_unstable();
     atlas.dedup();
     let mut metrics = Metrics::default();
-    let _ = metrics.insert("clean_accuracy", clean(outcome, false));
-    let _ = metrics.insert("wall_seconds", outcome.wall_seconds);
+    let _ = metrics.insert(Metric::CleanAccuracy, clean(outcome, false));
+    let _ = metrics.insert(Metric::WallSeconds, outcome.wall_seconds);
     let report = RunReport::new(
         RunKind::Assessment,
         "demo",
@@ -137,18 +138,18 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
 
     let mut rows = Vec::new();
     for row in &outcome.battery {
-        let m = |o: &aisec_attacks::AttackOutcome, k: &str| o.metrics.get(k).unwrap_or(0.0);
+        let m = |o: &aisec_attacks::AttackOutcome, k: Metric| o.metrics.get(k).unwrap_or(0.0);
         rows.push(vec![
             row.baseline.name.clone(),
             describe_config(&row.baseline.config),
-            pct(m(&row.baseline, "robust_accuracy")),
-            pct(m(&row.baseline, "attack_success_rate")),
-            pct(m(&row.defended, "robust_accuracy")),
-            pct(m(&row.defended, "attack_success_rate")),
-            format!("{:.1}", m(&row.baseline, "queries_mean")),
+            pct(m(&row.baseline, Metric::RobustAccuracy)),
+            pct(m(&row.baseline, Metric::AttackSuccessRate)),
+            pct(m(&row.defended, Metric::RobustAccuracy)),
+            pct(m(&row.defended, Metric::AttackSuccessRate)),
+            format!("{:.1}", m(&row.baseline, Metric::QueriesMean)),
             format!(
                 "{:.2} s",
-                m(&row.baseline, "wall_seconds") + m(&row.defended, "wall_seconds")
+                m(&row.baseline, Metric::WallSeconds) + m(&row.defended, Metric::WallSeconds)
             ),
         ]);
     }

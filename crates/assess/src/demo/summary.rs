@@ -2,6 +2,7 @@
 //! worst after it (adaptive attacks included), in one table and one chart; and the findings
 //! grouped by family.
 
+use aisec_core::Metric;
 use aisec_core::{Finding, Metrics};
 use aisec_report::html::{Block, FindingGroup};
 use aisec_report::svg;
@@ -19,7 +20,7 @@ pub struct FamilyLine {
     pub measure: &'static str,
 }
 
-fn metric(m: &Metrics, key: &str) -> f64 {
+fn metric(m: &Metrics, key: Metric) -> f64 {
     // A figure a stage did not report counts as the worst case for the defender.
     m.get(key).unwrap_or(1.0)
 }
@@ -34,8 +35,8 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
             .max_by(|a, b| a.0.total_cmp(&b.0))
     };
     if let (Some((before, row_before)), Some((after, row_after))) = (
-        worst(&|r| metric(&r.baseline.metrics, "attack_success_rate")),
-        worst(&|r| metric(&r.defended.metrics, "attack_success_rate")),
+        worst(&|r| metric(&r.baseline.metrics, Metric::AttackSuccessRate)),
+        worst(&|r| metric(&r.defended.metrics, Metric::AttackSuccessRate)),
     ) {
         lines.push(FamilyLine {
             family: "Evasion (white box)",
@@ -57,15 +58,15 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
             lines.push(FamilyLine {
                 family: "Evasion (labels only)",
                 attack: "evasion.hsj (L2, unbounded)".into(),
-                before: metric(&hsj.metrics, "attack_success_rate"),
+                before: metric(&hsj.metrics, Metric::AttackSuccessRate),
                 defence: "PGD adversarial training (AML.M0003)",
-                after: metric(&defended.metrics, "attack_success_rate"),
+                after: metric(&defended.metrics, Metric::AttackSuccessRate),
                 measure: "attack success rate (minimum-norm: any size)",
             });
         }
     }
     if let Some(d) = &outcome.detection {
-        let plain = metric(&d.metrics, "detection_recall");
+        let plain = metric(&d.metrics, Metric::DetectionRecall);
         let adaptive = d
             .observations
             .as_ref()
@@ -105,11 +106,11 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
                 .max_by(|a, b| a.0.total_cmp(&b.0))
         };
         if let (Some((before, label_before)), Some((after, label_after))) = (
-            best(&|r| metric(&r.report.metrics, "fidelity")),
+            best(&|r| metric(&r.report.metrics, Metric::Fidelity)),
             best(&|r| {
                 r.defended
                     .as_ref()
-                    .map_or(1.0, |d| metric(&d.report.metrics, "fidelity"))
+                    .map_or(1.0, |d| metric(&d.report.metrics, Metric::Fidelity))
             }),
         ) {
             lines.push(FamilyLine {

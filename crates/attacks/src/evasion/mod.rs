@@ -5,6 +5,7 @@ mod gradient;
 
 registered!(ATTACKS: crate::registry::EvasionEntry = fgsm, pgd, apgd, cw, deepfool, square, hsj);
 
+use aisec_core::Metric;
 use std::time::Instant;
 
 use aisec_core::Metrics;
@@ -208,13 +209,13 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
         }
     };
     let mut metrics = Metrics::default();
-    let mut put = |k: &str, v: f64| {
+    let mut put = |k: Metric, v: f64| {
         metrics
             .insert(k, v)
             .expect("shared metric keys with valid values")
     };
     put(
-        "clean_accuracy",
+        Metric::CleanAccuracy,
         examples
             .iter()
             .filter(|e| e.clean_prediction == e.label)
@@ -222,7 +223,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             / n,
     );
     put(
-        "robust_accuracy",
+        Metric::RobustAccuracy,
         examples
             .iter()
             .filter(|e| e.adversarial_prediction == e.label)
@@ -230,26 +231,29 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             / n,
     );
     put(
-        "attack_success_rate",
+        Metric::AttackSuccessRate,
         if eligible.is_empty() {
             0.0
         } else {
             eligible.iter().filter(|e| e.success).count() as f64 / eligible.len() as f64
         },
     );
-    put("mean_linf", mean(&mut successes.iter().map(|e| e.linf)));
-    put("mean_l2", mean(&mut successes.iter().map(|e| e.l2)));
     put(
-        "median_l2",
+        Metric::MeanLinf,
+        mean(&mut successes.iter().map(|e| e.linf)),
+    );
+    put(Metric::MeanL2, mean(&mut successes.iter().map(|e| e.l2)));
+    put(
+        Metric::MedianL2,
         if l2s.is_empty() {
             0.0
         } else {
             l2s[l2s.len() / 2] as f64
         },
     );
-    put("queries_total", queries as f64);
-    put("queries_mean", queries as f64 / n);
-    put("wall_seconds", wall);
+    put(Metric::QueriesTotal, queries as f64);
+    put(Metric::QueriesMean, queries as f64 / n);
+    put(Metric::WallSeconds, wall);
 
     Ok(AttackOutcome {
         name: attack.name().to_string(),

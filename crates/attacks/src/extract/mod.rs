@@ -23,6 +23,7 @@ pub use judge::{Checkpoint, Judge, UNIFORM_INPUTS};
 pub use oracle::{targets, Answers, InputBox, Oracle};
 pub use substitute::{template, SubstituteSpec};
 
+use aisec_core::Metric;
 use std::time::Instant;
 
 use aisec_core::Metrics;
@@ -167,13 +168,13 @@ pub fn run(
     let wall = started.elapsed().as_secs_f64();
     let last = judge.measure(&extracted.substitute, oracle.used);
     let mut metrics = Metrics::default();
-    let mut put = |k: &str, v: f64| metrics.insert(k, v).expect("shared metric keys");
-    put("fidelity", last.fidelity);
-    put("fidelity_uniform", last.fidelity_uniform);
-    put("substitute_accuracy", last.substitute_accuracy);
-    put("clean_accuracy", judge.victim_accuracy);
-    put("queries_total", oracle.used as f64);
-    put("wall_seconds", wall);
+    let mut put = |k: Metric, v: f64| metrics.insert(k, v).expect("shared metric keys");
+    put(Metric::Fidelity, last.fidelity);
+    put(Metric::FidelityUniform, last.fidelity_uniform);
+    put(Metric::SubstituteAccuracy, last.substitute_accuracy);
+    put(Metric::CleanAccuracy, judge.victim_accuracy);
+    put(Metric::QueriesTotal, oracle.used as f64);
+    put(Metric::WallSeconds, wall);
     let mut curve = extracted.curve;
     if curve.last().map(|c| c.queries) != Some(oracle.used) {
         curve.push(last);
