@@ -103,6 +103,8 @@ pub fn report(
         "fidelity_by_queries": outcome.curve,
         "output_kind": outcome.output_kind,
         "budget_exhausted": outcome.budget_exhausted,
+        "stop_reason": outcome.stop_reason,
+        "measurement": outcome.measurement,
         "transfer": outcome.transfer,
         "attack": outcome.observations,
     })))
@@ -142,6 +144,7 @@ pub fn run_defended(
         holdout: setup.holdout,
         budget: setup.budget,
         seed: setup.seed,
+        reference: setup.reference.as_deref(),
     };
     let outcome = extract::run(attack, &task, setup.transfer_eps)?;
     // Read before anyone else queries the monitor.
@@ -210,6 +213,8 @@ pub struct ExtractionSetup<'a> {
     pub seed: u64,
     /// ε of the PGD transfer test on the substitute, when wanted.
     pub transfer_eps: Option<f32>,
+    /// The assessor's own copy of the victim, for measuring without the API.
+    pub reference: Option<Arc<dyn Classifier>>,
 }
 
 /// Runs `attack` against the undefended API.
@@ -230,6 +235,7 @@ pub fn run(attack: &dyn ExtractionAttack, setup: &ExtractionSetup) -> Result<Ext
         holdout: setup.holdout,
         budget: setup.budget,
         seed: setup.seed,
+        reference: setup.reference.as_deref(),
     };
     Ok(extract::run(attack, &task, setup.transfer_eps)?)
 }

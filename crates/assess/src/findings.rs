@@ -65,29 +65,136 @@ fn trim_float(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// The finding an evasion outcome supports.
-pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &str) -> Finding {
-    let m = |k: Metric| outcome.metrics.get(k).unwrap_or(0.0);
-    let success = m(Metric::AttackSuccessRate);
-    let short = outcome.name.trim_start_matches("evasion.").to_uppercase();
-    let verb = if success > 0.05 {
-        "evades"
+/// Perturbation sizes at which a minimum-norm run's robust accuracy is stated: common
+/// budgets for inputs scaled to [0, 1] (8/255 ≈ 0.03 in L∞).
+pub const L2_THRESHOLDS: &[f64] = &[0.5, 1.0, 2.0];
+pub const LINF_THRESHOLDS: &[f64] = &[0.01, 0.03, 0.1];
+
+/// A minimum-norm run (no ε): the share of inputs still answered correctly when only
+/// perturbations up to each threshold count, and the quartiles of the norms it needed.
+pub fn norm_profile(outcome: &AttackOutcome) -> Option<serde_json::Value> {
+    if outcome.config["eps"].is_number() {
+        return None;
+    }
+    let linf = outcome.config["norm"].as_str() == Some("inf");
+    let (thresholds, norm_of): (&[f64], fn(&aisec_attacks::ExampleResult) -> f64) = if linf {
+        (LINF_THRESHOLDS, |e| e.linf as f64)
     } else {
-        "does not evade"
+        (L2_THRESHOLDS, |e| e.l2 as f64)
     };
-    let title = format!(
-        "{short} ({}) {verb} {subject}: robust accuracy {:.1}% (clean {:.1}%), success rate {:.1}%",
-        describe_config(&outcome.config),
-        100.0 * m(Metric::RobustAccuracy),
-        100.0 * m(Metric::CleanAccuracy),
-        100.0 * success
-    );
+    let n = outcome.examples.len().max(1) as f64;
+    let robust_at: Vec<serde_json::Value> = thresholds
+        .iter()
+        .map(|t| {
+            let robust = outcome
+                .examples
+                .iter()
+                .filter(|e| e.clean_prediction == e.label && !(e.success && norm_of(e) <= *t))
+                .count();
+            serde_json::json!({ "norm_at_most": t, "robust_accuracy": robust as f64 / n })
+        })
+        .collect();
+    let mut needed: Vec<f64> = outcome
+        .examples
+        .iter()
+        .filter(|e| e.success)
+        .map(norm_of)
+        .collect();
+    needed.sort_by(f64::total_cmp);
+    let quartile = |q: f64| -> Option<f64> {
+        (!needed.is_empty()).then(|| needed[((needed.len() - 1) as f64 * q).round() as usize])
+    };
+    Some(serde_json::json!({
+        "norm": if linf { "inf" } else { "2" },
+        "robust_accuracy_at": robust_at,
+        "norm_needed": { "q25": quartile(0.25), "median": quartile(0.5), "q75": quartile(0.75), "fooled": needed.len() },
+    }))
+}
+
+/// The finding an evasion outcome supports. A run stopped by a budget says so and counts
+/// the unfinished inputs as not evaluated; a minimum-norm run states the norms it needed
+/// and robust accuracy at stated thresholds instead of a verdict at an unstated ε.
+pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &str) -> Finding {
+    let success = outcome.metrics.get(Metric::AttackSuccessRate);
+    let short = outcome.name.trim_start_matches("evasion.").to_uppercase();
+    let config = describe_config(&outcome.config);
+    let clean = outcome.metrics.get(Metric::CleanAccuracy).unwrap_or(0.0);
+    let fooled = outcome.examples.iter().filter(|e| e.success).count();
+    let q = &outcome.queries;
+    let (title, severity) = if q.inputs_not_evaluated > 0 {
+        let allowed = q
+            .allowed_total
+            .map_or_else(|| "a refusal".to_string(), |a| format!("{a}-query budget"));
+        (
+            format!(
+                "{short} ({config}) against {subject} was stopped by the {allowed} after {} queries: it fooled {fooled} of {} inputs; {} inputs were not attacked to the end and are not evaluated, so robustness is not measured",
+                q.spent_total,
+                outcome.examples.len(),
+                q.inputs_not_evaluated
+            ),
+            if fooled == 0 {
+                Severity::Info
+            } else {
+                severity_of_success(success.unwrap_or(0.0))
+            },
+        )
+    } else if let Some(profile) = norm_profile(outcome) {
+        let norm = if profile["norm"] == "inf" {
+            "L∞"
+        } else {
+            "L2"
+        };
+        let at: Vec<String> = profile["robust_accuracy_at"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{:.1}% at {norm} ≤ {}",
+                    100.0 * p["robust_accuracy"].as_f64().unwrap_or(0.0),
+                    p["norm_at_most"]
+                )
+            })
+            .collect();
+        let needed = &profile["norm_needed"];
+        let median = needed["median"]
+            .as_f64()
+            .map_or("n/a".to_string(), |m| format!("{m:.3}"));
+        (
+            format!(
+                "{short} ({config}) finds a wrong answer for {fooled} of {} correctly classified inputs of {subject} with median {norm} {median} (no ε bound, so no verdict): robust accuracy {} (clean {:.1}%)",
+                outcome.examples.iter().filter(|e| e.clean_prediction == e.label).count(),
+                at.join(", "),
+                100.0 * clean
+            ),
+            Severity::Info,
+        )
+    } else {
+        let success = success.unwrap_or(0.0);
+        let verb = if success > 0.05 {
+            "evades"
+        } else {
+            "does not evade"
+        };
+        let robust = outcome
+            .metrics
+            .get(Metric::RobustAccuracy)
+            .map_or("n/a".to_string(), |r| format!("{:.1}%", 100.0 * r));
+        (
+            format!(
+                "{short} ({config}) {verb} {subject}: robust accuracy {robust} (clean {:.1}%), success rate {:.1}%",
+                100.0 * clean,
+                100.0 * success
+            ),
+            severity_of_success(success),
+        )
+    };
     let atlas = outcome
         .atlas
         .iter()
         .filter_map(|id| AtlasRef::parse(id).ok())
         .collect();
-    let mut finding = Finding::new(title, severity_of_success(success), atlas);
+    let mut finding = Finding::new(title, severity, atlas);
     let mut mitigations: Vec<&str> = EVASION_MITIGATIONS.to_vec();
     if outcome.atlas.iter().any(|id| id == "AML.T0043.001") {
         mitigations.extend(BLACK_BOX_MITIGATIONS);
@@ -117,8 +224,29 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
     evidence
         .details
         .insert("successful_examples".into(), serde_json::json!(successful));
+    evidence
+        .details
+        .insert("queries".into(), serde_json::json!(outcome.queries));
+    if let Some(profile) = norm_profile(outcome) {
+        evidence.details.insert("norm_profile".into(), profile);
+    }
     finding.evidence = evidence;
     finding
+}
+
+/// The attack's own observations with the queries it was allowed and spent.
+fn observations_of(outcome: &AttackOutcome) -> serde_json::Value {
+    let mut observations = match &outcome.observations {
+        Some(serde_json::Value::Object(map)) => map.clone(),
+        Some(other) => {
+            let mut map = serde_json::Map::new();
+            map.insert("attack".into(), other.clone());
+            map
+        }
+        None => serde_json::Map::new(),
+    };
+    observations.insert("queries".into(), serde_json::json!(outcome.queries));
+    serde_json::Value::Object(observations)
 }
 
 /// The JSON run object of an evasion attack.
@@ -138,7 +266,7 @@ pub fn evasion_report(
         outcome.metrics.clone(),
     )
     .with_data(data)
-    .with_observations(outcome.observations.clone())
+    .with_observations(Some(observations_of(outcome)))
     .with_findings(vec![evasion_finding(outcome, kb, "the model")])
 }
 

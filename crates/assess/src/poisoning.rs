@@ -350,14 +350,29 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
         .collect();
     let asr = outcome.poisoned_model.attack_success_rate;
     let drop = outcome.clean_model.clean_accuracy - outcome.poisoned_model.clean_accuracy;
-    let severity = match asr {
-        Some(a) if a >= 0.8 => Severity::Critical,
-        Some(a) if a >= 0.3 => Severity::High,
+    let clean_asr = outcome.clean_model.attack_success_rate.unwrap_or(0.0);
+    // The backdoor's effect is what poisoning added: triggered inputs the clean model
+    // already sends to the target are not the adversary's doing.
+    let effect = asr.map(|a| a - clean_asr);
+    let severity = match effect {
+        Some(e) if e >= 0.8 => Severity::Critical,
+        Some(e) if e >= 0.3 => Severity::High,
         _ if drop >= 0.05 => Severity::High,
-        _ => Severity::Medium,
+        Some(e) if e >= 0.1 => Severity::Medium,
+        Some(_) => Severity::Info,
+        None => Severity::Medium,
     };
     let mut finding = Finding::new(
         match asr {
+            Some(a) if a - clean_asr < 0.1 && drop < 0.05 => format!(
+                "{} poisoned examples ({:.1}% of training) show no backdoor effect: triggered inputs reach the target {:.1}% of the time, and the clean model already does so {:.1}% of the time (clean accuracy {:.1}%, clean model {:.1}%)",
+                outcome.poison_count,
+                100.0 * outcome.poison_count as f64 / outcome.train_size.max(1) as f64,
+                100.0 * a,
+                100.0 * clean_asr,
+                100.0 * outcome.poisoned_model.clean_accuracy,
+                100.0 * outcome.clean_model.clean_accuracy
+            ),
             Some(a) => format!(
                 "{} poisoned examples ({:.1}% of training) give the adversary {:.1}% attack success (clean model: {:.1}%) at {:.1}% clean accuracy (clean model: {:.1}%)",
                 outcome.poison_count,

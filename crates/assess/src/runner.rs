@@ -47,6 +47,7 @@ fn attack_once(request: &EvasionRequest, model: &dyn Classifier) -> Result<Attac
         clip: request.data.input_range,
         target: request.target_class,
         seed: request.seed,
+        stopped: Default::default(),
     };
     Ok(evasion::run(attack.as_ref(), &task)?)
 }

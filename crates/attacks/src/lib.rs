@@ -17,7 +17,7 @@ mod outcome;
 pub mod poison;
 pub mod registry;
 
-pub use outcome::{AttackOutcome, ExampleResult};
+pub use outcome::{AttackOutcome, ExampleResult, QueryUse};
 
 use serde::Serialize;
 

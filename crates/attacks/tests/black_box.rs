@@ -31,7 +31,7 @@ fn square(
     let attack = (find_evasion("square").unwrap().build)(&EvasionParams {
         eps: Some(eps),
         norm: Some(norm),
-        steps: Some(queries),
+        queries_per_input: Some(queries as u64),
         ..EvasionParams::default()
     })
     .unwrap();
@@ -118,7 +118,7 @@ fn square_over_kserve_matches_the_local_attack() {
 fn hsj(model: &dyn Classifier, data: &Dataset, norm: Norm, queries: usize) -> AttackOutcome {
     let attack = (find_evasion("hsj").unwrap().build)(&EvasionParams {
         norm: Some(norm),
-        steps: Some(queries),
+        queries_per_input: Some(queries as u64),
         ..EvasionParams::default()
     })
     .unwrap();

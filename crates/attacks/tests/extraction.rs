@@ -44,6 +44,7 @@ fn extract(
         holdout,
         budget,
         seed: 7,
+        reference: None,
     };
     let outcome = extract::run(attack, &task, transfer).unwrap();
     eprintln!(
@@ -193,6 +194,7 @@ fn bad_configurations_are_refused() {
         holdout: &test_set,
         budget: 100,
         seed: 1,
+        reference: None,
     };
     let err = extract::run(&exact, &task, None).err().unwrap().to_string();
     assert!(err.contains("probabilities"), "{err}");

@@ -144,6 +144,9 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             if *limit == 0 {
                 bail!("--limit must be at least 1");
             }
+            if query.iter().all(|w| w.trim().is_empty()) {
+                bail!("atlas search: the query is empty; give at least one word to look for");
+            }
             let kb = load_kb(cli)?;
             let view = SearchView::new(&kb, &query.join(" "), *limit);
             match cli.format {
@@ -207,6 +210,9 @@ fn navigator_layer(kb: &KnowledgeBase, args: &NavigatorArgs) -> Result<serde_jso
                 .or_else(|| kb.case_study(&cs.to_ascii_uppercase()))
             {
                 Some(study) => study.clone(),
+                None if kb.technique(&cs.to_ascii_uppercase()).is_some() => {
+                    bail!("--case-study {cs}: {cs} is a technique, not a case study; a layer of chosen techniques is `--techniques {cs}`")
+                }
                 None => {
                     return Err(aisec_atlas::AtlasError::UnknownId {
                         id: cs.clone(),

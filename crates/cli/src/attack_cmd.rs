@@ -38,15 +38,17 @@ pub struct EvasionArgs {
     pub data: DataArgs,
     #[arg(long, help = evasion_attack_help())]
     pub attack: String,
-    #[arg(long)]
+    /// Perturbation budget per input, in the norm of --norm (the attack's default norm
+    /// otherwise: L∞ for FGSM, PGD, APGD-CE and Square, L2 for HopSkipJump).
+    #[arg(long, allow_negative_numbers = true)]
     pub eps: Option<f32>,
     /// inf or 2.
     #[arg(long, value_parser = parse_norm)]
     pub norm: Option<Norm>,
-    /// Iterations (PGD, APGD-CE); for Square and HopSkipJump, queries per example.
+    /// Iterations per input (PGD, APGD-CE, C&W, DeepFool).
     #[arg(long)]
     pub steps: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub step_size: Option<f32>,
     #[arg(long)]
     pub no_random_start: bool,
@@ -55,11 +57,20 @@ pub struct EvasionArgs {
     /// Push every example to this class instead of any wrong one.
     #[arg(long)]
     pub targeted: Option<usize>,
-    /// The adversary's query budget (gradient evaluations count as queries).
-    #[arg(long)]
+    /// The attack's query budget per input, as papers and ART state it (Square,
+    /// HopSkipJump; default 5000).
+    #[arg(long, value_name = "N")]
+    pub queries_per_input: Option<u64>,
+    /// The target's budget for the whole run, all inputs together (gradient evaluations
+    /// count as queries). When it runs out the attack stops; the inputs it did not finish
+    /// are reported as not evaluated, never as robust.
+    #[arg(long, value_name = "N")]
+    pub total_queries: Option<u64>,
+    /// Replaced by --queries-per-input and --total-queries.
+    #[arg(long, hide = true)]
     pub max_queries: Option<u64>,
-    /// Attack only the first N examples.
-    #[arg(long)]
+    /// Attack only the first N examples (at least 1).
+    #[arg(long, value_parser = at_least_one, allow_negative_numbers = true)]
     pub limit: Option<usize>,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -95,6 +106,15 @@ pub fn parse_defense(s: &str) -> Result<DefenseSpec, String> {
     DefenseSpec::parse(s)
 }
 
+/// A count of at least 1, with the reason when it is not.
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n as usize),
+        Ok(n) => Err(format!("{n} is not allowed: expected at least 1")),
+        Err(_) => Err(format!("`{s}` is not a whole number: expected at least 1")),
+    }
+}
+
 fn parse_norm(s: &str) -> Result<Norm, String> {
     Norm::parse(s).ok_or_else(|| format!("`{s}` is not a norm: expected inf or 2"))
 }
@@ -127,6 +147,95 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
     }
 }
 
+/// Which evasion flags each attack reads: a flag an attack does not use is an error naming
+/// the attacks that use it, never silently ignored.
+const FLAG_USERS: &[(&str, &[&str])] = &[
+    (
+        "--steps",
+        &[
+            "evasion.pgd",
+            "evasion.apgd-ce",
+            "evasion.cw",
+            "evasion.deepfool",
+        ],
+    ),
+    ("--step-size", &["evasion.pgd", "evasion.cw"]),
+    ("--no-random-start", &["evasion.pgd"]),
+    (
+        "--restarts",
+        &["evasion.pgd", "evasion.apgd-ce", "evasion.cw"],
+    ),
+    ("--queries-per-input", &["evasion.square", "evasion.hsj"]),
+];
+
+fn check_flags(attack: &aisec_attacks::AttackInfo, args: &EvasionArgs) -> Result<()> {
+    if args.max_queries.is_some() {
+        anyhow::bail!(
+            "--max-queries is ambiguous and no longer accepted: use --queries-per-input N for the attack's budget per input, or --total-queries N for the target's budget for the whole run"
+        );
+    }
+    let given = [
+        ("--steps", args.steps.is_some()),
+        ("--step-size", args.step_size.is_some()),
+        ("--no-random-start", args.no_random_start),
+        ("--restarts", args.restarts.is_some()),
+        ("--queries-per-input", args.queries_per_input.is_some()),
+    ];
+    for (flag, set) in given {
+        let users = FLAG_USERS
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map_or(&[][..], |(_, u)| *u);
+        if set && !users.contains(&attack.name) {
+            let short: Vec<&str> = users
+                .iter()
+                .map(|u| u.trim_start_matches("evasion."))
+                .collect();
+            anyhow::bail!(
+                "{flag} does not apply to {}: it is read by {}",
+                attack.name,
+                short.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an ε that cannot be a small perturbation: larger than the data's whole value
+/// range (in L∞), or than the distance between its extreme inputs (in L2).
+fn check_eps(
+    args: &EvasionArgs,
+    attack: &aisec_attacks::AttackInfo,
+    data: &aisec_ml::data::Dataset,
+) -> Result<()> {
+    let (Some(eps), Some(range)) = (args.eps, data.input_range) else {
+        return Ok(());
+    };
+    if !(eps > 0.0 && eps.is_finite()) {
+        anyhow::bail!("--eps {eps}: expected a positive number");
+    }
+    let l2_default = attack.name == "evasion.hsj";
+    let norm = args
+        .norm
+        .unwrap_or(if l2_default { Norm::L2 } else { Norm::Linf });
+    let width = range.hi - range.lo;
+    let (largest, words) = match norm {
+        Norm::Linf => (width, "the width of the data's value range"),
+        Norm::L2 => (
+            width * (data.features() as f32).sqrt(),
+            "the L2 distance between the data's extreme inputs",
+        ),
+    };
+    if eps > largest {
+        anyhow::bail!(
+            "--eps {eps} is larger than {words} ({largest}) for data in [{}, {}]: any input could be replaced by any other; expected ε in (0, {largest}]",
+            range.lo,
+            range.hi
+        );
+    }
+    Ok(())
+}
+
 fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     let entry = registry::find_evasion(&args.attack).with_context(|| {
         let names: Vec<&str> = registry::evasion_attacks().iter().map(|e| e.name).collect();
@@ -140,6 +249,10 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         d.check_family(Family::Evasion)
             .map_err(|e| anyhow::anyhow!(e))?;
     }
+    check_flags(entry.info, args)?;
+    if let Some(path) = &args.save_adv {
+        crate::output::check_writable(path, "--save-adv")?;
+    }
     let params = EvasionParams {
         eps: args.eps,
         norm: args.norm,
@@ -147,7 +260,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         step_size: args.step_size,
         random_start: args.no_random_start.then_some(false),
         restarts: args.restarts,
-        max_queries: args.max_queries,
+        queries_per_input: args.queries_per_input,
     };
     // Builds once up front so that a bad configuration fails before any model loads.
     (entry.build)(&params)?;
@@ -159,8 +272,11 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     if let Some(n) = args.limit {
         data = data.head(n);
     }
-    let model: std::sync::Arc<dyn Classifier> = args.model.open(args.max_queries, &data)?.into();
+    check_eps(args, entry.info, &data)?;
+    let model: std::sync::Arc<dyn Classifier> = args.model.open(args.total_queries, &data)?.into();
     check_fit(model.as_ref(), &data)?;
+    // The classes are the model's, whatever labels the inputs under attack happen to have.
+    data.num_classes = model.info().num_classes;
     let kb = load_kb(cli)?;
     let progress = Progress::new();
     progress.message(format!(

@@ -170,7 +170,7 @@ impl ModelArgs {
     }
 }
 
-fn open_local(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classifier>> {
+pub(crate) fn open_local(spec: &str, max_queries: Option<u64>) -> Result<Box<dyn Classifier>> {
     if spec.contains("://") {
         bail!("--model {spec}: unknown scheme; remote models are given as kserve+http(s)://HOST:PORT/v2/models/NAME");
     }

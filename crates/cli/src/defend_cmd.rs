@@ -58,6 +58,7 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
         bail!("--eps must be a positive number");
     }
     let train_set = args.data.load(Split::Train)?;
+    train_set.check_trainable()?;
     let test_set = args.data.load(Split::Test)?;
     let mut config = AdvTrainConfig::new(args.arch, args.eps, args.norm, args.seed);
     if let Some(steps) = args.steps {

@@ -20,9 +20,8 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
         report.data.as_deref().unwrap_or("")
     );
     out.push_str(&format!(
-        "  config               {} ({})\n",
-        describe_config(&outcome.config),
-        outcome.config
+        "  config               {}\n",
+        describe_config(&outcome.config)
     ));
     if let Some(t) = args.targeted {
         out.push_str(&format!("  targeted             class {t}\n"));
@@ -31,13 +30,32 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
         "  clean accuracy       {}\n",
         pct(m, aisec_core::Metric::CleanAccuracy)
     ));
+    let q = &outcome.queries;
+    let robust = match m.get(aisec_core::Metric::RobustAccuracy) {
+        Some(r) => format!("{:.2}%", 100.0 * r),
+        None => {
+            let still_right = outcome
+                .examples
+                .iter()
+                .filter(|e| e.adversarial_prediction == e.label)
+                .count();
+            format!(
+                "not measured: {} of {} inputs not evaluated (at most {:.2}%)",
+                q.inputs_not_evaluated,
+                outcome.examples.len(),
+                100.0 * still_right as f64 / outcome.examples.len().max(1) as f64
+            )
+        }
+    };
+    out.push_str(&format!("  robust accuracy      {robust}\n"));
     out.push_str(&format!(
-        "  robust accuracy      {}\n",
-        pct(m, aisec_core::Metric::RobustAccuracy)
-    ));
-    out.push_str(&format!(
-        "  attack success rate  {}\n",
-        pct(m, aisec_core::Metric::AttackSuccessRate)
+        "  attack success rate  {}{}\n",
+        pct(m, aisec_core::Metric::AttackSuccessRate),
+        if q.inputs_not_evaluated > 0 {
+            " at least (inputs not evaluated count as not fooled)"
+        } else {
+            ""
+        }
     ));
     out.push_str(&format!(
         "  perturbation         mean L∞ {}, mean L2 {}, median L2 {} (successful examples)\n",
@@ -45,11 +63,23 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
         num(m, aisec_core::Metric::MeanL2, 4),
         num(m, aisec_core::Metric::MedianL2, 4)
     ));
+    let allowed = match (q.allowed_per_input, q.allowed_total) {
+        (Some(p), Some(t)) => format!("allowed {p} per input and {t} in total"),
+        (Some(p), None) => format!("allowed {p} per input, no total limit"),
+        (None, Some(t)) => format!("allowed {t} in total"),
+        (None, None) => "no limit".to_string(),
+    };
     out.push_str(&format!(
-        "  queries              {} total, {} per example\n",
+        "  queries              {} spent in total, {} per input on average ({allowed})\n",
         num(m, aisec_core::Metric::QueriesTotal, 0),
         num(m, aisec_core::Metric::QueriesMean, 1)
     ));
+    if q.stopped_by_budget {
+        out.push_str(&format!(
+            "  stopped              the budget ran out before the attack finished: {} inputs not evaluated\n",
+            q.inputs_not_evaluated
+        ));
+    }
     out.push_str(&format!(
         "  wall time            {} s\n",
         num(m, aisec_core::Metric::WallSeconds, 2)

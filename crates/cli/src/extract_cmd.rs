@@ -33,9 +33,21 @@ pub struct ExtractArgs {
     pub data: DataArgs,
     #[arg(long, help = crate::attack_cmd::attack_help(aisec_attacks::registry::extraction_attacks().iter().map(|e| e.info)))]
     pub attack: String,
-    /// Most queries the attack may spend.
-    #[arg(long, default_value_t = 5000)]
+    /// The adversary's budget for the whole run: most queries the attack may send to the API.
+    /// The assessor's measurement (fidelity on held-out and uniform inputs, the transfer
+    /// check) is never charged to it.
+    #[arg(
+        long = "total-queries",
+        alias = "budget",
+        value_name = "N",
+        default_value_t = 5000
+    )]
     pub budget: u64,
+    /// The assessor's own copy of the victim (a model directory or .onnx): fidelity and the
+    /// transfer check are measured on it instead of through the API, so a server's limits
+    /// and monitors see only the adversary's queries.
+    #[arg(long, value_name = "MODEL")]
+    pub reference: Option<String>,
     /// What the API reveals to the adversary: probs, top1, topk:K or label.
     #[arg(long, value_parser = parse_outputs, default_value = "probs")]
     pub outputs: OutputKind,
@@ -128,7 +140,10 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         )
     })?;
     if args.budget == 0 {
-        anyhow::bail!("--budget must be at least 1 query");
+        anyhow::bail!("--total-queries must be at least 1 query");
+    }
+    if let Some(dir) = &args.save_substitute {
+        crate::output::check_writable(dir, "--save-substitute")?;
     }
     let params = ExtractionParams {
         queries: args.queries,
@@ -155,6 +170,16 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
             None => 0.5,
         }),
     };
+    let reference: Option<Arc<dyn Classifier>> = match &args.reference {
+        Some(spec) => {
+            let r: Arc<dyn Classifier> = crate::data_args::open_local(spec, None)
+                .with_context(|| format!("--reference {spec}"))?
+                .into();
+            check_fit(r.as_ref(), &holdout).with_context(|| format!("--reference {spec}"))?;
+            Some(r)
+        }
+        None => None,
+    };
     let kb = load_kb(cli)?;
     let setup = ExtractionSetup {
         victim: victim.clone(),
@@ -163,6 +188,7 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         budget: args.budget,
         seed: args.seed,
         transfer_eps,
+        reference,
     };
     let progress = Progress::new();
     progress.message(format!("{} with up to {} queries", entry.name, args.budget));
@@ -183,7 +209,24 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         let attack = (entry.build)(&params)?;
         let run = extraction::run_defended(attack.as_ref(), &setup, defense, &kb, &data_desc);
         progress.finish();
-        let run = run?;
+        let mut run = run?;
+        if let Some(adaptive_params) = adaptive_params(entry.name, &params, defense) {
+            let progress = Progress::new();
+            progress.message("equation solving again, by retraining from the defended labels");
+            let attack = (entry.build)(&adaptive_params)?;
+            let adaptive =
+                extraction::run_defended(attack.as_ref(), &setup, defense, &kb, &data_desc);
+            progress.finish();
+            let adaptive = adaptive?;
+            let solver = |p: &ExtractionParams| format!("{:?}", p.solver.unwrap_or(Solver::Auto));
+            for f in &mut run.report.findings {
+                f.title.push_str(&format!(
+                    " (measured with solver {}; the adaptive run, solver retrain, is reported beside it)",
+                    solver(&params).to_lowercase()
+                ));
+            }
+            run.report.adaptive = Some(Box::new(adaptive.report));
+        }
         report.defended = Some(Box::new(run.report.clone()));
         defended = Some(run);
     }
@@ -200,6 +243,22 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// The attack that knows an output-perturbing defence: exact equation solving needs the true
+/// scores, so rounded or reversed scores defeat it, while retraining from the top labels
+/// (which output hardening keeps) does not notice them. A defence is judged against it too.
+fn adaptive_params(
+    attack: &str,
+    params: &ExtractionParams,
+    defense: &DefenseSpec,
+) -> Option<ExtractionParams> {
+    let perturbs_outputs = defense.info().name == aisec_defenses::output_hardening::INFO.name;
+    (attack == "extract.equation" && perturbs_outputs && params.solver != Some(Solver::Retrain))
+        .then(|| ExtractionParams {
+            solver: Some(Solver::Retrain),
+            ..params.clone()
+        })
 }
 
 fn text(
@@ -227,12 +286,22 @@ fn text(
         pct(m, aisec_core::Metric::CleanAccuracy)
     ));
     out.push_str(&format!(
-        "  queries              {}{}\n",
+        "  queries              {} of {} allowed{}\n",
         num(m, aisec_core::Metric::QueriesTotal, 0),
-        if outcome.budget_exhausted {
-            " (budget spent)"
+        args.budget,
+        outcome
+            .stop_reason
+            .as_ref()
+            .map(|r| format!(" (stopped: {r})"))
+            .unwrap_or_default()
+    ));
+    out.push_str(&format!(
+        "  measurement          {} answers from {} (not charged to the adversary)\n",
+        outcome.measurement.queries,
+        if outcome.measurement.source == "target" {
+            "the target"
         } else {
-            ""
+            "the --reference copy"
         }
     ));
     out.push_str(&format!(
@@ -315,6 +384,18 @@ fn text(
         }
         for f in &run.report.findings {
             crate::output::push_finding(&mut out, f);
+        }
+        if let Some(adaptive) = &run.report.adaptive {
+            out.push_str(&format!(
+                "\nadaptive attack behind the defence (equation solving by retraining from labels):\n  fidelity             {} held-out, {} uniform (undefended {}, {})\n",
+                pct(&adaptive.metrics, aisec_core::Metric::Fidelity),
+                pct(&adaptive.metrics, aisec_core::Metric::FidelityUniform),
+                pct(m, aisec_core::Metric::Fidelity),
+                pct(m, aisec_core::Metric::FidelityUniform)
+            ));
+            for f in &adaptive.findings {
+                crate::output::push_finding(&mut out, f);
+            }
         }
     }
     if let Some(dir) = &args.save_substitute {

@@ -109,6 +109,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
     match cmd {
         ModelCommand::Train(args) => {
             let train_set = args.data.load(Split::Train)?;
+            train_set.check_trainable()?;
             let test_set = args.data.load(Split::Test)?;
             let config = train_config(args.arch, args.seed, args.epochs, args.learning_rate)?;
             let progress = Progress::new();

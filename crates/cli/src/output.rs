@@ -72,3 +72,20 @@ pub fn num(m: &aisec_core::Metrics, key: aisec_core::Metric, decimals: usize) ->
     m.get(key)
         .map_or_else(|| "n/a".into(), |v| format!("{v:.decimals$}"))
 }
+
+/// Refuses an output path whose folder does not exist before any work is done, so that a
+/// finished run is never lost to a typo.
+pub fn check_writable(path: &std::path::Path, flag: &str) -> anyhow::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
+    Ok(())
+}

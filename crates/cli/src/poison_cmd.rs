@@ -29,7 +29,7 @@ pub struct PoisonArgs {
     #[arg(long, help = crate::attack_cmd::attack_help(aisec_attacks::registry::poisoning_attacks().iter().copied()))]
     pub attack: String,
     /// Share of the training set poisoned (label-flip: of the flipped class, or of all).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub rate: f64,
     /// The backdoor's target class (all-to-one), or label-flip's destination class.
     #[arg(long, default_value_t = 0)]
@@ -44,17 +44,17 @@ pub struct PoisonArgs {
     #[arg(long, default_value_t = 3)]
     pub patch_size: usize,
     /// Blend ratio α (blend).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub alpha: f32,
     /// L∞ budget of clean-label's adversarial perturbation.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
     pub eps: f32,
     #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = crate::attack_cmd::defend_help(Family::Poisoning))]
     pub defend: Option<DefenseSpec>,
     /// Spectral signatures: the defender's bound on the poisoned share of a class.
     #[arg(long, default_value_t = 0.1)]
     pub expected_rate: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 7)]
     pub seed: u64,
 }
 
@@ -117,7 +117,28 @@ fn defense_of(args: &PoisonArgs) -> Result<Option<DefenseSpec>> {
 }
 
 pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
+    if !(args.rate > 0.0 && args.rate <= 1.0) {
+        anyhow::bail!(
+            "--rate {}: expected a share of the training set in (0, 1] (0.05 poisons 5%)",
+            args.rate
+        );
+    }
     let train = args.data.load(Split::Train)?;
+    train.check_trainable()?;
+    if matches!(args.attack.trim(), "badnets" | "clean-label") {
+        let side = match train.sample_shape.as_slice() {
+            [.., h, w] => (*h).min(*w),
+            [n] => *n,
+            [] => 0,
+        };
+        if args.patch_size == 0 || args.patch_size > side {
+            anyhow::bail!(
+                "--patch-size {}: expected 1 to {side} pixels for inputs of shape {:?}",
+                args.patch_size,
+                train.sample_shape
+            );
+        }
+    }
     let test = args.data.load(Split::Test)?;
     let hi = train.input_range.map_or(1.0, |r| r.hi);
     let attack = attack_of(args, hi)?;

@@ -104,6 +104,13 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
         progress.message(format!("scanned {done}/{total}: {path}"));
     });
     progress.finish();
+    if report.files.is_empty() {
+        let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!(
+            "nothing to scan: {} holds no files; a scan that read nothing must not pass a CI gate",
+            named.join(", ")
+        );
+    }
 
     let text = match cli.format {
         Format::Json => {

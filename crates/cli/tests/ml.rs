@@ -119,12 +119,16 @@ fn bad_attack_inputs_are_clear_errors() {
         )),
         "target class 9",
     );
-    fails_with(
-        &aisec_line(&format!(
-            "attack evasion --model {model} --dataset iris --attack pgd --max-queries 10"
-        )),
-        "budget exhausted",
+    // A total budget too small for one chunk of PGD: a result that says nothing was
+    // evaluated, not an error and not a robustness figure.
+    let r = json(&aisec_line(&format!(
+        "attack evasion --model {model} --dataset iris --attack pgd --total-queries 10 --format json"
+    )));
+    assert_eq!(
+        r["observations"]["queries"]["inputs_not_evaluated"], 30,
+        "{r}"
     );
+    assert!(r["metrics"].get("robust_accuracy").is_none(), "{r}");
     fails_with(
         &aisec_line(&format!(
             "attack evasion --model {} --dataset iris --attack pgd --clip 1,0",

@@ -194,13 +194,13 @@ fn mlserver_serving_scikit_learn() {
     );
 
     // A score-based attack through the probabilities, a decision-based one through labels.
-    let square = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --output predict_proba --attack square --eps 0.3 --limit 10 --max-queries 5000 --format json")));
+    let square = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --output predict_proba --attack square --eps 0.3 --limit 10 --total-queries 5000 --format json")));
     assert!(num(&square["metrics"]["queries_total"]) > 0.0);
     assert!(
         num(&square["metrics"]["attack_success_rate"]) > 0.0,
         "{square}"
     );
-    let hsj = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --attack hsj --limit 5 --max-queries 2000 --format json")));
+    let hsj = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --attack hsj --limit 5 --total-queries 2000 --format json")));
     assert!(hsj["target"].as_str().unwrap().contains("labels only"));
     assert!(num(&hsj["metrics"]["queries_total"]) > 0.0);
 

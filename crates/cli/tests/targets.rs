@@ -91,7 +91,7 @@ fn onnx_models_are_white_box_targets() {
 fn black_box_attacks_and_api_defences_report_both_sides() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
     let model = model.to_str().unwrap();
-    let report = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --steps 1000 --limit 40 --defend round:1 --format json")));
+    let report = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --queries-per-input 1000 --limit 40 --defend round:1 --format json")));
     assert_eq!(
         report["atlas"],
         serde_json::json!(["AML.T0043.001", "AML.T0015", "AML.T0040"])
@@ -117,7 +117,7 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
     );
 
     // A rate limit delays the attack by the time it reports; it does not stop it.
-    let throttled = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --steps 1000 --limit 40 --defend rate:10 --format json")));
+    let throttled = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --queries-per-input 1000 --limit 40 --defend rate:10 --format json")));
     let defended = &throttled["defended"];
     assert_eq!(
         defended["metrics"]["attack_success_rate"],
@@ -130,7 +130,7 @@ fn black_box_attacks_and_api_defences_report_both_sides() {
         "{observed}"
     );
 
-    let hsj = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack hsj --steps 500 --limit 5 --format json")));
+    let hsj = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack hsj --queries-per-input 500 --limit 5 --format json")));
     assert_eq!(
         hsj["observations"]["median_distance_by_queries"]
             .as_array()

@@ -134,7 +134,7 @@ pub fn adversarial_training(
         step_size: Some(config.step_size),
         random_start: Some(true),
         restarts: Some(1),
-        max_queries: None,
+        queries_per_input: None,
     })
     .map_err(|e| MlError::Invalid(e.to_string()))?);
     let info = ModelInfo {
@@ -162,6 +162,7 @@ pub fn adversarial_training(
             clip,
             target: None,
             seed: batch_seed,
+            stopped: Default::default(),
         };
         match pgd.perturb(&task) {
             Ok(adv) => tensor::matrix(&adv, ys.len(), &tensor::autodiff_device()),

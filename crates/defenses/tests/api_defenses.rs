@@ -41,7 +41,7 @@ fn square() -> EvasionParams {
     EvasionParams {
         eps: Some(0.1),
         norm: Some(Norm::Linf),
-        steps: Some(1000),
+        queries_per_input: Some(1000),
         ..EvasionParams::default()
     }
 }
@@ -50,7 +50,7 @@ fn hsj() -> EvasionParams {
     EvasionParams {
         eps: Some(1.5),
         norm: Some(Norm::L2),
-        steps: Some(2000),
+        queries_per_input: Some(2000),
         ..EvasionParams::default()
     }
 }

@@ -47,6 +47,7 @@ fn extract(
         holdout,
         budget,
         seed: 7,
+        reference: None,
     };
     let outcome = extract::run(attack, &task, None).unwrap();
     eprintln!(

@@ -51,6 +51,7 @@ fn detects_plain_pgd_and_the_adaptive_attack_evades_it() {
             clip: Some(range),
             target: None,
             seed: 1,
+            stopped: Default::default(),
         };
         let outcome = evasion::run(pgd.as_ref(), &task).unwrap();
         let f = test.features();

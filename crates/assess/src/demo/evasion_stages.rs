@@ -58,7 +58,11 @@ pub(super) fn battery_params(cfg: &DemoConfig) -> Vec<(&'static str, EvasionPara
             out.push((
                 "square",
                 EvasionParams {
-                    steps: Some(cfg.square_queries),
+                    steps: None,
+                    step_size: None,
+                    random_start: None,
+                    restarts: None,
+                    queries_per_input: Some(cfg.square_queries as u64),
                     ..base
                 },
             ));
@@ -144,7 +148,7 @@ pub(super) fn hopskipjump_stage(
         let labels_only = Restricted::new(shared, OutputKind::Label, false);
         let params = EvasionParams {
             norm: Some(Norm::L2),
-            steps: Some(cfg.hsj_queries),
+            queries_per_input: Some(cfg.hsj_queries as u64),
             ..EvasionParams::default()
         };
         let entry = find_evasion("hsj").ok_or_else(|| aisec_attacks::AttackError::Config {

@@ -125,6 +125,7 @@ pub fn run(
             budget: BUDGET,
             seed,
             transfer_eps: transfer,
+            reference: None,
         };
         let outcome = extraction::run(attack, &setup)?;
         let data = format!(

@@ -10,8 +10,8 @@
 //! iteration. Unbounded by default (a minimum-norm attack); with `--eps`, an example counts
 //! only when its final perturbation fits the budget, and otherwise the original is returned.
 //!
-//! Every query is counted against the target's budget; `--steps` sets the queries allowed per
-//! example (default 5000). The curve of median perturbation against queries is recorded.
+//! Every query is counted against the target's budget; `--queries-per-input` sets the queries
+//! allowed per example (default 5000). The curve of median perturbation against queries is recorded.
 //!
 //! ATLAS: AML.T0043.001 Craft Adversarial Data: Black-Box Optimization; AML.T0015 Evade AI
 //! Model; AML.T0040 AI Model Inference API Access.
@@ -60,15 +60,15 @@ impl HsjConfig {
                 });
             }
         }
-        let max_queries = p.steps.map(|s| s as u64).unwrap_or(5000);
+        if p.steps.is_some() || p.step_size.is_some() || p.restarts.is_some() {
+            return Err(AttackError::Config { attack: "evasion.hsj", message: "HopSkipJump takes --norm, --eps and --queries-per-input; --steps, --step-size and --restarts do not apply".into() });
+        }
+        let max_queries = p.queries_per_input.unwrap_or(5000);
         if max_queries < 50 {
             return Err(AttackError::Config {
                 attack: "evasion.hsj",
-                message: "--steps (queries per example) must be at least 50".into(),
+                message: format!("--queries-per-input must be at least 50, got {max_queries}"),
             });
-        }
-        if p.step_size.is_some() || p.restarts.is_some() {
-            return Err(AttackError::Config { attack: "evasion.hsj", message: "HopSkipJump takes --norm, --eps and --steps (queries per example); --step-size and --restarts do not apply".into() });
         }
         Ok(HsjConfig {
             norm,
@@ -136,7 +136,7 @@ impl Search<'_> {
         }
         self.used += count as u64;
         let classes = self.task.model.info().num_classes;
-        let Some(answers) = super::query_or_stop(self.task.model, rows)? else {
+        let Some(answers) = super::query_or_stop(self.task, rows)? else {
             self.used = self.limit;
             return Ok(None);
         };

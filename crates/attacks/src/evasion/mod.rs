@@ -11,11 +11,12 @@ use std::time::Instant;
 use aisec_core::Metrics;
 use aisec_ml::data::{Dataset, InputRange};
 use aisec_ml::model::Classifier;
+use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
 pub use gradient::{ascend, project, Direction, GradientOracle, Norm};
 
-use crate::{Access, AttackError, AttackInfo, AttackOutcome, ExampleResult, Result};
+use crate::{Access, AttackError, AttackInfo, AttackOutcome, ExampleResult, QueryUse, Result};
 
 /// The examples to attack and the rules of the game.
 pub struct EvasionTask<'a> {
@@ -28,6 +29,22 @@ pub struct EvasionTask<'a> {
     /// Targeted attack: the class every example should be pushed to.
     pub target: Option<usize>,
     pub seed: u64,
+    /// Set when a budget or a refusal stopped the attack early.
+    pub stopped: BudgetStop,
+}
+
+/// Records that the target refused a query for budget: the attack stops with what it found.
+#[derive(Debug, Default)]
+pub struct BudgetStop(std::sync::atomic::AtomicBool);
+
+impl BudgetStop {
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl<'a> EvasionTask<'a> {
@@ -40,6 +57,7 @@ impl<'a> EvasionTask<'a> {
             clip: data.input_range,
             target: None,
             seed,
+            stopped: BudgetStop::default(),
         }
     }
 
@@ -97,7 +115,8 @@ pub struct EvasionParams {
     pub step_size: Option<f32>,
     pub random_start: Option<bool>,
     pub restarts: Option<usize>,
-    pub max_queries: Option<u64>,
+    /// The attack's query budget per input (Square, HopSkipJump).
+    pub queries_per_input: Option<u64>,
 }
 
 impl EvasionParams {
@@ -121,13 +140,14 @@ impl EvasionParams {
 /// A query that ends the search gracefully when the target's query budget (or a defence's)
 /// is spent: `None` means stop and report what was found so far.
 pub(crate) fn query_or_stop(
-    model: &dyn Classifier,
+    task: &EvasionTask,
     rows: &[f32],
 ) -> Result<Option<aisec_ml::model::QueryOutput>> {
-    match model.query(rows) {
+    match task.model.query(rows) {
         Ok(out) => Ok(Some(out)),
         Err(aisec_ml::MlError::BudgetExhausted { used, max }) => {
             tracing::info!(used, max, "query budget exhausted; the attack stops here");
+            task.stopped.set();
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -158,10 +178,36 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             });
         }
     }
+    if task.y.is_empty() {
+        return Err(AttackError::Config {
+            attack: attack.name(),
+            message: "no inputs to attack (--limit must be at least 1)".into(),
+        });
+    }
+    if let Some(clip) = task.clip {
+        let outside = task
+            .x
+            .iter()
+            .filter(|v| **v < clip.lo || **v > clip.hi)
+            .count();
+        if outside > 0 {
+            return Err(AttackError::Config {
+                attack: attack.name(),
+                message: format!(
+                    "{outside} of {} input values lie outside the clip range [{}, {}]: adversarial inputs would be clipped while clean ones are not, and the perturbation would exceed ε; clip or rescale the data first, or give a --clip range that contains it",
+                    task.x.len(),
+                    clip.lo,
+                    clip.hi
+                ),
+            });
+        }
+    }
     let started = Instant::now();
     let queries_before = task.model.budget().used();
+    // The defender's measurements (clean and adversarial predictions) are not queries: they
+    // are never paid from the adversary's budget.
     let clean = task.model.evaluate(task.x)?;
-    let adversarial = attack.perturb(task)?;
+    let (adversarial, unfinished) = perturb_within_budget(attack, task)?;
     let wall = started.elapsed().as_secs_f64();
     let queries = task.model.budget().used() - queries_before;
     let adv_pred = task.model.evaluate(&adversarial)?;
@@ -185,14 +231,109 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             clean_prediction: clean[i],
             adversarial_prediction: adv_pred[i],
             success,
+            evaluated: success || !unfinished[i],
             linf,
             l2: l2.sqrt(),
         });
     }
-    let n = task.y.len().max(1) as f64;
+    let not_evaluated = examples.iter().filter(|e| !e.evaluated).count();
+    let metrics = measure(&examples, task.target, queries, wall);
+    Ok(AttackOutcome {
+        name: attack.name().to_string(),
+        atlas: attack.atlas().iter().map(|s| s.to_string()).collect(),
+        config: attack.config(),
+        observations: attack.observations(),
+        seed: task.seed,
+        metrics,
+        queries: QueryUse {
+            allowed_per_input: attack.config()["max_queries"].as_u64(),
+            allowed_total: task.model.budget().max(),
+            spent_total: queries,
+            stopped_by_budget: unfinished.iter().any(|u| *u) || task.stopped.is_set(),
+            inputs_not_evaluated: not_evaluated,
+        },
+        adversarial,
+        examples,
+    })
+}
+
+/// Inputs per run of a white-box attack against a target with a total budget: a budget
+/// spent part-way loses at most this many inputs' work.
+const BUDGETED_CHUNK: usize = 16;
+
+/// The adversarial inputs, and for each input whether the attack was stopped (by the
+/// target's budget or a refusal) before it finished with it. An unfinished input keeps
+/// whatever the attack had reached.
+fn perturb_within_budget(
+    attack: &dyn EvasionAttack,
+    task: &EvasionTask,
+) -> Result<(Vec<f32>, Vec<bool>)> {
+    let n = task.y.len();
+    let features = task.model.info().features();
+    let refused =
+        |e: &AttackError| matches!(e, AttackError::Model(MlError::BudgetExhausted { .. }));
+    // A gradient attack cannot stop gracefully mid-batch; against a total budget it runs
+    // in chunks so that what finished before the budget ran out is kept.
+    let chunked = attack.access() == Access::WhiteBox && task.model.budget().max().is_some();
+    if !chunked {
+        return match attack.perturb(task) {
+            Ok(adversarial) => {
+                let stopped = task.stopped.is_set();
+                Ok((adversarial, vec![stopped; n]))
+            }
+            Err(e) if refused(&e) => {
+                task.stopped.set();
+                Ok((task.x.to_vec(), vec![true; n]))
+            }
+            Err(e) => Err(e),
+        };
+    }
+    let mut adversarial = Vec::with_capacity(task.x.len());
+    let mut unfinished = Vec::with_capacity(n);
+    for (chunk, start) in (0..n).step_by(BUDGETED_CHUNK).enumerate() {
+        let end = (start + BUDGETED_CHUNK).min(n);
+        let x = &task.x[start * features..end * features];
+        if task.stopped.is_set() {
+            adversarial.extend_from_slice(x);
+            unfinished.extend(std::iter::repeat_n(true, end - start));
+            continue;
+        }
+        let part = EvasionTask {
+            model: task.model,
+            x,
+            y: &task.y[start..end],
+            clip: task.clip,
+            target: task.target,
+            seed: task.seed.wrapping_add(chunk as u64),
+            stopped: BudgetStop::default(),
+        };
+        match attack.perturb(&part) {
+            Ok(a) => {
+                adversarial.extend(a);
+                unfinished.extend(std::iter::repeat_n(part.stopped.is_set(), end - start));
+                if part.stopped.is_set() {
+                    task.stopped.set();
+                }
+            }
+            Err(e) if refused(&e) => {
+                task.stopped.set();
+                adversarial.extend_from_slice(x);
+                unfinished.extend(std::iter::repeat_n(true, end - start));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((adversarial, unfinished))
+}
+
+/// The shared metrics of a set of attacked examples. Robust accuracy is reported only when
+/// every input was evaluated, and the perturbation norms only when some input was fooled:
+/// a missing figure is "not measured", never zero.
+fn measure(examples: &[ExampleResult], target: Option<usize>, queries: u64, wall: f64) -> Metrics {
+    let n = examples.len().max(1) as f64;
     let eligible: Vec<&ExampleResult> = examples
         .iter()
-        .filter(|e| match task.target {
+        .filter(|e| match target {
             Some(t) => e.label != t,
             None => e.clean_prediction == e.label,
         })
@@ -202,11 +343,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     l2s.sort_by(f32::total_cmp);
     let mean = |v: &mut dyn Iterator<Item = f32>| -> f64 {
         let (s, c) = v.fold((0.0f64, 0usize), |(s, c), x| (s + x as f64, c + 1));
-        if c == 0 {
-            0.0
-        } else {
-            s / c as f64
-        }
+        s / c.max(1) as f64
     };
     let mut metrics = Metrics::default();
     let mut put = |k: Metric, v: f64| {
@@ -222,47 +359,32 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             .count() as f64
             / n,
     );
-    put(
-        Metric::RobustAccuracy,
-        examples
-            .iter()
-            .filter(|e| e.adversarial_prediction == e.label)
-            .count() as f64
-            / n,
-    );
-    put(
-        Metric::AttackSuccessRate,
-        if eligible.is_empty() {
-            0.0
-        } else {
-            eligible.iter().filter(|e| e.success).count() as f64 / eligible.len() as f64
-        },
-    );
-    put(
-        Metric::MeanLinf,
-        mean(&mut successes.iter().map(|e| e.linf)),
-    );
-    put(Metric::MeanL2, mean(&mut successes.iter().map(|e| e.l2)));
-    put(
-        Metric::MedianL2,
-        if l2s.is_empty() {
-            0.0
-        } else {
-            l2s[l2s.len() / 2] as f64
-        },
-    );
+    if examples.iter().all(|e| e.evaluated) {
+        put(
+            Metric::RobustAccuracy,
+            examples
+                .iter()
+                .filter(|e| e.adversarial_prediction == e.label)
+                .count() as f64
+                / n,
+        );
+    }
+    if !eligible.is_empty() {
+        put(
+            Metric::AttackSuccessRate,
+            eligible.iter().filter(|e| e.success).count() as f64 / eligible.len() as f64,
+        );
+    }
+    if !successes.is_empty() {
+        put(
+            Metric::MeanLinf,
+            mean(&mut successes.iter().map(|e| e.linf)),
+        );
+        put(Metric::MeanL2, mean(&mut successes.iter().map(|e| e.l2)));
+        put(Metric::MedianL2, l2s[l2s.len() / 2] as f64);
+    }
     put(Metric::QueriesTotal, queries as f64);
     put(Metric::QueriesMean, queries as f64 / n);
     put(Metric::WallSeconds, wall);
-
-    Ok(AttackOutcome {
-        name: attack.name().to_string(),
-        atlas: attack.atlas().iter().map(|s| s.to_string()).collect(),
-        config: attack.config(),
-        observations: attack.observations(),
-        seed: task.seed,
-        metrics,
-        adversarial,
-        examples,
-    })
+    metrics
 }

@@ -56,15 +56,15 @@ pub struct SquareConfig {
 impl SquareConfig {
     pub fn from_params(p: &EvasionParams) -> Result<Self> {
         let (norm, eps) = p.norm_and_eps("evasion.square")?;
-        let per_example = p.steps.map(|s| s as u64).unwrap_or(5000);
+        if p.steps.is_some() || p.step_size.is_some() || p.restarts.is_some() {
+            return Err(AttackError::Config { attack: "evasion.square", message: "Square takes --eps, --norm and --queries-per-input; --steps, --step-size and --restarts do not apply".into() });
+        }
+        let per_example = p.queries_per_input.unwrap_or(5000);
         if per_example == 0 {
             return Err(AttackError::Config {
                 attack: "evasion.square",
-                message: "--steps (queries per example) must be at least 1".into(),
+                message: "--queries-per-input must be at least 1".into(),
             });
-        }
-        if p.step_size.is_some() || p.restarts.is_some() {
-            return Err(AttackError::Config { attack: "evasion.square", message: "Square takes --eps, --norm and --steps (queries per example); --step-size and --restarts do not apply".into() });
         }
         Ok(SquareConfig {
             eps,
@@ -211,7 +211,7 @@ impl EvasionAttack for Square {
             }
         }
         project(&mut best, x, cfg.eps, cfg.norm, task.clip, f);
-        let Some(first) = super::query_or_stop(task.model, &best)? else {
+        let Some(first) = super::query_or_stop(task, &best)? else {
             return Ok(x.to_vec());
         };
         let (mut loss, mut done) = margins(&first, task.y, classes, task.target)?;
@@ -252,7 +252,7 @@ impl EvasionAttack for Square {
                 .collect();
             project(&mut candidates, &origins, cfg.eps, cfg.norm, task.clip, f);
             let labels: Vec<usize> = active.iter().map(|&i| task.y[i]).collect();
-            let Some(answers) = super::query_or_stop(task.model, &candidates)? else {
+            let Some(answers) = super::query_or_stop(task, &candidates)? else {
                 break;
             };
             let (new_loss, fooled) = margins(&answers, &labels, classes, task.target)?;

@@ -8,7 +8,7 @@ use aisec_ml::train;
 use serde::Serialize;
 
 use super::{ExtractionTask, InputBox};
-use crate::Result;
+use crate::{AttackError, Result};
 
 /// One point of the fidelity-against-queries curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -19,9 +19,21 @@ pub struct Checkpoint {
     pub substitute_accuracy: f64,
 }
 
+/// Where the assessor's answers came from, and how many it asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    /// "reference copy" (the assessor's own copy of the victim) or "target" (the target
+    /// itself: through the API when it is remote).
+    pub source: &'static str,
+    /// Inputs the assessor had the victim label (held-out and uniform), outside the
+    /// adversary's budget.
+    pub queries: u64,
+}
+
 /// The assessor: the victim's labels on held-out and uniform random inputs, taken once and
 /// not charged to the adversary.
 pub struct Judge {
+    measurement: Measurement,
     features: usize,
     classes: usize,
     holdout_x: Vec<f32>,
@@ -39,9 +51,31 @@ impl Judge {
     pub fn new(task: &ExtractionTask) -> Result<Judge> {
         let mut rng = Rng::derive(task.seed, "extraction-judge");
         let uniform_x = InputBox::of(task.public).sample(UNIFORM_INPUTS, &mut rng);
-        let victim_holdout = task.victim.evaluate(&task.holdout.x)?;
-        let victim_uniform = task.victim.evaluate(&uniform_x)?;
+        let assessor = task.assessor();
+        let needed = task.holdout.len() + UNIFORM_INPUTS;
+        let refused = |e: aisec_ml::MlError| {
+            match e {
+            aisec_ml::MlError::BudgetExhausted { used, max } => AttackError::Config {
+                attack: "extraction",
+                message: format!(
+                    "the API refused the assessor's fidelity measurement ({used} of {max} answers allowed to this client; measuring needs {needed}: {} held-out and {UNIFORM_INPUTS} uniform inputs). These answers are never charged to the adversary's --total-queries, but the server counts them: give the assessor its own copy of the model with --reference, or raise the server's limit",
+                    task.holdout.len()
+                ),
+            },
+            other => other.into(),
+        }
+        };
+        let victim_holdout = assessor.evaluate(&task.holdout.x).map_err(refused)?;
+        let victim_uniform = assessor.evaluate(&uniform_x).map_err(refused)?;
         Ok(Judge {
+            measurement: Measurement {
+                source: if task.reference.is_some() {
+                    "reference copy"
+                } else {
+                    "target"
+                },
+                queries: needed as u64,
+            },
             features: task.features(),
             classes: task.classes(),
             victim_accuracy: train::accuracy(&victim_holdout, &task.holdout.y),
@@ -51,6 +85,10 @@ impl Judge {
             uniform_x,
             victim_uniform,
         })
+    }
+
+    pub fn measurement(&self) -> Measurement {
+        self.measurement.clone()
     }
 
     pub fn measure(&self, substitute: &Network, queries: u64) -> Checkpoint {

@@ -55,9 +55,18 @@ pub struct ExtractionTask<'a> {
     /// Most queries the attack may spend.
     pub budget: u64,
     pub seed: u64,
+    /// The assessor's own copy of the victim, when it has one: fidelity and transfer are
+    /// measured on it, so no measurement goes through the API (whose limits and monitors
+    /// would otherwise see the assessor's queries).
+    pub reference: Option<&'a dyn Classifier>,
 }
 
 impl ExtractionTask<'_> {
+    /// The model the assessor measures with: its own copy, or else the API.
+    pub fn assessor(&self) -> &dyn Classifier {
+        self.reference.unwrap_or(self.victim)
+    }
+
     pub fn features(&self) -> usize {
         self.victim.info().features()
     }
@@ -123,6 +132,11 @@ pub struct ExtractionOutcome {
     pub curve: Vec<Checkpoint>,
     pub output_kind: OutputKind,
     pub budget_exhausted: bool,
+    /// Why the attack stopped early, when it did: its own budget spent, or the API refusing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    /// How fidelity was measured and what that cost at the API (never the adversary's).
+    pub measurement: judge::Measurement,
     pub observations: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Transfer>,
@@ -180,12 +194,19 @@ pub fn run(
         curve.push(last);
     }
     let transfer = match transfer_eps {
-        Some(eps) => Some(transfer(
-            &extracted.substitute,
-            task,
-            &judge.victim_holdout,
-            eps,
-        )?),
+        Some(eps) => match transfer(&extracted.substitute, task, &judge.victim_holdout, eps) {
+            Ok(t) => Some(t),
+            // The extraction's result stands when the API refuses the transfer check.
+            Err(AttackError::Model(aisec_ml::MlError::BudgetExhausted { used, max })) => {
+                tracing::warn!(
+                    used,
+                    max,
+                    "the API refused the transfer check; it is left out"
+                );
+                None
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     Ok(ExtractionOutcome {
@@ -199,6 +220,8 @@ pub fn run(
         budget_exhausted: oracle.exhausted,
         observations: extracted.observations,
         transfer,
+        stop_reason: oracle.stop_reason(task.budget),
+        measurement: judge.measurement(),
         substitute: extracted.substitute,
     })
 }
@@ -227,7 +250,7 @@ fn transfer(
     };
     let pgd = evasion::pgd::Pgd(evasion::pgd::PgdConfig::from_params(&params)?);
     let outcome = evasion::run(&pgd, &EvasionTask::on(&model, &data, task.seed))?;
-    let on_victim = task.victim.evaluate(&outcome.adversarial)?;
+    let on_victim = task.assessor().evaluate(&outcome.adversarial)?;
     let on_substitute = tensor::argmax_rows(
         &train::logits(substitute, &outcome.adversarial, features),
         task.classes(),

@@ -79,6 +79,8 @@ pub struct Oracle<'a> {
     pub used: u64,
     /// Set when the attack's or the target's budget stopped a query.
     pub exhausted: bool,
+    /// Set when the API refused a query (a server's limit, a monitor blocking the client).
+    pub refused: bool,
 }
 
 impl<'a> Oracle<'a> {
@@ -90,6 +92,23 @@ impl<'a> Oracle<'a> {
             budget: task.budget,
             used: 0,
             exhausted: false,
+            refused: false,
+        }
+    }
+
+    /// Why the attack stopped before it finished, if it did.
+    pub fn stop_reason(&self, budget: u64) -> Option<String> {
+        if self.refused {
+            Some(format!(
+                "the API refused further queries after {} (a server limit or a monitor blocking this client)",
+                self.used
+            ))
+        } else if self.exhausted {
+            Some(format!(
+                "the adversary's budget of {budget} queries was spent"
+            ))
+        } else {
+            None
         }
     }
 
@@ -129,6 +148,7 @@ impl<'a> Oracle<'a> {
                 Ok(out) => out,
                 Err(MlError::BudgetExhausted { .. }) => {
                     self.exhausted = true;
+                    self.refused = true;
                     break;
                 }
                 Err(e) => return Err(e.into()),

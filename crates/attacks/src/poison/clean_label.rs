@@ -92,6 +92,7 @@ pub fn poison(
         clip: train.input_range,
         target: None,
         seed,
+        stopped: Default::default(),
     };
     let outcome = evasion::run(pgd.as_ref(), &task).map_err(|e| e.to_string())?;
     let f = train.features();

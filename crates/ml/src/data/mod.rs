@@ -75,11 +75,6 @@ impl Dataset {
                 seen - 1
             )));
         }
-        if num_classes < 2 {
-            return Err(MlError::Invalid(format!(
-                "{name}: a classifier needs at least two classes, the labels have {num_classes}"
-            )));
-        }
         Ok(Dataset {
             name,
             x,
@@ -92,6 +87,23 @@ impl Dataset {
 
     pub fn len(&self) -> usize {
         self.y.len()
+    }
+
+    /// Refuses data a classifier cannot be trained on: one class only (inputs to attack
+    /// may all share a label; the model's classes come from the model).
+    pub fn check_trainable(&self) -> Result<()> {
+        let mut seen = vec![false; self.num_classes.max(1)];
+        for &y in &self.y {
+            seen[y] = true;
+        }
+        let distinct = seen.iter().filter(|s| **s).count();
+        if distinct < 2 {
+            return Err(MlError::Invalid(format!(
+                "{}: every label is {}; a classifier needs training examples of at least two classes",
+                self.name, self.y[0]
+            )));
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -229,7 +241,9 @@ mod tests {
     #[test]
     fn rejects_inconsistent_data() {
         assert!(Dataset::new("d", vec![0.0; 5], vec![0, 1], vec![2], None, None).is_err());
-        assert!(Dataset::new("d", vec![0.0; 4], vec![0, 0], vec![2], None, None).is_err());
+        let one_class = Dataset::new("d", vec![0.0; 4], vec![3, 3], vec![2], None, None).unwrap();
+        let err = one_class.check_trainable().unwrap_err().to_string();
+        assert!(err.contains("every label is 3"), "{err}");
         assert!(Dataset::new(
             "d",
             vec![f32::NAN, 0.0, 0.0, 0.0],
