@@ -269,20 +269,20 @@ pub fn report_validation(cli: &Cli, path: &Path, report: &Report) -> Result<Outc
             }
             let c = &report.checked;
             let checked: Vec<String> = [
-                (c.tactics, "tactics"),
-                (c.techniques, "techniques"),
-                (c.mitigations, "mitigations"),
-                (c.case_studies, "case studies"),
+                (c.tactics, "tactic", "tactics"),
+                (c.techniques, "technique", "techniques"),
+                (c.mitigations, "mitigation", "mitigations"),
+                (c.case_studies, "case study", "case studies"),
             ]
             .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{n} {what}"))
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| crate::output::count(*n, one, many))
             .collect();
             out.push_str(&format!(
-                "{}: {} errors, {} warnings (checked {})\n",
+                "{}: {}, {} (checked {})\n",
                 path.display(),
-                report.errors(),
-                report.warnings(),
+                crate::output::count(report.errors(), "error", "errors"),
+                crate::output::count(report.warnings(), "warning", "warnings"),
                 if checked.is_empty() {
                     "nothing".to_string()
                 } else {

@@ -89,3 +89,8 @@ pub fn check_writable(path: &std::path::Path, flag: &str) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// "1 warning", "2 warnings".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

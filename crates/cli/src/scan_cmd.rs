@@ -227,9 +227,10 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
         }
     }
     out.push_str(&format!(
-        "\n{} file(s): {dangerous} dangerous, {suspicious} suspicious, {unknown} unknown{}, {safe} safe, {errors} error(s)\n",
-        files.len(),
-        if strict { " (failing: --strict)" } else { "" }
+        "\n{}: {dangerous} dangerous, {suspicious} suspicious, {unknown} unknown{}, {safe} safe, {}\n",
+        crate::output::count(files.len(), "file", "files"),
+        if strict { " (failing: --strict)" } else { "" },
+        crate::output::count(errors, "error", "errors")
     ));
     out
 }

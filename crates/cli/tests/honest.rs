@@ -320,3 +320,35 @@ fn an_output_defence_is_judged_against_the_attack_that_knows_it() {
         defended["findings"][0]["title"]
     );
 }
+
+#[test]
+fn write_errors_are_said_once_and_model_files_share_their_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "iris");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| {
+            std::fs::metadata(Path::new(&model).join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+        };
+        assert_eq!(mode("model.safetensors"), mode("model.json"));
+    }
+    // A folder that does not exist is refused before the run, and the OS error once.
+    let o = aisec_line(&format!(
+        "attack evasion --model {model} --dataset iris --attack fgsm --save-adv {}/nodir/adv.npy",
+        dir.path().display()
+    ));
+    fails_with(&o, "does not exist");
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, "").unwrap();
+    let o = aisec_line(&format!(
+        "model train --arch logreg --dataset iris --out {}/sub",
+        blocked.display()
+    ));
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}

@@ -61,7 +61,7 @@ fn exit_codes_text_json_and_sarif() {
     );
     assert!(text.contains("(REDUCE)"), "{text}");
     assert!(
-        text.contains("3 file(s): 1 dangerous, 0 suspicious, 0 unknown, 2 safe, 0 error(s)"),
+        text.contains("3 files: 1 dangerous, 0 suspicious, 0 unknown, 2 safe, 0 errors"),
         "{text}"
     );
 

@@ -128,7 +128,19 @@ impl NativeModel {
         let text = serde_json::to_string_pretty(&self.manifest)
             .map_err(|e| MlError::Invalid(e.to_string()))?;
         std::fs::write(&manifest_path, text + "\n").map_err(|source| MlError::Write {
-            path: manifest_path,
+            path: manifest_path.clone(),
+            source,
+        })?;
+        // The weights are written through a private temporary file (mode 0600); give them the
+        // permissions the user's umask gave the manifest, so the two files travel together.
+        let permissions = std::fs::metadata(&manifest_path)
+            .map_err(|source| MlError::Write {
+                path: manifest_path,
+                source,
+            })?
+            .permissions();
+        std::fs::set_permissions(&weights, permissions).map_err(|source| MlError::Write {
+            path: weights,
             source,
         })
     }

@@ -189,9 +189,14 @@ pub fn run(
     put(Metric::CleanAccuracy, judge.victim_accuracy);
     put(Metric::QueriesTotal, oracle.used as f64);
     put(Metric::WallSeconds, wall);
-    let mut curve = extracted.curve;
-    if curve.last().map(|c| c.queries) != Some(oracle.used) {
-        curve.push(last);
+    // One point per query count: rounds that spent nothing (a spent budget) measure the
+    // same substitute again, and the final measurement is the one the metrics report.
+    let mut curve: Vec<Checkpoint> = Vec::new();
+    for point in extracted.curve.into_iter().chain([last]) {
+        match curve.last_mut() {
+            Some(previous) if previous.queries == point.queries => *previous = point,
+            _ => curve.push(point),
+        }
     }
     let transfer = match transfer_eps {
         Some(eps) => match transfer(&extracted.substitute, task, &judge.victim_holdout, eps) {
