@@ -352,3 +352,17 @@ fn write_errors_are_said_once_and_model_files_share_their_permissions() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.matches("os error").count(), 1, "{err}");
 }
+
+#[test]
+fn a_truncated_safetensors_file_is_called_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "iris");
+    let whole = std::fs::read(Path::new(&model).join("model.safetensors")).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    std::fs::write(&cut, &whole[..40]).unwrap();
+    let o = aisec_line(&format!("scan {}", cut.display()));
+    assert_eq!(o.status.code(), Some(2));
+    let text = common::stdout(&o);
+    assert!(text.contains("truncated"), "{text}");
+    assert!(!text.contains("unsupported"), "{text}");
+}

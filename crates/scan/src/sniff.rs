@@ -127,13 +127,18 @@ pub fn sniff(data: &[u8]) -> Format {
     Format::Unknown
 }
 
+/// The largest header the safetensors format allows (100 MB).
+const SAFETENSORS_MAX_HEADER: u64 = 100_000_000;
+
 /// safetensors: an 8-byte little-endian header length, then a JSON object of that length.
+/// A header length past the end of the file still names the format: the file is truncated,
+/// which the format's scan reports, rather than unknown.
 fn looks_like_safetensors(data: &[u8]) -> bool {
     if data.len() < 10 {
         return false;
     }
     let n = u64::from_le_bytes(data[..8].try_into().expect("8 bytes"));
-    n >= 2 && n <= (data.len() as u64 - 8) && data[8] == b'{'
+    (2..=SAFETENSORS_MAX_HEADER).contains(&n) && data[8] == b'{'
 }
 
 /// A trial run of the pickle machine: it reaches a STOP, or it imports real names before it
@@ -257,5 +262,9 @@ mod tests {
         let mut st = 2u64.to_le_bytes().to_vec();
         st.extend_from_slice(b"{}");
         assert_eq!(sniff(&st), Format::Safetensors);
+        // Cut inside its header, it is still a (truncated) safetensors file, not unknown.
+        let mut cut = 4096u64.to_le_bytes().to_vec();
+        cut.extend_from_slice(b"{\"w\": {\"dtype\": \"F32\"");
+        assert_eq!(sniff(&cut), Format::Safetensors);
     }
 }

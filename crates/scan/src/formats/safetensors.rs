@@ -19,6 +19,17 @@ fn dtype_size(d: &str) -> Option<u64> {
 
 pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
     let n = u64::from_le_bytes(data[..8].try_into().expect("sniffed")) as usize;
+    if 8 + n > data.len() {
+        return ctx.error(crate::ScanError::Malformed {
+            location: at.display(),
+            format: "safetensors".into(),
+            offset: data.len() as u64,
+            message: format!(
+                "truncated: the header declares {n} bytes but the file ends {} bytes into it",
+                data.len() - 8
+            ),
+        });
+    }
     let invalid = |ctx: &mut Ctx, offset: u64, message: String| {
         ctx.findings.push(
             ScanFinding::new(RuleId::SafetensorsInvalid, Verdict::Dangerous, at, message)
