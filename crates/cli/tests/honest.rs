@@ -366,3 +366,19 @@ fn a_truncated_safetensors_file_is_called_truncated() {
     assert!(text.contains("truncated"), "{text}");
     assert!(!text.contains("unsupported"), "{text}");
 }
+
+#[test]
+fn weights_of_another_architecture_are_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "mlp", "iris");
+    let manifest = Path::new(&model).join("model.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"mlp\"", "\"logreg\"")).unwrap();
+    let o = aisec_line(&format!("model eval --model {model} --dataset iris"));
+    fails_with(
+        &o,
+        "it needs LogReg.linear.bias, LogReg.linear.weight but the file holds Mlp.",
+    );
+    let err = common::stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -193,9 +193,10 @@ impl NativeModel {
         network.load_from(&mut store).map_err(|e| MlError::Format {
             path: weights.clone(),
             message: format!(
-                "weights do not fit a {} for shape {:?}: {e}",
+                "weights do not fit a {} for shape {:?}: {}",
                 manifest.architecture.name(),
-                manifest.input_shape
+                manifest.input_shape,
+                mismatch_summary(&e.to_string())
             ),
         })?;
         Ok(NativeModel::new(network, manifest))
@@ -235,4 +236,44 @@ impl Differentiable for NativeModel {
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
         Ok(self.network.forward(x))
     }
+}
+
+/// One line out of burn's multi-line loading report: which tensors the architecture needs
+/// and which the file holds instead (whose prefix names the architecture they came from).
+fn mismatch_summary(report: &str) -> String {
+    let (mut missing, mut unused, mut section) = (Vec::new(), Vec::new(), 0);
+    for line in report.lines() {
+        if line.contains("Missing Tensors") {
+            section = 1;
+        } else if line.contains("Unused Tensors") {
+            section = 2;
+        } else if let Some(name) = line.split("• ").nth(1) {
+            match section {
+                1 => missing.push(name.trim().to_string()),
+                2 => unused.push(name.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    if missing.is_empty() && unused.is_empty() {
+        return report.lines().next().unwrap_or(report).trim().to_string();
+    }
+    let from = unused
+        .first()
+        .and_then(|n| n.split('.').next())
+        .map(|a| format!(" (the file's tensors are a {a}'s)"))
+        .unwrap_or_default();
+    format!(
+        "it needs {} but the file holds {}{from}",
+        if missing.is_empty() {
+            "nothing more".to_string()
+        } else {
+            missing.join(", ")
+        },
+        if unused.is_empty() {
+            "no other tensors".to_string()
+        } else {
+            unused.join(", ")
+        }
+    )
 }
