@@ -24,9 +24,10 @@ pub enum AtlasCommand {
         /// List sub-techniques under their technique instead of counting them.
         #[arg(long)]
         subtechniques: bool,
-        /// Terminal width to fit.
-        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u16).range(40..))]
-        width: u16,
+        /// Width to fit, in columns (at least 40). Default: the terminal's width on a
+        /// terminal, 120 in a pipe.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(40..))]
+        width: Option<u16>,
     },
     /// Any tactic, technique, sub-technique, mitigation or case study, with its links.
     Show {
@@ -128,7 +129,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
                     } else {
                         SubtechniqueMode::Counted
                     };
-                    print_text(&view.render_text(*width as usize, mode))?
+                    print_text(&view.render_text(text_width(*width), mode))?
                 }
             }
         }
@@ -297,4 +298,18 @@ pub fn report_validation(cli: &Cli, path: &Path, report: &Report) -> Result<Outc
     } else {
         Outcome::ProblemsFound
     })
+}
+
+/// The width to lay the matrix out in: the flag, else the terminal's, else 120 columns.
+fn text_width(flag: Option<u16>) -> usize {
+    use std::io::IsTerminal;
+    flag.map(usize::from)
+        .or_else(|| {
+            std::io::stdout()
+                .is_terminal()
+                .then(terminal_size::terminal_size)
+                .flatten()
+                .map(|(w, _)| usize::from(w.0).max(40))
+        })
+        .unwrap_or(120)
 }
