@@ -72,6 +72,8 @@ pub struct KServeModel {
     info: ModelInfo,
     output: OutputKind,
     budget: QueryBudget,
+    /// Whether the user was told that the server rate-limits this client (said once).
+    told_rate_limited: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for KServeModel {
@@ -188,6 +190,7 @@ impl KServeModel {
             },
             output: OutputKind::Probabilities,
             budget: QueryBudget::new(options.max_queries),
+            told_rate_limited: std::sync::atomic::AtomicBool::new(false),
         };
         // Ready is the status code; a body, when there is one, may still say false.
         let ready = model.get_text(&format!("/v2/models/{}/ready", model.name))?;
@@ -397,6 +400,17 @@ impl KServeModel {
                     rate_limited_for += wait;
                     if rate_limited_for > MAX_RATE_LIMIT_WAIT {
                         return Err(MlError::RateLimited { retry_after_ms: ms });
+                    }
+                    if !self
+                        .told_rate_limited
+                        .swap(true, std::sync::atomic::Ordering::Relaxed)
+                    {
+                        tracing::warn!(
+                            "{}: the server rate-limits this client (HTTP 429); waiting {ms} ms as it asks, and again whenever it asks (-v logs each wait)",
+                            self.base
+                        );
+                    } else {
+                        tracing::info!(wait_ms = ms, "HTTP 429: waiting as the server asks");
                     }
                     std::thread::sleep(wait);
                     attempt -= 1;
