@@ -236,6 +236,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             l2: l2.sqrt(),
         });
     }
+    check_within_budget(attack, &examples)?;
     let not_evaluated = examples.iter().filter(|e| !e.evaluated).count();
     let metrics = measure(&examples, task.target, queries, wall);
     Ok(AttackOutcome {
@@ -255,6 +256,30 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
         adversarial,
         examples,
     })
+}
+
+/// Refuses to report a success whose perturbation is larger than the attack's ε: such an
+/// example is not the attack the report names (a bug, or clipping that moved the input).
+fn check_within_budget(attack: &dyn EvasionAttack, examples: &[ExampleResult]) -> Result<()> {
+    let config = attack.config();
+    let Some(eps) = config["eps"].as_f64() else {
+        return Ok(());
+    };
+    let l2 = config["norm"].as_str() == Some("2");
+    let tolerance = 1e-4 * eps.max(1.0);
+    for (i, e) in examples.iter().enumerate().filter(|(_, e)| e.success) {
+        let norm = if l2 { e.l2 } else { e.linf } as f64;
+        if norm > eps + tolerance {
+            return Err(AttackError::Config {
+                attack: attack.name(),
+                message: format!(
+                    "input {i}: the adversarial example is {} {norm} from the original, above ε = {eps}; refusing to report it",
+                    if l2 { "L2" } else { "L∞" }
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Inputs per run of a white-box attack against a target with a total budget: a budget
