@@ -235,14 +235,12 @@ fn a_backdoor_the_clean_model_already_shows_is_not_reported_as_one() {
 fn server_limits_never_pay_for_the_measurement_and_stop_the_attack_with_its_reason() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn");
     let model = model.to_str().unwrap();
-    let served = common::serve(&[
-        "--model",
-        model,
-        "--name",
-        "digits",
-        "--max-queries-per-client",
-        "1100",
-    ]);
+    let serve = |limits: &[&str]| {
+        let mut args = vec!["--model", model, "--name", "digits"];
+        args.extend_from_slice(limits);
+        common::serve(&args)
+    };
+    let served = serve(&["--max-queries-per-client", "1100"]);
     let attack = format!(
         "attack extract --model {} --dataset digits --attack jacobian --total-queries 1000 --transfer-eps 0",
         served.url
@@ -255,14 +253,7 @@ fn server_limits_never_pay_for_the_measurement_and_stop_the_attack_with_its_reas
     drop(served);
 
     // With the assessor's own copy, the server sees only the adversary's queries.
-    let served = common::serve(&[
-        "--model",
-        model,
-        "--name",
-        "digits",
-        "--max-queries-per-client",
-        "1100",
-    ]);
+    let served = serve(&["--max-queries-per-client", "1100"]);
     let r = json(&aisec_line(&format!(
         "attack extract --model {} --dataset digits --attack jacobian --total-queries 1000 --transfer-eps 0 --reference {model} --format json",
         served.url
@@ -274,14 +265,7 @@ fn server_limits_never_pay_for_the_measurement_and_stop_the_attack_with_its_reas
     drop(served);
 
     // Behind a blocking PRADA monitor the attack ends with its partial result and the reason.
-    let served = common::serve(&[
-        "--model",
-        model,
-        "--name",
-        "digits",
-        "--prada",
-        "--prada-block",
-    ]);
+    let served = serve(&["--prada", "--prada-block"]);
     let r = json(&aisec_line(&format!(
         "attack extract --model {} --dataset digits --attack jacobian --total-queries 5000 --transfer-eps 0 --reference {model} --format json",
         served.url
