@@ -9,6 +9,9 @@ use crate::{AttackInfo, Result};
 #[derive(Clone, Copy)]
 pub struct EvasionEntry {
     pub info: &'static AttackInfo,
+    /// The optional command-line flags it reads besides `--eps` and `--norm`; any other is
+    /// refused rather than ignored.
+    pub reads: &'static [&'static str],
     pub build: fn(&EvasionParams) -> Result<Box<dyn EvasionAttack>>,
 }
 

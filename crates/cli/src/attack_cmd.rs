@@ -147,28 +147,9 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
     }
 }
 
-/// Which evasion flags each attack reads: a flag an attack does not use is an error naming
-/// the attacks that use it, never silently ignored.
-const FLAG_USERS: &[(&str, &[&str])] = &[
-    (
-        "--steps",
-        &[
-            "evasion.pgd",
-            "evasion.apgd-ce",
-            "evasion.cw",
-            "evasion.deepfool",
-        ],
-    ),
-    ("--step-size", &["evasion.pgd", "evasion.cw"]),
-    ("--no-random-start", &["evasion.pgd"]),
-    (
-        "--restarts",
-        &["evasion.pgd", "evasion.apgd-ce", "evasion.cw"],
-    ),
-    ("--queries-per-input", &["evasion.square", "evasion.hsj"]),
-];
-
-fn check_flags(attack: &aisec_attacks::AttackInfo, args: &EvasionArgs) -> Result<()> {
+/// A flag the attack does not read is an error naming the attacks that read it, never
+/// silently ignored.
+fn check_flags(attack: &registry::EvasionEntry, args: &EvasionArgs) -> Result<()> {
     if args.max_queries.is_some() {
         anyhow::bail!(
             "--max-queries is ambiguous and no longer accepted: use --queries-per-input N for the attack's budget per input, or --total-queries N for the target's budget for the whole run"
@@ -182,14 +163,11 @@ fn check_flags(attack: &aisec_attacks::AttackInfo, args: &EvasionArgs) -> Result
         ("--queries-per-input", args.queries_per_input.is_some()),
     ];
     for (flag, set) in given {
-        let users = FLAG_USERS
-            .iter()
-            .find(|(f, _)| *f == flag)
-            .map_or(&[][..], |(_, u)| *u);
-        if set && !users.contains(&attack.name) {
-            let short: Vec<&str> = users
+        if set && !attack.reads.contains(&flag) {
+            let short: Vec<&str> = registry::evasion_attacks()
                 .iter()
-                .map(|u| u.trim_start_matches("evasion."))
+                .filter(|e| e.reads.contains(&flag))
+                .map(|e| e.name.trim_start_matches("evasion."))
                 .collect();
             anyhow::bail!(
                 "{flag} does not apply to {}: it is read by {}",
@@ -249,7 +227,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         d.check_family(Family::Evasion)
             .map_err(|e| anyhow::anyhow!(e))?;
     }
-    check_flags(entry.info, args)?;
+    check_flags(entry, args)?;
     if let Some(path) = &args.save_adv {
         crate::output::check_writable(path, "--save-adv")?;
     }

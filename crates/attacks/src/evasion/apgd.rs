@@ -29,6 +29,7 @@ pub const INFO: AttackInfo = AttackInfo {
 
 pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
     info: &INFO,
+    reads: &["--steps", "--restarts"],
     build: |p| Ok(Box::new(Apgd(ApgdConfig::from_params(p)?))),
 };
 

@@ -25,6 +25,7 @@ pub const INFO: AttackInfo = AttackInfo {
 
 pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
     info: &INFO,
+    reads: &["--steps", "--step-size", "--restarts"],
     build: |p| Ok(Box::new(CarliniWagner(CwConfig::from_params(p)?))),
 };
 

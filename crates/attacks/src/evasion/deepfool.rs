@@ -23,6 +23,7 @@ pub const INFO: AttackInfo = AttackInfo {
 
 pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
     info: &INFO,
+    reads: &["--steps"],
     build: |p| Ok(Box::new(DeepFool(DeepFoolConfig::from_params(p)?))),
 };
 

@@ -21,6 +21,7 @@ pub const INFO: AttackInfo = AttackInfo {
 
 pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
     info: &INFO,
+    reads: &[],
     build: |p| Ok(Box::new(Fgsm(FgsmConfig::from_params(p)?))),
 };
 

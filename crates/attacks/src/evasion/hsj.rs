@@ -35,6 +35,7 @@ pub const INFO: AttackInfo = AttackInfo {
 
 pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
     info: &INFO,
+    reads: &["--queries-per-input"],
     build: |p| Ok(Box::new(HopSkipJump::new(HsjConfig::from_params(p)?))),
 };
 

@@ -37,6 +37,7 @@ pub const INFO: AttackInfo = AttackInfo {
 
 pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
     info: &INFO,
+    reads: &["--queries-per-input"],
     build: |p| Ok(Box::new(Square(SquareConfig::from_params(p)?))),
 };
 
