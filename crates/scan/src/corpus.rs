@@ -21,6 +21,15 @@ fn sample(name: &'static str, expected: Verdict, what: &'static str, data: Vec<u
     }
 }
 
+/// The bytes of the sample called `name`, so that tests check the very artifact the benchmark
+/// hands to other scanners instead of building a second copy.
+pub fn named(name: &str) -> Option<Vec<u8>> {
+    samples()
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| s.data)
+}
+
 pub fn samples() -> Vec<Sample> {
     use Verdict::{Dangerous, Safe};
     let evil = call("os", "system", &["id"]);

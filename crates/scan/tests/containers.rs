@@ -5,7 +5,7 @@ use aisec_scan::craft::{self, call, PickleWriter, ZipEntry, ZipWriter};
 use aisec_scan::{ScanError, Verdict};
 
 mod common;
-use common::{dangerous, rules, safe, scan};
+use common::{corpus, dangerous, rules, safe, scan};
 
 #[test]
 fn formats_are_sniffed_not_named() {
@@ -171,7 +171,7 @@ fn pytorch_zips_and_their_tricks() {
 #[test]
 fn numpy_tar_and_compressed_wrappers() {
     let evil = call("os", "system", &["id"]);
-    let object_array = craft::npy("|O", "(1,)", &evil);
+    let object_array = corpus("object.npy");
     let r = dangerous("objects.npy", &object_array, "AISEC-PKL-001");
     assert!(rules(&r).contains(&"AISEC-NPY-001"));
     let plain = craft::npy("<f4", "(2, 2)", &[0u8; 16]);
@@ -184,11 +184,7 @@ fn numpy_tar_and_compressed_wrappers() {
     let short = craft::npy("<f4", "(100,)", &[0u8; 16]);
     assert!(!scan("short.npy", &short).errors.is_empty());
 
-    let tar = craft::tar(&[
-        ("sys_info", &craft::torch_state_dict(0, 1)),
-        ("pickle", &evil),
-    ]);
-    let r = dangerous("legacy.tar", &tar, "AISEC-PKL-001");
+    let r = dangerous("legacy.tar", &corpus("legacy.tar"), "AISEC-PKL-001");
     assert_eq!(
         r.findings
             .iter()

@@ -6,7 +6,7 @@ use aisec_scan::scanner::{scan_bytes, Limits, ScanOptions};
 use aisec_scan::{ScanError, Verdict};
 
 mod common;
-use common::{dangerous, rules, safe, scan};
+use common::{corpus, dangerous, rules, safe, scan};
 
 #[test]
 fn every_dangerous_callable_is_caught() {
@@ -161,22 +161,7 @@ fn every_call_opcode_is_followed() {
 
 #[test]
 fn gadget_chains_and_mutations() {
-    // getattr(__import__('os'), 'system')('id')
-    let chain = PickleWriter::new()
-        .proto(2)
-        .global("builtins", "getattr")
-        .global("builtins", "__import__")
-        .string("os")
-        .tuple1()
-        .reduce()
-        .string("system")
-        .tuple2()
-        .reduce()
-        .string("id")
-        .tuple1()
-        .reduce()
-        .stop()
-        .finish();
+    let chain = corpus("getattr-chain.pkl");
     let r = dangerous("chain", &chain, "AISEC-PKL-005");
     let chained = r
         .findings
@@ -188,14 +173,7 @@ fn gadget_chains_and_mutations() {
         Some("builtins.getattr(…(…), \"system\")(\"id\")")
     );
     // SETITEM on os.environ: LD_PRELOAD at load time.
-    let environ = PickleWriter::new()
-        .proto(2)
-        .global("os", "environ")
-        .string("LD_PRELOAD")
-        .string("/tmp/x.so")
-        .setitem()
-        .stop()
-        .finish();
+    let environ = corpus("environ-setitem.pkl");
     dangerous("environ", &environ, "AISEC-PKL-004");
     // BUILD on an imported class that looks harmless.
     let build = PickleWriter::new()

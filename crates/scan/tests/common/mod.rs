@@ -31,3 +31,9 @@ pub fn safe(name: &str, data: &[u8]) -> FileReport {
     assert_eq!(r.verdict, Verdict::Safe, "{name}: {:#?}", r.findings);
     r
 }
+
+/// A sample of the labelled corpus by name; a typo fails the test instead of testing nothing.
+#[track_caller]
+pub fn corpus(name: &str) -> Vec<u8> {
+    aisec_scan::corpus::named(name).unwrap_or_else(|| panic!("no corpus sample named {name}"))
+}
