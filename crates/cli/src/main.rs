@@ -12,6 +12,7 @@ mod extract_cmd;
 mod model_cmd;
 mod output;
 mod poison_cmd;
+mod privacy_cmd;
 mod progress;
 mod scan_cmd;
 
@@ -63,6 +64,9 @@ pub enum Command {
     /// Blue team: apply a defence (then attack again).
     #[command(subcommand)]
     Defend(defend_cmd::DefendCommand),
+    /// Differential privacy: what DP-SGD's noise buys in (ε, δ), and the noise a target ε needs.
+    #[command(subcommand)]
+    Privacy(privacy_cmd::PrivacyCommand),
     /// The main job: Build → Attack → Defend → attack again on the digits CNN, with a report.
     Demo(demo_cmd::DemoArgs),
     /// Scan model files for code that runs when they are loaded (pickles, archives, ONNX,
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         Command::Model(cmd) => model_cmd::run(&cli, cmd),
         Command::Attack(cmd) => attack_cmd::run(&cli, cmd),
         Command::Defend(cmd) => defend_cmd::run(&cli, cmd),
+        Command::Privacy(cmd) => privacy_cmd::run(&cli, cmd),
         Command::Demo(args) => demo_cmd::run(&cli, args),
         Command::Scan(args) => scan_cmd::run(&cli, args),
     };

@@ -3,6 +3,7 @@
 //! attacks it claims to stop (Build → Attack → Defend → attack again).
 
 pub mod defense;
+pub mod dp;
 pub mod guard;
 pub mod linalg;
 pub mod registry;
