@@ -19,7 +19,7 @@ pub enum Split {
 
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// A built-in dataset: digits, breast-cancer or iris.
+    /// A built-in dataset: digits, breast-cancer, iris or purchase-synthetic (generated; see README).
     #[arg(long, conflicts_with_all = ["data", "csv"])]
     pub dataset: Option<String>,
     /// Inputs as a NumPy .npy file (float, any shape, examples on the first axis).
@@ -70,7 +70,7 @@ impl DataArgs {
         let mut ds = if let Some(name) = &self.dataset {
             let builtin = BuiltinDataset::parse(name).with_context(|| {
                 format!(
-                    "--dataset `{name}` is not built in: expected digits, breast-cancer or iris"
+                    "--dataset `{name}` is not built in: expected digits, breast-cancer, iris or purchase-synthetic"
                 )
             })?;
             match split {

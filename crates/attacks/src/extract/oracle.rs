@@ -85,11 +85,17 @@ pub struct Oracle<'a> {
 
 impl<'a> Oracle<'a> {
     pub fn new(task: &ExtractionTask<'a>) -> Self {
+        Oracle::over(task.victim, task.budget)
+    }
+
+    /// Queries to `victim`, at most `budget` of them (other attack families use the same
+    /// counted path as extraction).
+    pub fn over(victim: &'a dyn Classifier, budget: u64) -> Self {
         Oracle {
-            victim: task.victim,
-            classes: task.classes(),
-            features: task.features(),
-            budget: task.budget,
+            victim,
+            classes: victim.info().num_classes,
+            features: victim.info().features(),
+            budget,
             used: 0,
             exhausted: false,
             refused: false,

@@ -5,6 +5,10 @@
 //! - `breast-cancer`: 569 × 30 features, each standardised to mean 0 and standard deviation
 //!   1 over the whole dataset; 2 classes; no input range.
 //! - `iris`: 150 × 4 measurements in centimetres, as published; 3 classes.
+//! - `purchase-synthetic`: 10,000 × 600 binary features, 100 classes, generated (see
+//!   [`purchase_synthetic`]): a stand-in for Purchase-100 (Shokri et al. 2017), the tabular
+//!   set of the membership-inference literature, where many records and many classes are
+//!   needed and no real one ships through the registries.
 //!
 //! The project's fixed split is [`BuiltinDataset::split`]: stratified, 20% test, seed 0.
 
@@ -15,6 +19,7 @@ pub enum BuiltinDataset {
     Digits,
     BreastCancer,
     Iris,
+    PurchaseSynthetic,
 }
 
 /// Seed and test share of the documented built-in split.
@@ -22,10 +27,11 @@ pub const SPLIT_SEED: u64 = 0;
 pub const TEST_FRACTION: f64 = 0.2;
 
 impl BuiltinDataset {
-    pub const ALL: [BuiltinDataset; 3] = [
+    pub const ALL: [BuiltinDataset; 4] = [
         BuiltinDataset::Digits,
         BuiltinDataset::BreastCancer,
         BuiltinDataset::Iris,
+        BuiltinDataset::PurchaseSynthetic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +39,7 @@ impl BuiltinDataset {
             BuiltinDataset::Digits => "digits",
             BuiltinDataset::BreastCancer => "breast-cancer",
             BuiltinDataset::Iris => "iris",
+            BuiltinDataset::PurchaseSynthetic => "purchase-synthetic",
         }
     }
 
@@ -67,6 +74,15 @@ impl BuiltinDataset {
                 let d = smartcore::dataset::iris::load_dataset();
                 (d.data, labels(&d.target), vec![d.num_features], None)
             }
+            BuiltinDataset::PurchaseSynthetic => {
+                let (x, y) = purchase_synthetic(PURCHASE_RECORDS, PURCHASE_SEED);
+                (
+                    x,
+                    y,
+                    vec![PURCHASE_ITEMS],
+                    Some(InputRange { lo: 0.0, hi: 1.0 }),
+                )
+            }
         };
         Dataset::new(self.name(), x, y, shape, None, range)
             .expect("the embedded datasets are consistent")
@@ -95,6 +111,43 @@ fn standardise(x: &[f32], features: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+pub const PURCHASE_RECORDS: usize = 10_000;
+pub const PURCHASE_ITEMS: usize = 600;
+pub const PURCHASE_CLASSES: usize = 100;
+const PURCHASE_SEED: u64 = 100;
+
+/// Shopping baskets in the manner of Purchase-100: each of 100 customer types has about 60
+/// typical items out of 600 (each item typical with probability 0.1). Types differ in how
+/// consistent their customers are (a typical item is bought with a probability drawn per type
+/// from 0.25–0.55) and customers in how much they buy (an activity factor per record from
+/// 0.5–1.5 scales both that and the 0.05 chance of any other item), so that some records are
+/// easy and some hard, as in real data. Classes overlap, so a model trained on few records per
+/// class memorises them — the regime where membership inference is measured. Deterministic
+/// for a seed.
+pub fn purchase_synthetic(records: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    use aisec_core::rng::Rng;
+    let mut rng = Rng::derive(seed, "purchase-synthetic");
+    let typical: Vec<bool> = (0..PURCHASE_CLASSES * PURCHASE_ITEMS)
+        .map(|_| rng.next_f64() < 0.1)
+        .collect();
+    let consistency: Vec<f64> = (0..PURCHASE_CLASSES)
+        .map(|_| 0.25 + 0.3 * rng.next_f64())
+        .collect();
+    let mut x = Vec::with_capacity(records * PURCHASE_ITEMS);
+    let mut y = Vec::with_capacity(records);
+    for i in 0..records {
+        let class = i % PURCHASE_CLASSES;
+        let activity = 0.5 + rng.next_f64();
+        let row = &typical[class * PURCHASE_ITEMS..(class + 1) * PURCHASE_ITEMS];
+        x.extend(row.iter().map(|&t| {
+            let p = activity * if t { consistency[class] } else { 0.05 };
+            f32::from(u8::from(rng.next_f64() < p))
+        }));
+        y.push(class);
+    }
+    (x, y)
 }
 
 #[cfg(test)]

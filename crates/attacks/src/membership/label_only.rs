@@ -1,0 +1,174 @@
+//! Label-only membership inference (Choquette-Choo, Tramèr, Carlini and Papernot 2021,
+//! "Label-Only Membership Inference Attacks"): against an API that returns the label alone,
+//! query noisy copies of each candidate; members are classified correctly more often, and
+//! more robustly to the noise. Score: correct on the clean input (0 or 1) plus the share of
+//! correct answers on the noisy copies. The noise scale is chosen where the attack works best
+//! on a shadow model the adversary trains on its own data (the paper's calibration), unless
+//! given. ATLAS AML.T0024.000 via AML.T0040.
+
+use serde::{Deserialize, Serialize};
+
+use super::roc::Roc;
+use super::shadows::{probabilities, ShadowSet};
+use super::{MembershipAttack, MembershipEntry, MembershipTask, Scored};
+use crate::extract::{InputBox, Oracle};
+use crate::{Access, AttackError, AttackInfo, Result};
+use aisec_core::rng::Rng;
+use aisec_ml::data::Dataset;
+use aisec_ml::tensor;
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "membership.label-only",
+    aliases: &["label-only", "labelonly", "choquette-choo"],
+    summary: "Label-only: robustness of the predicted label to noise, from labels alone (Choquette-Choo et al. 2021)",
+    access: Access::DecisionBased,
+    atlas: super::ATLAS,
+};
+
+pub const ENTRY: MembershipEntry = MembershipEntry {
+    info: &INFO,
+    reads: &["--perturbations"],
+    build: |p| {
+        let mut c = LabelOnlyConfig::default();
+        c.perturbations = p.perturbations.unwrap_or(c.perturbations);
+        Ok(Box::new(LabelOnly(c)))
+    },
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelOnlyConfig {
+    /// Noisy copies queried per candidate (each a query). Default 30.
+    pub perturbations: usize,
+    /// Gaussian noise as a fraction of each feature's range; default: calibrated on a shadow
+    /// model among 0.02, 0.05, 0.1, 0.2, 0.3 and 0.5.
+    pub noise: Option<f32>,
+}
+
+impl Default for LabelOnlyConfig {
+    fn default() -> Self {
+        LabelOnlyConfig {
+            perturbations: 30,
+            noise: None,
+        }
+    }
+}
+
+pub struct LabelOnly(pub LabelOnlyConfig);
+
+const GRID: [f32; 6] = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5];
+
+/// Noisy copies of each record, record-major: `copies` rows per record.
+fn noisy(data: &Dataset, bounds: &InputBox, noise: f32, copies: usize, rng: &mut Rng) -> Vec<f32> {
+    let f = data.features();
+    let mut out = Vec::with_capacity(data.len() * copies * f);
+    for i in 0..data.len() {
+        for _ in 0..copies {
+            let start = out.len();
+            out.extend(
+                data.sample(i)
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| v + noise * (bounds.hi[j] - bounds.lo[j]) * rng.normal()),
+            );
+            bounds.clip(&mut out[start..]);
+        }
+    }
+    out
+}
+
+/// Score from the labels of each record (clean) and of its noisy copies.
+fn scores(data: &Dataset, clean: &[usize], noisy: &[usize], copies: usize) -> Vec<f64> {
+    (0..data.len())
+        .map(|i| {
+            let y = data.y[i];
+            let robust = noisy[i * copies..(i + 1) * copies].iter().filter(|l| **l == y).count();
+            f64::from(u8::from(clean[i] == y)) + robust as f64 / copies.max(1) as f64
+        })
+        .collect()
+}
+
+impl MembershipAttack for LabelOnly {
+    crate::described_by!(INFO, 0);
+
+    fn score(&self, task: &MembershipTask, oracle: &mut Oracle) -> Result<Scored> {
+        let c = &self.0;
+        if c.perturbations == 0 {
+            return Err(AttackError::Config {
+                attack: INFO.name,
+                message: "--perturbations must be at least 1".into(),
+            });
+        }
+        let bounds = InputBox::of(task.population);
+        let mut rng = Rng::derive(task.seed, "label-only");
+        let (noise, calibration, shadows) = match c.noise {
+            Some(n) => (n, serde_json::Value::Null, 0),
+            None => {
+                let (n, aucs) = calibrate(task, &bounds, &mut rng)?;
+                (n, serde_json::json!(aucs), 1)
+            }
+        };
+        let n = task.candidates.len();
+        let clean = oracle.ask(&task.candidates.x)?;
+        let copies = noisy(task.candidates, &bounds, noise, c.perturbations, &mut rng);
+        let answers = oracle.ask(&copies)?;
+        if clean.rows < n || answers.rows < n * c.perturbations {
+            return Err(AttackError::Config {
+                attack: INFO.name,
+                message: format!(
+                    "{} ({} queries answered of the {} the attack needs)",
+                    oracle.stop_reason(oracle.used).unwrap_or_else(|| "the target stopped answering".into()),
+                    oracle.used,
+                    n * (1 + c.perturbations)
+                ),
+            });
+        }
+        Ok(Scored {
+            scores: scores(task.candidates, &clean.labels, &answers.labels, c.perturbations),
+            shadow_models: shadows,
+            shadow_train_size: if shadows > 0 { task.recipe.train_size } else { 0 },
+            observations: serde_json::json!({
+                "noise": noise,
+                "noise_unit": "fraction of each feature's range, Gaussian, clipped to the range",
+                "calibration_auc_by_noise": calibration,
+            }),
+        })
+    }
+}
+
+/// Trains one shadow on half of the adversary's population and picks the noise scale whose
+/// attack AUC on it (its IN half against its OUT half, 300 of each) is highest.
+fn calibrate(task: &MembershipTask, bounds: &InputBox, rng: &mut Rng) -> Result<(f32, Vec<(f32, f64)>)> {
+    let pop = task.population;
+    let half = task.recipe.train_size.min(pop.len() / 2);
+    if half == 0 {
+        return Err(AttackError::Config {
+            attack: INFO.name,
+            message: "the adversary's population is too small to calibrate the noise; pass it".into(),
+        });
+    }
+    let mut order: Vec<usize> = (0..pop.len()).collect();
+    rng.shuffle(&mut order);
+    let set = ShadowSet::train(&task.recipe, pop, vec![order[..half].to_vec()], task.seed, task.progress)?;
+    let shadow = &set.networks[0];
+    let probe_n = half.min(300);
+    let probe_idx: Vec<usize> = order[..probe_n].iter().chain(&order[half..half + probe_n]).copied().collect();
+    let probe = pop.subset(&probe_idx);
+    let member: Vec<bool> = (0..probe.len()).map(|i| i < probe_n).collect();
+    let labels = |x: &[f32]| {
+        let rows = x.len() / probe.features();
+        let mut d = probe.clone();
+        d.x = x.to_vec();
+        d.y = vec![0; rows];
+        tensor::argmax_rows(&probabilities(shadow, &d), probe.num_classes)
+    };
+    let clean = labels(&probe.x);
+    const COPIES: usize = 10;
+    let mut aucs = Vec::new();
+    for noise in GRID {
+        let copies = noisy(&probe, bounds, noise, COPIES, rng);
+        let s = scores(&probe, &clean, &labels(&copies), COPIES);
+        aucs.push((noise, Roc::new(&s, &member).auc));
+    }
+    let best = aucs.iter().copied().fold((GRID[0], f64::MIN), |b, a| if a.1 > b.1 { a } else { b });
+    Ok((best.0, aucs))
+}

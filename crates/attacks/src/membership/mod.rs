@@ -1,0 +1,214 @@
+//! Membership inference: was this record in the model's training set? The adversary queries
+//! the model (AML.T0040 AI Model Inference API Access) and learns about the training data
+//! (AML.T0024.000 Infer Training Data Membership).
+//!
+//! Every attack gives each candidate a score (higher: more likely a member) from the target's
+//! answers, obtained through the extraction [`Oracle`] (counted, budgeted queries on any
+//! target: built-in, ONNX or KServe; probabilities, logits, top-k or labels). The assessor,
+//! who knows who the members are, turns the scores into a ROC curve ([`roc`]).
+//!
+//! Shadow and reference models are trained by the adversary with the target's recipe
+//! (architecture and training settings), as LiRA and RMIA assume; [`shadows`] trains them
+//! in parallel.
+
+pub mod roc;
+pub mod shadows;
+mod split;
+
+registered!(ATTACKS: MembershipEntry = loss, shadow, lira, rmia, label_only);
+
+pub use roc::{Roc, RocPoint};
+pub use shadows::{Recipe, ShadowSet};
+pub use split::MembershipSplit;
+
+use aisec_ml::data::Dataset;
+use aisec_ml::model::Classifier;
+use serde::Serialize;
+
+use crate::extract::Oracle;
+use crate::{AttackError, AttackInfo, Result};
+
+pub const ATLAS: &[&str] = &["AML.T0024.000", "AML.T0040"];
+
+/// The membership game as the adversary plays it.
+pub struct MembershipTask<'a> {
+    pub target: &'a dyn Classifier,
+    /// The records whose membership is tested: the attack sees inputs and labels, never
+    /// who is a member.
+    pub candidates: &'a Dataset,
+    /// The adversary's own records from the same distribution, none of them the target's
+    /// training records: shadow models' data, and RMIA's population.
+    pub population: &'a Dataset,
+    /// How the adversary trains shadow and reference models.
+    pub recipe: Recipe,
+    /// Most queries the attack may send to the target.
+    pub budget: u64,
+    pub seed: u64,
+    /// Called as shadow models finish: (done, total).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+/// What an attack hands back: a score per candidate, and what it cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scored {
+    #[serde(skip)]
+    pub scores: Vec<f64>,
+    /// Models the adversary trained (shadows, references), with their data.
+    pub shadow_models: usize,
+    pub shadow_train_size: usize,
+    pub observations: serde_json::Value,
+}
+
+pub trait MembershipAttack: Send + Sync {
+    /// The module's description (its `INFO` const).
+    fn info(&self) -> &'static AttackInfo;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    fn config(&self) -> serde_json::Value;
+    fn score(&self, task: &MembershipTask, oracle: &mut Oracle) -> Result<Scored>;
+}
+
+/// What the command line can set; each attack reads what it uses.
+#[derive(Debug, Clone, Default)]
+pub struct MembershipParams {
+    /// Shadow or reference models (LiRA, RMIA, shadow; label-only's calibration).
+    pub shadows: Option<usize>,
+    /// LiRA and RMIA: reference models that saw the candidates (true) or not (false).
+    pub online: Option<bool>,
+    /// Label-only: perturbed copies queried per candidate.
+    pub perturbations: Option<usize>,
+}
+
+/// A registered membership-inference attack.
+#[derive(Clone, Copy)]
+pub struct MembershipEntry {
+    pub info: &'static AttackInfo,
+    /// The flags it reads, for `--help` and for refusing the ones it ignores.
+    pub reads: &'static [&'static str],
+    pub build: fn(&MembershipParams) -> Result<Box<dyn MembershipAttack>>,
+}
+
+impl std::ops::Deref for MembershipEntry {
+    type Target = AttackInfo;
+    fn deref(&self) -> &AttackInfo {
+        self.info
+    }
+}
+
+pub fn find(name: &str) -> Option<&'static MembershipEntry> {
+    let wanted = name.trim().to_ascii_lowercase();
+    ATTACKS
+        .iter()
+        .find(|e| e.name == wanted || e.aliases.contains(&wanted.as_str()))
+}
+
+/// The target's answer for each record of `data` as a probability row (a top-k answer gives
+/// the classes it names, the rest of the mass spread evenly). Needs scores, and all of them:
+/// a budget that runs out part-way is an error, not a smaller experiment.
+pub fn target_rows(attack: &'static str, oracle: &mut Oracle, data: &Dataset) -> Result<Vec<f32>> {
+    if matches!(oracle.output_kind(), aisec_ml::model::OutputKind::Label) {
+        return Err(AttackError::Config {
+            attack,
+            message: "the target answers labels only; use the label-only attack".into(),
+        });
+    }
+    let answers = oracle.ask(&data.x)?;
+    if answers.rows < data.len() {
+        return Err(AttackError::Config {
+            attack,
+            message: format!(
+                "{} ({} of {} records answered)",
+                oracle
+                    .stop_reason(oracle.used)
+                    .unwrap_or_else(|| "the target stopped answering".into()),
+                answers.rows,
+                data.len()
+            ),
+        });
+    }
+    Ok(answers.targets)
+}
+
+/// LiRA's statistic for each record: the logit-scaled confidence in the true label,
+/// φ = log p_y − log Σ_{j≠y} p_j (Carlini et al. 2022, §4), from the target's answers.
+pub fn target_confidences(
+    attack: &'static str,
+    oracle: &mut Oracle,
+    data: &Dataset,
+) -> Result<Vec<f64>> {
+    let rows = target_rows(attack, oracle, data)?;
+    Ok(rows
+        .chunks(data.num_classes)
+        .zip(&data.y)
+        .map(|(row, &y)| logit_confidence(row, y))
+        .collect())
+}
+
+/// Each record's probability of its true label.
+pub fn true_class(probs: &[f32], data: &Dataset) -> Vec<f64> {
+    probs
+        .chunks(data.num_classes)
+        .zip(&data.y)
+        .map(|(row, &y)| f64::from(row[y]))
+        .collect()
+}
+
+/// φ for one probability row; finite even when a probability is 0 or 1 in f32.
+pub fn logit_confidence(row: &[f32], label: usize) -> f64 {
+    let p = f64::from(row[label]).max(1e-45);
+    let rest: f64 = row
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != label)
+        .map(|(_, v)| f64::from(*v))
+        .sum::<f64>()
+        .max(1e-45);
+    p.ln() - rest.ln()
+}
+
+/// A membership attack, measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembershipOutcome {
+    pub attack: &'static str,
+    pub config: serde_json::Value,
+    pub roc: Roc,
+    /// Queries sent to the target (the budget is the task's).
+    pub queries: u64,
+    pub shadow_models: usize,
+    pub shadow_train_size: usize,
+    pub observations: serde_json::Value,
+    pub wall_seconds: f64,
+}
+
+/// Runs `attack` on `task` and scores it with the assessor's truth `is_member` (one per
+/// candidate).
+pub fn run(
+    attack: &dyn MembershipAttack,
+    task: &MembershipTask,
+    is_member: &[bool],
+) -> Result<MembershipOutcome> {
+    if is_member.len() != task.candidates.len() {
+        return Err(AttackError::Config {
+            attack: attack.name(),
+            message: format!(
+                "{} membership labels for {} candidates",
+                is_member.len(),
+                task.candidates.len()
+            ),
+        });
+    }
+    let started = std::time::Instant::now();
+    let mut oracle = Oracle::over(task.target, task.budget);
+    let scored = attack.score(task, &mut oracle)?;
+    Ok(MembershipOutcome {
+        attack: attack.name(),
+        config: attack.config(),
+        roc: Roc::new(&scored.scores, is_member),
+        queries: oracle.used,
+        shadow_models: scored.shadow_models,
+        shadow_train_size: scored.shadow_train_size,
+        observations: scored.observations,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,184 @@
+//! RMIA, Robust Membership Inference (Zarifzadeh, Liu, Shokri and Shokri 2024, "Low-Cost
+//! High-Power Membership Inference Attacks"; the attack of ML Privacy Meter). The likelihood
+//! ratio of a candidate x, p(x|θ)/p(x), is compared with that of population records z: x's
+//! score is the fraction of z it dominates by a factor γ. p(x) is the average of reference
+//! models' confidence; offline (OUT references only) it is corrected as
+//! p(x) = ½((1 + a)·p_OUT(x) + (1 − a)), the paper's linear approximation. Strong with a few
+//! reference models, which is its point. ATLAS AML.T0024.000 via AML.T0040.
+
+use serde::{Deserialize, Serialize};
+
+use super::shadows::{paired_subsets, probabilities, ShadowSet};
+use super::{target_rows, MembershipAttack, MembershipEntry, MembershipTask, Scored};
+use crate::extract::Oracle;
+use crate::{Access, AttackError, AttackInfo, Result};
+use aisec_ml::data::Dataset;
+
+pub const INFO: AttackInfo = AttackInfo {
+    name: "membership.rmia",
+    aliases: &["rmia"],
+    summary: "RMIA: pairwise likelihood ratios against population records, few reference models (Zarifzadeh et al. 2024)",
+    access: Access::ScoreBased,
+    atlas: super::ATLAS,
+};
+
+pub const ENTRY: MembershipEntry = MembershipEntry {
+    info: &INFO,
+    reads: &["--shadows", "--online", "--offline"],
+    build: |p| {
+        let mut c = RmiaConfig::default();
+        c.references = p.shadows.unwrap_or(c.references);
+        c.online = p.online.unwrap_or(c.online);
+        Ok(Box::new(Rmia(c)))
+    },
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RmiaConfig {
+    /// Reference models. Default 4.
+    pub references: usize,
+    /// References trained on halves of candidates and population together (true), or on the
+    /// population only (false, the default: the cheap setting the paper recommends).
+    pub online: bool,
+    /// Offline correction a ∈ [0, 1]. Default 0.3 (the paper's value for its tabular sets).
+    pub offline_a: f64,
+    /// γ: how much more likely than z a candidate must be. Default 1.
+    pub gamma: f64,
+    /// Population records z to compare with (each costs a target query). Default 2,500.
+    pub population_samples: usize,
+    /// Softmax temperature applied to the answers' log-probabilities before taking p(x|θ):
+    /// on an overfitted model most probabilities round to 1, and tempering keeps their
+    /// differences (ML Privacy Meter exposes the same knob). Default 2.
+    pub temperature: f64,
+}
+
+impl Default for RmiaConfig {
+    fn default() -> Self {
+        RmiaConfig {
+            references: 4,
+            online: false,
+            offline_a: 0.3,
+            gamma: 1.0,
+            population_samples: 2500,
+            temperature: 2.0,
+        }
+    }
+}
+
+pub struct Rmia(pub RmiaConfig);
+
+impl MembershipAttack for Rmia {
+    crate::described_by!(INFO, 0);
+
+    fn score(&self, task: &MembershipTask, oracle: &mut Oracle) -> Result<Scored> {
+        let c = &self.0;
+        let bad = |message: String| AttackError::Config {
+            attack: INFO.name,
+            message,
+        };
+        if c.references == 0 {
+            return Err(bad("--shadows (reference models) must be at least 1".into()));
+        }
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if !(0.0..=1.0).contains(&c.offline_a) || !positive(c.gamma) || !positive(c.temperature) {
+            return Err(bad(format!("offline_a must lie in [0, 1], gamma and temperature be positive; got {}, {} and {}", c.offline_a, c.gamma, c.temperature)));
+        }
+        let z_count = c.population_samples.min(task.population.len());
+        if z_count == 0 {
+            return Err(bad("RMIA needs population records to compare with".into()));
+        }
+        let z = task.population.head(z_count);
+        let size = task.recipe.train_size;
+        // Reference models and the data they were trained from.
+        let (pool, subsets) = if c.online {
+            let pool = concat(task.candidates, task.population);
+            let subsets = paired_subsets(pool.len(), size.min(pool.len() / 2), c.references, task.seed);
+            (pool, subsets)
+        } else {
+            let pop = task.population.clone();
+            let subsets = paired_subsets(pop.len(), size.min(pop.len()), c.references, task.seed);
+            (pop, subsets)
+        };
+        let refs = ShadowSet::train(&task.recipe, &pool, subsets, task.seed, task.progress)?;
+        // p(x): the references' mean confidence. Offline, only references that did not
+        // train on the record count (z are population records, inside half the offline
+        // references), and the mean is corrected for the missing IN half.
+        let prior = |data: &Dataset, pool_index: &dyn Fn(usize) -> Option<usize>| -> Vec<f64> {
+            let per_ref: Vec<Vec<f64>> = refs
+                .networks
+                .iter()
+                .map(|net| tempered(&probabilities(net, data), data, c.temperature))
+                .collect();
+            (0..data.len())
+                .map(|i| {
+                    let counted: Vec<f64> = (0..per_ref.len())
+                        .filter(|&r| c.online || pool_index(i).is_none_or(|j| !refs.inside[r][j]))
+                        .map(|r| per_ref[r][i])
+                        .collect();
+                    let mean = counted.iter().sum::<f64>() / counted.len().max(1) as f64;
+                    if c.online {
+                        mean
+                    } else {
+                        0.5 * ((1.0 + c.offline_a) * mean + (1.0 - c.offline_a))
+                    }
+                })
+                .collect()
+        };
+        let target_x = tempered(&target_rows(INFO.name, oracle, task.candidates)?, task.candidates, c.temperature);
+        let target_z = tempered(&target_rows(INFO.name, oracle, &z)?, &z, c.temperature);
+        let ratio = |p: &[f64], prior: &[f64]| -> Vec<f64> {
+            p.iter().zip(prior).map(|(p, q)| p.max(1e-45) / q.max(1e-45)).collect()
+        };
+        let candidates_in_pool = |i: usize| c.online.then_some(i);
+        let z_in_pool = |i: usize| Some(if c.online { task.candidates.len() + i } else { i });
+        let rx = ratio(&target_x, &prior(task.candidates, &candidates_in_pool));
+        let mut rz = ratio(&target_z, &prior(&z, &z_in_pool));
+        rz.sort_by(f64::total_cmp);
+        let scores = rx
+            .iter()
+            .map(|r| {
+                // z with r_x / r_z ≥ γ, i.e. r_z ≤ r_x / γ.
+                let limit = r / c.gamma;
+                let dominated = rz.partition_point(|v| *v <= limit) as f64 / rz.len() as f64;
+                // Candidates that dominate the same share of z (all of it, on an overfitted
+                // target) are ranked by their own ratio, below the next share's step.
+                let step = 1.0 / (rz.len() as f64 + 1.0);
+                dominated + 0.5 * step / (1.0 + (-r.ln()).exp())
+            })
+            .collect();
+        Ok(Scored {
+            scores,
+            shadow_models: c.references,
+            shadow_train_size: size,
+            observations: serde_json::json!({
+                "mode": if c.online { "online" } else { "offline" },
+                "population_samples": z_count,
+            }),
+        })
+    }
+}
+
+fn concat(a: &Dataset, b: &Dataset) -> Dataset {
+    let mut out = a.clone();
+    out.x.extend_from_slice(&b.x);
+    out.y.extend_from_slice(&b.y);
+    out
+}
+
+
+/// p(y|x) after dividing the log-probabilities by `temperature` and renormalising.
+fn tempered(probs: &[f32], data: &Dataset, temperature: f64) -> Vec<f64> {
+    probs
+        .chunks(data.num_classes)
+        .zip(&data.y)
+        .map(|(row, &y)| {
+            let logs: Vec<f64> = row
+                .iter()
+                .map(|p| f64::from(*p).max(1e-45).ln() / temperature)
+                .collect();
+            let max = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = logs.iter().map(|l| (l - max).exp()).sum();
+            (logs[y] - max).exp() / sum
+        })
+        .collect()
+}

@@ -1,0 +1,126 @@
+//! The adversary's own models: trained with the target's recipe on data the adversary
+//! chooses, in parallel on the CPU's cores.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use aisec_core::rng::Rng;
+use aisec_ml::data::Dataset;
+use aisec_ml::net::{Architecture, Network};
+use aisec_ml::tensor;
+use aisec_ml::train::{self, TrainConfig};
+use serde::Serialize;
+
+use super::logit_confidence;
+use crate::Result;
+
+/// How the target was trained, as the adversary assumes it (LiRA's and RMIA's threat model:
+/// the training algorithm is known, the data is not).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recipe {
+    pub architecture: Architecture,
+    pub train: TrainConfig,
+    /// Records per shadow model: the target's training-set size.
+    pub train_size: usize,
+}
+
+/// Models trained on chosen subsets of one dataset, with who was inside each.
+pub struct ShadowSet {
+    pub networks: Vec<Network>,
+    /// `inside[m][i]`: record `i` of the dataset was in model `m`'s training set.
+    pub inside: Vec<Vec<bool>>,
+}
+
+impl ShadowSet {
+    /// Trains one model per subset of `data` (indices), `threads` at a time.
+    pub fn train(
+        recipe: &Recipe,
+        data: &Dataset,
+        subsets: Vec<Vec<usize>>,
+        seed: u64,
+        progress: Option<&(dyn Fn(usize, usize) + Sync)>,
+    ) -> Result<ShadowSet> {
+        let total = subsets.len();
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<Network>>>> =
+            Mutex::new((0..total).map(|_| None).collect());
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(total.max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let m = next.fetch_add(1, Ordering::SeqCst);
+                    if m >= total {
+                        break;
+                    }
+                    let model_seed = seed.wrapping_mul(1_000_003).wrapping_add(m as u64 + 1);
+                    let subset = data.subset(&subsets[m]);
+                    let network = train::init_network(recipe.architecture, &subset, model_seed)
+                        .map(|net| {
+                            let config = TrainConfig {
+                                seed: model_seed,
+                                ..recipe.train.clone()
+                            };
+                            train::train(net, &subset, &config, None, |_| {}).0
+                        })
+                        .map_err(Into::into);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[m] = Some(network);
+                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Some(report) = progress {
+                        report(finished, total);
+                    }
+                });
+            }
+        });
+        let mut networks = Vec::with_capacity(total);
+        for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            networks.push(r.expect("every shadow was trained")?);
+        }
+        let inside = subsets
+            .iter()
+            .map(|s| {
+                let mut v = vec![false; data.len()];
+                for &i in s {
+                    v[i] = true;
+                }
+                v
+            })
+            .collect();
+        Ok(ShadowSet { networks, inside })
+    }
+}
+
+/// `models` subsets of `0..n`, each of `size` records, drawn so that every record is inside
+/// exactly half of them when `size` is n / 2 and `models` is even (Carlini et al.'s paired
+/// halves: a subset and its complement).
+pub fn paired_subsets(n: usize, size: usize, models: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = Rng::derive(seed, "shadow-subsets");
+    let mut out = Vec::with_capacity(models);
+    while out.len() < models {
+        let mut order: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut order);
+        let size = size.min(n);
+        out.push(order[..size].to_vec());
+        if out.len() < models && 2 * size <= n {
+            out.push(order[size..2 * size].to_vec());
+        }
+    }
+    out
+}
+
+/// A network's probability rows for `data`.
+pub fn probabilities(network: &Network, data: &Dataset) -> Vec<f32> {
+    let logits = train::logits(network, &data.x, data.features());
+    tensor::softmax_rows(&logits, data.num_classes)
+}
+
+/// A network's φ (logit-scaled confidence in the true label) for each record of `data`.
+pub fn confidences(network: &Network, data: &Dataset) -> Vec<f64> {
+    probabilities(network, data)
+        .chunks(data.num_classes)
+        .zip(&data.y)
+        .map(|(row, &y)| logit_confidence(row, y))
+        .collect()
+}
