@@ -83,6 +83,7 @@ pub fn listing() -> Vec<&'static AttackInfo> {
     let mut all: Vec<&'static AttackInfo> = evasion_attacks().iter().map(|e| e.info).collect();
     all.extend(poisoning_attacks());
     all.extend(extraction_attacks().iter().map(|e| e.info));
+    all.extend(crate::membership::ATTACKS.iter().map(|e| e.info));
     all
 }
 
@@ -115,5 +116,10 @@ mod tests {
             find_extraction("knockoff").unwrap().name,
             "extract.knockoff"
         );
+        for e in crate::membership::ATTACKS {
+            let attack = (e.build)(&Default::default()).unwrap();
+            assert_eq!(attack.name(), e.name);
+            assert_eq!(crate::membership::find(e.aliases[0]).unwrap().name, e.name);
+        }
     }
 }

@@ -26,6 +26,9 @@ pub enum AttackCommand {
     /// Jacobian augmentation, Knockoff), its fidelity, and evasion transferred from it;
     /// optionally measured again behind output hardening or the PRADA monitor.
     Extract(Box<crate::extract_cmd::ExtractArgs>),
+    /// Membership inference: which records the model was trained on (LOSS, shadow models,
+    /// LiRA, RMIA, label-only), as ROC, AUC and TPR at 0.1% and 1% FPR.
+    Membership(Box<crate::membership_cmd::MembershipArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -123,15 +126,17 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
     match cmd {
         AttackCommand::Poison(args) => crate::poison_cmd::run(cli, args),
         AttackCommand::Extract(args) => crate::extract_cmd::run(cli, args),
+        AttackCommand::Membership(args) => crate::membership_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {
                 Format::Json => print_json(&listing)?,
                 Format::Text | Format::Sarif => {
                     let mut out = String::new();
+                    let width = listing.iter().map(|a| a.name.len()).max().unwrap_or(0);
                     for a in &listing {
                         out.push_str(&format!(
-                            "{:<18} {:<15} {:<28} {}\n",
+                            "{:<width$} {:<15} {:<28} {}\n",
                             a.name,
                             a.access.as_str(),
                             a.atlas.join(", "),

@@ -79,7 +79,7 @@ pub struct ExtractArgs {
     pub save_substitute: Option<PathBuf>,
 }
 
-fn parse_outputs(s: &str) -> Result<OutputKind, String> {
+pub fn parse_outputs(s: &str) -> Result<OutputKind, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "probs" | "probabilities" => Ok(OutputKind::Probabilities),
         "top1" => Ok(OutputKind::TopK(1)),

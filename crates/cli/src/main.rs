@@ -9,6 +9,7 @@ mod defend_cmd;
 mod demo_cmd;
 mod evasion_text;
 mod extract_cmd;
+mod membership_cmd;
 mod model_cmd;
 mod output;
 mod poison_cmd;

@@ -51,6 +51,7 @@ metrics! {
     Auc = "auc", true;
     TprAt0_1PctFpr = "tpr_at_0_1pct_fpr", true;
     TprAt1PctFpr = "tpr_at_1pct_fpr", true;
+    BalancedAccuracy = "balanced_accuracy", true;
     DetectionPrecision = "detection_precision", true;
     DetectionRecall = "detection_recall", true;
     FalsePositiveRate = "false_positive_rate", true;

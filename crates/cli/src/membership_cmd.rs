@@ -1,0 +1,361 @@
+//! `aisec attack membership`: membership inference against a model aisec trains for the
+//! experiment (the split is then known), or against any target with the member and
+//! non-member records the user supplies.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aisec_assess::membership::{self as assess_membership, MembershipContext};
+use aisec_attacks::membership::{self, MembershipParams, MembershipSplit, MembershipTask, Recipe};
+use aisec_ml::data::{self, Dataset};
+use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::net::Architecture;
+use aisec_ml::train;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::atlas_cmd::load_kb;
+use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
+use crate::model_cmd::{parse_arch, train_config};
+use crate::output::{print_json, print_text, push_finding, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Args)]
+pub struct MembershipArgs {
+    #[arg(long, help = crate::attack_cmd::attack_help(membership::ATTACKS.iter().map(|e| e.info)))]
+    pub attack: String,
+    /// The data. Without --model: the whole set, which aisec splits into the target's
+    /// members (--train-size records), as many non-members, and the adversary's population
+    /// (the rest), then trains the target on the members. With --model: the adversary's
+    /// population only.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// A target trained elsewhere (model directory, .onnx, kserve+http(s)://…); needs
+    /// --members and --non-members. Without it aisec trains the target itself.
+    #[arg(long, requires_all = ["members", "non_members"])]
+    pub model: Option<String>,
+    /// With --model: a CSV of records the target was trained on (label column as
+    /// --label-column, else the last).
+    #[arg(long, value_name = "CSV", requires = "model")]
+    pub members: Option<PathBuf>,
+    /// With --model: a CSV of records from the same distribution it never saw.
+    #[arg(long, value_name = "CSV", requires = "model")]
+    pub non_members: Option<PathBuf>,
+    /// The target's architecture when aisec trains it, and the adversary's guess for its
+    /// shadow and reference models in every case: logreg, mlp or cnn.
+    #[arg(long, value_parser = parse_arch, default_value = "mlp")]
+    pub arch: Architecture,
+    /// Training epochs of the target (when aisec trains it) and of every shadow model
+    /// (default: the architecture's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Without --model: records the target trains on (default: a quarter of the data, so
+    /// that members, non-members and the adversary's population are 1 : 1 : 2).
+    #[arg(long, value_name = "N")]
+    pub train_size: Option<usize>,
+    /// LiRA, RMIA, shadow: how many shadow or reference models the adversary trains
+    /// (default: LiRA 16, RMIA 4, shadow 8).
+    #[arg(long, value_parser = crate::attack_cmd::at_least_one)]
+    pub shadows: Option<usize>,
+    /// LiRA, RMIA: reference models that trained on some of the candidates (IN and OUT).
+    #[arg(long, conflicts_with = "offline")]
+    pub online: bool,
+    /// LiRA, RMIA: reference models that never saw a candidate (OUT only).
+    #[arg(long)]
+    pub offline: bool,
+    /// Label-only: noisy copies queried per candidate (default 30).
+    #[arg(long, value_parser = crate::attack_cmd::at_least_one)]
+    pub perturbations: Option<usize>,
+    /// What the API reveals to the adversary: probs, top1, topk:K or label.
+    #[arg(long, value_parser = crate::extract_cmd::parse_outputs, default_value = "probs")]
+    pub outputs: OutputKind,
+    /// The adversary's budget for the whole run: most queries sent to the target (every
+    /// candidate costs one; RMIA adds its population records, label-only its noisy copies).
+    /// Default: unlimited. A run the budget cuts short is an error, not a smaller result.
+    #[arg(long = "total-queries", value_name = "N")]
+    pub budget: Option<u64>,
+    /// Seeds the split, the target's training, the shadow models and the noise.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// The flags each attack may read, beyond the common ones.
+fn check_flags(entry: &membership::MembershipEntry, args: &MembershipArgs) -> Result<()> {
+    let given = [
+        ("--shadows", args.shadows.is_some()),
+        ("--online", args.online),
+        ("--offline", args.offline),
+        ("--perturbations", args.perturbations.is_some()),
+    ];
+    for (flag, set) in given {
+        if set && !entry.reads.contains(&flag) {
+            bail!(
+                "{flag} does not apply to {}: it reads {}",
+                entry.name,
+                if entry.reads.is_empty() {
+                    "none of --shadows, --online, --offline, --perturbations".to_string()
+                } else {
+                    entry.reads.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+struct Prepared {
+    target: Arc<dyn Classifier>,
+    candidates: Dataset,
+    is_member: Vec<bool>,
+    population: Dataset,
+    train_size: usize,
+    context: MembershipContext,
+    data_description: String,
+}
+
+fn accuracy(target: &dyn Classifier, data: &Dataset) -> Result<f64> {
+    Ok(train::accuracy(&target.evaluate(&data.x)?, &data.y))
+}
+
+/// The experiment: split, train the target on the members.
+fn trained_here(args: &MembershipArgs, progress: &Progress) -> Result<Prepared> {
+    let all = args.data.load(Split::All)?;
+    let train_size = args.train_size.unwrap_or(all.len() / 4);
+    let split = MembershipSplit::new(&all, train_size, args.seed)
+        .map_err(anyhow::Error::msg)
+        .context("--train-size")?;
+    split.members.check_trainable()?;
+    let config = train_config(args.arch, args.seed, args.epochs, args.learning_rate)?;
+    progress.message(format!(
+        "training the target ({}) on {} members",
+        args.arch.name(),
+        split.members.len()
+    ));
+    let net = train::init_network(args.arch, &split.members, args.seed)?;
+    let (net, _) = train::train(net, &split.members, &config, None, |_| {});
+    let model = Arc::new(NativeModel::new(
+        net,
+        Manifest::new(args.arch, &split.members, args.seed),
+    ));
+    let non_members: Vec<usize> = (0..split.candidates.len())
+        .filter(|&i| !split.is_member[i])
+        .collect();
+    let target_accuracy = (
+        accuracy(model.as_ref(), &split.members)?,
+        accuracy(model.as_ref(), &split.candidates.subset(&non_members))?,
+    );
+    let d = &split.description;
+    Ok(Prepared {
+        target: model,
+        data_description: format!(
+            "{}: {} records; target trained by aisec on {} members, {} non-members, {} in the adversary's population (seed {})",
+            d.dataset, d.records, d.members, d.non_members, d.population, d.seed
+        ),
+        context: MembershipContext {
+            split: serde_json::to_value(d).unwrap_or_default(),
+            target_accuracy: Some(target_accuracy),
+            seed: args.seed,
+        },
+        candidates: split.candidates,
+        is_member: split.is_member,
+        population: split.population,
+        train_size,
+    })
+}
+
+/// A target trained elsewhere, with the user's member and non-member records.
+fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
+    let population = args.data.load(Split::All)?;
+    let read = |path: &PathBuf, flag: &str| -> Result<Dataset> {
+        let mut d = data::read_csv(
+            path,
+            args.data.label_column.as_deref(),
+            population.input_range,
+        )
+        .with_context(|| format!("{flag} {}", path.display()))?;
+        if d.features() != population.features() {
+            bail!(
+                "{flag} {}: {} features per record, the population has {}",
+                path.display(),
+                d.features(),
+                population.features()
+            );
+        }
+        d.num_classes = d.num_classes.max(population.num_classes);
+        d.sample_shape = population.sample_shape.clone();
+        Ok(d)
+    };
+    let members = read(
+        args.members.as_ref().expect("clap requires it"),
+        "--members",
+    )?;
+    let outsiders = read(
+        args.non_members.as_ref().expect("clap requires it"),
+        "--non-members",
+    )?;
+    let model_args = ModelArgs {
+        model: spec.to_string(),
+        ca_cert: None,
+        bearer_token: std::env::var("AISEC_BEARER_TOKEN").ok(),
+        output: None,
+        timeout: 30,
+    };
+    let target: Arc<dyn Classifier> = model_args.open(None, &population)?.into();
+    check_fit(target.as_ref(), &population)?;
+    let mut candidates = members.clone();
+    candidates.x.extend_from_slice(&outsiders.x);
+    candidates.y.extend_from_slice(&outsiders.y);
+    let is_member: Vec<bool> = (0..candidates.len()).map(|i| i < members.len()).collect();
+    let target_accuracy = (
+        accuracy(target.as_ref(), &members)?,
+        accuracy(target.as_ref(), &outsiders)?,
+    );
+    Ok(Prepared {
+        data_description: format!(
+            "{} members, {} non-members given; adversary's population {} ({} records)",
+            members.len(),
+            outsiders.len(),
+            population.name,
+            population.len()
+        ),
+        context: MembershipContext {
+            split: serde_json::json!({
+                "members": members.len(),
+                "non_members": outsiders.len(),
+                "population": population.len(),
+                "given_by_user": true,
+            }),
+            target_accuracy: Some(target_accuracy),
+            seed: args.seed,
+        },
+        train_size: members.len(),
+        target,
+        candidates,
+        is_member,
+        population,
+    })
+}
+
+pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
+    let entry = membership::find(&args.attack).with_context(|| {
+        let names: Vec<&str> = membership::ATTACKS.iter().map(|e| e.name).collect();
+        format!(
+            "--attack `{}` is not a membership attack: expected one of {}",
+            args.attack,
+            names.join(", ")
+        )
+    })?;
+    check_flags(entry, args)?;
+    if args.budget == Some(0) {
+        bail!("--total-queries must be at least 1 query");
+    }
+    let params = MembershipParams {
+        shadows: args.shadows,
+        online: if args.online {
+            Some(true)
+        } else if args.offline {
+            Some(false)
+        } else {
+            None
+        },
+        perturbations: args.perturbations,
+    };
+    let attack = (entry.build)(&params)?;
+    let kb = load_kb(cli)?;
+    let progress = Progress::new();
+    let prepared = match &args.model {
+        None => trained_here(args, &progress)?,
+        Some(spec) => given(args, spec)?,
+    };
+    let target: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
+        prepared.target.clone()
+    } else {
+        Arc::new(Restricted::new(
+            prepared.target.clone(),
+            args.outputs,
+            false,
+        ))
+    };
+    let recipe = Recipe {
+        architecture: args.arch,
+        train: train_config(args.arch, args.seed, args.epochs, args.learning_rate)?,
+        train_size: prepared.train_size,
+    };
+    progress.message(format!("{}: training shadow models", entry.name));
+    let report_progress = |done: usize, total: usize| {
+        progress.message(format!(
+            "{}: shadow model {done} of {total} trained",
+            entry.name
+        ));
+    };
+    let task = MembershipTask {
+        target: target.as_ref(),
+        candidates: &prepared.candidates,
+        population: &prepared.population,
+        recipe,
+        budget: args.budget.unwrap_or(u64::MAX),
+        seed: args.seed,
+        progress: Some(&report_progress),
+    };
+    let outcome = membership::run(attack.as_ref(), &task, &prepared.is_member);
+    progress.finish();
+    let outcome = outcome?;
+    let report = assess_membership::report(
+        &outcome,
+        &kb,
+        &target.info().description,
+        &prepared.data_description,
+        &prepared.context,
+    );
+    match cli.format {
+        Format::Json => print_json(&report)?,
+        Format::Text | Format::Sarif => {
+            let r = &outcome.roc;
+            let mut out = format!(
+                "{} against {} ({})\n{}\n",
+                outcome.attack,
+                target.info().description,
+                output_words(args.outputs),
+                prepared.data_description
+            );
+            if let Some((m, n)) = prepared.context.target_accuracy {
+                out.push_str(&format!(
+                    "target accuracy: members {:.1}%, non-members {:.1}%\n",
+                    100.0 * m,
+                    100.0 * n
+                ));
+            }
+            out.push_str(&format!(
+                "AUC {:.3}, balanced accuracy {:.3}\nTPR {:.2}% at 1% FPR ({} false positives allowed of {} non-members), {:.2}% at 0.1% FPR ({} allowed)\n{} queries to the target, {} shadow models of {} records, {:.1} s\n",
+                r.auc,
+                r.balanced_accuracy,
+                100.0 * r.tpr_at_1pct_fpr,
+                r.false_positives_allowed_at_1pct,
+                r.non_members,
+                100.0 * r.tpr_at_0_1pct_fpr,
+                r.false_positives_allowed_at_0_1pct,
+                outcome.queries,
+                outcome.shadow_models,
+                outcome.shadow_train_size,
+                outcome.wall_seconds
+            ));
+            for f in &report.findings {
+                push_finding(&mut out, f);
+            }
+            print_text(&out)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn output_words(kind: OutputKind) -> String {
+    match kind {
+        OutputKind::Probabilities | OutputKind::Logits => "the API returns probabilities".into(),
+        OutputKind::TopK(k) => format!("the API returns the top {k} classes with probabilities"),
+        OutputKind::Label => "the API returns labels only".into(),
+    }
+}

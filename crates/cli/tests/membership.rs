@@ -1,0 +1,104 @@
+//! `aisec attack membership` as a user runs it: the experiment aisec trains itself, a
+//! labels-only API, a target trained elsewhere with the user's member lists, and refusals.
+//! (The attacks' figures are asserted in crates/attacks/tests/membership.rs.)
+
+mod common;
+
+use common::{aisec_line, fails_with, json, num};
+
+#[test]
+fn rmia_on_a_target_aisec_trains_reports_the_shared_metrics() {
+    let v = json(&aisec_line(
+        "attack membership --attack rmia --dataset purchase-synthetic --epochs 30 --format json",
+    ));
+    assert_eq!(v["kind"], "attack");
+    assert_eq!(v["name"], "membership.rmia");
+    assert_eq!(v["atlas"][0], "AML.T0024.000");
+    let m = &v["metrics"];
+    for key in [
+        "auc",
+        "tpr_at_0_1pct_fpr",
+        "tpr_at_1pct_fpr",
+        "balanced_accuracy",
+    ] {
+        let x = num(&m[key]);
+        assert!((0.0..=1.0).contains(&x), "{key} = {x}");
+    }
+    assert!(
+        num(&m["tpr_at_1pct_fpr"]) > 0.05,
+        "an overfitted target leaks"
+    );
+    // Every candidate and every population record compared with costs one query.
+    assert_eq!(num(&m["queries_total"]), 7500.0);
+    let o = &v["observations"];
+    assert_eq!(o["members"], 2500);
+    assert_eq!(o["non_members"], 2500);
+    assert_eq!(o["false_positives_allowed"]["at_1pct_fpr"], 25);
+    assert_eq!(o["shadow_models"], 4);
+    assert_eq!(o["split"]["population"], 5000);
+    assert_eq!(num(&o["target_accuracy"]["members"]), 1.0);
+    assert!(o["roc"].as_array().unwrap().len() > 10);
+    assert_eq!(v["findings"][0]["severity"], "high");
+}
+
+#[test]
+fn against_labels_only_loss_refuses_and_label_only_runs() {
+    fails_with(
+        &aisec_line("attack membership --attack loss --dataset digits --outputs label"),
+        "label-only",
+    );
+    let v = json(&aisec_line(
+        "attack membership --attack label-only --dataset digits --outputs label \
+         --perturbations 10 --format json",
+    ));
+    // 449 candidates of each kind, a clean and 10 noisy queries each.
+    assert_eq!(num(&v["metrics"]["queries_total"]), 898.0 * 11.0);
+    assert!(num(&v["metrics"]["auc"]) > 0.5);
+}
+
+#[test]
+fn a_target_trained_elsewhere_with_the_users_member_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = aisec_ml::data::BuiltinDataset::Digits.split();
+    let write = |name: &str, d: &aisec_ml::data::Dataset, n: usize| {
+        let path = dir.path().join(name);
+        let mut text = String::new();
+        for i in 0..n.min(d.len()) {
+            let row: Vec<String> = d.sample(i).iter().map(|v| v.to_string()).collect();
+            text.push_str(&format!("{},{}\n", row.join(","), d.y[i]));
+        }
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let members = write("members.csv", &train, 300);
+    let outsiders = write("outsiders.csv", &test, 300);
+    let model = dir.path().join("m");
+    json(&aisec_line(&format!(
+        "model train --arch mlp --dataset digits --out {} --format json",
+        model.display()
+    )));
+    let v = json(&aisec_line(&format!(
+        "attack membership --attack loss --model {} --members {members} --non-members {outsiders} \
+         --dataset digits --format json",
+        model.display()
+    )));
+    assert_eq!(v["observations"]["members"], 300);
+    assert_eq!(v["observations"]["split"]["given_by_user"], true);
+    assert_eq!(num(&v["metrics"]["queries_total"]), 600.0);
+}
+
+#[test]
+fn flags_an_attack_does_not_read_are_refused() {
+    fails_with(
+        &aisec_line("attack membership --attack loss --dataset digits --shadows 3"),
+        "--shadows does not apply",
+    );
+    fails_with(
+        &aisec_line("attack membership --attack lira --dataset iris --train-size 100"),
+        "--train-size",
+    );
+    fails_with(
+        &aisec_line("attack membership --attack nope --dataset iris"),
+        "not a membership attack",
+    );
+}
