@@ -3,12 +3,24 @@
 //! and a finding whose severity follows how far above chance the attack identifies members
 //! at a 1% false-positive rate.
 
+use std::sync::Arc;
+
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::membership::MembershipOutcome;
+use aisec_attacks::membership::{
+    self, MembershipAttack, MembershipOutcome, MembershipTask, Recipe,
+};
 use aisec_core::{AtlasRef, Finding, Metric, Metrics, Severity};
+use aisec_defenses::dp::sgd;
+use aisec_defenses::dp_sgd::{DpSgdDefense, DpTrainer};
+use aisec_defenses::Defense;
+use aisec_ml::data::Dataset;
+use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::train;
 use aisec_report::{RunKind, RunReport};
 
 use crate::findings::mitigation_refs;
+use crate::{AssessError, Result};
 
 /// Mitigations ATLAS lists against membership inference (AML.T0024.000).
 pub const MEMBERSHIP_MITIGATIONS: &[&str] = &["AML.M0002", "AML.M0004", "AML.M0024"];
@@ -108,4 +120,96 @@ pub fn report(
     .with_data(data)
     .with_observations(Some(observations))
     .with_findings(vec![finding(outcome, kb, "the model")])
+}
+
+/// What the defended re-run needs besides the attack: the experiment as the plain run saw it.
+pub struct MembershipExperiment<'a> {
+    /// The target's training records (the defence retrains on them).
+    pub members: &'a Dataset,
+    pub candidates: &'a Dataset,
+    pub is_member: &'a [bool],
+    pub population: &'a Dataset,
+    pub recipe: Recipe,
+    pub outputs: OutputKind,
+    pub budget: u64,
+    pub seed: u64,
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+/// The attack again, against the same members retrained with DP-SGD, the adversary's
+/// shadow models trained the same way; the report carries the privacy spent and the
+/// accuracy the defence cost.
+pub fn run_behind_dp_sgd(
+    attack: &dyn MembershipAttack,
+    experiment: &MembershipExperiment,
+    defense: &DpSgdDefense,
+    kb: &KnowledgeBase,
+    data: &str,
+) -> Result<RunReport> {
+    let config = defense
+        .config_for(experiment.members.len())
+        .map_err(|e| AssessError::Config(format!("--defend dp-sgd: {e}")))?;
+    let arch = experiment.recipe.architecture;
+    let (network, dp_report) = sgd::train(arch, experiment.members, &config, experiment.seed)
+        .map_err(|e| AssessError::Config(format!("--defend dp-sgd: {e}")))?;
+    let model: Arc<dyn Classifier> = Arc::new(NativeModel::new(
+        network,
+        Manifest::new(arch, experiment.members, experiment.seed),
+    ));
+    let accuracy =
+        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&model.evaluate(&d.x)?, &d.y)) };
+    let outsiders: Vec<usize> = (0..experiment.candidates.len())
+        .filter(|&i| !experiment.is_member[i])
+        .collect();
+    let target_accuracy = (
+        accuracy(experiment.members)?,
+        accuracy(&experiment.candidates.subset(&outsiders))?,
+    );
+    let target: Arc<dyn Classifier> = if experiment.outputs == OutputKind::Probabilities {
+        model.clone()
+    } else {
+        Arc::new(Restricted::new(model.clone(), experiment.outputs, false))
+    };
+    let recipe = Recipe {
+        trainer: Some(DpTrainer::shared(config.clone())),
+        ..experiment.recipe.clone()
+    };
+    let task = MembershipTask {
+        target: target.as_ref(),
+        candidates: experiment.candidates,
+        population: experiment.population,
+        recipe,
+        budget: experiment.budget,
+        seed: experiment.seed,
+        progress: experiment.progress,
+    };
+    let outcome = membership::run(attack, &task, experiment.is_member)?;
+    let context = MembershipContext {
+        split: serde_json::Value::Null,
+        target_accuracy: Some(target_accuracy),
+        seed: experiment.seed,
+    };
+    let mut reference = defense.reference();
+    reference.observed = Some(serde_json::json!({
+        "epsilon": dp_report.spent.epsilon,
+        "delta": dp_report.spent.delta,
+        "noise_multiplier": dp_report.setting.noise_multiplier,
+        "sampling_rate": dp_report.setting.sampling_rate,
+        "steps": dp_report.setting.steps,
+        "max_grad_norm": config.max_grad_norm,
+        "clipped_fraction": dp_report.clipped_fraction,
+        "accountant": "rdp",
+        "target_accuracy": {"members": target_accuracy.0, "non_members": target_accuracy.1},
+        "shadow_models_trained_with": "DP-SGD, the target's settings",
+        "mitigation_note": "ATLAS names no differential-privacy mitigation; DP-SGD is filed under AML.M0003 Model Hardening",
+    }));
+    let mut report = self::report(&outcome, kb, &target.info().description, data, &context)
+        .with_defense(reference);
+    let _ = report
+        .metrics
+        .insert(Metric::EpsilonDp, dp_report.spent.epsilon);
+    let _ = report
+        .metrics
+        .insert(Metric::CleanAccuracy, target_accuracy.1);
+    Ok(report)
 }

@@ -38,6 +38,7 @@ fn experiment(seed: u64) -> Experiment {
             seed,
         },
         train_size: 2500,
+        trainer: None,
     };
     let net = train::init_network(recipe.architecture, &split.members, seed).unwrap();
     let (net, _) = train::train(net, &split.members, &recipe.train, None, |_| {});

@@ -5,13 +5,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aisec_assess::membership::{self as assess_membership, MembershipContext};
+use aisec_assess::membership::{
+    self as assess_membership, MembershipContext, MembershipExperiment,
+};
 use aisec_attacks::membership::{self, MembershipParams, MembershipSplit, MembershipTask, Recipe};
+use aisec_core::Metric;
+use aisec_defenses::dp_sgd::DpSgdDefense;
+use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::{self, Dataset};
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train;
+use aisec_report::RunReport;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
@@ -78,6 +84,11 @@ pub struct MembershipArgs {
     /// Default: unlimited. A run the budget cuts short is an error, not a smaller result.
     #[arg(long = "total-queries", value_name = "N")]
     pub budget: Option<u64>,
+    /// Also retrain the target with the defence and attack it again, same attack and seeds
+    /// (the adversary's shadow models trained the same way). Needs the experiment aisec
+    /// trains (no --model): the defence retrains on the members.
+    #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = crate::attack_cmd::defend_help(Family::Privacy), conflicts_with = "model")]
+    pub defend: Option<DefenseSpec>,
     /// Seeds the split, the target's training, the shadow models and the noise.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -109,6 +120,8 @@ fn check_flags(entry: &membership::MembershipEntry, args: &MembershipArgs) -> Re
 
 struct Prepared {
     target: Arc<dyn Classifier>,
+    /// The target's training records, when aisec trained it.
+    members: Option<Dataset>,
     candidates: Dataset,
     is_member: Vec<bool>,
     population: Dataset,
@@ -160,6 +173,7 @@ fn trained_here(args: &MembershipArgs, progress: &Progress) -> Result<Prepared> 
             target_accuracy: Some(target_accuracy),
             seed: args.seed,
         },
+        members: Some(split.members),
         candidates: split.candidates,
         is_member: split.is_member,
         population: split.population,
@@ -233,6 +247,7 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
             seed: args.seed,
         },
         train_size: members.len(),
+        members: None,
         target,
         candidates,
         is_member,
@@ -250,6 +265,21 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         )
     })?;
     check_flags(entry, args)?;
+    let dp = match &args.defend {
+        None => None,
+        Some(spec) => {
+            spec.check_family(Family::Privacy)
+                .map_err(anyhow::Error::msg)?;
+            let mut dp = spec
+                .config::<DpSgdDefense>()
+                .with_context(|| format!("--defend {spec:?} is not run by this command"))?
+                .clone();
+            if let Some(e) = args.epochs {
+                dp.training.epochs = e;
+            }
+            Some(dp)
+        }
+    };
     if args.budget == Some(0) {
         bail!("--total-queries must be at least 1 query");
     }
@@ -284,6 +314,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         architecture: args.arch,
         train: train_config(args.arch, args.seed, args.epochs, args.learning_rate)?,
         train_size: prepared.train_size,
+        trainer: None,
     };
     progress.message(format!("{}: training shadow models", entry.name));
     let report_progress = |done: usize, total: usize| {
@@ -304,13 +335,47 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     let outcome = membership::run(attack.as_ref(), &task, &prepared.is_member);
     progress.finish();
     let outcome = outcome?;
-    let report = assess_membership::report(
+    let mut report = assess_membership::report(
         &outcome,
         &kb,
         &target.info().description,
         &prepared.data_description,
         &prepared.context,
     );
+    if let (Some(dp), Some(members)) = (&dp, &prepared.members) {
+        let progress = Progress::new();
+        progress.message(format!(
+            "{}: retraining with DP-SGD and attacking again",
+            entry.name
+        ));
+        let report_progress = |done: usize, total: usize| {
+            progress.message(format!(
+                "{}: DP-SGD shadow model {done} of {total} trained",
+                entry.name
+            ));
+        };
+        let experiment = MembershipExperiment {
+            members,
+            candidates: &prepared.candidates,
+            is_member: &prepared.is_member,
+            population: &prepared.population,
+            recipe: task.recipe.clone(),
+            outputs: args.outputs,
+            budget: task.budget,
+            seed: args.seed,
+            progress: Some(&report_progress),
+        };
+        let attack = (entry.build)(&params)?;
+        let defended = assess_membership::run_behind_dp_sgd(
+            attack.as_ref(),
+            &experiment,
+            dp,
+            &kb,
+            &prepared.data_description,
+        );
+        progress.finish();
+        report.defended = Some(Box::new(defended?));
+    }
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif => {
@@ -346,10 +411,47 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
             for f in &report.findings {
                 push_finding(&mut out, f);
             }
+            if let Some(d) = &report.defended {
+                push_defended(&mut out, &report, d);
+            }
             print_text(&out)?;
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// The defended run beside the plain one.
+fn push_defended(out: &mut String, plain: &RunReport, defended: &RunReport) {
+    let m = |r: &RunReport, k: Metric| r.metrics.get(k).unwrap_or(f64::NAN);
+    let observed = defended
+        .defense
+        .as_ref()
+        .and_then(|d| d.observed.clone())
+        .unwrap_or_default();
+    let f = |k: &str| observed[k].as_f64().unwrap_or(f64::NAN);
+    out.push_str(&format!(
+        "\nbehind DP-SGD (ε = {:.2} at δ = {:e}, noise multiplier {:.3}, {} steps at sampling rate {:.4}; shadow models trained the same way):\n",
+        f("epsilon"),
+        f("delta"),
+        f("noise_multiplier"),
+        observed["steps"],
+        f("sampling_rate"),
+    ));
+    out.push_str(&format!(
+        "  TPR at 1% FPR {:.2}% (was {:.2}%), at 0.1% FPR {:.2}% (was {:.2}%), AUC {:.3} (was {:.3})\n  target accuracy: members {:.1}%, non-members {:.1}% (was {:.1}%)\n",
+        100.0 * m(defended, Metric::TprAt1PctFpr),
+        100.0 * m(plain, Metric::TprAt1PctFpr),
+        100.0 * m(defended, Metric::TprAt0_1PctFpr),
+        100.0 * m(plain, Metric::TprAt0_1PctFpr),
+        m(defended, Metric::Auc),
+        m(plain, Metric::Auc),
+        100.0 * observed["target_accuracy"]["members"].as_f64().unwrap_or(f64::NAN),
+        100.0 * observed["target_accuracy"]["non_members"].as_f64().unwrap_or(f64::NAN),
+        100.0 * plain.observations.as_ref().and_then(|o| o["target_accuracy"]["non_members"].as_f64()).unwrap_or(f64::NAN),
+    ));
+    for finding in &defended.findings {
+        push_finding(out, finding);
+    }
 }
 
 fn output_words(kind: OutputKind) -> String {

@@ -66,6 +66,8 @@ pub enum Family {
     Evasion,
     Extraction,
     Poisoning,
+    /// Membership inference and other attacks on the training data's privacy.
+    Privacy,
 }
 
 impl Family {
@@ -74,6 +76,7 @@ impl Family {
             Family::Evasion => "aisec attack evasion",
             Family::Extraction => "aisec attack extract",
             Family::Poisoning => "aisec attack poison",
+            Family::Privacy => "aisec attack membership",
         }
     }
 }

@@ -30,6 +30,7 @@ registered!(
     spectral,
     activation_clustering,
     strip,
+    dp_sgd,
 );
 
 pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family};

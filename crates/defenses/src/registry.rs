@@ -183,6 +183,7 @@ mod tests {
                 assert!(
                     aisec_attacks::registry::find_evasion(a).is_some()
                         || aisec_attacks::registry::find_extraction(a).is_some()
+                        || aisec_attacks::membership::find(a).is_some()
                         || poisoning.iter().any(|p| p.name == *a),
                     "{a}"
                 );
@@ -201,7 +202,8 @@ mod tests {
                     .replace(":D", ":2")
                     .replace(":K", ":3")
                     .replace(":N", ":100")
-                    .replace(":Q", ":10");
+                    .replace(":Q", ":10")
+                    .replace(":EPSILON", ":8");
                 let spec = DefenseSpec::parse(&example).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(spec.info().name, entry.info.name, "{example}");
                 assert_eq!(spec.as_defense().reference().name, entry.info.name);

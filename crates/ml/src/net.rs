@@ -87,9 +87,9 @@ impl Network {
                 linear: LinearConfig::new(features, classes).init(device),
             }),
             Architecture::Mlp => Network::Mlp(Mlp {
-                hidden1: LinearConfig::new(features, 128).init(device),
-                hidden2: LinearConfig::new(128, 64).init(device),
-                output: LinearConfig::new(64, classes).init(device),
+                hidden1: LinearConfig::new(features, Self::MLP_HIDDEN[0]).init(device),
+                hidden2: LinearConfig::new(Self::MLP_HIDDEN[0], Self::MLP_HIDDEN[1]).init(device),
+                output: LinearConfig::new(Self::MLP_HIDDEN[1], classes).init(device),
                 activation: Relu::new(),
             }),
             Architecture::Cnn => {
@@ -149,6 +149,55 @@ impl Network {
             device,
         )));
         Ok(Network::LogReg(LogReg { linear }))
+    }
+
+    /// Hidden widths of the built-in MLP, first to last.
+    pub const MLP_HIDDEN: [usize; 2] = [128, 64];
+
+    /// A network of `arch` from dense layers, each `(weight [in, out] row-major, bias [out])`:
+    /// one layer for logreg, three for mlp (hidden widths [`Network::MLP_HIDDEN`]). Trainers
+    /// outside burn (DP-SGD's per-example clipping) hand their parameters back this way.
+    pub fn dense_with(
+        arch: Architecture,
+        layers: &[(Vec<f32>, Vec<f32>)],
+        device: &Device,
+    ) -> Result<Self> {
+        let linear = |(weight, bias): &(Vec<f32>, Vec<f32>)| -> Result<Linear> {
+            let out = bias.len();
+            if out == 0 || weight.len() % out != 0 {
+                return Err(MlError::Invalid(format!(
+                    "{} weights do not make an [inputs, {out}] matrix",
+                    weight.len()
+                )));
+            }
+            let inputs = weight.len() / out;
+            let mut l = LinearConfig::new(inputs, out).init(device);
+            l.weight = burn::module::Param::from_tensor(Tensor::<2>::from_data(
+                TensorData::new(weight.clone(), [inputs, out]),
+                device,
+            ));
+            l.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_data(
+                TensorData::new(bias.clone(), [out]),
+                device,
+            )));
+            Ok(l)
+        };
+        match (arch, layers) {
+            (Architecture::Logreg, [only]) => Ok(Network::LogReg(LogReg {
+                linear: linear(only)?,
+            })),
+            (Architecture::Mlp, [a, b, c]) => Ok(Network::Mlp(Mlp {
+                hidden1: linear(a)?,
+                hidden2: linear(b)?,
+                output: linear(c)?,
+                activation: Relu::new(),
+            })),
+            (arch, layers) => Err(MlError::Invalid(format!(
+                "{} dense layers do not make a {} network (logreg takes 1, mlp 3; cnn is not dense)",
+                layers.len(),
+                arch.name()
+            ))),
+        }
     }
 
     pub fn architecture(&self) -> Architecture {

@@ -18,7 +18,7 @@ mod split;
 registered!(ATTACKS: MembershipEntry = loss, shadow, lira, rmia, label_only);
 
 pub use roc::{Roc, RocPoint};
-pub use shadows::{Recipe, ShadowSet};
+pub use shadows::{Recipe, ShadowSet, Trainer};
 pub use split::MembershipSplit;
 
 use aisec_ml::data::Dataset;

@@ -2,7 +2,7 @@
 //! chooses, in parallel on the CPU's cores.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aisec_core::rng::Rng;
 use aisec_ml::data::Dataset;
@@ -16,12 +16,49 @@ use crate::Result;
 
 /// How the target was trained, as the adversary assumes it (LiRA's and RMIA's threat model:
 /// the training algorithm is known, the data is not).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Recipe {
     pub architecture: Architecture,
     pub train: TrainConfig,
     /// Records per shadow model: the target's training-set size.
     pub train_size: usize,
+    /// A training algorithm other than plain Adam (DP-SGD, when the target was trained with
+    /// it): the adversary trains its shadows the same way.
+    #[serde(skip)]
+    pub trainer: Option<Arc<dyn Trainer>>,
+}
+
+impl std::fmt::Debug for Recipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recipe")
+            .field("architecture", &self.architecture)
+            .field("train", &self.train)
+            .field("train_size", &self.train_size)
+            .field("trainer", &self.trainer.as_ref().map(|t| t.name()))
+            .finish()
+    }
+}
+
+/// A training algorithm the adversary can run for its shadow models.
+pub trait Trainer: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// A fresh network of `architecture` trained on `data` from `seed`.
+    fn train(&self, architecture: Architecture, data: &Dataset, seed: u64) -> Result<Network>;
+}
+
+impl Recipe {
+    /// The recipe's model for `data`.
+    pub fn fit(&self, data: &Dataset, seed: u64) -> Result<Network> {
+        if let Some(t) = &self.trainer {
+            return t.train(self.architecture, data, seed);
+        }
+        let net = train::init_network(self.architecture, data, seed)?;
+        let config = TrainConfig {
+            seed,
+            ..self.train.clone()
+        };
+        Ok(train::train(net, data, &config, None, |_| {}).0)
+    }
 }
 
 /// Models trained on chosen subsets of one dataset, with who was inside each.
@@ -57,15 +94,7 @@ impl ShadowSet {
                     }
                     let model_seed = seed.wrapping_mul(1_000_003).wrapping_add(m as u64 + 1);
                     let subset = data.subset(&subsets[m]);
-                    let network = train::init_network(recipe.architecture, &subset, model_seed)
-                        .map(|net| {
-                            let config = TrainConfig {
-                                seed: model_seed,
-                                ..recipe.train.clone()
-                            };
-                            train::train(net, &subset, &config, None, |_| {}).0
-                        })
-                        .map_err(Into::into);
+                    let network = recipe.fit(&subset, model_seed);
                     results.lock().unwrap_or_else(|p| p.into_inner())[m] = Some(network);
                     let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                     if let Some(report) = progress {

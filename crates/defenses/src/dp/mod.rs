@@ -2,5 +2,6 @@
 //! training loop that spends it.
 
 pub mod rdp;
+pub mod sgd;
 
 pub use rdp::{epsilon, noise_for_epsilon, DpSgdSetting, PrivacySpent};

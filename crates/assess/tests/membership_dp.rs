@@ -1,0 +1,102 @@
+//! DP-SGD measured by attacking again: LiRA (16 shadow models, trained with DP-SGD like the
+//! target) against the overfitted purchase-synthetic MLP, before and after retraining the
+//! same members at ε = 4 (δ = 1e-5). The accuracy the defence costs is reported, not hidden.
+//!
+//! Measured at seed 0 (TPR at 1% FPR, accuracy on non-members): plain 24.7%, 78%;
+//! ε = 8: 2.7%, 28% — above the 2% line, so the assertion is made at ε = 4, the largest
+//! budget tried that reaches it (README, "Privacy").
+
+use std::sync::Arc;
+
+use aisec_assess::membership::{run_behind_dp_sgd, MembershipExperiment};
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::membership::{self, MembershipParams, MembershipSplit, MembershipTask, Recipe};
+use aisec_core::Metric;
+use aisec_defenses::dp_sgd::DpSgdDefense;
+use aisec_ml::data::BuiltinDataset;
+use aisec_ml::model::OutputKind;
+use aisec_ml::native::{Manifest, NativeModel};
+use aisec_ml::net::Architecture;
+use aisec_ml::train::{self, TrainConfig};
+
+#[test]
+fn dp_sgd_at_epsilon_4_brings_lira_to_within_twice_the_chance_line() {
+    let seed = 0;
+    let data = BuiltinDataset::PurchaseSynthetic.load();
+    let split = MembershipSplit::new(&data, 2500, seed).unwrap();
+    let recipe = Recipe {
+        architecture: Architecture::Mlp,
+        train: TrainConfig {
+            epochs: 30,
+            batch_size: 64,
+            learning_rate: 2e-3,
+            seed,
+        },
+        train_size: 2500,
+        trainer: None,
+    };
+    let net = train::init_network(recipe.architecture, &split.members, seed).unwrap();
+    let (net, _) = train::train(net, &split.members, &recipe.train, None, |_| {});
+    let plain_target = Arc::new(NativeModel::new(
+        net,
+        Manifest::new(recipe.architecture, &split.members, seed),
+    ));
+    let lira =
+        |params: &MembershipParams| (membership::find("lira").unwrap().build)(params).unwrap();
+    let params = MembershipParams {
+        shadows: Some(16),
+        ..Default::default()
+    };
+    let plain = membership::run(
+        lira(&params).as_ref(),
+        &MembershipTask {
+            target: plain_target.as_ref(),
+            candidates: &split.candidates,
+            population: &split.population,
+            recipe: recipe.clone(),
+            budget: u64::MAX,
+            seed,
+            progress: None,
+        },
+        &split.is_member,
+    )
+    .unwrap();
+    let experiment = MembershipExperiment {
+        members: &split.members,
+        candidates: &split.candidates,
+        is_member: &split.is_member,
+        population: &split.population,
+        recipe,
+        outputs: OutputKind::Probabilities,
+        budget: u64::MAX,
+        seed,
+        progress: None,
+    };
+    let kb = KnowledgeBase::embedded().unwrap();
+    let defended = run_behind_dp_sgd(
+        lira(&params).as_ref(),
+        &experiment,
+        &DpSgdDefense {
+            target_epsilon: Some(4.0),
+            ..DpSgdDefense::default()
+        },
+        &kb,
+        "purchase-synthetic",
+    )
+    .unwrap();
+    let tpr = defended.metrics.get(Metric::TprAt1PctFpr).unwrap();
+    let eps = defended.metrics.get(Metric::EpsilonDp).unwrap();
+    let accuracy = defended.metrics.get(Metric::CleanAccuracy).unwrap();
+    println!(
+        "LiRA TPR at 1% FPR: {:.4} plain, {tpr:.4} behind DP-SGD at ε = {eps:.2}; defended accuracy on non-members {accuracy:.3}",
+        plain.roc.tpr_at_1pct_fpr
+    );
+    assert!(eps <= 4.0 + 1e-9);
+    assert!(plain.roc.tpr_at_1pct_fpr > 0.1);
+    assert!(tpr <= 0.02, "TPR at 1% FPR {tpr} behind DP-SGD");
+    // The cost is real and reported: the private model is well below the plain one.
+    assert!(accuracy > 0.1 && accuracy < 0.75, "{accuracy}");
+    let observed = defended.defense.unwrap().observed.unwrap();
+    assert_eq!(observed["accountant"], "rdp");
+    assert!(observed["noise_multiplier"].as_f64().unwrap() > 1.0);
+}

@@ -1,0 +1,118 @@
+//! DP-SGD as a defence against membership inference (Abadi et al. 2016): the target is
+//! retrained on the same members with per-example clipping and Gaussian noise calibrated by
+//! the RDP accountant to a target ε (or with a given noise multiplier), and the same
+//! membership attack is run again with the same seeds. The adversary trains its shadow and
+//! reference models with the same DP-SGD settings (it knows the training algorithm, as LiRA's
+//! threat model assumes), so the re-run is the recipe-aware attack, not a naive one.
+//!
+//! ATLAS has no differential-privacy mitigation; aisec files DP-SGD under AML.M0003 Model
+//! Hardening (a change to training that makes the model less sensitive to any one record,
+//! applied in ML Model Engineering), the closest of the ATLAS mitigations, and says so in
+//! every report.
+
+use std::sync::Arc;
+
+use aisec_attacks::membership::Trainer;
+use aisec_ml::data::Dataset;
+use aisec_ml::net::{Architecture, Network};
+use serde::Serialize;
+
+use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::dp::sgd::{self, DpSgdConfig, DpSgdError};
+use crate::registry::DefenseSpec;
+
+pub const INFO: DefenseInfo = DefenseInfo {
+    name: "defense.dp-sgd",
+    summary: "DP-SGD: retrain with per-example clipping and Gaussian noise calibrated to (ε, δ) by the RDP accountant (Abadi et al. 2016)",
+    mitigations: &["AML.M0003"],
+    phases: &["ML Model Engineering"],
+    applies_to: AppliesTo::Model,
+    action: Action::Retrain,
+    families: &[Family::Privacy],
+    measured_by: &["membership.loss", "membership.lira", "membership.rmia"],
+    adaptive_attack: Some(
+        "the same attack with shadow and reference models trained by DP-SGD with the target's settings",
+    ),
+    forms: &["dp-sgd", "dp-sgd:EPSILON"],
+};
+
+/// The defence's settings: a target ε (the noise is calibrated to it) or a fixed σ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DpSgdDefense {
+    /// ε to spend at `training.delta`; `None` when the noise multiplier is given instead.
+    pub target_epsilon: Option<f64>,
+    pub training: DpSgdConfig,
+}
+
+impl Default for DpSgdDefense {
+    fn default() -> Self {
+        DpSgdDefense {
+            target_epsilon: Some(8.0),
+            training: DpSgdConfig::default(),
+        }
+    }
+}
+
+impl DpSgdDefense {
+    /// The training settings for `records` members: σ calibrated when a target ε is set.
+    pub fn config_for(&self, records: usize) -> Result<DpSgdConfig, DpSgdError> {
+        match self.target_epsilon {
+            Some(eps) => Ok(self.training.clone().calibrated(records, eps)?),
+            None => Ok(self.training.clone()),
+        }
+    }
+}
+
+/// `dp-sgd` (ε = 8) or `dp-sgd:EPSILON`.
+pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<DefenseSpec, String>> {
+    if keyword != "dp-sgd" {
+        return None;
+    }
+    let config = match argument {
+        None => Ok(DpSgdDefense::default()),
+        some => crate::registry::number(some, "EPSILON > 0 (the privacy budget at δ = 1e-5)", |e: &f64| {
+            e.is_finite() && *e > 0.0
+        })
+        .map(|eps| DpSgdDefense {
+            target_epsilon: Some(eps),
+            ..DpSgdDefense::default()
+        }),
+    };
+    Some(config.map(DefenseSpec::new))
+}
+
+pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
+    info: &INFO,
+    parse: parse_form,
+};
+
+crate::defense::defense_from_config!(DpSgdDefense);
+
+/// DP-SGD with fixed settings, as the adversary's shadow models are trained.
+pub struct DpTrainer(pub DpSgdConfig);
+
+impl Trainer for DpTrainer {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn train(
+        &self,
+        architecture: Architecture,
+        data: &Dataset,
+        seed: u64,
+    ) -> aisec_attacks::Result<Network> {
+        sgd::train(architecture, data, &self.0, seed)
+            .map(|(net, _)| net)
+            .map_err(|e| aisec_attacks::AttackError::Config {
+                attack: "membership shadow training",
+                message: e.to_string(),
+            })
+    }
+}
+
+impl DpTrainer {
+    pub fn shared(config: DpSgdConfig) -> Arc<dyn Trainer> {
+        Arc::new(DpTrainer(config))
+    }
+}
