@@ -21,6 +21,10 @@ use crate::{Cli, Outcome};
 pub enum DefendCommand {
     /// PGD adversarial training (AML.M0003 Model Hardening, ML Model Engineering).
     AdvTrain(Box<AdvTrainArgs>),
+    /// DP-SGD training (Abadi et al. 2016) to a target ε, or with a given noise multiplier;
+    /// the model is saved with the (ε, δ) it spent (filed under AML.M0003 Model Hardening,
+    /// ML Model Engineering: ATLAS names no differential-privacy mitigation).
+    DpTrain(Box<crate::dp_train_cmd::DpTrainArgs>),
     /// Every defence: what it acts on and how, its ATLAS mitigations and lifecycle phases,
     /// the `--defend` forms that select it, and the adaptive attack that measures it.
     List,
@@ -52,6 +56,7 @@ pub struct AdvTrainArgs {
 pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
     let args = match cmd {
         DefendCommand::AdvTrain(args) => args,
+        DefendCommand::DpTrain(args) => return crate::dp_train_cmd::run(cli, args),
         DefendCommand::List => return list(cli),
     };
     if !(args.eps > 0.0 && args.eps.is_finite()) {

@@ -7,6 +7,7 @@ mod casestudy_cmd;
 mod data_args;
 mod defend_cmd;
 mod demo_cmd;
+mod dp_train_cmd;
 mod evasion_text;
 mod extract_cmd;
 mod membership_cmd;

@@ -47,3 +47,35 @@ fn bad_settings_name_the_flag() {
         "--steps",
     );
 }
+
+#[test]
+fn dp_train_saves_a_model_with_the_epsilon_it_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dp");
+    let v = json(&aisec_line(&format!(
+        "defend dp-train --arch mlp --dataset digits --epsilon 2 --out {} --format json",
+        out.display()
+    )));
+    assert_eq!(v["kind"], "defense");
+    assert_eq!(v["name"], "defense.dp-sgd");
+    let eps = num(&v["metrics"]["epsilon_dp"]);
+    assert!(eps <= 2.0 && eps > 1.9, "ε = {eps}");
+    // Private, and still a digits classifier (the non-private mlp reaches about 97%).
+    assert!(num(&v["metrics"]["clean_accuracy"]) > 0.8);
+    assert_eq!(v["defense"]["mitigations"][0], "AML.M0003");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(num(&manifest["metrics"]["epsilon_dp"]), eps);
+    // The saved model is an ordinary aisec model: it evaluates.
+    json(&aisec_line(&format!(
+        "model eval --model {} --dataset digits --format json",
+        out.display()
+    )));
+    fails_with(
+        &aisec_line(&format!(
+            "defend dp-train --arch cnn --dataset digits --epsilon 2 --out {}",
+            out.display()
+        )),
+        "dense networks",
+    );
+}
