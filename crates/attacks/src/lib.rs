@@ -13,6 +13,7 @@ macro_rules! registered {
 
 pub mod evasion;
 pub mod extract;
+pub mod inversion;
 pub mod membership;
 mod outcome;
 pub mod poison;

@@ -29,6 +29,9 @@ pub enum AttackCommand {
     /// Membership inference: which records the model was trained on (LOSS, shadow models,
     /// LiRA, RMIA, label-only), as ROC, AUC and TPR at 0.1% and 1% FPR.
     Membership(Box<crate::membership_cmd::MembershipArgs>),
+    /// Model inversion (MI-Face): a representative input of each class rebuilt from the
+    /// model, white-box or from scores, compared with the training data and drawn.
+    Invert(Box<crate::invert_cmd::InvertArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -127,6 +130,7 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
         AttackCommand::Poison(args) => crate::poison_cmd::run(cli, args),
         AttackCommand::Extract(args) => crate::extract_cmd::run(cli, args),
         AttackCommand::Membership(args) => crate::membership_cmd::run(cli, args),
+        AttackCommand::Invert(args) => crate::invert_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {

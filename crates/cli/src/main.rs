@@ -10,6 +10,7 @@ mod demo_cmd;
 mod dp_train_cmd;
 mod evasion_text;
 mod extract_cmd;
+mod invert_cmd;
 mod membership_cmd;
 mod model_cmd;
 mod output;
