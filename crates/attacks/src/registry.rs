@@ -85,6 +85,7 @@ pub fn listing() -> Vec<&'static AttackInfo> {
     all.extend(extraction_attacks().iter().map(|e| e.info));
     all.extend(crate::membership::ATTACKS.iter().map(|e| e.info));
     all.push(&crate::inversion::mi_face::INFO);
+    all.push(&crate::inversion::attribute::INFO);
     all
 }
 

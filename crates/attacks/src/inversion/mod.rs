@@ -4,6 +4,7 @@
 //! reconstruction is: its distance to every class's mean training input, and the nearest
 //! training record.
 
+pub mod attribute;
 pub mod mi_face;
 
 use aisec_ml::data::Dataset;
