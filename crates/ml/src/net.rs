@@ -131,24 +131,11 @@ impl Network {
     /// row-major, `bias` has one value per class. Equation-solving extraction builds its
     /// recovered model this way.
     pub fn logreg_with(weight: &[f32], bias: &[f32], device: &Device) -> Result<Self> {
-        let classes = bias.len();
-        if classes == 0 || weight.len() % classes != 0 {
-            return Err(MlError::Invalid(format!(
-                "{} weights do not make a [features, {classes}] matrix",
-                weight.len()
-            )));
-        }
-        let features = weight.len() / classes;
-        let mut linear = LinearConfig::new(features, classes).init(device);
-        linear.weight = burn::module::Param::from_tensor(Tensor::<2>::from_data(
-            TensorData::new(weight.to_vec(), [features, classes]),
+        Network::dense_with(
+            Architecture::Logreg,
+            &[(weight.to_vec(), bias.to_vec())],
             device,
-        ));
-        linear.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_data(
-            TensorData::new(bias.to_vec(), [classes]),
-            device,
-        )));
-        Ok(Network::LogReg(LogReg { linear }))
+        )
     }
 
     /// Hidden widths of the built-in MLP, first to last.

@@ -47,6 +47,16 @@ pub trait Trainer: Send + Sync {
 }
 
 impl Recipe {
+    /// Plain training (burn, Adam) with `train`'s settings on `train_size` records.
+    pub fn plain(architecture: Architecture, train: TrainConfig, train_size: usize) -> Recipe {
+        Recipe {
+            architecture,
+            train,
+            train_size,
+            trainer: None,
+        }
+    }
+
     /// The recipe's model for `data`.
     pub fn fit(&self, data: &Dataset, seed: u64) -> Result<Network> {
         if let Some(t) = &self.trainer {
