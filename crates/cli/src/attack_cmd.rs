@@ -32,6 +32,9 @@ pub enum AttackCommand {
     /// Model inversion (MI-Face): a representative input of each class rebuilt from the
     /// model, white-box or from scores, compared with the training data and drawn.
     Invert(Box<crate::invert_cmd::InvertArgs>),
+    /// Attribute inference: a held-out sensitive column of the training records, inferred
+    /// from the model (on a target aisec trains, so members are known).
+    Attribute(Box<crate::attribute_cmd::AttributeArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -131,6 +134,7 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
         AttackCommand::Extract(args) => crate::extract_cmd::run(cli, args),
         AttackCommand::Membership(args) => crate::membership_cmd::run(cli, args),
         AttackCommand::Invert(args) => crate::invert_cmd::run(cli, args),
+        AttackCommand::Attribute(args) => crate::attribute_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {

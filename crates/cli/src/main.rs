@@ -3,6 +3,7 @@
 
 mod atlas_cmd;
 mod attack_cmd;
+mod attribute_cmd;
 mod casestudy_cmd;
 mod data_args;
 mod defend_cmd;

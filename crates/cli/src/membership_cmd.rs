@@ -28,16 +28,40 @@ use crate::output::{print_json, print_text, push_finding, Format};
 use crate::progress::Progress;
 use crate::{Cli, Outcome};
 
+/// The experiment aisec runs when it trains the target itself, shared by the privacy
+/// attacks: the data, how the target is trained, and the seed.
 #[derive(Debug, Args)]
-pub struct MembershipArgs {
-    #[arg(long, help = crate::attack_cmd::attack_help(membership::ATTACKS.iter().map(|e| e.info)))]
-    pub attack: String,
-    /// The data. Without --model: the whole set, which aisec splits into the target's
-    /// members (--train-size records), as many non-members, and the adversary's population
-    /// (the rest), then trains the target on the members. With --model: the adversary's
-    /// population only.
+pub struct ExperimentArgs {
+    /// The data. When aisec trains the target: the whole set, which it splits into the
+    /// target's members (--train-size records), as many non-members, and the adversary's
+    /// population (the rest). With --model: the adversary's population only.
     #[command(flatten)]
     pub data: DataArgs,
+    /// The target's architecture when aisec trains it, and the adversary's guess for its
+    /// shadow and reference models in every case: logreg, mlp or cnn.
+    #[arg(long, value_parser = parse_arch, default_value = "mlp")]
+    pub arch: Architecture,
+    /// Training epochs of the target (when aisec trains it) and of every shadow model
+    /// (default: the architecture's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// When aisec trains the target: records it trains on (default: a quarter of the data,
+    /// so that members, non-members and the adversary's population are 1 : 1 : 2).
+    #[arg(long, value_name = "N")]
+    pub train_size: Option<usize>,
+    /// Seeds the split, the target's training, the shadow models and the noise.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MembershipArgs {
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    #[arg(long, help = crate::attack_cmd::attack_help(membership::ATTACKS.iter().map(|e| e.info)))]
+    pub attack: String,
     /// A target trained elsewhere (model directory, .onnx, kserve+http(s)://…); needs
     /// --members and --non-members. Without it aisec trains the target itself.
     #[arg(long, requires_all = ["members", "non_members"])]
@@ -49,20 +73,6 @@ pub struct MembershipArgs {
     /// With --model: a CSV of records from the same distribution it never saw.
     #[arg(long, value_name = "CSV", requires = "model")]
     pub non_members: Option<PathBuf>,
-    /// The target's architecture when aisec trains it, and the adversary's guess for its
-    /// shadow and reference models in every case: logreg, mlp or cnn.
-    #[arg(long, value_parser = parse_arch, default_value = "mlp")]
-    pub arch: Architecture,
-    /// Training epochs of the target (when aisec trains it) and of every shadow model
-    /// (default: the architecture's).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    #[arg(long)]
-    pub learning_rate: Option<f64>,
-    /// Without --model: records the target trains on (default: a quarter of the data, so
-    /// that members, non-members and the adversary's population are 1 : 1 : 2).
-    #[arg(long, value_name = "N")]
-    pub train_size: Option<usize>,
     /// LiRA, RMIA, shadow: how many shadow or reference models the adversary trains
     /// (default: LiRA 16, RMIA 4, shadow 8).
     #[arg(long, value_parser = crate::attack_cmd::at_least_one)]
@@ -89,9 +99,6 @@ pub struct MembershipArgs {
     /// trains (no --model): the defence retrains on the members.
     #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = crate::attack_cmd::defend_help(Family::Privacy), conflicts_with = "model")]
     pub defend: Option<DefenseSpec>,
-    /// Seeds the split, the target's training, the shadow models and the noise.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
 }
 
 /// The flags each attack may read, beyond the common ones.
@@ -118,16 +125,16 @@ fn check_flags(entry: &membership::MembershipEntry, args: &MembershipArgs) -> Re
     Ok(())
 }
 
-struct Prepared {
-    target: Arc<dyn Classifier>,
+pub(crate) struct Prepared {
+    pub(crate) target: Arc<dyn Classifier>,
     /// The target's training records, when aisec trained it.
-    members: Option<Dataset>,
-    candidates: Dataset,
-    is_member: Vec<bool>,
-    population: Dataset,
-    train_size: usize,
-    context: MembershipContext,
-    data_description: String,
+    pub(crate) members: Option<Dataset>,
+    pub(crate) candidates: Dataset,
+    pub(crate) is_member: Vec<bool>,
+    pub(crate) population: Dataset,
+    pub(crate) train_size: usize,
+    pub(crate) context: MembershipContext,
+    pub(crate) data_description: String,
 }
 
 fn accuracy(target: &dyn Classifier, data: &Dataset) -> Result<f64> {
@@ -135,7 +142,7 @@ fn accuracy(target: &dyn Classifier, data: &Dataset) -> Result<f64> {
 }
 
 /// The experiment: split, train the target on the members.
-fn trained_here(args: &MembershipArgs, progress: &Progress) -> Result<Prepared> {
+pub(crate) fn trained_here(args: &ExperimentArgs, progress: &Progress) -> Result<Prepared> {
     let all = args.data.load(Split::All)?;
     let train_size = args.train_size.unwrap_or(all.len() / 4);
     let split = MembershipSplit::new(&all, train_size, args.seed)
@@ -183,11 +190,11 @@ fn trained_here(args: &MembershipArgs, progress: &Progress) -> Result<Prepared> 
 
 /// A target trained elsewhere, with the user's member and non-member records.
 fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
-    let population = args.data.load(Split::All)?;
+    let population = args.experiment.data.load(Split::All)?;
     let read = |path: &PathBuf, flag: &str| -> Result<Dataset> {
         let mut d = data::read_csv(
             path,
-            args.data.label_column.as_deref(),
+            args.experiment.data.label_column.as_deref(),
             population.input_range,
         )
         .with_context(|| format!("{flag} {}", path.display()))?;
@@ -244,7 +251,7 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
                 "given_by_user": true,
             }),
             target_accuracy: Some(target_accuracy),
-            seed: args.seed,
+            seed: args.experiment.seed,
         },
         train_size: members.len(),
         members: None,
@@ -274,7 +281,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
                 .config::<DpSgdDefense>()
                 .with_context(|| format!("--defend {spec:?} is not run by this command"))?
                 .clone();
-            if let Some(e) = args.epochs {
+            if let Some(e) = args.experiment.epochs {
                 dp.training.epochs = e;
             }
             Some(dp)
@@ -298,7 +305,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     let kb = load_kb(cli)?;
     let progress = Progress::new();
     let prepared = match &args.model {
-        None => trained_here(args, &progress)?,
+        None => trained_here(&args.experiment, &progress)?,
         Some(spec) => given(args, spec)?,
     };
     let target: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
@@ -311,8 +318,13 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         ))
     };
     let recipe = Recipe {
-        architecture: args.arch,
-        train: train_config(args.arch, args.seed, args.epochs, args.learning_rate)?,
+        architecture: args.experiment.arch,
+        train: train_config(
+            args.experiment.arch,
+            args.experiment.seed,
+            args.experiment.epochs,
+            args.experiment.learning_rate,
+        )?,
         train_size: prepared.train_size,
         trainer: None,
     };
@@ -329,7 +341,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         population: &prepared.population,
         recipe,
         budget: args.budget.unwrap_or(u64::MAX),
-        seed: args.seed,
+        seed: args.experiment.seed,
         progress: Some(&report_progress),
     };
     let outcome = membership::run(attack.as_ref(), &task, &prepared.is_member);
@@ -362,7 +374,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
             recipe: task.recipe.clone(),
             outputs: args.outputs,
             budget: task.budget,
-            seed: args.seed,
+            seed: args.experiment.seed,
             progress: Some(&report_progress),
         };
         let attack = (entry.build)(&params)?;

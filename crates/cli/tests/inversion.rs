@@ -33,3 +33,25 @@ fn invert_a_digits_logreg_white_box_and_from_scores() {
         "--class 12",
     );
 }
+
+#[test]
+fn attribute_inference_reports_base_rates_on_both_sides() {
+    let v = json(&aisec_line(
+        "attack attribute --dataset purchase-synthetic --epochs 30 --column 1 --records 300 --format json",
+    ));
+    assert_eq!(v["name"], "inversion.attribute");
+    let o = &v["observations"];
+    assert_eq!(o["members"]["records"], 300);
+    assert_eq!(o["non_members"]["records"], 300);
+    assert!(num(&o["base_rate_members"]) > 0.5);
+    // Two values, both sides: 2 × 300 × 2 queries.
+    assert_eq!(num(&v["metrics"]["queries_total"]), 1200.0);
+    fails_with(
+        &aisec_line("attack attribute --dataset digits --column 99"),
+        "--column 99",
+    );
+    fails_with(
+        &aisec_line("attack attribute --dataset digits --column 3 --outputs label"),
+        "--outputs label",
+    );
+}
