@@ -10,8 +10,6 @@ use aisec_attacks::membership::{
     self, MembershipAttack, MembershipOutcome, MembershipTask, Recipe,
 };
 use aisec_core::{AtlasRef, Finding, Metric, Metrics, Severity};
-use aisec_defenses::dp::sgd;
-use aisec_defenses::dp_sgd::{DpSgdDefense, DpTrainer};
 use aisec_defenses::Defense;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{Classifier, OutputKind, Restricted};
@@ -136,22 +134,27 @@ pub struct MembershipExperiment<'a> {
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
 }
 
-/// The attack again, against the same members retrained with DP-SGD, the adversary's
-/// shadow models trained the same way; the report carries the privacy spent and the
-/// accuracy the defence cost.
-pub fn run_behind_dp_sgd(
+/// The attack again, against the same members retrained with the defence's recipe (DP-SGD,
+/// L2, early stopping), the adversary's shadow models trained the same way; the report
+/// carries what the defence states about itself (the privacy spent) and the accuracy it cost.
+pub fn run_behind_retraining(
     attack: &dyn MembershipAttack,
     experiment: &MembershipExperiment,
-    defense: &DpSgdDefense,
+    defense: &dyn Defense,
     kb: &KnowledgeBase,
     data: &str,
 ) -> Result<RunReport> {
-    let config = defense
-        .config_for(experiment.members.len())
-        .map_err(|e| AssessError::Config(format!("--defend dp-sgd: {e}")))?;
-    let arch = experiment.recipe.architecture;
-    let (network, dp_report) = sgd::train(arch, experiment.members, &config, experiment.seed)
-        .map_err(|e| AssessError::Config(format!("--defend dp-sgd: {e}")))?;
+    let name = defense.info().name;
+    let retraining = defense.privacy_retraining().ok_or_else(|| {
+        AssessError::Config(format!(
+            "--defend {name} does not retrain the model; it is not measured by membership inference"
+        ))
+    })?;
+    let recipe = retraining
+        .recipe(&experiment.recipe)
+        .map_err(|e| AssessError::Config(format!("--defend {name}: {e}")))?;
+    let arch = recipe.architecture;
+    let network = recipe.fit(experiment.members, experiment.seed)?;
     let model: Arc<dyn Classifier> = Arc::new(NativeModel::new(
         network,
         Manifest::new(arch, experiment.members, experiment.seed),
@@ -170,15 +173,11 @@ pub fn run_behind_dp_sgd(
     } else {
         Arc::new(Restricted::new(model.clone(), experiment.outputs, false))
     };
-    let recipe = Recipe {
-        trainer: Some(DpTrainer::shared(config.clone())),
-        ..experiment.recipe.clone()
-    };
     let task = MembershipTask {
         target: target.as_ref(),
         candidates: experiment.candidates,
         population: experiment.population,
-        recipe,
+        recipe: recipe.clone(),
         budget: experiment.budget,
         seed: experiment.seed,
         progress: experiment.progress,
@@ -189,25 +188,26 @@ pub fn run_behind_dp_sgd(
         target_accuracy: Some(target_accuracy),
         seed: experiment.seed,
     };
+    let mut observed = match retraining.observed(&experiment.recipe) {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    observed.insert(
+        "target_accuracy".into(),
+        serde_json::json!({"members": target_accuracy.0, "non_members": target_accuracy.1}),
+    );
+    observed.insert(
+        "shadow_models_trained_with".into(),
+        "the defended recipe (the adversary knows the training algorithm)".into(),
+    );
+    let epsilon = observed.get("epsilon").and_then(|e| e.as_f64());
     let mut reference = defense.reference();
-    reference.observed = Some(serde_json::json!({
-        "epsilon": dp_report.spent.epsilon,
-        "delta": dp_report.spent.delta,
-        "noise_multiplier": dp_report.setting.noise_multiplier,
-        "sampling_rate": dp_report.setting.sampling_rate,
-        "steps": dp_report.setting.steps,
-        "max_grad_norm": config.max_grad_norm,
-        "clipped_fraction": dp_report.clipped_fraction,
-        "accountant": "rdp",
-        "target_accuracy": {"members": target_accuracy.0, "non_members": target_accuracy.1},
-        "shadow_models_trained_with": "DP-SGD, the target's settings",
-        "mitigation_note": "ATLAS names no differential-privacy mitigation; DP-SGD is filed under AML.M0003 Model Hardening",
-    }));
+    reference.observed = Some(serde_json::Value::Object(observed));
     let mut report = self::report(&outcome, kb, &target.info().description, data, &context)
         .with_defense(reference);
-    let _ = report
-        .metrics
-        .insert(Metric::EpsilonDp, dp_report.spent.epsilon);
+    if let Some(eps) = epsilon {
+        let _ = report.metrics.insert(Metric::EpsilonDp, eps);
+    }
     let _ = report
         .metrics
         .insert(Metric::CleanAccuracy, target_accuracy.1);

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use aisec_assess::membership::{run_behind_dp_sgd, MembershipExperiment};
+use aisec_assess::membership::{run_behind_retraining, MembershipExperiment};
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::membership::{self, MembershipParams, MembershipSplit, MembershipTask, Recipe};
 use aisec_core::Metric;
@@ -62,7 +62,7 @@ fn dp_sgd_at_epsilon_4_brings_lira_to_within_twice_the_chance_line() {
         progress: None,
     };
     let kb = KnowledgeBase::embedded().unwrap();
-    let defended = run_behind_dp_sgd(
+    let defended = run_behind_retraining(
         lira(&params).as_ref(),
         &experiment,
         &DpSgdDefense {
@@ -97,5 +97,6 @@ fn overfitting(seed: u64) -> TrainConfig {
         batch_size: 64,
         learning_rate: 2e-3,
         seed,
+        weight_decay: 0.0,
     }
 }

@@ -86,18 +86,18 @@ fn attribute_inference_on_an_overfitted_purchase_model() {
     use aisec_attacks::extract::Oracle;
     use aisec_attacks::inversion::attribute;
     use aisec_attacks::membership::MembershipSplit;
+    use aisec_attacks::membership::Recipe;
     use aisec_ml::native::Manifest;
-    use aisec_ml::train::{self, TrainConfig};
+    use aisec_ml::train::TrainConfig;
     let data = BuiltinDataset::PurchaseSynthetic.load();
     let split = MembershipSplit::new(&data, 2500, 0).unwrap();
     let config = TrainConfig {
         epochs: 30,
-        batch_size: 64,
-        learning_rate: 2e-3,
-        seed: 0,
+        ..TrainConfig::for_architecture(Architecture::Mlp, 0)
     };
-    let net = train::init_network(Architecture::Mlp, &split.members, 0).unwrap();
-    let (net, _) = train::train(net, &split.members, &config, None, |_| {});
+    let net = Recipe::plain(Architecture::Mlp, config, 2500)
+        .fit(&split.members, 0)
+        .unwrap();
     let model = NativeModel::new(net, Manifest::new(Architecture::Mlp, &split.members, 0));
     let outsiders: Vec<usize> = (0..split.candidates.len())
         .filter(|&i| !split.is_member[i])

@@ -141,5 +141,6 @@ fn overfitting(seed: u64) -> TrainConfig {
         batch_size: 64,
         learning_rate: 2e-3,
         seed,
+        weight_decay: 0.0,
     }
 }

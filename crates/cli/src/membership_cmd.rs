@@ -272,19 +272,20 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         )
     })?;
     check_flags(entry, args)?;
-    let dp = match &args.defend {
+    let defense = match &args.defend {
         None => None,
         Some(spec) => {
             spec.check_family(Family::Privacy)
                 .map_err(anyhow::Error::msg)?;
-            let mut dp = spec
-                .config::<DpSgdDefense>()
-                .with_context(|| format!("--defend {spec:?} is not run by this command"))?
-                .clone();
-            if let Some(e) = args.experiment.epochs {
-                dp.training.epochs = e;
+            // DP-SGD runs as many epochs as the target it replaces.
+            match (spec.config::<DpSgdDefense>(), args.experiment.epochs) {
+                (Some(dp), Some(epochs)) => {
+                    let mut dp = dp.clone();
+                    dp.training.epochs = epochs;
+                    Some(DefenseSpec::new(dp))
+                }
+                _ => Some(spec.clone()),
             }
-            Some(dp)
         }
     };
     if args.budget == Some(0) {
@@ -354,15 +355,16 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         &prepared.data_description,
         &prepared.context,
     );
-    if let (Some(dp), Some(members)) = (&dp, &prepared.members) {
+    if let (Some(defense), Some(members)) = (&defense, &prepared.members) {
         let progress = Progress::new();
         progress.message(format!(
-            "{}: retraining with DP-SGD and attacking again",
-            entry.name
+            "{}: retraining with {} and attacking again",
+            entry.name,
+            defense.info().name
         ));
         let report_progress = |done: usize, total: usize| {
             progress.message(format!(
-                "{}: DP-SGD shadow model {done} of {total} trained",
+                "{}: defended shadow model {done} of {total} trained",
                 entry.name
             ));
         };
@@ -378,10 +380,10 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
             progress: Some(&report_progress),
         };
         let attack = (entry.build)(&params)?;
-        let defended = assess_membership::run_behind_dp_sgd(
+        let defended = assess_membership::run_behind_retraining(
             attack.as_ref(),
             &experiment,
-            dp,
+            defense.as_defense(),
             &kb,
             &prepared.data_description,
         );
@@ -441,14 +443,29 @@ fn push_defended(out: &mut String, plain: &RunReport, defended: &RunReport) {
         .and_then(|d| d.observed.clone())
         .unwrap_or_default();
     let f = |k: &str| observed[k].as_f64().unwrap_or(f64::NAN);
-    out.push_str(&format!(
-        "\nbehind DP-SGD (ε = {:.2} at δ = {:e}, noise multiplier {:.3}, {} steps at sampling rate {:.4}; shadow models trained the same way):\n",
-        f("epsilon"),
-        f("delta"),
-        f("noise_multiplier"),
-        observed["steps"],
-        f("sampling_rate"),
-    ));
+    let name = defended
+        .defense
+        .as_ref()
+        .map_or("the defence", |d| d.name.as_str());
+    let settings = defended
+        .defense
+        .as_ref()
+        .and_then(|d| d.settings.clone())
+        .unwrap_or_default();
+    if observed.get("epsilon").is_some() {
+        out.push_str(&format!(
+            "\nbehind {name} (ε = {:.2} at δ = {:e}, noise multiplier {:.3}, {} steps at sampling rate {:.4}; shadow models trained the same way):\n",
+            f("epsilon"),
+            f("delta"),
+            f("noise_multiplier"),
+            observed["steps"],
+            f("sampling_rate"),
+        ));
+    } else {
+        out.push_str(&format!(
+            "\nbehind {name} ({settings}; shadow models trained the same way):\n"
+        ));
+    }
     out.push_str(&format!(
         "  TPR at 1% FPR {:.2}% (was {:.2}%), at 0.1% FPR {:.2}% (was {:.2}%), AUC {:.3} (was {:.3})\n  target accuracy: members {:.1}%, non-members {:.1}% (was {:.1}%)\n",
         100.0 * m(defended, Metric::TprAt1PctFpr),

@@ -102,3 +102,29 @@ fn flags_an_attack_does_not_read_are_refused() {
         "not a membership attack",
     );
 }
+
+#[test]
+fn retraining_defences_are_measured_by_attacking_again() {
+    let v = json(&aisec_line(
+        "attack membership --attack rmia --dataset purchase-synthetic --epochs 30 \
+         --defend early-stop:5 --format json",
+    ));
+    let plain = num(&v["metrics"]["tpr_at_1pct_fpr"]);
+    let d = &v["defended"];
+    assert_eq!(d["defense"]["name"], "defense.early-stop");
+    assert_eq!(d["defense"]["mitigations"][0], "AML.M0003");
+    let defended = num(&d["metrics"]["tpr_at_1pct_fpr"]);
+    assert!(defended < plain, "{defended} vs {plain}");
+    // What the defence cost is in the same report.
+    assert!(num(&d["metrics"]["clean_accuracy"]) > 0.5);
+    fails_with(
+        &aisec_line(
+            "attack membership --attack rmia --dataset purchase-synthetic --epochs 30 --defend early-stop:40",
+        ),
+        "does not stop early",
+    );
+    fails_with(
+        &aisec_line("attack membership --attack loss --dataset digits --defend round:2"),
+        "aisec attack extract",
+    );
+}

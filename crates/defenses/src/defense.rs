@@ -5,6 +5,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use aisec_attacks::membership::Recipe;
 use aisec_core::DefenseRef;
 use aisec_ml::model::Classifier;
 use serde::Serialize;
@@ -136,7 +137,27 @@ pub trait Defense: std::fmt::Debug + Send + Sync + Any {
         None
     }
 
+    /// For defences that retrain the model with a changed training recipe (DP-SGD, L2
+    /// regularisation, early stopping): the membership assessment retrains the members with
+    /// it and attacks again.
+    fn privacy_retraining(&self) -> Option<&dyn PrivacyRetraining> {
+        None
+    }
+
     fn as_any(&self) -> &dyn Any;
+}
+
+/// A defence that is a change to how the model is trained. The adversary is assumed to know
+/// the change (it trains its shadow models with the same recipe), so the re-run measures the
+/// defence against the attack that accounts for it.
+pub trait PrivacyRetraining {
+    /// The recipe the defended model is trained with, from the plain one.
+    fn recipe(&self, base: &Recipe) -> Result<Recipe, String>;
+
+    /// What the report should state about the retraining (for DP-SGD: the ε spent).
+    fn observed(&self, _recipe: &Recipe) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// Implements [`Defense`] for a configuration that serialises as its settings, with the

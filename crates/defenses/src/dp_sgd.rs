@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use aisec_attacks::membership::Trainer;
+use aisec_attacks::membership::{Recipe, Trainer};
 use aisec_ml::data::Dataset;
 use aisec_ml::net::{Architecture, Network};
 use serde::Serialize;
@@ -86,7 +86,44 @@ pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
     parse: parse_form,
 };
 
-crate::defense::defense_from_config!(DpSgdDefense);
+crate::defense::defense_from_config!(DpSgdDefense, {
+    fn privacy_retraining(&self) -> Option<&dyn crate::defense::PrivacyRetraining> {
+        Some(self)
+    }
+});
+
+impl crate::defense::PrivacyRetraining for DpSgdDefense {
+    fn recipe(&self, base: &Recipe) -> Result<Recipe, String> {
+        if base.architecture == Architecture::Cnn {
+            return Err(DpSgdError::Architecture("cnn").to_string());
+        }
+        let config = self.config_for(base.train_size).map_err(|e| e.to_string())?;
+        Ok(Recipe {
+            trainer: Some(DpTrainer::shared(config)),
+            ..base.clone()
+        })
+    }
+
+    fn observed(&self, base: &Recipe) -> serde_json::Value {
+        let Ok(config) = self.config_for(base.train_size) else {
+            return serde_json::Value::Null;
+        };
+        let setting = config.setting(base.train_size);
+        match crate::dp::epsilon(&setting, config.delta) {
+            Ok(spent) => serde_json::json!({
+                "epsilon": spent.epsilon,
+                "delta": spent.delta,
+                "noise_multiplier": setting.noise_multiplier,
+                "sampling_rate": setting.sampling_rate,
+                "steps": setting.steps,
+                "max_grad_norm": config.max_grad_norm,
+                "accountant": "rdp",
+                "mitigation_note": "ATLAS names no differential-privacy mitigation; DP-SGD is filed under AML.M0003 Model Hardening",
+            }),
+            Err(e) => serde_json::json!({"accountant_error": e.to_string()}),
+        }
+    }
+}
 
 /// DP-SGD with fixed settings, as the adversary's shadow models are trained.
 pub struct DpTrainer(pub DpSgdConfig);

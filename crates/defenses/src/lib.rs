@@ -31,7 +31,9 @@ registered!(
     activation_clustering,
     strip,
     dp_sgd,
+    l2,
+    early_stop,
 );
 
-pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family, PrivacyRetraining};
 pub use registry::DefenseSpec;

@@ -19,6 +19,13 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub learning_rate: f64,
     pub seed: u64,
+    /// L2 penalty on the weights (Adam's weight decay); 0, the default, is none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_decay: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl TrainConfig {
@@ -34,7 +41,15 @@ impl TrainConfig {
             batch_size: 64,
             learning_rate,
             seed,
+            weight_decay: 0.0,
         }
+    }
+
+    /// Adam with this configuration's weight decay.
+    fn optimizer(&self) -> AdamConfig {
+        let decay = (self.weight_decay > 0.0)
+            .then(|| burn::optim::decay::WeightDecayConfig::new(self.weight_decay as f32));
+        AdamConfig::new().with_weight_decay(decay)
     }
 }
 
@@ -84,7 +99,7 @@ pub fn train(
 ) -> (Network, TrainReport) {
     let started = Instant::now();
     let device = autodiff_device();
-    let mut optimizer = AdamConfig::new().init();
+    let mut optimizer = config.optimizer().init();
     let mut rng = Rng::derive(config.seed, "train-batches");
     let features = data.features();
     let mut order: Vec<usize> = (0..data.len()).collect();
@@ -200,7 +215,7 @@ pub fn train_soft(
     }
     let features = x.len() / n;
     let device = autodiff_device();
-    let mut optimizer = AdamConfig::new().init();
+    let mut optimizer = config.optimizer().init();
     let mut rng = Rng::derive(config.seed, "train-soft-batches");
     let mut order: Vec<usize> = (0..n).collect();
     for _ in 0..config.epochs {

@@ -52,6 +52,7 @@ impl SubstituteSpec {
             batch_size: batch,
             learning_rate: self.learning_rate,
             seed,
+            weight_decay: 0.0,
         };
         train::train_soft(network, x, targets, classes, &config)
     }
