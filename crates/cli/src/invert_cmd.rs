@@ -69,6 +69,8 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
     } else {
         args.class.clone()
     };
+    // Data without a declared range (standardised tabular features) is searched within
+    // three standard deviations; the report's observations state the range used.
     let range = target
         .info()
         .input_range
@@ -142,6 +144,7 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
         assessor.name
     ))
     .with_observations(Some(json!({
+        "input_range": range,
         "gradients": out.gradients,
         "steps": out.steps,
         "shape": assessor.sample_shape,
