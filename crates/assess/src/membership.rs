@@ -12,7 +12,7 @@ use aisec_attacks::membership::{
 use aisec_core::{AtlasRef, Finding, Metric, Metrics, Severity};
 use aisec_defenses::Defense;
 use aisec_ml::data::Dataset;
-use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_ml::model::{revealing, Classifier, OutputKind};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::train;
 use aisec_report::{RunKind, RunReport};
@@ -59,13 +59,31 @@ pub fn finding(outcome: &MembershipOutcome, kb: &KnowledgeBase, subject: &str) -
         r.members,
         r.non_members,
     );
-    let atlas = aisec_attacks::membership::ATLAS
+    privacy_finding(
+        title,
+        severity(outcome),
+        aisec_attacks::membership::ATLAS,
+        metrics(outcome),
+        kb,
+    )
+}
+
+/// A finding of a privacy attack (membership, inversion, attribute inference): its title and
+/// severity, its ATLAS techniques, the mitigations ATLAS lists against them, its figures.
+pub fn privacy_finding(
+    title: String,
+    severity: Severity,
+    atlas: &[&str],
+    metrics: Metrics,
+    kb: &KnowledgeBase,
+) -> Finding {
+    let atlas = atlas
         .iter()
         .filter_map(|a| AtlasRef::parse(a).ok())
         .collect();
-    let mut f = Finding::new(title, severity(outcome), atlas);
+    let mut f = Finding::new(title, severity, atlas);
     f.mitigations = mitigation_refs(kb, MEMBERSHIP_MITIGATIONS);
-    f.evidence.metrics = metrics(outcome);
+    f.evidence.metrics = metrics;
     f
 }
 
@@ -168,11 +186,7 @@ pub fn run_behind_retraining(
         accuracy(experiment.members)?,
         accuracy(&experiment.candidates.subset(&outsiders))?,
     );
-    let target: Arc<dyn Classifier> = if experiment.outputs == OutputKind::Probabilities {
-        model.clone()
-    } else {
-        Arc::new(Restricted::new(model.clone(), experiment.outputs, false))
-    };
+    let target = revealing(model.clone(), experiment.outputs);
     let task = MembershipTask {
         target: target.as_ref(),
         candidates: experiment.candidates,

@@ -1,13 +1,11 @@
 //! `aisec attack attribute`: a held-out sensitive column of the target's training records,
 //! inferred from the model, against the base rate and against records it never saw.
 
-use std::sync::Arc;
-
-use aisec_assess::findings::mitigation_refs;
+use aisec_assess::membership::privacy_finding;
 use aisec_attacks::extract::Oracle;
 use aisec_attacks::inversion::{self, attribute};
-use aisec_core::{AtlasRef, Finding, Metric, Metrics, Severity};
-use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_core::{Metric, Metrics, Severity};
+use aisec_ml::model::{revealing, OutputKind};
 use aisec_report::{RunKind, RunReport};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -54,15 +52,7 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
         .collect();
     let non_members = prepared.candidates.subset(&outsiders).head(args.records);
     let members = members.head(args.records);
-    let target: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
-        prepared.target.clone()
-    } else {
-        Arc::new(Restricted::new(
-            prepared.target.clone(),
-            args.outputs,
-            false,
-        ))
-    };
+    let target = revealing(prepared.target.clone(), args.outputs);
     let mut oracle = Oracle::over(target.as_ref(), u64::MAX);
     let out = attribute::run(
         &mut oracle,
@@ -84,7 +74,7 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
         (_, l) if l > 0.01 => Severity::Low,
         _ => Severity::Info,
     };
-    let mut finding = Finding::new(
+    let finding = privacy_finding(
         format!(
             "{} infers column {} of the model's training records with accuracy {:.1}% (base rate {:.1}%, {:+.1} points) and balanced accuracy {:.3} against {:.3} on records it never saw",
             attribute::INFO.name,
@@ -96,10 +86,10 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
             out.non_members.balanced_accuracy,
         ),
         severity,
-        inversion::ATLAS.iter().filter_map(|a| AtlasRef::parse(a).ok()).collect(),
+        inversion::ATLAS,
+        metrics.clone(),
+        &kb,
     );
-    finding.mitigations = mitigation_refs(&kb, aisec_assess::membership::MEMBERSHIP_MITIGATIONS);
-    finding.evidence.metrics = metrics.clone();
     let report = RunReport::new(
         RunKind::Attack,
         attribute::INFO.name,

@@ -10,7 +10,7 @@ use aisec_attacks::extract::knockoff::{Pool, Strategy};
 use aisec_attacks::extract::ExtractionOutcome;
 use aisec_attacks::registry::{self, ExtractionParams};
 use aisec_defenses::{DefenseSpec, Family};
-use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_ml::model::{revealing, Classifier, OutputKind};
 use aisec_ml::net::Architecture;
 use aisec_report::RunReport;
 use anyhow::{Context, Result};
@@ -157,11 +157,7 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
     let holdout = args.data.load(Split::Test)?;
     let model: Arc<dyn Classifier> = args.model.open(None, &holdout)?.into();
     check_fit(model.as_ref(), &holdout)?;
-    let victim: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
-        model
-    } else {
-        Arc::new(Restricted::new(model, args.outputs, false))
-    };
+    let victim = revealing(model, args.outputs);
     let transfer_eps = match args.transfer_eps {
         Some(e) if e <= 0.0 => None,
         Some(e) => Some(e),

@@ -1,10 +1,10 @@
 //! `aisec attack invert`: MI-Face model inversion, with each reconstruction compared to the
 //! assessor's data and drawn.
 
-use aisec_assess::findings::mitigation_refs;
+use aisec_assess::membership::privacy_finding;
 use aisec_attacks::inversion::mi_face::{self, GradientSource, MiFaceConfig};
 use aisec_attacks::inversion::{self, resemblance, Resemblance};
-use aisec_core::{AtlasRef, Finding, Metric, Metrics, Severity};
+use aisec_core::{Metric, Metrics, Severity};
 use aisec_ml::data::InputRange;
 use aisec_report::{RunKind, RunReport};
 use anyhow::{bail, Result};
@@ -114,7 +114,7 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
         s if s > 0.0 => Severity::Low,
         _ => Severity::Info,
     };
-    let mut finding = Finding::new(
+    let finding = privacy_finding(
         format!(
             "{} reconstructs {recognisable} of {} classes recognisably (each nearer its own class's mean training input than any other's), {} gradients, {} queries",
             mi_face::INFO.name,
@@ -126,10 +126,10 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
             out.queries
         ),
         severity,
-        inversion::ATLAS.iter().filter_map(|a| AtlasRef::parse(a).ok()).collect(),
+        inversion::ATLAS,
+        metrics.clone(),
+        &kb,
     );
-    finding.mitigations = mitigation_refs(&kb, aisec_assess::membership::MEMBERSHIP_MITIGATIONS);
-    finding.evidence.metrics = metrics.clone();
     let report = RunReport::new(
         RunKind::Attack,
         mi_face::INFO.name,

@@ -13,7 +13,7 @@ use aisec_core::Metric;
 use aisec_defenses::dp_sgd::DpSgdDefense;
 use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::{self, Dataset};
-use aisec_ml::model::{Classifier, OutputKind, Restricted};
+use aisec_ml::model::{revealing, Classifier, OutputKind};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train;
@@ -309,15 +309,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         None => trained_here(&args.experiment, &progress)?,
         Some(spec) => given(args, spec)?,
     };
-    let target: Arc<dyn Classifier> = if args.outputs == OutputKind::Probabilities {
-        prepared.target.clone()
-    } else {
-        Arc::new(Restricted::new(
-            prepared.target.clone(),
-            args.outputs,
-            false,
-        ))
-    };
+    let target = revealing(prepared.target.clone(), args.outputs);
     let recipe = Recipe {
         architecture: args.experiment.arch,
         train: train_config(

@@ -260,6 +260,16 @@ pub fn rows(x: &[f32], features: usize) -> Result<usize> {
     Ok(x.len() / features)
 }
 
+/// `model` as an API that reveals `output`: the model itself when that is its probabilities,
+/// otherwise behind [`Restricted`] (gradients withheld).
+pub fn revealing(model: Arc<dyn Classifier>, output: OutputKind) -> Arc<dyn Classifier> {
+    if output == OutputKind::Probabilities {
+        model
+    } else {
+        Arc::new(Restricted::new(model, output, false))
+    }
+}
+
 /// A classifier with less access than the one it wraps.
 pub struct Restricted {
     inner: Arc<dyn Classifier>,
