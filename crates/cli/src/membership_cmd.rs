@@ -155,8 +155,8 @@ pub(crate) fn trained_here(args: &ExperimentArgs, progress: &Progress) -> Result
         args.arch.name(),
         split.members.len()
     ));
-    let net = train::init_network(args.arch, &split.members, args.seed)?;
-    let (net, _) = train::train(net, &split.members, &config, None, |_| {});
+    // The same recipe the adversary's shadow models follow.
+    let net = Recipe::plain(args.arch, config, train_size).fit(&split.members, args.seed)?;
     let model = Arc::new(NativeModel::new(
         net,
         Manifest::new(args.arch, &split.members, args.seed),
