@@ -227,3 +227,109 @@ pub fn run_behind_retraining(
         .insert(Metric::CleanAccuracy, target_accuracy.1);
     Ok(report)
 }
+
+/// The attack again against the same target behind a defence that wraps its API (output
+/// hardening): same candidates, same population, same seeds, so the same shadow models. The
+/// adversary trains those on its own data and sees their full outputs; only the target's
+/// answers pass through the wrapper. A score-based attack behind a labels-only answer cannot
+/// run at all: the report says so and carries no figures (the label-only attack is the one
+/// to run there). `task` is the plain run's; its target is replaced by `target` behind the
+/// defence.
+#[allow(clippy::too_many_arguments)]
+pub fn run_behind_guard(
+    attack: &dyn MembershipAttack,
+    target: Arc<dyn Classifier>,
+    task: &MembershipTask,
+    is_member: &[bool],
+    defense: &dyn Defense,
+    kb: &KnowledgeBase,
+    data: &str,
+    context: &MembershipContext,
+) -> Result<RunReport> {
+    let name = defense.info().name;
+    let guarded = defense.guard(target, task.seed).ok_or_else(|| {
+        AssessError::Config(format!(
+            "--defend {name} does not wrap the model's API; it is not measured this way"
+        ))
+    })?;
+    let defended = guarded.model;
+    let mut reference = defense.reference();
+    let blocked = matches!(defended.output_kind(), OutputKind::Label)
+        && attack.info().access == aisec_attacks::Access::ScoreBased;
+    if blocked {
+        reference.observed = Some(serde_json::json!({
+            "attack_ran": false,
+            "why": format!("{} needs scores and {} answers labels only; membership.label-only runs there", attack.name(), defended.info().description),
+        }));
+        let mut f = Finding::new(
+            format!(
+                "{} cannot run behind {name}: the API answers labels only (the label-only attack still can)",
+                attack.name()
+            ),
+            Severity::Info,
+            aisec_attacks::membership::ATLAS
+                .iter()
+                .filter_map(|a| AtlasRef::parse(a).ok())
+                .collect(),
+        );
+        f.mitigations = mitigation_refs(kb, MEMBERSHIP_MITIGATIONS);
+        return Ok(RunReport::new(
+            RunKind::Attack,
+            attack.name(),
+            aisec_attacks::membership::ATLAS,
+            &defended.info().description,
+            attack.config(),
+            task.seed,
+            Metrics::default(),
+        )
+        .with_data(data)
+        .with_defense(reference)
+        .with_findings(vec![f]));
+    }
+    let defended_task = MembershipTask {
+        target: defended.as_ref(),
+        candidates: task.candidates,
+        population: task.population,
+        recipe: task.recipe.clone(),
+        budget: task.budget,
+        seed: task.seed,
+        progress: task.progress,
+    };
+    let outcome = membership::run(attack, &defended_task, is_member)?;
+    let mut observed = reference.clone();
+    reference.observed = Some(serde_json::json!({
+        "attack_ran": true,
+        "shadow_models_see": "their outputs as the API gave them before the defence (the adversary is not told about it)",
+    }));
+    let mut report = self::report(&outcome, kb, &defended.info().description, data, context)
+        .with_defense(reference);
+    // The adaptive adversary knows how the API reshapes its answers and reads its own
+    // shadow models the same way. Attacks without shadow models are the same run again.
+    if let Some(view) = defense.answer_view() {
+        let before = task.recipe.answers.clone();
+        let composed: membership::shadows::AnswerView = Arc::new(move |out, classes| {
+            let out = match &before {
+                Some(first) => first(out, classes),
+                None => out,
+            };
+            view(out, classes)
+        });
+        let adaptive_task = MembershipTask {
+            recipe: Recipe {
+                answers: Some(composed),
+                ..task.recipe.clone()
+            },
+            ..defended_task
+        };
+        let outcome = membership::run(attack, &adaptive_task, is_member)?;
+        observed.observed = Some(serde_json::json!({
+            "attack_ran": true,
+            "shadow_models_see": "their outputs through the same defence (the adaptive adversary)",
+        }));
+        report.adaptive = Some(Box::new(
+            self::report(&outcome, kb, &defended.info().description, data, context)
+                .with_defense(observed),
+        ));
+    }
+    Ok(report)
+}

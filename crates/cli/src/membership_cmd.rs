@@ -13,7 +13,7 @@ use aisec_core::Metric;
 use aisec_defenses::dp_sgd::DpSgdDefense;
 use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::{self, Dataset};
-use aisec_ml::model::{revealing, Classifier, OutputKind};
+use aisec_ml::model::{revealing, Classifier, OutputKind, QueryOutput};
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train;
@@ -94,11 +94,15 @@ pub struct MembershipArgs {
     /// Default: unlimited. A run the budget cuts short is an error, not a smaller result.
     #[arg(long = "total-queries", value_name = "N")]
     pub budget: Option<u64>,
-    /// Also retrain the target with the defence and attack it again, same attack and seeds
-    /// (the adversary's shadow models trained the same way). Needs the experiment aisec
-    /// trains (no --model): the defence retrains on the members.
-    #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = crate::attack_cmd::defend_help(Family::Privacy), conflicts_with = "model")]
+    #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = defend_help())]
     pub defend: Option<DefenseSpec>,
+}
+
+fn defend_help() -> String {
+    format!(
+        "{}. Same attack and seeds again behind it. A retraining defence (DP-SGD, L2, early stopping) retrains the target on its members, the adversary's shadow models trained the same way: it needs the experiment aisec trains (no --model). An output defence (top1, topk:K, label, round:D, reverse-sigmoid) wraps the target's answers after --outputs and works with --model too; the shadow models keep their full outputs",
+        crate::attack_cmd::defend_help(Family::Privacy)
+    )
 }
 
 /// The flags each attack may read, beyond the common ones.
@@ -288,6 +292,15 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
             }
         }
     };
+    let retrains = defense
+        .as_ref()
+        .is_some_and(|d| d.as_defense().privacy_retraining().is_some());
+    if retrains && args.model.is_some() {
+        bail!(
+            "--defend {}: a retraining defence needs the target's training records, which aisec has only when it trains the target; with --model, use an output defence (top1, topk:K, label, round:D, reverse-sigmoid)",
+            args.defend.as_ref().map_or("", |d| d.info().name)
+        );
+    }
     if args.budget == Some(0) {
         bail!("--total-queries must be at least 1 query");
     }
@@ -320,6 +333,13 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         )?,
         train_size: prepared.train_size,
         trainer: None,
+        // The adversary reads its shadow models as the API answers: top-k as top-k.
+        answers: match args.outputs {
+            OutputKind::Probabilities | OutputKind::Logits => None,
+            kind => Some(Arc::new(move |out: QueryOutput, classes| {
+                out.restrict(kind, classes)
+            })),
+        },
     };
     progress.message(format!("{}: training shadow models", entry.name));
     let report_progress = |done: usize, total: usize| {
@@ -347,7 +367,28 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         &prepared.data_description,
         &prepared.context,
     );
-    if let (Some(defense), Some(members)) = (&defense, &prepared.members) {
+    if let Some(defense) = defense.as_ref().filter(|_| !retrains) {
+        let progress = Progress::new();
+        progress.message(format!(
+            "{}: attacking again behind {}",
+            entry.name,
+            defense.info().name
+        ));
+        let attack = (entry.build)(&params)?;
+        let defended = assess_membership::run_behind_guard(
+            attack.as_ref(),
+            target.clone(),
+            &task,
+            &prepared.is_member,
+            defense.as_defense(),
+            &kb,
+            &prepared.data_description,
+            &prepared.context,
+        );
+        progress.finish();
+        report.defended = Some(Box::new(defended?));
+    }
+    if let (Some(defense), Some(members), true) = (&defense, &prepared.members, retrains) {
         let progress = Progress::new();
         progress.message(format!(
             "{}: retraining with {} and attacking again",
@@ -444,6 +485,39 @@ fn push_defended(out: &mut String, plain: &RunReport, defended: &RunReport) {
         .as_ref()
         .and_then(|d| d.settings.clone())
         .unwrap_or_default();
+    if observed["attack_ran"] == serde_json::Value::Bool(false) {
+        out.push_str(&format!(
+            "\nbehind {name}: the attack did not run ({})\n",
+            observed["why"].as_str().unwrap_or("")
+        ));
+        return;
+    }
+    if observed["attack_ran"] == serde_json::Value::Bool(true) {
+        out.push_str(&format!(
+            "\nbehind {name} ({settings}; the adversary's shadow models see their full outputs):\n  TPR at 1% FPR {:.2}% (was {:.2}%), at 0.1% FPR {:.2}% (was {:.2}%), AUC {:.3} (was {:.3})\n",
+            100.0 * m(defended, Metric::TprAt1PctFpr),
+            100.0 * m(plain, Metric::TprAt1PctFpr),
+            100.0 * m(defended, Metric::TprAt0_1PctFpr),
+            100.0 * m(plain, Metric::TprAt0_1PctFpr),
+            m(defended, Metric::Auc),
+            m(plain, Metric::Auc),
+        ));
+        for finding in &defended.findings {
+            push_finding(out, finding);
+        }
+        if let Some(a) = &defended.adaptive {
+            out.push_str(&format!(
+                "\nadaptive: the adversary reads its shadow models through the same defence:\n  TPR at 1% FPR {:.2}%, at 0.1% FPR {:.2}%, AUC {:.3}\n",
+                100.0 * m(a, Metric::TprAt1PctFpr),
+                100.0 * m(a, Metric::TprAt0_1PctFpr),
+                m(a, Metric::Auc),
+            ));
+            for finding in &a.findings {
+                push_finding(out, finding);
+            }
+        }
+        return;
+    }
     if observed.get("epsilon").is_some() {
         out.push_str(&format!(
             "\nbehind {name} (ε = {:.2} at δ = {:e}, noise multiplier {:.3}, {} steps at sampling rate {:.4}; shadow models trained the same way):\n",

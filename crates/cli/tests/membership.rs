@@ -124,7 +124,56 @@ fn retraining_defences_are_measured_by_attacking_again() {
         "does not stop early",
     );
     fails_with(
-        &aisec_line("attack membership --attack loss --dataset digits --defend round:2"),
+        &aisec_line("attack membership --attack loss --dataset digits --defend prada"),
         "aisec attack extract",
+    );
+}
+
+#[test]
+fn output_hardening_is_measured_against_the_label_only_attack_too() {
+    // Behind a labels-only answer a score-based attack cannot run at all, and says so.
+    let v = json(&aisec_line(
+        "attack membership --attack loss --dataset digits --defend label --format json",
+    ));
+    let d = &v["defended"];
+    assert_eq!(d["defense"]["name"], "defense.output-hardening");
+    assert_eq!(d["defense"]["observed"]["attack_ran"], false);
+    assert!(d["metrics"].get("tpr_at_1pct_fpr").is_none());
+    assert!(num(&v["metrics"]["auc"]) > 0.5);
+    // The label-only attack asks only for labels: hiding the scores changes none of its
+    // answers, so its figures behind the defence are the plain run's, query for query.
+    let v = json(&aisec_line(
+        "attack membership --attack label-only --dataset digits --perturbations 10 \
+         --defend label --format json",
+    ));
+    let d = &v["defended"];
+    assert_eq!(d["defense"]["observed"]["attack_ran"], true);
+    for key in ["auc", "tpr_at_1pct_fpr", "queries_total"] {
+        assert_eq!(num(&d["metrics"][key]), num(&v["metrics"][key]), "{key}");
+    }
+    // Rounding is measured twice: against the adversary who reads its shadow models in
+    // full, and against the one who rounds them as the API does.
+    let v = json(&aisec_line(
+        "attack membership --attack lira --shadows 4 --dataset digits --defend round:1 --format json",
+    ));
+    let d = &v["defended"];
+    assert!(d["target"]
+        .as_str()
+        .unwrap()
+        .contains("rounding to 1 decimals"));
+    let a = &d["adaptive"];
+    assert_eq!(a["defense"]["observed"]["attack_ran"], true);
+    assert!(a["defense"]["observed"]["shadow_models_see"]
+        .as_str()
+        .unwrap()
+        .contains("same defence"));
+    assert!(num(&a["metrics"]["auc"]) > 0.5, "{}", a["metrics"]);
+    // With --model the target is not retrained, so only output defences apply.
+    fails_with(
+        &aisec_line(
+            "attack membership --attack loss --model nowhere --members a.csv --non-members b.csv \
+             --dataset digits --defend l2:0.01",
+        ),
+        "retraining defence",
     );
 }

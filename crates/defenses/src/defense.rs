@@ -144,6 +144,12 @@ pub trait Defense: std::fmt::Debug + Send + Sync + Any {
         None
     }
 
+    /// For defences that only reshape the API's answers (output hardening): the reshaping,
+    /// which an adaptive adversary applies to its own shadow models' outputs too.
+    fn answer_view(&self) -> Option<aisec_attacks::membership::shadows::AnswerView> {
+        None
+    }
+
     fn as_any(&self) -> &dyn Any;
 }
 

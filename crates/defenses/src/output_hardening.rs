@@ -4,8 +4,8 @@
 //! stealing attacks using deceptive perturbations") keeps the top class but bends every
 //! probability by −β(σ(γ·logit p) − ½) and renormalises, so the log-ratios that equation
 //! solving and distillation read are no longer the model's. Score-based attacks lose signal;
-//! decision-based attacks and label-only extraction, which only need the label, are not
-//! slowed at all — the measurements show both. The wrapper is an API: it offers no gradients.
+//! decision-based attacks, label-only extraction and label-only membership inference, which
+//! only need the label, are not slowed at all — the measurements show both. The wrapper is an API: it offers no gradients.
 //!
 //! ATLAS: AML.M0002 Passive AI Output Obfuscation, lifecycle phases ML Model Evaluation and
 //! Deployment.
@@ -27,9 +27,9 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["ML Model Evaluation", "Deployment"],
     applies_to: AppliesTo::Outputs,
     action: Action::Wrap,
-    families: &[Family::Evasion, Family::Extraction],
-    measured_by: &["evasion.square", "evasion.hsj", "extract.equation", "extract.knockoff", "extract.jacobian"],
-    adaptive_attack: Some("evasion.hsj and extract.jacobian/knockoff need labels only, which every hardened answer still gives"),
+    families: &[Family::Evasion, Family::Extraction, Family::Privacy],
+    measured_by: &["evasion.square", "evasion.hsj", "extract.equation", "extract.knockoff", "extract.jacobian", "membership.lira", "membership.rmia", "membership.label-only"],
+    adaptive_attack: Some("evasion.hsj, extract.jacobian/knockoff and membership.label-only need labels only, which every hardened answer still gives"),
     forms: &["top1", "topk:K", "label", "round:D", "reverse-sigmoid"],
 };
 
@@ -53,6 +53,33 @@ pub enum Hardening {
 }
 
 impl Hardening {
+    /// What the hardened API answers in place of `out` (a batch of `[n, classes]` rows).
+    pub fn answer(&self, out: QueryOutput, classes: usize) -> QueryOutput {
+        match *self {
+            Hardening::Top1 => out.restrict(OutputKind::TopK(1), classes),
+            Hardening::TopK { k } => out.restrict(OutputKind::TopK(k), classes),
+            Hardening::Label => out.restrict(OutputKind::Label, classes),
+            Hardening::Round { decimals } => {
+                match out.restrict(OutputKind::Probabilities, classes) {
+                    QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
+                        p.iter().map(|v| round_to(*v, decimals)).collect(),
+                    ),
+                    other => other,
+                }
+            }
+            Hardening::ReverseSigmoid { beta, gamma } => {
+                match out.restrict(OutputKind::Probabilities, classes) {
+                    QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
+                        p.chunks(classes)
+                            .flat_map(|row| reverse_sigmoid(row, beta, gamma))
+                            .collect(),
+                    ),
+                    other => other,
+                }
+            }
+        }
+    }
+
     /// The reverse-sigmoid setting ART uses by default.
     pub const REVERSE_SIGMOID: Hardening = Hardening::ReverseSigmoid {
         beta: 1.0,
@@ -126,31 +153,7 @@ impl Classifier for HardenedOutputs {
     }
 
     fn query(&self, x: &[f32]) -> Result<QueryOutput, MlError> {
-        let classes = self.info.num_classes;
-        let out = self.inner.query(x)?;
-        Ok(match self.mode {
-            Hardening::Top1 => out.restrict(OutputKind::TopK(1), classes),
-            Hardening::TopK { k } => out.restrict(OutputKind::TopK(k), classes),
-            Hardening::Label => out.restrict(OutputKind::Label, classes),
-            Hardening::Round { decimals } => {
-                match out.restrict(OutputKind::Probabilities, classes) {
-                    QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
-                        p.iter().map(|v| round_to(*v, decimals)).collect(),
-                    ),
-                    other => other,
-                }
-            }
-            Hardening::ReverseSigmoid { beta, gamma } => {
-                match out.restrict(OutputKind::Probabilities, classes) {
-                    QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
-                        p.chunks(classes)
-                            .flat_map(|row| reverse_sigmoid(row, beta, gamma))
-                            .collect(),
-                    ),
-                    other => other,
-                }
-            }
-        })
+        Ok(self.mode.answer(self.inner.query(x)?, self.info.num_classes))
     }
 
     crate::guard::forward_to_inner!(evaluate, scores, budget);
@@ -180,6 +183,11 @@ pub const ENTRY: crate::registry::Entry = crate::registry::Entry {
 crate::defense::defense_from_config!(Hardening, {
     fn guard(&self, model: Arc<dyn Classifier>, _seed: u64) -> Option<Guarded> {
         Some(Guarded::plain(Arc::new(HardenedOutputs::new(model, *self))))
+    }
+
+    fn answer_view(&self) -> Option<aisec_attacks::membership::shadows::AnswerView> {
+        let mode = *self;
+        Some(Arc::new(move |out, classes| mode.answer(out, classes)))
     }
 });
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::shadows::{confidences, paired_subsets, ShadowSet};
+use super::shadows::{paired_subsets, ShadowSet};
 use super::{target_confidences, MembershipAttack, MembershipEntry, MembershipTask, Scored};
 use crate::extract::Oracle;
 use crate::{Access, AttackError, AttackInfo, Result};
@@ -78,7 +78,7 @@ impl MembershipAttack for Lira {
             let subsets = paired_subsets(n, size.min(n / 2), c.shadows, task.seed);
             let set = ShadowSet::train(&task.recipe, task.candidates, subsets, task.seed, task.progress)?;
             for (net, inside) in set.networks.iter().zip(&set.inside) {
-                for (i, phi) in confidences(net, task.candidates).into_iter().enumerate() {
+                for (i, phi) in task.recipe.confidences(net, task.candidates).into_iter().enumerate() {
                     if inside[i] { ins[i].push(phi) } else { outs[i].push(phi) }
                 }
             }
@@ -87,7 +87,7 @@ impl MembershipAttack for Lira {
             let subsets = paired_subsets(pop.len(), size.min(pop.len()), c.shadows, task.seed);
             let set = ShadowSet::train(&task.recipe, pop, subsets, task.seed, task.progress)?;
             for net in &set.networks {
-                for (i, phi) in confidences(net, task.candidates).into_iter().enumerate() {
+                for (i, phi) in task.recipe.confidences(net, task.candidates).into_iter().enumerate() {
                     outs[i].push(phi);
                 }
             }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::shadows::{paired_subsets, probabilities, ShadowSet};
+use super::shadows::{paired_subsets, ShadowSet};
 use super::{target_rows, MembershipAttack, MembershipEntry, MembershipTask, Scored};
 use crate::extract::Oracle;
 use crate::{Access, AttackError, AttackInfo, Result};
@@ -107,7 +107,7 @@ impl MembershipAttack for Rmia {
             let per_ref: Vec<Vec<f64>> = refs
                 .networks
                 .iter()
-                .map(|net| tempered(&probabilities(net, data), data, c.temperature))
+                .map(|net| tempered(&task.recipe.answers(net, data), data, c.temperature))
                 .collect();
             (0..data.len())
                 .map(|i| {

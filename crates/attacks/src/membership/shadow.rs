@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::shadows::{probabilities, ShadowSet};
+use super::shadows::ShadowSet;
 use super::{logit_confidence, target_rows, MembershipAttack, MembershipEntry, MembershipTask, Scored};
 use crate::extract::Oracle;
 use crate::{Access, AttackError, AttackInfo, Result};
@@ -106,7 +106,7 @@ impl MembershipAttack for ShadowModels {
         let classes = pop.num_classes;
         let mut per_class: Vec<(Vec<[f64; FEATURES]>, Vec<bool>)> = vec![Default::default(); classes];
         for (net, (ins, outs)) in set.networks.iter().zip(&splits) {
-            let probs = probabilities(net, pop);
+            let probs = task.recipe.answers(net, pop);
             for (&i, member) in ins.iter().map(|i| (i, true)).chain(outs.iter().map(|i| (i, false))) {
                 let y = pop.y[i];
                 per_class[y].0.push(features(&probs[i * classes..(i + 1) * classes], y));

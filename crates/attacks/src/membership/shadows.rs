@@ -11,7 +11,10 @@ use aisec_ml::tensor;
 use aisec_ml::train::{self, TrainConfig};
 use serde::Serialize;
 
+use aisec_ml::model::QueryOutput;
+
 use super::logit_confidence;
+use crate::extract::targets;
 use crate::Result;
 
 /// How the target was trained, as the adversary assumes it (LiRA's and RMIA's threat model:
@@ -26,7 +29,16 @@ pub struct Recipe {
     /// it): the adversary trains its shadows the same way.
     #[serde(skip)]
     pub trainer: Option<Arc<dyn Trainer>>,
+    /// How the target's API shapes a model's probabilities into its answer (top-k, rounding,
+    /// a reverse sigmoid), when it is not the plain probabilities. The adversary reads its
+    /// shadow models through the same view, so that both sides of every comparison are
+    /// answers of the same kind (the adaptive adversary of output hardening).
+    #[serde(skip)]
+    pub answers: Option<AnswerView>,
 }
+
+/// An API's answer to a batch of probability rows `[n, classes]`.
+pub type AnswerView = Arc<dyn Fn(QueryOutput, usize) -> QueryOutput + Send + Sync>;
 
 impl std::fmt::Debug for Recipe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,6 +47,10 @@ impl std::fmt::Debug for Recipe {
             .field("train", &self.train)
             .field("train_size", &self.train_size)
             .field("trainer", &self.trainer.as_ref().map(|t| t.name()))
+            .field(
+                "answers",
+                &self.answers.as_ref().map(|_| "the target API's view"),
+            )
             .finish()
     }
 }
@@ -54,6 +70,7 @@ impl Recipe {
             train,
             train_size,
             trainer: None,
+            answers: None,
         }
     }
 
@@ -155,11 +172,28 @@ pub fn probabilities(network: &Network, data: &Dataset) -> Vec<f32> {
     tensor::softmax_rows(&logits, data.num_classes)
 }
 
-/// A network's φ (logit-scaled confidence in the true label) for each record of `data`.
-pub fn confidences(network: &Network, data: &Dataset) -> Vec<f64> {
-    probabilities(network, data)
-        .chunks(data.num_classes)
-        .zip(&data.y)
-        .map(|(row, &y)| logit_confidence(row, y))
-        .collect()
+impl Recipe {
+    /// A shadow network's answers for `data` as probability rows, read as the target's API
+    /// answers (a top-k answer gives the classes it names and spreads the rest evenly, as the
+    /// target's answers are read).
+    pub fn answers(&self, network: &Network, data: &Dataset) -> Vec<f32> {
+        let probs = probabilities(network, data);
+        match &self.answers {
+            None => probs,
+            Some(view) => {
+                let out = view(QueryOutput::Probabilities(probs), data.num_classes);
+                targets(&out, data.num_classes)
+            }
+        }
+    }
+
+    /// A shadow network's φ (logit-scaled confidence in the true label) for each record of
+    /// `data`, from its answers as the target's API would give them.
+    pub fn confidences(&self, network: &Network, data: &Dataset) -> Vec<f64> {
+        self.answers(network, data)
+            .chunks(data.num_classes)
+            .zip(&data.y)
+            .map(|(row, &y)| logit_confidence(row, y))
+            .collect()
+    }
 }
