@@ -6,6 +6,7 @@ pub mod demo;
 pub mod detection;
 pub mod extraction;
 pub mod findings;
+pub mod inversion;
 pub mod membership;
 pub mod poisoning;
 pub mod runner;

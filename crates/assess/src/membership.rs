@@ -333,3 +333,49 @@ pub fn run_behind_guard(
     }
     Ok(report)
 }
+
+/// A target aisec trains for a membership experiment, with the split that says who is a
+/// member.
+pub struct TrainedTarget {
+    pub model: Arc<NativeModel>,
+    pub split: membership::MembershipSplit,
+    pub context: MembershipContext,
+    /// One line: the data, the split and the seed.
+    pub description: String,
+}
+
+/// Splits `all` (members, as many non-members, the adversary's population) and trains the
+/// target on the members with `recipe` — the recipe the adversary's shadow models follow.
+pub fn train_target(all: &Dataset, recipe: &Recipe, seed: u64) -> Result<TrainedTarget> {
+    let split = membership::MembershipSplit::new(all, recipe.train_size, seed)
+        .map_err(|e| AssessError::Config(format!("--train-size: {e}")))?;
+    split.members.check_trainable()?;
+    let net = recipe.fit(&split.members, seed)?;
+    let model = Arc::new(NativeModel::new(
+        net,
+        Manifest::new(recipe.architecture, &split.members, seed),
+    ));
+    let non_members: Vec<usize> = (0..split.candidates.len())
+        .filter(|&i| !split.is_member[i])
+        .collect();
+    let accuracy =
+        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&model.evaluate(&d.x)?, &d.y)) };
+    let target_accuracy = (
+        accuracy(&split.members)?,
+        accuracy(&split.candidates.subset(&non_members))?,
+    );
+    let d = &split.description;
+    Ok(TrainedTarget {
+        description: format!(
+            "{}: {} records; target trained by aisec on {} members, {} non-members, {} in the adversary's population (seed {})",
+            d.dataset, d.records, d.members, d.non_members, d.population, d.seed
+        ),
+        context: MembershipContext {
+            split: serde_json::to_value(d).unwrap_or_default(),
+            target_accuracy: Some(target_accuracy),
+            seed,
+        },
+        model,
+        split,
+    })
+}

@@ -1,15 +1,11 @@
 //! `aisec attack invert`: MI-Face model inversion, with each reconstruction compared to the
 //! assessor's data and drawn.
 
-use aisec_assess::membership::privacy_finding;
+use aisec_assess::inversion::mi_face_report;
 use aisec_attacks::inversion::mi_face::{self, GradientSource, MiFaceConfig};
-use aisec_attacks::inversion::{self, resemblance, Resemblance};
-use aisec_core::{Metric, Metrics, Severity};
 use aisec_ml::data::InputRange;
-use aisec_report::{RunKind, RunReport};
 use anyhow::{bail, Result};
 use clap::Args;
-use serde_json::json;
 
 use crate::atlas_cmd::load_kb;
 use crate::data_args::{check_fit, DataArgs, ModelArgs, Split};
@@ -95,63 +91,16 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
     );
     progress.finish();
     let out = result?;
-    let compared: Vec<Resemblance> = out
-        .images
-        .iter()
-        .map(|i| resemblance(&i.image, i.class, i.confidence, &assessor))
-        .collect();
-    let recognisable = compared
-        .iter()
-        .filter(|r| r.nearest_class_mean == r.class)
-        .count();
-    let share = recognisable as f64 / compared.len().max(1) as f64;
     let kb = load_kb(cli)?;
-    let mut metrics = Metrics::default();
-    metrics.insert(Metric::AttackSuccessRate, share)?;
-    metrics.insert(Metric::QueriesTotal, out.queries as f64)?;
-    let severity = match share {
-        s if s >= 0.8 => Severity::Medium,
-        s if s > 0.0 => Severity::Low,
-        _ => Severity::Info,
-    };
-    let finding = privacy_finding(
-        format!(
-            "{} reconstructs {recognisable} of {} classes recognisably (each nearer its own class's mean training input than any other's), {} gradients, {} queries",
-            mi_face::INFO.name,
-            compared.len(),
-            match out.gradients {
-                GradientSource::ZerothOrder => "estimated from scores",
-                _ => "exact (white box)",
-            },
-            out.queries
-        ),
-        severity,
-        inversion::ATLAS,
-        metrics.clone(),
+    let (report, compared) = mi_face_report(
+        &out,
+        &config,
+        &assessor,
+        &target.info().description,
+        range,
+        args.seed,
         &kb,
     );
-    let report = RunReport::new(
-        RunKind::Attack,
-        mi_face::INFO.name,
-        inversion::ATLAS,
-        target.info().description.clone(),
-        serde_json::to_value(&config)?,
-        args.seed,
-        metrics,
-    )
-    .with_data(format!(
-        "{} (training split, the assessor's comparison)",
-        assessor.name
-    ))
-    .with_observations(Some(json!({
-        "input_range": range,
-        "gradients": out.gradients,
-        "steps": out.steps,
-        "shape": assessor.sample_shape,
-        "images": out.images,
-        "resemblance": compared,
-    })))
-    .with_findings(vec![finding]);
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif => {

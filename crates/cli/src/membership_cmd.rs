@@ -8,13 +8,12 @@ use std::sync::Arc;
 use aisec_assess::membership::{
     self as assess_membership, MembershipContext, MembershipExperiment,
 };
-use aisec_attacks::membership::{self, MembershipParams, MembershipSplit, MembershipTask, Recipe};
+use aisec_attacks::membership::{self, MembershipParams, MembershipTask, Recipe};
 use aisec_core::Metric;
 use aisec_defenses::dp_sgd::DpSgdDefense;
 use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::{self, Dataset};
 use aisec_ml::model::{revealing, Classifier, OutputKind, QueryOutput};
-use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train;
 use aisec_report::RunReport;
@@ -149,45 +148,22 @@ fn accuracy(target: &dyn Classifier, data: &Dataset) -> Result<f64> {
 pub(crate) fn trained_here(args: &ExperimentArgs, progress: &Progress) -> Result<Prepared> {
     let all = args.data.load(Split::All)?;
     let train_size = args.train_size.unwrap_or(all.len() / 4);
-    let split = MembershipSplit::new(&all, train_size, args.seed)
-        .map_err(anyhow::Error::msg)
-        .context("--train-size")?;
-    split.members.check_trainable()?;
     let config = train_config(args.arch, args.seed, args.epochs, args.learning_rate)?;
     progress.message(format!(
-        "training the target ({}) on {} members",
-        args.arch.name(),
-        split.members.len()
+        "training the target ({}) on {train_size} members",
+        args.arch.name()
     ));
     // The same recipe the adversary's shadow models follow.
-    let net = Recipe::plain(args.arch, config, train_size).fit(&split.members, args.seed)?;
-    let model = Arc::new(NativeModel::new(
-        net,
-        Manifest::new(args.arch, &split.members, args.seed),
-    ));
-    let non_members: Vec<usize> = (0..split.candidates.len())
-        .filter(|&i| !split.is_member[i])
-        .collect();
-    let target_accuracy = (
-        accuracy(model.as_ref(), &split.members)?,
-        accuracy(model.as_ref(), &split.candidates.subset(&non_members))?,
-    );
-    let d = &split.description;
+    let recipe = Recipe::plain(args.arch, config, train_size);
+    let trained = assess_membership::train_target(&all, &recipe, args.seed)?;
     Ok(Prepared {
-        target: model,
-        data_description: format!(
-            "{}: {} records; target trained by aisec on {} members, {} non-members, {} in the adversary's population (seed {})",
-            d.dataset, d.records, d.members, d.non_members, d.population, d.seed
-        ),
-        context: MembershipContext {
-            split: serde_json::to_value(d).unwrap_or_default(),
-            target_accuracy: Some(target_accuracy),
-            seed: args.seed,
-        },
-        members: Some(split.members),
-        candidates: split.candidates,
-        is_member: split.is_member,
-        population: split.population,
+        target: trained.model,
+        data_description: trained.description,
+        context: trained.context,
+        members: Some(trained.split.members),
+        candidates: trained.split.candidates,
+        is_member: trained.split.is_member,
+        population: trained.split.population,
         train_size,
     })
 }

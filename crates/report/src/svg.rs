@@ -120,6 +120,83 @@ fn chart(
     out
 }
 
+/// ROC curves on log–log axes (Carlini et al. 2022: the low-FPR end is what matters), from
+/// `floor` (the smallest false-positive rate the data can show, 1 / non-members) to 1, with
+/// the diagonal of a guess. Points at a rate of 0 are drawn on the axis at `floor`.
+pub fn roc_log_log(title: &str, series: &[Series], floor: f64) -> String {
+    let (w, h) = (680.0, 360.0);
+    let (left, right, top, bottom) = (56.0, 230.0, 30.0, 44.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let decades = (-floor.clamp(1e-9, 0.1).log10()).ceil();
+    let lo = 10f64.powf(-decades);
+    let t = |v: f64| (v.max(lo).log10() + decades) / decades;
+    let sx = |x: f64| left + pw * t(x);
+    let sy = |y: f64| top + ph * (1.0 - t(y));
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
+        esc(title)
+    );
+    out.push_str(&format!(
+        r#"<text x="{left}" y="18" font-size="14" font-weight="bold">{}</text>"#,
+        esc(title)
+    ));
+    for d in 0..=decades as i32 {
+        let v = 10f64.powi(-d);
+        let label = if v >= 0.01 {
+            format!("{}%", 100.0 * v)
+        } else {
+            format!("{}%", format_args!("{:.*}", (d - 2) as usize, 100.0 * v))
+        };
+        out.push_str(&format!(
+            r##"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><line x1="{x}" x2="{x}" y1="{top}" y2="{}" stroke="#ddd"/><text x="{}" y="{}" font-size="11" text-anchor="end">{label}</text><text x="{x}" y="{}" font-size="11" text-anchor="middle">{label}</text>"##,
+            left + pw,
+            top + ph,
+            left - 6.0,
+            sy(v) + 4.0,
+            top + ph + 16.0,
+            y = sy(v),
+            x = sx(v),
+        ));
+    }
+    out.push_str(&format!(
+        r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999" stroke-dasharray="4 4"/>"##,
+        sx(lo),
+        sy(lo),
+        sx(1.0),
+        sy(1.0)
+    ));
+    out.push_str(&format!(
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">false-positive rate (log)</text>"#,
+        left + pw / 2.0,
+        h - 6.0
+    ));
+    out.push_str(&format!(r#"<text x="14" y="{0}" font-size="12" text-anchor="middle" transform="rotate(-90 14 {0})">true-positive rate (log)</text>"#, top + ph / 2.0));
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<String> = s
+            .points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        out.push_str(&format!(
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"><title>{}</title></polyline>"#,
+            pts.join(" "),
+            esc(&s.label)
+        ));
+        let ly = top + 14.0 + 18.0 * i as f64;
+        out.push_str(&format!(
+            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}" font-size="11">{}</text>"#,
+            left + pw + 10.0,
+            left + pw + 28.0,
+            left + pw + 32.0,
+            ly + 4.0,
+            esc(&s.label)
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
 /// A grey-scale image (values in [lo, hi]) as SVG cells.
 pub fn image(
     pixels: &[f32],
@@ -237,6 +314,19 @@ mod tests {
         let svg = image(&[0.0, 1.0, 0.5, 0.25], 2, 2, 0.0, 1.0, 10.0, "x");
         assert_eq!(svg.matches("<rect").count(), 4);
         assert!(svg.contains("rgb(0,0,0)") && svg.contains("rgb(255,255,255)"));
+    }
+
+    #[test]
+    fn roc_axes_reach_down_to_one_non_member() {
+        let s = vec![Series {
+            label: "LiRA <16>".into(),
+            points: vec![(0.0, 0.0), (0.0004, 0.1), (0.01, 0.25), (1.0, 1.0)],
+        }];
+        let svg = roc_log_log("ROC", &s, 1.0 / 2500.0);
+        // 2,500 non-members: four decades, 0.01% to 100%.
+        assert!(svg.contains(">0.01%<") && svg.contains(">100%<") && !svg.contains(">0.001%<"));
+        assert!(svg.contains("LiRA &lt;16&gt;"));
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
     }
 
     #[test]

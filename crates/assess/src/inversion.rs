@@ -1,0 +1,85 @@
+//! Model inversion as a report: each reconstruction compared with the assessor's data
+//! (nearest class mean, nearest record), the share of classes reconstructed recognisably as
+//! the attack's success rate, and a finding.
+
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::inversion::mi_face::{self, GradientSource, Inversion, MiFaceConfig};
+use aisec_attacks::inversion::{self, resemblance, Resemblance};
+use aisec_core::{Metric, Metrics, Severity};
+use aisec_ml::data::{Dataset, InputRange};
+use aisec_report::{RunKind, RunReport};
+use serde_json::json;
+
+use crate::membership::privacy_finding;
+
+/// The run's report and each reconstruction's comparison with `assessor` (the training
+/// split the assessor holds).
+#[allow(clippy::too_many_arguments)]
+pub fn mi_face_report(
+    out: &Inversion,
+    config: &MiFaceConfig,
+    assessor: &Dataset,
+    target: &str,
+    range: InputRange,
+    seed: u64,
+    kb: &KnowledgeBase,
+) -> (RunReport, Vec<Resemblance>) {
+    let compared: Vec<Resemblance> = out
+        .images
+        .iter()
+        .map(|i| resemblance(&i.image, i.class, i.confidence, assessor))
+        .collect();
+    let recognisable = compared
+        .iter()
+        .filter(|r| r.nearest_class_mean == r.class)
+        .count();
+    let share = recognisable as f64 / compared.len().max(1) as f64;
+    let mut metrics = Metrics::default();
+    // A share of classes and a query count: finite and in range by construction.
+    let _ = metrics.insert(Metric::AttackSuccessRate, share);
+    let _ = metrics.insert(Metric::QueriesTotal, out.queries as f64);
+    let severity = match share {
+        s if s >= 0.8 => Severity::Medium,
+        s if s > 0.0 => Severity::Low,
+        _ => Severity::Info,
+    };
+    let finding = privacy_finding(
+        format!(
+            "{} reconstructs {recognisable} of {} classes recognisably (each nearer its own class's mean training input than any other's), {} gradients, {} queries",
+            mi_face::INFO.name,
+            compared.len(),
+            match out.gradients {
+                GradientSource::ZerothOrder => "estimated from scores",
+                _ => "exact (white box)",
+            },
+            out.queries
+        ),
+        severity,
+        inversion::ATLAS,
+        metrics.clone(),
+        kb,
+    );
+    let report = RunReport::new(
+        RunKind::Attack,
+        mi_face::INFO.name,
+        inversion::ATLAS,
+        target,
+        serde_json::to_value(config).unwrap_or_default(),
+        seed,
+        metrics,
+    )
+    .with_data(format!(
+        "{} (training split, the assessor's comparison)",
+        assessor.name
+    ))
+    .with_observations(Some(json!({
+        "input_range": range,
+        "gradients": out.gradients,
+        "steps": out.steps,
+        "shape": assessor.sample_shape,
+        "images": out.images,
+        "resemblance": compared,
+    })))
+    .with_findings(vec![finding]);
+    (report, compared)
+}
