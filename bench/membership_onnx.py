@@ -14,8 +14,9 @@ import torch
 from sklearn.datasets import load_digits
 
 
-def main():
-    out = sys.argv[1]
+def build(out):
+    """Trains the target, writes the ONNX file and the CSVs into `out`; returns the network,
+    the data and the three index sets."""
     os.makedirs(out, exist_ok=True)
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
@@ -43,6 +44,11 @@ def main():
     for name, idx in [("members", members), ("non_members", outsiders), ("population", population)]:
         np.savetxt(os.path.join(out, f"{name}.csv"),
                    np.column_stack([x[idx], y[idx]]), delimiter=",", fmt="%.6g")
+    return net, x, y, members, outsiders, population
+
+
+def main():
+    build(sys.argv[1])
 
 
 if __name__ == "__main__":

@@ -217,8 +217,13 @@ pub fn run_behind_retraining(
     let epsilon = observed.get("epsilon").and_then(|e| e.as_f64());
     let mut reference = defense.reference();
     reference.observed = Some(serde_json::Value::Object(observed));
+    let subject = match epsilon {
+        Some(eps) => format!("the model retrained with DP-SGD (ε = {eps:.2})"),
+        None => format!("the model retrained with {name} ({})", defense.settings()),
+    };
     let mut report = self::report(&outcome, kb, &target.info().description, data, &context)
-        .with_defense(reference);
+        .with_defense(reference)
+        .with_findings(vec![finding(&outcome, kb, &subject)]);
     if let Some(eps) = epsilon {
         let _ = report.metrics.insert(Metric::EpsilonDp, eps);
     }
@@ -301,8 +306,10 @@ pub fn run_behind_guard(
         "attack_ran": true,
         "shadow_models_see": "their outputs as the API gave them before the defence (the adversary is not told about it)",
     }));
+    let subject = format!("the model behind {}", defense.info().name);
     let mut report = self::report(&outcome, kb, &defended.info().description, data, context)
-        .with_defense(reference);
+        .with_defense(reference)
+        .with_findings(vec![finding(&outcome, kb, &subject)]);
     // The adaptive adversary knows how the API reshapes its answers and reads its own
     // shadow models the same way. Attacks without shadow models are the same run again.
     if let Some(view) = defense.answer_view() {
@@ -326,9 +333,14 @@ pub fn run_behind_guard(
             "attack_ran": true,
             "shadow_models_see": "their outputs through the same defence (the adaptive adversary)",
         }));
+        let subject = format!(
+            "the model behind {} (against the adversary who knows it)",
+            defense.info().name
+        );
         report.adaptive = Some(Box::new(
             self::report(&outcome, kb, &defended.info().description, data, context)
-                .with_defense(observed),
+                .with_defense(observed)
+                .with_findings(vec![finding(&outcome, kb, &subject)]),
         ));
     }
     Ok(report)

@@ -341,7 +341,35 @@ fn demo_builds_attacks_defends_and_reports() {
         .as_array()
         .unwrap()
         .is_empty());
+    // The privacy stage: the published ordering on an overfitted target, DP-SGD's cut, and
+    // recognisable inverted digits.
+    let privacy = &report["observations"]["privacy"];
+    let tpr = |r: &serde_json::Value| num(&r["metrics"]["tpr_at_1pct_fpr"]);
+    let by_name = |name: &str| {
+        privacy["membership"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let (loss, lira) = (by_name("membership.loss"), by_name("membership.lira"));
+    assert!(
+        tpr(&lira) >= 5.0 * tpr(&loss),
+        "{} vs {}",
+        tpr(&lira),
+        tpr(&loss)
+    );
+    assert_eq!(lira["observations"]["non_members"], 2500);
+    let dp8 = &privacy["tradeoff"][1];
+    assert_eq!(dp8["defence"], "dp-sgd:8");
+    assert!(num(&dp8["epsilon"]) <= 8.0 + 1e-6);
+    assert!(num(&dp8["tpr_at_1pct_fpr"]) < tpr(&lira) / 4.0, "{dp8}");
+    assert!(num(&privacy["inversion"]["metrics"]["attack_success_rate"]) >= 0.8);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Membership inference ROC (log–log"));
+    assert!(html.contains("DP-SGD: utility and leakage against ε"));
     assert!(html.contains("Backdoor attack success"));
     assert!(html.contains("Fidelity on held-out digits against queries") && html.contains("PRADA"));
     assert!(

@@ -6,6 +6,8 @@
 //! 4. Attack again: the same battery and sweep against the hardened model.
 //! 5. Black box, detection, poisoning and extraction stages, each with its defence.
 //! 6. Supply chain: the baseline as a PyTorch checkpoint and a poisoned copy, scanned.
+//! 7. Privacy: membership inference on an overfitted purchase-synthetic MLP, DP-SGD and early
+//!    stopping measured by attacking again, MI-Face inversion of a digits softmax regression.
 //!
 //! Findings name ATLAS techniques and recommend mitigations with their lifecycle phases;
 //! the report records seeds and configurations so that every number can be reproduced.
@@ -13,6 +15,7 @@
 mod evasion_stages;
 use evasion_stages::{battery_and_sweeps, battery_params, head_of, hopskipjump_stage};
 pub mod extraction;
+pub mod privacy;
 mod report;
 pub use report::json as report_json;
 pub mod scan;
@@ -59,6 +62,8 @@ pub struct DemoConfig {
     pub squeeze_adaptive_steps: usize,
     /// PGD steps per batch of adversarial training. Default 5 (step size 2.5·ε/5).
     pub adv_train_steps: usize,
+    /// The privacy stage; `None` skips it.
+    pub privacy: Option<privacy::PrivacyConfig>,
 }
 
 impl Default for DemoConfig {
@@ -76,6 +81,7 @@ impl Default for DemoConfig {
             detection_examples: 160,
             squeeze_adaptive_steps: 200,
             adv_train_steps: 5,
+            privacy: Some(privacy::PrivacyConfig::default()),
         }
     }
 }
@@ -116,6 +122,8 @@ pub struct DemoOutcome {
     pub extraction: Option<crate::demo::extraction::ExtractionStage>,
     /// The baseline as a PyTorch checkpoint and a poisoned copy, scanned.
     pub scan: Option<crate::demo::scan::ScanStage>,
+    /// Membership inference with its defences, and model inversion.
+    pub privacy: Option<privacy::PrivacyStage>,
     /// Each stage's own wall time; HopSkipJump runs beside detection, so they overlap.
     pub timings: Vec<(String, f64)>,
     /// The whole run, start to end.
@@ -354,6 +362,22 @@ pub fn run(
     let scan = crate::demo::scan::run(&baseline, kb)?;
     findings.extend(scan.report.findings.iter().cloned());
     timings.push(("scan".to_string(), started.elapsed().as_secs_f64()));
+
+    let privacy = match &cfg.privacy {
+        None => None,
+        Some(privacy_cfg) => {
+            let started = Instant::now();
+            let stage = privacy::run(privacy_cfg, cfg.seed, kb, &mut |s| {
+                progress(Progress::Stage(s))
+            })?;
+            for r in stage.membership.iter().chain(&stage.defended) {
+                findings.extend(r.findings.iter().cloned());
+            }
+            findings.extend(stage.inversion.findings.iter().cloned());
+            timings.push(("privacy".to_string(), started.elapsed().as_secs_f64()));
+            Some(stage)
+        }
+    };
     Ok(DemoOutcome {
         config: cfg.clone(),
         test,
@@ -368,6 +392,7 @@ pub fn run(
         poisoning: Some((poisoning, poisoning_report)),
         extraction: Some(extraction),
         scan: Some(scan),
+        privacy,
         timings,
         wall_seconds: run_started.elapsed().as_secs_f64(),
     })

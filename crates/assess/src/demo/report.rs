@@ -91,6 +91,13 @@ pub fn json(outcome: &DemoOutcome) -> Value {
             "fidelity_curves": e.curves,
         })),
         "scan": outcome.scan.as_ref().map(|s| &s.report),
+        "privacy": outcome.privacy.as_ref().map(|p| json!({
+            "config": p.config,
+            "membership": p.membership,
+            "defended": p.defended,
+            "tradeoff": p.tradeoff,
+            "inversion": p.inversion,
+        })),
         "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })));
     serde_json::to_value(report).unwrap_or_default()
@@ -348,6 +355,10 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             poisoning_section(outcome),
             crate::demo::extraction::section(outcome.extraction.as_ref()),
             crate::demo::scan::section(outcome.scan.as_ref()),
+            crate::demo::privacy::section(
+                outcome.privacy.as_ref(),
+                &aisec_ml::data::BuiltinDataset::Digits.load(),
+            ),
         ],
         names: outcome
             .findings

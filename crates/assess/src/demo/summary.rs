@@ -17,7 +17,7 @@ pub struct FamilyLine {
     pub before: f64,
     pub defence: &'static str,
     pub after: f64,
-    pub measure: &'static str,
+    pub measure: String,
 }
 
 fn metric(m: &Metrics, key: Metric) -> f64 {
@@ -50,7 +50,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
             before,
             defence: "PGD adversarial training (AML.M0003)",
             after,
-            measure: "attack success rate",
+            measure: "attack success rate".into(),
         });
     }
     if let Some(hsj) = outcome.runs.iter().find(|r| r.name == "evasion.hsj") {
@@ -61,7 +61,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
                 before: metric(&hsj.metrics, Metric::AttackSuccessRate),
                 defence: "PGD adversarial training (AML.M0003)",
                 after: metric(&defended.metrics, Metric::AttackSuccessRate),
-                measure: "attack success rate (minimum-norm: any size)",
+                measure: "attack success rate (minimum-norm: any size)".into(),
             });
         }
     }
@@ -77,7 +77,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
             before: 1.0,
             defence: "feature squeezing (AML.M0015)",
             after: 1.0 - adaptive.map_or(plain, |a| a.min(plain)),
-            measure: "adversarial inputs not flagged",
+            measure: "adversarial inputs not flagged".into(),
         });
     }
     if let Some((p, _)) = &outcome.poisoning {
@@ -93,7 +93,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
                 before,
                 defence: "activation clustering, retrain (AML.M0007)",
                 after,
-                measure: "triggered inputs sent to the target class",
+                measure: "triggered inputs sent to the target class".into(),
             });
         }
     }
@@ -119,7 +119,29 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
                 before,
                 defence: "output hardening (AML.M0002) / PRADA (AML.M0024)",
                 after,
-                measure: "substitute's agreement with the model (fidelity)",
+                measure: "substitute's agreement with the model (fidelity)".into(),
+            });
+        }
+    }
+    if let Some(stage) = &outcome.privacy {
+        let tpr = |r: &aisec_report::RunReport| metric(&r.metrics, Metric::TprAt1PctFpr);
+        let worst = stage
+            .membership
+            .iter()
+            .max_by(|a, b| tpr(a).total_cmp(&tpr(b)));
+        let dp = stage
+            .defended
+            .iter()
+            .zip(&stage.config.defences)
+            .find(|(_, form)| form.starts_with("dp-sgd"));
+        if let (Some(worst), Some((dp, form))) = (worst, dp) {
+            lines.push(FamilyLine {
+                family: "Membership inference",
+                attack: format!("{} before; membership.lira after", worst.name),
+                before: tpr(worst),
+                defence: "DP-SGD (AML.M0003)",
+                after: tpr(dp),
+                measure: format!("training records identified at 1% FPR (LiRA behind {form})"),
             });
         }
     }
@@ -131,7 +153,7 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
             before: 1.0,
             defence: "aisec scan before loading (AML.M0016)",
             after: if flagged { 0.0 } else { 1.0 },
-            measure: "payload runs when the file is loaded",
+            measure: "payload runs when the file is loaded".into(),
         });
     }
     lines
@@ -184,6 +206,10 @@ fn family_of(f: &Finding) -> &'static str {
     let names = |id: &str| f.atlas.iter().any(|a| a.as_str() == id);
     if names("AML.T0024.002") {
         "Extraction"
+    } else if names("AML.T0024.000") {
+        "Membership inference"
+    } else if names("AML.T0024.001") {
+        "Model inversion"
     } else if names("AML.T0020") {
         "Poisoning"
     } else if names("AML.T0011.000") {
