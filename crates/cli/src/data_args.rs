@@ -104,6 +104,16 @@ impl DataArgs {
         Ok(ds)
     }
 
+    /// The data as these flags name it: a built-in name or a file path.
+    pub fn source(&self) -> String {
+        match (&self.dataset, &self.data, &self.csv) {
+            (Some(name), _, _) => name.trim().to_ascii_lowercase(),
+            (_, Some(x), _) => x.display().to_string(),
+            (_, _, Some(csv)) => csv.display().to_string(),
+            _ => String::new(),
+        }
+    }
+
     pub fn is_builtin(&self) -> bool {
         self.dataset.is_some()
     }

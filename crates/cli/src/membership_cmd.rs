@@ -14,6 +14,7 @@ use aisec_defenses::dp_sgd::DpSgdDefense;
 use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::{self, Dataset};
 use aisec_ml::model::{revealing, Classifier, OutputKind, QueryOutput};
+use aisec_ml::native::NativeModel;
 use aisec_ml::net::Architecture;
 use aisec_ml::train;
 use aisec_report::RunReport;
@@ -61,16 +62,18 @@ pub struct MembershipArgs {
     pub experiment: ExperimentArgs,
     #[arg(long, help = crate::attack_cmd::attack_help(membership::ATTACKS.iter().map(|e| e.info)))]
     pub attack: String,
-    /// A target trained elsewhere (model directory, .onnx, kserve+http(s)://…); needs
-    /// --members and --non-members. Without it aisec trains the target itself.
-    #[arg(long, requires_all = ["members", "non_members"])]
+    /// The target: a model directory from `aisec model train` (its recorded split says who
+    /// is a member; give the data it was trained on), or any model (.onnx,
+    /// kserve+http(s)://…, a directory) with --members and --non-members. Without it aisec
+    /// trains the target itself.
+    #[arg(long)]
     pub model: Option<String>,
     /// With --model: a CSV of records the target was trained on (label column as
     /// --label-column, else the last).
-    #[arg(long, value_name = "CSV", requires = "model")]
+    #[arg(long, value_name = "CSV", requires_all = ["model", "non_members"])]
     pub members: Option<PathBuf>,
     /// With --model: a CSV of records from the same distribution it never saw.
-    #[arg(long, value_name = "CSV", requires = "model")]
+    #[arg(long, value_name = "CSV", requires_all = ["model", "members"])]
     pub non_members: Option<PathBuf>,
     /// LiRA, RMIA, shadow: how many shadow or reference models the adversary trains
     /// (default: LiRA 16, RMIA 4, shadow 8).
@@ -165,6 +168,93 @@ pub(crate) fn trained_here(args: &ExperimentArgs, progress: &Progress) -> Result
         is_member: trained.split.is_member,
         population: trained.split.population,
         train_size,
+    })
+}
+
+/// A model `aisec model train` wrote, whose manifest records the split it was trained on:
+/// the held-out records are the non-members, as many of its training records (drawn with
+/// --seed) the members, and its other training records the adversary's population (they
+/// are never candidates, so using them tells the attack nothing about who is).
+fn recorded(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
+    let path = std::path::Path::new(spec);
+    let manifest_path = if path.is_dir() {
+        path.join("model.json")
+    } else {
+        path.to_path_buf()
+    };
+    let no_split = || {
+        anyhow::anyhow!(
+            "--model {spec}: no recorded training split (only `aisec model train` records one); pass --members and --non-members CSVs"
+        )
+    };
+    if manifest_path.extension().is_none_or(|e| e != "json") || !manifest_path.exists() {
+        return Err(no_split());
+    }
+    let model = NativeModel::load(path).with_context(|| format!("--model {spec}"))?;
+    let split = model.manifest.training_split.clone().ok_or_else(no_split)?;
+    let source = args.experiment.data.source();
+    let all = args.experiment.data.load(Split::All)?;
+    if source != split.source || all.len() != split.records {
+        bail!(
+            "--model {spec} was trained on {} ({} records, split seed {}); the data given is {source} ({} records): give the data it was trained on",
+            split.source,
+            split.records,
+            split.split_seed,
+            all.len()
+        );
+    }
+    let members = args.experiment.data.load(Split::Train)?;
+    let held_out = args.experiment.data.load(Split::Test)?;
+    if members.len() != split.members || held_out.len() != split.held_out {
+        bail!(
+            "--model {spec}: its manifest records {} members and {} held out, the data splits into {} and {}",
+            split.members,
+            split.held_out,
+            members.len(),
+            held_out.len()
+        );
+    }
+    let k = held_out.len().min(members.len() / 2);
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    aisec_core::rng::Rng::derive(args.experiment.seed, "recorded-members").shuffle(&mut order);
+    let (tested, rest) = order.split_at(k);
+    let mut candidates = members.subset(tested);
+    let outsiders = held_out.subset(&(0..k).collect::<Vec<_>>());
+    candidates.x.extend_from_slice(&outsiders.x);
+    candidates.y.extend_from_slice(&outsiders.y);
+    let is_member: Vec<bool> = (0..2 * k).map(|i| i < k).collect();
+    let population = members.subset(rest);
+    let target: Arc<dyn Classifier> = Arc::new(model);
+    let target_accuracy = (
+        accuracy(target.as_ref(), &members)?,
+        accuracy(target.as_ref(), &held_out)?,
+    );
+    Ok(Prepared {
+        data_description: format!(
+            "{}: split recorded with the model ({} members, {} held out, split seed {}); candidates: {k} members drawn with seed {} and {k} held-out records; adversary's population: the other {} training records",
+            split.source,
+            split.members,
+            split.held_out,
+            split.split_seed,
+            args.experiment.seed,
+            population.len()
+        ),
+        context: MembershipContext {
+            split: serde_json::json!({
+                "recorded_with_model": split,
+                "members": k,
+                "non_members": k,
+                "population": population.len(),
+            }),
+            target_accuracy: Some(target_accuracy),
+            seed: args.experiment.seed,
+        },
+        train_size: members.len(),
+        members: None,
+        target,
+        candidates,
+        is_member,
+        population,
     })
 }
 
@@ -296,7 +386,8 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     let progress = Progress::new();
     let prepared = match &args.model {
         None => trained_here(&args.experiment, &progress)?,
-        Some(spec) => given(args, spec)?,
+        Some(spec) if args.members.is_some() => given(args, spec)?,
+        Some(spec) => recorded(args, spec)?,
     };
     let target = revealing(prepared.target.clone(), args.outputs);
     let recipe = Recipe {

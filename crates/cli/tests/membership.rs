@@ -177,3 +177,38 @@ fn output_hardening_is_measured_against_the_label_only_attack_too() {
         "retraining defence",
     );
 }
+
+#[test]
+fn a_model_aisec_trained_carries_its_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    json(&aisec_line(&format!(
+        "model train --arch logreg --dataset digits --out {} --format json",
+        model.display()
+    )));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(manifest["training_split"]["members"], 1438);
+    assert_eq!(manifest["training_split"]["held_out"], 359);
+    // No member lists: the recorded split says who is one.
+    let v = json(&aisec_line(&format!(
+        "attack membership --attack loss --model {} --dataset digits --format json",
+        model.display()
+    )));
+    let o = &v["observations"];
+    assert_eq!(o["members"], 359);
+    assert_eq!(o["non_members"], 359);
+    assert_eq!(o["split"]["population"], 1438 - 359);
+    assert_eq!(o["split"]["recorded_with_model"]["source"], "digits");
+    fails_with(
+        &aisec_line(&format!(
+            "attack membership --attack loss --model {} --dataset iris",
+            model.display()
+        )),
+        "give the data it was trained on",
+    );
+    fails_with(
+        &aisec_line("attack membership --attack loss --model elsewhere.onnx --dataset digits"),
+        "no recorded training split",
+    );
+}

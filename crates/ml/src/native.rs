@@ -38,6 +38,28 @@ pub struct Manifest {
     /// How the model was hardened, when it was (e.g. PGD adversarial training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defense: Option<aisec_core::DefenseRef>,
+    /// Which records it was trained on, when aisec trained it: the truth a membership
+    /// experiment needs (members: the training part of the split; non-members: the part
+    /// held out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_split: Option<TrainingSplit>,
+}
+
+/// A stratified split as `aisec model train` makes it, enough to rebuild it from the same
+/// data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSplit {
+    /// The data as the training command named it: a built-in name or a file path.
+    pub source: String,
+    /// Records in the data before the split.
+    pub records: usize,
+    pub split_seed: u64,
+    /// The held-out share.
+    pub test_fraction: f64,
+    /// Records trained on (the members).
+    pub members: usize,
+    /// Records held out (never seen in training).
+    pub held_out: usize,
 }
 
 impl Manifest {
@@ -54,6 +76,7 @@ impl Manifest {
             training: None,
             metrics: serde_json::Map::new(),
             defense: None,
+            training_split: None,
         }
     }
 }
