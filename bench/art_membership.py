@@ -95,10 +95,20 @@ def main():
     t = time.time()
     n_lo = 100
     try:
-        # The unsupervised calibration draws float64 noise that a float32 PyTorch model
-        # refuses (ART 1.20.1), so the threshold is calibrated on 50 known members and 50
-        # known non-members, and the next 100 + 100 candidates are scored.
-        lo = LabelOnlyDecisionBoundary(clf)
+        # ART 1.20.1's HopSkipJump starts from float64 noise, which a float32 PyTorch model
+        # refuses: the same network behind a cast. The threshold is calibrated on 50 known
+        # members and 50 known non-members; the next 100 + 100 candidates are scored.
+        class Float32(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, v):
+                return self.inner(v.float())
+
+        cast = PyTorchClassifier(model=Float32(net), loss=torch.nn.CrossEntropyLoss(),
+                                 input_shape=(64,), nb_classes=10, clip_values=(0.0, 1.0))
+        lo = LabelOnlyDecisionBoundary(cast)
         hsj = dict(max_iter=20, max_eval=200, init_eval=20, verbose=False)
         lo.calibrate_distance_threshold(xm[:50], ym[:50], xn[:50], yn[:50], **hsj)
         sub = np.r_[50 + np.arange(n_lo), len(xm) + 50 + np.arange(n_lo)]
