@@ -143,8 +143,24 @@ pub(crate) struct Prepared {
     pub(crate) data_description: String,
 }
 
-fn accuracy(target: &dyn Classifier, data: &Dataset) -> Result<f64> {
-    Ok(train::accuracy(&target.evaluate(&data.x)?, &data.y))
+/// The target's accuracy on its members and on the non-members.
+fn accuracies(
+    target: &dyn Classifier,
+    members: &Dataset,
+    outsiders: &Dataset,
+) -> Result<(f64, f64)> {
+    let accuracy =
+        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&target.evaluate(&d.x)?, &d.y)) };
+    Ok((accuracy(members)?, accuracy(outsiders)?))
+}
+
+/// The candidates: the members, then the non-members, with who is which.
+fn candidates_of(members: &Dataset, outsiders: &Dataset) -> (Dataset, Vec<bool>) {
+    let mut candidates = members.clone();
+    candidates.x.extend_from_slice(&outsiders.x);
+    candidates.y.extend_from_slice(&outsiders.y);
+    let is_member = (0..candidates.len()).map(|i| i < members.len()).collect();
+    (candidates, is_member)
 }
 
 /// The experiment: split, train the target on the members.
@@ -218,17 +234,13 @@ fn recorded(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
     let mut order: Vec<usize> = (0..members.len()).collect();
     aisec_core::rng::Rng::derive(args.experiment.seed, "recorded-members").shuffle(&mut order);
     let (tested, rest) = order.split_at(k);
-    let mut candidates = members.subset(tested);
-    let outsiders = held_out.subset(&(0..k).collect::<Vec<_>>());
-    candidates.x.extend_from_slice(&outsiders.x);
-    candidates.y.extend_from_slice(&outsiders.y);
-    let is_member: Vec<bool> = (0..2 * k).map(|i| i < k).collect();
+    let (candidates, is_member) = candidates_of(
+        &members.subset(tested),
+        &held_out.subset(&(0..k).collect::<Vec<_>>()),
+    );
     let population = members.subset(rest);
     let target: Arc<dyn Classifier> = Arc::new(model);
-    let target_accuracy = (
-        accuracy(target.as_ref(), &members)?,
-        accuracy(target.as_ref(), &held_out)?,
-    );
+    let target_accuracy = accuracies(target.as_ref(), &members, &held_out)?;
     Ok(Prepared {
         data_description: format!(
             "{}: split recorded with the model ({} members, {} held out, split seed {}); candidates: {k} members drawn with seed {} and {k} held-out records; adversary's population: the other {} training records",
@@ -297,14 +309,8 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
     };
     let target: Arc<dyn Classifier> = model_args.open(None, &population)?.into();
     check_fit(target.as_ref(), &population)?;
-    let mut candidates = members.clone();
-    candidates.x.extend_from_slice(&outsiders.x);
-    candidates.y.extend_from_slice(&outsiders.y);
-    let is_member: Vec<bool> = (0..candidates.len()).map(|i| i < members.len()).collect();
-    let target_accuracy = (
-        accuracy(target.as_ref(), &members)?,
-        accuracy(target.as_ref(), &outsiders)?,
-    );
+    let (candidates, is_member) = candidates_of(&members, &outsiders);
+    let target_accuracy = accuracies(target.as_ref(), &members, &outsiders)?;
     Ok(Prepared {
         data_description: format!(
             "{} members, {} non-members given; adversary's population {} ({} records)",

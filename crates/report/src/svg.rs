@@ -92,30 +92,7 @@ fn chart(
         esc(x_label)
     ));
     out.push_str(&format!(r#"<text x="14" y="{}" font-size="12" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#, top + ph / 2.0, top + ph / 2.0, esc(y_label)));
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<String> = s
-            .points
-            .iter()
-            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
-            .collect();
-        out.push_str(&format!(
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
-            pts.join(" ")
-        ));
-        for (x, y) in &s.points {
-            out.push_str(&format!(r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {:.3} at {:.3}</title></circle>"#, sx(*x), sy(*y), esc(&s.label), y, x));
-        }
-        let ly = top + 14.0 + 18.0 * i as f64;
-        out.push_str(&format!(
-            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}" font-size="11">{}</text>"#,
-            left + pw + 10.0,
-            left + pw + 28.0,
-            left + pw + 32.0,
-            ly + 4.0,
-            esc(&s.label)
-        ));
-    }
+    plot_series(&mut out, series, &sx, &sy, left + pw, top, true);
     out.push_str("</svg>");
     out
 }
@@ -171,6 +148,22 @@ pub fn roc_log_log(title: &str, series: &[Series], floor: f64) -> String {
         h - 6.0
     ));
     out.push_str(&format!(r#"<text x="14" y="{0}" font-size="12" text-anchor="middle" transform="rotate(-90 14 {0})">true-positive rate (log)</text>"#, top + ph / 2.0));
+    plot_series(&mut out, series, &sx, &sy, left + pw, top, false);
+    out.push_str("</svg>");
+    out
+}
+
+/// Each series as a line (with a marker and tooltip per point when `markers`), and its
+/// legend entry right of the plot, which ends at `plot_right`.
+fn plot_series(
+    out: &mut String,
+    series: &[Series],
+    sx: &dyn Fn(f64) -> f64,
+    sy: &dyn Fn(f64) -> f64,
+    plot_right: f64,
+    top: f64,
+    markers: bool,
+) {
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let pts: Vec<String> = s
@@ -183,18 +176,21 @@ pub fn roc_log_log(title: &str, series: &[Series], floor: f64) -> String {
             pts.join(" "),
             esc(&s.label)
         ));
+        if markers {
+            for (x, y) in &s.points {
+                out.push_str(&format!(r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {:.3} at {:.3}</title></circle>"#, sx(*x), sy(*y), esc(&s.label), y, x));
+            }
+        }
         let ly = top + 14.0 + 18.0 * i as f64;
         out.push_str(&format!(
             r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}" font-size="11">{}</text>"#,
-            left + pw + 10.0,
-            left + pw + 28.0,
-            left + pw + 32.0,
+            plot_right + 10.0,
+            plot_right + 28.0,
+            plot_right + 32.0,
             ly + 4.0,
             esc(&s.label)
         ));
     }
-    out.push_str("</svg>");
-    out
 }
 
 /// A grey-scale image (values in [lo, hi]) as SVG cells.
