@@ -301,7 +301,7 @@ pub fn run_behind_guard(
         progress: task.progress,
     };
     let outcome = membership::run(attack, &defended_task, is_member)?;
-    let mut observed = reference.clone();
+    let mut adaptive_reference = reference.clone();
     reference.observed = Some(serde_json::json!({
         "attack_ran": true,
         "shadow_models_see": "their outputs as the API gave them before the defence (the adversary is not told about it)",
@@ -329,7 +329,7 @@ pub fn run_behind_guard(
             ..defended_task
         };
         let outcome = membership::run(attack, &adaptive_task, is_member)?;
-        observed.observed = Some(serde_json::json!({
+        adaptive_reference.observed = Some(serde_json::json!({
             "attack_ran": true,
             "shadow_models_see": "their outputs through the same defence (the adaptive adversary)",
         }));
@@ -339,7 +339,7 @@ pub fn run_behind_guard(
         );
         report.adaptive = Some(Box::new(
             self::report(&outcome, kb, &defended.info().description, data, context)
-                .with_defense(observed)
+                .with_defense(adaptive_reference)
                 .with_findings(vec![finding(&outcome, kb, &subject)]),
         ));
     }
