@@ -138,6 +138,23 @@ pub fn report(
     .with_findings(vec![finding(outcome, kb, "the model")])
 }
 
+/// The target's accuracy on its members and on records it never saw: the train–test gap
+/// membership inference feeds on.
+pub fn target_accuracy(
+    model: &dyn Classifier,
+    members: &Dataset,
+    non_members: &Dataset,
+) -> Result<(f64, f64)> {
+    let accuracy =
+        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&model.evaluate(&d.x)?, &d.y)) };
+    Ok((accuracy(members)?, accuracy(non_members)?))
+}
+
+fn non_member_candidates(candidates: &Dataset, is_member: &[bool]) -> Dataset {
+    let outsiders: Vec<usize> = (0..candidates.len()).filter(|&i| !is_member[i]).collect();
+    candidates.subset(&outsiders)
+}
+
 /// What the defended re-run needs besides the attack: the experiment as the plain run saw it.
 pub struct MembershipExperiment<'a> {
     /// The target's training records (the defence retrains on them).
@@ -177,15 +194,11 @@ pub fn run_behind_retraining(
         network,
         Manifest::new(arch, experiment.members, experiment.seed),
     ));
-    let accuracy =
-        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&model.evaluate(&d.x)?, &d.y)) };
-    let outsiders: Vec<usize> = (0..experiment.candidates.len())
-        .filter(|&i| !experiment.is_member[i])
-        .collect();
-    let target_accuracy = (
-        accuracy(experiment.members)?,
-        accuracy(&experiment.candidates.subset(&outsiders))?,
-    );
+    let target_accuracy = target_accuracy(
+        model.as_ref(),
+        experiment.members,
+        &non_member_candidates(experiment.candidates, experiment.is_member),
+    )?;
     let target = revealing(model.clone(), experiment.outputs);
     let task = MembershipTask {
         target: target.as_ref(),
@@ -266,18 +279,16 @@ pub fn run_behind_guard(
             "attack_ran": false,
             "why": format!("{} needs scores and {} answers labels only; membership.label-only runs there", attack.name(), defended.info().description),
         }));
-        let mut f = Finding::new(
+        let f = privacy_finding(
             format!(
                 "{} cannot run behind {name}: the API answers labels only (the label-only attack still can)",
                 attack.name()
             ),
             Severity::Info,
-            aisec_attacks::membership::ATLAS
-                .iter()
-                .filter_map(|a| AtlasRef::parse(a).ok())
-                .collect(),
+            aisec_attacks::membership::ATLAS,
+            Metrics::default(),
+            kb,
         );
-        f.mitigations = mitigation_refs(kb, MEMBERSHIP_MITIGATIONS);
         return Ok(RunReport::new(
             RunKind::Attack,
             attack.name(),
@@ -367,15 +378,11 @@ pub fn train_target(all: &Dataset, recipe: &Recipe, seed: u64) -> Result<Trained
         net,
         Manifest::new(recipe.architecture, &split.members, seed),
     ));
-    let non_members: Vec<usize> = (0..split.candidates.len())
-        .filter(|&i| !split.is_member[i])
-        .collect();
-    let accuracy =
-        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&model.evaluate(&d.x)?, &d.y)) };
-    let target_accuracy = (
-        accuracy(&split.members)?,
-        accuracy(&split.candidates.subset(&non_members))?,
-    );
+    let target_accuracy = target_accuracy(
+        model.as_ref(),
+        &split.members,
+        &non_member_candidates(&split.candidates, &split.is_member),
+    )?;
     let d = &split.description;
     Ok(TrainedTarget {
         description: format!(

@@ -16,7 +16,6 @@ use aisec_ml::data::{self, Dataset};
 use aisec_ml::model::{revealing, Classifier, OutputKind, QueryOutput};
 use aisec_ml::native::NativeModel;
 use aisec_ml::net::Architecture;
-use aisec_ml::train;
 use aisec_report::RunReport;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -143,17 +142,6 @@ pub(crate) struct Prepared {
     pub(crate) data_description: String,
 }
 
-/// The target's accuracy on its members and on the non-members.
-fn accuracies(
-    target: &dyn Classifier,
-    members: &Dataset,
-    outsiders: &Dataset,
-) -> Result<(f64, f64)> {
-    let accuracy =
-        |d: &Dataset| -> Result<f64> { Ok(train::accuracy(&target.evaluate(&d.x)?, &d.y)) };
-    Ok((accuracy(members)?, accuracy(outsiders)?))
-}
-
 /// The candidates: the members, then the non-members, with who is which.
 fn candidates_of(members: &Dataset, outsiders: &Dataset) -> (Dataset, Vec<bool>) {
     let mut candidates = members.clone();
@@ -240,7 +228,7 @@ fn recorded(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
     );
     let population = members.subset(rest);
     let target: Arc<dyn Classifier> = Arc::new(model);
-    let target_accuracy = accuracies(target.as_ref(), &members, &held_out)?;
+    let target_accuracy = assess_membership::target_accuracy(target.as_ref(), &members, &held_out)?;
     Ok(Prepared {
         data_description: format!(
             "{}: split recorded with the model ({} members, {} held out, split seed {}); candidates: {k} members drawn with seed {} and {k} held-out records; adversary's population: the other {} training records",
@@ -310,7 +298,8 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
     let target: Arc<dyn Classifier> = model_args.open(None, &population)?.into();
     check_fit(target.as_ref(), &population)?;
     let (candidates, is_member) = candidates_of(&members, &outsiders);
-    let target_accuracy = accuracies(target.as_ref(), &members, &outsiders)?;
+    let target_accuracy =
+        assess_membership::target_accuracy(target.as_ref(), &members, &outsiders)?;
     Ok(Prepared {
         data_description: format!(
             "{} members, {} non-members given; adversary's population {} ({} records)",

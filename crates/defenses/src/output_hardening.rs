@@ -5,7 +5,8 @@
 //! probability by −β(σ(γ·logit p) − ½) and renormalises, so the log-ratios that equation
 //! solving and distillation read are no longer the model's. Score-based attacks lose signal;
 //! decision-based attacks, label-only extraction and label-only membership inference, which
-//! only need the label, are not slowed at all — the measurements show both. The wrapper is an API: it offers no gradients.
+//! only need the label, are not slowed at all — the measurements show both. The wrapper is an
+//! API: it offers no gradients.
 //!
 //! ATLAS: AML.M0002 Passive AI Output Obfuscation, lifecycle phases ML Model Evaluation and
 //! Deployment.
