@@ -15,6 +15,8 @@ pub enum RunKind {
     Model,
     /// Several stages at once (`aisec demo`).
     Assessment,
+    /// LLM red-team probes against a chat model (`aisec llm probe`).
+    LlmProbe,
 }
 
 /// The machine-readable result of one attack, defence or scan (DESIGN.md, "Machine-readable
