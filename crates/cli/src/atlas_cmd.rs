@@ -123,7 +123,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = MatrixView::new(&kb, *maturity);
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text | Format::Sarif => {
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
                     let mode = if *subtechniques {
                         SubtechniqueMode::Listed
                     } else {
@@ -138,7 +138,9 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = ShowView::new(&kb, id)?;
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text | Format::Sarif => print_text(&view.render_text())?,
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
+                    print_text(&view.render_text())?
+                }
             }
         }
         AtlasCommand::Search { query, limit } => {
@@ -152,7 +154,9 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = SearchView::new(&kb, &query.join(" "), *limit);
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text | Format::Sarif => print_text(&view.render_text())?,
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
+                    print_text(&view.render_text())?
+                }
             }
         }
         AtlasCommand::Mitigations { phase, category } => {
@@ -164,7 +168,9 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
             let view = MitigationsView::new(&kb, &filter)?;
             match cli.format {
                 Format::Json => print_json(&view)?,
-                Format::Text | Format::Sarif => print_text(&view.render_text())?,
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
+                    print_text(&view.render_text())?
+                }
             }
         }
         AtlasCommand::Validate { path } => {
@@ -263,7 +269,7 @@ pub fn report_validation(cli: &Cli, path: &Path, report: &Report) -> Result<Outc
             "checked": report.checked,
             "problems": report.problems,
         }))?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let mut out = String::new();
             for p in &report.problems {
                 out.push_str(&format!("{p}\n"));

@@ -139,7 +139,7 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
             let listing = registry::listing();
             match cli.format {
                 Format::Json => print_json(&listing)?,
-                Format::Text | Format::Sarif => {
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
                     let mut out = String::new();
                     let width = listing.iter().map(|a| a.name.len()).max().unwrap_or(0);
                     for a in &listing {
@@ -300,7 +300,9 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     }
     match cli.format {
         Format::Json => print_json(&run.report)?,
-        Format::Text | Format::Sarif => print_text(&crate::evasion_text::render(&run, args))?,
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
+            print_text(&crate::evasion_text::render(&run, args))?
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -104,7 +104,7 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
     .with_findings(vec![finding]);
     match cli.format {
         Format::Json => print_json(&report)?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let mut text = format!(
                 "{} on column {} ({} values; guess: {})\n{}\n  members:     accuracy {:.1}% (base rate {:.1}%), balanced accuracy {:.3} over {} records\n  non-members: accuracy {:.1}% (base rate {:.1}%), balanced accuracy {:.3} over {} records\n  {} queries\n",
                 attribute::INFO.name,

@@ -115,7 +115,7 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
             .with_defense(config.reference());
             print_json(&report)?
         }
-        Format::Text | Format::Sarif => print_text(&format!(
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
             "PGD adversarial training (AML.M0003 Model Hardening, phase ML Model Engineering) of a {} on {}\n  {} ε={} PGD-{} per batch, {} epochs, {wall:.1} s\n  clean test accuracy {:.2}%\nsaved to {}\nmeasure it: aisec attack evasion --model {} --dataset ... --attack pgd --eps {}\n",
             args.arch.name(),
             train_set.name,
@@ -136,7 +136,7 @@ fn list(cli: &Cli) -> Result<Outcome> {
     let all: Vec<&aisec_defenses::DefenseInfo> = aisec_defenses::registry::defenses().collect();
     match cli.format {
         Format::Json => print_json(&all)?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let mut out = String::new();
             for d in all {
                 let forms = if d.forms.is_empty() {

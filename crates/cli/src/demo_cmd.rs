@@ -55,7 +55,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
                 .collect::<Vec<_>>());
             print_json(&report)?
         }
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let mut out =
                 String::from("aisec demo: Build → Attack → Defend → attack again (digits CNN)\n\n");
             out.push_str(&format!(

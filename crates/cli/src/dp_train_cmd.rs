@@ -152,7 +152,7 @@ pub fn run(cli: &Cli, args: &DpTrainArgs) -> Result<Outcome> {
             })));
             print_json(&report)?
         }
-        Format::Text | Format::Sarif => print_text(&format!(
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
             "trained {} on {} ({} records) with DP-SGD in {:.1} s\n  (ε = {:.3}, δ = {:e}) by the RDP accountant: noise multiplier {:.3}, clipping norm {}, {} steps at sampling rate {:.4}\n  {:.0}% of per-record gradients were clipped\n  train accuracy {:.2}%, test accuracy {:.2}% on {} held-out records\nsaved to {}\n",
             args.arch.name(),
             train_set.name,

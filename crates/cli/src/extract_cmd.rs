@@ -234,7 +234,7 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
     }
     match cli.format {
         Format::Json => print_json(&report)?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             print_text(&text(&outcome, &report, defended.as_ref(), args))?
         }
     }

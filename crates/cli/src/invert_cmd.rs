@@ -103,7 +103,7 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
     );
     match cli.format {
         Format::Json => print_json(&report)?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let mut text = String::new();
             for (inv, r) in out.images.iter().zip(&compared) {
                 text.push_str(&format!(

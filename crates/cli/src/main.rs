@@ -12,6 +12,7 @@ mod dp_train_cmd;
 mod evasion_text;
 mod extract_cmd;
 mod invert_cmd;
+mod llm_cmd;
 mod membership_cmd;
 mod model_cmd;
 mod output;
@@ -34,7 +35,8 @@ use crate::output::Format;
     about = "AI security: what an attacker can do to a model, what defends it, and proof of both, named by MITRE ATLAS"
 )]
 pub struct Cli {
-    /// Output for people (text) or programs (json; sarif for `aisec scan`).
+    /// Output for people (text) or programs (json; sarif for `aisec scan`; jsonl, one
+    /// attempt per line, and html for `aisec llm probe`).
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -77,6 +79,10 @@ pub enum Command {
     /// Keras, GGUF, safetensors …), without executing anything. Exit 0 clean, 1 findings,
     /// 2 errors.
     Scan(scan_cmd::ScanArgs),
+    /// LLM red team: prompt injection, jailbreaks, leakage, exfiltration, tool misuse and
+    /// cost probes against a chat model, judged on evidence and named by ATLAS.
+    #[command(subcommand)]
+    Llm(llm_cmd::LlmCommand),
 }
 
 /// How a command ended: success, "ran fine and found problems" (exit 1), or "could not
@@ -114,6 +120,12 @@ fn main() -> ExitCode {
         eprintln!("error: --format sarif is for `aisec scan`; other commands print text or json");
         return ExitCode::from(2);
     }
+    if matches!(cli.format, Format::Jsonl | Format::Html)
+        && !matches!(cli.command, Command::Llm(llm_cmd::LlmCommand::Probe(_)))
+    {
+        eprintln!("error: --format jsonl and html are for `aisec llm probe`; other commands print text or json (and write HTML with their own flags)");
+        return ExitCode::from(2);
+    }
     let result = match &cli.command {
         Command::Atlas(cmd) => atlas_cmd::run(&cli, cmd),
         Command::Casestudy(cmd) => casestudy_cmd::run(&cli, cmd),
@@ -123,6 +135,7 @@ fn main() -> ExitCode {
         Command::Privacy(cmd) => privacy_cmd::run(&cli, cmd),
         Command::Demo(args) => demo_cmd::run(&cli, args),
         Command::Scan(args) => scan_cmd::run(&cli, args),
+        Command::Llm(cmd) => llm_cmd::run(&cli, cmd),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

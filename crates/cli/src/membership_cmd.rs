@@ -487,7 +487,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     }
     match cli.format {
         Format::Json => print_json(&report)?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let r = &outcome.roc;
             let mut out = format!(
                 "{} against {} ({})\n{}\n",

@@ -169,7 +169,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                     })));
                     print_json(&report)?
                 }
-                Format::Text | Format::Sarif => print_text(&format!(
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
                     "trained {} on {} ({} training examples) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
                     args.arch.name(),
                     train_set.name,
@@ -268,7 +268,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                     })));
                     print_json(&report)?
                 }
-                Format::Text | Format::Sarif => {
+                Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
                     let mut out = format!("{} on {} ({} examples): accuracy {:.2}%\n\nconfusion matrix (rows: true class, columns: predicted)\n     ", model.info().description, ds.name, ds.len(), 100.0 * acc);
                     for c in 0..classes {
                         out.push_str(&format!("{c:>5}"));

@@ -10,6 +10,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for `aisec scan`.
     Sarif,
+    /// One JSON object per line, for `aisec llm probe` (one line per attempt).
+    Jsonl,
+    /// A self-contained HTML report, for `aisec llm probe`.
+    Html,
 }
 
 /// Prints `value` as pretty JSON on stdout.

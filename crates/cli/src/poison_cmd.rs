@@ -152,7 +152,7 @@ pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
     let report = poisoning::report(&outcome, &kb);
     match cli.format {
         Format::Json => print_json(&report)?,
-        Format::Text | Format::Sarif => {
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
             let pct = |v: f64| format!("{:.2}%", 100.0 * v);
             let asr = |v: Option<f64>| v.map_or("n/a".to_string(), pct);
             let mut out = format!(

@@ -139,7 +139,7 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
         Format::Sarif => {
             serde_json::to_string_pretty(&aisec_scan::sarif::to_sarif(&report))? + "\n"
         }
-        Format::Text => render_text(&report.files, report.strict),
+        Format::Text | Format::Jsonl | Format::Html => render_text(&report.files, report.strict),
     };
     match &args.out {
         Some(path) => write_output(Some(path), &text)?,

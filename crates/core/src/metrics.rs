@@ -55,6 +55,7 @@ metrics! {
     DetectionPrecision = "detection_precision", true;
     DetectionRecall = "detection_recall", true;
     FalsePositiveRate = "false_positive_rate", true;
+    F1 = "f1", true;
     DetectionDelayQueries = "detection_delay_queries", false;
     EpsilonDp = "epsilon_dp", false;
     WallSeconds = "wall_seconds", false;

@@ -8,6 +8,7 @@ pub mod context;
 pub mod detectors;
 mod error;
 pub mod probes;
+pub mod refusal_eval;
 pub mod report;
 pub mod run;
 pub mod summary;

@@ -169,12 +169,7 @@ fn attempt(target: &dyn Target, job: &Job) -> Attempt {
             }
         }
     }
-    let last_request = job
-        .plan
-        .turns
-        .get(replies.len().saturating_sub(1))
-        .map_or("", String::as_str);
-    let (verdict, refusal) = detectors::judge(&job.plan.goal, &replies, last_request);
+    let (verdict, refusal) = detectors::judge(&job.plan.goal, &replies, &job.plan.turns);
     // Evidence already in hand stands even if a later turn failed.
     let outcome = match (&error, verdict.hit) {
         (_, true) => Outcome::Success,

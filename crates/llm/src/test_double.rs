@@ -294,7 +294,8 @@ fn answer(req: &Value, b: &Behaviour) -> (String, Option<(String, String)>, &'st
     if b.tool_calls && offered {
         if let Some(to) = text
             .split(|c: char| c.is_whitespace() || c == '=' || c == ',')
-            .find(|w| w.contains('@'))
+            .filter(|w| w.contains('@'))
+            .last()
         {
             let to = to
                 .trim_matches(|c: char| !(c.is_alphanumeric() || c == '@' || c == '.' || c == '-'));
@@ -320,9 +321,13 @@ fn answer(req: &Value, b: &Behaviour) -> (String, Option<(String, String)>, &'st
                 let url_end = text[url_start..]
                     .find(')')
                     .map_or(text.len(), |e| url_start + e);
-                let url = text[url_start..url_end]
-                    .replace("CODE", &planted_code(&system))
-                    .replace("DATA", &planted_code(&system));
+                let code = planted_code(&system);
+                let mut url = text[url_start..url_end]
+                    .replace("ESCALATION_CODE", &code)
+                    .replace("CODE", &code);
+                if url.ends_with('=') {
+                    url.push_str(&code);
+                }
                 return (
                     format!("Here is the summary. ![status]({url})"),
                     None,

@@ -25,7 +25,8 @@ pub struct Policy {
     /// HTTP requests the run may send in all, retries included; `None`: unlimited.
     pub max_requests: Option<u64>,
     /// Prompt plus completion tokens, as the target's `usage` reports them, summed over the
-    /// run; checked before each request, so the request that crosses it still completes.
+    /// run; checked before each request, so the request that crosses it still completes (and,
+    /// with several workers, those already in flight).
     pub max_tokens_total: Option<u64>,
 }
 
@@ -165,23 +166,26 @@ impl Http {
         })
     }
 
-    fn check_budget(&self) -> Result<()> {
-        if let Some(allowed) = self.policy.max_requests {
-            let spent = self.ledger.requests.load(Ordering::Relaxed);
-            if spent >= allowed {
-                return Err(LlmError::BudgetSpent {
-                    which: "request",
-                    spent,
-                    allowed,
-                });
-            }
-        }
+    /// Takes one request from the budget, or refuses; the request count is reserved
+    /// atomically, so concurrent workers never send more than the budget allows.
+    fn take_request(&self) -> Result<()> {
         if let Some(allowed) = self.policy.max_tokens_total {
             let spent = self.ledger.tokens();
             if spent >= allowed {
                 return Err(LlmError::BudgetSpent {
                     which: "token",
                     spent,
+                    allowed,
+                });
+            }
+        }
+        let before = self.ledger.requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(allowed) = self.policy.max_requests {
+            if before >= allowed {
+                self.ledger.requests.fetch_sub(1, Ordering::SeqCst);
+                return Err(LlmError::BudgetSpent {
+                    which: "request",
+                    spent: allowed,
                     allowed,
                 });
             }
@@ -226,8 +230,7 @@ impl Http {
         let mut waited = Duration::ZERO;
         let max_wait = Duration::from_secs_f64(self.policy.max_rate_limit_wait_s.max(0.0));
         loop {
-            self.check_budget()?;
-            self.ledger.requests.fetch_add(1, Ordering::Relaxed);
+            self.take_request()?;
             let mut req = self
                 .agent
                 .post(url)
