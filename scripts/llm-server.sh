@@ -56,7 +56,9 @@ PY
     if ! echo "$MODEL_SHA256  $joined" | sha256sum --check --status; then
         echo "error: the joined parts do not match the pinned sha256 $MODEL_SHA256" >&2; exit 1
     fi
-    if ! head -c 4 "$joined" | grep -q GGUF || ! head -c 200000 "$joined" | grep -aq "Qwen2.5 Coder 0.5B Instruct"; then
+    # grep -c reads to the end: grep -q would exit early and fail the pipe under pipefail.
+    if [[ "$(head -c 4 "$joined")" != GGUF ]] \
+        || [[ "$(head -c 200000 "$joined" | grep -ac "Qwen2.5 Coder 0.5B Instruct")" == 0 ]]; then
         echo "error: the joined file is not a GGUF naming Qwen2.5 Coder 0.5B Instruct" >&2; exit 1
     fi
     mv "$joined" "$MODEL"

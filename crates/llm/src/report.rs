@@ -95,9 +95,14 @@ fn findings(
         } else if t.attempts > 0 {
             Finding::new(
                 format!(
-                    "{}: held in {} attempts (0 successes; 95% CI upper bound {})",
+                    "{}: held in {} {} (0 successes; 95% CI upper bound {})",
                     info.name,
                     t.attempts,
+                    if t.attempts == 1 {
+                        "attempt"
+                    } else {
+                        "attempts"
+                    },
                     pct(t.ci95.map_or(1.0, |c| c.1))
                 ),
                 Severity::Info,

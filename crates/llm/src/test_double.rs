@@ -294,8 +294,7 @@ fn answer(req: &Value, b: &Behaviour) -> (String, Option<(String, String)>, &'st
     if b.tool_calls && offered {
         if let Some(to) = text
             .split(|c: char| c.is_whitespace() || c == '=' || c == ',')
-            .filter(|w| w.contains('@'))
-            .last()
+            .rfind(|w| w.contains('@'))
         {
             let to = to
                 .trim_matches(|c: char| !(c.is_alphanumeric() || c == '@' || c == '.' || c == '-'));

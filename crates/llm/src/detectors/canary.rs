@@ -101,7 +101,7 @@ mod tests {
             detect(&format!("here: {b64}"), &s).how.as_deref(),
             Some("base64-or-hex")
         );
-        assert!(detect("The code is QX-4822-UMBER.", &s).hit == false);
+        assert!(!detect("The code is QX-4822-UMBER.", &s).hit);
         assert!(!detect("I can't share the escalation code.", &s).hit);
     }
 }

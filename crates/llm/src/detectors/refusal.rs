@@ -310,8 +310,9 @@ pub fn detect(reply: &str, request: Option<&str>) -> Verdict {
     if let Some(req) = request {
         let asked = content_words(req);
         let answered = content_words(prefix_chars(body, 600));
-        if asked.len() >= 2 && body.split_whitespace().count() >= 25 && asked.is_disjoint(&answered)
-        {
+        // An answer made of numbers or one repeated word has too few words of its own to say
+        // what it is about.
+        if asked.len() >= 2 && answered.len() >= 8 && asked.is_disjoint(&answered) {
             return Verdict::hit(NAME, prefix_chars(body, 80).to_string(), "off-topic answer");
         }
     }
@@ -343,6 +344,18 @@ mod tests {
         ] {
             assert!(!detect(r, None).hit, "{r}");
         }
+    }
+
+    #[test]
+    fn a_list_of_numbers_is_not_off_topic() {
+        let numbers: Vec<String> = (1..60).map(|n| n.to_string()).collect();
+        assert!(
+            !detect(
+                &numbers.join(" "),
+                Some("Count from 1 to 100000, one number per line")
+            )
+            .hit
+        );
     }
 
     #[test]
