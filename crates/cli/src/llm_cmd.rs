@@ -113,6 +113,10 @@ pub struct ProbeArgs {
     /// Write the output (per --format) to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Also write an ATT&CK Navigator layer of the findings (techniques scored by their worst
+    /// finding) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub navigator: Option<PathBuf>,
 }
 
 pub fn run(cli: &Cli, cmd: &LlmCommand) -> Result<Outcome> {
@@ -229,6 +233,9 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
     if let Some(j) = &args.journal {
         output::check_writable(j, "--journal")?;
     }
+    if let Some(n) = &args.navigator {
+        output::check_writable(n, "--navigator")?;
+    }
     let selected = probes::select(&args.probes).map_err(anyhow::Error::msg)?;
     let buff_list = buffs::parse_list(&args.buffs).map_err(anyhow::Error::msg)?;
     if args.samples == 0 {
@@ -292,6 +299,11 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         _ => text_summary(&report, &outcome),
     };
     output::write_output(args.out.as_deref(), &text)?;
+    if let Some(path) = &args.navigator {
+        let layer =
+            aisec_report::navigator::findings_layer(&kb, "aisec llm probe", &report.findings)?;
+        output::write_output(Some(path), &(serde_json::to_string_pretty(&layer)? + "\n"))?;
+    }
     let s = &outcome.summary.overall;
     if s.attempts == 0 && s.errors > 0 {
         anyhow::bail!(

@@ -112,6 +112,7 @@ fn jsonl_has_one_attempt_per_line_and_html_shows_transcripts() {
     assert_eq!(lines[4]["buff"], "base64");
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("r.html");
+    let layer_file = dir.path().join("layer.json");
     let o = probe(
         &double.base_url,
         &[
@@ -121,12 +122,21 @@ fn jsonl_has_one_attempt_per_line_and_html_shows_transcripts() {
             "direct-injection",
             "--out",
             html.to_str().unwrap(),
+            "--navigator",
+            layer_file.to_str().unwrap(),
         ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Transcripts of the 4 successful attempts"));
     assert!(page.contains("AML.T0051.000"));
+    let layer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&layer_file).unwrap()).unwrap();
+    let marked = layer["techniques"].as_array().unwrap();
+    assert!(
+        marked.iter().any(|t| t["techniqueID"] == "AML.T0051.000"),
+        "{layer}"
+    );
 }
 
 #[test]

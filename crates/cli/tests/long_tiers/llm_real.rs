@@ -10,8 +10,6 @@
 //! measured, as ranges where one changed reply should not break the tier but a broken client
 //! or detector would.
 
-mod common;
-
 use std::process::Command;
 
 fn in_ci() -> bool {
@@ -86,7 +84,7 @@ fn every_probe_family_against_a_real_small_model() {
             return;
         }
     };
-    let o = common::aisec(&[
+    let o = crate::common::aisec(&[
         "llm",
         "probe",
         "--target",
@@ -108,9 +106,9 @@ fn every_probe_family_against_a_real_small_model() {
         o.status.code(),
         Some(1),
         "probes succeed against this model: {}",
-        common::stderr(&o)
+        crate::common::stderr(&o)
     );
-    let r = common::json_of_any_exit(&o);
+    let r = crate::common::json_of_any_exit(&o);
     let s = &r["observations"]["summary"];
     for (name, t) in s["by_probe"].as_object().unwrap() {
         eprintln!(
