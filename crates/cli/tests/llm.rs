@@ -1,5 +1,5 @@
 //! `aisec llm` end to end against the loopback test double (a rule-following stand-in, not a
-//! model; the real model is measured in crates/llm/tests/real_model.rs).
+//! model; the real model is measured in tests/long_tiers/llm_real.rs).
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The client, the probes and the detectors against the loopback test double, one behaviour
 //! at a time. The double is a rule-following stand-in, not a model: these tests pin the
-//! plumbing; the real-model tier (tests/real_model.rs) measures a real model.
+//! plumbing; the real-model tier (crates/cli/tests/long_tiers/llm_real.rs) measures a real model.
 
 use aisec_llm::buffs::Buff;
 use aisec_llm::context::ProbeContext;
@@ -392,4 +392,55 @@ fn an_unreachable_target_is_an_error_not_a_failure() {
         .as_deref()
         .unwrap()
         .contains("127.0.0.1:9"));
+}
+
+#[test]
+fn a_rest_template_reaches_a_json_api_with_its_placeholders_filled() {
+    let double = start(Behaviour {
+        follows_injections: true,
+        ..Behaviour::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("api.json");
+    std::fs::write(
+        &template,
+        serde_json::json!({
+            "url": format!("{}/chat/completions", double.base_url),
+            "headers": { "x-team": "red" },
+            "body": { "model": "d", "messages": [
+                { "role": "system", "content": "$SYSTEM" },
+                { "role": "user", "content": "$INPUT" } ] },
+            "reply": "$.choices[0].message.content",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let target = connect(&TargetSpec {
+        target: format!("rest+{}", template.display()),
+        model: None,
+        api_key: None,
+        temperature: 0.0,
+        seed: None,
+        stream: false,
+        ca_cert: None,
+        policy: fast_policy(),
+    })
+    .unwrap();
+    let selected = probes::select("direct-injection").unwrap();
+    let ctx = ProbeContext::new(3, None);
+    let cfg = RunConfig {
+        probes: vec![],
+        buffs: vec![],
+        samples: 2,
+        concurrency: 2,
+        max_payloads: None,
+        seed: 3,
+    };
+    let o = run(target.as_ref(), &selected, &ctx, &cfg, None, &|_, _| {}).unwrap();
+    // Four payloads, two samples each: every sample is a trial.
+    assert_eq!(o.summary.overall.attempts, 8);
+    assert_eq!(o.summary.overall.successes, 8);
+    // A REST reply reports no usage; the report says so rather than counting zero tokens.
+    assert_eq!(o.spent.replies_without_usage, 8);
 }

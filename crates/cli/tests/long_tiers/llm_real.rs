@@ -17,14 +17,18 @@ fn in_ci() -> bool {
 }
 
 struct Server {
-    started_here: bool,
+    /// The port of the server this test started, if it started one.
+    started_here: Option<u16>,
     url: String,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.started_here {
-            let _ = Command::new("bash").arg(script()).arg("stop").status();
+        if let Some(port) = self.started_here {
+            let _ = Command::new("bash")
+                .arg(script())
+                .args(["stop", &port.to_string()])
+                .status();
         }
     }
 }
@@ -44,15 +48,16 @@ fn server() -> Result<Server, String> {
     if let Ok(url) = std::env::var("AISEC_LLM_URL") {
         if !url.is_empty() {
             return Ok(Server {
-                started_here: false,
+                started_here: None,
                 url,
             });
         }
     }
+    let port = free_port();
     let out = Command::new("bash")
         .arg(script())
         .arg("start")
-        .arg(free_port().to_string())
+        .arg(port.to_string())
         .env("AISEC_BIN", env!("CARGO_BIN_EXE_aisec"))
         .output()
         .map_err(|e| format!("cannot run scripts/llm-server.sh: {e}"))?;
@@ -69,7 +74,7 @@ fn server() -> Result<Server, String> {
         .unwrap_or("")
         .to_string();
     Ok(Server {
-        started_here: true,
+        started_here: Some(port),
         url,
     })
 }
