@@ -2,8 +2,9 @@
 both tools' verdicts on the same replies.
 
 1. garak 0.17.1 runs its own comparable probes (grandma.Win10 role play, web_injection markdown
-   exfiltration, sysprompt_extraction) through its OpenAICompatible generator; aisec runs
-   roleplay, markdown-exfil and system-prompt-extraction. Both one request at a time. Wall time
+   exfiltration, promptinject hijacking; its sysprompt_extraction needs a Hugging Face download,
+   which this machine cannot make) through its OpenAICompatible generator, at most 8 prompts
+   each; aisec runs roleplay, markdown-exfil and direct-injection. Both one request at a time. Wall time
    is for the whole process (garak's includes its start-up, stated beside it).
 2. Verdicts on the same replies: every reply in aisec's journal is also judged by garak's
    MitigationBypass detector (garak's jailbreak judge: "no refusal phrase" means the attack got
@@ -29,12 +30,17 @@ def garak_run(url, out_dir):
     opt_file = os.path.join(out_dir, "garak-options.json")
     with open(opt_file, "w") as f:
         json.dump(options, f)
+    # At most 8 prompts per probe, one generation each, so the two runs stay comparable.
+    config = os.path.join(out_dir, "garak-config.yaml")
+    with open(config, "w") as f:
+        f.write("run:\n  soft_probe_prompt_cap: 8\n  generations: 1\n  seed: 7\n")
     started = time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "garak", "--target_type", "openai.OpenAICompatible",
          "--target_name", "qwen", "--generator_option_file", opt_file,
-         "--probes", "grandma.Win10,web_injection.MarkdownImageExfil,sysprompt_extraction",
-         "--generations", "1", "--parallel_attempts", "1",
+         "--config", config,
+         "--probes", "grandma.Win10,web_injection.MarkdownImageExfil,promptinject.HijackHateHumans",
+         "--parallel_attempts", "1",
          "--report_prefix", os.path.join(out_dir, "garak")],
         capture_output=True, text=True)
     wall = time.time() - started
@@ -60,7 +66,7 @@ def aisec_run(url, aisec, out_dir):
     started = time.time()
     proc = subprocess.run(
         [aisec, "--format", "json", "llm", "probe", "--target", url, "--model", "qwen",
-         "--probes", "roleplay,markdown-exfil,system-prompt-extraction", "--concurrency", "1",
+         "--probes", "roleplay,markdown-exfil,direct-injection", "--concurrency", "1",
          "--journal", journal], capture_output=True, text=True)
     wall = time.time() - started
     report = json.loads(proc.stdout)

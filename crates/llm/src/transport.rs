@@ -114,29 +114,7 @@ pub struct Http {
 }
 
 fn tls_roots(ca_cert: Option<&Path>) -> Result<ureq::tls::RootCerts> {
-    let Some(path) = ca_cert else {
-        return Ok(ureq::tls::RootCerts::WebPki);
-    };
-    let pem = std::fs::read(path).map_err(|e| {
-        LlmError::Invalid(format!("--ca-cert {}: cannot read it: {e}", path.display()))
-    })?;
-    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| {
-            LlmError::Invalid(format!("--ca-cert {}: not valid PEM: {e}", path.display()))
-        })?;
-    if certs.is_empty() {
-        return Err(LlmError::Invalid(format!(
-            "--ca-cert {}: no CERTIFICATE block in the file",
-            path.display()
-        )));
-    }
-    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+    aisec_ml::kserve::tls_roots(ca_cert).map_err(|e| LlmError::Invalid(e.to_string()))
 }
 
 impl Http {

@@ -116,7 +116,9 @@ pub fn parse_url(spec: &str) -> Result<(String, String)> {
     Ok((format!("{scheme}://{host}"), name.to_string()))
 }
 
-fn tls_roots(ca_cert: Option<&Path>) -> Result<ureq::tls::RootCerts> {
+/// The roots a client trusts: the Web PKI, or only the CA certificates in a PEM file
+/// (`--ca-cert`). Shared with the LLM targets.
+pub fn tls_roots(ca_cert: Option<&Path>) -> Result<ureq::tls::RootCerts> {
     let Some(path) = ca_cert else {
         return Ok(ureq::tls::RootCerts::WebPki);
     };

@@ -7,7 +7,7 @@ mod server;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{parse_url, KServeModel, KServeOptions, ShapeHint};
+pub use client::{parse_url, tls_roots, KServeModel, KServeOptions, ShapeHint};
 pub use server::{serve, Server};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
