@@ -26,6 +26,9 @@ pub enum LlmCommand {
     /// {"text": …, "label": 0|1 (1 = refusal), "request": … (optional)}. Prints precision,
     /// recall, F1 and false-positive rate (json: also every row's verdict and evidence).
     RefusalEval(RefusalEvalArgs),
+    /// The prompt-injection guard (ATLAS AML.M0020): train, eval, check.
+    #[command(subcommand)]
+    Guard(crate::guard_cmd::GuardCommand),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +127,7 @@ pub fn run(cli: &Cli, cmd: &LlmCommand) -> Result<Outcome> {
         LlmCommand::List => list(cli),
         LlmCommand::Probe(args) => probe(cli, args),
         LlmCommand::RefusalEval(args) => refusal_eval(cli, args),
+        LlmCommand::Guard(cmd) => crate::guard_cmd::run(cli, cmd),
     }
 }
 

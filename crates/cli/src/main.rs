@@ -11,6 +11,7 @@ mod demo_cmd;
 mod dp_train_cmd;
 mod evasion_text;
 mod extract_cmd;
+mod guard_cmd;
 mod invert_cmd;
 mod llm_cmd;
 mod membership_cmd;

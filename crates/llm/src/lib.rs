@@ -7,6 +7,7 @@ pub mod chat;
 pub mod context;
 pub mod detectors;
 mod error;
+pub mod guard;
 pub mod probes;
 pub mod refusal_eval;
 pub mod report;

@@ -1,0 +1,236 @@
+//! `aisec llm guard`: train, evaluate and query the prompt-injection guard.
+
+use std::path::PathBuf;
+
+use aisec_llm::guard::data::{self, Columns};
+use aisec_llm::guard::lexical::LexicalConfig;
+use aisec_llm::guard::{report, Guard};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::output::{self, Format};
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// Train a guard on labelled prompts (1 = injection/jailbreak, 0 = benign) and write it
+    /// to a directory (guard.json + lexical.bin). The threshold is the one that maximises F1
+    /// on the --validation rows pooled (0.5 without them) and is recorded with the guard.
+    Train(TrainArgs),
+    /// Measure a guard on labelled prompts: detection precision and recall, F1,
+    /// false-positive rate and AUC at the guard's recorded threshold, latency per prompt.
+    /// A file whose labels are all 1 is valid: then only recall is defined.
+    Eval(EvalArgs),
+    /// Score one text: verdict, score, threshold and the detector behind it. Exit 1 when
+    /// flagged.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ColumnArgs {
+    /// The column with the text.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+    /// The column with the label (0/1, true/false).
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+}
+
+impl ColumnArgs {
+    fn columns(&self) -> Columns {
+        Columns {
+            text: self.text_column.clone(),
+            label: self.label_column.clone(),
+            group: None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training files (CSV with a header, or Parquet); all rows of all files are pooled.
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub data: Vec<PathBuf>,
+    /// Validation files: the threshold is chosen on them and their figures recorded.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub validation: Vec<PathBuf>,
+    /// The guard directory to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    /// Inverse L2 regularisation of the logistic regression (scikit-learn's C).
+    #[arg(long, default_value_t = LexicalConfig::default().c)]
+    pub c: f64,
+    /// Keep an n-gram only when at least this many training texts contain it.
+    #[arg(long, default_value_t = LexicalConfig::default().min_df)]
+    pub min_df: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A guard directory from `guard train`; by default the guard shipped in the binary.
+    #[arg(long, value_name = "DIR")]
+    pub guard: Option<PathBuf>,
+    /// The labelled file (CSV with a header, or Parquet).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    /// Also report recall and false-positive rate per value of this column (e.g. a dataset's
+    /// attack category, to see the hard negatives on their own).
+    #[arg(long, value_name = "NAME")]
+    pub group_column: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A guard directory from `guard train`; by default the guard shipped in the binary.
+    #[arg(long, value_name = "DIR")]
+    pub guard: Option<PathBuf>,
+    /// The text to score; `-` reads it from standard input.
+    pub text: String,
+}
+
+pub fn run(cli: &Cli, cmd: &GuardCommand) -> Result<Outcome> {
+    match cmd {
+        GuardCommand::Train(a) => train(cli, a),
+        GuardCommand::Eval(a) => eval(cli, a),
+        GuardCommand::Check(a) => check(cli, a),
+    }
+}
+
+fn read_all(paths: &[PathBuf], columns: &Columns) -> Result<Vec<(String, Vec<data::Example>)>> {
+    paths
+        .iter()
+        .map(|p| Ok((p.display().to_string(), data::read(p, columns)?)))
+        .collect()
+}
+
+fn fmt(x: Option<f64>) -> String {
+    x.map_or("n/a".into(), |v| format!("{v:.4}"))
+}
+
+fn train(cli: &Cli, a: &TrainArgs) -> Result<Outcome> {
+    if !(a.c > 0.0 && a.c.is_finite()) {
+        anyhow::bail!("--c {}: expected a positive number", a.c);
+    }
+    let columns = a.columns.columns();
+    let training = read_all(&a.data, &columns)?;
+    let validation = read_all(&a.validation, &columns)?;
+    let config = LexicalConfig {
+        c: a.c,
+        min_df: a.min_df.max(1),
+        ..LexicalConfig::default()
+    };
+    let guard = Guard::train(&training, &validation, &config)?;
+    guard
+        .save(&a.out)
+        .with_context(|| format!("--out {}", a.out.display()))?;
+    if cli.format == Format::Json {
+        output::print_json(&guard.meta)?;
+        return Ok(Outcome::Ok);
+    }
+    let s = &guard.meta.train_stats;
+    let mut out = format!(
+        "trained on {} rows ({} injections) in {:.1} s: {} features, {} L-BFGS iterations; {} bytes\nthreshold {:.4} ({})\n",
+        s.rows, s.positives, s.seconds, s.features, s.iterations, guard.meta.model_bytes,
+        guard.meta.threshold, guard.meta.threshold_rule
+    );
+    for v in &guard.meta.validation_data {
+        if let Some(f) = &v.figures {
+            out.push_str(&format!(
+                "  {}: F1 {}, precision {}, recall {}, FPR {}, AUC {}\n",
+                v.path,
+                fmt(f.f1),
+                fmt(f.precision),
+                fmt(f.recall),
+                fmt(f.false_positive_rate),
+                fmt(f.auc)
+            ));
+        }
+    }
+    out.push_str(&format!("written to {}\n", a.out.display()));
+    output::print_text(&out)?;
+    Ok(Outcome::Ok)
+}
+
+fn eval(cli: &Cli, a: &EvalArgs) -> Result<Outcome> {
+    let guard = Guard::load(a.guard.as_deref())?;
+    let columns = Columns {
+        group: a.group_column.clone(),
+        ..a.columns.columns()
+    };
+    let rows = data::read(&a.data, &columns)?;
+    let groups: Vec<String> = rows.iter().filter_map(|r| r.group.clone()).collect();
+    let e = report::evaluate(&guard, &a.data.display().to_string(), &rows, &groups);
+    let run = report::run_report(&guard, &e);
+    if cli.format == Format::Json {
+        output::print_json(&run)?;
+        return Ok(Outcome::Ok);
+    }
+    let f = &e.figures;
+    let lat = e.latency.as_ref().map_or("n/a".into(), |l| {
+        format!("p50 {:.1} µs, p99 {:.1} µs", l.p50_us, l.p99_us)
+    });
+    output::print_text(&format!(
+        "{}: {} rows, {} labelled 1; threshold {:.4}\nF1 {}{}, precision {}, recall {}, false-positive rate {}, AUC {} (TP {}, FP {}, FN {}, TN {})\nlatency per text: {lat}\n",
+        e.data,
+        f.rows,
+        f.positives,
+        f.threshold,
+        fmt(f.f1),
+        e.f1_ci95.map_or(String::new(), |(lo, hi)| format!(" (95% CI {lo:.4}–{hi:.4})")),
+        fmt(f.precision),
+        fmt(f.recall),
+        fmt(f.false_positive_rate),
+        fmt(f.auc),
+        f.true_positives,
+        f.false_positives,
+        f.false_negatives,
+        f.true_negatives,
+    ))?;
+    let mut out = String::new();
+    for g in &e.groups {
+        out.push_str(&format!(
+            "  {:<24} {:>5} rows: recall {}, false-positive rate {}\n",
+            g.group,
+            g.rows,
+            fmt(g.recall),
+            fmt(g.false_positive_rate)
+        ));
+    }
+    output::print_text(&out)?;
+    Ok(Outcome::Ok)
+}
+
+fn check(cli: &Cli, a: &CheckArgs) -> Result<Outcome> {
+    let guard = Guard::load(a.guard.as_deref())?;
+    let text = if a.text == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the text from standard input")?
+    } else {
+        a.text.clone()
+    };
+    let c = guard.check(&text);
+    if cli.format == Format::Json {
+        output::print_json(&c)?;
+    } else {
+        output::print_text(&format!(
+            "{} score {:.4} (threshold {:.4}, {}){}\n",
+            if c.flagged { "FLAGGED" } else { "passed" },
+            c.score,
+            c.threshold,
+            c.detector,
+            if c.evidence.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", c.evidence)
+            }
+        ))?;
+    }
+    Ok(if c.flagged {
+        Outcome::ProblemsFound
+    } else {
+        Outcome::Ok
+    })
+}
