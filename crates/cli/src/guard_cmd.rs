@@ -24,6 +24,52 @@ pub enum GuardCommand {
     /// Score one text: verdict, score, threshold and the detector behind it. Exit 1 when
     /// flagged.
     Check(CheckArgs),
+    /// Run the guarding proxy: an OpenAI-compatible endpoint that checks each request's
+    /// messages before forwarding them upstream and each reply (streamed or not) before
+    /// returning it, and logs every decision as a JSON line. Runs until stopped.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The API to guard: openai+http(s)://HOST:PORT/v1.
+    #[arg(long)]
+    pub upstream: String,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 8081)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// A guard directory from `guard train`; by default the guard shipped in the binary.
+    #[arg(long, value_name = "DIR")]
+    pub guard: Option<PathBuf>,
+    /// Forward everything and mark what the guard flags (x-aisec-guard header, an SSE
+    /// comment in streams) instead of blocking it. Blocking is the default: a flagged request
+    /// gets HTTP 400 with error code content_filter, a flagged reply comes back empty with
+    /// finish_reason content_filter.
+    #[arg(long)]
+    pub flag: bool,
+    /// A secret no reply may carry (repeatable); codes, e-mail addresses and phone numbers in
+    /// each request's system prompt are protected without being named.
+    #[arg(long, value_name = "TEXT")]
+    pub secret: Vec<String>,
+    /// The message roles whose text is checked (comma-separated). `system` is left out by
+    /// default: the system prompt is the application's own, and persona text such as "You
+    /// are a helpful travel assistant." scores 0.91 with the shipped guard (its training data
+    /// labels persona prompts as jailbreaks). Add it to check templates you do not trust.
+    #[arg(long, default_value = "user,tool,function", value_delimiter = ',')]
+    pub check_roles: Vec<String>,
+    /// Append each decision (request and reply: verdict, detector, score, evidence, guard
+    /// time) as a JSON line to this file (AML.M0024 AI Telemetry Logging).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Upstream timeout per request, in seconds.
+    #[arg(long, default_value_t = 120.0)]
+    pub timeout: f64,
+    /// A PEM CA certificate to trust for an https upstream instead of the Web PKI roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +143,7 @@ pub fn run(cli: &Cli, cmd: &GuardCommand) -> Result<Outcome> {
         GuardCommand::Train(a) => train(cli, a),
         GuardCommand::Eval(a) => eval(cli, a),
         GuardCommand::Check(a) => check(cli, a),
+        GuardCommand::Serve(a) => serve(a),
     }
 }
 
@@ -233,4 +280,36 @@ fn check(cli: &Cli, a: &CheckArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+fn serve(a: &ServeArgs) -> Result<Outcome> {
+    use aisec_llm::guard::proxy::{self, Mode, ProxyConfig};
+    let Some(base) = a.upstream.strip_prefix("openai+") else {
+        anyhow::bail!(
+            "--upstream {}: expected openai+http(s)://HOST:PORT/v1 (the proxy speaks the OpenAI chat API)",
+            a.upstream
+        );
+    };
+    let guard = std::sync::Arc::new(Guard::load(a.guard.as_deref())?);
+    let mut config = ProxyConfig::new(base);
+    config.mode = if a.flag { Mode::Flag } else { Mode::Block };
+    config.secrets = a.secret.clone();
+    config.check_roles = a.check_roles.iter().map(|r| r.trim().to_string()).collect();
+    config.log = a.log.clone();
+    config.timeout_s = a.timeout;
+    config.ca_cert = a.ca_cert.clone();
+    let running = proxy::start(guard.clone(), config, &format!("{}:{}", a.bind, a.port))?;
+    eprintln!(
+        "aisec guard proxy on {} → {base} ({}, {}, threshold {:.4}){}",
+        running.base_url,
+        if a.flag { "flagging" } else { "blocking" },
+        guard.describe(),
+        guard.meta.threshold,
+        a.log.as_ref().map_or(String::new(), |l| format!(
+            ", decisions logged to {}",
+            l.display()
+        ))
+    );
+    running.wait();
+    Ok(Outcome::Ok)
 }

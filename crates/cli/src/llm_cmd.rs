@@ -106,6 +106,14 @@ pub struct ProbeArgs {
     /// (with --concurrency N, so may the others already in flight).
     #[arg(long)]
     pub max_tokens_total: Option<u64>,
+    /// Measure a defence by attacking again: `guard` (the shipped prompt-injection guard) or
+    /// `guard:DIR` (one from `llm guard train`). The probes run once against the target, then
+    /// again through the guarding proxy (`llm guard serve`, started in-process in front of
+    /// the same target, blocking), and the report gives both, per family, before → after.
+    /// The budget flags apply to each pass on its own; with --journal, the second pass
+    /// journals to FILE.defended. With --defend the exit status follows the defended pass.
+    #[arg(long, value_name = "guard[:DIR]")]
+    pub defend: Option<String>,
     /// A PEM CA certificate to trust for an https target instead of the Web PKI roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
@@ -290,8 +298,16 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         &|done, total| progress.message(format!("{done}/{total} attempts")),
     )?;
     progress.finish();
-    let report =
+    let mut report =
         aisec_llm::report::report(&outcome, &selected, &ctx, &cfg, &target.describe(), &kb);
+    let defended = match &args.defend {
+        Some(d) => {
+            let (r, o) = defended_pass(args, d, &spec, &selected, &ctx, &cfg, &kb, &progress)?;
+            report.defended = Some(Box::new(r));
+            Some(o)
+        }
+        None => None,
+    };
     let text = match cli.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Jsonl => outcome
@@ -300,7 +316,13 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
             .map(|a| serde_json::to_string(a).map(|l| l + "\n"))
             .collect::<Result<String, _>>()?,
         Format::Html => aisec_llm::report::html(&report, &outcome, &kb),
-        _ => text_summary(&report, &outcome),
+        _ => {
+            let mut t = text_summary(&report, &outcome);
+            if let (Some(d), Some(o)) = (&report.defended, &defended) {
+                t.push_str(&before_after(&outcome, o, d));
+            }
+            t
+        }
     };
     output::write_output(args.out.as_deref(), &text)?;
     if let Some(path) = &args.navigator {
@@ -308,7 +330,10 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
             aisec_report::navigator::findings_layer(&kb, "aisec llm probe", &report.findings)?;
         output::write_output(Some(path), &(serde_json::to_string_pretty(&layer)? + "\n"))?;
     }
-    let s = &outcome.summary.overall;
+    let s = match &defended {
+        Some(o) => &o.summary.overall,
+        None => &outcome.summary.overall,
+    };
     if s.attempts == 0 && s.errors > 0 {
         anyhow::bail!(
             "no attempt was answered: {} errors, {} skipped; the first error: {}",
@@ -326,6 +351,142 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// The second pass, through the guarding proxy.
+#[allow(clippy::too_many_arguments)]
+fn defended_pass(
+    args: &ProbeArgs,
+    defend: &str,
+    spec: &TargetSpec,
+    selected: &[&'static dyn probes::Probe],
+    ctx: &ProbeContext,
+    cfg: &RunConfig,
+    kb: &aisec_atlas::KnowledgeBase,
+    progress: &crate::progress::Progress,
+) -> Result<(aisec_report::RunReport, run::RunOutcome)> {
+    use aisec_llm::guard::{proxy, Guard};
+    let dir = match defend.split_once(':') {
+        None if defend == "guard" => None,
+        Some(("guard", dir)) => Some(PathBuf::from(dir)),
+        _ => anyhow::bail!(
+            "--defend {defend}: expected guard (the shipped guard) or guard:DIR (a trained one)"
+        ),
+    };
+    let Some(base) = args.target.strip_prefix("openai+") else {
+        anyhow::bail!(
+            "--defend guard: the guarding proxy speaks the OpenAI chat API, so the target must be openai+URL"
+        );
+    };
+    let guard = std::sync::Arc::new(Guard::load(dir.as_deref())?);
+    let mut pc = proxy::ProxyConfig::new(base);
+    pc.ca_cert = args.ca_cert.clone();
+    pc.timeout_s = args.timeout;
+    let settings = serde_json::json!({
+        "guard": guard.describe(), "threshold": guard.meta.threshold, "mode": pc.mode,
+        "checked_roles": pc.check_roles, "hold_back_chars": proxy::HOLD_BACK,
+    });
+    let running = proxy::start(guard, pc, "127.0.0.1:0")?;
+    let through = TargetSpec {
+        target: format!("openai+{}", running.base_url),
+        ca_cert: None,
+        ..spec.clone()
+    };
+    let target = targets::connect(&through)?;
+    let journal = args.journal.as_ref().map(|j| {
+        let mut p = j.clone().into_os_string();
+        p.push(".defended");
+        PathBuf::from(p)
+    });
+    let outcome = run::run(
+        target.as_ref(),
+        selected,
+        ctx,
+        cfg,
+        journal.as_deref(),
+        &|done, total| progress.message(format!("through the guard: {done}/{total} attempts")),
+    )?;
+    let st = &running.stats;
+    let micros = st
+        .guard_micros
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let latency = aisec_llm::guard::eval::latency(micros);
+    let observed = serde_json::json!({
+        "requests": st.requests.load(std::sync::atomic::Ordering::Relaxed),
+        "blocked_requests": st.blocked_requests.load(std::sync::atomic::Ordering::Relaxed),
+        "blocked_replies": st.blocked_replies.load(std::sync::atomic::Ordering::Relaxed),
+        "guard_latency_per_check": latency,
+        "guard_latency_note": "microseconds the guard spent per request (input checks) and per reply (output checks); the proxy's added latency is this plus one loopback hop",
+    });
+    let described = format!("{} through the aisec guard proxy", args.target);
+    let report = aisec_llm::report::report(&outcome, selected, ctx, cfg, &described, kb)
+        .with_defense(aisec_core::DefenseRef {
+            name: "llm-guard".into(),
+            mitigations: vec!["AML.M0020".into(), "AML.M0024".into()],
+            phases: vec![
+                "ML Model Engineering".into(),
+                "ML Model Evaluation".into(),
+                "Deployment".into(),
+                "Monitoring and Maintenance".into(),
+            ],
+            settings: Some(settings),
+            observed: Some(observed),
+        });
+    drop(running);
+    Ok((report, outcome))
+}
+
+fn before_after(
+    before: &run::RunOutcome,
+    after: &run::RunOutcome,
+    defended: &aisec_report::RunReport,
+) -> String {
+    let mut out = String::from(
+        "
+through the aisec guard proxy (AML.M0020), per family: before → after
+",
+    );
+    for (family, b) in &before.summary.by_family {
+        let a = after
+            .summary
+            .by_family
+            .get(family)
+            .cloned()
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {family:<14} {}  →  {}
+",
+            describe(b),
+            describe(&a)
+        ));
+    }
+    out.push_str(&format!(
+        "  {:<14} {}  →  {}
+",
+        "all",
+        describe(&before.summary.overall),
+        describe(&after.summary.overall)
+    ));
+    if let Some(obs) = defended.defense.as_ref().and_then(|d| d.observed.as_ref()) {
+        out.push_str(&format!(
+            "  the proxy blocked {} requests and {} replies of {}; guard time per check {}
+",
+            obs["blocked_requests"],
+            obs["blocked_replies"],
+            obs["requests"],
+            obs["guard_latency_per_check"]
+                .as_object()
+                .map(|l| format!(
+                    "p50 {:.0} µs, p99 {:.0} µs",
+                    l["p50_us"].as_f64().unwrap_or(0.0),
+                    l["p99_us"].as_f64().unwrap_or(0.0)
+                ))
+                .unwrap_or_else(|| "n/a".into())
+        ));
+    }
+    out
 }
 
 fn text_summary(report: &aisec_report::RunReport, outcome: &run::RunOutcome) -> String {

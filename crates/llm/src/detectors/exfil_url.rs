@@ -10,7 +10,7 @@ use super::{canary, Verdict};
 
 pub const NAME: &str = "exfil-url";
 
-fn url_decode(s: &str) -> String {
+pub(crate) fn url_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -36,7 +36,7 @@ fn url_decode(s: &str) -> String {
 }
 
 /// Markdown images and links: (is_image, url).
-fn markdown_urls(text: &str) -> Vec<(bool, String)> {
+pub(crate) fn markdown_urls(text: &str) -> Vec<(bool, String)> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("](") {

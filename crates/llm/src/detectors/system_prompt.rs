@@ -10,7 +10,7 @@ pub const NAME: &str = "system-prompt";
 /// Consecutive words of the prompt that make a verbatim leak.
 pub const MIN_WORDS: usize = 12;
 
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
@@ -18,7 +18,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The longest run of consecutive words the two texts share.
-fn longest_shared_run(a: &[String], b: &[String]) -> (usize, usize) {
+pub(crate) fn longest_shared_run(a: &[String], b: &[String]) -> (usize, usize) {
     let mut best = (0, 0);
     let mut prev = vec![0usize; b.len() + 1];
     for i in 1..=a.len() {

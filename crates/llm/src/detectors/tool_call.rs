@@ -12,7 +12,7 @@ use crate::chat::Reply;
 pub const NAME: &str = "tool-call";
 
 /// Balanced `{…}` spans of the text that parse as JSON objects.
-fn json_objects(text: &str) -> Vec<Value> {
+pub(crate) fn json_objects(text: &str) -> Vec<Value> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
@@ -55,7 +55,7 @@ fn json_objects(text: &str) -> Vec<Value> {
 }
 
 /// (name, arguments as text) of a call written as JSON.
-fn as_call(v: &Value) -> Option<(String, String)> {
+pub(crate) fn as_call(v: &Value) -> Option<(String, String)> {
     let f = v.get("function").filter(|f| f.is_object()).unwrap_or(v);
     let name = f
         .get("name")

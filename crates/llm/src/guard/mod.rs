@@ -13,6 +13,8 @@ pub mod features;
 pub mod heuristics;
 pub mod lexical;
 pub mod logreg;
+pub mod output;
+pub mod proxy;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LlmError, Result};
 use heuristics::Finding;
 use lexical::{Lexical, LexicalConfig, TrainStats};
+
+/// Window length for long texts, in characters.
+pub const WINDOW_CHARS: usize = 400;
 
 const DEFAULT_META: &str = include_str!("../../guard/default/guard.json");
 const DEFAULT_LEXICAL: &[u8] = include_bytes!("../../guard/default/lexical.bin");
@@ -190,6 +195,42 @@ impl Guard {
             findings,
             micros: started.elapsed().as_secs_f64() * 1e6,
         }
+    }
+
+    /// [`Guard::check`] on the whole text and, for a long one (a document, an e-mail, a
+    /// retrieved chunk), on overlapping windows of it too: an instruction planted in a page of
+    /// ordinary text is diluted in the whole but stands out in its window.
+    pub fn check_long(&self, text: &str) -> Check {
+        let started = Instant::now();
+        let mut best = self.check(text);
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        if chars.len() > WINDOW_CHARS * 3 / 2 {
+            let step = WINDOW_CHARS / 2;
+            let mut start = 0;
+            while start < chars.len() {
+                let end = (start + WINDOW_CHARS).min(chars.len());
+                let from = chars[start].0;
+                let to = chars.get(end).map_or(text.len(), |c| c.0);
+                let c = self.check(&text[from..to]);
+                if c.score > best.score {
+                    best = Check {
+                        detector: format!("{} (window at character {start})", c.detector),
+                        evidence: if c.evidence.is_empty() {
+                            crate::transport::snippet(&text[from..to])
+                        } else {
+                            c.evidence.clone()
+                        },
+                        ..c
+                    };
+                }
+                if end == chars.len() {
+                    break;
+                }
+                start += step;
+            }
+        }
+        best.micros = started.elapsed().as_secs_f64() * 1e6;
+        best
     }
 
     /// Trains a guard. The threshold maximises F1 over the validation rows pooled, or is 0.5

@@ -102,6 +102,15 @@ impl super::Target for OpenAiTarget {
         let resp =
             self.http
                 .post_json(&self.url, &headers, &self.body(req), self.options.stream)?;
+        if resp.status == 400 && is_content_filter(&resp.body) {
+            // A provider's (or aisec's guard's) input filter refused the prompt: the attack
+            // was stopped, which is an answer, not a failure to reach the model.
+            return Ok(Reply {
+                finish_reason: Some("content_filter".into()),
+                latency_ms: resp.elapsed_ms,
+                ..Reply::default()
+            });
+        }
         if resp.status >= 300 {
             return Err(self.protocol(format!("HTTP {}: {}", resp.status, snippet(&resp.body))));
         }
@@ -117,6 +126,15 @@ impl super::Target for OpenAiTarget {
         self.http.record_usage(reply.usage);
         Ok(reply)
     }
+}
+
+/// `{"error": {"code": "content_filter", …}}`, as Azure OpenAI and aisec's guard answer a
+/// prompt they refuse.
+fn is_content_filter(body: &str) -> bool {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(|c| c == "content_filter"))
+        .unwrap_or(false)
 }
 
 fn usage(v: &Value) -> Option<Usage> {
