@@ -306,3 +306,68 @@ fn guard_check_eval_and_train_from_the_command_line() {
     ]);
     fails_with(&o, "guard.json");
 }
+
+#[test]
+fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
+    let double = start(Behaviour {
+        leaks: true,
+        follows_injections: true,
+        ..Behaviour::default()
+    })
+    .unwrap();
+    let o = probe(
+        &double.base_url,
+        &[
+            "--format",
+            "json",
+            "--probes",
+            "direct-injection,system-prompt-extraction",
+            "--max-payloads",
+            "2",
+            "--defend",
+            "guard",
+        ],
+    );
+    // The exit status follows the defended pass: nothing got through.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json_of_any_exit(&o);
+    let before = &v["observations"]["summary"]["overall"];
+    let d = &v["defended"];
+    let after = &d["observations"]["summary"]["overall"];
+    assert_eq!(before["successes"], 4, "{before}");
+    assert_eq!(after["successes"], 0, "{after}");
+    assert_eq!(
+        after["attempts"], 4,
+        "blocked attempts are answered, not errors: {after}"
+    );
+    assert_eq!(d["defense"]["name"], "llm-guard");
+    assert_eq!(d["defense"]["mitigations"][0], "AML.M0020");
+    assert_eq!(
+        d["defense"]["observed"]["blocked_requests"], 4,
+        "{}",
+        d["defense"]
+    );
+    assert!(
+        d["defense"]["observed"]["guard_latency_per_check"]["p99_us"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let text = stdout(&probe(
+        &double.base_url,
+        &[
+            "--probes",
+            "direct-injection",
+            "--max-payloads",
+            "1",
+            "--defend",
+            "guard",
+        ],
+    ));
+    assert!(text.contains("before → after"), "{text}");
+    let o = probe(
+        &double.base_url,
+        &["--probes", "direct-injection", "--defend", "shield"],
+    );
+    fails_with(&o, "--defend shield: expected guard");
+}

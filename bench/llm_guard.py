@@ -1,0 +1,109 @@
+"""aisec's shipped guard vs scikit-learn TF-IDF + LR on the labelled prompt-injection splits.
+
+Both are trained on the same rows and thresholded by the same rule (max F1 over the pooled
+validation rows). The scikit-learn baseline is run at its default C=1 and at the C values
+around it, so that the comparison is not against one unlucky setting.
+"""
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_union
+
+data, aisec = sys.argv[1], sys.argv[2]
+splits = {
+    "s-labs": ("s-labs/train.csv", "s-labs/validation.csv"),
+    "neuralchemy": ("neuralchemy/core-train.parquet", "neuralchemy/core-validation.parquet"),
+}
+
+
+def load(rel):
+    path = f"{data}/{rel}"
+    return pd.read_parquet(path) if rel.endswith(".parquet") else pd.read_csv(path)
+
+
+train = pd.concat([load(t)[["text", "label"]] for t, _ in splits.values()])
+val = {k: load(v) for k, (_, v) in splits.items()}
+
+
+def best_threshold(scores, labels):
+    order = np.argsort(-scores)
+    s, y = scores[order], labels[order]
+    pos, tp, fp, best, i = labels.sum(), 0, 0, (-1.0, 0.5), 0
+    while i < len(s):
+        v = s[i]
+        while i < len(s) and s[i] == v:
+            tp += y[i]
+            fp += 1 - y[i]
+            i += 1
+        f1 = 2 * tp / (2 * tp + fp + pos - tp) if tp else 0.0
+        if f1 > best[0]:
+            best = (f1, (v + (s[i] if i < len(s) else 0.0)) / 2)
+    return best[1]
+
+
+def figures(scores, labels, t):
+    flag = scores >= t
+    tp = int((flag & (labels == 1)).sum())
+    fp = int((flag & (labels == 0)).sum())
+    fn = int((~flag & (labels == 1)).sum())
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"f1": 2 * p * r / max(p + r, 1e-12), "precision": p, "recall": r,
+            "fpr": fp / max(int((labels == 0).sum()), 1), "auc": roc_auc_score(labels, scores)}
+
+
+rows = []
+for c in [0.5, 1.0, 2.0, 4.0, 10.0]:
+    started = time.perf_counter()
+    vec = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+    )
+    clf = LogisticRegression(max_iter=3000, C=c).fit(vec.fit_transform(train.text.astype(str)), train.label)
+    train_s = time.perf_counter() - started
+    scores = {k: clf.predict_proba(vec.transform(v.text.astype(str)))[:, 1] for k, v in val.items()}
+    t = best_threshold(np.concatenate(list(scores.values())), np.concatenate([v.label.values for v in val.values()]))
+    lat = []
+    for text in val["neuralchemy"].text.astype(str):
+        t0 = time.perf_counter()
+        clf.predict_proba(vec.transform([text]))
+        lat.append((time.perf_counter() - t0) * 1e6)
+    edge = (val["neuralchemy"].category == "edge_case").values
+    row = {"detector": f"sklearn tfidf+LR C={c}", "threshold": t, "train_s": train_s,
+           "edge_case_fpr": float((scores["neuralchemy"][edge] >= t).mean()),
+           "p50_us": float(np.percentile(lat, 50)), "p99_us": float(np.percentile(lat, 99))}
+    for k in val:
+        row[k] = figures(scores[k], val[k].label.values, t)
+    rows.append(row)
+
+ours = {"detector": "aisec shipped guard"}
+for k, (_, rel) in splits.items():
+    args = [aisec, "--format", "json", "llm", "guard", "eval", "--data", f"{data}/{rel}"]
+    if k == "neuralchemy":
+        args += ["--group-column", "category"]
+    r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    m, o = r["metrics"], r["observations"]
+    ours[k] = {"f1": m["f1"], "precision": m["detection_precision"], "recall": m["detection_recall"],
+               "fpr": m["false_positive_rate"], "auc": m["auc"]}
+    ours["threshold"] = r["config"]["threshold"]
+    if k == "neuralchemy":
+        ours["edge_case_fpr"] = next(g["false_positive_rate"] for g in o["groups"] if g["group"] == "edge_case")
+        ours["p50_us"], ours["p99_us"] = o["latency_per_text"]["p50_us"], o["latency_per_text"]["p99_us"]
+        ours["f1_ci95"] = o["f1_ci95"]
+rows.append(ours)
+
+print("| detector | S-Labs F1 | P | R | FPR | AUC | neuralchemy F1 | P | R | FPR | AUC | edge-case FPR | p50 µs | p99 µs |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    cells = [r["detector"]]
+    for k in ("s-labs", "neuralchemy"):
+        f = r[k]
+        cells += [f"{f['f1']:.4f}", f"{f['precision']:.4f}", f"{f['recall']:.4f}", f"{f['fpr']:.4f}", f"{f['auc']:.4f}"]
+    cells += [f"{r['edge_case_fpr']:.3f}", f"{r['p50_us']:.1f}", f"{r['p99_us']:.1f}"]
+    print("| " + " | ".join(cells) + " |")

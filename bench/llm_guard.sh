@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The shipped guard beside scikit-learn's TF-IDF + logistic regression, trained on the same
+# training splits (S-Labs + neuralchemy core) with the same threshold rule (the one that
+# maximises F1 on the two validation splits pooled): F1, precision, recall, FPR, AUC, the
+# false-positive rate on neuralchemy's hard negatives (its edge_case rows) and latency per
+# prompt. scikit-learn goes into a throwaway venv under /tmp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${GUARD_VENV:-/tmp/guard-venv}
+[[ -x "$VENV/bin/python" ]] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet scikit-learn==1.7.2 pandas pyarrow; }
+cargo build --release --locked -p aisec
+"$VENV/bin/python" bench/llm_guard.py "${AISEC_LLM_DATA:-../shared/llm-data}" target/release/aisec
