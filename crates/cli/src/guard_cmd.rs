@@ -28,6 +28,27 @@ pub enum GuardCommand {
     /// messages before forwarding them upstream and each reply (streamed or not) before
     /// returning it, and logs every decision as a JSON line. Runs until stopped.
     Serve(ServeArgs),
+    /// Attack the guard itself: every probe's attacker-written text, plain, under each buff,
+    /// and under a white-box edit attack that reads the lexical model's heaviest n-grams and
+    /// rewrites them (paraphrase, else a two-letter transposition) until the text passes.
+    /// Reports the detection rate per transform with 95% intervals.
+    Attack(AttackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttackArgs {
+    /// A guard directory from `guard train`; by default the guard shipped in the binary.
+    #[arg(long, value_name = "DIR")]
+    pub guard: Option<PathBuf>,
+    /// Probes or families whose payloads are used (`aisec llm list`).
+    #[arg(long, default_value = "all")]
+    pub probes: String,
+    /// Word rewrites the white-box attacker may make per text.
+    #[arg(long, default_value_t = 8)]
+    pub max_edits: usize,
+    /// Seed of the planted values filled into the payloads (as `llm probe --seed`).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +165,7 @@ pub fn run(cli: &Cli, cmd: &GuardCommand) -> Result<Outcome> {
         GuardCommand::Eval(a) => eval(cli, a),
         GuardCommand::Check(a) => check(cli, a),
         GuardCommand::Serve(a) => serve(a),
+        GuardCommand::Attack(a) => attack(cli, a),
     }
 }
 
@@ -312,4 +334,65 @@ fn serve(a: &ServeArgs) -> Result<Outcome> {
     );
     running.wait();
     Ok(Outcome::Ok)
+}
+
+fn attack(cli: &Cli, a: &AttackArgs) -> Result<Outcome> {
+    use aisec_core::{Metric, Metrics};
+    use aisec_llm::guard::adaptive;
+    let guard = Guard::load(a.guard.as_deref())?;
+    let selected = aisec_llm::probes::select(&a.probes).map_err(anyhow::Error::msg)?;
+    let ctx = aisec_llm::context::ProbeContext::new(a.seed, None);
+    let started = std::time::Instant::now();
+    let rows = adaptive::evaluate(&guard, &selected, &ctx, a.max_edits);
+    let plain = &rows[0];
+    let white = rows.last().expect("the white-box row");
+    let mut metrics = Metrics::default();
+    metrics.insert(Metric::DetectionRecall, plain.detection_rate)?;
+    metrics.insert(Metric::AttackSuccessRate, 1.0 - white.detection_rate)?;
+    metrics.insert(Metric::WallSeconds, started.elapsed().as_secs_f64())?;
+    let report = aisec_report::RunReport::new(
+        aisec_report::RunKind::Attack,
+        "llm.guard-evasion",
+        adaptive::ATLAS,
+        guard.describe(),
+        serde_json::json!({"probes": a.probes, "max_edits": a.max_edits, "seed": a.seed,
+            "threshold": guard.meta.threshold,
+            "metrics_note": "detection_recall: plain payloads caught; attack_success_rate: conversations the white-box edit attack got past the guard"}),
+        a.seed,
+        metrics,
+    )
+    .with_observations(Some(serde_json::json!({ "transforms": rows })));
+    if cli.format == Format::Json {
+        output::print_json(&report)?;
+        return Ok(Outcome::Ok);
+    }
+    let mut out = format!(
+        "the guard ({}, threshold {:.4}) against every probe's attacker text\n{:<16} {:>6}  detection (95% CI)\n",
+        guard.describe(),
+        guard.meta.threshold,
+        "transform",
+        "caught"
+    );
+    for r in &rows {
+        out.push_str(&format!(
+            "{:<16} {:>3}/{:<3} {:.0}%{}{}\n",
+            r.transform,
+            r.caught,
+            r.conversations,
+            100.0 * r.detection_rate,
+            r.ci95.map_or(String::new(), |(lo, hi)| format!(
+                " ({:.0}–{:.0}%)",
+                100.0 * lo,
+                100.0 * hi
+            )),
+            r.mean_edits
+                .map_or(String::new(), |m| format!(", {m:.1} edits per evasion")),
+        ));
+    }
+    output::print_text(&out)?;
+    Ok(if white.detection_rate < 1.0 {
+        Outcome::ProblemsFound
+    } else {
+        Outcome::Ok
+    })
 }

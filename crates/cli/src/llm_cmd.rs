@@ -114,6 +114,12 @@ pub struct ProbeArgs {
     /// journals to FILE.defended. With --defend the exit status follows the defended pass.
     #[arg(long, value_name = "guard[:DIR]")]
     pub defend: Option<String>,
+    /// With --defend guard: a third pass through the proxy by an adaptive attacker who knows
+    /// the guard and rewrites every user turn until the guard lets it pass (at most this many
+    /// word rewrites per turn; `aisec llm guard attack` measures the guard alone), reported
+    /// as the defended run's `adaptive`.
+    #[arg(long, value_name = "EDITS")]
+    pub adaptive_edits: Option<usize>,
     /// A PEM CA certificate to trust for an https target instead of the Web PKI roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
@@ -386,6 +392,7 @@ fn defended_pass(
         "guard": guard.describe(), "threshold": guard.meta.threshold, "mode": pc.mode,
         "checked_roles": pc.check_roles, "hold_back_chars": proxy::HOLD_BACK,
     });
+    let guard_for_adaptive = guard.clone();
     let running = proxy::start(guard, pc, "127.0.0.1:0")?;
     let through = TargetSpec {
         target: format!("openai+{}", running.base_url),
@@ -406,6 +413,26 @@ fn defended_pass(
         journal.as_deref(),
         &|done, total| progress.message(format!("through the guard: {done}/{total} attempts")),
     )?;
+    let adaptive = match args.adaptive_edits {
+        Some(max_edits) => {
+            let evading = aisec_llm::guard::adaptive::EvadingTarget {
+                inner: targets::connect(&through)?,
+                guard: guard_for_adaptive.clone(),
+                max_edits,
+            };
+            let o = run::run(&evading, selected, ctx, cfg, None, &|done, total| {
+                progress.message(format!(
+                    "adaptive attacker through the guard: {done}/{total} attempts"
+                ))
+            })?;
+            let described = aisec_llm::targets::Target::describe(&evading);
+            Some((
+                aisec_llm::report::report(&o, selected, ctx, cfg, &described, kb),
+                o,
+            ))
+        }
+        None => None,
+    };
     let st = &running.stats;
     let micros = st
         .guard_micros
@@ -435,6 +462,14 @@ fn defended_pass(
             observed: Some(observed),
         });
     drop(running);
+    let report = match adaptive {
+        Some((r, _)) => {
+            let mut report = report;
+            report.adaptive = Some(Box::new(r));
+            report
+        }
+        None => report,
+    };
     Ok((report, outcome))
 }
 
@@ -469,6 +504,19 @@ through the aisec guard proxy (AML.M0020), per family: before → after
         describe(&before.summary.overall),
         describe(&after.summary.overall)
     ));
+    if let Some(a) = &defended.adaptive {
+        let t: aisec_llm::summary::Tally = serde_json::from_value(
+            a.observations
+                .as_ref()
+                .map_or(serde_json::Value::Null, |o| o["summary"]["overall"].clone()),
+        )
+        .unwrap_or_default();
+        out.push_str(&format!(
+            "  {:<14} {}  (the adaptive attacker, rewriting each turn past the guard)\n",
+            "adaptive",
+            describe(&t)
+        ));
+    }
     if let Some(obs) = defended.defense.as_ref().and_then(|d| d.observed.as_ref()) {
         out.push_str(&format!(
             "  the proxy blocked {} requests and {} replies of {}; guard time per check {}

@@ -172,10 +172,16 @@ fn every_probe_family_against_a_real_small_model() {
     let after = &d["observations"]["summary"];
     assert_eq!(after["overall"]["errors"], 0, "through the proxy: {after}");
     assert_eq!(after["overall"]["attempts"], s["overall"]["attempts"]);
-    assert!(after["overall"]["successes"].as_u64().unwrap() <= 1, "{after}");
+    assert!(
+        after["overall"]["successes"].as_u64().unwrap() <= 1,
+        "{after}"
+    );
     let observed = &d["defense"]["observed"];
     eprintln!("through the guard: {} ; proxy {observed}", after["overall"]);
-    assert!(observed["blocked_requests"].as_u64().unwrap() >= 15, "{observed}");
+    assert!(
+        observed["blocked_requests"].as_u64().unwrap() >= 15,
+        "{observed}"
+    );
     // Each finding that reports a success carries the evidence of one attempt.
     for f in r["findings"].as_array().unwrap() {
         if f["severity"] != "info"

@@ -7,6 +7,7 @@
 //! A guard directory holds `guard.json` (settings, threshold and how it was chosen, training
 //! and validation figures) and `lexical.bin` ([`lexical`]).
 
+pub mod adaptive;
 pub mod data;
 pub mod eval;
 pub mod features;
