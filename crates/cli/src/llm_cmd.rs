@@ -111,7 +111,7 @@ pub struct ProbeArgs {
     /// again through the guarding proxy (`llm guard serve`, started in-process in front of
     /// the same target, blocking), and the report gives both, per family, before → after.
     /// The budget flags apply to each pass on its own; with --journal, the second pass
-    /// journals to FILE.defended. With --defend the exit status follows the defended pass.
+    /// journals to FILE.defended (and --adaptive-edits's to FILE.adaptive). With --defend the exit status follows the defended pass.
     #[arg(long, value_name = "guard[:DIR]")]
     pub defend: Option<String>,
     /// With --defend guard: a third pass through the proxy by an adaptive attacker who knows
@@ -420,11 +420,23 @@ fn defended_pass(
                 guard: guard_for_adaptive.clone(),
                 max_edits,
             };
-            let o = run::run(&evading, selected, ctx, cfg, None, &|done, total| {
-                progress.message(format!(
-                    "adaptive attacker through the guard: {done}/{total} attempts"
-                ))
-            })?;
+            let journal = args.journal.as_ref().map(|j| {
+                let mut p = j.clone().into_os_string();
+                p.push(".adaptive");
+                PathBuf::from(p)
+            });
+            let o = run::run(
+                &evading,
+                selected,
+                ctx,
+                cfg,
+                journal.as_deref(),
+                &|done, total| {
+                    progress.message(format!(
+                        "adaptive attacker through the guard: {done}/{total} attempts"
+                    ))
+                },
+            )?;
             let described = aisec_llm::targets::Target::describe(&evading);
             Some((
                 aisec_llm::report::report(&o, selected, ctx, cfg, &described, kb),

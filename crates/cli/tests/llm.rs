@@ -365,6 +365,32 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
         ],
     ));
     assert!(text.contains("before → after"), "{text}");
+    // The adaptive attacker rewrites each turn past the guard where it can (one of the four
+    // direct injections, `llm guard attack` says); the double still reads the rewritten
+    // instruction, so that one gets through again.
+    let o = probe(
+        &double.base_url,
+        &[
+            "--format",
+            "json",
+            "--probes",
+            "direct-injection",
+            "--defend",
+            "guard",
+            "--adaptive-edits",
+            "12",
+        ],
+    );
+    let v = json_of_any_exit(&o);
+    let a = &v["defended"]["adaptive"];
+    let t = &a["observations"]["summary"]["overall"];
+    assert_eq!(t["attempts"], 4, "{t}");
+    assert!(
+        a["target"].as_str().unwrap().contains("white-box attacker"),
+        "{}",
+        a["target"]
+    );
+    assert!(t["successes"].as_u64().unwrap() >= 1, "{t}");
     let o = probe(
         &double.base_url,
         &["--probes", "direct-injection", "--defend", "shield"],
