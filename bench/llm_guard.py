@@ -82,6 +82,30 @@ for c in [0.5, 1.0, 2.0, 4.0, 10.0]:
         row[k] = figures(scores[k], val[k].label.values, t)
     rows.append(row)
 
+# prompt-guardrail 1.0.1 (guardify): a word 1-4-gram TF-IDF + LR pickled by its author and
+# trained on its own data; scored as shipped (its predict: 0.5) and with the same threshold
+# rule as the others.
+try:
+    from guardify.guardrails.logistic_regression import LogisticRegressionGuardrail
+
+    g = LogisticRegressionGuardrail()
+    scores = {k: g._clf.predict_proba(g._vectorizer.transform(v.text.astype(str)))[:, 1] for k, v in val.items()}
+    pooled = best_threshold(np.concatenate(list(scores.values())), np.concatenate([v.label.values for v in val.values()]))
+    for name, t in (("prompt-guardrail 1.0.1, as shipped (0.5)", 0.5), ("prompt-guardrail 1.0.1, threshold rule", pooled)):
+        lat = []
+        for text in val["neuralchemy"].text.astype(str):
+            t0 = time.perf_counter()
+            g.predict(text)
+            lat.append((time.perf_counter() - t0) * 1e6)
+        edge = (val["neuralchemy"].category == "edge_case").values
+        row = {"detector": name, "threshold": t, "edge_case_fpr": float((scores["neuralchemy"][edge] >= t).mean()),
+               "p50_us": float(np.percentile(lat, 50)), "p99_us": float(np.percentile(lat, 99))}
+        for k in val:
+            row[k] = figures(scores[k], val[k].label.values, t)
+        rows.append(row)
+except ImportError as e:
+    print(f"prompt-guardrail not installed: {e}", file=sys.stderr)
+
 ours = {"detector": "aisec shipped guard"}
 for k, (_, rel) in splits.items():
     args = [aisec, "--format", "json", "llm", "guard", "eval", "--data", f"{data}/{rel}"]

@@ -9,4 +9,11 @@ cd "$(dirname "$0")/.."
 VENV=${GUARD_VENV:-/tmp/guard-venv}
 [[ -x "$VENV/bin/python" ]] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet scikit-learn==1.7.2 pandas pyarrow; }
 cargo build --release --locked -p aisec
+# prompt-guardrail loads two scikit-learn pickles at import: scan them before anything loads
+# them, and install it only when the scan passes.
+mkdir -p /tmp/prompt-guardrail && rm -rf /tmp/prompt-guardrail/x
+"$VENV/bin/pip" download --quiet --no-deps --only-binary=:all: prompt-guardrail==1.0.1 -d /tmp/prompt-guardrail
+(cd /tmp/prompt-guardrail && mkdir x && cd x && python3 -m zipfile -e ../prompt_guardrail-1.0.1-py3-none-any.whl .)
+target/release/aisec scan /tmp/prompt-guardrail/x/guardify/models/
+"$VENV/bin/pip" install --quiet --no-deps /tmp/prompt-guardrail/prompt_guardrail-1.0.1-py3-none-any.whl joblib
 "$VENV/bin/python" bench/llm_guard.py "${AISEC_LLM_DATA:-../shared/llm-data}" target/release/aisec
