@@ -132,13 +132,7 @@ pub fn f1_interval(
         return None;
     }
     let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    };
+    let mut next = || (crate::context::splitmix(&mut state) % n as u64) as usize;
     let mut f1s: Vec<f64> = (0..draws)
         .map(|_| {
             let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
