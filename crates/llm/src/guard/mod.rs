@@ -17,6 +17,7 @@ pub mod logreg;
 pub mod output;
 pub mod proxy;
 pub mod report;
+pub mod wordpiece;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
