@@ -14,6 +14,7 @@ pub mod features;
 pub mod heuristics;
 pub mod lexical;
 pub mod logreg;
+pub mod minilm;
 pub mod output;
 pub mod proxy;
 pub mod report;
