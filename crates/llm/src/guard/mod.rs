@@ -15,6 +15,7 @@ pub mod heuristics;
 pub mod lexical;
 pub mod logreg;
 pub mod minilm;
+pub mod neural;
 pub mod output;
 pub mod proxy;
 pub mod report;
@@ -34,6 +35,7 @@ pub const WINDOW_CHARS: usize = 400;
 
 const DEFAULT_META: &str = include_str!("../../guard/default/guard.json");
 const DEFAULT_LEXICAL: &[u8] = include_bytes!("../../guard/default/lexical.bin");
+const DEFAULT_NEURAL: &str = include_str!("../../guard/default/neural.json");
 
 /// A labelled file the guard was trained or validated on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +67,8 @@ pub struct GuardMeta {
 pub struct Guard {
     pub meta: GuardMeta,
     pub lexical: Lexical,
+    /// The neural detector's head (`neural.json`), when the guard was trained with an encoder.
+    pub neural: Option<neural::NeuralHead>,
     /// Where it was loaded from; None for the shipped guard.
     pub source: Option<PathBuf>,
 }
@@ -90,9 +94,18 @@ impl Guard {
         let meta: GuardMeta = serde_json::from_str(DEFAULT_META)
             .map_err(|e| LlmError::Invalid(format!("the shipped guard.json: {e}")))?;
         let lexical = Lexical::from_bytes(DEFAULT_LEXICAL, "the shipped lexical.bin")?;
+        let neural = if DEFAULT_NEURAL.trim().is_empty() {
+            None
+        } else {
+            Some(neural::NeuralHead::from_json(
+                DEFAULT_NEURAL,
+                "the shipped neural.json",
+            )?)
+        };
         Ok(Guard {
             meta,
             lexical,
+            neural,
             source: None,
         })
     }
@@ -127,9 +140,16 @@ impl Guard {
             &read("lexical.bin")?,
             &dir.join("lexical.bin").display().to_string(),
         )?;
+        let head = dir.join("neural.json");
+        let neural = if head.is_file() {
+            Some(neural::NeuralHead::load(&head)?)
+        } else {
+            None
+        };
         Ok(Guard {
             meta,
             lexical,
+            neural,
             source: Some(dir.to_path_buf()),
         })
     }
@@ -145,6 +165,11 @@ impl Guard {
         let meta = dir.join("guard.json");
         let text = serde_json::to_string_pretty(&self.meta).expect("plain data") + "\n";
         std::fs::write(&meta, text).map_err(|e| io(&meta, e))?;
+        if let Some(head) = &self.neural {
+            let p = dir.join("neural.json");
+            let text = serde_json::to_string_pretty(head).expect("plain data") + "\n";
+            std::fs::write(&p, text).map_err(|e| io(&p, e))?;
+        }
         Ok(())
     }
 
@@ -284,6 +309,7 @@ impl Guard {
                 model_bytes,
             },
             lexical,
+            neural: None,
             source: None,
         };
         if !validation.is_empty() {

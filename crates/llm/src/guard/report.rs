@@ -54,11 +54,47 @@ pub struct Evaluation {
 
 /// `groups`: a group name per row (same order), or empty.
 pub fn evaluate(guard: &Guard, data: &str, rows: &[Example], groups: &[String]) -> Evaluation {
+    evaluate_with(guard.meta.threshold, data, rows, groups, &|text| {
+        guard.check(text)
+    })
+}
+
+/// The neural detector (MiniLM embedding + the guard's head) on the same terms; the latency
+/// is the embedding's and the head's together, one text at a time on one thread.
+pub fn evaluate_neural(
+    head: &super::neural::NeuralHead,
+    encoder: &super::minilm::MiniLm,
+    data: &str,
+    rows: &[Example],
+    groups: &[String],
+) -> Evaluation {
+    evaluate_with(head.threshold, data, rows, groups, &|text| {
+        let started = std::time::Instant::now();
+        let score = head.score_embedding(&encoder.embed(text));
+        super::Check {
+            flagged: score >= head.threshold,
+            score,
+            threshold: head.threshold,
+            detector: "neural".into(),
+            evidence: String::new(),
+            findings: Vec::new(),
+            micros: started.elapsed().as_secs_f64() * 1e6,
+        }
+    })
+}
+
+fn evaluate_with(
+    threshold: f64,
+    data: &str,
+    rows: &[Example],
+    groups: &[String],
+    check: &dyn Fn(&str) -> super::Check,
+) -> Evaluation {
     let started = std::time::Instant::now();
-    let checks: Vec<_> = rows.iter().map(|r| guard.check(&r.text)).collect();
+    let checks: Vec<_> = rows.iter().map(|r| check(&r.text)).collect();
     let scores: Vec<f64> = checks.iter().map(|c| c.score).collect();
     let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();
-    let figures = eval::figures(&scores, &labels, guard.meta.threshold);
+    let figures = eval::figures(&scores, &labels, threshold);
     let mut flagged_by = std::collections::BTreeMap::new();
     let (mut fns, mut fps) = (Vec::new(), Vec::new());
     for (i, (c, r)) in checks.iter().zip(rows).enumerate() {
@@ -106,7 +142,7 @@ pub fn evaluate(guard: &Guard, data: &str, rows: &[Example], groups: &[String]) 
         .collect();
     Evaluation {
         data: data.to_string(),
-        f1_ci95: eval::f1_interval(&scores, &labels, guard.meta.threshold, 1000, 7),
+        f1_ci95: eval::f1_interval(&scores, &labels, threshold, 1000, 7),
         groups,
         figures,
         latency: eval::latency(checks.iter().map(|c| c.micros).collect()),
@@ -118,6 +154,46 @@ pub fn evaluate(guard: &Guard, data: &str, rows: &[Example], groups: &[String]) 
 }
 
 pub fn run_report(guard: &Guard, e: &Evaluation) -> RunReport {
+    let config = json!({
+        "guard": guard.describe(),
+        "detector": "lexical + heuristics",
+        "threshold": guard.meta.threshold,
+        "threshold_rule": guard.meta.threshold_rule,
+        "flagged_when": "score >= threshold",
+        "lexical": guard.meta.lexical,
+        "model_bytes": guard.meta.model_bytes,
+        "features": guard.lexical.features(),
+    });
+    run_report_with("llm.guard", guard.describe(), config, e)
+}
+
+/// The neural detector's evaluation as a run object.
+pub fn neural_run_report(
+    guard: &Guard,
+    head: &super::neural::NeuralHead,
+    encoder_dir: &str,
+    e: &Evaluation,
+) -> RunReport {
+    let config = json!({
+        "guard": guard.describe(),
+        "detector": "neural: all-MiniLM-L6-v2 mean-pooled embedding + logistic-regression head",
+        "encoder": encoder_dir,
+        "max_tokens": super::minilm::MAX_TOKENS,
+        "threshold": head.threshold,
+        "threshold_rule": head.threshold_rule,
+        "flagged_when": "score >= threshold",
+        "c": head.c,
+        "training_rows": head.training_rows,
+    });
+    run_report_with("llm.guard.neural", guard.describe(), config, e)
+}
+
+fn run_report_with(
+    name: &str,
+    target: String,
+    config: serde_json::Value,
+    e: &Evaluation,
+) -> RunReport {
     let mut metrics = Metrics::default();
     let f = &e.figures;
     for (m, v) in [
@@ -132,15 +208,6 @@ pub fn run_report(guard: &Guard, e: &Evaluation) -> RunReport {
             metrics.insert(m, v).expect("figures are fractions");
         }
     }
-    let config = json!({
-        "guard": guard.describe(),
-        "threshold": guard.meta.threshold,
-        "threshold_rule": guard.meta.threshold_rule,
-        "flagged_when": "score >= threshold",
-        "lexical": guard.meta.lexical,
-        "model_bytes": guard.meta.model_bytes,
-        "features": guard.lexical.features(),
-    });
     let observations = json!({
         "rows": f.rows,
         "positives": f.positives,
@@ -159,20 +226,12 @@ pub fn run_report(guard: &Guard, e: &Evaluation) -> RunReport {
         "f1_ci95": e.f1_ci95,
         "groups": e.groups,
         "latency_per_text": e.latency,
-        "latency_note": "microseconds per text for the whole check (normalising, n-grams, lexical score, heuristics, decoded re-scoring), one thread, measured while evaluating",
+        "latency_note": "microseconds per text for the whole check (lexical: normalising, n-grams, score, heuristics, decoded re-scoring; neural: tokenising, encoding, head), one thread, measured while evaluating",
         "flagged_by": e.flagged_by,
         "false_negatives": e.false_negatives,
         "false_positives": e.false_positives,
     });
-    RunReport::new(
-        RunKind::Defense,
-        "llm.guard",
-        ATLAS,
-        guard.describe(),
-        config,
-        0,
-        metrics,
-    )
-    .with_data(e.data.clone())
-    .with_observations(Some(observations))
+    RunReport::new(RunKind::Defense, name, ATLAS, target, config, 0, metrics)
+        .with_data(e.data.clone())
+        .with_observations(Some(observations))
 }
