@@ -193,6 +193,24 @@ fn fmt(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |v| format!("{v:.4}"))
 }
 
+/// One line of figures per validation file.
+fn validation_lines(data: &[aisec_llm::guard::DataRef]) -> String {
+    data.iter()
+        .filter_map(|v| {
+            let f = v.figures.as_ref()?;
+            Some(format!(
+                "  {}: F1 {}, precision {}, recall {}, FPR {}, AUC {}\n",
+                v.path,
+                fmt(f.f1),
+                fmt(f.precision),
+                fmt(f.recall),
+                fmt(f.false_positive_rate),
+                fmt(f.auc)
+            ))
+        })
+        .collect()
+}
+
 fn train(cli: &Cli, a: &TrainArgs) -> Result<Outcome> {
     if !(a.c > 0.0 && a.c.is_finite()) {
         anyhow::bail!("--c {}: expected a positive number", a.c);
@@ -229,37 +247,13 @@ fn train(cli: &Cli, a: &TrainArgs) -> Result<Outcome> {
         s.rows, s.positives, s.seconds, s.features, s.iterations, guard.meta.model_bytes,
         guard.meta.threshold, guard.meta.threshold_rule
     );
-    for v in &guard.meta.validation_data {
-        if let Some(f) = &v.figures {
-            out.push_str(&format!(
-                "  {}: F1 {}, precision {}, recall {}, FPR {}, AUC {}\n",
-                v.path,
-                fmt(f.f1),
-                fmt(f.precision),
-                fmt(f.recall),
-                fmt(f.false_positive_rate),
-                fmt(f.auc)
-            ));
-        }
-    }
+    out.push_str(&validation_lines(&guard.meta.validation_data));
     if let Some(h) = &guard.neural {
         out.push_str(&format!(
             "neural head on {} embeddings in {:.0} s, threshold {:.4}\n",
             h.training_rows, h.train_seconds, h.threshold
         ));
-        for v in &h.validation_data {
-            if let Some(f) = &v.figures {
-                out.push_str(&format!(
-                    "  {}: F1 {}, precision {}, recall {}, FPR {}, AUC {}\n",
-                    v.path,
-                    fmt(f.f1),
-                    fmt(f.precision),
-                    fmt(f.recall),
-                    fmt(f.false_positive_rate),
-                    fmt(f.auc)
-                ));
-            }
-        }
+        out.push_str(&validation_lines(&h.validation_data));
     }
     out.push_str(&format!("written to {}\n", a.out.display()));
     output::print_text(&out)?;
