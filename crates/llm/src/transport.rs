@@ -117,6 +117,22 @@ fn tls_roots(ca_cert: Option<&Path>) -> Result<ureq::tls::RootCerts> {
     aisec_ml::kserve::tls_roots(ca_cert).map_err(|e| LlmError::Invalid(e.to_string()))
 }
 
+/// A client that verifies TLS against the Web PKI roots or `ca_cert`, gives up after
+/// `timeout` (connecting after at most 10 s of it) and hands every HTTP status back to the
+/// caller rather than turning it into an error.
+pub fn agent(timeout: Duration, ca_cert: Option<&Path>) -> Result<ureq::Agent> {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(tls_roots(ca_cert)?)
+        .build();
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(Duration::from_secs(10).min(timeout)))
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .build()
+        .into())
+}
+
 impl Http {
     pub fn new(label: impl Into<String>, policy: Policy, ca_cert: Option<&Path>) -> Result<Self> {
         if !(policy.timeout_s > 0.0 && policy.timeout_s.is_finite()) {
@@ -125,19 +141,8 @@ impl Http {
                 policy.timeout_s
             )));
         }
-        let timeout = Duration::from_secs_f64(policy.timeout_s);
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(tls_roots(ca_cert)?)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .timeout_connect(Some(Duration::from_secs(10).min(timeout)))
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .build()
-            .into();
         Ok(Http {
-            agent,
+            agent: agent(Duration::from_secs_f64(policy.timeout_s), ca_cert)?,
             policy,
             ledger: Ledger::default(),
             label: label.into(),

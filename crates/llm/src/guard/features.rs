@@ -133,12 +133,6 @@ pub(crate) fn fnv(family: Family, parts: &[&[u8]]) -> u32 {
     fold(h)
 }
 
-/// The bucket of a word unigram or a space-separated bigram.
-pub fn word_bucket(gram: &str) -> u32 {
-    let parts: Vec<&[u8]> = gram.split(' ').map(str::as_bytes).collect();
-    fnv(Family::Word, &parts)
-}
-
 /// Distinct terms of one text with their counts, in first-seen order (so that sums over them
 /// are reproducible): (bucket, family, count).
 pub type Counts = Vec<(u32, Family, u32)>;
@@ -333,7 +327,10 @@ mod tests {
         assert!(row.windows(2).all(|w| w[0].0 < w[1].0));
         // Repeated terms are counted, not duplicated, and the table is clean for the next text.
         let again = counts("say say say");
-        let say = again.iter().find(|e| e.0 == word_bucket("say")).unwrap();
+        let say = again
+            .iter()
+            .find(|e| e.0 == fnv(Family::Word, &[b"say"]))
+            .unwrap();
         assert_eq!(say.2, 3);
         assert_eq!(counts("say say say"), again);
     }

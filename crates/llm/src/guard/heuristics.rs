@@ -140,17 +140,9 @@ pub fn decoded_payloads(text: &str) -> Vec<Finding> {
         .iter()
         .any(|k| lower.contains(k))
     {
-        let rot: String = text
-            .chars()
-            .map(|c| match c {
-                'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
-                'A'..='Z' => (((c as u8 - b'A') + 13) % 26 + b'A') as char,
-                _ => c,
-            })
-            .collect();
         out.push(Finding {
             detector: "encoded-rot13",
-            evidence: rot,
+            evidence: crate::buffs::rot13(text),
             conclusive: false,
         });
     }

@@ -119,18 +119,16 @@ pub fn start(guard: Arc<Guard>, config: ProxyConfig, bind: &str) -> Result<Proxy
             config.upstream
         )));
     }
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(
-            aisec_ml::kserve::tls_roots(config.ca_cert.as_deref())
-                .map_err(|e| LlmError::Invalid(e.to_string()))?,
-        )
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs_f64(config.timeout_s.max(1.0))))
-        .http_status_as_error(false)
-        .tls_config(tls)
-        .build()
-        .into();
+    if !(config.timeout_s > 0.0 && config.timeout_s.is_finite()) {
+        return Err(LlmError::Invalid(format!(
+            "--timeout {}: expected a positive number of seconds",
+            config.timeout_s
+        )));
+    }
+    let agent = crate::transport::agent(
+        Duration::from_secs_f64(config.timeout_s),
+        config.ca_cert.as_deref(),
+    )?;
     let log = match &config.log {
         Some(p) => Some(Mutex::new(
             std::fs::OpenOptions::new()
