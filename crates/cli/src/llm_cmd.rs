@@ -112,8 +112,8 @@ pub struct ProbeArgs {
     /// the same target, blocking), and the report gives both, per family, before → after.
     /// The budget flags apply to each pass on its own; with --journal, the second pass
     /// journals to FILE.defended (and --adaptive-edits's to FILE.adaptive). With --defend the exit status follows the defended pass.
-    #[arg(long, value_name = "guard[:DIR]")]
-    pub defend: Option<String>,
+    #[arg(long, value_name = "guard[:DIR]", value_parser = crate::attack_cmd::parse_defense)]
+    pub defend: Option<aisec_defenses::DefenseSpec>,
     /// With --defend guard: a third pass through the proxy by an adaptive attacker who knows
     /// the guard and rewrites every user turn until the guard lets it pass (at most this many
     /// word rewrites per turn; `aisec llm guard attack` measures the guard alone), reported
@@ -363,7 +363,7 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
 #[allow(clippy::too_many_arguments)]
 fn defended_pass(
     args: &ProbeArgs,
-    defend: &str,
+    defend: &aisec_defenses::DefenseSpec,
     spec: &TargetSpec,
     selected: &[&'static dyn probes::Probe],
     ctx: &ProbeContext,
@@ -372,13 +372,12 @@ fn defended_pass(
     progress: &crate::progress::Progress,
 ) -> Result<(aisec_report::RunReport, run::RunOutcome)> {
     use aisec_llm::guard::{proxy, Guard};
-    let dir = match defend.split_once(':') {
-        None if defend == "guard" => None,
-        Some(("guard", dir)) => Some(PathBuf::from(dir)),
-        _ => anyhow::bail!(
-            "--defend {defend}: expected guard (the shipped guard) or guard:DIR (a trained one)"
-        ),
-    };
+    defend
+        .check_family(aisec_defenses::Family::Llm)
+        .map_err(anyhow::Error::msg)?;
+    let dir = defend
+        .config::<aisec_defenses::llm_guard::LlmGuardConfig>()
+        .and_then(|c| c.dir.clone());
     let Some(base) = args.target.strip_prefix("openai+") else {
         anyhow::bail!(
             "--defend guard: the guarding proxy speaks the OpenAI chat API, so the target must be openai+URL"
@@ -462,16 +461,9 @@ fn defended_pass(
     let described = format!("{} through the aisec guard proxy", args.target);
     let report = aisec_llm::report::report(&outcome, selected, ctx, cfg, &described, kb)
         .with_defense(aisec_core::DefenseRef {
-            name: "llm-guard".into(),
-            mitigations: vec!["AML.M0020".into(), "AML.M0024".into()],
-            phases: vec![
-                "ML Model Engineering".into(),
-                "ML Model Evaluation".into(),
-                "Deployment".into(),
-                "Monitoring and Maintenance".into(),
-            ],
             settings: Some(settings),
             observed: Some(observed),
+            ..defend.as_defense().reference()
         });
     drop(running);
     let report = match adaptive {

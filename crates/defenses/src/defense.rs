@@ -69,6 +69,8 @@ pub enum Family {
     Poisoning,
     /// Membership inference and other attacks on the training data's privacy.
     Privacy,
+    /// Prompt injection, jailbreaks, leakage and tool misuse against an LLM endpoint.
+    Llm,
 }
 
 impl Family {
@@ -78,6 +80,7 @@ impl Family {
             Family::Extraction => "aisec attack extract",
             Family::Poisoning => "aisec attack poison",
             Family::Privacy => "aisec attack membership",
+            Family::Llm => "aisec llm probe",
         }
     }
 }

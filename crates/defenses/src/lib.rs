@@ -33,6 +33,7 @@ registered!(
     dp_sgd,
     l2,
     early_stop,
+    llm_guard,
 );
 
 pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family, PrivacyRetraining};

@@ -46,11 +46,13 @@ impl DefenseSpec {
 
     /// Parses one `--defend` value, e.g. `round:2`, `prada:0.9`, `smooth:0.25`.
     pub fn parse(text: &str) -> Result<DefenseSpec, String> {
-        let lowered = text.trim().to_ascii_lowercase();
-        let (keyword, argument) = match lowered.split_once(':') {
-            Some((k, a)) => (k, Some(a)),
-            None => (lowered.as_str(), None),
+        // Only the keyword is case-blind: an argument may be a path.
+        let trimmed = text.trim();
+        let (keyword, argument) = match trimmed.split_once(':') {
+            Some((k, a)) => (k.to_ascii_lowercase(), Some(a)),
+            None => (trimmed.to_ascii_lowercase(), None),
         };
+        let keyword = keyword.as_str();
         for entry in ENTRIES {
             if let Some(parsed) = (entry.parse)(keyword, argument) {
                 return parsed.map_err(|why| {
@@ -179,6 +181,10 @@ mod tests {
                 assert_eq!(r.kind(), aisec_core::AtlasRefKind::Mitigation, "{m}");
             }
             let poisoning = aisec_attacks::registry::poisoning_attacks();
+            // LLM probes live in aisec-llm, above this crate; the CLI's tests check those.
+            if d.families == [Family::Llm] {
+                continue;
+            }
             for a in d.measured_by {
                 assert!(
                     aisec_attacks::registry::find_evasion(a).is_some()
