@@ -105,7 +105,6 @@ impl Classifier for TrainingTarget<'_> {
 
 impl TrainingTarget<'_> {
     fn logits_of(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let _autodiff = tensor::autodiff_guard();
         tensor::to_vec(
             self.network
                 .forward(tensor::matrix(x, n, &tensor::autodiff_device()))
@@ -117,6 +116,11 @@ impl TrainingTarget<'_> {
 impl Differentiable for TrainingTarget<'_> {
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>, MlError> {
         Ok(self.network.forward(x))
+    }
+
+    /// The network being trained lives on the training thread alone.
+    fn shared_between_threads(&self) -> bool {
+        false
     }
 }
 

@@ -247,6 +247,23 @@ impl<T: LocalModel> Classifier for T {
 pub trait Differentiable: Send + Sync {
     /// Logits for flattened inputs `[n, features]` on [`tensor::autodiff_device`].
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>>;
+
+    /// Whether gradient passes must hold [`tensor::autodiff_guard`]: true for a model other
+    /// threads may use too; false for a network only the calling thread can reach (the one
+    /// adversarial training is training), whose passes then run beside other threads'.
+    fn shared_between_threads(&self) -> bool {
+        true
+    }
+}
+
+/// The process-wide autodiff lock when `model` needs it (see
+/// [`Differentiable::shared_between_threads`]).
+pub fn autodiff_guard_for(
+    model: &dyn Differentiable,
+) -> Option<std::sync::MutexGuard<'static, ()>> {
+    model
+        .shared_between_threads()
+        .then(crate::tensor::autodiff_guard)
 }
 
 /// Number of rows in `x` for a model taking `features` values per input.

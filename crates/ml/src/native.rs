@@ -231,11 +231,9 @@ impl NativeModel {
         let mut out = Vec::with_capacity(n * self.info.num_classes);
         let f = self.info.features();
         for chunk in x.chunks(1024 * f) {
-            out.extend(tensor::to_vec(self.plain.forward(tensor::matrix(
-                chunk,
-                chunk.len() / f,
-                &device,
-            ))));
+            out.extend(tensor::to_vec(self.plain.forward_inference(
+                tensor::matrix(chunk, chunk.len() / f, &device),
+            )));
         }
         Ok(out)
     }

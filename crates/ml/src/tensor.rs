@@ -5,8 +5,9 @@ use burn::tensor::activation::log_softmax;
 
 /// burn 0.22's autodiff graph locking can deadlock when two threads record and run
 /// backward passes through the same parameters (seen with two attacks on one model). Every
-/// forward-and-backward in aisec holds this lock, which makes gradient work sequential
-/// across threads; batches keep each call large enough for that not to matter.
+/// gradient pass through a model that other threads may use holds this lock; training a
+/// network the thread owns does not (its graph shares no node with another thread's), so
+/// independent trainings use every core.
 static AUTODIFF_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Holds the process-wide autodiff lock until dropped.

@@ -121,8 +121,10 @@ pub fn train(
                 Some(perturb) => perturb(&network, x, y.clone()).detach(),
                 None => x,
             };
-            // Taken after the perturbation, which runs its own gradient passes.
-            let _autodiff = tensor::autodiff_guard();
+            // No process-wide autodiff lock here: this thread owns `network`, so its graph
+            // shares no node with another thread's and trainings of different models run in
+            // parallel (shadow models, the demo's lanes). The lock guards gradient passes
+            // through models that several threads use (attacks, the perturbation above).
             let logits = network.forward(x);
             let predicted =
                 tensor::to_labels(logits.clone().detach().argmax(1).squeeze_dim::<1>(1));
@@ -169,7 +171,7 @@ pub fn predict(network: &Network, data: &Dataset) -> Vec<usize> {
     let features = data.features();
     for chunk in data.x.chunks(512 * features) {
         let rows = chunk.len() / features;
-        let logits = plain.forward(tensor::matrix(chunk, rows, &device));
+        let logits = plain.forward_inference(tensor::matrix(chunk, rows, &device));
         out.extend(tensor::to_labels(logits.argmax(1).squeeze_dim::<1>(1)));
     }
     out
@@ -229,7 +231,7 @@ pub fn train_soft(
             }
             let xb = tensor::matrix(&xs, batch.len(), &device);
             let tb = tensor::matrix(&ts, batch.len(), &device);
-            let _autodiff = tensor::autodiff_guard();
+            // This thread owns `network`: see `train`.
             let log_probs = burn::tensor::activation::log_softmax(network.forward(xb), 1);
             let loss = (log_probs * tb).sum_dim(1).neg().mean();
             let grads = GradientsParams::from_grads(loss.backward(), &network);
@@ -247,7 +249,7 @@ pub fn logits(network: &Network, x: &[f32], features: usize) -> Vec<f32> {
     for chunk in x.chunks(512 * features.max(1)) {
         let rows = chunk.len() / features;
         out.extend(tensor::to_vec(
-            plain.forward(tensor::matrix(chunk, rows, &device)),
+            plain.forward_inference(tensor::matrix(chunk, rows, &device)),
         ));
     }
     out

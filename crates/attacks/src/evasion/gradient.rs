@@ -71,7 +71,7 @@ impl<'a> GradientOracle<'a> {
     ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
         let n = labels.len();
         self.model.budget().charge(n as u64)?;
-        let _autodiff = tensor::autodiff_guard();
+        let _autodiff = aisec_ml::model::autodiff_guard_for(self.diff);
         let device = tensor::autodiff_device();
         let input = tensor::matrix(x, n, &device).require_grad();
         let logits = self.diff.logits(input.clone())?;
@@ -107,7 +107,7 @@ impl<'a> GradientOracle<'a> {
         let mut grads = Vec::with_capacity(classes.len());
         for (k, &class) in classes.iter().enumerate() {
             self.model.budget().charge(n as u64)?;
-            let _autodiff = tensor::autodiff_guard();
+            let _autodiff = aisec_ml::model::autodiff_guard_for(self.diff);
             let input = tensor::matrix(x, n, &device).require_grad();
             let out = self.diff.logits(input.clone())?;
             if k == 0 {
@@ -134,7 +134,7 @@ impl<'a> GradientOracle<'a> {
         f: impl FnOnce(burn::prelude::Tensor<2>) -> burn::prelude::Tensor<1>,
     ) -> Result<(Vec<f32>, Vec<f32>)> {
         self.model.budget().charge(n as u64)?;
-        let _autodiff = tensor::autodiff_guard();
+        let _autodiff = aisec_ml::model::autodiff_guard_for(self.diff);
         let device = tensor::autodiff_device();
         let input = tensor::matrix(x, n, &device).require_grad();
         let logits = self.diff.logits(input.clone())?;
