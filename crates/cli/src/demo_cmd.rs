@@ -116,7 +116,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
                     f.title
                 ));
             }
-            out.push_str("\nstage times (HopSkipJump runs beside detection):\n");
+            out.push_str("\nstage times (each its own wall time; stages run side by side, so they overlap):\n");
             for (stage, seconds) in &outcome.timings {
                 out.push_str(&format!("  {stage:<24} {seconds:>6.1} s\n"));
             }

@@ -124,28 +124,210 @@ pub struct DemoOutcome {
     pub scan: Option<crate::demo::scan::ScanStage>,
     /// Membership inference with its defences, and model inversion.
     pub privacy: Option<privacy::PrivacyStage>,
-    /// Each stage's own wall time; HopSkipJump runs beside detection, so they overlap.
+    /// Each stage's own wall time. Stages run side by side (see [`run`]), so they overlap and
+    /// add up to more than `wall_seconds`.
     pub timings: Vec<(String, f64)>,
     /// The whole run, start to end.
     pub wall_seconds: f64,
 }
 
+/// A stage's name and its own wall time.
+type Timings = Vec<(String, f64)>;
+
+/// Runs a stage, recording its wall time under `name`.
+fn timed<T>(timings: &mut Timings, name: &str, stage: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let out = stage()?;
+    timings.push((name.to_string(), started.elapsed().as_secs_f64()));
+    Ok(out)
+}
+
+/// The stages that need nothing from the others: poisoning trains its own CNN and privacy its
+/// own MLP and softmax regression, so they run beside the evasion lane.
+struct SideLane {
+    poisoning: (crate::poisoning::PoisonOutcome, RunReport),
+    privacy: Option<privacy::PrivacyStage>,
+    timings: Timings,
+}
+
+fn side_lane(
+    cfg: &DemoConfig,
+    train_set: &Dataset,
+    test: &Dataset,
+    kb: &KnowledgeBase,
+    say: &dyn Fn(String),
+) -> Result<SideLane> {
+    let mut timings = Vec::new();
+    say("Poison: BadNets at 5%, then activation clustering and retraining".into());
+    let poisoning = timed(&mut timings, "poisoning", || {
+        let outcome = crate::poisoning::run(
+            Architecture::Cnn,
+            train_set,
+            test,
+            crate::poisoning::PoisonAttack::BadNets(
+                aisec_attacks::poison::badnets::BadNetsConfig::default(),
+            ),
+            Some(aisec_defenses::DefenseSpec::new(
+                aisec_defenses::activation_clustering::ClusteringConfig::default(),
+            )),
+            cfg.seed,
+        )?;
+        let report = crate::poisoning::report(&outcome, kb);
+        Ok((outcome, report))
+    })?;
+    let privacy = match &cfg.privacy {
+        None => None,
+        Some(privacy_cfg) => Some(timed(&mut timings, "privacy", || {
+            privacy::run(privacy_cfg, cfg.seed, kb, &mut |s| say(s.to_string()))
+        })?),
+    };
+    Ok(SideLane {
+        poisoning,
+        privacy,
+        timings,
+    })
+}
+
+/// The stages that attack the baseline through its API: extraction, then the supply-chain scan
+/// of its checkpoint.
+fn api_lane(
+    cfg: &DemoConfig,
+    baseline: &NativeModel,
+    train_set: &Dataset,
+    test: &Dataset,
+    kb: &KnowledgeBase,
+    say: &dyn Fn(String),
+) -> Result<(extraction::ExtractionStage, scan::ScanStage, Timings)> {
+    let mut timings = Vec::new();
+    say("Extract: Knockoff, Jacobian augmentation and equation solving through the API; reverse sigmoid, rounding and PRADA".into());
+    let extraction = timed(&mut timings, "extraction", || {
+        extraction::run(baseline, train_set, test, cfg.seed, kb)
+    })?;
+    say("Supply chain: the baseline as a PyTorch checkpoint, a copy with a pickle payload, both scanned".into());
+    let scan = timed(&mut timings, "scan", || scan::run(baseline, kb))?;
+    Ok((extraction, scan, timings))
+}
+
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>, lane: &str) -> Result<T> {
+    handle
+        .join()
+        .map_err(|_| AssessError::Config(format!("the demo's {lane} stage panicked")))?
+}
+
+/// Every stage, on as many cores as there are: the evasion lane (build, attack, defend, attack
+/// again, HopSkipJump, detection) here; poisoning and privacy beside it from the start;
+/// extraction and the scan once the baseline exists. Messages from the other lanes reach
+/// `progress` when this lane next reports.
 pub fn run(
     cfg: &DemoConfig,
     kb: &KnowledgeBase,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<DemoOutcome> {
     let run_started = Instant::now();
-    let mut timings = Vec::new();
     let (train_set, test) = BuiltinDataset::Digits.split();
+    let (sender, messages) = std::sync::mpsc::channel::<String>();
+    let side_sender = std::sync::Mutex::new(sender.clone());
+    let api_sender = std::sync::Mutex::new(sender);
+    let say_side = |m: String| {
+        if let Ok(s) = side_sender.lock() {
+            let _ = s.send(m);
+        }
+    };
+    let say_api = |m: String| {
+        if let Ok(s) = api_sender.lock() {
+            let _ = s.send(m);
+        }
+    };
+    let mut report = |p: Progress| {
+        for m in messages.try_iter() {
+            progress(Progress::Stage(&m));
+        }
+        progress(p);
+    };
+    std::thread::scope(|scope| {
+        let side = scope.spawn(|| side_lane(cfg, &train_set, &test, kb, &say_side));
+        let mut timings = Vec::new();
+        let baseline = timed(&mut timings, "train baseline", || {
+            report(Progress::Stage("Build: training the baseline digits CNN"));
+            train_baseline(cfg, &train_set, &test, &mut report)
+        })?;
+        let (baseline, baseline_clean) = baseline;
+        let (evasion, api) = std::thread::scope(|inner| {
+            let api = inner.spawn(|| api_lane(cfg, &baseline, &train_set, &test, kb, &say_api));
+            let evasion = evasion_lane(
+                cfg,
+                &baseline,
+                baseline_clean,
+                &train_set,
+                &test,
+                kb,
+                &mut timings,
+                &mut report,
+            );
+            (evasion, joined(api, "extraction"))
+        });
+        // Keep the other lane's stages on screen while it finishes.
+        while !side.is_finished() {
+            if let Ok(m) = messages.recv_timeout(std::time::Duration::from_millis(200)) {
+                report(Progress::Stage(&m));
+            }
+        }
+        let side = joined(side, "poisoning or privacy");
+        for m in messages.try_iter() {
+            report(Progress::Stage(&m));
+        }
+        let evasion = evasion?;
+        let side = side?;
+        let (extraction, scan, api_timings) = api?;
+        timings.extend(api_timings);
+        timings.extend(side.timings);
+        let mut findings = evasion.findings;
+        findings.extend(side.poisoning.1.findings.iter().cloned());
+        for row in &extraction.rows {
+            findings.extend(row.report.findings.iter().cloned());
+            if let Some(d) = &row.defended {
+                findings.extend(d.report.findings.iter().cloned());
+            }
+        }
+        findings.extend(scan.report.findings.iter().cloned());
+        if let Some(stage) = &side.privacy {
+            for r in stage.membership.iter().chain(&stage.defended) {
+                findings.extend(r.findings.iter().cloned());
+            }
+            findings.extend(stage.inversion.findings.iter().cloned());
+        }
+        Ok(DemoOutcome {
+            config: cfg.clone(),
+            test: test.clone(),
+            baseline,
+            defended: evasion.defended,
+            battery: evasion.battery,
+            sweep: evasion.curves,
+            findings,
+            runs: evasion.runs,
+            hsj_curves: evasion.hsj_curves,
+            detection: Some(evasion.detection),
+            poisoning: Some(side.poisoning),
+            extraction: Some(extraction),
+            scan: Some(scan),
+            privacy: side.privacy,
+            timings,
+            wall_seconds: run_started.elapsed().as_secs_f64(),
+        })
+    })
+}
 
-    progress(Progress::Stage("Build: training the baseline digits CNN"));
-    let started = Instant::now();
+fn train_baseline(
+    cfg: &DemoConfig,
+    train_set: &Dataset,
+    test: &Dataset,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(NativeModel, f64)> {
     let arch = Architecture::Cnn;
     let config = TrainConfig::for_architecture(arch, cfg.seed);
-    let net = init_network(arch, &train_set, cfg.seed)?;
+    let net = init_network(arch, train_set, cfg.seed)?;
     let epochs = config.epochs;
-    let (net, report) = train(net, &train_set, &config, None, |s| {
+    let (net, report) = train(net, train_set, &config, None, |s| {
         progress(Progress::Epoch {
             stage: "baseline",
             epoch: s.epoch,
@@ -153,71 +335,108 @@ pub fn run(
             accuracy: s.train_accuracy,
         })
     });
-    let baseline_clean = accuracy(&predict(&net, &test), &test.y);
-    let mut manifest = Manifest::new(arch, &train_set, cfg.seed);
+    let baseline_clean = accuracy(&predict(&net, test), &test.y);
+    let mut manifest = Manifest::new(arch, train_set, cfg.seed);
     manifest.training = Some(report);
     manifest
         .metrics
         .insert("clean_accuracy".into(), serde_json::json!(baseline_clean));
-    let baseline = NativeModel::new(net, manifest);
-    timings.push((
-        "train baseline".to_string(),
-        started.elapsed().as_secs_f64(),
-    ));
+    Ok((NativeModel::new(net, manifest), baseline_clean))
+}
 
-    progress(Progress::Stage(
-        "Attack: FGSM, PGD and APGD-CE against the baseline",
-    ));
-    let started = Instant::now();
-    let (baseline_outcomes, baseline_curves) =
-        battery_and_sweeps(cfg, &baseline, &test, baseline_clean, "baseline")?;
-    let mut curves = baseline_curves.to_vec();
-    timings.push((
-        "attack baseline".to_string(),
-        started.elapsed().as_secs_f64(),
-    ));
+/// What the evasion lane hands to the report.
+struct EvasionLane {
+    defended: NativeModel,
+    battery: Vec<BatteryRow>,
+    curves: Vec<Series>,
+    runs: Vec<RunReport>,
+    findings: Vec<Finding>,
+    hsj_curves: Vec<Series>,
+    detection: RunReport,
+}
 
+/// Adversarial training, the battery against the hardened model, and HopSkipJump against
+/// both models.
+#[allow(clippy::type_complexity)]
+fn harden_and_attack_again(
+    cfg: &DemoConfig,
+    baseline: &NativeModel,
+    train_set: &Dataset,
+    test: &Dataset,
+    timings: &mut Timings,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(
+    NativeModel,
+    Vec<AttackOutcome>,
+    Vec<Series>,
+    (Vec<Series>, Vec<AttackOutcome>),
+)> {
+    let arch = Architecture::Cnn;
     progress(Progress::Stage(
-        "Defend: PGD adversarial training (AML.M0003)",
+        "Defend: PGD adversarial training (AML.M0003); feature squeezing measured beside it",
     ));
-    let started = Instant::now();
-    let mut adv_config = AdvTrainConfig::new(arch, cfg.train_eps, Norm::Linf, cfg.seed);
-    adv_config.steps = cfg.adv_train_steps;
-    adv_config.step_size = 2.5 * cfg.train_eps / cfg.adv_train_steps as f32;
-    let adv_epochs = adv_config.train.epochs;
-    let (net, report) = adv_train::adversarial_training(arch, &train_set, &adv_config, |s| {
-        progress(Progress::Epoch {
-            stage: "adversarial training",
-            epoch: s.epoch,
-            epochs: adv_epochs,
-            accuracy: s.train_accuracy,
-        })
+    let (defended, defended_clean) = timed(timings, "adversarial training", || {
+        let mut adv_config = AdvTrainConfig::new(arch, cfg.train_eps, Norm::Linf, cfg.seed);
+        adv_config.steps = cfg.adv_train_steps;
+        adv_config.step_size = 2.5 * cfg.train_eps / cfg.adv_train_steps as f32;
+        let adv_epochs = adv_config.train.epochs;
+        let (net, report) = adv_train::adversarial_training(arch, train_set, &adv_config, |s| {
+            progress(Progress::Epoch {
+                stage: "adversarial training",
+                epoch: s.epoch,
+                epochs: adv_epochs,
+                accuracy: s.train_accuracy,
+            })
+        })?;
+        let defended_clean = accuracy(&predict(&net, test), &test.y);
+        let mut manifest = Manifest::new(arch, train_set, cfg.seed);
+        manifest.training = Some(report);
+        manifest
+            .metrics
+            .insert("clean_accuracy".into(), serde_json::json!(defended_clean));
+        manifest.defense = Some(adv_config.reference());
+        Ok((NativeModel::new(net, manifest), defended_clean))
     })?;
-    let defended_clean = accuracy(&predict(&net, &test), &test.y);
-    let mut manifest = Manifest::new(arch, &train_set, cfg.seed);
-    manifest.training = Some(report);
-    manifest
-        .metrics
-        .insert("clean_accuracy".into(), serde_json::json!(defended_clean));
-    manifest.defense = Some(adv_config.reference());
-    let defended = NativeModel::new(net, manifest);
-    timings.push((
-        "adversarial training".to_string(),
-        started.elapsed().as_secs_f64(),
-    ));
 
     progress(Progress::Stage(
         "Attack again: the same battery against the hardened model",
     ));
-    let started = Instant::now();
-    let (defended_outcomes, defended_curves) = battery_and_sweeps(
-        cfg,
-        &defended,
-        &test,
-        defended_clean,
-        "adversarially trained",
-    )?;
-    curves.extend(defended_curves);
+    let (outcomes, curves) = timed(timings, "attack defended", || {
+        battery_and_sweeps(
+            cfg,
+            &defended,
+            test,
+            defended_clean,
+            "adversarially trained",
+        )
+    })?;
+    progress(Progress::Stage(
+        "Black box: HopSkipJump with labels only, against both models",
+    ));
+    let hsj = timed(timings, "black-box HopSkipJump", || {
+        hopskipjump_stage(cfg, baseline, &defended, test)
+    })?;
+    Ok((defended, outcomes, curves.to_vec(), hsj))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn evasion_lane(
+    cfg: &DemoConfig,
+    baseline: &NativeModel,
+    baseline_clean: f64,
+    train_set: &Dataset,
+    test: &Dataset,
+    kb: &KnowledgeBase,
+    timings: &mut Timings,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<EvasionLane> {
+    progress(Progress::Stage(
+        "Attack: FGSM, PGD and APGD-CE against the baseline",
+    ));
+    let (baseline_outcomes, baseline_curves) = timed(timings, "attack baseline", || {
+        battery_and_sweeps(cfg, baseline, test, baseline_clean, "baseline")
+    })?;
+    let mut curves = baseline_curves.to_vec();
     let pgd_for_detection = head_of(
         baseline_outcomes
             .iter()
@@ -228,48 +447,38 @@ pub fn run(
         cfg.detection_examples.min(test.len()),
         test.features(),
     );
+
+    // Feature squeezing is measured on the baseline alone, so it runs beside adversarial
+    // training and the second battery.
+    let (hardened, detection) = std::thread::scope(|scope| {
+        let detection = scope.spawn(|| {
+            let started = Instant::now();
+            let detection_data = test.head(cfg.detection_examples);
+            crate::detection::feature_squeezing_report(
+                baseline,
+                &detection_data,
+                &pgd_for_detection,
+                aisec_defenses::feature_squeezing::SqueezeConfig {
+                    adaptive_steps: cfg.squeeze_adaptive_steps,
+                    ..Default::default()
+                },
+                kb,
+                cfg.seed,
+            )
+            .map(|d| (d, started.elapsed().as_secs_f64()))
+        });
+        let hardened = harden_and_attack_again(cfg, baseline, train_set, test, timings, progress);
+        (hardened, joined(detection, "detection"))
+    });
+    let (defended, defended_outcomes, defended_curves, (hsj_curves, hsj_outcomes)) = hardened?;
+    let (detection, detection_seconds) = detection?;
+    timings.push(("detection".to_string(), detection_seconds));
+    curves.extend(defended_curves);
     let battery: Vec<BatteryRow> = baseline_outcomes
         .into_iter()
         .zip(defended_outcomes)
         .map(|(baseline, defended)| BatteryRow { baseline, defended })
         .collect();
-    timings.push((
-        "attack defended".to_string(),
-        started.elapsed().as_secs_f64(),
-    ));
-
-    // HopSkipJump needs no gradients, so it runs on the second core while feature squeezing
-    // (which does) runs here; each stage's time is its own wall time.
-    progress(Progress::Stage(
-        "Black box: HopSkipJump with labels only; detect: feature squeezing against plain and adaptive PGD",
-    ));
-    let (hsj, detection) = std::thread::scope(|scope| {
-        let hsj = scope.spawn(|| {
-            let started = Instant::now();
-            hopskipjump_stage(cfg, &baseline, &defended, &test)
-                .map(|r| (r, started.elapsed().as_secs_f64()))
-        });
-        let started = Instant::now();
-        let detection_data = test.head(cfg.detection_examples);
-        let detection = crate::detection::feature_squeezing_report(
-            &baseline,
-            &detection_data,
-            &pgd_for_detection,
-            aisec_defenses::feature_squeezing::SqueezeConfig {
-                adaptive_steps: cfg.squeeze_adaptive_steps,
-                ..Default::default()
-            },
-            kb,
-            cfg.seed,
-        )
-        .map(|d| (d, started.elapsed().as_secs_f64()));
-        (hsj.join(), detection)
-    });
-    let ((hsj_curves, hsj_outcomes), hsj_seconds) =
-        hsj.map_err(|_| AssessError::Config("the HopSkipJump stage panicked".into()))??;
-    let (detection, detection_seconds) = detection?;
-    timings.push(("black-box HopSkipJump".to_string(), hsj_seconds));
-    timings.push(("detection".to_string(), detection_seconds));
 
     let target = format!("digits CNN (seed {})", cfg.seed);
     let data = format!(
@@ -321,80 +530,14 @@ pub fn run(
         runs.push(report);
     }
     findings.extend(detection.findings.iter().cloned());
-
-    progress(Progress::Stage(
-        "Poison: BadNets at 5%, then activation clustering and retraining",
-    ));
-    let started = Instant::now();
-    let poisoning = crate::poisoning::run(
-        aisec_ml::net::Architecture::Cnn,
-        &train_set,
-        &test,
-        crate::poisoning::PoisonAttack::BadNets(
-            aisec_attacks::poison::badnets::BadNetsConfig::default(),
-        ),
-        Some(aisec_defenses::DefenseSpec::new(
-            aisec_defenses::activation_clustering::ClusteringConfig::default(),
-        )),
-        cfg.seed,
-    )?;
-    let poisoning_report = crate::poisoning::report(&poisoning, kb);
-    findings.extend(poisoning_report.findings.iter().cloned());
-    timings.push(("poisoning".to_string(), started.elapsed().as_secs_f64()));
-
-    progress(Progress::Stage(
-        "Extract: Knockoff, Jacobian augmentation and equation solving through the API; reverse sigmoid, rounding and PRADA",
-    ));
-    let started = Instant::now();
-    let extraction = crate::demo::extraction::run(&baseline, &train_set, &test, cfg.seed, kb)?;
-    for row in &extraction.rows {
-        findings.extend(row.report.findings.iter().cloned());
-        if let Some(d) = &row.defended {
-            findings.extend(d.report.findings.iter().cloned());
-        }
-    }
-    timings.push(("extraction".to_string(), started.elapsed().as_secs_f64()));
-
-    progress(Progress::Stage(
-        "Supply chain: the baseline as a PyTorch checkpoint, a copy with a pickle payload, both scanned",
-    ));
-    let started = Instant::now();
-    let scan = crate::demo::scan::run(&baseline, kb)?;
-    findings.extend(scan.report.findings.iter().cloned());
-    timings.push(("scan".to_string(), started.elapsed().as_secs_f64()));
-
-    let privacy = match &cfg.privacy {
-        None => None,
-        Some(privacy_cfg) => {
-            let started = Instant::now();
-            let stage = privacy::run(privacy_cfg, cfg.seed, kb, &mut |s| {
-                progress(Progress::Stage(s))
-            })?;
-            for r in stage.membership.iter().chain(&stage.defended) {
-                findings.extend(r.findings.iter().cloned());
-            }
-            findings.extend(stage.inversion.findings.iter().cloned());
-            timings.push(("privacy".to_string(), started.elapsed().as_secs_f64()));
-            Some(stage)
-        }
-    };
-    Ok(DemoOutcome {
-        config: cfg.clone(),
-        test,
-        baseline,
+    Ok(EvasionLane {
         defended,
         battery,
-        sweep: curves,
-        findings,
+        curves,
         runs,
+        findings,
         hsj_curves,
-        detection: Some(detection),
-        poisoning: Some((poisoning, poisoning_report)),
-        extraction: Some(extraction),
-        scan: Some(scan),
-        privacy,
-        timings,
-        wall_seconds: run_started.elapsed().as_secs_f64(),
+        detection,
     })
 }
 

@@ -132,7 +132,7 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         (
             "Wall time".to_string(),
             format!(
-                "{total:.1} s (stages: {}; HopSkipJump runs beside detection)",
+                "{total:.1} s (each stage's own wall time: {}; stages run side by side on every core, so they overlap)",
                 outcome
                     .timings
                     .iter()
