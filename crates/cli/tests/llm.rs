@@ -6,20 +6,10 @@ mod common;
 use aisec_llm::test_double::{start, Behaviour};
 use common::{aisec, fails_with, json_of_any_exit, stderr, stdout};
 
-fn probe(base: &str, extra: &[&str]) -> std::process::Output {
-    let target = format!("openai+{base}");
-    let mut args = vec![
-        "llm",
-        "probe",
-        "--target",
-        &target,
-        "--model",
-        "double",
-        "--timeout",
-        "10",
-    ];
-    args.extend_from_slice(extra);
-    aisec(&args)
+/// `aisec llm probe` against the double, the rest of the command line as a user types it.
+fn probe(base: &str, rest: &str) -> std::process::Output {
+    let line = format!("llm probe --target openai+{base} --model double --timeout 10 {rest}");
+    common::aisec_line(&line)
 }
 
 #[test]
@@ -32,14 +22,7 @@ fn a_leaking_model_is_reported_with_atlas_ids_mitigations_and_evidence() {
     .unwrap();
     let o = probe(
         &double.base_url,
-        &[
-            "--format",
-            "json",
-            "--probes",
-            "direct-injection,system-prompt-extraction,roleplay",
-            "--concurrency",
-            "3",
-        ],
+        "--format json --probes direct-injection,system-prompt-extraction,roleplay --concurrency 3",
     );
     assert_eq!(
         o.status.code(),
@@ -92,14 +75,7 @@ fn jsonl_has_one_attempt_per_line_and_html_shows_transcripts() {
     .unwrap();
     let o = probe(
         &double.base_url,
-        &[
-            "--format",
-            "jsonl",
-            "--probes",
-            "direct-injection",
-            "--buffs",
-            "base64",
-        ],
+        "--format jsonl --probes direct-injection --buffs base64",
     );
     let lines: Vec<serde_json::Value> = stdout(&o)
         .lines()
@@ -115,16 +91,7 @@ fn jsonl_has_one_attempt_per_line_and_html_shows_transcripts() {
     let layer_file = dir.path().join("layer.json");
     let o = probe(
         &double.base_url,
-        &[
-            "--format",
-            "html",
-            "--probes",
-            "direct-injection",
-            "--out",
-            html.to_str().unwrap(),
-            "--navigator",
-            layer_file.to_str().unwrap(),
-        ],
+        "--format html --probes direct-injection --out --navigator",
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let page = std::fs::read_to_string(&html).unwrap();
@@ -146,10 +113,7 @@ fn a_refusing_model_exits_zero_and_a_dead_target_is_an_error() {
         ..Behaviour::default()
     })
     .unwrap();
-    let o = probe(
-        &double.base_url,
-        &["--probes", "injection", "--max-payloads", "1"],
-    );
+    let o = probe(&double.base_url, "--probes injection --max-payloads 1");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("all                                2  0/2"),
@@ -158,21 +122,14 @@ fn a_refusing_model_exits_zero_and_a_dead_target_is_an_error() {
     );
     let o = probe(
         "http://127.0.0.1:9/v1",
-        &["--probes", "direct-injection", "--retries", "0"],
+        "--probes direct-injection --retries 0",
     );
     fails_with(&o, "no attempt was answered");
     let o = aisec(&["llm", "probe", "--target", "ws://x", "--model", "m"]);
     fails_with(&o, "expected openai+http");
-    let o = aisec(&[
-        "llm",
-        "probe",
-        "--target",
-        "openai+http://127.0.0.1:9/v1",
-        "--probes",
-        "jailbrake",
-        "--model",
-        "m",
-    ]);
+    let o = common::aisec_line(
+        "llm probe --target openai+http://127.0.0.1:9/v1 --probes jailbrake --model m",
+    );
     fails_with(&o, "jailbreak");
     let o = aisec(&["llm", "probe", "--target", "openai+http://127.0.0.1:9/v1"]);
     fails_with(&o, "--model");
@@ -315,19 +272,7 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
         ..Behaviour::default()
     })
     .unwrap();
-    let o = probe(
-        &double.base_url,
-        &[
-            "--format",
-            "json",
-            "--probes",
-            "direct-injection,system-prompt-extraction",
-            "--max-payloads",
-            "2",
-            "--defend",
-            "guard",
-        ],
-    );
+    let o = probe(&double.base_url, "--format json --probes direct-injection,system-prompt-extraction --max-payloads 2 --defend guard");
     // The exit status follows the defended pass: nothing got through.
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json_of_any_exit(&o);
@@ -355,14 +300,7 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
     );
     let text = stdout(&probe(
         &double.base_url,
-        &[
-            "--probes",
-            "direct-injection",
-            "--max-payloads",
-            "1",
-            "--defend",
-            "guard",
-        ],
+        "--probes direct-injection --max-payloads 1 --defend guard",
     ));
     assert!(text.contains("before → after"), "{text}");
     // The adaptive attacker rewrites each turn past the guard where it can (one of the four
@@ -370,16 +308,7 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
     // instruction, so that one gets through again.
     let o = probe(
         &double.base_url,
-        &[
-            "--format",
-            "json",
-            "--probes",
-            "direct-injection",
-            "--defend",
-            "guard",
-            "--adaptive-edits",
-            "12",
-        ],
+        "--format json --probes direct-injection --defend guard --adaptive-edits 12",
     );
     let v = json_of_any_exit(&o);
     let a = &v["defended"]["adaptive"];
@@ -393,13 +322,13 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
     assert!(t["successes"].as_u64().unwrap() >= 1, "{t}");
     let o = probe(
         &double.base_url,
-        &["--probes", "direct-injection", "--defend", "shield"],
+        "--probes direct-injection --defend shield",
     );
     fails_with(&o, "`shield` is not a defence");
     // The one `--defend` grammar: a model defence parses, and this command refuses it by name.
     let o = probe(
         &double.base_url,
-        &["--probes", "direct-injection", "--defend", "round:2"],
+        "--probes direct-injection --defend round:2",
     );
     fails_with(&o, "defense.output-hardening");
     // What `defend list` says measures the guard are this crate's probes.

@@ -12,19 +12,13 @@ use serde::Serialize;
 
 use crate::linalg;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::DefenseInfo;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.activation-clustering",
     summary: "Activation clustering: per class, split the activations in two and drop a small, well-separated cluster, retrain (Chen et al. 2019)",
-    mitigations: &["AML.M0007", "AML.M0008"],
-    phases: &["Data Preparation", "ML Model Evaluation"],
-    applies_to: AppliesTo::TrainingData,
-    action: Action::Filter,
-    families: &[Family::Poisoning],
-    measured_by: &["poison.badnets", "poison.blend"],
-    adaptive_attack: Some("poison.clean-label: correctly labelled poison whose activations sit with its class"),
     forms: &["activation-clustering"],
+    ..crate::defense::BACKDOOR_DATA_FILTER
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -107,6 +107,41 @@ pub struct DefenseInfo {
     pub forms: &'static [&'static str],
 }
 
+/// What the retraining defences against membership inference share (DP-SGD, L2, early
+/// stopping): ATLAS has no privacy mitigation, so they are filed under AML.M0003 Model
+/// Hardening, and the membership attacks measure them. Each module's `INFO` sets its own
+/// name, summary, adaptive attack and forms over this.
+pub const PRIVACY_RETRAINING: DefenseInfo = DefenseInfo {
+    name: "",
+    summary: "",
+    mitigations: &["AML.M0003"],
+    phases: &["ML Model Engineering"],
+    applies_to: AppliesTo::Model,
+    action: Action::Retrain,
+    families: &[Family::Privacy],
+    measured_by: &["membership.loss", "membership.lira", "membership.rmia"],
+    adaptive_attack: None,
+    forms: &[],
+};
+
+/// What the training-data filters against backdoors share (spectral signatures, activation
+/// clustering): AML.M0007 Sanitize Training Data and AML.M0008 Validate AI Model, measured
+/// by the dirty-label backdoors and adapted to by the clean-label one.
+pub const BACKDOOR_DATA_FILTER: DefenseInfo = DefenseInfo {
+    name: "",
+    summary: "",
+    mitigations: &["AML.M0007", "AML.M0008"],
+    phases: &["Data Preparation", "ML Model Evaluation"],
+    applies_to: AppliesTo::TrainingData,
+    action: Action::Filter,
+    families: &[Family::Poisoning],
+    measured_by: &["poison.badnets", "poison.blend"],
+    adaptive_attack: Some(
+        "poison.clean-label: correctly labelled poison whose activations sit with its class",
+    ),
+    forms: &[],
+};
+
 /// A configured defence. What a command does with it follows from its [`DefenseInfo`]: a
 /// defence on the query path answers [`Defense::guard`]; one that retrains or filters
 /// training data is run by its family's assessment, which finds its configuration with

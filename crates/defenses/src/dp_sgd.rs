@@ -17,23 +17,18 @@ use aisec_ml::data::Dataset;
 use aisec_ml::net::{Architecture, Network};
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::DefenseInfo;
 use crate::dp::sgd::{self, DpSgdConfig, DpSgdError};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.dp-sgd",
     summary: "DP-SGD: retrain with per-example clipping and Gaussian noise calibrated to (ε, δ) by the RDP accountant (Abadi et al. 2016)",
-    mitigations: &["AML.M0003"],
-    phases: &["ML Model Engineering"],
-    applies_to: AppliesTo::Model,
-    action: Action::Retrain,
-    families: &[Family::Privacy],
-    measured_by: &["membership.loss", "membership.lira", "membership.rmia"],
     adaptive_attack: Some(
         "the same attack with shadow and reference models trained by DP-SGD with the target's settings",
     ),
     forms: &["dp-sgd", "dp-sgd:EPSILON"],
+    ..crate::defense::PRIVACY_RETRAINING
 };
 
 /// The defence's settings: a target ε (the noise is calibrated to it) or a fixed σ.

@@ -7,20 +7,15 @@
 use aisec_attacks::membership::Recipe;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family, PrivacyRetraining};
+use crate::defense::{DefenseInfo, PrivacyRetraining};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.early-stop",
     summary: "Early stopping: retrain for fewer epochs, a cheap baseline against membership inference",
-    mitigations: &["AML.M0003"],
-    phases: &["ML Model Engineering"],
-    applies_to: AppliesTo::Model,
-    action: Action::Retrain,
-    families: &[Family::Privacy],
-    measured_by: &["membership.loss", "membership.lira", "membership.rmia"],
     adaptive_attack: Some("the same attack with shadow models stopped at the same epoch"),
     forms: &["early-stop:N"],
+    ..crate::defense::PRIVACY_RETRAINING
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

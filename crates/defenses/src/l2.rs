@@ -8,20 +8,15 @@
 use aisec_attacks::membership::Recipe;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family, PrivacyRetraining};
+use crate::defense::{DefenseInfo, PrivacyRetraining};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.l2",
     summary: "L2 regularisation: retrain with weight decay λ, a cheap baseline against membership inference",
-    mitigations: &["AML.M0003"],
-    phases: &["ML Model Engineering"],
-    applies_to: AppliesTo::Model,
-    action: Action::Retrain,
-    families: &[Family::Privacy],
-    measured_by: &["membership.loss", "membership.lira", "membership.rmia"],
     adaptive_attack: Some("the same attack with shadow models trained with the same weight decay"),
     forms: &["l2:LAMBDA"],
+    ..crate::defense::PRIVACY_RETRAINING
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

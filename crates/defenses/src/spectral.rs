@@ -10,19 +10,13 @@ use serde::Serialize;
 
 use crate::linalg;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::DefenseInfo;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.spectral-signatures",
     summary: "Spectral signatures: per class, drop the examples with the largest projection on the top singular vector of the activations, retrain (Tran et al. 2018)",
-    mitigations: &["AML.M0007", "AML.M0008"],
-    phases: &["Data Preparation", "ML Model Evaluation"],
-    applies_to: AppliesTo::TrainingData,
-    action: Action::Filter,
-    families: &[Family::Poisoning],
-    measured_by: &["poison.badnets", "poison.blend"],
-    adaptive_attack: Some("poison.clean-label: correctly labelled poison whose activations sit with its class"),
     forms: &["spectral"],
+    ..crate::defense::BACKDOOR_DATA_FILTER
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

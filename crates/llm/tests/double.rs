@@ -31,37 +31,65 @@ fn fast_policy() -> Policy {
     }
 }
 
-fn probe_run(
+/// One run against the double: how it behaves, which probes, and how the client sends.
+struct Scenario {
     behaviour: Behaviour,
-    probes: &str,
-    buffs: Vec<Buff>,
-    policy: Policy,
-    stream: bool,
-) -> RunOutcome {
-    probe_run_with(behaviour, probes, buffs, policy, stream, 4)
-}
-
-fn probe_run_with(
-    behaviour: Behaviour,
-    probes: &str,
+    probes: &'static str,
     buffs: Vec<Buff>,
     policy: Policy,
     stream: bool,
     concurrency: usize,
-) -> RunOutcome {
-    let double = start(behaviour).unwrap();
-    let target = connect(&spec(&double.base_url, policy, stream)).unwrap();
-    let selected: Vec<&'static dyn Probe> = probes::select(probes).unwrap();
-    let ctx = ProbeContext::new(3, None);
-    let cfg = RunConfig {
-        probes: vec![],
-        buffs,
-        samples: 1,
-        concurrency,
-        max_payloads: None,
-        seed: 3,
-    };
-    run(target.as_ref(), &selected, &ctx, &cfg, None, &|_, _| {}).unwrap()
+}
+
+impl Scenario {
+    fn new(probes: &'static str, behaviour: Behaviour) -> Scenario {
+        Scenario {
+            behaviour,
+            probes,
+            buffs: Vec::new(),
+            policy: fast_policy(),
+            stream: false,
+            concurrency: 4,
+        }
+    }
+
+    fn buffs(self, buffs: Vec<Buff>) -> Scenario {
+        Scenario { buffs, ..self }
+    }
+
+    fn policy(self, policy: Policy) -> Scenario {
+        Scenario { policy, ..self }
+    }
+
+    fn streamed(self) -> Scenario {
+        Scenario {
+            stream: true,
+            ..self
+        }
+    }
+
+    fn workers(self, concurrency: usize) -> Scenario {
+        Scenario {
+            concurrency,
+            ..self
+        }
+    }
+
+    fn run(self) -> RunOutcome {
+        let double = start(self.behaviour).unwrap();
+        let target = connect(&spec(&double.base_url, self.policy, self.stream)).unwrap();
+        let selected: Vec<&'static dyn Probe> = probes::select(self.probes).unwrap();
+        let ctx = ProbeContext::new(3, None);
+        let cfg = RunConfig {
+            probes: vec![],
+            buffs: self.buffs,
+            samples: 1,
+            concurrency: self.concurrency,
+            max_payloads: None,
+            seed: 3,
+        };
+        run(target.as_ref(), &selected, &ctx, &cfg, None, &|_, _| {}).unwrap()
+    }
 }
 
 fn rate(o: &RunOutcome, probe: &str) -> f64 {
@@ -72,16 +100,14 @@ fn rate(o: &RunOutcome, probe: &str) -> f64 {
 
 #[test]
 fn a_refusing_model_has_no_successes_and_every_reply_reads_as_a_refusal() {
-    let o = probe_run(
+    let o = Scenario::new(
+        "all",
         Behaviour {
             refuses: true,
             ..Behaviour::default()
         },
-        "all",
-        vec![],
-        fast_policy(),
-        false,
-    );
+    )
+    .run();
     assert_eq!(o.summary.overall.successes, 0);
     assert_eq!(o.summary.overall.refusals, o.summary.overall.attempts);
     assert!(o.summary.overall.attempts >= 40);
@@ -91,14 +117,15 @@ fn a_refusing_model_has_no_successes_and_every_reply_reads_as_a_refusal() {
 fn a_bland_model_that_neither_refuses_nor_complies_is_not_a_success() {
     // No refusal and no evidence: garak's refusal-absence rule would count these as
     // successes; here they are failures.
-    let o = probe_run(Behaviour::default(), "all", vec![], fast_policy(), false);
+    let o = Scenario::new("all", Behaviour::default()).run();
     assert_eq!(o.summary.overall.successes, 0);
     assert_eq!(o.summary.overall.refusals, 0);
 }
 
 #[test]
 fn each_goal_detector_fires_on_the_behaviour_it_is_for() {
-    let o = probe_run(
+    let o = Scenario::new(
+        "all",
         Behaviour {
             leaks: true,
             follows_injections: true,
@@ -106,11 +133,8 @@ fn each_goal_detector_fires_on_the_behaviour_it_is_for() {
             runaway: true,
             ..Behaviour::default()
         },
-        "all",
-        vec![],
-        fast_policy(),
-        false,
-    );
+    )
+    .run();
     assert_eq!(rate(&o, "direct-injection"), 1.0);
     assert_eq!(rate(&o, "indirect-injection"), 1.0);
     assert_eq!(rate(&o, "system-prompt-extraction"), 1.0);
@@ -158,18 +182,17 @@ fn each_goal_detector_fires_on_the_behaviour_it_is_for() {
 
 #[test]
 fn tool_calls_written_in_the_content_are_caught_and_streams_are_joined() {
-    let o = probe_run(
+    let o = Scenario::new(
+        "tool-misuse",
         Behaviour {
             tool_calls: true,
             tool_calls_in_content: true,
             stream_delay_ms: 2,
             ..Behaviour::default()
         },
-        "tool-misuse",
-        vec![],
-        fast_policy(),
-        true,
-    );
+    )
+    .streamed()
+    .run();
     assert_eq!(rate(&o, "tool-misuse"), 1.0);
     assert!(o.attempts.iter().all(|a| a
         .verdict
@@ -182,38 +205,36 @@ fn tool_calls_written_in_the_content_are_caught_and_streams_are_joined() {
         .iter()
         .all(|a| a.replies[0].first_token_ms.is_some()));
     // Structured tool calls through a stream.
-    let o = probe_run(
+    let o = Scenario::new(
+        "tool-misuse",
         Behaviour {
             tool_calls: true,
             ..Behaviour::default()
         },
-        "tool-misuse",
-        vec![],
-        fast_policy(),
-        true,
-    );
+    )
+    .streamed()
+    .run();
     assert_eq!(rate(&o, "tool-misuse"), 1.0);
 }
 
 #[test]
 fn buffs_that_a_reader_can_undo_still_carry_the_injection() {
-    let o = probe_run(
+    let o = Scenario::new(
+        "direct-injection",
         Behaviour {
             follows_injections: true,
             ..Behaviour::default()
         },
-        "direct-injection",
-        vec![
-            Buff::Base64,
-            Buff::Rot13,
-            Buff::Homoglyph,
-            Buff::ZeroWidth,
-            Buff::UnicodeTags,
-            Buff::Leetspeak,
-        ],
-        fast_policy(),
-        false,
-    );
+    )
+    .buffs(vec![
+        Buff::Base64,
+        Buff::Rot13,
+        Buff::Homoglyph,
+        Buff::ZeroWidth,
+        Buff::UnicodeTags,
+        Buff::Leetspeak,
+    ])
+    .run();
     let by_buff = &o.summary.by_buff;
     for b in [
         "none",
@@ -232,18 +253,16 @@ fn buffs_that_a_reader_can_undo_still_carry_the_injection() {
 
 #[test]
 fn rate_limits_are_waited_out_and_dropped_connections_retried() {
-    let o = probe_run(
+    let o = Scenario::new(
+        "direct-injection",
         Behaviour {
             follows_injections: true,
             rate_limit_first: 2,
             drop_first: 2,
             ..Behaviour::default()
         },
-        "direct-injection",
-        vec![],
-        fast_policy(),
-        false,
-    );
+    )
+    .run();
     assert_eq!(rate(&o, "direct-injection"), 1.0);
     assert_eq!(o.spent.rate_limited, 2);
     assert!(o.spent.rate_limit_wait_s >= 2.0);
@@ -253,16 +272,12 @@ fn rate_limits_are_waited_out_and_dropped_connections_retried() {
 
 #[test]
 fn the_request_budget_stops_the_run_and_says_what_was_skipped() {
-    let o = probe_run(
-        Behaviour::default(),
-        "direct-injection,roleplay",
-        vec![],
-        Policy {
+    let o = Scenario::new("direct-injection,roleplay", Behaviour::default())
+        .policy(Policy {
             max_requests: Some(3),
             ..fast_policy()
-        },
-        false,
-    );
+        })
+        .run();
     assert_eq!(o.spent.requests, 3);
     assert_eq!(o.spent.max_requests, Some(3));
     assert_eq!(o.summary.overall.attempts, 3);
@@ -272,20 +287,19 @@ fn the_request_budget_stops_the_run_and_says_what_was_skipped() {
 #[test]
 fn the_token_budget_is_checked_before_each_request() {
     // One worker: with N, up to N requests already in flight may complete past the budget.
-    let o = probe_run_with(
+    let o = Scenario::new(
+        "cost-denial",
         Behaviour {
             runaway: true,
             ..Behaviour::default()
         },
-        "cost-denial",
-        vec![],
-        Policy {
-            max_tokens_total: Some(50),
-            ..fast_policy()
-        },
-        false,
-        1,
-    );
+    )
+    .policy(Policy {
+        max_tokens_total: Some(50),
+        ..fast_policy()
+    })
+    .workers(1)
+    .run();
     // The first request crosses the budget and completes; the rest are not sent.
     assert_eq!(o.spent.requests, 1);
     assert!(o.spent.prompt_tokens + o.spent.completion_tokens >= 50);

@@ -153,11 +153,7 @@ fn pytorch_zips_and_their_tricks() {
     let inner = craft::torch_zip(&evil, &[]);
     let outer = ZipWriter::new().file("models/inner.pt", &inner).finish();
     let r = dangerous("nested.zip.gz", &craft::gzip(&outer), "AISEC-PKL-001");
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.rule == "AISEC-PKL-001")
-        .unwrap();
+    let f = common::the_finding(&r, "AISEC-PKL-001");
     assert_eq!(
         f.member.as_deref(),
         Some("<gzip>!models/inner.pt!archive/data.pkl")
@@ -435,11 +431,7 @@ fn a_pickle_that_is_also_a_zip_is_scanned_both_ways() {
     let r = scan("poly.keras", &poly);
     assert_eq!(r.verdict, Verdict::Dangerous, "{:#?}", r.findings);
     assert!(rules(&r).contains(&"AISEC-ARC-007"));
-    let hit = r
-        .findings
-        .iter()
-        .find(|f| f.rule == "AISEC-PKL-001")
-        .unwrap();
+    let hit = common::the_finding(&r, "AISEC-PKL-001");
     assert_eq!(
         hit.member.as_deref(),
         Some("<zip read from the end>!config.pkl")

@@ -56,11 +56,7 @@ fn every_dangerous_callable_is_caught() {
             &call(module, name, &["id"]),
             "AISEC-PKL-001",
         );
-        let f = r
-            .findings
-            .iter()
-            .find(|f| f.rule == "AISEC-PKL-001")
-            .unwrap();
+        let f = common::the_finding(&r, "AISEC-PKL-001");
         assert_eq!(
             f.call.as_deref(),
             Some(format!("{module}.{name}(\"id\")").as_str())
@@ -163,11 +159,7 @@ fn every_call_opcode_is_followed() {
 fn gadget_chains_and_mutations() {
     let chain = corpus("getattr-chain.pkl");
     let r = dangerous("chain", &chain, "AISEC-PKL-005");
-    let chained = r
-        .findings
-        .iter()
-        .find(|f| f.rule == "AISEC-PKL-005")
-        .unwrap();
+    let chained = common::the_finding(&r, "AISEC-PKL-005");
     assert_eq!(
         chained.call.as_deref(),
         Some("builtins.getattr(…(…), \"system\")(\"id\")")
@@ -538,11 +530,7 @@ fn pickles_and_code_staged_inside_values_are_scanned() {
     };
     let raw = hold(PickleWriter::new().bytes(&inner));
     let r = dangerous("raw.pkl", &raw, "AISEC-PKL-001");
-    let hit = r
-        .findings
-        .iter()
-        .find(|f| f.rule == "AISEC-PKL-001")
-        .unwrap();
+    let hit = common::the_finding(&r, "AISEC-PKL-001");
     assert!(
         hit.member
             .as_deref()

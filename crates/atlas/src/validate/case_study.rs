@@ -37,22 +37,8 @@ const DIST_KEYS: &[&str] = &[
     "case-study-type",
     "references",
 ];
-const WEBSITE_KEYS: &[&str] = &[
-    "id",
-    "uuid",
-    "object-type",
-    "name",
-    "summary",
-    "incident-date",
-    "incident-date-granularity",
-    "procedure",
-    "reporter",
-    "target",
-    "actor",
-    "case-study-type",
-    "references",
-    "reported-by",
-];
+/// The website's case-study files have the distribution's fields and who reported it.
+const WEBSITE_ONLY_KEYS: &[&str] = &["reported-by"];
 
 /// Validates a case-study file in the ATLAS website format against `catalog`.
 pub fn validate_case_study_file(path: &Path, catalog: &dyn Catalog) -> Result<Report, AtlasError> {
@@ -119,7 +105,7 @@ pub(crate) fn check_case_study(
             }
         }
         Mode::Website => {
-            node.unknown_keys(report, WEBSITE_KEYS);
+            node.unknown_keys(report, &[DIST_KEYS, WEBSITE_ONLY_KEYS].concat());
             if let Some(id) = node.opt_str(report, "id") {
                 if aisec_core::AtlasRef::parse(id).map(|r| r.kind()) != Ok(AtlasRefKind::CaseStudy)
                 {

@@ -144,6 +144,24 @@ fn case_studies_with_subtechniques(kb: &KnowledgeBase, technique: usize) -> Vec<
     links
 }
 
+/// A tactic's, technique's or mitigation's view: the fields every matrix object has, and its
+/// own details.
+macro_rules! matrix_object_view {
+    ($object:expr, $url:expr, $details:expr $(,)?) => {
+        ShowView {
+            id: $object.id.clone(),
+            name: $object.name.clone(),
+            url: $url,
+            description: $object.description.clone(),
+            attack_reference: $object.attack_reference.as_ref().map(|r| r.id.clone()),
+            created: $object.created_date.clone(),
+            modified: $object.modified_date.clone(),
+            references: $object.references.clone(),
+            details: $details,
+        }
+    };
+}
+
 impl ShowView {
     pub fn new(kb: &KnowledgeBase, id: &str) -> Result<Self, AtlasError> {
         let object = kb.resolve(id).ok_or_else(|| AtlasError::UnknownId {
@@ -154,23 +172,17 @@ impl ShowView {
         Ok(match object {
             ObjectRef::Tactic(i) => {
                 let t = &kb.tactics[i];
-                ShowView {
-                    id: t.id.clone(),
-                    name: t.name.clone(),
+                matrix_object_view!(
+                    t,
                     url,
-                    description: t.description.clone(),
-                    attack_reference: t.attack_reference.as_ref().map(|r| r.id.clone()),
-                    created: t.created_date.clone(),
-                    modified: t.modified_date.clone(),
-                    references: t.references.clone(),
-                    details: Details::Tactic {
+                    Details::Tactic {
                         techniques: kb
                             .techniques_of_tactic(i)
                             .iter()
                             .map(|&ti| link(kb, &kb.techniques[ti].id))
                             .collect(),
                     },
-                }
+                )
             }
             ObjectRef::Technique(i) => {
                 let t = &kb.techniques[i];
@@ -192,16 +204,10 @@ impl ShowView {
                     })
                     .collect();
                 mitigations.sort_by(|a, b| a.id.cmp(&b.id));
-                ShowView {
-                    id: t.id.clone(),
-                    name: t.name.clone(),
+                matrix_object_view!(
+                    t,
                     url,
-                    description: t.description.clone(),
-                    attack_reference: t.attack_reference.as_ref().map(|r| r.id.clone()),
-                    created: t.created_date.clone(),
-                    modified: t.modified_date.clone(),
-                    references: t.references.clone(),
-                    details: Details::Technique {
+                    Details::Technique {
                         maturity: kb.effective_maturity(t).map(|m| m.as_str().to_string()),
                         tactics: kb
                             .effective_tactics(t)
@@ -217,20 +223,14 @@ impl ShowView {
                         mitigations,
                         case_studies: case_studies_with_subtechniques(kb, i),
                     },
-                }
+                )
             }
             ObjectRef::Mitigation(i) => {
                 let m = &kb.mitigations[i];
-                ShowView {
-                    id: m.id.clone(),
-                    name: m.name.clone(),
+                matrix_object_view!(
+                    m,
                     url,
-                    description: m.description.clone(),
-                    attack_reference: m.attack_reference.as_ref().map(|r| r.id.clone()),
-                    created: m.created_date.clone(),
-                    modified: m.modified_date.clone(),
-                    references: m.references.clone(),
-                    details: Details::Mitigation {
+                    Details::Mitigation {
                         categories: m.category.clone(),
                         lifecycle_phases: m.ml_lifecycle.clone(),
                         techniques: m
@@ -243,7 +243,7 @@ impl ShowView {
                             })
                             .collect(),
                     },
-                }
+                )
             }
             ObjectRef::CaseStudy(i) => {
                 let c = &kb.case_studies[i];

@@ -37,3 +37,12 @@ pub fn safe(name: &str, data: &[u8]) -> FileReport {
 pub fn corpus(name: &str) -> Vec<u8> {
     aisec_scan::corpus::named(name).unwrap_or_else(|| panic!("no corpus sample named {name}"))
 }
+
+/// The report's finding of `rule`; a missing one fails the test.
+#[track_caller]
+pub fn the_finding<'a>(r: &'a FileReport, rule: &str) -> &'a aisec_scan::scanner::ScanFinding {
+    r.findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("{rule} not in {:?}", rules(r)))
+}
