@@ -137,3 +137,58 @@ fn unsupported_operators_and_bad_files_are_named() {
         .to_string()
         .contains("missing.onnx"));
 }
+
+/// torchvision architectures exported by `torch.onnx.export` (fixtures/onnx/torchvision,
+/// random weights): aisec's logits and input gradients against PyTorch's on the same weights,
+/// and the FGSM step's signs.
+#[test]
+fn torchvision_exports_match_pytorch() {
+    for name in ["mobilenet_v3_small", "mobilenet_v2"] {
+        let file = |suffix: &str| fixture(&format!("torchvision/{name}.{suffix}"));
+        let model = OnnxModel::load(&file("onnx")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(model.info().input_shape, vec![3, 32, 32], "{name}");
+        let read = |suffix: &str| npy::read(&file(suffix)).unwrap().to_f32();
+        let (x, logits, weights, grads) = (
+            read("inputs.npy"),
+            read("logits.npy"),
+            read("weights.npy"),
+            read("grads.npy"),
+        );
+        let rows = logits.len() / 10;
+        let ours = {
+            let device = tensor::device();
+            tensor::to_vec(model.logits(tensor::matrix(&x, rows, &device)).unwrap())
+        };
+        let scale = logits.iter().map(|v| v.abs()).fold(0.0, f32::max);
+        let err = max_abs_diff(&ours, &logits);
+        assert!(
+            err <= 1e-4 * scale.max(1.0),
+            "{name}: logits differ by {err}"
+        );
+        let g = weighted_gradient(&model, &x, rows, &weights);
+        let g_scale = grads.iter().map(|v| v.abs()).fold(0.0, f32::max);
+        let g_err = max_abs_diff(&g, &grads);
+        assert!(
+            g_err <= 1e-3 * g_scale,
+            "{name}: gradients differ by {g_err} (largest {g_scale})"
+        );
+        // FGSM moves by the gradient's sign: count agreement where the sign is defined.
+        let defined: Vec<(f32, f32)> = g
+            .iter()
+            .zip(&grads)
+            .filter(|(_, r)| r.abs() > 1e-6 * g_scale)
+            .map(|(a, r)| (*a, *r))
+            .collect();
+        let agree = defined
+            .iter()
+            .filter(|(a, r)| a.signum() == r.signum())
+            .count();
+        assert!(
+            defined.len() > x.len() / 2,
+            "{name}: most gradients are zero"
+        );
+        let share = agree as f64 / defined.len() as f64;
+        eprintln!("{name}: logits within {err}, gradients within {g_err} of {g_scale}, FGSM signs agree on {share}");
+        assert!(share >= 0.9999, "{name}: FGSM signs agree on {share}");
+    }
+}

@@ -15,6 +15,7 @@ pub const SUPPORTED: &[&str] = &[
     "Add",
     "AveragePool",
     "BatchNormalization",
+    "Clip",
     "Concat",
     "Constant",
     "Conv",
@@ -24,6 +25,8 @@ pub const SUPPORTED: &[&str] = &[
     "Gather",
     "Gemm",
     "GlobalAveragePool",
+    "HardSigmoid",
+    "HardSwish",
     "Identity",
     "MatMul",
     "MaxPool",
@@ -162,6 +165,32 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         "Relu" => x(0)?.map(activation::relu)?,
         "Sigmoid" => x(0)?.map(activation::sigmoid)?,
         "Tanh" => x(0)?.map(|t| t.tanh())?,
+        "HardSigmoid" => {
+            let alpha = float_attr(node, "alpha", 0.2);
+            let beta = float_attr(node, "beta", 0.5);
+            x(0)?.map(|t| t.mul_scalar(alpha).add_scalar(beta).clamp(0.0, 1.0))?
+        }
+        // x · HardSigmoid(x) with α = 1/6, β = 1/2 (ONNX's definition, torch's hardswish).
+        "HardSwish" => x(0)?.map(|t| {
+            let gate = t.clone().div_scalar(6.0).add_scalar(0.5).clamp(0.0, 1.0);
+            t * gate
+        })?,
+        "Clip" => {
+            // Opset 11+ gives the bounds as optional inputs, earlier opsets as attributes.
+            let bound = |i: usize, attr: &str| -> Result<Option<f32>> {
+                match inputs.get(i).and_then(|v| v.clone()) {
+                    Some(v) => Ok(Some(scalar(v, node)?)),
+                    None => Ok(node.attr(attr).and_then(|a| a.f)),
+                }
+            };
+            let (lo, hi) = (bound(1, "min")?, bound(2, "max")?);
+            x(0)?.map(|t| match (lo, hi) {
+                (Some(lo), Some(hi)) => t.clamp(lo, hi),
+                (Some(lo), None) => t.clamp_min(lo),
+                (None, Some(hi)) => t.clamp_max(hi),
+                (None, None) => t,
+            })?
+        }
         "Add" => x(0)?.zip(x(1)?, |a, b| a + b)?,
         "Sub" => x(0)?.zip(x(1)?, |a, b| a - b)?,
         "Mul" => x(0)?.zip(x(1)?, |a, b| a * b)?,
@@ -436,6 +465,21 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         }
     };
     Ok(vec![out])
+}
+
+/// The one number of a scalar input (Clip's bounds).
+fn scalar(v: Value, node: &NodeProto) -> Result<f32> {
+    let dims = v.dims();
+    if dims.iter().product::<usize>() != 1 {
+        return Err(unsupported(format!(
+            "{} `{}`: expected a scalar, found shape {dims:?}",
+            node.op_type, node.name
+        )));
+    }
+    match v {
+        Value::Ints(i, _) => Ok(i[0] as f32),
+        other => Ok(crate::tensor::to_vec(other.float1()?)[0]),
+    }
 }
 
 fn constant(node: &NodeProto, device: &Device) -> Result<Value> {
