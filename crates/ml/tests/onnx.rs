@@ -143,7 +143,12 @@ fn unsupported_operators_and_bad_files_are_named() {
 /// and the FGSM step's signs.
 #[test]
 fn torchvision_exports_match_pytorch() {
-    for name in ["mobilenet_v3_small", "mobilenet_v2"] {
+    for name in [
+        "mobilenet_v3_small",
+        "mobilenet_v2",
+        "shufflenet_v2",
+        "vit_tiny",
+    ] {
         let file = |suffix: &str| fixture(&format!("torchvision/{name}.{suffix}"));
         let model = OnnxModel::load(&file("onnx")).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(model.info().input_shape, vec![3, 32, 32], "{name}");

@@ -3,6 +3,7 @@
 //! (see [`ops::SUPPORTED`]). The file is parsed, never executed; an unsupported operator is
 //! an error that names it.
 
+mod more_ops;
 mod ops;
 pub mod proto;
 mod value;

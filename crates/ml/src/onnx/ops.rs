@@ -15,12 +15,17 @@ pub const SUPPORTED: &[&str] = &[
     "Add",
     "AveragePool",
     "BatchNormalization",
+    "Cast",
     "Clip",
     "Concat",
     "Constant",
+    "ConstantOfShape",
     "Conv",
     "Div",
     "Dropout",
+    "Equal",
+    "Erf",
+    "Expand",
     "Flatten",
     "Gather",
     "Gemm",
@@ -28,18 +33,26 @@ pub const SUPPORTED: &[&str] = &[
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "LayerNormalization",
     "MatMul",
     "MaxPool",
+    "Mod",
     "Mul",
+    "Pow",
+    "ReduceMean",
     "Relu",
     "Reshape",
     "Shape",
     "Sigmoid",
+    "Slice",
     "Softmax",
+    "Sqrt",
+    "Squeeze",
     "Sub",
     "Tanh",
     "Transpose",
     "Unsqueeze",
+    "Where",
 ];
 
 fn ints_attr(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
@@ -159,6 +172,9 @@ fn pool_geometry(node: &NodeProto) -> Result<PoolGeometry> {
 
 /// Evaluates one node on its inputs (absent optional inputs are `None`).
 pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Result<Vec<Value>> {
+    if let Some(out) = super::more_ops::eval(node, inputs, device)? {
+        return Ok(vec![out]);
+    }
     let x = |i: usize| input(inputs, i, node).cloned();
     let out = match node.op_type.as_str() {
         "Identity" | "Dropout" => x(0)?,
@@ -286,6 +302,11 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             match (a, b) {
                 (Value::F2(a), Value::F2(b)) => Value::F2(a.matmul(b)),
                 (Value::F3(a), Value::F3(b)) => Value::F3(a.matmul(b)),
+                (Value::F4(a), Value::F4(b)) => Value::F4(a.matmul(b)),
+                (Value::F4(a), Value::F2(b)) => {
+                    let [n, h, k, m] = [a.dims()[0], a.dims()[1], b.dims()[0], b.dims()[1]];
+                    Value::F4(a.matmul(b.reshape([1, 1, k, m]).expand([n, h, k, m])))
+                }
                 (Value::F3(a), Value::F2(b)) => {
                     let [n, k, m] = [a.dims()[0], b.dims()[0], b.dims()[1]];
                     Value::F3(a.matmul(b.reshape([1, k, m]).expand([n, k, m])))
@@ -360,6 +381,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 (Value::F2(t), [a, b]) => Value::F2(t.permute([*a, *b])),
                 (Value::F3(t), [a, b, c]) => Value::F3(t.permute([*a, *b, *c])),
                 (Value::F4(t), [a, b, c, d]) => Value::F4(t.permute([*a, *b, *c, *d])),
+                (Value::F5(t), [a, b, c, d, e]) => Value::F5(t.permute([*a, *b, *c, *d, *e])),
                 (Value::F1(t), _) => Value::F1(t),
                 (v, p) => {
                     return Err(unsupported(format!(
@@ -396,6 +418,13 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                         values
                             .into_iter()
                             .map(Value::float2)
+                            .collect::<Result<_>>()?,
+                        a,
+                    )),
+                    3 => Value::F3(Tensor::cat(
+                        values
+                            .into_iter()
+                            .map(Value::float3)
                             .collect::<Result<_>>()?,
                         a,
                     )),

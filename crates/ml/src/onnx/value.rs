@@ -11,6 +11,8 @@ pub enum Value {
     F2(Tensor<2>),
     F3(Tensor<3>),
     F4(Tensor<4>),
+    /// Only reshaped and transposed (ShuffleNet's channel shuffle goes through rank 5).
+    F5(Tensor<5>),
     /// Integer data with its shape, e.g. the target of a Reshape.
     Ints(Vec<i64>, Vec<usize>),
 }
@@ -31,6 +33,7 @@ impl Value {
             Value::F2(t) => t.dims().to_vec(),
             Value::F3(t) => t.dims().to_vec(),
             Value::F4(t) => t.dims().to_vec(),
+            Value::F5(t) => t.dims().to_vec(),
             Value::Ints(_, s) => s.clone(),
         }
     }
@@ -56,6 +59,7 @@ impl Value {
             Value::F2(t) => t.reshape([count]),
             Value::F3(t) => t.reshape([count]),
             Value::F4(t) => t.reshape([count]),
+            Value::F5(t) => t.reshape([count]),
             Value::Ints(..) => unreachable!("handled above"),
         };
         Ok(match shape {
@@ -63,6 +67,7 @@ impl Value {
             [a, b] => Value::F2(flat.reshape([*a, *b])),
             [a, b, c] => Value::F3(flat.reshape([*a, *b, *c])),
             [a, b, c, d] => Value::F4(flat.reshape([*a, *b, *c, *d])),
+            [a, b, c, d, e] => Value::F5(flat.reshape([*a, *b, *c, *d, *e])),
             [] => Value::F1(flat.reshape([1])),
             other => {
                 return Err(unsupported(format!(
@@ -89,6 +94,16 @@ impl Value {
             Value::F2(t) => Ok(t),
             other => Err(unsupported(format!(
                 "expected a matrix, found shape {:?}",
+                other.dims()
+            ))),
+        }
+    }
+
+    pub fn float3(self) -> Result<Tensor<3>> {
+        match self {
+            Value::F3(t) => Ok(t),
+            other => Err(unsupported(format!(
+                "expected a rank-3 tensor, found shape {:?}",
                 other.dims()
             ))),
         }
