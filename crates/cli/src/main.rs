@@ -12,6 +12,7 @@ mod dp_train_cmd;
 mod evasion_text;
 mod extract_cmd;
 mod guard_cmd;
+mod inspect_cmd;
 mod invert_cmd;
 mod llm_cmd;
 mod membership_cmd;

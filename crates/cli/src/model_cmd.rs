@@ -50,6 +50,13 @@ pub enum ModelCommand {
         #[arg(long, requires = "prada")]
         prada_block: bool,
     },
+    /// What an ONNX file holds — operators (with a node of each), inputs, outputs, parameter
+    /// count — and whether aisec can attack it white-box (every operator evaluated and
+    /// differentiable). Exit 0 when it can, 1 when it cannot, 2 when the file is unreadable.
+    Inspect {
+        /// An .onnx file.
+        model: std::path::PathBuf,
+    },
     /// Accuracy and confusion matrix of a model on data.
     Eval {
         #[command(flatten)]
@@ -233,6 +240,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             eprintln!("serving {name} at kserve+http://{}/v2/models/{name} (KServe v2 REST): {}; stop with Ctrl-C", server.addr, served.info().description);
             server.wait();
         }
+        ModelCommand::Inspect { model } => return crate::inspect_cmd::run(cli, model),
         ModelCommand::Eval { model, data } => {
             let ds = data.load(if data.is_builtin() {
                 Split::Test

@@ -300,3 +300,42 @@ fn a_served_model_behind_prada_refuses_an_extracting_client() {
     assert_eq!(report["observations"]["budget_exhausted"], true);
     assert!(log.contains("PRADA"), "{log}");
 }
+
+#[test]
+fn model_inspect_lists_operators_and_says_whether_white_box_works() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx");
+    let vit = fixtures.join("torchvision/vit_tiny.onnx");
+    let o = aisec_line(&format!("--format json model inspect {}", vit.display()));
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["white_box"], true);
+    assert_eq!(
+        v["inputs"][0]["shape"],
+        serde_json::json!([null, 3, 32, 32])
+    );
+    assert_eq!(v["producer"], "pytorch");
+    let erf = v["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operator"] == "Erf")
+        .unwrap();
+    assert_eq!(erf["nodes"], 2);
+    assert_eq!(erf["supported"], true);
+    // An unsupported operator: exit 1, named with its node.
+    let o = aisec_line(&format!(
+        "model inspect {}",
+        fixtures.join("unsupported.onnx").display()
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    let text = common::stdout(&o);
+    assert!(
+        text.contains("Einsum") && text.contains("NOT SUPPORTED"),
+        "{text}"
+    );
+    assert!(text.contains("unnamed node #0"), "{text}");
+    fails_with(
+        &aisec_line("model inspect /no/such/model.onnx"),
+        "cannot read",
+    );
+}

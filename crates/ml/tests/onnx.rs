@@ -117,7 +117,8 @@ fn unsupported_operators_and_bad_files_are_named() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("unsupported operator(s) Einsum") && err.contains("unsupported.onnx"),
+        err.contains("unsupported operator(s) Einsum (unnamed node #0)")
+            && err.contains("unsupported.onnx"),
         "{err}"
     );
     let dir = tempfile::tempdir().unwrap();

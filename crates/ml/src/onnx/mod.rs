@@ -3,6 +3,7 @@
 //! (see [`ops::SUPPORTED`]). The file is parsed, never executed; an unsupported operator is
 //! an error that names it.
 
+pub mod inspect;
 mod more_ops;
 mod ops;
 pub mod proto;
@@ -42,6 +43,15 @@ fn tensor_value(t: &TensorProto, device: &Device) -> Result<Value> {
     }
 }
 
+/// How an error names a node: by its name, or by its position when it has none.
+pub(crate) fn node_label(node: &proto::NodeProto, index: usize) -> String {
+    if node.name.is_empty() {
+        format!("unnamed node #{index}")
+    } else {
+        format!("node `{}`", node.name)
+    }
+}
+
 pub struct OnnxModel {
     path: PathBuf,
     model: ModelProto,
@@ -74,25 +84,34 @@ impl OnnxModel {
         };
         let model = ModelProto::decode(&bytes).map_err(in_file)?;
         let graph = &model.graph;
-        let unsupported: Vec<String> = graph
+        let unsupported: Vec<(String, String)> = graph
             .nodes
             .iter()
-            .filter(|n| {
+            .enumerate()
+            .filter(|(_, n)| {
                 !(n.domain.is_empty() || n.domain == "ai.onnx")
                     || !SUPPORTED.contains(&n.op_type.as_str())
             })
-            .map(|n| {
-                if n.domain.is_empty() {
+            .map(|(i, n)| {
+                let op = if n.domain.is_empty() {
                     n.op_type.clone()
                 } else {
                     format!("{}::{}", n.domain, n.op_type)
-                }
+                };
+                (op, node_label(n, i))
             })
             .collect();
         if !unsupported.is_empty() {
-            let mut names = unsupported.clone();
+            // Each operator once, with the first node that uses it.
+            let mut names: Vec<String> = Vec::new();
+            let mut seen: Vec<&str> = Vec::new();
+            for (op, node) in &unsupported {
+                if !seen.contains(&op.as_str()) {
+                    seen.push(op);
+                    names.push(format!("{op} ({node})"));
+                }
+            }
             names.sort();
-            names.dedup();
             return Err(MlError::Format {
                 path: path.to_path_buf(),
                 message: format!(
