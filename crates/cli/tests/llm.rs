@@ -91,7 +91,11 @@ fn jsonl_has_one_attempt_per_line_and_html_shows_transcripts() {
     let layer_file = dir.path().join("layer.json");
     let o = probe(
         &double.base_url,
-        "--format html --probes direct-injection --out --navigator",
+        &format!(
+            "--format html --probes direct-injection --out {} --navigator {}",
+            html.display(),
+            layer_file.display()
+        ),
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let page = std::fs::read_to_string(&html).unwrap();
