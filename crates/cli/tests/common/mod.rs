@@ -138,3 +138,29 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `scripts/SCRIPT` (a fetch script that prints the folder it filled on its last line),
+/// with the test's aisec binary as AISEC_BIN. Without the network the test is skipped, and
+/// under CI=true it fails: CI must run every tier.
+pub fn fetched(script: &str, what: &str) -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(script);
+    let out = std::process::Command::new("bash")
+        .arg(path)
+        .env("AISEC_BIN", env!("CARGO_BIN_EXE_aisec"))
+        .output();
+    let why = match out {
+        Ok(o) if o.status.success() => {
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            let dir = stdout.trim().lines().last().unwrap_or("").to_string();
+            return Some(dir.into());
+        }
+        Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+        Err(e) => e.to_string(),
+    };
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    assert!(!ci, "{what} under CI=true: {why}");
+    eprintln!("skipped: no {what} ({why})");
+    None
+}

@@ -8,6 +8,7 @@
 
 use burn::prelude::*;
 
+use super::ops::{axis, input};
 use super::proto::NodeProto;
 use super::value::{unsupported, Value};
 use crate::error::Result;
@@ -16,15 +17,6 @@ use crate::error::Result;
 const FLOAT: i64 = 1;
 const DOUBLE: i64 = 11;
 const FLOAT16: i64 = 10;
-
-fn input<'a>(inputs: &'a [Option<Value>], i: usize, node: &NodeProto) -> Result<&'a Value> {
-    inputs.get(i).and_then(|v| v.as_ref()).ok_or_else(|| {
-        unsupported(format!(
-            "{} `{}` is missing input {i}",
-            node.op_type, node.name
-        ))
-    })
-}
 
 fn optional_ints(inputs: &[Option<Value>], i: usize) -> Result<Option<Vec<i64>>> {
     match inputs.get(i).and_then(|v| v.as_ref()) {
@@ -43,19 +35,6 @@ fn axes(node: &NodeProto, inputs: &[Option<Value>], at: usize, rank: usize) -> R
             .unwrap_or_default(),
     };
     raw.iter().map(|a| axis(*a, rank, node)).collect()
-}
-
-fn axis(a: i64, rank: usize, node: &NodeProto) -> Result<usize> {
-    let v = if a < 0 { a + rank as i64 } else { a };
-    usize::try_from(v)
-        .ok()
-        .filter(|v| *v < rank.max(1))
-        .ok_or_else(|| {
-            unsupported(format!(
-                "{} `{}`: axis {a} is out of range for rank {rank}",
-                node.op_type, node.name
-            ))
-        })
 }
 
 /// Host integers of a value: integer data as it is, float data (a shape computed in floats

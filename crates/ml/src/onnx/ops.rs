@@ -122,7 +122,7 @@ fn pads(node: &NodeProto) -> Result<[(usize, usize); 2]> {
     }
 }
 
-fn axis(axis: i64, rank: usize, node: &NodeProto) -> Result<usize> {
+pub(super) fn axis(axis: i64, rank: usize, node: &NodeProto) -> Result<usize> {
     let a = if axis < 0 { axis + rank as i64 } else { axis };
     usize::try_from(a)
         .ok()
@@ -135,7 +135,11 @@ fn axis(axis: i64, rank: usize, node: &NodeProto) -> Result<usize> {
         })
 }
 
-fn input<'a>(inputs: &'a [Option<Value>], i: usize, node: &NodeProto) -> Result<&'a Value> {
+pub(super) fn input<'a>(
+    inputs: &'a [Option<Value>],
+    i: usize,
+    node: &NodeProto,
+) -> Result<&'a Value> {
     inputs.get(i).and_then(|v| v.as_ref()).ok_or_else(|| {
         unsupported(format!(
             "{} `{}` is missing input {i}",
