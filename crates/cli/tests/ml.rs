@@ -144,8 +144,8 @@ fn bad_attack_inputs_are_clear_errors() {
         "image inputs",
     );
     fails_with(
-        &aisec_line(&format!("model eval --model {model} --dataset mnist")),
-        "--dataset `mnist`",
+        &aisec_line(&format!("model eval --model {model} --dataset imagenet-1k")),
+        "--dataset `imagenet-1k`",
     );
     let listed = stdout(&aisec(&["attack", "list"]));
     assert!(
