@@ -226,17 +226,9 @@ pub fn run(
     let run_started = Instant::now();
     let (train_set, test) = BuiltinDataset::Digits.split();
     let (sender, messages) = std::sync::mpsc::channel::<String>();
-    let side_sender = std::sync::Mutex::new(sender.clone());
-    let api_sender = std::sync::Mutex::new(sender);
-    let say_side = |m: String| {
-        if let Ok(s) = side_sender.lock() {
-            let _ = s.send(m);
-        }
-    };
-    let say_api = |m: String| {
-        if let Ok(s) = api_sender.lock() {
-            let _ = s.send(m);
-        }
+    // A closed channel only loses a progress line.
+    let say = |m: String| {
+        let _ = sender.send(m);
     };
     let mut report = |p: Progress| {
         for m in messages.try_iter() {
@@ -245,7 +237,7 @@ pub fn run(
         progress(p);
     };
     std::thread::scope(|scope| {
-        let side = scope.spawn(|| side_lane(cfg, &train_set, &test, kb, &say_side));
+        let side = scope.spawn(|| side_lane(cfg, &train_set, &test, kb, &say));
         let mut timings = Vec::new();
         let baseline = timed(&mut timings, "train baseline", || {
             report(Progress::Stage("Build: training the baseline digits CNN"));
@@ -253,7 +245,7 @@ pub fn run(
         })?;
         let (baseline, baseline_clean) = baseline;
         let (evasion, api) = std::thread::scope(|inner| {
-            let api = inner.spawn(|| api_lane(cfg, &baseline, &train_set, &test, kb, &say_api));
+            let api = inner.spawn(|| api_lane(cfg, &baseline, &train_set, &test, kb, &say));
             let evasion = evasion_lane(
                 cfg,
                 &baseline,
