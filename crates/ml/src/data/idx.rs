@@ -223,7 +223,7 @@ mod tests {
         let e = parse(&idx(0x08, &[3, 2], &[1, 2, 3]), p)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("need 14 bytes; the file has 11"), "{e}");
+        assert!(e.contains("need 18 bytes; the file has 15"), "{e}");
         let e = parse(b"\x93NUMPY\x01\x00", p).unwrap_err().to_string();
         assert!(e.contains("not an IDX file"), "{e}");
     }
