@@ -327,13 +327,27 @@ fn train_baseline(
             accuracy: s.train_accuracy,
         })
     });
-    let baseline_clean = accuracy(&predict(&net, test), &test.y);
-    let mut manifest = Manifest::new(arch, train_set, cfg.seed);
+    Ok(trained_model(net, report, None, train_set, test, cfg.seed))
+}
+
+/// A trained CNN with its manifest (training report, clean test accuracy, the defence it was
+/// trained with) and that accuracy.
+fn trained_model(
+    net: aisec_ml::net::Network,
+    report: aisec_ml::train::TrainReport,
+    defense: Option<aisec_core::DefenseRef>,
+    train_set: &Dataset,
+    test: &Dataset,
+    seed: u64,
+) -> (NativeModel, f64) {
+    let clean = accuracy(&predict(&net, test), &test.y);
+    let mut manifest = Manifest::new(Architecture::Cnn, train_set, seed);
     manifest.training = Some(report);
     manifest
         .metrics
-        .insert("clean_accuracy".into(), serde_json::json!(baseline_clean));
-    Ok((NativeModel::new(net, manifest), baseline_clean))
+        .insert("clean_accuracy".into(), serde_json::json!(clean));
+    manifest.defense = defense;
+    (NativeModel::new(net, manifest), clean)
 }
 
 /// What the evasion lane hands to the report.
@@ -380,14 +394,10 @@ fn harden_and_attack_again(
                 accuracy: s.train_accuracy,
             })
         })?;
-        let defended_clean = accuracy(&predict(&net, test), &test.y);
-        let mut manifest = Manifest::new(arch, train_set, cfg.seed);
-        manifest.training = Some(report);
-        manifest
-            .metrics
-            .insert("clean_accuracy".into(), serde_json::json!(defended_clean));
-        manifest.defense = Some(adv_config.reference());
-        Ok((NativeModel::new(net, manifest), defended_clean))
+        let reference = Some(adv_config.reference());
+        Ok(trained_model(
+            net, report, reference, train_set, test, cfg.seed,
+        ))
     })?;
 
     progress(Progress::Stage(
