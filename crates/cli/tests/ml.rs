@@ -277,6 +277,63 @@ fn mnist_28x28_and_idx_files_train_and_attack() {
     assert!(common::num(&json(&o)["metrics"]["clean_accuracy"]) >= 0.9);
 }
 
+/// A CNN trained in PyTorch on aisec's MNIST train split and exported by `torch.onnx.export`
+/// (fixtures/onnx/mnist, made by make_mnist.py): aisec sees PyTorch's test accuracy to the
+/// digit, through both exporters, and attacks it end to end.
+#[test]
+fn pytorch_mnist_onnx_is_attacked_end_to_end() {
+    let Some(digits) = mnist_digits() else { return };
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/mnist");
+    let run = |line: String| aisec_with_env(&line, "AISEC_MNIST_DIR", digits.to_str().unwrap());
+    // The fixture's inputs are the first test digits `data export` writes: the same split.
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(format!(
+        "data export --dataset mnist --split test --limit 4 --out {}",
+        dir.path().display()
+    ));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.path().join("x.npy")).unwrap(),
+        std::fs::read(fixtures.join("mnist_cnn.inputs.npy")).unwrap()
+    );
+    // PyTorch measured 0.9710 on the 2,000 test digits (make_mnist.py's last epoch).
+    for file in ["mnist_cnn.onnx", "mnist_cnn_dynamo.onnx"] {
+        let o = run(format!(
+            "--format json model eval --model {} --dataset mnist",
+            fixtures.join(file).display()
+        ));
+        assert!(o.status.success(), "{file}: {}", common::stderr(&o));
+        let accuracy = common::num(&json(&o)["metrics"]["clean_accuracy"]);
+        assert!((accuracy - 0.971).abs() < 1e-9, "{file}: {accuracy}");
+    }
+    let model = fixtures.join("mnist_cnn.onnx");
+    let attack = |args: &str| {
+        let o = run(format!(
+            "--format json attack evasion --model {} --dataset mnist --limit 200 {args}",
+            model.display()
+        ));
+        let report = common::json_of_any_exit(&o);
+        assert_eq!(
+            common::num(&report["metrics"]["clean_accuracy"]),
+            0.96,
+            "{args}: {report}"
+        );
+        common::num(&report["metrics"]["robust_accuracy"])
+    };
+    // Measured: FGSM 0.655; PGD-20 0.43 at seeds 1 and 2; Square 0.005 at 1,000 queries.
+    let fgsm = attack("--attack fgsm --eps 0.1");
+    assert!((0.55..=0.75).contains(&fgsm), "FGSM ε=0.1 leaves {fgsm}");
+    for seed in [1, 2] {
+        let pgd = attack(&format!("--attack pgd --eps 0.1 --steps 20 --seed {seed}"));
+        assert!(
+            pgd <= 0.5 && pgd < fgsm - 0.1,
+            "PGD ε=0.1 seed {seed} leaves {pgd}"
+        );
+    }
+    let square = attack("--attack square --eps 0.2 --queries-per-input 1000");
+    assert!(square <= 0.05, "Square ε=0.2 leaves {square}");
+}
+
 fn aisec_with_env(line: &str, key: &str, value: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_aisec"))
         .args(line.split_whitespace())

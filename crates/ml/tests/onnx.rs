@@ -149,6 +149,10 @@ fn torchvision_exports_match_pytorch() {
         "mobilenet_v2",
         "shufflenet_v2",
         "vit_tiny",
+        "resnet18_narrow",
+        "pads",
+        "vit_tiny_dynamo",
+        "shufflenet_v2_dynamo",
     ] {
         let file = |suffix: &str| fixture(&format!("torchvision/{name}.{suffix}"));
         let model = OnnxModel::load(&file("onnx")).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -197,4 +201,37 @@ fn torchvision_exports_match_pytorch() {
         eprintln!("{name}: logits within {err}, gradients within {g_err} of {g_scale}, FGSM signs agree on {share}");
         assert!(share >= 0.9999, "{name}: FGSM signs agree on {share}");
     }
+}
+
+/// PyTorch's default exporter keeps the weights in NAME.onnx.data beside the model. The file
+/// must be there, and a location that leaves the model's folder is refused rather than read.
+#[test]
+fn external_weights_are_read_only_from_beside_the_model() {
+    let original = fixture("torchvision/vit_tiny_dynamo.onnx");
+    let bytes = std::fs::read(&original).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let alone = dir.path().join("vit_tiny_dynamo.onnx");
+    std::fs::write(&alone, &bytes).unwrap();
+    let missing = OnnxModel::load(&alone).unwrap_err().to_string();
+    assert!(
+        missing.contains("vit_tiny_dynamo.onnx.data"),
+        "names the missing weights file: {missing}"
+    );
+
+    // Same length, so the protobuf stays well formed.
+    let (from, to) = (b"vit_tiny_dynamo.onnx.data", b"../../../../../etc/passwd");
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the location string");
+    let mut crafted = bytes.clone();
+    crafted[at..at + from.len()].copy_from_slice(to);
+    let escaping = dir.path().join("crafted.onnx");
+    std::fs::write(&escaping, &crafted).unwrap();
+    let refused = OnnxModel::load(&escaping).unwrap_err().to_string();
+    assert!(
+        refused.contains("outside the model's folder"),
+        "refuses a location outside the folder: {refused}"
+    );
 }

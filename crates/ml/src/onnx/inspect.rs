@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::ops::SUPPORTED;
 use super::proto::{ModelProto, ValueInfo};
 use super::OnnxModel;
-use crate::error::{MlError, Result};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TensorDesc {
@@ -78,14 +78,7 @@ fn describe(v: &ValueInfo) -> TensorDesc {
 
 /// Reads `path` and says what it is; an unreadable or malformed file is an error.
 pub fn inspect(path: &Path) -> Result<Inspection> {
-    let bytes = std::fs::read(path).map_err(|source| MlError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let model = ModelProto::decode(&bytes).map_err(|e| MlError::Format {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let model = ModelProto::read(path)?;
     let graph = &model.graph;
     let mut operators: BTreeMap<String, OperatorUse> = BTreeMap::new();
     for (index, node) in graph.nodes.iter().enumerate() {

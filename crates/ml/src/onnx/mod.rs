@@ -3,6 +3,7 @@
 //! (see [`ops::SUPPORTED`]). The file is parsed, never executed; an unsupported operator is
 //! an error that names it.
 
+mod exporter_ops;
 pub mod inspect;
 mod more_ops;
 mod ops;
@@ -74,15 +75,11 @@ impl std::fmt::Debug for OnnxModel {
 
 impl OnnxModel {
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| MlError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let model = ModelProto::read(path)?;
         let in_file = |e: MlError| MlError::Format {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let model = ModelProto::decode(&bytes).map_err(in_file)?;
         let graph = &model.graph;
         let unsupported: Vec<(String, String)> = graph
             .nodes

@@ -18,7 +18,7 @@ const FLOAT: i64 = 1;
 const DOUBLE: i64 = 11;
 const FLOAT16: i64 = 10;
 
-fn optional_ints(inputs: &[Option<Value>], i: usize) -> Result<Option<Vec<i64>>> {
+pub(super) fn optional_ints(inputs: &[Option<Value>], i: usize) -> Result<Option<Vec<i64>>> {
     match inputs.get(i).and_then(|v| v.as_ref()) {
         Some(v) => Ok(Some(v.ints()?.to_vec())),
         None => Ok(None),
@@ -107,6 +107,7 @@ macro_rules! with_float_rank {
         }
     };
 }
+pub(super) use with_float_rank;
 
 /// `Some(outputs)` when this module evaluates `node`; `None` leaves it to `ops.rs`.
 pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Result<Option<Value>> {
@@ -368,37 +369,43 @@ fn slice(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
         None => (0..starts.len()).collect(),
     };
     let steps = optional_ints(inputs, 4)?.unwrap_or_else(|| vec![1; starts.len()]);
-    let mut ranges: Vec<(usize, usize, i64)> = dims.iter().map(|d| (0, *d, 1)).collect();
+    // The coordinates each axis keeps, by ONNX's rules: negative starts and ends count from
+    // the end, then clamp to [0, d] going forward or [-1, d-1] going backward (an exporter
+    // reverses a list with start -1, end INT64_MIN, step -1).
+    let mut picks: Vec<Vec<usize>> = dims.iter().map(|d| (0..*d).collect()).collect();
+    let mut contiguous = true;
     for (k, &a) in chosen.iter().enumerate() {
         let d = dims[a] as i64;
         let step = steps.get(k).copied().unwrap_or(1);
-        if step != 1 && !matches!(v, Value::Ints(..)) {
+        let wrap = |i: i64| if i < 0 { i.saturating_add(d) } else { i };
+        let (s, e) = (wrap(starts[k]), wrap(ends[k]));
+        picks[a] = if step > 0 {
+            let (s, e) = (s.clamp(0, d), e.clamp(0, d));
+            (s..e.max(s))
+                .step_by(step as usize)
+                .map(|i| i as usize)
+                .collect()
+        } else if step < 0 {
+            let (s, e) = (s.clamp(-1, d - 1), e.clamp(-1, d - 1));
+            let mut out = Vec::new();
+            let mut i = s;
+            while i > e {
+                out.push(i as usize);
+                i += step;
+            }
+            out
+        } else {
             return Err(unsupported(format!(
-                "Slice `{}`: steps other than 1 on float data are not supported (step {step})",
+                "Slice `{}`: step 0 on axis {a}",
                 node.name
             )));
-        }
-        let clamp = |i: i64| -> i64 { (if i < 0 { i + d } else { i }).clamp(0, d) };
-        let (s, e) = (clamp(starts[k]), clamp(ends[k]));
-        ranges[a] = (s as usize, e.max(s) as usize, step);
+        };
+        contiguous &= step == 1;
     }
     match v {
         Value::Ints(values, _) => {
             // Row-major gather of the selected coordinates.
-            let mut out_dims = Vec::new();
-            let mut picks: Vec<Vec<usize>> = Vec::new();
-            for (a, (s, e, step)) in ranges.iter().enumerate() {
-                let picked: Vec<usize> = if *step > 0 {
-                    (*s..*e).step_by(*step as usize).collect()
-                } else {
-                    return Err(unsupported(format!(
-                        "Slice `{}`: negative step on axis {a}",
-                        node.name
-                    )));
-                };
-                out_dims.push(picked.len());
-                picks.push(picked);
-            }
+            let out_dims: Vec<usize> = picks.iter().map(Vec::len).collect();
             let mut out = Vec::new();
             let total: usize = out_dims.iter().product();
             for flat in 0..total {
@@ -416,8 +423,30 @@ fn slice(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
             }
             Ok(Value::Ints(out, out_dims))
         }
+        v if !contiguous => {
+            // Strided or reversed float slices select their coordinates axis by axis (an
+            // index selection, which carries the gradient).
+            let mut out = v;
+            for (a, picked) in picks.iter().enumerate() {
+                if picked.len() == dims[a] && picked.iter().enumerate().all(|(i, p)| i == *p) {
+                    continue;
+                }
+                let index: Vec<i64> = picked.iter().map(|p| *p as i64).collect();
+                out = with_float_rank!(out, node, |t| {
+                    let indices = Tensor::<1, Int>::from_data(
+                        TensorData::new(index.clone(), [index.len()]),
+                        &t.device(),
+                    );
+                    t.select(a, indices)
+                });
+            }
+            Ok(out)
+        }
         v => {
-            let r: Vec<std::ops::Range<usize>> = ranges.iter().map(|(s, e, _)| *s..*e).collect();
+            let r: Vec<std::ops::Range<usize>> = picks
+                .iter()
+                .map(|p| p.first().map_or(0..0, |s| *s..s + p.len()))
+                .collect();
             Ok(match v {
                 Value::F1(t) => Value::F1(t.slice([r[0].clone()])),
                 Value::F2(t) => Value::F2(t.slice([r[0].clone(), r[1].clone()])),

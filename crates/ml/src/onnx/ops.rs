@@ -28,6 +28,7 @@ pub const SUPPORTED: &[&str] = &[
     "Expand",
     "Flatten",
     "Gather",
+    "Gelu",
     "Gemm",
     "GlobalAveragePool",
     "HardSigmoid",
@@ -38,6 +39,7 @@ pub const SUPPORTED: &[&str] = &[
     "MaxPool",
     "Mod",
     "Mul",
+    "Pad",
     "Pow",
     "ReduceMean",
     "Relu",
@@ -46,6 +48,7 @@ pub const SUPPORTED: &[&str] = &[
     "Sigmoid",
     "Slice",
     "Softmax",
+    "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
@@ -178,6 +181,9 @@ fn pool_geometry(node: &NodeProto) -> Result<PoolGeometry> {
 pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Result<Vec<Value>> {
     if let Some(out) = super::more_ops::eval(node, inputs, device)? {
         return Ok(vec![out]);
+    }
+    if let Some(outs) = super::exporter_ops::eval(node, inputs, device)? {
+        return Ok(outs);
     }
     let x = |i: usize| input(inputs, i, node).cloned();
     let out = match node.op_type.as_str() {
@@ -387,6 +393,25 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 (Value::F4(t), [a, b, c, d]) => Value::F4(t.permute([*a, *b, *c, *d])),
                 (Value::F5(t), [a, b, c, d, e]) => Value::F5(t.permute([*a, *b, *c, *d, *e])),
                 (Value::F1(t), _) => Value::F1(t),
+                // Shape arithmetic (the legacy exporter's Pad reorders its pads this way).
+                (Value::Ints(values, dims), p) if p.len() == dims.len() => {
+                    let out_dims: Vec<usize> = p.iter().map(|a| dims[*a]).collect();
+                    let mut strides = vec![1; dims.len()];
+                    for a in (0..dims.len().saturating_sub(1)).rev() {
+                        strides[a] = strides[a + 1] * dims[a + 1];
+                    }
+                    let total: usize = out_dims.iter().product();
+                    let mut out = Vec::with_capacity(total);
+                    for flat in 0..total {
+                        let (mut rest, mut at) = (flat, 0);
+                        for (k, a) in p.iter().enumerate().rev() {
+                            at += (rest % out_dims[k]) * strides[*a];
+                            rest /= out_dims[k];
+                        }
+                        out.push(values[at]);
+                    }
+                    Value::Ints(out, out_dims)
+                }
                 (v, p) => {
                     return Err(unsupported(format!(
                         "Transpose `{}`: permutation {p:?} does not fit shape {:?}",
@@ -450,8 +475,17 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         }
         "Shape" => {
             let dims: Vec<i64> = x(0)?.dims().iter().map(|d| *d as i64).collect();
-            let n = dims.len();
-            Value::Ints(dims, vec![n])
+            // Opset 15's `start`/`end` take part of the shape (negative: from the end,
+            // clamped), as the torch.export-based exporter writes for `x.shape[0]`.
+            let rank = dims.len() as i64;
+            let bound = |name: &str, default: i64| {
+                let v = int_attr(node, name, default);
+                (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize
+            };
+            let (start, end) = (bound("start", 0), bound("end", rank));
+            let part = dims[start..end.max(start)].to_vec();
+            let n = part.len();
+            Value::Ints(part, vec![n])
         }
         "Gather" => {
             let data = x(0)?;

@@ -137,6 +137,16 @@ pub const INT32: i32 = 6;
 pub const INT64: i32 = 7;
 pub const DOUBLE: i32 = 11;
 
+/// Where a tensor's bytes live when the exporter wrote them beside the model (the default of
+/// `torch.onnx.export` since PyTorch 2.9 writes `model.onnx.data`): a file relative to the
+/// model's folder, a byte offset and a length (`None`: to the end of the file).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExternalData {
+    pub location: String,
+    pub offset: u64,
+    pub length: Option<u64>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TensorProto {
     pub name: String,
@@ -145,6 +155,34 @@ pub struct TensorProto {
     /// Values widened to f64 (floats) or kept as i64 (integers).
     pub floats: Vec<f32>,
     pub ints: Vec<i64>,
+    /// Set while the values are still in an external file; `ModelProto::read` loads them.
+    pub external: Option<ExternalData>,
+}
+
+fn external_entry(buf: &[u8], ext: &mut ExternalData, tensor: &str) -> Result<()> {
+    let (mut key, mut value) = (String::new(), String::new());
+    let mut r = Reader::new(buf);
+    while let Some((n, f)) = r.next()? {
+        match (n, f) {
+            (1, Field::Bytes(b)) => key = string(b)?,
+            (2, Field::Bytes(b)) => value = string(b)?,
+            _ => {}
+        }
+    }
+    let number = |v: &str| {
+        v.parse::<u64>().map_err(|_| {
+            MlError::Invalid(format!(
+                "tensor `{tensor}`: external data {key} `{v}` is not a byte count"
+            ))
+        })
+    };
+    match key.as_str() {
+        "location" => ext.location = value,
+        "offset" => ext.offset = number(&value)?,
+        "length" => ext.length = Some(number(&value)?),
+        _ => {}
+    }
+    Ok(())
 }
 
 impl TensorProto {
@@ -152,7 +190,8 @@ impl TensorProto {
         let mut t = TensorProto::default();
         let mut raw: Option<&[u8]> = None;
         let mut doubles = Vec::new();
-        let mut external = false;
+        let mut external = ExternalData::default();
+        let mut is_external = false;
         let mut r = Reader::new(buf);
         while let Some((n, f)) = r.next()? {
             match (n, &f) {
@@ -163,38 +202,90 @@ impl TensorProto {
                 (8, Field::Bytes(b)) => t.name = string(b)?,
                 (9, Field::Bytes(b)) => raw = Some(b),
                 (10, _) => push_doubles(&f, &mut doubles)?,
-                (13, _) => external = true,
-                (14, Field::Varint(1)) => external = true,
+                (13, Field::Bytes(b)) => {
+                    is_external = true;
+                    external_entry(b, &mut external, &t.name)?;
+                }
+                (14, Field::Varint(1)) => is_external = true,
                 _ => {}
             }
         }
-        if external {
-            return Err(MlError::Invalid(format!("tensor `{}` keeps its data in an external file; aisec reads self-contained .onnx files only", t.name)));
+        if is_external {
+            if external.location.is_empty() {
+                return Err(MlError::Invalid(format!(
+                    "tensor `{}` says its data is external but names no location",
+                    t.name
+                )));
+            }
+            t.external = Some(external);
+            return Ok(t);
         }
         if let Some(raw) = raw {
-            match t.data_type {
-                FLOAT => t.floats = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
-                DOUBLE => t.floats = raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),
-                INT64 => t.ints = raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
-                INT32 => t.ints = raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64).collect(),
-                other => return Err(MlError::Invalid(format!("tensor `{}` has element type {other}; aisec supports float, double, int32 and int64", t.name))),
-            }
+            t.set_raw(raw)?;
         } else if !doubles.is_empty() {
             t.floats = doubles.iter().map(|v| *v as f32).collect();
         }
-        let count: i64 = t.dims.iter().product();
-        let have = if matches!(t.data_type, FLOAT | DOUBLE) {
-            t.floats.len()
+        t.check_count()?;
+        Ok(t)
+    }
+
+    /// Fills the values from little-endian bytes of the tensor's element type.
+    fn set_raw(&mut self, raw: &[u8]) -> Result<()> {
+        let width = match self.data_type {
+            FLOAT | INT32 => 4,
+            DOUBLE | INT64 => 8,
+            other => return Err(MlError::Invalid(format!("tensor `{}` has element type {other}; aisec supports float, double, int32 and int64", self.name))),
+        };
+        if raw.len() % width != 0 {
+            return Err(MlError::Invalid(format!(
+                "tensor `{}`: {} bytes are not whole {width}-byte values",
+                self.name,
+                raw.len()
+            )));
+        }
+        match self.data_type {
+            FLOAT => {
+                self.floats = raw
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect()
+            }
+            DOUBLE => {
+                self.floats = raw
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect()
+            }
+            INT64 => {
+                self.ints = raw
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect()
+            }
+            _ => {
+                self.ints = raw
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                    .collect()
+            }
+        }
+        Ok(())
+    }
+
+    fn check_count(&self) -> Result<()> {
+        let count: i64 = self.dims.iter().product();
+        let have = if matches!(self.data_type, FLOAT | DOUBLE) {
+            self.floats.len()
         } else {
-            t.ints.len()
+            self.ints.len()
         };
         if count.max(1) as usize != have && !(count == 0 && have == 0) {
             return Err(MlError::Invalid(format!(
                 "tensor `{}` has dims {:?} but {have} values",
-                t.name, t.dims
+                self.name, self.dims
             )));
         }
-        Ok(t)
+        Ok(())
     }
 }
 
@@ -378,6 +469,96 @@ impl ModelProto {
         m.graph = graph.ok_or_else(|| bad("the model has no graph"))?;
         Ok(m)
     }
+}
+
+impl ModelProto {
+    /// Reads and decodes an .onnx file, then loads any tensor kept in an external data file
+    /// beside it. External locations must stay inside the model's folder (a relative path
+    /// without `..`, symbolic links resolved), as onnxruntime requires: a crafted model must not
+    /// make aisec read `/etc/shadow` or `../../secrets` into a weight.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| MlError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let in_file = |e: MlError| MlError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut model = ModelProto::decode(&bytes).map_err(in_file)?;
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let mut files: std::collections::HashMap<String, Vec<u8>> = Default::default();
+        let mut tensors: Vec<&mut TensorProto> = model.graph.initializers.iter_mut().collect();
+        for node in &mut model.graph.nodes {
+            for attr in &mut node.attributes {
+                if let Some(t) = attr.t.as_mut() {
+                    tensors.push(t);
+                }
+            }
+        }
+        for tensor in tensors {
+            let Some(ext) = tensor.external.take() else {
+                continue;
+            };
+            if !files.contains_key(&ext.location) {
+                let data = read_external(folder, &ext.location, &tensor.name)?;
+                files.insert(ext.location.clone(), data);
+            }
+            let data = &files[&ext.location];
+            let start = usize::try_from(ext.offset).unwrap_or(usize::MAX);
+            let end = match ext.length {
+                Some(len) => start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)),
+                None => data.len(),
+            };
+            if start > end || end > data.len() {
+                return Err(MlError::Format {
+                    path: folder.join(&ext.location),
+                    message: format!(
+                        "tensor `{}` asks for bytes {start}..{end} of a {}-byte file",
+                        tensor.name,
+                        data.len()
+                    ),
+                });
+            }
+            tensor
+                .set_raw(&data[start..end])
+                .and_then(|()| tensor.check_count())
+                .map_err(in_file)?;
+        }
+        Ok(model)
+    }
+}
+
+fn read_external(folder: &std::path::Path, location: &str, tensor: &str) -> Result<Vec<u8>> {
+    use std::path::Component;
+    let relative = std::path::Path::new(location);
+    if !relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(MlError::Invalid(format!(
+            "tensor `{tensor}` keeps its data at `{location}`, outside the model's folder; aisec reads external data only from files beside the model"
+        )));
+    }
+    let full = folder.join(relative);
+    let io = |source| MlError::Io {
+        path: full.clone(),
+        source,
+    };
+    let inside = full
+        .canonicalize()
+        .map_err(io)?
+        .starts_with(folder.canonicalize().map_err(io)?);
+    if !inside {
+        return Err(MlError::Invalid(format!(
+            "tensor `{tensor}`: `{}` resolves outside the model's folder (a symbolic link?); refused",
+            full.display()
+        )));
+    }
+    std::fs::read(&full).map_err(io)
 }
 
 #[cfg(test)]
