@@ -6,6 +6,7 @@ mod attack_cmd;
 mod attribute_cmd;
 mod casestudy_cmd;
 mod data_args;
+mod data_cmd;
 mod defend_cmd;
 mod demo_cmd;
 mod dp_train_cmd;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Models under test: train the built-in architectures, evaluate.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    /// Data as aisec sees it, written out for other tools (same split, same order).
+    #[command(subcommand)]
+    Data(data_cmd::DataCommand),
     /// Red team: run an attack and measure it.
     #[command(subcommand)]
     Attack(attack_cmd::AttackCommand),
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         Command::Atlas(cmd) => atlas_cmd::run(&cli, cmd),
         Command::Casestudy(cmd) => casestudy_cmd::run(&cli, cmd),
         Command::Model(cmd) => model_cmd::run(&cli, cmd),
+        Command::Data(cmd) => data_cmd::run(&cli, cmd),
         Command::Attack(cmd) => attack_cmd::run(&cli, cmd),
         Command::Defend(cmd) => defend_cmd::run(&cli, cmd),
         Command::Privacy(cmd) => privacy_cmd::run(&cli, cmd),
