@@ -118,9 +118,9 @@ impl Differentiable for TrainingTarget<'_> {
         Ok(self.network.forward(x))
     }
 
-    /// The network being trained lives on the training thread alone.
-    fn shared_between_threads(&self) -> bool {
-        false
+    /// The network being trained lives on the training thread alone, its weights tracked.
+    fn gradient_threads(&self) -> aisec_ml::model::GradientThreads {
+        aisec_ml::model::GradientThreads::Owned
     }
 }
 

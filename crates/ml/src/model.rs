@@ -248,22 +248,45 @@ pub trait Differentiable: Send + Sync {
     /// Logits for flattened inputs `[n, features]` on [`tensor::autodiff_device`].
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>>;
 
-    /// Whether gradient passes must hold [`tensor::autodiff_guard`]: true for a model other
-    /// threads may use too; false for a network only the calling thread can reach (the one
-    /// adversarial training is training), whose passes then run beside other threads'.
-    fn shared_between_threads(&self) -> bool {
-        true
+    /// How gradient passes through this model may share threads (default: the cautious
+    /// [`GradientThreads::Shared`]).
+    fn gradient_threads(&self) -> GradientThreads {
+        GradientThreads::Shared
     }
 }
 
-/// The process-wide autodiff lock when `model` needs it (see
-/// [`Differentiable::shared_between_threads`]).
+/// What burn's autodiff graph allows a model's gradient passes. burn 0.22 merges the graphs
+/// of tensors that meet in an operation under one global lock and can deadlock when two
+/// threads run backward through the same *tracked* parameters; untracked weights never join
+/// a graph, so passes through them are independent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradientThreads {
+    /// Weights are untracked and a pass touches no shared mutable state: an attack may run
+    /// its batches on every core at once, without the process-wide lock.
+    Concurrent,
+    /// A network only the calling thread reaches (the one adversarial training is training,
+    /// its weights tracked): no process-wide lock, but one batch at a time.
+    Owned,
+    /// Tracked weights other threads may use, or state shared between passes (a noise
+    /// stream): one pass at a time in the whole process, under [`tensor::autodiff_guard`].
+    Shared,
+}
+
+/// The process-wide autodiff lock when `model` needs it (see [`GradientThreads`]).
 pub fn autodiff_guard_for(
     model: &dyn Differentiable,
 ) -> Option<std::sync::MutexGuard<'static, ()>> {
-    model
-        .shared_between_threads()
-        .then(crate::tensor::autodiff_guard)
+    (model.gradient_threads() == GradientThreads::Shared).then(crate::tensor::autodiff_guard)
+}
+
+/// Worker threads for work split into independent parts: `AISEC_THREADS` when set to a
+/// positive number, else every core the process may use.
+pub fn worker_threads() -> usize {
+    std::env::var("AISEC_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Number of rows in `x` for a model taking `features` values per input.

@@ -85,8 +85,11 @@ impl Manifest {
 #[derive(Debug)]
 pub struct NativeModel {
     pub manifest: Manifest,
-    /// Parameters on the autodiff device, for gradients.
+    /// Parameters on the autodiff device, tracked (for whoever trains a copy).
     network: Network,
+    /// The same parameters on the autodiff device, untracked: input gradients for attacks,
+    /// which may then run on several threads (see `GradientThreads`).
+    attacked: Network,
     /// The same parameters without autodiff, for fast queries.
     plain: Network,
     info: ModelInfo,
@@ -103,6 +106,7 @@ impl NativeModel {
 
     pub fn new(network: Network, manifest: Manifest) -> Self {
         let plain = network.valid();
+        let attacked = network.clone().no_grad();
         let info = ModelInfo {
             description: format!(
                 "{} ({} on {})",
@@ -117,6 +121,7 @@ impl NativeModel {
         NativeModel {
             manifest,
             network,
+            attacked,
             plain,
             info,
             budget: QueryBudget::new(None),
@@ -255,7 +260,11 @@ impl LocalModel for NativeModel {
 
 impl Differentiable for NativeModel {
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        Ok(self.network.forward(x))
+        Ok(self.attacked.forward(x))
+    }
+
+    fn gradient_threads(&self) -> crate::model::GradientThreads {
+        crate::model::GradientThreads::Concurrent
     }
 }
 

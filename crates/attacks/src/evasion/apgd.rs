@@ -99,7 +99,7 @@ impl EvasionAttack for Apgd {
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let oracle = GradientOracle::new(task.model, self.name())?;
-        in_batches(task.x, task.y, oracle.features, 256, |x, y, offset| {
+        in_batches(task.x, task.y, oracle.features, 256, oracle.concurrent(), |x, y, offset| {
             apgd_batch(&oracle, &self.0, task, x, y, offset as u64)
         })
     }

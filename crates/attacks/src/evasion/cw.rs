@@ -89,7 +89,7 @@ impl EvasionAttack for CarliniWagner {
         let k = oracle.classes;
         let cfg = &self.0;
         let direction = task.direction();
-        in_batches(task.x, task.y, f, 256, |x, y, _| {
+        in_batches(task.x, task.y, f, 256, oracle.concurrent(), |x, y, _| {
             let n = y.len();
             // x′ = lo + (hi − lo)·(tanh w + 1)/2 on a bounded range, x′ = w otherwise.
             let to_input = |w: &[f32]| -> Vec<f32> {

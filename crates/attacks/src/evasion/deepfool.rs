@@ -86,7 +86,7 @@ impl EvasionAttack for DeepFool {
         let f = oracle.features;
         let k = oracle.classes;
         let cfg = &self.0;
-        in_batches(task.x, task.y, f, 128, |x, y, _| {
+        in_batches(task.x, task.y, f, 128, oracle.concurrent(), |x, y, _| {
             let n = y.len();
             let original = oracle.labels_of(&oracle.logit_gradients(x, n, &[0])?.0);
             let mut total = vec![0.0f32; x.len()];

@@ -50,7 +50,7 @@ impl EvasionAttack for Fgsm {
         let oracle = GradientOracle::new(task.model, self.name())?;
         let f = oracle.features;
         let cfg = &self.0;
-        in_batches(task.x, task.y, f, 256, |x, y, _| {
+        in_batches(task.x, task.y, f, 256, oracle.concurrent(), |x, y, _| {
             let (_, grad, _) = oracle.objective_and_gradient(x, y, task.direction())?;
             let mut adv = x.to_vec();
             ascend(&mut adv, &grad, &vec![cfg.eps; y.len()], f, cfg.norm);

@@ -61,6 +61,11 @@ impl<'a> GradientOracle<'a> {
         })
     }
 
+    /// Whether this model's gradient passes may run on several threads at once.
+    pub fn concurrent(&self) -> bool {
+        self.diff.gradient_threads() == aisec_ml::model::GradientThreads::Concurrent
+    }
+
     /// Per example: the objective the adversary maximises (cross-entropy of the true label,
     /// or minus that of the target), its gradient with respect to the input, and the logits.
     pub fn objective_and_gradient(
@@ -266,22 +271,69 @@ pub(crate) fn random_start(
     out
 }
 
-/// Runs `f` over the examples in batches, concatenating the adversarial rows.
+/// Runs `f` over the examples in batches of `batch`, concatenating the adversarial rows in
+/// order. `f` receives the batch's inputs, labels and offset; an attack derives its random
+/// stream from the offset, so the batches (and the result) do not depend on how many threads
+/// run them. With `parallel`, up to [`aisec_ml::model::worker_threads`] batches run at once;
+/// the first error (a spent query budget, say) stops the workers taking new batches.
 pub(crate) fn in_batches(
     x: &[f32],
     y: &[usize],
     features: usize,
     batch: usize,
-    mut f: impl FnMut(&[f32], &[usize], usize) -> Result<Vec<f32>>,
+    parallel: bool,
+    f: impl Fn(&[f32], &[usize], usize) -> Result<Vec<f32>> + Sync,
 ) -> Result<Vec<f32>> {
+    let batch = batch.max(1);
+    let starts: Vec<usize> = (0..y.len()).step_by(batch).collect();
+    let run = |start: usize| {
+        let end = (start + batch).min(y.len());
+        f(&x[start * features..end * features], &y[start..end], start)
+    };
+    let workers = if parallel {
+        aisec_ml::model::worker_threads().min(starts.len())
+    } else {
+        1
+    };
+    if workers <= 1 {
+        let mut out = Vec::with_capacity(x.len());
+        for &start in &starts {
+            out.extend(run(start)?);
+        }
+        return Ok(out);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<std::sync::Mutex<Option<Result<Vec<f32>>>>> =
+        starts.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                use std::sync::atomic::Ordering::SeqCst;
+                let i = next.fetch_add(1, SeqCst);
+                if i >= starts.len() || failed.load(SeqCst) {
+                    break;
+                }
+                let result = run(starts[i]);
+                if result.is_err() {
+                    failed.store(true, SeqCst);
+                }
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            });
+        }
+    });
     let mut out = Vec::with_capacity(x.len());
-    for (start, labels) in y
-        .chunks(batch.max(1))
-        .enumerate()
-        .map(|(i, l)| (i * batch.max(1), l))
-    {
-        let rows = &x[start * features..(start + labels.len()) * features];
-        out.extend(f(rows, labels, start)?);
+    // Batches are taken in order, so any left untaken after a failure come after it.
+    for slot in results {
+        if let Some(part) = slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            out.extend(part?);
+        }
+    }
+    if out.len() != x.len() {
+        return Err(crate::AttackError::Config {
+            attack: "batches",
+            message: "a batch was left unfinished without an error".into(),
+        });
     }
     Ok(out)
 }

@@ -299,4 +299,9 @@ impl Differentiable for OnnxModel {
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
         self.run(x, &self.autodiff_constants)
     }
+
+    /// The weights are constants made from data, never tracked.
+    fn gradient_threads(&self) -> crate::model::GradientThreads {
+        crate::model::GradientThreads::Concurrent
+    }
 }
