@@ -192,6 +192,13 @@ pub trait Classifier: Send + Sync {
     fn gradients(&self) -> Option<&dyn Differentiable> {
         None
     }
+
+    /// Whether queries from several threads at once are answered as they would be one after
+    /// another: true for a model in this process; false (the default) for wrappers that
+    /// watch the query stream (a detector, a rate limit) and for remote endpoints.
+    fn concurrent_queries(&self) -> bool {
+        false
+    }
 }
 
 /// A model that runs in this process and offers its gradients (aisec's own networks, ONNX
@@ -240,6 +247,10 @@ impl<T: LocalModel> Classifier for T {
 
     fn gradients(&self) -> Option<&dyn Differentiable> {
         Some(self)
+    }
+
+    fn concurrent_queries(&self) -> bool {
+        true
     }
 }
 

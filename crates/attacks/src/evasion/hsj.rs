@@ -209,6 +209,82 @@ impl EvasionAttack for HopSkipJump {
     }
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
+        let f = task.model.info().features();
+        let clean = task.model.evaluate(task.x)?;
+        // Each input's search has its own random stream (seed ^ index), so the inputs may run
+        // on several threads with the same result; only against a local model without a
+        // total budget (which inputs a shared budget serves would depend on timing).
+        let parallel = task.model.concurrent_queries() && task.model.budget().max().is_none();
+        let results = for_each_input(task.y.len(), parallel, |i| {
+            self.search_one(task, i, clean[i], task.y[i])
+        })?;
+        let mut out = task.x.to_vec();
+        let mut traces = Vec::with_capacity(results.len());
+        for (i, (found, trace)) in results.into_iter().enumerate() {
+            if let Some(adversarial) = found {
+                out[i * f..(i + 1) * f].copy_from_slice(&adversarial);
+            }
+            if !trace.is_empty() {
+                traces.push(trace);
+            }
+        }
+        *self.curve.lock().unwrap_or_else(|p| p.into_inner()) =
+            curve(&traces, self.config.max_queries);
+        Ok(out)
+    }
+}
+
+/// The adversarial input found for one example within ε (None: none found or too far) and
+/// its search's trace of (queries used, distance).
+type SearchResult = (Option<Vec<f32>>, Vec<(u64, f32)>);
+
+/// `one(i)` for every input in order, on up to [`aisec_ml::model::worker_threads`] threads
+/// when `parallel`; the first error in input order is returned.
+fn for_each_input<T: Send>(
+    n: usize,
+    parallel: bool,
+    one: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let workers = if parallel {
+        aisec_ml::model::worker_threads().min(n)
+    } else {
+        1
+    };
+    if workers <= 1 {
+        return (0..n).map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<T>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let result = one(i);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every input is taken")
+        })
+        .collect()
+}
+
+impl HopSkipJump {
+    fn search_one(
+        &self,
+        task: &EvasionTask,
+        i: usize,
+        clean: usize,
+        label: usize,
+    ) -> Result<SearchResult> {
         let cfg = &self.config;
         let f = task.model.info().features();
         let d = f as f32;
@@ -216,148 +292,141 @@ impl EvasionAttack for HopSkipJump {
             Norm::L2 => d.powf(-1.5),
             Norm::Linf => d.powi(-2),
         };
-        let mut out = task.x.to_vec();
-        let mut traces = Vec::new();
-        let clean = task.model.evaluate(task.x)?;
-        for (i, &label) in task.y.iter().enumerate() {
-            let orig = &task.x[i * f..(i + 1) * f];
-            let direction = task.direction();
-            if fooled(clean[i], label, direction) {
-                continue;
+        let orig = &task.x[i * f..(i + 1) * f];
+        let direction = task.direction();
+        if fooled(clean, label, direction) {
+            return Ok((None, Vec::new()));
+        }
+        let mut rng = Rng::derive(task.seed ^ i as u64, "hsj");
+        let mut s = Search {
+            task,
+            label,
+            direction,
+            used: 0,
+            limit: cfg.max_queries,
+            trace: Vec::new(),
+        };
+        // A misclassified starting point: uniform noise in the valid range.
+        let (lo, hi) = task.clip.map_or((-1.0, 1.0), |r| (r.lo, r.hi));
+        let mut start = None;
+        for _ in 0..100 {
+            let candidate: Vec<f32> = (0..f).map(|_| rng.uniform(lo, hi)).collect();
+            match s.adversarial(&candidate, 1)? {
+                Some(r) if r[0] => {
+                    start = Some(candidate);
+                    break;
+                }
+                Some(_) => {}
+                None => break,
             }
-            let mut rng = Rng::derive(task.seed ^ i as u64, "hsj");
-            let mut s = Search {
-                task,
-                label,
-                direction,
-                used: 0,
-                limit: cfg.max_queries,
-                trace: Vec::new(),
+        }
+        let Some(start) = start else {
+            return Ok((None, s.trace));
+        };
+        let Some(mut current) = s.boundary(orig, &start, theta, cfg.norm)? else {
+            return Ok((None, s.trace));
+        };
+        s.trace.push((s.used, distance(&current, orig, cfg.norm)));
+        let mut t = 1usize;
+        loop {
+            let dist = distance(&current, orig, cfg.norm);
+            let probes = ((cfg.initial_probes as f32) * (t as f32).sqrt()) as usize;
+            let remaining = s.limit.saturating_sub(s.used) as usize;
+            let probes = probes.min(remaining.saturating_sub(10));
+            if probes < 2 {
+                break;
+            }
+            let delta = match cfg.norm {
+                Norm::L2 => d.sqrt() * theta * dist,
+                Norm::Linf => d * theta * dist,
+            }
+            .max(1e-6);
+            // Gradient-direction estimate from label-only probes around the boundary.
+            let mut directions = Vec::with_capacity(probes * f);
+            let mut rows = Vec::with_capacity(probes * f);
+            for _ in 0..probes {
+                let u: Vec<f32> = match cfg.norm {
+                    Norm::L2 => (0..f).map(|_| rng.normal()).collect(),
+                    Norm::Linf => (0..f).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+                };
+                let len = u.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                let mut probe: Vec<f32> = current
+                    .iter()
+                    .zip(&u)
+                    .map(|(c, v)| c + delta * v / len)
+                    .collect();
+                s.clip(&mut probe);
+                let actual: Vec<f32> = probe
+                    .iter()
+                    .zip(&current)
+                    .map(|(p, c)| (p - c) / delta)
+                    .collect();
+                directions.extend(actual);
+                rows.extend(probe);
+            }
+            let Some(signs) = s.adversarial(&rows, probes)? else {
+                break;
             };
-            // A misclassified starting point: uniform noise in the valid range.
-            let (lo, hi) = task.clip.map_or((-1.0, 1.0), |r| (r.lo, r.hi));
-            let mut start = None;
-            for _ in 0..100 {
-                let candidate: Vec<f32> = (0..f).map(|_| rng.uniform(lo, hi)).collect();
+            let mean_sign = signs
+                .iter()
+                .map(|b| if *b { 1.0 } else { -1.0 })
+                .sum::<f32>()
+                / probes as f32;
+            let mut grad = vec![0.0f32; f];
+            for (b, dir) in signs.iter().zip(directions.chunks(f)) {
+                // Baseline-corrected estimate, as in the paper (reduces variance).
+                let phi = if *b { 1.0 } else { -1.0 }
+                    - if mean_sign.abs() < 1.0 {
+                        mean_sign
+                    } else {
+                        0.0
+                    };
+                for (g, v) in grad.iter_mut().zip(dir) {
+                    *g += phi * v;
+                }
+            }
+            let update: Vec<f32> = match cfg.norm {
+                Norm::L2 => {
+                    let len = grad.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                    grad.iter().map(|g| g / len).collect()
+                }
+                Norm::Linf => grad
+                    .iter()
+                    .map(|g| g.signum() * (*g != 0.0) as i32 as f32)
+                    .collect(),
+            };
+            // Geometric step search: start at dist/√t, halve until still adversarial.
+            let mut step = dist / (t as f32).sqrt();
+            let mut next = None;
+            while step > 1e-6 {
+                let mut candidate: Vec<f32> = current
+                    .iter()
+                    .zip(&update)
+                    .map(|(c, u)| c + step * u)
+                    .collect();
+                s.clip(&mut candidate);
                 match s.adversarial(&candidate, 1)? {
                     Some(r) if r[0] => {
-                        start = Some(candidate);
+                        next = Some(candidate);
                         break;
                     }
-                    Some(_) => {}
+                    Some(_) => step /= 2.0,
                     None => break,
                 }
             }
-            let Some(start) = start else { continue };
-            let Some(mut current) = s.boundary(orig, &start, theta, cfg.norm)? else {
-                continue;
+            let Some(stepped) = next else { break };
+            let Some(projected) = s.boundary(orig, &stepped, theta, cfg.norm)? else {
+                break;
             };
+            if distance(&projected, orig, cfg.norm) < dist {
+                current = projected;
+            }
             s.trace.push((s.used, distance(&current, orig, cfg.norm)));
-            let mut t = 1usize;
-            loop {
-                let dist = distance(&current, orig, cfg.norm);
-                let probes = ((cfg.initial_probes as f32) * (t as f32).sqrt()) as usize;
-                let remaining = s.limit.saturating_sub(s.used) as usize;
-                let probes = probes.min(remaining.saturating_sub(10));
-                if probes < 2 {
-                    break;
-                }
-                let delta = match cfg.norm {
-                    Norm::L2 => d.sqrt() * theta * dist,
-                    Norm::Linf => d * theta * dist,
-                }
-                .max(1e-6);
-                // Gradient-direction estimate from label-only probes around the boundary.
-                let mut directions = Vec::with_capacity(probes * f);
-                let mut rows = Vec::with_capacity(probes * f);
-                for _ in 0..probes {
-                    let u: Vec<f32> = match cfg.norm {
-                        Norm::L2 => (0..f).map(|_| rng.normal()).collect(),
-                        Norm::Linf => (0..f).map(|_| rng.uniform(-1.0, 1.0)).collect(),
-                    };
-                    let len = u.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                    let mut probe: Vec<f32> = current
-                        .iter()
-                        .zip(&u)
-                        .map(|(c, v)| c + delta * v / len)
-                        .collect();
-                    s.clip(&mut probe);
-                    let actual: Vec<f32> = probe
-                        .iter()
-                        .zip(&current)
-                        .map(|(p, c)| (p - c) / delta)
-                        .collect();
-                    directions.extend(actual);
-                    rows.extend(probe);
-                }
-                let Some(signs) = s.adversarial(&rows, probes)? else {
-                    break;
-                };
-                let mean_sign = signs
-                    .iter()
-                    .map(|b| if *b { 1.0 } else { -1.0 })
-                    .sum::<f32>()
-                    / probes as f32;
-                let mut grad = vec![0.0f32; f];
-                for (b, dir) in signs.iter().zip(directions.chunks(f)) {
-                    // Baseline-corrected estimate, as in the paper (reduces variance).
-                    let phi = if *b { 1.0 } else { -1.0 }
-                        - if mean_sign.abs() < 1.0 {
-                            mean_sign
-                        } else {
-                            0.0
-                        };
-                    for (g, v) in grad.iter_mut().zip(dir) {
-                        *g += phi * v;
-                    }
-                }
-                let update: Vec<f32> = match cfg.norm {
-                    Norm::L2 => {
-                        let len = grad.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                        grad.iter().map(|g| g / len).collect()
-                    }
-                    Norm::Linf => grad
-                        .iter()
-                        .map(|g| g.signum() * (*g != 0.0) as i32 as f32)
-                        .collect(),
-                };
-                // Geometric step search: start at dist/√t, halve until still adversarial.
-                let mut step = dist / (t as f32).sqrt();
-                let mut next = None;
-                while step > 1e-6 {
-                    let mut candidate: Vec<f32> = current
-                        .iter()
-                        .zip(&update)
-                        .map(|(c, u)| c + step * u)
-                        .collect();
-                    s.clip(&mut candidate);
-                    match s.adversarial(&candidate, 1)? {
-                        Some(r) if r[0] => {
-                            next = Some(candidate);
-                            break;
-                        }
-                        Some(_) => step /= 2.0,
-                        None => break,
-                    }
-                }
-                let Some(stepped) = next else { break };
-                let Some(projected) = s.boundary(orig, &stepped, theta, cfg.norm)? else {
-                    break;
-                };
-                if distance(&projected, orig, cfg.norm) < dist {
-                    current = projected;
-                }
-                s.trace.push((s.used, distance(&current, orig, cfg.norm)));
-                t += 1;
-            }
-            let final_distance = distance(&current, orig, cfg.norm);
-            if cfg.eps.is_none_or(|eps| final_distance <= eps + 1e-6) {
-                out[i * f..(i + 1) * f].copy_from_slice(&current);
-            }
-            traces.push(s.trace);
+            t += 1;
         }
-        *self.curve.lock().unwrap_or_else(|p| p.into_inner()) = curve(&traces, cfg.max_queries);
-        Ok(out)
+        let final_distance = distance(&current, orig, cfg.norm);
+        let within = cfg.eps.is_none_or(|eps| final_distance <= eps + 1e-6);
+        Ok((within.then_some(current), s.trace))
     }
 }
 

@@ -4,6 +4,7 @@
 //! an error that names it.
 
 mod exporter_ops;
+mod host_pool;
 pub mod inspect;
 mod more_ops;
 mod ops;

@@ -252,11 +252,29 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 padding,
             } = pool_geometry(node)?;
             let dilations = spatial(node, "dilations", Some(1))?;
-            let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
-            options.padding = padding;
-            options.dilation = dilations;
-            options.ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
-            Value::F4(max_pool2d(x(0)?.float4()?, options))
+            let ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
+            let input = x(0)?.float4()?;
+            if device.is_autodiff() {
+                let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
+                options.padding = padding;
+                options.dilation = dilations;
+                options.ceil_mode = ceil_mode;
+                Value::F4(max_pool2d(input, options))
+            } else {
+                let axis = |i: usize| super::host_pool::Axis {
+                    kernel: kernel[i],
+                    stride: strides[i],
+                    pad_before: padding[i].0,
+                    pad_after: padding[i].1,
+                    dilation: dilations[i],
+                };
+                Value::F4(super::host_pool::max_pool2d(
+                    input,
+                    axis(0),
+                    axis(1),
+                    ceil_mode,
+                ))
+            }
         }
         "AveragePool" => {
             let PoolGeometry {
