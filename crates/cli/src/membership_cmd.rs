@@ -294,6 +294,9 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
         bearer_token: std::env::var("AISEC_BEARER_TOKEN").ok(),
         output: None,
         timeout: 30,
+        mean: None,
+        std: None,
+        channel_order: "rgb".into(),
     };
     let target: Arc<dyn Classifier> = model_args.open(None, &population)?.into();
     check_fit(target.as_ref(), &population)?;

@@ -334,6 +334,57 @@ fn pytorch_mnist_onnx_is_attacked_end_to_end() {
     assert!(square <= 0.05, "Square ε=0.2 leaves {square}");
 }
 
+/// Image folders written by Pillow, resized and normalised inside the model, through the CLI.
+#[test]
+fn image_folders_with_normalisation_inside_the_model() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures");
+    let digits = fixtures.join("images/mnist-png");
+    let o = aisec_line(&format!(
+        "--format json model eval --model {} --images {} --grayscale",
+        fixtures.join("onnx/mnist/mnist_cnn.onnx").display(),
+        digits.display()
+    ));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let report = json(&o);
+    assert!(
+        common::num(&report["metrics"]["clean_accuracy"]) >= 0.9,
+        "{report}"
+    );
+    assert!(
+        report["data"].as_str().unwrap().contains("grayscale"),
+        "{report}"
+    );
+
+    let mobilenet = fixtures.join("onnx/torchvision/mobilenet_v3_small.onnx");
+    let colour = fixtures.join("images/mixed");
+    let line = format!(
+        "--format json attack evasion --model {} --images {} --image-size 32 --attack fgsm --eps 0.01",
+        mobilenet.display(),
+        colour.display()
+    );
+    let o = aisec_line(&format!(
+        "{line} --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --channel-order bgr"
+    ));
+    let report = common::json_of_any_exit(&o);
+    let target = report["target"].as_str().unwrap();
+    assert!(
+        target.contains("0.229") && target.contains("BGR"),
+        "the report says what the model sees: {target}"
+    );
+    assert!(report["data"]
+        .as_str()
+        .unwrap()
+        .contains("resized to 32×32"));
+    assert_eq!(report["config"]["eps"], 0.01, "ε stays in pixel space");
+    let o = aisec_line(&format!("{line} --mean 0.5,0.5"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("3 channel"),
+        "{}",
+        common::stderr(&o)
+    );
+}
+
 fn aisec_with_env(line: &str, key: &str, value: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_aisec"))
         .args(line.split_whitespace())

@@ -11,6 +11,7 @@ pub mod model;
 pub mod native;
 pub mod net;
 pub mod onnx;
+pub mod preprocess;
 pub mod tensor;
 pub mod train;
 

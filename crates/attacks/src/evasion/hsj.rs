@@ -215,7 +215,7 @@ impl EvasionAttack for HopSkipJump {
         // on several threads with the same result; only against a local model without a
         // total budget (which inputs a shared budget serves would depend on timing).
         let parallel = task.model.concurrent_queries() && task.model.budget().max().is_none();
-        let results = for_each_input(task.y.len(), parallel, |i| {
+        let results = super::for_each_part(task.y.len(), parallel, |i| {
             self.search_one(task, i, clean[i], task.y[i])
         })?;
         let mut out = task.x.to_vec();
@@ -237,45 +237,6 @@ impl EvasionAttack for HopSkipJump {
 /// The adversarial input found for one example within ε (None: none found or too far) and
 /// its search's trace of (queries used, distance).
 type SearchResult = (Option<Vec<f32>>, Vec<(u64, f32)>);
-
-/// `one(i)` for every input in order, on up to [`aisec_ml::model::worker_threads`] threads
-/// when `parallel`; the first error in input order is returned.
-fn for_each_input<T: Send>(
-    n: usize,
-    parallel: bool,
-    one: impl Fn(usize) -> Result<T> + Sync,
-) -> Result<Vec<T>> {
-    let workers = if parallel {
-        aisec_ml::model::worker_threads().min(n)
-    } else {
-        1
-    };
-    if workers <= 1 {
-        return (0..n).map(one).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<T>>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if i >= n {
-                    break;
-                }
-                let result = one(i);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every input is taken")
-        })
-        .collect()
-}
 
 impl HopSkipJump {
     fn search_one(

@@ -289,6 +289,46 @@ const BUDGETED_CHUNK: usize = 16;
 /// The adversarial inputs, and for each input whether the attack was stopped (by the
 /// target's budget or a refusal) before it finished with it. An unfinished input keeps
 /// whatever the attack had reached.
+/// `one(i)` for every part (input or chunk) in order, on up to [`aisec_ml::model::worker_threads`] threads
+/// when `parallel`; the first error in input order is returned.
+pub(crate) fn for_each_part<T: Send>(
+    n: usize,
+    parallel: bool,
+    one: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let workers = if parallel {
+        aisec_ml::model::worker_threads().min(n)
+    } else {
+        1
+    };
+    if workers <= 1 {
+        return (0..n).map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<T>>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let result = one(i);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every input is taken")
+        })
+        .collect()
+}
+
 fn perturb_within_budget(
     attack: &dyn EvasionAttack,
     task: &EvasionTask,

@@ -167,10 +167,46 @@ fn margin_values(
         .collect())
 }
 
+/// Inputs per independent part of a run (its own random stream, `seed ^ offset`): parts run
+/// on every core against a local model, and a run of up to this many inputs is one part.
+const CHUNK: usize = 128;
+
 impl EvasionAttack for Square {
     crate::described_by!(INFO, 0);
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
+        let n = task.y.len();
+        if n <= CHUNK {
+            return self.perturb_part(task);
+        }
+        let f = task.model.info().features();
+        let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+        // A total budget is spent in input order, one part after another, so that which
+        // inputs it covers does not depend on timing.
+        let parallel = task.model.concurrent_queries() && task.model.budget().max().is_none();
+        let parts = super::for_each_part(starts.len(), parallel, |k| {
+            let (start, end) = (starts[k], (starts[k] + CHUNK).min(n));
+            let part = EvasionTask {
+                model: task.model,
+                x: &task.x[start * f..end * f],
+                y: &task.y[start..end],
+                clip: task.clip,
+                target: task.target,
+                seed: task.seed ^ start as u64,
+                stopped: super::BudgetStop::default(),
+            };
+            let out = self.perturb_part(&part);
+            if part.stopped.is_set() {
+                task.stopped.set();
+            }
+            out
+        })?;
+        Ok(parts.concat())
+    }
+}
+
+impl Square {
+    fn perturb_part(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let cfg = &self.0;
         let info = task.model.info();
         let f = info.features();

