@@ -154,9 +154,24 @@ fn torchvision_exports_match_pytorch() {
         "vit_tiny_dynamo",
         "shufflenet_v2_dynamo",
     ] {
-        let file = |suffix: &str| fixture(&format!("torchvision/{name}.{suffix}"));
+        matches_pytorch(&format!("torchvision/{name}"), &[3, 32, 32]);
+    }
+}
+
+/// LSTM and GRU sequence classifiers (fixtures/onnx/recurrent, random weights), the same way.
+#[test]
+fn recurrent_exports_match_pytorch() {
+    for name in ["lstm_last_step", "gru_bidirectional", "lstm_final_state"] {
+        matches_pytorch(&format!("recurrent/{name}"), &[12, 8]);
+    }
+}
+
+fn matches_pytorch(prefix: &str, input_shape: &[usize]) {
+    let name = prefix;
+    {
+        let file = |suffix: &str| fixture(&format!("{prefix}.{suffix}"));
         let model = OnnxModel::load(&file("onnx")).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(model.info().input_shape, vec![3, 32, 32], "{name}");
+        assert_eq!(model.info().input_shape, input_shape, "{name}");
         let read = |suffix: &str| npy::read(&file(suffix)).unwrap().to_f32();
         let (x, logits, weights, grads) = (
             read("inputs.npy"),

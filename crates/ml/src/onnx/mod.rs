@@ -9,6 +9,7 @@ pub mod inspect;
 mod more_ops;
 mod ops;
 pub mod proto;
+mod recurrent;
 mod value;
 
 use std::collections::HashMap;

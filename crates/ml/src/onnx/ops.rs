@@ -30,10 +30,12 @@ pub const SUPPORTED: &[&str] = &[
     "Gather",
     "Gelu",
     "Gemm",
+    "GRU",
     "GlobalAveragePool",
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "LSTM",
     "LayerNormalization",
     "MatMul",
     "MaxPool",
@@ -183,6 +185,9 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         return Ok(vec![out]);
     }
     if let Some(outs) = super::exporter_ops::eval(node, inputs, device)? {
+        return Ok(outs);
+    }
+    if let Some(outs) = super::recurrent::eval(node, inputs, device)? {
         return Ok(outs);
     }
     let x = |i: usize| input(inputs, i, node).cloned();
