@@ -154,7 +154,7 @@ fn torchvision_exports_match_pytorch() {
         "vit_tiny_dynamo",
         "shufflenet_v2_dynamo",
     ] {
-        matches_pytorch(&format!("torchvision/{name}"), &[3, 32, 32]);
+        matches_reference(&format!("torchvision/{name}"), &[3, 32, 32]);
     }
 }
 
@@ -162,11 +162,44 @@ fn torchvision_exports_match_pytorch() {
 #[test]
 fn recurrent_exports_match_pytorch() {
     for name in ["lstm_last_step", "gru_bidirectional", "lstm_final_state"] {
-        matches_pytorch(&format!("recurrent/{name}"), &[12, 8]);
+        matches_reference(&format!("recurrent/{name}"), &[12, 8]);
     }
 }
 
-fn matches_pytorch(prefix: &str, input_shape: &[usize]) {
+/// Keras models exported by Keras's own `model.export(format="onnx")` (fixtures/onnx/keras,
+/// random weights): through tf2onnx (TensorFlow backend, dynamic batch) and through
+/// torch.onnx.export (torch backend, whose default signature fixes the batch to 1), against
+/// Keras's logits and input gradients. Keras models are channels-last.
+#[test]
+fn keras_exports_match_keras() {
+    for (name, shape) in [
+        ("resnet", &[32, 32, 3][..]),
+        ("mobilenet_v2", &[32, 32, 3]),
+        ("mobilenet_v3_small", &[32, 32, 3]),
+        ("vit", &[32, 32, 3]),
+        ("upsampling", &[32, 32, 3]),
+        ("lstm", &[12, 8]),
+        ("gru", &[12, 8]),
+    ] {
+        for exporter in ["tf", "torch"] {
+            let prefix = format!("keras/keras_{exporter}_{name}");
+            if fixture(&format!("{prefix}.onnx")).exists() {
+                matches_reference(&prefix, shape);
+            } else {
+                // Keras 3.15's torch export fails on LayerNormalization (make_keras.py).
+                assert_eq!(
+                    (exporter, name),
+                    ("torch", "vit"),
+                    "{prefix}.onnx is missing"
+                );
+            }
+        }
+    }
+}
+
+/// aisec's logits and input gradients on `prefix`.onnx against the exporting framework's own
+/// (`prefix`.logits.npy, `prefix`.grads.npy), and the FGSM step's signs.
+fn matches_reference(prefix: &str, input_shape: &[usize]) {
     let name = prefix;
     {
         let file = |suffix: &str| fixture(&format!("{prefix}.{suffix}"));

@@ -81,7 +81,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     let model = ModelProto::read(path)?;
     let graph = &model.graph;
     let mut operators: BTreeMap<String, OperatorUse> = BTreeMap::new();
-    for (index, node) in graph.nodes.iter().enumerate() {
+    for (index, node) in graph.all_nodes().into_iter().enumerate() {
         let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
         let operator = if default_domain {
             node.op_type.clone()

@@ -3,13 +3,16 @@
 //! (see [`ops::SUPPORTED`]). The file is parsed, never executed; an unsupported operator is
 //! an error that names it.
 
+mod control;
 mod exporter_ops;
 mod host_pool;
 pub mod inspect;
+mod keras_ops;
 mod more_ops;
 mod ops;
 pub mod proto;
 mod recurrent;
+mod resize;
 mod value;
 
 use std::collections::HashMap;
@@ -44,6 +47,67 @@ fn tensor_value(t: &TensorProto, device: &Device) -> Result<Value> {
             t.name
         ))),
     }
+}
+
+/// Evaluates `nodes` in order, adding their outputs to `values`. A name is looked up in
+/// `values`, then in the enclosing scopes (innermost last; a `Loop` body reads its graph's
+/// values), then among the constants. Stops once `stop` is produced.
+fn evaluate<'g>(
+    nodes: &'g [proto::NodeProto],
+    values: &mut HashMap<&'g str, Value>,
+    scopes: &[&HashMap<&'g str, Value>],
+    constants: &HashMap<String, Value>,
+    device: &Device,
+    stop: Option<&str>,
+) -> Result<()> {
+    for node in nodes {
+        let inputs: Vec<Option<Value>> = node
+            .inputs
+            .iter()
+            .map(|name| {
+                if name.is_empty() {
+                    return Ok(None);
+                }
+                lookup(name, values, scopes, constants)
+                    .cloned()
+                    .map(Some)
+                    .ok_or_else(|| {
+                        MlError::Invalid(format!(
+                            "node `{}` ({}) reads `{name}`, which no earlier node produces",
+                            node.name, node.op_type
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?;
+        let in_node =
+            |e: MlError| MlError::Invalid(format!("node `{}` ({}): {e}", node.name, node.op_type));
+        let outputs = if node.op_type == "Loop" {
+            let mut chain: Vec<&HashMap<&'g str, Value>> = scopes.to_vec();
+            chain.push(values);
+            control::run_loop(node, &inputs, &chain, constants, device).map_err(in_node)?
+        } else {
+            ops::eval(node, &inputs, device).map_err(in_node)?
+        };
+        for (name, value) in node.outputs.iter().zip(outputs) {
+            values.insert(name.as_str(), value);
+        }
+        if stop.is_some_and(|s| node.outputs.iter().any(|o| o == s)) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn lookup<'a>(
+    name: &str,
+    values: &'a HashMap<&str, Value>,
+    scopes: &[&'a HashMap<&str, Value>],
+    constants: &'a HashMap<String, Value>,
+) -> Option<&'a Value> {
+    values
+        .get(name)
+        .or_else(|| scopes.iter().rev().find_map(|s| s.get(name)))
+        .or_else(|| constants.get(name))
 }
 
 /// How an error names a node: by its name, or by its position when it has none.
@@ -84,8 +148,8 @@ impl OnnxModel {
         };
         let graph = &model.graph;
         let unsupported: Vec<(String, String)> = graph
-            .nodes
-            .iter()
+            .all_nodes()
+            .into_iter()
             .enumerate()
             .filter(|(_, n)| {
                 !(n.domain.is_empty() || n.domain == "ai.onnx")
@@ -172,8 +236,8 @@ impl OnnxModel {
         };
         let constants = |device: &Device| -> Result<HashMap<String, Value>> {
             graph
-                .initializers
-                .iter()
+                .all_initializers()
+                .into_iter()
                 .map(|t| Ok((t.name.clone(), tensor_value(t, device)?)))
                 .collect()
         };
@@ -230,37 +294,14 @@ impl OnnxModel {
         shape.extend(&self.info.input_shape);
         let mut values: HashMap<&str, Value> = HashMap::new();
         values.insert(self.input_name.as_str(), Value::F2(x).reshape(&shape)?);
-        for node in &self.model.graph.nodes {
-            let inputs: Vec<Option<Value>> = node
-                .inputs
-                .iter()
-                .map(|name| {
-                    if name.is_empty() {
-                        return Ok(None);
-                    }
-                    values
-                        .get(name.as_str())
-                        .or_else(|| constants.get(name))
-                        .cloned()
-                        .map(Some)
-                        .ok_or_else(|| {
-                            MlError::Invalid(format!(
-                                "node `{}` ({}) reads `{name}`, which no earlier node produces",
-                                node.name, node.op_type
-                            ))
-                        })
-                })
-                .collect::<Result<_>>()?;
-            let outputs = ops::eval(node, &inputs, &device).map_err(|e| {
-                MlError::Invalid(format!("node `{}` ({}): {e}", node.name, node.op_type))
-            })?;
-            for (name, value) in node.outputs.iter().zip(outputs) {
-                values.insert(name.as_str(), value);
-            }
-            if node.outputs.contains(&self.logits_name) {
-                break;
-            }
-        }
+        evaluate(
+            &self.model.graph.nodes,
+            &mut values,
+            &[],
+            constants,
+            &device,
+            Some(&self.logits_name),
+        )?;
         let logits = values.remove(self.logits_name.as_str()).ok_or_else(|| {
             MlError::Invalid(format!("the graph never produces `{}`", self.logits_name))
         })?;

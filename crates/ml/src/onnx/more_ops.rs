@@ -26,7 +26,12 @@ pub(super) fn optional_ints(inputs: &[Option<Value>], i: usize) -> Result<Option
 }
 
 /// The axes of a node, from its `axes` input (newer opsets) or attribute, made non-negative.
-fn axes(node: &NodeProto, inputs: &[Option<Value>], at: usize, rank: usize) -> Result<Vec<usize>> {
+pub(super) fn axes(
+    node: &NodeProto,
+    inputs: &[Option<Value>],
+    at: usize,
+    rank: usize,
+) -> Result<Vec<usize>> {
     let raw = match optional_ints(inputs, at)? {
         Some(a) => a,
         None => node
@@ -39,7 +44,7 @@ fn axes(node: &NodeProto, inputs: &[Option<Value>], at: usize, rank: usize) -> R
 
 /// Host integers of a value: integer data as it is, float data (a shape computed in floats
 /// and cast back) rounded toward zero as ONNX casts do.
-fn host_ints(v: &Value) -> Result<Vec<i64>> {
+pub(super) fn host_ints(v: &Value) -> Result<Vec<i64>> {
     match v {
         Value::Ints(i, _) => Ok(i.clone()),
         other => Ok(crate::tensor::to_vec(other.clone().float1()?)
@@ -50,23 +55,45 @@ fn host_ints(v: &Value) -> Result<Vec<i64>> {
 }
 
 /// Element-wise integer operation with numpy broadcasting.
-fn int_zip(a: &Value, b: &Value, node: &NodeProto, f: impl Fn(i64, i64) -> i64) -> Result<Value> {
-    let (x, y) = (a.ints()?, b.ints()?);
-    let (da, db) = (a.dims(), b.dims());
+pub(super) fn int_zip(
+    a: &Value,
+    b: &Value,
+    node: &NodeProto,
+    f: impl Fn(i64, i64) -> i64,
+) -> Result<Value> {
+    let (values, dims) =
+        broadcast(a.ints()?, &a.dims(), b.ints()?, &b.dims(), f).ok_or_else(|| {
+            unsupported(format!(
+                "{} `{}`: shapes {:?} and {:?} do not broadcast",
+                node.op_type,
+                node.name,
+                a.dims(),
+                b.dims()
+            ))
+        })?;
+    Ok(Value::Ints(values, dims))
+}
+
+/// Element-wise `f` over host data with numpy broadcasting; `None` when the shapes do not
+/// broadcast.
+pub(super) fn broadcast<T: Copy, U>(
+    x: &[T],
+    da: &[usize],
+    y: &[T],
+    db: &[usize],
+    f: impl Fn(T, T) -> U,
+) -> Option<(Vec<U>, Vec<usize>)> {
     let rank = da.len().max(db.len());
     let pad = |d: &[usize]| -> Vec<usize> {
         let mut v = vec![1; rank - d.len()];
         v.extend_from_slice(d);
         v
     };
-    let (pa, pb) = (pad(&da), pad(&db));
+    let (pa, pb) = (pad(da), pad(db));
     let mut out_dims = Vec::with_capacity(rank);
     for (p, q) in pa.iter().zip(&pb) {
         if p != q && *p != 1 && *q != 1 {
-            return Err(unsupported(format!(
-                "{} `{}`: shapes {da:?} and {db:?} do not broadcast",
-                node.op_type, node.name
-            )));
+            return None;
         }
         out_dims.push(*p.max(q));
     }
@@ -86,7 +113,7 @@ fn int_zip(a: &Value, b: &Value, node: &NodeProto, f: impl Fn(i64, i64) -> i64) 
     let values = (0..total)
         .map(|i| f(x[index(i, &pa)], y[index(i, &pb)]))
         .collect();
-    Ok(Value::Ints(values, out_dims))
+    Some((values, out_dims))
 }
 
 /// A float value's tensor as rank `R` (after checking the rank).

@@ -13,6 +13,7 @@ use crate::error::Result;
 /// The operators aisec evaluates.
 pub const SUPPORTED: &[&str] = &[
     "Add",
+    "And",
     "AveragePool",
     "BatchNormalization",
     "Cast",
@@ -27,25 +28,39 @@ pub const SUPPORTED: &[&str] = &[
     "Erf",
     "Expand",
     "Flatten",
+    "GRU",
     "Gather",
     "Gelu",
     "Gemm",
-    "GRU",
     "GlobalAveragePool",
+    "Greater",
+    "GreaterOrEqual",
     "HardSigmoid",
     "HardSwish",
     "Identity",
     "LSTM",
     "LayerNormalization",
+    "Less",
+    "LessOrEqual",
+    "Loop",
     "MatMul",
+    "Max",
     "MaxPool",
+    "Min",
     "Mod",
     "Mul",
+    "Neg",
+    "Not",
+    "Or",
     "Pad",
     "Pow",
+    "Reciprocal",
     "ReduceMean",
+    "ReduceProd",
     "Relu",
     "Reshape",
+    "Resize",
+    "ReverseSequence",
     "Shape",
     "Sigmoid",
     "Slice",
@@ -55,6 +70,7 @@ pub const SUPPORTED: &[&str] = &[
     "Squeeze",
     "Sub",
     "Tanh",
+    "Tile",
     "Transpose",
     "Unsqueeze",
     "Where",
@@ -187,6 +203,9 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
     if let Some(outs) = super::exporter_ops::eval(node, inputs, device)? {
         return Ok(outs);
     }
+    if let Some(out) = super::keras_ops::eval(node, inputs, device)? {
+        return Ok(vec![out]);
+    }
     if let Some(outs) = super::recurrent::eval(node, inputs, device)? {
         return Ok(outs);
     }
@@ -294,9 +313,23 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             options.ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
             Value::F4(avg_pool2d(x(0)?.float4()?, options))
         }
+        // Mean over every spatial axis, kept as size 1: [N, C, H, W] or, as tf2onnx writes
+        // a mean over the last axis, [N, C, L].
         "GlobalAveragePool" => {
-            let t = x(0)?.float4()?;
-            Value::F4(t.mean_dim(2).mean_dim(3))
+            let v = x(0)?;
+            let rank = v.rank();
+            if rank < 3 {
+                return Err(unsupported(format!(
+                    "GlobalAveragePool `{}`: input of shape {:?} has no spatial axes",
+                    node.name,
+                    v.dims()
+                )));
+            }
+            let mut pooled = v;
+            for a in 2..rank {
+                pooled = super::more_ops::with_float_rank!(pooled, node, |t| t.mean_dim(a));
+            }
+            pooled
         }
         "BatchNormalization" => {
             let t = x(0)?.float4()?;

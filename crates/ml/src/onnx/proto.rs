@@ -298,10 +298,13 @@ pub struct AttributeProto {
     pub t: Option<TensorProto>,
     pub floats: Vec<f32>,
     pub ints: Vec<i64>,
+    pub strings: Vec<String>,
+    /// A subgraph (`Loop`'s body).
+    pub g: Option<Box<GraphProto>>,
 }
 
 impl AttributeProto {
-    fn decode(buf: &[u8]) -> Result<Self> {
+    fn decode(buf: &[u8], depth: usize) -> Result<Self> {
         let mut a = AttributeProto::default();
         let mut r = Reader::new(buf);
         while let Some((n, f)) = r.next()? {
@@ -313,6 +316,8 @@ impl AttributeProto {
                 (5, Field::Bytes(b)) => a.t = Some(TensorProto::decode(b)?),
                 (7, _) => push_floats(&f, &mut a.floats)?,
                 (8, _) => push_ints(&f, &mut a.ints)?,
+                (9, Field::Bytes(b)) => a.strings.push(string(b)?),
+                (6, Field::Bytes(b)) => a.g = Some(Box::new(GraphProto::decode(b, depth + 1)?)),
                 _ => {}
             }
         }
@@ -331,7 +336,7 @@ pub struct NodeProto {
 }
 
 impl NodeProto {
-    fn decode(buf: &[u8]) -> Result<Self> {
+    fn decode(buf: &[u8], depth: usize) -> Result<Self> {
         let mut node = NodeProto::default();
         let mut r = Reader::new(buf);
         while let Some((n, f)) = r.next()? {
@@ -340,7 +345,7 @@ impl NodeProto {
                 (2, Field::Bytes(b)) => node.outputs.push(string(b)?),
                 (3, Field::Bytes(b)) => node.name = string(b)?,
                 (4, Field::Bytes(b)) => node.op_type = string(b)?,
-                (5, Field::Bytes(b)) => node.attributes.push(AttributeProto::decode(b)?),
+                (5, Field::Bytes(b)) => node.attributes.push(AttributeProto::decode(b, depth)?),
                 (7, Field::Bytes(b)) => node.domain = string(b)?,
                 _ => {}
             }
@@ -413,13 +418,22 @@ pub struct GraphProto {
     pub outputs: Vec<ValueInfo>,
 }
 
+/// Subgraphs nested deeper than this are refused: decoding recurses once per level, and a
+/// crafted file must not exhaust the stack.
+const MAX_GRAPH_DEPTH: usize = 8;
+
 impl GraphProto {
-    fn decode(buf: &[u8]) -> Result<Self> {
+    fn decode(buf: &[u8], depth: usize) -> Result<Self> {
+        if depth > MAX_GRAPH_DEPTH {
+            return Err(MlError::Invalid(format!(
+                "subgraphs nested more than {MAX_GRAPH_DEPTH} levels deep"
+            )));
+        }
         let mut g = GraphProto::default();
         let mut r = Reader::new(buf);
         while let Some((n, f)) = r.next()? {
             match (n, f) {
-                (1, Field::Bytes(b)) => g.nodes.push(NodeProto::decode(b)?),
+                (1, Field::Bytes(b)) => g.nodes.push(NodeProto::decode(b, depth)?),
                 (2, Field::Bytes(b)) => g.name = string(b)?,
                 (5, Field::Bytes(b)) => g.initializers.push(TensorProto::decode(b)?),
                 (11, Field::Bytes(b)) => g.inputs.push(ValueInfo::decode(b)?),
@@ -428,6 +442,33 @@ impl GraphProto {
             }
         }
         Ok(g)
+    }
+
+    /// Every node, those of subgraphs (`Loop` bodies) included, parents before their bodies.
+    pub fn all_nodes(&self) -> Vec<&NodeProto> {
+        let mut out = Vec::new();
+        for node in &self.nodes {
+            out.push(node);
+            for a in &node.attributes {
+                if let Some(g) = &a.g {
+                    out.extend(g.all_nodes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every initializer, those of subgraphs included (ONNX names are unique across scopes).
+    pub fn all_initializers(&self) -> Vec<&TensorProto> {
+        let mut out: Vec<&TensorProto> = self.initializers.iter().collect();
+        for node in &self.nodes {
+            for a in &node.attributes {
+                if let Some(g) = &a.g {
+                    out.extend(g.all_initializers());
+                }
+            }
+        }
+        out
     }
 }
 
@@ -449,7 +490,7 @@ impl ModelProto {
             match (n, f) {
                 (1, Field::Varint(v)) => m.ir_version = v as i64,
                 (2, Field::Bytes(b)) => m.producer = string(b)?,
-                (7, Field::Bytes(b)) => graph = Some(GraphProto::decode(b)?),
+                (7, Field::Bytes(b)) => graph = Some(GraphProto::decode(b, 0)?),
                 (8, Field::Bytes(b)) => {
                     let mut domain = String::new();
                     let mut version = 0;
@@ -585,5 +626,37 @@ mod tests {
         push_floats(&Field::Bytes(&1.5f32.to_le_bytes()), &mut floats).unwrap();
         push_floats(&Field::Fixed32(2.5f32.to_bits()), &mut floats).unwrap();
         assert_eq!(floats, vec![1.5, 2.5]);
+    }
+
+    /// Length-delimited field `number` holding `payload`.
+    fn field(number: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2];
+        let mut len = payload.len();
+        while len >= 0x80 {
+            out.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A model whose graph nests `depth` Loop-like bodies: graph > node > attribute > graph.
+    fn nested_model(depth: usize) -> Vec<u8> {
+        let mut graph = field(2, b"innermost");
+        for _ in 0..depth {
+            let attribute = [field(1, b"body"), field(6, &graph)].concat();
+            let node = [field(4, b"Loop"), field(5, &attribute)].concat();
+            graph = field(1, &node);
+        }
+        field(7, &graph)
+    }
+
+    #[test]
+    fn subgraphs_are_read_and_deep_nesting_is_refused() {
+        let model = ModelProto::decode(&nested_model(3)).unwrap();
+        assert_eq!(model.graph.all_nodes().len(), 3);
+        let err = ModelProto::decode(&nested_model(MAX_GRAPH_DEPTH + 2)).unwrap_err();
+        assert!(err.to_string().contains("nested more than"), "{err}");
     }
 }

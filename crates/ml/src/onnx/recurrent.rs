@@ -1,7 +1,7 @@
 //! ONNX `LSTM` and `GRU` (what `torch.onnx.export` writes for `nn.LSTM` and `nn.GRU`), unrolled
 //! over time with burn's matrix products and activations so that gradients flow back to every
 //! time step's input. Layout 0 (`[seq, batch, features]`), forward, reverse or bidirectional,
-//! the default activations, optional biases and initial states. Per-sequence lengths shorter
+//! the activations Sigmoid, Tanh, Relu and HardSigmoid, optional biases and initial states. Per-sequence lengths shorter
 //! than the input and the `clip` attribute are refused, not ignored.
 
 use burn::prelude::*;
@@ -30,9 +30,6 @@ pub fn eval(
     }
     if node.attr("clip").is_some() {
         return Err(refuse("the clip attribute is not supported".into()));
-    }
-    if node.attr("activations").is_some() {
-        return Err(refuse("custom activations are not supported".into()));
     }
     if inputs.get(7).is_some_and(|p| p.is_some()) {
         return Err(refuse(
@@ -87,9 +84,14 @@ pub fn eval(
         .unwrap_or(0)
         != 0;
 
+    let acts = activations(node, gates, directions).map_err(refuse)?;
+
     let mut ys = Vec::with_capacity(directions);
     let (mut last_h, mut last_c) = (Vec::new(), Vec::new());
     for (d, &backward) in reversed.iter().enumerate() {
+        // f for the gates, g for the candidate, h (LSTM) for the output.
+        let (f, g) = (acts[d * (gates - 1)], acts[d * (gates - 1) + 1]);
+        let h_act = if gates == 4 { acts[d * 3 + 2] } else { g };
         let pick = |t: &Tensor<3>| {
             t.clone()
                 .narrow(0, d, 1)
@@ -126,22 +128,22 @@ pub fn eval(
             if gates == 4 {
                 // ONNX gate order: input, output, forget, cell.
                 let sum = from_x + from_h;
-                let i = sigmoid(gate(&sum, 0));
-                let o = sigmoid(gate(&sum, 1));
-                let f = sigmoid(gate(&sum, 2));
-                let candidate = gate(&sum, 3).tanh();
-                c = f * c + i * candidate;
-                h = o * c.clone().tanh();
+                let i = f.apply(gate(&sum, 0));
+                let o = f.apply(gate(&sum, 1));
+                let forget = f.apply(gate(&sum, 2));
+                let candidate = g.apply(gate(&sum, 3));
+                c = forget * c + i * candidate;
+                h = o * h_act.apply(c.clone());
             } else {
                 // ONNX gate order: update, reset, hidden.
-                let z = sigmoid(gate(&from_x, 0) + gate(&from_h, 0));
-                let reset = sigmoid(gate(&from_x, 1) + gate(&from_h, 1));
+                let z = f.apply(gate(&from_x, 0) + gate(&from_h, 0));
+                let reset = f.apply(gate(&from_x, 1) + gate(&from_h, 1));
                 let candidate = if before_reset {
-                    (gate(&from_x, 2) + reset * gate(&from_h, 2)).tanh()
+                    g.apply(gate(&from_x, 2) + reset * gate(&from_h, 2))
                 } else {
                     let rh = gate(&rb, 2);
                     let recurrent = (reset * h.clone()).matmul(gate(&rt, 2)) + rh;
-                    (gate(&from_x, 2) + recurrent).tanh()
+                    g.apply(gate(&from_x, 2) + recurrent)
                 };
                 h = z.clone().neg().add_scalar(1.0) * candidate + z * h;
             }
@@ -160,4 +162,79 @@ pub fn eval(
         out.push(Value::F3(Tensor::stack::<3>(last_c, 0)));
     }
     Ok(Some(out))
+}
+
+/// An activation of the `activations` attribute.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Activation {
+    Sigmoid,
+    Tanh,
+    Relu,
+    HardSigmoid { alpha: f32, beta: f32 },
+}
+
+impl Activation {
+    fn apply(self, t: Tensor<2>) -> Tensor<2> {
+        match self {
+            Activation::Sigmoid => sigmoid(t),
+            Activation::Tanh => t.tanh(),
+            Activation::Relu => t.clamp_min(0.0),
+            Activation::HardSigmoid { alpha, beta } => {
+                t.mul_scalar(alpha).add_scalar(beta).clamp(0.0, 1.0)
+            }
+        }
+    }
+}
+
+/// The activations per direction (LSTM: f, g, h; GRU: f, g): ONNX's defaults (Sigmoid, Tanh,
+/// Tanh) unless the node names them, as tf2onnx always does. Parameters in
+/// `activation_alpha`/`activation_beta` are consumed in order by the activations that take them.
+fn activations(
+    node: &NodeProto,
+    gates: usize,
+    directions: usize,
+) -> std::result::Result<Vec<Activation>, String> {
+    let per_direction = gates - 1;
+    let Some(names) = node.attr("activations").map(|a| a.strings.clone()) else {
+        let defaults = [Activation::Sigmoid, Activation::Tanh, Activation::Tanh];
+        return Ok((0..directions)
+            .flat_map(|_| defaults[..per_direction].to_vec())
+            .collect());
+    };
+    if names.len() != per_direction * directions {
+        return Err(format!(
+            "{} activations {names:?} for {directions} direction(s) (expected {per_direction} each)",
+            names.len()
+        ));
+    }
+    let alphas = node
+        .attr("activation_alpha")
+        .map(|a| a.floats.clone())
+        .unwrap_or_default();
+    let betas = node
+        .attr("activation_beta")
+        .map(|a| a.floats.clone())
+        .unwrap_or_default();
+    let mut parameter = 0;
+    names
+        .iter()
+        .map(|name| {
+            Ok(match name.to_ascii_lowercase().as_str() {
+                "sigmoid" => Activation::Sigmoid,
+                "tanh" => Activation::Tanh,
+                "relu" => Activation::Relu,
+                "hardsigmoid" => {
+                    let alpha = alphas.get(parameter).copied().unwrap_or(0.2);
+                    let beta = betas.get(parameter).copied().unwrap_or(0.5);
+                    parameter += 1;
+                    Activation::HardSigmoid { alpha, beta }
+                }
+                other => {
+                    return Err(format!(
+                        "activation `{other}` is not supported (Sigmoid, Tanh, Relu, HardSigmoid)"
+                    ))
+                }
+            })
+        })
+        .collect()
 }
