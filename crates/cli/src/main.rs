@@ -48,6 +48,19 @@ pub struct Cli {
     #[arg(long, global = true, env = aisec_atlas::ATLAS_DATA_ENV, value_name = "PATH")]
     pub atlas_data: Option<PathBuf>,
 
+    /// Where models run: `cpu` (burn's portable CPU backend; the default, and the only
+    /// device of a default build), or, in a build with `--features libtorch`, `libtorch`
+    /// (LibTorch on the CPU) or `cuda`/`cuda:N` (LibTorch on GPU N). A report's target line
+    /// names any device but the default.
+    #[arg(
+        long,
+        global = true,
+        env = "AISEC_DEVICE",
+        default_value = "cpu",
+        value_name = "DEVICE"
+    )]
+    pub device: String,
+
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -130,6 +143,17 @@ fn main() -> ExitCode {
         && !matches!(cli.command, Command::Llm(llm_cmd::LlmCommand::Probe(_)))
     {
         eprintln!("error: --format jsonl and html are for `aisec llm probe`; other commands print text or json (and write HTML with their own flags)");
+        return ExitCode::from(2);
+    }
+    let device = match aisec_ml::tensor::Compute::parse(&cli.device) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --device: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = aisec_ml::tensor::select_compute(device) {
+        eprintln!("error: --device: {e}");
         return ExitCode::from(2);
     }
     let result = match &cli.command {

@@ -404,3 +404,28 @@ fn bad_flags_fail_with_usage() {
     let o = aisec(&["--format", "xml", "atlas", "matrix"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `--device` (and `AISEC_DEVICE`) name what they expect; a default build says how to get the
+/// LibTorch devices rather than falling back to the CPU silently.
+#[test]
+fn unknown_and_unbuilt_devices_are_named() {
+    assert_clear_failure(
+        &aisec(&["--device", "gpu", "atlas", "matrix"]),
+        "unknown device `gpu`",
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(["atlas", "matrix"])
+        .env("AISEC_DEVICE", "tpu")
+        .output()
+        .unwrap();
+    assert_clear_failure(&o, "unknown device `tpu`");
+    if !cfg!(feature = "libtorch") {
+        assert_clear_failure(
+            &aisec(&["--device", "cuda:0", "atlas", "matrix"]),
+            "--features libtorch",
+        );
+    }
+    assert!(aisec(&["--device", "cpu", "atlas", "matrix"])
+        .status
+        .success());
+}

@@ -109,10 +109,11 @@ impl NativeModel {
         let attacked = network.clone().no_grad();
         let info = ModelInfo {
             description: format!(
-                "{} ({} on {})",
+                "{} ({} on {}){}",
                 manifest.architecture.name(),
                 FORMAT,
-                manifest.dataset
+                manifest.dataset,
+                crate::tensor::compute().suffix()
             ),
             input_shape: manifest.input_shape.clone(),
             num_classes: manifest.classes,

@@ -252,9 +252,10 @@ impl OnnxModel {
             logits_name,
             info: ModelInfo {
                 description: format!(
-                    "onnx {} (opset {opset}, {} nodes)",
+                    "onnx {} (opset {opset}, {} nodes){}",
                     path.display(),
-                    graph.nodes.len()
+                    graph.nodes.len(),
+                    tensor::compute().suffix()
                 ),
                 input_shape: sample.clone(),
                 num_classes: 0,

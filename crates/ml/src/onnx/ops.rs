@@ -278,7 +278,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let dilations = spatial(node, "dilations", Some(1))?;
             let ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
             let input = x(0)?.float4()?;
-            if device.is_autodiff() {
+            if device.is_autodiff() || crate::tensor::compute() != crate::tensor::Compute::Flex {
                 let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
                 options.padding = padding;
                 options.dilation = dilations;
