@@ -6,7 +6,7 @@
 
 use burn::prelude::*;
 
-use super::more_ops::{axes, broadcast, host_ints, int_zip, with_float_rank};
+use super::more_ops::{axes, host_ints, host_zip, int_zip, with_float_rank};
 use super::ops::input;
 use super::proto::NodeProto;
 use super::value::{unsupported, Value};
@@ -58,17 +58,7 @@ fn host_numbers(v: &Value) -> Result<Vec<f64>> {
 /// A comparison or logical operation with broadcasting; booleans are integers 0 and 1.
 fn compare(node: &NodeProto, a: &Value, b: &Value, f: impl Fn(f64, f64) -> bool) -> Result<Value> {
     let (x, y) = (host_numbers(a)?, host_numbers(b)?);
-    let (values, dims) = broadcast(&x, &a.dims(), &y, &b.dims(), |p, q| i64::from(f(p, q)))
-        .ok_or_else(|| {
-            unsupported(format!(
-                "{} `{}`: shapes {:?} and {:?} do not broadcast",
-                node.op_type,
-                node.name,
-                a.dims(),
-                b.dims()
-            ))
-        })?;
-    Ok(Value::Ints(values, dims))
+    host_zip(node, (a, &x), (b, &y), |p, q| i64::from(f(p, q)))
 }
 
 /// Reverses each batch entry's first `length` steps along the time axis. tf2onnx writes it

@@ -61,16 +61,26 @@ pub(super) fn int_zip(
     node: &NodeProto,
     f: impl Fn(i64, i64) -> i64,
 ) -> Result<Value> {
-    let (values, dims) =
-        broadcast(a.ints()?, &a.dims(), b.ints()?, &b.dims(), f).ok_or_else(|| {
-            unsupported(format!(
-                "{} `{}`: shapes {:?} and {:?} do not broadcast",
-                node.op_type,
-                node.name,
-                a.dims(),
-                b.dims()
-            ))
-        })?;
+    host_zip(node, (a, a.ints()?), (b, b.ints()?), f)
+}
+
+/// `f` over the host data of two values with numpy broadcasting, as integers (booleans are 0
+/// and 1); shapes that do not broadcast are an error naming the node.
+pub(super) fn host_zip<T: Copy>(
+    node: &NodeProto,
+    (a, x): (&Value, &[T]),
+    (b, y): (&Value, &[T]),
+    f: impl Fn(T, T) -> i64,
+) -> Result<Value> {
+    let (values, dims) = broadcast(x, &a.dims(), y, &b.dims(), f).ok_or_else(|| {
+        unsupported(format!(
+            "{} `{}`: shapes {:?} and {:?} do not broadcast",
+            node.op_type,
+            node.name,
+            a.dims(),
+            b.dims()
+        ))
+    })?;
     Ok(Value::Ints(values, dims))
 }
 
