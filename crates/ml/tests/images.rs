@@ -1,8 +1,6 @@
 //! Image folders written by Pillow (fixtures/images/make_images.py), CIFAR-style inputs, and
 //! preprocessing inside the model.
 
-use std::path::PathBuf;
-
 use aisec_ml::data::images::{load_folder, ImageOptions};
 use aisec_ml::data::npy;
 use aisec_ml::model::{Classifier, Differentiable, QueryOutput};
@@ -10,19 +8,8 @@ use aisec_ml::onnx::OnnxModel;
 use aisec_ml::preprocess::{Preprocessed, Preprocessing};
 use aisec_ml::tensor;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+mod common;
+use common::{fixture, max_abs_diff};
 
 #[test]
 fn pillow_pngs_read_exactly_in_imagefolder_order() {

@@ -10,18 +10,11 @@ use aisec_ml::native::NativeModel;
 use aisec_ml::onnx::OnnxModel;
 use aisec_ml::tensor;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/onnx")
-        .join(name)
-}
+mod common;
+use common::max_abs_diff;
 
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+fn fixture(name: &str) -> PathBuf {
+    common::fixture(&format!("onnx/{name}"))
 }
 
 /// Gradient of sum(weights ⊙ logits) with respect to the input.

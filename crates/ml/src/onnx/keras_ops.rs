@@ -13,7 +13,7 @@ use super::value::{unsupported, Value};
 use crate::error::Result;
 
 /// `Some(output)` when this module evaluates `node`.
-pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Result<Option<Value>> {
+pub fn eval(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Option<Value>> {
     let x = |i: usize| input(inputs, i, node);
     Ok(Some(match node.op_type.as_str() {
         "Neg" => match x(0)? {
@@ -24,7 +24,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         "Max" | "Min" => extremum(node, inputs)?,
         "ReduceProd" => reduce_prod(node, inputs)?,
         "Tile" => tile(node, inputs)?,
-        "Resize" => super::resize::resize(node, inputs, device)?,
+        "Resize" => super::resize::resize(node, inputs)?,
         "Less" => compare(node, x(0)?, x(1)?, |a, b| a < b)?,
         "LessOrEqual" => compare(node, x(0)?, x(1)?, |a, b| a <= b)?,
         "Greater" => compare(node, x(0)?, x(1)?, |a, b| a > b)?,
@@ -252,7 +252,6 @@ mod tests {
 
     #[test]
     fn integer_products_max_and_tiles_follow_numpy() {
-        let device = crate::tensor::device();
         // [[1, 2, 3], [4, 5, 6]]: product over axis 1 keeping it -> [[6], [120]].
         let keep_axis = AttributeProto {
             name: "axes".into(),
@@ -262,7 +261,6 @@ mod tests {
         let out = eval(
             &node("ReduceProd", vec![keep_axis]),
             &[ints(&[1, 2, 3, 4, 5, 6], &[2, 3])],
-            &device,
         )
         .unwrap()
         .unwrap();
@@ -271,7 +269,6 @@ mod tests {
         let all = eval(
             &node("ReduceProd", vec![]),
             &[ints(&[1, 2, 3, 4, 5, 6], &[2, 3])],
-            &device,
         )
         .unwrap()
         .unwrap();
@@ -279,7 +276,6 @@ mod tests {
         let max = eval(
             &node("Max", vec![]),
             &[ints(&[1, 7, 3], &[3]), ints(&[4], &[1])],
-            &device,
         )
         .unwrap()
         .unwrap();
@@ -288,7 +284,6 @@ mod tests {
         let tiled = eval(
             &node("Tile", vec![]),
             &[ints(&[1, 2], &[1, 2]), ints(&[2, 2], &[2])],
-            &device,
         )
         .unwrap()
         .unwrap();
@@ -303,7 +298,6 @@ mod tests {
         let tiled = eval(
             &node("Tile", vec![]),
             &[Some(x.clone()), ints(&[1, 2], &[2])],
-            &device,
         )
         .unwrap()
         .unwrap();
@@ -312,7 +306,7 @@ mod tests {
             vec![1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0]
         );
         let y = Value::from_floats(&[2.5], &[1], &device).unwrap();
-        let min = eval(&node("Min", vec![]), &[Some(x), Some(y)], &device)
+        let min = eval(&node("Min", vec![]), &[Some(x), Some(y)])
             .unwrap()
             .unwrap();
         assert_eq!(

@@ -203,7 +203,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
     if let Some(outs) = super::exporter_ops::eval(node, inputs, device)? {
         return Ok(outs);
     }
-    if let Some(out) = super::keras_ops::eval(node, inputs, device)? {
+    if let Some(out) = super::keras_ops::eval(node, inputs)? {
         return Ok(vec![out]);
     }
     if let Some(outs) = super::recurrent::eval(node, inputs, device)? {

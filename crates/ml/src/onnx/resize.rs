@@ -19,7 +19,7 @@ enum Mode {
     Linear,
 }
 
-pub fn resize(node: &NodeProto, inputs: &[Option<Value>], _device: &Device) -> Result<Value> {
+pub fn resize(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
     let refuse = |what: String| unsupported(format!("Resize `{}`: {what}", node.name));
     let text = |name: &str, default: &str| {
         node.attr(name)
@@ -238,7 +238,7 @@ mod tests {
             None,
             Some(Value::from_floats(scales, &[scales.len()], &device).unwrap()),
         ];
-        let out = resize(&node, &inputs, &device).unwrap();
+        let out = resize(&node, &inputs).unwrap();
         crate::tensor::to_vec(out.float4().unwrap())
     }
 
@@ -294,13 +294,13 @@ mod tests {
             ..Default::default()
         };
         let x = Some(Value::from_floats(&[1.0; 4], &[1, 1, 2, 2], &device).unwrap());
-        let err = resize(&node, &[x.clone(), None, None], &device).unwrap_err();
+        let err = resize(&node, &[x.clone(), None, None]).unwrap_err();
         assert!(err.to_string().contains("mode `cubic`"), "{err}");
         let plain = NodeProto {
             attributes: vec![],
             ..node
         };
-        let err = resize(&plain, &[x, None, None], &device).unwrap_err();
+        let err = resize(&plain, &[x, None, None]).unwrap_err();
         assert!(
             err.to_string().contains("neither scales nor sizes"),
             "{err}"
