@@ -85,7 +85,7 @@ pub(super) fn run_loop<'g>(
     }
     let mut outputs = carried;
     for scan in scans {
-        outputs.push(stack(scan, node)?);
+        outputs.push(stack(scan, node, device)?);
     }
     Ok(outputs)
 }
@@ -100,7 +100,7 @@ fn scalar_int(v: &Value) -> std::result::Result<i64, String> {
 }
 
 /// Per-iteration values stacked along a new first axis.
-fn stack(items: Vec<Value>, node: &NodeProto) -> Result<Value> {
+fn stack(items: Vec<Value>, node: &NodeProto, device: &Device) -> Result<Value> {
     let Some(first) = items.first() else {
         return Err(unsupported(format!(
             "Loop `{}` ran no iterations, so its scan outputs have no shape",
@@ -125,22 +125,11 @@ fn stack(items: Vec<Value>, node: &NodeProto) -> Result<Value> {
         ..Default::default()
     };
     let count = parts.len();
-    let joined = super::ops::eval(&concat, &parts, &first_device(&parts))?
+    let joined = super::ops::eval(&concat, &parts, device)?
         .into_iter()
         .next()
         .expect("Concat gives one output");
     let mut shape = vec![count];
     shape.extend(dims);
     joined.reshape(&shape)
-}
-
-fn first_device(parts: &[Option<Value>]) -> Device {
-    match parts.first().and_then(|v| v.as_ref()) {
-        Some(Value::F1(t)) => t.device(),
-        Some(Value::F2(t)) => t.device(),
-        Some(Value::F3(t)) => t.device(),
-        Some(Value::F4(t)) => t.device(),
-        Some(Value::F5(t)) => t.device(),
-        _ => crate::tensor::device(),
-    }
 }
