@@ -9,11 +9,11 @@
 # tch 0.22 (burn 0.22's LibTorch binding) requires exactly libtorch 2.9.0. PyPI's torch wheel is
 # linked against CUDA, so its nvidia/*/lib folders go on LD_LIBRARY_PATH with torch/lib.
 set -euo pipefail
+source "$(dirname "$0")/../scripts/lib/cache.sh"
 cd "$(dirname "$0")/.."
 TCH_VENV=${TCH_VENV:-/tmp/tch-venv}
 TARGET=${TCH_TARGET:-/tmp/tch-target}
-[ -x "$TCH_VENV/bin/python" ] || python3 -m venv "$TCH_VENV"
-"$TCH_VENV/bin/pip" install -q torch==2.9.0
+ensure_venv "$TCH_VENV" torch==2.9.0
 PATH="$TCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 CARGO_TARGET_DIR="$TARGET" \
     cargo build --release -q --features aisec/libtorch
 site=$("$TCH_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

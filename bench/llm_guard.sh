@@ -5,9 +5,10 @@
 # false-positive rate on neuralchemy's hard negatives (its edge_case rows) and latency per
 # prompt. scikit-learn goes into a throwaway venv under /tmp.
 set -euo pipefail
+source "$(dirname "$0")/../scripts/lib/cache.sh"
 cd "$(dirname "$0")/.."
 VENV=${GUARD_VENV:-/tmp/guard-venv}
-[[ -x "$VENV/bin/python" ]] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet scikit-learn==1.7.2 pandas pyarrow; }
+ensure_venv "$VENV" scikit-learn==1.7.2 pandas pyarrow
 cargo build --release --locked -p aisec
 # prompt-guardrail loads two scikit-learn pickles at import: scan them before anything loads
 # them, and install it only when the scan passes.

@@ -3,9 +3,10 @@
 # garak and the PyRIT wheel go into a throwaway venv under /tmp; nothing is installed from
 # PyRIT (its wheel is only downloaded and read as a zip).
 set -euo pipefail
+source "$(dirname "$0")/../scripts/lib/cache.sh"
 cd "$(dirname "$0")/.."
 VENV=${GARAK_VENV:-/tmp/garak-venv}
-[[ -x "$VENV/bin/python" ]] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet garak==0.17.1; }
+ensure_venv "$VENV" garak==0.17.1
 mkdir -p /tmp/pyrit-wheel
 "$VENV/bin/pip" download --quiet --no-deps --only-binary=:all: pyrit==1.1.0 -d /tmp/pyrit-wheel
 cargo build --release --locked -p aisec

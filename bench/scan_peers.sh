@@ -4,12 +4,11 @@
 # scikit-learn, joblib, NumPy, safetensors, Keras 3, py7zr, zstandard) under three policies.
 # Not CI: the peers and the tools are installed into a throwaway venv outside the repository.
 set -euo pipefail
+source "$(dirname "$0")/../scripts/lib/cache.sh"
 cd "$(dirname "$0")/.."
 VENV=${VENV:-/tmp/aisec-scan-peers-venv}
 REAL=${REAL:-/tmp/aisec-real-artifacts}
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q -U pip
-"$VENV/bin/pip" install -q picklescan modelscan torch numpy scikit-learn joblib safetensors keras py7zr zstandard
+ensure_venv "$VENV" picklescan modelscan torch numpy scikit-learn joblib safetensors keras py7zr zstandard
 cargo build --release -q -p aisec
 rm -rf "$REAL"
 "$VENV/bin/python" bench/make_real_artifacts.py "$REAL"

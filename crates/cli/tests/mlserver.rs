@@ -41,7 +41,9 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
-/// The cached venv with MLServer, made on first use.
+/// The cached venv with MLServer, made on first use. Tests, test binaries and runs that
+/// share the cache take its lock first, so one installs while the others wait and then find
+/// the venv complete.
 fn mlserver_venv() -> Result<PathBuf, String> {
     let cache = std::env::var_os("AISEC_TEST_CACHE")
         .map(PathBuf::from)
@@ -50,10 +52,15 @@ fn mlserver_venv() -> Result<PathBuf, String> {
     let venv = cache.join(format!("mlserver-{MLSERVER}"));
     let bin = venv.join("bin");
     let complete = venv.join(".aisec-complete");
-    if complete.is_file() {
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let lock_path = cache.join(format!(".mlserver-{MLSERVER}.lock"));
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    if std::fs::read_to_string(&complete).is_ok_and(|v| v == MLSERVER) {
         return Ok(venv);
     }
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let python = std::env::var("AISEC_PYTHON").unwrap_or_else(|_| "python3".into());
     // A venv holds absolute paths, so it is built in place; the marker is written only when
     // pip has finished, so an interrupted install is redone.

