@@ -69,7 +69,10 @@ fn four_first_fetches_at_once_share_one_download_and_a_killed_one_is_redone() {
         .iter()
         .filter(|o| stderr(o).contains("fetching"))
         .count();
-    assert_eq!(downloads, 1, "the other three wait and reuse the first download");
+    assert_eq!(
+        downloads, 1,
+        "the other three wait and reuse the first download"
+    );
     let digits = the_digits(&outputs);
 
     // What a run killed half-way leaves: its private folder and an unpacked folder with no

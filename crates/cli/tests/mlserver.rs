@@ -54,8 +54,8 @@ fn mlserver_venv() -> Result<PathBuf, String> {
     let complete = venv.join(".aisec-complete");
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let lock_path = cache.join(format!(".mlserver-{MLSERVER}.lock"));
-    let lock = std::fs::File::create(&lock_path)
-        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     lock.lock()
         .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
     if std::fs::read_to_string(&complete).is_ok_and(|v| v == MLSERVER) {
