@@ -18,6 +18,7 @@ pub mod minilm;
 pub mod neural;
 pub mod output;
 pub mod proxy;
+pub mod reply_fields;
 pub mod report;
 pub mod wordpiece;
 

@@ -5,23 +5,32 @@
 //! logged as a JSON line (AML.M0024 AI Telemetry Logging).
 //!
 //! Blocking looks like a provider's content filter: a request is refused with HTTP 400 and
-//! `{"error": {"code": "content_filter", "type": "aisec_guard", …}}`; a reply comes back with
-//! its content withheld and `finish_reason: "content_filter"`. Flagging forwards everything
-//! and says so in the `x-aisec-guard` header (or, in a stream, an SSE comment line).
+//! `{"error": {"code": "content_filter", "type": "aisec_guard", …}}` and a generic message; a
+//! reply comes back with each offending choice withheld and `finish_reason: "content_filter"`.
+//! Every choice and every text field of a reply is checked ([`super::reply_fields`]), and so
+//! is every upstream error body. What the client learns of a block is the detector's name and
+//! the request's id in the decision log: the evidence (the secret, the system-prompt text, the
+//! words that weighed most) goes to the log only, never into a body, header, stream event or
+//! error message. Flagging forwards everything and says so in the `x-aisec-guard` header (or,
+//! in a stream, an SSE comment line). A stream's headers leave before its reply is checked, so
+//! its header tells the input check alone (`input-pass`, `input-flagged`); the reply's verdict
+//! is its last event: `aisec_guard` on a withheld stream, an `: aisec-guard …` comment else.
 
-use std::io::{BufRead, Read, Write};
+mod stream;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::output::{self, Protected};
+use super::reply_fields::ResponseFields;
 use super::Guard;
-use crate::chat::{Reply, ToolCall};
+use crate::detectors::canary;
 use crate::error::{LlmError, Result};
-use crate::targets::openai;
 
 /// Characters of a streamed reply held back until the next check passes: longer than a
 /// spaced-out secret, so that none leaves before the check that catches it.
@@ -219,6 +228,129 @@ fn content_text(content: &Value) -> String {
     }
 }
 
+/// The error a client gets when its request is blocked: a code and the request's id, nothing
+/// that would tell an attacker what to change.
+fn blocked_request(id: u64) -> Value {
+    json!({"error": {
+        "message": format!("The request was blocked by the deployment's content policy (aisec guard request {id})."),
+        "type": "aisec_guard", "code": "content_filter", "param": null}})
+}
+
+/// What the client sees of the findings: which check, and where; never the evidence.
+fn public(findings: &[Placed]) -> Value {
+    Value::Array(
+        findings
+            .iter()
+            .map(|(choice, f)| json!({"detector": f.detector, "choice": choice}))
+            .collect(),
+    )
+}
+
+/// What the log keeps of the findings: everything.
+fn logged(findings: &[Placed]) -> Value {
+    Value::Array(
+        findings
+            .iter()
+            .map(|(choice, f)| json!({"detector": f.detector, "evidence": f.evidence, "choice": choice}))
+            .collect(),
+    )
+}
+
+/// An output finding and the choice it is in (`None`: outside the choices).
+type Placed = (Option<u64>, output::OutputFinding);
+
+/// Every finding in a response's (or a stream's) fields so far.
+fn check_fields(fields: &ResponseFields, protect: &Protected) -> Vec<Placed> {
+    let mut out = Vec::new();
+    for (index, f) in &fields.choices {
+        out.extend(
+            output::check(&f.reply(), protect)
+                .into_iter()
+                .map(|x| (Some(*index), x)),
+        );
+    }
+    out.extend(
+        output::check(&fields.rest.reply(), protect)
+            .into_iter()
+            .map(|x| (None, x)),
+    );
+    out
+}
+
+/// The last net before a blocked reply leaves: its serialized bytes, read as text, carry no
+/// protected secret and nothing the checks flag.
+fn still_leaks(body: &Value, protect: &Protected) -> bool {
+    let mut fields = ResponseFields::default();
+    fields.absorb(body);
+    !check_fields(&fields, protect).is_empty()
+        || canary::detect(&body.to_string(), &protect.secrets).hit
+}
+
+fn withheld_choice(index: u64) -> Value {
+    json!({"index": index, "message": {"role": "assistant", "content": ""},
+        "logprobs": null, "finish_reason": "content_filter"})
+}
+
+/// A whole reply withheld, with nothing of the upstream's in it.
+fn withheld_reply(id: u64, findings: &[Placed]) -> Value {
+    json!({"id": format!("aisec-guard-{id}"), "object": "chat.completion",
+        "choices": [withheld_choice(0)],
+        "aisec_guard": {"blocked": true, "request": id, "findings": public(findings)}})
+}
+
+/// `out` with every choice that has a finding withheld and every other field that carries
+/// one removed; the whole reply withheld if anything would still leak.
+fn block_reply(mut out: Value, findings: &[Placed], protect: &Protected, id: u64) -> Value {
+    if let Some(choices) = out.get_mut("choices").and_then(Value::as_array_mut) {
+        for (pos, choice) in choices.iter_mut().enumerate() {
+            let index = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(pos as u64);
+            if findings.iter().any(|(c, _)| *c == Some(index)) {
+                *choice = withheld_choice(index);
+            }
+        }
+    }
+    if let Some(map) = out.as_object_mut() {
+        map.retain(|key, value| {
+            key == "choices" || {
+                let mut one = ResponseFields::default();
+                one.absorb(&json!({ key.as_str(): value.clone() }));
+                check_fields(&one, protect).is_empty()
+            }
+        });
+    }
+    out["aisec_guard"] = json!({"blocked": true, "request": id, "findings": public(findings)});
+    if still_leaks(&out, protect) {
+        return withheld_reply(id, findings);
+    }
+    out
+}
+
+/// An upstream error body passes unchanged unless it carries something protected (a server
+/// that echoes the prompt in its error): then a generic error with the same status.
+fn upstream_error(status: u16, text: String, protect: &Protected, s: &Shared, id: u64) -> String {
+    let mut fields = ResponseFields::default();
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => {
+            fields.absorb(&v);
+        }
+        Err(_) => fields.rest.absorb_raw(&text),
+    }
+    let findings = check_fields(&fields, protect);
+    if findings.is_empty() && !canary::detect(&text, &protect.secrets).hit {
+        return text;
+    }
+    s.log(
+        json!({"time": now_s(), "id": id, "direction": "upstream-error", "decision": "block",
+        "status": status, "findings": logged(&findings)}),
+    );
+    json!({"error": {"message": format!("The upstream's error was withheld by the content policy (aisec guard request {id})."),
+        "type": "aisec_guard", "code": "content_filter"}})
+    .to_string()
+}
+
 fn handle(mut request: tiny_http::Request, s: &Shared) {
     let path = request.url().split('?').next().unwrap_or("").to_string();
     let method = request.method().as_str().to_string();
@@ -267,7 +399,7 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
     for (i, m) in messages.iter().enumerate() {
         let role = m["role"].as_str().unwrap_or("").to_string();
         let text = content_text(&m["content"]);
-        if role == "system" {
+        if role == "system" || role == "developer" {
             system_prompt.push_str(&text);
             system_prompt.push('\n');
         } else {
@@ -296,16 +428,13 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
             "message": i, "role": role, "detector": c.detector, "score": c.score,
             "threshold": c.threshold, "evidence": c.evidence })),
     }));
-    if let Some((i, role, c)) = &flagged {
+    if flagged.is_some() {
         s.stats.flagged.fetch_add(1, Ordering::Relaxed);
         if s.config.mode == Mode::Block {
             s.stats.blocked_requests.fetch_add(1, Ordering::Relaxed);
             let _ = request.respond(
-                json_response(400, &json!({"error": {
-                    "message": format!("aisec guard blocked the request: messages[{i}] ({role}) scored {:.3} ≥ {:.3} by {}{}", c.score, c.threshold, c.detector,
-                        if c.evidence.is_empty() { String::new() } else { format!(" ({})", c.evidence) }),
-                    "type": "aisec_guard", "code": "content_filter", "param": format!("messages[{i}]")}}))
-                .with_header(header("x-aisec-guard", "blocked")),
+                json_response(400, &blocked_request(id))
+                    .with_header(header("x-aisec-guard", "blocked")),
             );
             return;
         }
@@ -326,9 +455,14 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
     let resp = match up.send(&body[..]) {
         Ok(r) => r,
         Err(e) => {
+            // Where the upstream is and why it failed is the operator's business.
+            s.log(
+                json!({"time": now_s(), "id": id, "direction": "upstream", "decision": "error",
+                "error": format!("{url}: {e}")}),
+            );
             let _ = request.respond(json_response(
                 502,
-                &json!({"error": {"message": format!("aisec guard proxy: upstream {url}: {e}"), "type": "upstream_error"}}),
+                &json!({"error": {"message": format!("aisec guard proxy: the upstream did not answer (request {id})"), "type": "upstream_error"}}),
             ));
             return;
         }
@@ -340,7 +474,7 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if sse && status < 300 {
-        return stream_reply(request, s, resp, &protect, id, input_verdict);
+        return stream::reply(request, s, resp, &protect, id, input_verdict);
     }
     let text = resp
         .into_body()
@@ -348,10 +482,10 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
         .limit(64 << 20)
         .read_to_string()
         .unwrap_or_default();
-    let mut out: Value = match serde_json::from_str(&text) {
+    let out: Value = match serde_json::from_str(&text) {
         Ok(v) if status < 300 => v,
         _ => {
-            // Errors pass through as the upstream wrote them.
+            let text = upstream_error(status, text, &protect, s, id);
             let _ = request.respond(
                 tiny_http::Response::from_string(text)
                     .with_status_code(status)
@@ -361,10 +495,9 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
         }
     };
     let started = Instant::now();
-    let findings = match openai::parse_completion(&out) {
-        Ok(reply) => output::check(&reply, &protect),
-        Err(_) => Vec::new(),
-    };
+    let mut fields = ResponseFields::default();
+    fields.absorb(&out);
+    let findings = check_fields(&fields, &protect);
     let micros = started.elapsed().as_secs_f64() * 1e6;
     s.time(micros);
     let decision = match (findings.is_empty(), s.config.mode) {
@@ -374,24 +507,21 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
     };
     s.log(
         json!({"time": now_s(), "id": id, "direction": "reply", "decision": decision,
-        "streamed": false, "guard_us": micros, "findings": findings}),
+        "streamed": false, "guard_us": micros, "findings": logged(&findings)}),
     );
-    let verdict = if !findings.is_empty() {
+    let (out, verdict) = if findings.is_empty() {
+        (out, input_verdict)
+    } else {
         s.stats.flagged.fetch_add(1, Ordering::Relaxed);
         if s.config.mode == Mode::Block {
             s.stats.blocked_replies.fetch_add(1, Ordering::Relaxed);
-            if let Some(choice) = out["choices"].get_mut(0) {
-                choice["message"] = json!({"role": "assistant", "content": ""});
-                choice["finish_reason"] = json!("content_filter");
-            }
-            out["aisec_guard"] = json!({"blocked": true, "findings": findings});
-            "blocked"
+            (block_reply(out, &findings, &protect, id), "blocked")
         } else {
-            out["aisec_guard"] = json!({"blocked": false, "findings": findings});
-            "flagged"
+            let mut out = out;
+            out["aisec_guard"] =
+                json!({"blocked": false, "request": id, "findings": public(&findings)});
+            (out, "flagged")
         }
-    } else {
-        input_verdict
     };
     let _ =
         request.respond(json_response(status, &out).with_header(header("x-aisec-guard", verdict)));
@@ -400,205 +530,32 @@ fn handle(mut request: tiny_http::Request, s: &Shared) {
 fn forward_get(request: tiny_http::Request, s: &Shared, path: &str) {
     let base = s.config.upstream.trim_end_matches('/');
     let url = format!("{base}{}", path.strip_prefix("/v1").unwrap_or(path));
-    let (status, text) = match s.agent.get(&url).call() {
+    let (status, mut text) = match s.agent.get(&url).call() {
         Ok(r) => {
             let st = r.status().as_u16();
             (st, r.into_body().read_to_string().unwrap_or_default())
         }
-        Err(e) => (
-            502,
-            json!({"error": {"message": format!("upstream {url}: {e}")}}).to_string(),
-        ),
+        Err(e) => {
+            s.log(
+                json!({"time": now_s(), "direction": "upstream", "decision": "error",
+                "error": format!("{url}: {e}")}),
+            );
+            (
+                502,
+                json!({"error": {"message": "aisec guard proxy: the upstream did not answer", "type": "upstream_error"}}).to_string(),
+            )
+        }
     };
+    // The models list passes only if it carries none of the operator's declared secrets.
+    if canary::detect(&text, &s.config.secrets).hit {
+        s.log(json!({"time": now_s(), "direction": "models", "decision": "block"}));
+        text = json!({"error": {"message": "aisec guard proxy: the upstream's answer was withheld by the content policy", "type": "aisec_guard", "code": "content_filter"}}).to_string();
+    }
     let _ = request.respond(
         tiny_http::Response::from_string(text)
             .with_status_code(status)
             .with_header(header("Content-Type", "application/json")),
     );
-}
-
-/// Feeds a chunked response from another thread.
-struct ChannelReader {
-    rx: mpsc::Receiver<Vec<u8>>,
-    pending: Vec<u8>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pending.is_empty() {
-            match self.rx.recv() {
-                Ok(b) => self.pending = b,
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
-    }
-}
-
-/// The state of a reply being streamed: its text and tool calls so far.
-#[derive(Default)]
-struct Partial {
-    content: String,
-    calls: Vec<(String, String)>,
-}
-
-impl Partial {
-    /// Takes one event's deltas in; returns false for an event that is not JSON.
-    fn absorb(&mut self, event: &str) -> bool {
-        let Ok(v) = serde_json::from_str::<Value>(event) else {
-            return false;
-        };
-        let delta = &v["choices"][0]["delta"];
-        if let Some(c) = delta["content"].as_str() {
-            self.content.push_str(c);
-        }
-        if let Some(calls) = delta["tool_calls"].as_array() {
-            for c in calls {
-                let i = c["index"].as_u64().unwrap_or(0) as usize;
-                while self.calls.len() <= i {
-                    self.calls.push(Default::default());
-                }
-                if let Some(n) = c["function"]["name"].as_str() {
-                    self.calls[i].0.push_str(n);
-                }
-                if let Some(a) = c["function"]["arguments"].as_str() {
-                    self.calls[i].1.push_str(a);
-                }
-            }
-        }
-        true
-    }
-
-    fn reply(&self) -> Reply {
-        Reply {
-            content: self.content.clone(),
-            tool_calls: self
-                .calls
-                .iter()
-                .map(|(n, a)| ToolCall {
-                    id: None,
-                    name: n.clone(),
-                    arguments: a.clone(),
-                })
-                .collect(),
-            ..Reply::default()
-        }
-    }
-}
-
-fn stream_reply(
-    request: tiny_http::Request,
-    s: &Shared,
-    resp: ureq::http::Response<ureq::Body>,
-    protect: &Protected,
-    id: u64,
-    input_verdict: &str,
-) {
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let response = tiny_http::Response::new(
-        200.into(),
-        vec![
-            header("Content-Type", "text/event-stream"),
-            header("Cache-Control", "no-cache"),
-            header("x-aisec-guard", input_verdict),
-        ],
-        ChannelReader {
-            rx,
-            pending: Vec::new(),
-        },
-        None,
-        None,
-    );
-    // The client is written to on this thread's helper while this one reads upstream.
-    let writer = std::thread::spawn(move || {
-        let _ = request.respond(response);
-    });
-    let send = |event: &str| tx.send(format!("data: {event}\n\n").into_bytes()).is_ok();
-    let mut partial = Partial::default();
-    // Events not yet sent, with the content length after each.
-    let mut held: Vec<(String, usize)> = Vec::new();
-    let mut blocked: Vec<output::OutputFinding> = Vec::new();
-    let mut flagged: Vec<output::OutputFinding> = Vec::new();
-    let mut micros = 0.0;
-    let mut data = String::new();
-    let mut done = false;
-    let mut body = resp.into_body();
-    let reader = std::io::BufReader::new(body.as_reader());
-    for line in reader.lines() {
-        let Ok(line) = line else { break };
-        if let Some(d) = line.strip_prefix("data:") {
-            data.push_str(d.strip_prefix(' ').unwrap_or(d));
-            continue;
-        }
-        if !line.is_empty() || data.is_empty() {
-            continue;
-        }
-        let event = std::mem::take(&mut data);
-        if event.trim() == "[DONE]" {
-            done = true;
-            break;
-        }
-        partial.absorb(&event);
-        let started = Instant::now();
-        let findings = output::check(&partial.reply(), protect);
-        micros += started.elapsed().as_secs_f64() * 1e6;
-        if !findings.is_empty() && s.config.mode == Mode::Block {
-            blocked = findings;
-            break;
-        }
-        if !findings.is_empty() && flagged.is_empty() {
-            flagged = findings;
-        }
-        held.push((event, partial.content.len()));
-        if s.config.mode == Mode::Flag {
-            for (e, _) in held.drain(..) {
-                send(&e);
-            }
-            continue;
-        }
-        let safe = partial.content.len().saturating_sub(HOLD_BACK);
-        let release = held.iter().take_while(|(_, end)| *end <= safe).count();
-        for (e, _) in held.drain(..release) {
-            send(&e);
-        }
-    }
-    s.time(micros);
-    let decision = if !blocked.is_empty() {
-        s.stats.blocked_replies.fetch_add(1, Ordering::Relaxed);
-        s.stats.flagged.fetch_add(1, Ordering::Relaxed);
-        let stop = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "content_filter"}],
-            "aisec_guard": {"blocked": true, "findings": blocked}});
-        send(&stop.to_string());
-        send("[DONE]");
-        "block"
-    } else {
-        for (e, _) in held.drain(..) {
-            send(&e);
-        }
-        if !flagged.is_empty() {
-            s.stats.flagged.fetch_add(1, Ordering::Relaxed);
-            let _ =
-                tx.send(format!(": aisec-guard flagged {}\n\n", flagged[0].detector).into_bytes());
-        }
-        if done {
-            send("[DONE]");
-        }
-        if flagged.is_empty() {
-            "pass"
-        } else {
-            "flag"
-        }
-    };
-    s.log(
-        json!({"time": now_s(), "id": id, "direction": "reply", "decision": decision,
-        "streamed": true, "complete": done || decision == "block", "guard_us": micros,
-        "findings": if blocked.is_empty() { &flagged } else { &blocked }}),
-    );
-    drop(tx);
-    let _ = writer.join();
 }
 
 /// Reads a decision log back (for tests and reports).
