@@ -267,13 +267,26 @@ mod tests {
                     ] {
                         assert!(!turn.contains(ph), "{}: unfilled {ph}", info.name);
                     }
-                    // The marker is assembled by the model, never given in the prompt.
-                    assert!(!turn.contains(&ctx.marker()), "{}", info.name);
+                    // The marker is assembled by the model, never given in the prompt, not
+                    // even in a spelling the detector would take for it.
+                    assert!(
+                        !crate::detectors::marker::detect(turn, &ctx.marker()).hit,
+                        "{}: {turn}",
+                        info.name
+                    );
                     assert!(!turn.contains(&ctx.canary), "{}", info.name);
                 }
             }
             for b in Buff::ALL {
-                assert_eq!(p.plans(&ctx, Some(*b)).len(), plans.len());
+                let buffed = p.plans(&ctx, Some(*b));
+                assert_eq!(buffed.len(), plans.len());
+                for turn in buffed.iter().flat_map(|plan| plan.turns.iter()) {
+                    assert!(
+                        !crate::detectors::marker::detect(turn, &ctx.marker()).hit,
+                        "{} with {b:?}: {turn}",
+                        info.name
+                    );
+                }
             }
         }
     }
