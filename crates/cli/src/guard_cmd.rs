@@ -33,6 +33,20 @@ pub enum GuardCommand {
     /// rewrites them (paraphrase, else a two-letter transposition) until the text passes.
     /// Reports the detection rate per transform with 95% intervals.
     Attack(AttackArgs),
+    /// Turn chatterbot-corpus's data folder (scripts/fetch-chat-corpus.sh fetches it) into
+    /// benign training, validation and test files for `guard train` and `guard eval`:
+    /// chat-train.csv, chat-validation.csv, chat-test.csv (columns text, label = 0, language),
+    /// every distinct utterance once, split 60/20/20 by a hash of its text.
+    ChatCorpus(ChatCorpusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChatCorpusArgs {
+    /// The corpus's data folder: one folder per language of YAML conversation files.
+    pub corpus: PathBuf,
+    /// Where the three CSV files are written.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -179,7 +193,37 @@ pub fn run(cli: &Cli, cmd: &GuardCommand) -> Result<Outcome> {
         GuardCommand::Check(a) => check(cli, a),
         GuardCommand::Serve(a) => serve(a),
         GuardCommand::Attack(a) => attack(cli, a),
+        GuardCommand::ChatCorpus(a) => chat_corpus(cli, a),
     }
+}
+
+fn chat_corpus(cli: &Cli, a: &ChatCorpusArgs) -> Result<Outcome> {
+    use aisec_llm::guard::chat_corpus;
+    let utterances = chat_corpus::read(&a.corpus)?;
+    let written = chat_corpus::write_splits(&utterances, &a.out)?;
+    let languages: std::collections::BTreeSet<&str> =
+        utterances.iter().map(|u| u.language.as_str()).collect();
+    let files: Vec<serde_json::Value> = written
+        .iter()
+        .map(|(p, n)| serde_json::json!({"path": p, "rows": n}))
+        .collect();
+    let text = written
+        .iter()
+        .map(|(p, n)| format!("{n:>6} rows  {}", p.display()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if cli.format == Format::Json {
+        output::print_json(
+            &serde_json::json!({"utterances": utterances.len(), "languages": languages.len(), "files": files}),
+        )?;
+    } else {
+        output::print_text(&format!(
+            "{} distinct utterances in {} languages, all benign (label 0):\n{text}\n",
+            utterances.len(),
+            languages.len()
+        ))?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn read_all(paths: &[PathBuf], columns: &Columns) -> Result<Vec<(String, Vec<data::Example>)>> {

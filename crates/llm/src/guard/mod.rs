@@ -8,6 +8,7 @@
 //! and validation figures) and `lexical.bin` ([`lexical`]).
 
 pub mod adaptive;
+pub mod chat_corpus;
 pub mod data;
 pub mod eval;
 pub mod features;
