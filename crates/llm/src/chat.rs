@@ -91,6 +91,24 @@ pub struct Reply {
     /// For a streamed reply: until the first content arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_token_ms: Option<f64>,
+    /// Every text the HTTP response carried, in every choice and field (reasoning, refusals,
+    /// other choices, fields a server or proxy added, a refusal's error body), one field a
+    /// line; empty when the target gives only `content`. Goals are judged on it: what the
+    /// client received was delivered, whatever field it sat in.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub delivered: String,
+}
+
+impl Reply {
+    /// What the client received as text: `delivered` when the target recorded it, else the
+    /// content.
+    pub fn delivered_text(&self) -> &str {
+        if self.delivered.is_empty() {
+            &self.content
+        } else {
+            &self.delivered
+        }
+    }
 }
 
 /// One request: the conversation so far and what the model is offered.

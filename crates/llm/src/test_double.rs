@@ -36,6 +36,10 @@ pub struct Behaviour {
     pub stream_delay_ms: u64,
     /// Reports no `usage` (as some servers do).
     pub no_usage: bool,
+    /// Thinks aloud: its answer goes into `reasoning_content` (a delta field in streams), and
+    /// the content says only that it cannot help — as reasoning models served by llama.cpp
+    /// and vLLM answer.
+    pub answers_in_reasoning: bool,
 }
 
 /// A running double; stops when dropped.
@@ -115,12 +119,21 @@ fn serve(mut request: tiny_http::Request, b: &Behaviour, n: u32) {
             return;
         }
     };
-    let (content, tool_call, finish) = answer(&req, b);
+    let (mut content, tool_call, finish) = answer(&req, b);
+    let mut reasoning = String::new();
+    if b.answers_in_reasoning {
+        reasoning = std::mem::replace(&mut content, "Sorry, I can't help with that.".into());
+    }
     let max_tokens = req["max_tokens"].as_u64().unwrap_or(256);
     let words: Vec<String> = content.split_inclusive(' ').map(str::to_string).collect();
     let usage = json!({"prompt_tokens": body.len() as u64 / 4, "completion_tokens": (words.len() as u64).min(max_tokens)});
     if req["stream"].as_bool() == Some(true) {
         let mut events = Vec::new();
+        for w in reasoning.split_inclusive(' ') {
+            events.push(
+                json!({"choices": [{"index": 0, "delta": {"reasoning_content": w}}]}).to_string(),
+            );
+        }
         for w in &words {
             events.push(json!({"choices": [{"index": 0, "delta": {"content": w}}]}).to_string());
         }
@@ -150,6 +163,9 @@ fn serve(mut request: tiny_http::Request, b: &Behaviour, n: u32) {
         return;
     }
     let mut message = json!({"role": "assistant", "content": content});
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = json!(reasoning);
+    }
     if let Some((name, args)) = tool_call {
         message["tool_calls"] = json!([{"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}]);
     }

@@ -335,6 +335,41 @@ mod proxy {
         assert!(p.stats.flagged.load(std::sync::atomic::Ordering::Relaxed) >= 8);
     }
 
+    /// A model that answers in `reasoning_content` and refuses in `content` leaks all the
+    /// same: the probes judge everything the response delivered, and the proxy withholds it.
+    #[test]
+    fn leaks_outside_the_content_are_judged_and_withheld() {
+        let double = start(Behaviour {
+            answers_in_reasoning: true,
+            ..obedient()
+        })
+        .unwrap();
+        let leaks = |o: &RunOutcome| {
+            let p = &o.summary.by_probe;
+            p["data-leakage"].successes + p["system-prompt-extraction"].successes
+        };
+        for stream in [false, true] {
+            let direct = attack(&double.base_url, stream);
+            assert!(
+                leaks(&direct) >= 2,
+                "stream {stream}: {:?}",
+                direct.summary.by_probe
+            );
+        }
+        let mut config = ProxyConfig::new(double.base_url.clone());
+        config.check_roles = vec![];
+        let p = proxy::start(Arc::new(Guard::shipped().unwrap()), config, "127.0.0.1:0").unwrap();
+        for stream in [false, true] {
+            let through = attack(&p.base_url, stream);
+            assert_eq!(
+                leaks(&through),
+                0,
+                "stream {stream}: {:?}",
+                through.summary.by_probe
+            );
+        }
+    }
+
     #[test]
     fn benign_requests_pass_and_errors_are_openai_shaped() {
         let double = start(Behaviour::default()).unwrap();

@@ -104,10 +104,12 @@ impl super::Target for OpenAiTarget {
                 .post_json(&self.url, &headers, &self.body(req), self.options.stream)?;
         if resp.status == 400 && is_content_filter(&resp.body) {
             // A provider's (or aisec's guard's) input filter refused the prompt: the attack
-            // was stopped, which is an answer, not a failure to reach the model.
+            // was stopped, which is an answer, not a failure to reach the model — unless the
+            // refusal itself carries what the attack was after, so its text is judged too.
             return Ok(Reply {
                 finish_reason: Some("content_filter".into()),
                 latency_ms: resp.elapsed_ms,
+                delivered: delivered(&resp.body, &[]),
                 ..Reply::default()
             });
         }
@@ -123,9 +125,47 @@ impl super::Target for OpenAiTarget {
         };
         reply.latency_ms = resp.elapsed_ms;
         reply.first_token_ms = resp.first_event_ms;
+        let all = delivered(&resp.body, &resp.events);
+        // Kept only where it says more than the content, so journals do not carry it twice.
+        if all.trim() != reply.content.trim() {
+            reply.delivered = all;
+        }
         self.http.record_usage(reply.usage);
         Ok(reply)
     }
+}
+
+/// Every text field of a response (a body, or a stream's events), one field a line.
+fn delivered(body: &str, events: &[String]) -> String {
+    use crate::guard::reply_fields::ResponseFields;
+    let mut fields = ResponseFields::default();
+    let parts: Vec<&str> = if events.is_empty() {
+        vec![body]
+    } else {
+        events.iter().map(String::as_str).collect()
+    };
+    for part in parts {
+        if part.trim() == "[DONE]" {
+            continue;
+        }
+        match serde_json::from_str::<Value>(part) {
+            Ok(v) => {
+                fields.absorb(&v);
+            }
+            Err(_) => fields.rest.absorb_raw(part),
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for f in fields.choices.values().chain(std::iter::once(&fields.rest)) {
+        let r = f.reply();
+        if !r.content.is_empty() {
+            lines.push(r.content);
+        }
+        for c in r.tool_calls {
+            lines.push(format!("{}({})", c.name, c.arguments));
+        }
+    }
+    lines.join("\n")
 }
 
 /// `{"error": {"code": "content_filter", …}}`, as Azure OpenAI and aisec's guard answer a
