@@ -114,6 +114,11 @@ pub struct ProbeArgs {
     /// journals to FILE.defended (and --adaptive-edits's to FILE.adaptive). With --defend the exit status follows the defended pass.
     #[arg(long, value_name = "guard[:DIR]", value_parser = crate::attack_cmd::parse_defense)]
     pub defend: Option<aisec_defenses::DefenseSpec>,
+    /// With --defend: ordinary chat messages (written for aisec; greetings, tasks, other
+    /// languages) sent through the defence after the attacks, to report its false-block rate
+    /// on harmless traffic beside the before → after. 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub benign: usize,
     /// With --defend guard: a third pass through the proxy by an adaptive attacker who knows
     /// the guard and rewrites every user turn until the guard lets it pass (at most this many
     /// word rewrites per turn; `aisec llm guard attack` measures the guard alone), reported
@@ -398,14 +403,27 @@ fn defended_pass(
         ca_cert: None,
         ..spec.clone()
     };
-    let target = targets::connect(&through)?;
+    // Named by the real target, not the proxy's port of this run, so that the journal of the
+    // defended pass resumes.
+    let through_name = format!(
+        "{} through the aisec guard proxy ({})",
+        targets::connect(spec)?.describe(),
+        guard_for_adaptive.describe()
+    );
+    let named = |name: &str| -> Result<targets::Named> {
+        Ok(targets::Named {
+            inner: targets::connect(&through)?,
+            name: name.to_string(),
+        })
+    };
+    let target = named(&through_name)?;
     let journal = args.journal.as_ref().map(|j| {
         let mut p = j.clone().into_os_string();
         p.push(".defended");
         PathBuf::from(p)
     });
     let outcome = run::run(
-        target.as_ref(),
+        &target,
         selected,
         ctx,
         cfg,
@@ -415,7 +433,7 @@ fn defended_pass(
     let adaptive = match args.adaptive_edits {
         Some(max_edits) => {
             let evading = aisec_llm::guard::adaptive::EvadingTarget {
-                inner: targets::connect(&through)?,
+                inner: Box::new(named(&through_name)?),
                 guard: guard_for_adaptive.clone(),
                 max_edits,
             };
@@ -444,6 +462,14 @@ fn defended_pass(
         }
         None => None,
     };
+    // What the defence costs harmless users, measured on the same proxy after the attacks.
+    let benign = (args.benign > 0).then(|| {
+        progress.message(format!(
+            "{} ordinary messages through the guard",
+            args.benign
+        ));
+        aisec_llm::benign::measure(&target, ctx, &aisec_llm::benign::sample(args.benign))
+    });
     let st = &running.stats;
     let micros = st
         .guard_micros
@@ -457,6 +483,8 @@ fn defended_pass(
         "blocked_replies": st.blocked_replies.load(std::sync::atomic::Ordering::Relaxed),
         "guard_latency_per_check": latency,
         "guard_latency_note": "microseconds the guard spent per request (input checks) and per reply (output checks); the proxy's added latency is this plus one loopback hop",
+        "benign": benign,
+        "benign_note": "ordinary chat messages (aisec's payloads/ordinary-chat.txt, spread over the list) sent through the proxy after the attacks, with the probes' system prompt: how many the defence refused or withheld (false blocks); the request counts above include them",
     });
     let described = format!("{} through the aisec guard proxy", args.target);
     let report = aisec_llm::report::report(&outcome, selected, ctx, cfg, &described, kb)
@@ -537,6 +565,23 @@ through the aisec guard proxy (AML.M0020), per family: before → after
                 ))
                 .unwrap_or_else(|| "n/a".into())
         ));
+        let b = &obs["benign"];
+        if b.is_object() {
+            let rate = b["false_block_rate"]
+                .as_f64()
+                .map_or("n/a".to_string(), |r| format!("{:.1}%", 100.0 * r));
+            out.push_str(&format!(
+                "  harmless traffic: {} of {} ordinary messages blocked or withheld (false-block rate {rate}){}\n",
+                b["blocked"],
+                b["sent"],
+                match b["errors"].as_u64() {
+                    Some(e) if e > 0 => format!(", {e} unanswered"),
+                    _ => String::new(),
+                }
+            ));
+        } else {
+            out.push_str("  harmless traffic: not measured (--benign 0)\n");
+        }
     }
     out
 }

@@ -291,10 +291,22 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
     );
     assert_eq!(d["defense"]["name"], "defense.llm-guard");
     assert_eq!(d["defense"]["mitigations"][0], "AML.M0020");
+    // The four injections, and whatever of the harmless traffic the guard refused.
+    let observed = &d["defense"]["observed"];
+    let benign = &observed["benign"];
+    assert_eq!(benign["sent"], 12, "{observed}");
     assert_eq!(
-        d["defense"]["observed"]["blocked_requests"], 4,
-        "{}",
-        d["defense"]
+        benign["blocked"].as_u64().unwrap() + benign["answered"].as_u64().unwrap(),
+        12,
+        "{benign}"
+    );
+    assert!(
+        benign["false_block_rate"].as_f64().unwrap() <= 0.25,
+        "{benign}"
+    );
+    assert!(
+        observed["blocked_requests"].as_u64().unwrap() >= 4,
+        "{observed}"
     );
     assert!(
         d["defense"]["observed"]["guard_latency_per_check"]["p99_us"]
@@ -307,6 +319,24 @@ fn defend_guard_attacks_again_through_the_proxy_and_reports_before_and_after() {
         "--probes direct-injection --max-payloads 1 --defend guard",
     ));
     assert!(text.contains("before → after"), "{text}");
+    assert!(text.contains("harmless traffic: "), "{text}");
+    // A defended run resumes from its journals: the proxy's port changes, the target's name
+    // in the journal does not.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("run.jsonl");
+    let line = format!(
+        "--format json --probes direct-injection --max-payloads 1 --defend guard --benign 0 --journal {}",
+        journal.display()
+    );
+    let first = json_of_any_exit(&probe(&double.base_url, &line));
+    let again = probe(&double.base_url, &line);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let again = json_of_any_exit(&again);
+    let resumed = &again["defended"]["observations"]["attempts_resumed_from_journal"];
+    assert_eq!(
+        resumed, &first["defended"]["observations"]["summary"]["overall"]["attempts"],
+        "{again}"
+    );
     // The adaptive attacker rewrites each turn past the guard where it can (one of the four
     // direct injections, `llm guard attack` says); the double still reads the rewritten
     // instruction, so that one gets through again.

@@ -2,6 +2,7 @@
 //! it is disguised) and detectors (how a reply is judged), with a runner that journals every
 //! attempt and summarises success rates with intervals per ATLAS technique.
 
+pub mod benign;
 pub mod buffs;
 pub mod chat;
 pub mod context;

@@ -117,14 +117,14 @@ fn the_shipped_guard_holds_its_figures_on_both_validation_splits() {
 }
 
 /// Ordinary chat the guard never trained on: chatterbot-corpus's test split (28 languages)
-/// and the messages of fixtures/ordinary-chat.txt (greetings, thanks, tasks worded like
+/// and the messages of payloads/ordinary-chat.txt (greetings, thanks, tasks worded like
 /// instructions, arithmetic, other languages). Before the guard learned ordinary chat it
 /// flagged 85% of the first and 27 of the 59 second, "Hello!" and "" among them.
 #[test]
 fn the_shipped_guard_lets_ordinary_chat_through() {
     let guard = Guard::shipped().unwrap();
     let fixture = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ordinary-chat.txt"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("payloads/ordinary-chat.txt"),
     )
     .unwrap();
     let messages: Vec<&str> = fixture

@@ -64,3 +64,22 @@ pub fn connect(spec: &TargetSpec) -> Result<Box<dyn Target>> {
         spec.target
     )))
 }
+
+/// A target reached through something that changes from run to run (an in-process proxy on
+/// a free port), named by what stays the same, so that reports compare and a journal resumes.
+pub struct Named {
+    pub inner: Box<dyn Target>,
+    pub name: String,
+}
+
+impl Target for Named {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+    fn http(&self) -> &Http {
+        self.inner.http()
+    }
+    fn chat(&self, req: &ChatRequest, state: &mut SessionState) -> Result<Reply> {
+        self.inner.chat(req, state)
+    }
+}
