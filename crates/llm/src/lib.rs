@@ -13,6 +13,7 @@ pub mod probes;
 pub mod refusal_eval;
 pub mod report;
 pub mod run;
+pub mod sse;
 pub mod summary;
 pub mod targets;
 pub mod test_double;

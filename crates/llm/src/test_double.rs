@@ -5,7 +5,7 @@
 //! probes and the detectors. Real-model results come from the llama.cpp tier
 //! (`scripts/llm-server.sh`), never from this.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,20 +146,14 @@ fn serve(mut request: tiny_http::Request, b: &Behaviour, n: u32) {
         }
         events.push(last.to_string());
         events.push("[DONE]".into());
-        let reader = SlowEvents {
-            events,
-            at: 0,
-            pending: Vec::new(),
-            delay: Duration::from_millis(b.stream_delay_ms),
-        };
-        let resp = tiny_http::Response::new(
-            200.into(),
-            vec![header("Content-Type", "text/event-stream")],
-            reader,
-            None,
-            None,
-        );
-        let _ = request.respond(resp);
+        let mut client = crate::sse::EventWriter::start(request, &[]);
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(b.stream_delay_ms));
+            }
+            client.event(e);
+        }
+        client.finish();
         return;
     }
     let mut message = json!({"role": "assistant", "content": content});
@@ -177,32 +171,6 @@ fn serve(mut request: tiny_http::Request, b: &Behaviour, n: u32) {
         tiny_http::Response::from_string(out.to_string())
             .with_header(header("Content-Type", "application/json")),
     );
-}
-
-struct SlowEvents {
-    events: Vec<String>,
-    at: usize,
-    pending: Vec<u8>,
-    delay: Duration,
-}
-
-impl Read for SlowEvents {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pending.is_empty() {
-            let Some(e) = self.events.get(self.at) else {
-                return Ok(0);
-            };
-            if self.at > 0 {
-                std::thread::sleep(self.delay);
-            }
-            self.pending = format!("data: {e}\n\n").into_bytes();
-            self.at += 1;
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
-    }
 }
 
 /// Undoes the disguises the buffs apply that a reader can undo.

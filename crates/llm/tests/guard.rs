@@ -370,6 +370,48 @@ mod proxy {
         }
     }
 
+    /// Holding back 64 characters must not turn a stream into one late burst: a clean reply's
+    /// first events reach the client long before the upstream ends.
+    #[test]
+    fn a_clean_stream_still_streams_through_the_proxy() {
+        use std::io::BufRead;
+        let double = start(Behaviour {
+            runaway: true,
+            stream_delay_ms: 25,
+            ..Behaviour::default()
+        })
+        .unwrap();
+        let p = proxy::start(
+            Arc::new(Guard::shipped().unwrap()),
+            ProxyConfig::new(double.base_url.clone()),
+            "127.0.0.1:0",
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let r = ureq::post(&format!("{}/chat/completions", p.base_url))
+            .send_json(
+                serde_json::json!({"model": "m", "stream": true, "max_tokens": 60,
+                "messages": [{"role": "user", "content": "Please count from one to a thousand."}]}),
+            )
+            .unwrap();
+        let mut first = None;
+        let mut events = 0;
+        for line in std::io::BufReader::new(r.into_body().into_reader()).lines() {
+            let line = line.unwrap();
+            if line.starts_with("data:") {
+                events += 1;
+                first.get_or_insert(started.elapsed());
+            }
+        }
+        let total = started.elapsed();
+        let first = first.unwrap();
+        assert!(events > 50, "{events}");
+        assert!(
+            first < total / 3,
+            "first event after {first:?} of {total:?}: the stream was buffered"
+        );
+    }
+
     #[test]
     fn benign_requests_pass_and_errors_are_openai_shaped() {
         let double = start(Behaviour::default()).unwrap();

@@ -4,38 +4,17 @@
 //! before its last characters leave. A block ends the stream with one event that withholds
 //! every choice, naming the detectors and nothing they found.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use crate::sse::EventWriter;
+
 use super::{
-    check_fields, header, logged, now_s, public, Mode, Placed, Protected, ResponseFields, Shared,
-    HOLD_BACK,
+    check_fields, logged, now_s, public, Mode, Placed, Protected, ResponseFields, Shared, HOLD_BACK,
 };
-
-/// Feeds a chunked response from another thread.
-struct ChannelReader {
-    rx: mpsc::Receiver<Vec<u8>>,
-    pending: Vec<u8>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pending.is_empty() {
-            match self.rx.recv() {
-                Ok(b) => self.pending = b,
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
-    }
-}
 
 /// Where a held event reaches: for each field group it touched (a choice, or `None` for the
 /// rest of the event), the group's length once the event was in.
@@ -59,26 +38,10 @@ pub(super) fn reply(
     id: u64,
     input_verdict: &str,
 ) {
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let response = tiny_http::Response::new(
-        200.into(),
-        vec![
-            header("Content-Type", "text/event-stream"),
-            header("Cache-Control", "no-cache"),
-            header("x-aisec-guard", &format!("input-{input_verdict}")),
-        ],
-        ChannelReader {
-            rx,
-            pending: Vec::new(),
-        },
-        None,
-        None,
+    let mut client = EventWriter::start(
+        request,
+        &[("x-aisec-guard", &format!("input-{input_verdict}"))],
     );
-    // The client is written to on this thread's helper while this one reads upstream.
-    let writer = std::thread::spawn(move || {
-        let _ = request.respond(response);
-    });
-    let send = |event: &str| tx.send(format!("data: {event}\n\n").into_bytes()).is_ok();
     let mut fields = ResponseFields::default();
     let mut held: Vec<Held> = Vec::new();
     let mut blocked: Vec<Placed> = Vec::new();
@@ -105,18 +68,30 @@ pub(super) fn reply(
             done = true;
             break;
         }
-        let touched: Vec<Option<u64>> = match serde_json::from_str::<Value>(&event) {
+        // The groups this event added text to; an event that added none (a role, a finish
+        // reason) holds nothing back by itself.
+        let before: Vec<(Option<u64>, usize)> = fields
+            .choices
+            .keys()
+            .map(|i| (Some(*i), length(&fields, Some(*i))))
+            .chain(std::iter::once((None, fields.rest.chars())))
+            .collect();
+        match serde_json::from_str::<Value>(&event) {
             Ok(v) => {
-                let mut groups: Vec<Option<u64>> =
-                    fields.absorb(&v).into_iter().map(Some).collect();
-                groups.push(None);
-                groups
+                fields.absorb(&v);
             }
-            Err(_) => {
-                fields.rest.absorb_raw(&event);
-                vec![None]
-            }
-        };
+            Err(_) => fields.rest.absorb_raw(&event),
+        }
+        let touched: Vec<Option<u64>> = fields
+            .choices
+            .keys()
+            .map(|i| Some(*i))
+            .chain(std::iter::once(None))
+            .filter(|g| {
+                let was = before.iter().find(|(b, _)| b == g).map_or(0, |(_, n)| *n);
+                length(&fields, *g) > was
+            })
+            .collect();
         let started = Instant::now();
         let findings = check_fields(&fields, protect);
         micros += started.elapsed().as_secs_f64() * 1e6;
@@ -134,7 +109,7 @@ pub(super) fn reply(
         held.push(Held { event, ends });
         if s.config.mode == Mode::Flag {
             for h in held.drain(..) {
-                send(&h.event);
+                client.event(&h.event);
             }
             continue;
         }
@@ -147,7 +122,7 @@ pub(super) fn reply(
             })
             .count();
         for h in held.drain(..release) {
-            send(&h.event);
+            client.event(&h.event);
         }
     }
     s.time(micros);
@@ -165,12 +140,12 @@ pub(super) fn reply(
         let stop = json!({"id": format!("aisec-guard-{id}"), "object": "chat.completion.chunk",
             "choices": choices,
             "aisec_guard": {"blocked": true, "request": id, "findings": public(&blocked)}});
-        send(&stop.to_string());
-        send("[DONE]");
+        client.event(&stop.to_string());
+        client.event("[DONE]");
         "block"
     } else {
         for h in held.drain(..) {
-            send(&h.event);
+            client.event(&h.event);
         }
         let verdict = if flagged.is_empty() {
             "pass".to_string()
@@ -179,9 +154,9 @@ pub(super) fn reply(
             let detectors: Vec<&str> = flagged.iter().map(|(_, f)| f.detector).collect();
             format!("flagged {}", detectors.join(","))
         };
-        let _ = tx.send(format!(": aisec-guard {verdict}\n\n").into_bytes());
+        client.raw(&format!(": aisec-guard {verdict}\n\n"));
         if done {
-            send("[DONE]");
+            client.event("[DONE]");
         }
         if flagged.is_empty() {
             "pass"
@@ -194,6 +169,5 @@ pub(super) fn reply(
         "streamed": true, "complete": done || decision == "block", "guard_us": micros,
         "findings": logged(if blocked.is_empty() { &flagged } else { &blocked })}),
     );
-    drop(tx);
-    let _ = writer.join();
+    client.finish();
 }
