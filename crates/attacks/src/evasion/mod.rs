@@ -216,11 +216,12 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     for i in 0..task.y.len() {
         let a = &adversarial[i * features..(i + 1) * features];
         let o = &task.x[i * features..(i + 1) * features];
-        let (mut linf, mut l2) = (0.0f32, 0.0f32);
+        // Squares summed in f64: a huge ε (1e30 without clipping) overflows f32 squares.
+        let (mut linf, mut l2) = (0.0f32, 0.0f64);
         for (p, q) in a.iter().zip(o) {
             let d = (p - q).abs();
             linf = linf.max(d);
-            l2 += d * d;
+            l2 += f64::from(d) * f64::from(d);
         }
         let success = match task.target {
             Some(t) => adv_pred[i] == t,
@@ -233,7 +234,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
             success,
             evaluated: success || !unfinished[i],
             linf,
-            l2: l2.sqrt(),
+            l2: l2.sqrt() as f32,
         });
     }
     check_within_budget(attack, &examples)?;
@@ -411,11 +412,7 @@ fn measure(examples: &[ExampleResult], target: Option<usize>, queries: u64, wall
         s / c.max(1) as f64
     };
     let mut metrics = Metrics::default();
-    let mut put = |k: Metric, v: f64| {
-        metrics
-            .insert(k, v)
-            .expect("shared metric keys with valid values")
-    };
+    let mut put = |k: Metric, v: f64| put_metric(&mut metrics, k, v);
     put(
         Metric::CleanAccuracy,
         examples
@@ -452,4 +449,13 @@ fn measure(examples: &[ExampleResult], target: Option<usize>, queries: u64, wall
     put(Metric::QueriesMean, queries as f64 / n);
     put(Metric::WallSeconds, wall);
     metrics
+}
+
+/// Records a metric, or — for a value no metric can hold (an infinite mean norm after an
+/// ε past f32's range) — leaves it out with a warning: a report with one figure missing and
+/// said so, never a panic.
+pub(crate) fn put_metric(metrics: &mut Metrics, metric: Metric, value: f64) {
+    if let Err(e) = metrics.insert(metric, value) {
+        tracing::warn!("{e}: left out of the report");
+    }
 }

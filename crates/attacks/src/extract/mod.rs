@@ -182,7 +182,7 @@ pub fn run(
     let wall = started.elapsed().as_secs_f64();
     let last = judge.measure(&extracted.substitute, oracle.used);
     let mut metrics = Metrics::default();
-    let mut put = |k: Metric, v: f64| metrics.insert(k, v).expect("shared metric keys");
+    let mut put = |k: Metric, v: f64| crate::evasion::put_metric(&mut metrics, k, v);
     put(Metric::Fidelity, last.fidelity);
     put(Metric::FidelityUniform, last.fidelity_uniform);
     put(Metric::SubstituteAccuracy, last.substitute_accuracy);

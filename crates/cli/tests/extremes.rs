@@ -1,0 +1,263 @@
+//! Every numeric flag of the attack commands driven through 0, a negative number, 1e30, NaN
+//! and infinity, on a small real run each: the binary answers with a result or an error that
+//! names the flag, and never panics or hangs. Each command's `--help` is read too, so a flag
+//! added later without being listed here (as numeric, or as not) fails the test until it is.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXTREMES: [&str; 5] = ["0", "-1", "1e30", "NaN", "inf"];
+
+/// A command: its base arguments (a valid, quick run), the numeric flags to sweep with the
+/// base arguments to use for each, and the flags that take no number.
+struct Case<'a> {
+    command: &'static [&'static str],
+    base: &'a str,
+    numeric: &'static [(&'static str, &'static str)],
+    other: &'static [&'static str],
+}
+
+/// Flags every model-reading command shares that take no number.
+const SHARED_OTHER: [&str; 21] = [
+    "--format",
+    "--atlas-data",
+    "--device",
+    "--model",
+    "--ca-cert",
+    "--bearer-token",
+    "--output",
+    "--channel-order",
+    "--dataset",
+    "--data",
+    "--labels",
+    "--csv",
+    "--label-column",
+    "--images",
+    "--image-size",
+    "--cifar",
+    "--cifar100-label",
+    "--attack",
+    "--defend",
+    "--arch",
+    "--outputs",
+];
+
+fn flags_in_help(command: &[&str]) -> Vec<String> {
+    let mut args: Vec<&str> = command.to_vec();
+    args.push("--help");
+    let o = common::aisec(&args);
+    common::stdout(&o)
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("-v, ").unwrap_or(l);
+            let (flag, rest) = l.split_once(' ')?;
+            (flag.starts_with("--") && rest.starts_with('<')).then(|| flag.to_string())
+        })
+        .collect()
+}
+
+/// Runs aisec with a deadline; returns (exit code, stderr), or panics on a hang.
+fn run(dir: &Path, args: &[String]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status.code(), err);
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            panic!("aisec {} ran past 180 s", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "digits");
+    let evasion_base = format!("attack evasion --model {model} --dataset digits --limit 4");
+    // User data has no known range, so ε is not bounded by it: the path where 1e30 panicked.
+    let o = common::aisec(&[
+        "data",
+        "export",
+        "--dataset",
+        "digits",
+        "--split",
+        "test",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let npy_base = format!(
+        "attack evasion --model {model} --data {} --labels {} --limit 4 --clip none",
+        dir.path().join("x.npy").display(),
+        dir.path().join("y.npy").display()
+    );
+    let extract_base = format!("attack extract --model {model} --dataset digits");
+    let cases = [
+        Case {
+            command: &["attack", "evasion"],
+            base: &evasion_base,
+            numeric: &[
+                ("--eps", "--attack pgd --steps 3"),
+                ("--steps", "--attack pgd"),
+                ("--step-size", "--attack pgd --steps 3"),
+                ("--restarts", "--attack pgd --steps 3"),
+                ("--targeted", "--attack fgsm"),
+                ("--queries-per-input", "--attack square"),
+                ("--total-queries", "--attack square --queries-per-input 50"),
+                ("--limit", "--attack fgsm"),
+                ("--seed", "--attack fgsm"),
+                ("--timeout", "--attack fgsm"),
+                ("--clip", "--attack fgsm --eps 0.1"),
+                ("--mean", "--attack fgsm"),
+                ("--std", "--attack fgsm"),
+            ],
+            other: &["--norm", "--save-adv"],
+        },
+        Case {
+            command: &["attack", "evasion"],
+            base: &npy_base,
+            numeric: &[
+                ("--eps", "--attack fgsm"),
+                ("--eps", "--attack pgd --steps 3"),
+                ("--step-size", "--attack pgd --steps 3"),
+            ],
+            other: &[
+                "--norm",
+                "--save-adv",
+                "--steps",
+                "--restarts",
+                "--targeted",
+                "--queries-per-input",
+                "--total-queries",
+                "--limit",
+                "--seed",
+                "--timeout",
+                "--clip",
+                "--mean",
+                "--std",
+            ],
+        },
+        Case {
+            command: &["attack", "extract"],
+            base: &extract_base,
+            numeric: &[
+                ("--total-queries", "--attack equation"),
+                ("--queries", "--attack knockoff --substitute logreg"),
+                ("--transfer-eps", "--attack equation"),
+                ("--seed", "--attack equation"),
+                ("--timeout", "--attack equation"),
+                ("--clip", "--attack equation"),
+                ("--mean", "--attack equation"),
+                ("--std", "--attack equation"),
+            ],
+            other: &[
+                "--reference",
+                "--substitute",
+                "--solver",
+                "--strategy",
+                "--pool",
+                "--save-substitute",
+            ],
+        },
+        Case {
+            command: &["attack", "poison"],
+            base: "attack poison --dataset digits --arch logreg",
+            numeric: &[
+                ("--rate", "--attack badnets"),
+                ("--target", "--attack badnets"),
+                ("--source", "--attack badnets --target 1"),
+                ("--patch-size", "--attack badnets"),
+                ("--alpha", "--attack blend"),
+                ("--eps", "--attack clean-label"),
+                ("--expected-rate", "--attack badnets --defend spectral"),
+                ("--seed", "--attack label-flip"),
+                ("--clip", "--attack badnets"),
+            ],
+            other: &[],
+        },
+        Case {
+            command: &["attack", "membership"],
+            base: "attack membership --dataset digits --arch logreg",
+            numeric: &[
+                ("--epochs", "--attack loss"),
+                ("--learning-rate", "--attack loss"),
+                ("--train-size", "--attack loss"),
+                ("--seed", "--attack loss"),
+                ("--shadows", "--attack lira"),
+                ("--perturbations", "--attack label-only"),
+                ("--total-queries", "--attack loss"),
+                ("--clip", "--attack loss"),
+            ],
+            other: &["--members", "--non-members"],
+        },
+    ];
+    let mut problems = Vec::new();
+    for case in &cases {
+        let listed: Vec<&str> = case
+            .numeric
+            .iter()
+            .map(|(f, _)| *f)
+            .chain(case.other.iter().copied())
+            .chain(SHARED_OTHER)
+            .collect();
+        for flag in flags_in_help(case.command) {
+            assert!(
+                listed.contains(&flag.as_str()),
+                "{}: {flag} is neither swept nor listed as taking no number",
+                case.command.join(" ")
+            );
+        }
+        for (flag, extra) in case.numeric {
+            // The run being varied is a real one: without the flag it succeeds.
+            let line = format!("{} {extra}", case.base);
+            let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+            let (code, err) = run(dir.path(), &args);
+            assert!(
+                matches!(code, Some(0 | 1)),
+                "aisec {line}: exit {code:?}\n{err}"
+            );
+            for value in EXTREMES {
+                // List-valued flags get the extreme as one of their entries.
+                let value = match *flag {
+                    "--clip" => format!("0,{value}"),
+                    "--mean" | "--std" => format!("{value},0.5,0.5"),
+                    _ => value.to_string(),
+                };
+                let line = format!("{} {extra} {flag} {value}", case.base);
+                let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+                let (code, err) = run(dir.path(), &args);
+                let panicked = code == Some(101) || err.contains("panicked");
+                let unexplained = code == Some(2) && !err.contains("error");
+                if panicked || unexplained || code.is_none() {
+                    problems.push(format!(
+                        "aisec {line}: exit {code:?}\n{}",
+                        err.lines().take(4).collect::<Vec<_>>().join("\n")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
