@@ -86,6 +86,15 @@ fn answer(case: &str) -> (u16, &'static str, String) {
             json_reply(completion(json!([{"index": 0, "finish_reason": "stop",
                 "message": message(json!("ok")), "logprobs": {"content": tokens}}])))
         }
+        "logprob-bytes" => {
+            // The token texts say nothing; their bytes spell the secret.
+            let tokens: Vec<Value> = ["QQ-16", "48-KELP"]
+                .iter()
+                .map(|t| json!({"token": "?", "bytes": t.as_bytes(), "logprob": -0.1}))
+                .collect();
+            json_reply(completion(json!([{"index": 0, "finish_reason": "stop",
+                "message": message(json!("ok")), "logprobs": {"content": tokens}}])))
+        }
         "vendor-field" => {
             let mut v =
                 completion(json!([{"index": 0, "message": clean, "finish_reason": "stop"}]));
@@ -247,6 +256,7 @@ fn nothing_withheld_reaches_the_client_in_any_field_header_event_or_error() {
         "refusal",
         "tool-arguments",
         "logprobs",
+        "logprob-bytes",
         "vendor-field",
         "error-json",
         "error-text",

@@ -68,6 +68,19 @@ impl Fields {
                     self.walk(v, child);
                 }
             }
+            // A token's `bytes` (logprobs) spell its text as numbers: read them as text.
+            Value::Array(items)
+                if path.ends_with("bytes")
+                    && !items.is_empty()
+                    && items.iter().all(|b| b.as_u64().is_some_and(|b| b < 256)) =>
+            {
+                let bytes: Vec<u8> = items
+                    .iter()
+                    .filter_map(|b| b.as_u64())
+                    .map(|b| b as u8)
+                    .collect();
+                self.push(path, &String::from_utf8_lossy(&bytes));
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let at = match item.get("index").and_then(Value::as_u64) {
@@ -175,6 +188,15 @@ mod tests {
         assert!(second.content.contains("part") && second.content.contains("no"));
         assert_eq!(second.tool_calls[0].name, "send_email");
         assert_eq!(r.choices[&0].reply().content, "fine");
+        // Token bytes are text too.
+        let mut b = ResponseFields::default();
+        b.absorb(&json!({"choices": [{"index": 0, "logprobs": {"content": [
+            {"token": "x", "bytes": [81, 81, 45, 49, 54]}, {"token": "y", "bytes": [52, 56]}]}}]}));
+        assert!(
+            b.choices[&0].reply().content.contains("QQ-1648"),
+            "{:?}",
+            b.choices[&0].reply()
+        );
         assert!(r.rest.reply().content.contains("some text"));
 
         // The same reply streamed: pieces of one field are joined in order.
