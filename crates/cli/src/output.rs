@@ -36,6 +36,12 @@ pub fn print_text(text: &str) -> Result<()> {
 pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
         Some(p) => {
+            if let Some(input) = also_an_input(p) {
+                anyhow::bail!(
+                    "{}: that is {input}, an input of this command; writing there would destroy it (choose another file)",
+                    p.display()
+                );
+            }
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create directory {}", dir.display()))?;
@@ -91,7 +97,35 @@ pub fn check_writable(path: &std::path::Path, flag: &str) -> anyhow::Result<()> 
             parent.display()
         );
     }
+    if let Some(input) = also_an_input(path) {
+        anyhow::bail!(
+            "{flag} {}: that is {input}, an input of this command; writing there would destroy it (choose another file)",
+            path.display()
+        );
+    }
     Ok(())
+}
+
+/// The command-line argument, other than the output's own, that names the same existing file
+/// as `path` (`--data x.npy --save-adv ./x.npy`), as it was written.
+fn also_an_input(path: &std::path::Path) -> Option<String> {
+    let target = std::fs::canonicalize(path).ok()?;
+    let same: Vec<String> = std::env::args_os()
+        .skip(1)
+        .filter_map(|a| {
+            let a = a.to_string_lossy().into_owned();
+            let value = match a.split_once('=') {
+                Some((flag, v)) if flag.starts_with("--") => v.to_string(),
+                _ => a,
+            };
+            value
+                .split(',')
+                .any(|v| std::fs::canonicalize(v).is_ok_and(|c| c == target))
+                .then_some(value)
+        })
+        .collect();
+    // The output's own argument is one of them; a second is an input.
+    (same.len() >= 2).then(|| same[0].clone())
 }
 
 /// "1 warning", "2 warnings".

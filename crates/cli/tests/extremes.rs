@@ -261,3 +261,52 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// An output flag that names an input file of the same command is refused before anything
+/// is written (`--save-adv x.npy` once overwrote its own `--data x.npy`), however the path is
+/// spelt.
+#[test]
+fn an_output_never_overwrites_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "digits");
+    let o = common::aisec(&[
+        "data",
+        "export",
+        "--dataset",
+        "digits",
+        "--split",
+        "test",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let x = dir.path().join("x.npy");
+    let before = std::fs::read(&x).unwrap();
+    let respelt = dir.path().join(".").join("x.npy");
+    let o = common::aisec(&[
+        "attack",
+        "evasion",
+        "--model",
+        &model,
+        "--data",
+        x.to_str().unwrap(),
+        "--labels",
+        dir.path().join("y.npy").to_str().unwrap(),
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.1",
+        "--limit",
+        "5",
+        "--save-adv",
+        respelt.to_str().unwrap(),
+    ]);
+    common::fails_with(&o, "an input of this command");
+    assert_eq!(std::fs::read(&x).unwrap(), before, "the input is untouched");
+    // The same rule for every output written through the shared writer.
+    let pt = dir.path().join("s.pt");
+    std::fs::write(&pt, b"not a pickle").unwrap();
+    let o = common::aisec(&["scan", pt.to_str().unwrap(), "--out", pt.to_str().unwrap()]);
+    common::fails_with(&o, "an input of this command");
+    assert_eq!(std::fs::read(&pt).unwrap(), b"not a pickle");
+}
