@@ -191,6 +191,24 @@ impl DataArgs {
         Ok(ds)
     }
 
+    /// Which records a model trained on `train` (held out: `test`, both from these flags) saw:
+    /// recorded in every model directory aisec writes, so that any of them can be attacked
+    /// for membership afterwards.
+    pub fn training_split(
+        &self,
+        train: &Dataset,
+        test: &Dataset,
+    ) -> aisec_ml::native::TrainingSplit {
+        aisec_ml::native::TrainingSplit {
+            source: self.source(),
+            records: train.len() + test.len(),
+            split_seed: data::builtin::SPLIT_SEED,
+            test_fraction: data::builtin::TEST_FRACTION,
+            members: train.len(),
+            held_out: test.len(),
+        }
+    }
+
     /// The data as these flags name it: a built-in name or a file path (with how images
     /// were read).
     pub fn source(&self) -> String {

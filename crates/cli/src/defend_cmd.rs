@@ -88,6 +88,7 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
     let clean = accuracy(&predict(&net, &test_set), &test_set.y);
     let wall = report.wall_seconds;
     let mut manifest = Manifest::new(args.arch, &train_set, args.seed);
+    manifest.training_split = Some(args.data.training_split(&train_set, &test_set));
     manifest
         .metrics
         .insert("clean_accuracy".into(), json!(clean));

@@ -118,6 +118,7 @@ pub fn run(cli: &Cli, args: &DpTrainArgs) -> Result<Outcome> {
         "mean_batch_size": dp.mean_batch_size,
     }));
     let mut manifest = Manifest::new(args.arch, &train_set, args.seed);
+    manifest.training_split = Some(args.data.training_split(&train_set, &test_set));
     manifest
         .metrics
         .insert("clean_accuracy".into(), json!(test_acc));

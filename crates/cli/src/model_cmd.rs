@@ -1,7 +1,7 @@
 use aisec_core::Metric;
 use std::path::PathBuf;
 
-use aisec_ml::native::{Manifest, NativeModel, TrainingSplit};
+use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::Architecture;
 use aisec_ml::train::{accuracy, init_network, predict, train, TrainConfig};
 use anyhow::{bail, Context, Result};
@@ -135,14 +135,7 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             let test_acc = accuracy(&predict(&net, &test_set), &test_set.y);
             let train_acc = report.history.last().map_or(0.0, |s| s.train_accuracy);
             let mut manifest = Manifest::new(args.arch, &train_set, args.seed);
-            manifest.training_split = Some(TrainingSplit {
-                source: args.data.source(),
-                records: train_set.len() + test_set.len(),
-                split_seed: aisec_ml::data::builtin::SPLIT_SEED,
-                test_fraction: aisec_ml::data::builtin::TEST_FRACTION,
-                members: train_set.len(),
-                held_out: test_set.len(),
-            });
+            manifest.training_split = Some(args.data.training_split(&train_set, &test_set));
             manifest
                 .metrics
                 .insert("clean_accuracy".into(), json!(test_acc));

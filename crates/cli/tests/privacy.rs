@@ -66,11 +66,18 @@ fn dp_train_saves_a_model_with_the_epsilon_it_spent() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
     assert_eq!(num(&manifest["metrics"]["epsilon_dp"]), eps);
-    // The saved model is an ordinary aisec model: it evaluates.
+    // The saved model is an ordinary aisec model: it evaluates, and it records its training
+    // split, so it can be attacked for membership like one `model train` wrote.
     json(&aisec_line(&format!(
         "model eval --model {} --dataset digits --format json",
         out.display()
     )));
+    assert_eq!(manifest["training_split"]["members"], 1438, "{manifest}");
+    let attacked = json(&aisec_line(&format!(
+        "attack membership --attack loss --model {} --dataset digits --format json",
+        out.display()
+    )));
+    assert!(num(&attacked["metrics"]["auc"]) < 0.6, "{attacked}");
     fails_with(
         &aisec_line(&format!(
             "defend dp-train --arch cnn --dataset digits --epsilon 2 --out {}",
