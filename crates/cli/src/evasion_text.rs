@@ -31,7 +31,30 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
         pct(m, aisec_core::Metric::CleanAccuracy)
     ));
     let q = &outcome.queries;
+    // A minimum-norm attack (no ε) fools every input it is given room for, so its robust
+    // accuracy says nothing by itself: state it at the usual bounds instead.
+    let profile = aisec_assess::findings::norm_profile(outcome);
     let robust = match m.get(aisec_core::Metric::RobustAccuracy) {
+        Some(_) if profile.is_some() => {
+            let p = profile.as_ref().expect("checked");
+            let norm = if p["norm"] == "inf" { "L∞" } else { "L2" };
+            let at: Vec<String> = p["robust_accuracy_at"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    format!(
+                        "{:.2}% at {norm} ≤ {}",
+                        100.0 * a["robust_accuracy"].as_f64().unwrap_or(0.0),
+                        a["norm_at_most"]
+                    )
+                })
+                .collect();
+            format!(
+                "{} (minimum-norm attack, no ε: unbounded it is 0 by design)",
+                at.join(", ")
+            )
+        }
         Some(r) => format!("{:.2}%", 100.0 * r),
         None => {
             let still_right = outcome

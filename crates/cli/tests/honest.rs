@@ -117,6 +117,19 @@ fn minimum_norm_attacks_state_norms_not_a_verdict() {
     let values: Vec<f64> = at.iter().map(|p| num(&p["robust_accuracy"])).collect();
     assert!(values.windows(2).all(|w| w[0] >= w[1]), "{values:?}");
     assert!(num(&profile["norm_needed"]["median"]) > 0.0, "{profile}");
+    // The text says the same: robust accuracy at bounds, never a bare 0.00% beside "no ε".
+    let text = common::stdout(&aisec_line(&format!(
+        "attack evasion --model {} --dataset digits --attack deepfool --limit 30",
+        cnn()
+    )));
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("robust accuracy"))
+        .unwrap();
+    assert!(
+        line.contains("at L2 ≤ 0.5") && line.contains("minimum-norm"),
+        "{line}"
+    );
 }
 
 #[test]
