@@ -57,6 +57,17 @@ pub fn describe_config(config: &serde_json::Value) -> String {
     if let Some(queries) = config["max_queries"].as_u64() {
         parts.push(format!("≤{queries} queries per input"));
     }
+    match &config["clip"] {
+        serde_json::Value::Array(r) if r.len() == 2 => parts.push(format!(
+            "clipped to [{}, {}]",
+            trim_float(r[0].as_f64().unwrap_or(0.0)),
+            trim_float(r[1].as_f64().unwrap_or(0.0))
+        )),
+        serde_json::Value::String(s) if s == "none" => {
+            parts.push("not clipped (no input range known; --clip LO,HI sets one)".into())
+        }
+        _ => {}
+    }
     parts.join(", ")
 }
 

@@ -240,11 +240,31 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     check_within_budget(attack, &examples)?;
     let not_evaluated = examples.iter().filter(|e| !e.evaluated).count();
     let metrics = measure(&examples, task.target, queries, wall);
+    // The range the adversarial inputs were kept in is part of what was measured: a run
+    // without one may leave the values real inputs can take, and says so.
+    let mut config = attack.config();
+    let mut observations = attack.observations();
+    match task.clip {
+        Some(c) => config["clip"] = serde_json::json!([c.lo, c.hi]),
+        None => {
+            config["clip"] = serde_json::json!("none");
+            if let Some(outside) = outside_clean_range(task.x, &adversarial) {
+                tracing::warn!(
+                    "{} of {} adversarial values lie outside [{}, {}], the range the clean inputs occupy (no --clip was given, so nothing kept them in it): if real inputs cannot take such values, give --clip LO,HI",
+                    outside["values"], outside["of"], outside["clean_range"][0], outside["clean_range"][1]
+                );
+                let obs = observations.get_or_insert_with(|| serde_json::json!({}));
+                if obs.is_object() {
+                    obs["outside_clean_range"] = outside;
+                }
+            }
+        }
+    }
     Ok(AttackOutcome {
         name: attack.name().to_string(),
         atlas: attack.atlas().iter().map(|s| s.to_string()).collect(),
-        config: attack.config(),
-        observations: attack.observations(),
+        config,
+        observations,
         seed: task.seed,
         metrics,
         queries: QueryUse {
@@ -458,4 +478,23 @@ pub(crate) fn put_metric(metrics: &mut Metrics, metric: Metric, value: f64) {
     if let Err(e) = metrics.insert(metric, value) {
         tracing::warn!("{e}: left out of the report");
     }
+}
+
+/// How many adversarial values lie outside the range the clean inputs occupy, when any do.
+fn outside_clean_range(clean: &[f32], adversarial: &[f32]) -> Option<serde_json::Value> {
+    let (lo, hi) = clean
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    let outside = adversarial.iter().filter(|v| **v < lo || **v > hi).count();
+    (outside > 0).then(|| {
+        let (alo, ahi) = adversarial
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+                (a.min(*v), b.max(*v))
+            });
+        serde_json::json!({"values": outside, "of": adversarial.len(),
+            "clean_range": [lo, hi], "adversarial_range": [alo, ahi]})
+    })
 }
