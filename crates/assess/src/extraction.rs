@@ -150,16 +150,28 @@ pub fn run_defended(
     // Read before anyone else queries the monitor.
     let during = monitor.as_ref().map(|m| m.client_stats(LOCAL_CLIENT));
     let mut metrics = outcome.metrics.clone();
-    // The accuracy users get from the defended API's top answer.
+    // The accuracy users get from the defended API's top answer — asked as a user would, not
+    // as the client a blocking monitor has just cut off.
+    if let Some(m) = &monitor {
+        m.reset();
+    }
     let n = rows(&task.holdout.x, task.features())?;
-    let answered = wrapped
-        .query(&task.holdout.x)?
-        .labels(victim.info().num_classes);
+    match wrapped.query(&task.holdout.x) {
+        Ok(answered) => {
+            let answered = answered.labels(victim.info().num_classes);
+            let _ = metrics.insert(
+                Metric::CleanAccuracy,
+                train::accuracy(&answered, &task.holdout.y),
+            );
+        }
+        Err(aisec_ml::MlError::BudgetExhausted { used, max }) => tracing::warn!(
+            used,
+            max,
+            "the defended API refused the clean-accuracy measurement; it is left out"
+        ),
+        Err(e) => return Err(e.into()),
+    }
     wrapped.budget().refund(n as u64);
-    let _ = metrics.insert(
-        Metric::CleanAccuracy,
-        train::accuracy(&answered, &task.holdout.y),
-    );
     let mut info = defense.as_defense().reference();
     info.observed = guarded.observed();
     let mut prada = None;

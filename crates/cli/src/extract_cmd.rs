@@ -349,8 +349,13 @@ fn text(
             pct(m, aisec_core::Metric::CleanAccuracy)
         ));
         out.push_str(&format!(
-            "  queries              {}\n",
-            num(d, aisec_core::Metric::QueriesTotal, 0)
+            "  queries              {}{}\n",
+            num(d, aisec_core::Metric::QueriesTotal, 0),
+            run.outcome
+                .stop_reason
+                .as_ref()
+                .map(|r| format!(" (stopped: {r}; the figures are the partial run's)"))
+                .unwrap_or_default()
         ));
         if let Some((during, benign)) = &run.prada {
             match during.alert_at_query {

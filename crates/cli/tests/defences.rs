@@ -96,3 +96,33 @@ fn randomized_smoothing_is_measured_by_pgd_and_by_eot_pgd() {
     let mean_gain = gains.iter().sum::<f64>() / gains.len() as f64;
     assert!(mean_gain > 0.03, "gains {gains:?}");
 }
+
+/// A blocking monitor ends the attack, not the run: PRADA in blocking mode cuts the Jacobian
+/// attacker off part-way, and the command reports the partial run, why it stopped, and what
+/// ordinary users still get from the API (once, the assessor's own accuracy query was
+/// refused as the blocked client and the whole run exited 2).
+#[test]
+fn a_blocking_monitor_ends_the_attack_with_partial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "digits");
+    let o = common::aisec_line(&format!(
+        "attack extract --model {model} --dataset digits --attack jacobian --defend prada-block --format json"
+    ));
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        common::stderr(&o)
+    );
+    let r = common::json_of_any_exit(&o);
+    let d = &r["defended"];
+    assert_eq!(d["observations"]["budget_exhausted"], true, "{d}");
+    let why = d["observations"]["stop_reason"].as_str().unwrap();
+    assert!(why.contains("refused further queries"), "{why}");
+    let queries = common::num(&d["metrics"]["queries_total"]);
+    assert!(queries > 0.0 && queries < 5000.0, "{queries}");
+    assert!(common::num(&d["metrics"]["clean_accuracy"]) > 0.9, "{d}");
+    let text = common::stdout(&common::aisec_line(&format!(
+        "attack extract --model {model} --dataset digits --attack jacobian --defend prada-block"
+    )));
+    assert!(text.contains("stopped: the API refused"), "{text}");
+}
