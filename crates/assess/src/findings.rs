@@ -133,9 +133,10 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
     let fooled = outcome.examples.iter().filter(|e| e.success).count();
     let q = &outcome.queries;
     let (title, severity) = if q.inputs_not_evaluated > 0 {
-        let allowed = q
-            .allowed_total
-            .map_or_else(|| "a refusal".to_string(), |a| format!("{a}-query budget"));
+        let allowed = q.allowed_total.map_or_else(
+            || "target refusing queries".to_string(),
+            |a| format!("{a}-query budget"),
+        );
         (
             format!(
                 "{short} ({config}) against {subject} was stopped by the {allowed} after {} queries: it fooled {fooled} of {} inputs; {} inputs were not attacked to the end and are not evaluated, so robustness is not measured",

@@ -126,3 +126,36 @@ fn a_blocking_monitor_ends_the_attack_with_partial_results() {
     )));
     assert!(text.contains("stopped: the API refused"), "{text}");
 }
+
+/// A per-client limit on a served model ends a query attack with what it measured: the
+/// limit refuses the attack's queries and then the labels of its adversarial inputs, and the
+/// command reports the inputs it could not evaluate instead of exiting with an error.
+#[test]
+fn a_served_query_limit_ends_remote_attacks_with_partial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "digits");
+    for attack in ["square", "hsj"] {
+        let served = common::serve(&["--model", &model, "--max-queries-per-client", "300"]);
+        let o = common::aisec_line(&format!(
+            "attack evasion --model {} --dataset digits --attack {attack} --limit 20 --format json",
+            served.url
+        ));
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{attack}: {}",
+            common::stderr(&o)
+        );
+        let r = common::json_of_any_exit(&o);
+        let q = &r["observations"]["queries"];
+        assert_eq!(q["stopped_by_budget"], true, "{attack}: {r}");
+        assert!(
+            common::num(&q["inputs_not_evaluated"]) > 0.0,
+            "{attack}: {q}"
+        );
+        assert!(
+            common::num(&r["metrics"]["queries_total"]) > 0.0,
+            "{attack}: {r}"
+        );
+        assert!(r["metrics"]["clean_accuracy"].is_number(), "{attack}: {r}");
+    }
+}

@@ -154,6 +154,41 @@ pub(crate) fn query_or_stop(
     }
 }
 
+/// The target's labels for the adversarial inputs, asked in parts. A remote target counts
+/// these measuring queries against its per-client limit like any other, so one whose limit
+/// the attack spent refuses them: the inputs left unasked are marked unfinished (not
+/// evaluated, counted as not fooled, their clean label kept as a placeholder) and the run
+/// ends with what it could measure instead of an error.
+fn evaluate_until_refused(
+    task: &EvasionTask,
+    adversarial: &[f32],
+    clean: &[usize],
+    unfinished: &mut [bool],
+) -> Result<Vec<usize>> {
+    let features = task.model.info().features();
+    let mut labels = Vec::with_capacity(clean.len());
+    for part in adversarial.chunks(BUDGETED_CHUNK * features) {
+        match task.model.evaluate(part) {
+            Ok(l) => labels.extend(l),
+            Err(aisec_ml::MlError::BudgetExhausted { used, max }) => {
+                tracing::warn!(
+                    used,
+                    max,
+                    "the target refused to label the remaining adversarial inputs; they are reported as not evaluated"
+                );
+                task.stopped.set();
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for i in labels.len()..clean.len() {
+        labels.push(clean[i]);
+        unfinished[i] = true;
+    }
+    Ok(labels)
+}
+
 /// Runs `attack` on `task` and measures it.
 pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutcome> {
     let features = task.model.info().features();
@@ -207,10 +242,10 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     // The defender's measurements (clean and adversarial predictions) are not queries: they
     // are never paid from the adversary's budget.
     let clean = task.model.evaluate(task.x)?;
-    let (adversarial, unfinished) = perturb_within_budget(attack, task)?;
+    let (adversarial, mut unfinished) = perturb_within_budget(attack, task)?;
     let wall = started.elapsed().as_secs_f64();
     let queries = task.model.budget().used() - queries_before;
-    let adv_pred = task.model.evaluate(&adversarial)?;
+    let adv_pred = evaluate_until_refused(task, &adversarial, &clean, &mut unfinished)?;
 
     let mut examples = Vec::with_capacity(task.y.len());
     for i in 0..task.y.len() {
