@@ -239,3 +239,26 @@ fn errors_fail_closed() {
     let o = aisec(&["scan", "--help"]);
     assert!(stdout(&o).contains("Exit codes: 0"));
 }
+
+/// A file named like a model that holds text or nothing is not a model a loader would read —
+/// an unfinished download, a Git LFS pointer — and fails closed (exit 2), where it once was
+/// called safe; the same text named as text is safe.
+#[test]
+fn text_or_nothing_named_like_a_model_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let lfs = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 1234\n";
+    for (name, body) in [
+        ("model.onnx", lfs),
+        ("weights.safetensors", lfs),
+        ("empty.pt", ""),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let o = aisec(&["scan", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stdout(&o));
+        assert!(stdout(&o).contains("named like a"), "{}", stdout(&o));
+    }
+    let p = dir.path().join("pointer.txt");
+    std::fs::write(&p, lfs).unwrap();
+    assert_eq!(aisec(&["scan", p.to_str().unwrap()]).status.code(), Some(0));
+}

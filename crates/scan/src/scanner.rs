@@ -374,6 +374,50 @@ impl Ctx<'_> {
     }
 }
 
+/// Extensions that promise a model or tensor file: such a file that holds text or nothing is
+/// not what its name says (a failed download, an LFS pointer, a renamed file), and a loader
+/// would fail on it or treat it as something else, so the scanner fails closed.
+const MODEL_EXTENSIONS: &[&str] = &[
+    "pt",
+    "pth",
+    "bin",
+    "ckpt",
+    "onnx",
+    "h5",
+    "hdf5",
+    "keras",
+    "safetensors",
+    "gguf",
+    "pkl",
+    "pickle",
+    "joblib",
+    "npy",
+    "npz",
+    "tflite",
+    "pb",
+    "mar",
+    "nemo",
+];
+
+fn named_like_a_model(name: &str, data: &[u8]) -> Option<ScanError> {
+    let ext = Path::new(name).extension()?.to_str()?.to_ascii_lowercase();
+    if !MODEL_EXTENSIONS.contains(&ext.as_str()) {
+        return None;
+    }
+    let what = match sniff(data) {
+        Format::Empty => "empty",
+        Format::Text => "plain text",
+        _ => return None,
+    };
+    Some(ScanError::Unsupported {
+        location: name.to_string(),
+        message: format!(
+            "named like a .{ext} model file but {what}{}: not a model a loader would read (an unfinished download or a Git LFS pointer?)",
+            if what == "empty" { String::new() } else { format!(" ({} bytes)", data.len()) }
+        ),
+    })
+}
+
 /// Scans bytes that came from `name`.
 pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport {
     let start = Instant::now();
@@ -392,6 +436,9 @@ pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport 
     };
     let at = Location::file(name);
     ctx.scan(data, &at, 0, Role::Artifact);
+    if let Some(e) = named_like_a_model(name, data) {
+        ctx.error(e);
+    }
     let verdict = ctx
         .findings
         .iter()
