@@ -49,6 +49,8 @@ pub struct ExtractionParams {
 #[derive(Clone, Copy)]
 pub struct ExtractionEntry {
     pub info: &'static AttackInfo,
+    /// The optional command-line flags it reads; any other is refused rather than ignored.
+    pub reads: &'static [&'static str],
     pub build: fn(&ExtractionParams) -> Result<Box<dyn crate::extract::ExtractionAttack>>,
 }
 

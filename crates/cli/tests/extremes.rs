@@ -164,7 +164,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
             base: &extract_base,
             numeric: &[
                 ("--total-queries", "--attack equation"),
-                ("--queries", "--attack knockoff --substitute logreg"),
+                ("--queries", "--attack equation"),
                 ("--transfer-eps", "--attack equation"),
                 ("--seed", "--attack equation"),
                 ("--timeout", "--attack equation"),

@@ -95,6 +95,21 @@ fn the_ambiguous_budget_flag_and_unused_flags_are_refused() {
         "attack evasion --model {model} --dataset digits --attack square --restarts 2"
     ));
     fails_with(&o, "--restarts does not apply to evasion.square");
+    // The same for extraction: each attack declares the flags it reads.
+    let o = aisec_line(&format!(
+        "attack extract --model {model} --dataset digits --attack knockoff --solver exact"
+    ));
+    fails_with(
+        &o,
+        "--solver does not apply to extract.knockoff: it is read by equation",
+    );
+    let o = aisec_line(&format!(
+        "attack extract --model {model} --dataset digits --attack equation --strategy adaptive"
+    ));
+    fails_with(
+        &o,
+        "--strategy does not apply to extract.equation: it is read by knockoff",
+    );
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub const INFO: AttackInfo = AttackInfo {
 };
 
 pub const ENTRY: crate::registry::ExtractionEntry = crate::registry::ExtractionEntry {
+    reads: &["--queries", "--substitute", "--solver"],
     info: &INFO,
     build: |p| {
         let mut c = EquationConfig::default();

@@ -26,6 +26,7 @@ pub const INFO: AttackInfo = AttackInfo {
 };
 
 pub const ENTRY: crate::registry::ExtractionEntry = crate::registry::ExtractionEntry {
+    reads: &["--substitute"],
     info: &INFO,
     build: |p| {
         let mut c = JacobianConfig::default();

@@ -27,6 +27,7 @@ pub const INFO: AttackInfo = AttackInfo {
 };
 
 pub const ENTRY: crate::registry::ExtractionEntry = crate::registry::ExtractionEntry {
+    reads: &["--substitute", "--strategy", "--pool"],
     info: &INFO,
     build: |p| {
         let mut c = KnockoffConfig::default();
