@@ -35,9 +35,10 @@ pub struct ScanArgs {
     /// "unknown".
     #[arg(long)]
     pub strict: bool,
-    /// Add MODULE.NAME (or MODULE.*) to the allowlist after reviewing it; repeatable. Calls of
+    /// Add MODULE.NAME (or MODULE.*) to the allowlist after reviewing it; repeatable, or
+    /// several comma-separated (--allow a.b,c.d). Calls of
     /// it then pass. Names on the deny list stay dangerous.
-    #[arg(long = "allow", value_name = "MODULE.NAME")]
+    #[arg(long = "allow", value_name = "MODULE.NAME", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// A file of allowlist entries: one MODULE.NAME per line, optional reason after it,
     /// `#` comments.

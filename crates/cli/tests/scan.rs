@@ -157,6 +157,15 @@ fn unreviewed_calls_fail_references_need_strict_and_allowlists_clear_them() {
             .code(),
         Some(0)
     );
+    // A comma-separated list allows each of its names (it once allowed none).
+    assert_eq!(
+        aisec_line(&format!(
+            "scan {path} --allow other.Thing,ourlab.models.Net"
+        ))
+        .status
+        .code(),
+        Some(0)
+    );
     // A reference that is never called is reported, and fails only under --strict.
     let reference = dir.path().join("reference.pkl");
     std::fs::write(
