@@ -175,16 +175,30 @@ fn check_flags(attack: &registry::EvasionEntry, args: &EvasionArgs) -> Result<()
         ("--restarts", args.restarts.is_some()),
         ("--queries-per-input", args.queries_per_input.is_some()),
     ];
+    let readers: Vec<(&str, &[&str])> = registry::evasion_attacks()
+        .iter()
+        .map(|e| (e.name, e.reads))
+        .collect();
+    refuse_unread(&given, attack.name, attack.reads, &readers)
+}
+
+/// Refuses each flag that was `given` but that `attack` does not `read`, naming the attacks
+/// (of `readers`: name and flags read) that do.
+pub(crate) fn refuse_unread(
+    given: &[(&str, bool)],
+    attack: &str,
+    reads: &[&str],
+    readers: &[(&str, &[&str])],
+) -> Result<()> {
     for (flag, set) in given {
-        if set && !attack.reads.contains(&flag) {
-            let short: Vec<&str> = registry::evasion_attacks()
+        if *set && !reads.contains(flag) {
+            let short: Vec<&str> = readers
                 .iter()
-                .filter(|e| e.reads.contains(&flag))
-                .map(|e| e.name.trim_start_matches("evasion."))
+                .filter(|(_, r)| r.contains(flag))
+                .map(|(name, _)| name.split_once('.').map_or(*name, |(_, n)| n))
                 .collect();
             anyhow::bail!(
-                "{flag} does not apply to {}: it is read by {}",
-                attack.name,
+                "{flag} does not apply to {attack}: it is read by {}",
                 short.join(", ")
             );
         }

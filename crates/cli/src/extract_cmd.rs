@@ -143,26 +143,22 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         anyhow::bail!("--total-queries must be at least 1 query");
     }
     // A flag the attack does not read is an error naming the attacks that read it.
-    for (flag, set) in [
-        ("--queries", args.queries.is_some()),
-        ("--substitute", args.substitute.is_some()),
-        ("--solver", args.solver.is_some()),
-        ("--strategy", args.strategy.is_some()),
-        ("--pool", args.pool.is_some()),
-    ] {
-        if set && !entry.reads.contains(&flag) {
-            let readers: Vec<&str> = aisec_attacks::registry::extraction_attacks()
-                .iter()
-                .filter(|e| e.reads.contains(&flag))
-                .map(|e| e.name.trim_start_matches("extract."))
-                .collect();
-            anyhow::bail!(
-                "{flag} does not apply to {}: it is read by {}",
-                entry.name,
-                readers.join(", ")
-            );
-        }
-    }
+    let readers: Vec<(&str, &[&str])> = aisec_attacks::registry::extraction_attacks()
+        .iter()
+        .map(|e| (e.name, e.reads))
+        .collect();
+    crate::attack_cmd::refuse_unread(
+        &[
+            ("--queries", args.queries.is_some()),
+            ("--substitute", args.substitute.is_some()),
+            ("--solver", args.solver.is_some()),
+            ("--strategy", args.strategy.is_some()),
+            ("--pool", args.pool.is_some()),
+        ],
+        entry.name,
+        entry.reads,
+        &readers,
+    )?;
     if let Some(dir) = &args.save_substitute {
         crate::output::check_writable(dir, "--save-substitute")?;
     }

@@ -97,17 +97,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
     let model = common::train(dir.path(), "logreg", "digits");
     let evasion_base = format!("attack evasion --model {model} --dataset digits --limit 4");
     // User data has no known range, so ε is not bounded by it: the path where 1e30 panicked.
-    let o = common::aisec(&[
-        "data",
-        "export",
-        "--dataset",
-        "digits",
-        "--split",
-        "test",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    common::export_digits(dir.path());
     let npy_base = format!(
         "attack evasion --model {model} --data {} --labels {} --limit 4 --clip none",
         dir.path().join("x.npy").display(),
@@ -269,17 +259,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
 fn an_output_never_overwrites_an_input() {
     let dir = tempfile::tempdir().unwrap();
     let model = common::train(dir.path(), "logreg", "digits");
-    let o = common::aisec(&[
-        "data",
-        "export",
-        "--dataset",
-        "digits",
-        "--split",
-        "test",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    common::export_digits(dir.path());
     let x = dir.path().join("x.npy");
     let before = std::fs::read(&x).unwrap();
     let respelt = dir.path().join(".").join("x.npy");

@@ -154,17 +154,7 @@ fn minimum_norm_attacks_state_norms_not_a_verdict() {
 fn the_clip_is_stated_and_leaving_the_data_range_is_warned() {
     let dir = tempfile::tempdir().unwrap();
     let model = common::train(dir.path(), "logreg", "digits");
-    let o = common::aisec(&[
-        "data",
-        "export",
-        "--dataset",
-        "digits",
-        "--split",
-        "test",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    common::export_digits(dir.path());
     let data = format!(
         "--data {} --labels {}",
         dir.path().join("x.npy").display(),

@@ -53,6 +53,22 @@ pub fn fails_with(o: &Output, mentions: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// The digits test split as `dir/x.npy` and `dir/y.npy` (`aisec data export`): user data,
+/// with no input range aisec knows.
+pub fn export_digits(dir: &Path) {
+    let o = aisec(&[
+        "data",
+        "export",
+        "--dataset",
+        "digits",
+        "--split",
+        "test",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 pub fn train(dir: &Path, arch: &str, dataset: &str) -> String {
     let out = dir.join(format!("{arch}-{dataset}"));
     let o = aisec(&[
