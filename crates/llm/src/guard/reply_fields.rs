@@ -139,6 +139,17 @@ pub struct ResponseFields {
 }
 
 impl ResponseFields {
+    /// Takes in a body or a stream event as the server sent it: JSON read field by field,
+    /// anything else as plain text.
+    pub fn absorb_text(&mut self, text: &str) {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => {
+                self.absorb(&v);
+            }
+            Err(_) => self.rest.absorb_raw(text),
+        }
+    }
+
     /// Takes in a whole response or one stream event; returns the choice indices it touched.
     pub fn absorb(&mut self, value: &Value) -> Vec<u64> {
         let mut touched = Vec::new();

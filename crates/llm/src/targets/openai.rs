@@ -148,12 +148,7 @@ fn delivered(body: &str, events: &[String]) -> String {
         if part.trim() == "[DONE]" {
             continue;
         }
-        match serde_json::from_str::<Value>(part) {
-            Ok(v) => {
-                fields.absorb(&v);
-            }
-            Err(_) => fields.rest.absorb_raw(part),
-        }
+        fields.absorb_text(part);
     }
     let mut lines: Vec<String> = Vec::new();
     for f in fields.choices.values().chain(std::iter::once(&fields.rest)) {

@@ -277,13 +277,23 @@ fn check_fields(fields: &ResponseFields, protect: &Protected) -> Vec<Placed> {
     out
 }
 
-/// The last net before a blocked reply leaves: its serialized bytes, read as text, carry no
-/// protected secret and nothing the checks flag.
-fn still_leaks(body: &Value, protect: &Protected) -> bool {
+/// Everything protected that `text` (a body as it would be sent) carries: the checks on its
+/// fields, and a protected secret anywhere in its bytes. Empty when it may leave.
+fn leaks_in(text: &str, protect: &Protected) -> Vec<Placed> {
     let mut fields = ResponseFields::default();
-    fields.absorb(body);
-    !check_fields(&fields, protect).is_empty()
-        || canary::detect(&body.to_string(), &protect.secrets).hit
+    fields.absorb_text(text);
+    let mut findings = check_fields(&fields, protect);
+    let raw = canary::detect(text, &protect.secrets);
+    if findings.is_empty() && raw.hit {
+        findings.push((
+            None,
+            output::OutputFinding {
+                detector: "secret-leak",
+                evidence: raw.evidence.unwrap_or_default(),
+            },
+        ));
+    }
+    findings
 }
 
 fn withheld_choice(index: u64) -> Value {
@@ -322,7 +332,9 @@ fn block_reply(mut out: Value, findings: &[Placed], protect: &Protected, id: u64
         });
     }
     out["aisec_guard"] = json!({"blocked": true, "request": id, "findings": public(findings)});
-    if still_leaks(&out, protect) {
+    // The last net before a blocked reply leaves: its serialized bytes carry nothing
+    // protected, or nothing of the upstream's leaves at all.
+    if !leaks_in(&out.to_string(), protect).is_empty() {
         return withheld_reply(id, findings);
     }
     out
@@ -331,15 +343,8 @@ fn block_reply(mut out: Value, findings: &[Placed], protect: &Protected, id: u64
 /// An upstream error body passes unchanged unless it carries something protected (a server
 /// that echoes the prompt in its error): then a generic error with the same status.
 fn upstream_error(status: u16, text: String, protect: &Protected, s: &Shared, id: u64) -> String {
-    let mut fields = ResponseFields::default();
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) => {
-            fields.absorb(&v);
-        }
-        Err(_) => fields.rest.absorb_raw(&text),
-    }
-    let findings = check_fields(&fields, protect);
-    if findings.is_empty() && !canary::detect(&text, &protect.secrets).hit {
+    let findings = leaks_in(&text, protect);
+    if findings.is_empty() {
         return text;
     }
     s.log(

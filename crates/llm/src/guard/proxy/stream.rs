@@ -76,12 +76,7 @@ pub(super) fn reply(
             .map(|i| (Some(*i), length(&fields, Some(*i))))
             .chain(std::iter::once((None, fields.rest.chars())))
             .collect();
-        match serde_json::from_str::<Value>(&event) {
-            Ok(v) => {
-                fields.absorb(&v);
-            }
-            Err(_) => fields.rest.absorb_raw(&event),
-        }
+        fields.absorb_text(&event);
         let touched: Vec<Option<u64>> = fields
             .choices
             .keys()
