@@ -36,12 +36,7 @@ pub fn print_text(text: &str) -> Result<()> {
 pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
         Some(p) => {
-            if let Some(input) = also_an_input(p) {
-                anyhow::bail!(
-                    "{}: that is {input}, an input of this command; writing there would destroy it (choose another file)",
-                    p.display()
-                );
-            }
+            not_an_input(p, &p.display().to_string())?;
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create directory {}", dir.display()))?;
@@ -97,13 +92,18 @@ pub fn check_writable(path: &std::path::Path, flag: &str) -> anyhow::Result<()> 
             parent.display()
         );
     }
-    if let Some(input) = also_an_input(path) {
-        anyhow::bail!(
-            "{flag} {}: that is {input}, an input of this command; writing there would destroy it (choose another file)",
-            path.display()
-        );
-    }
+    not_an_input(path, &format!("{flag} {}", path.display()))?;
     Ok(())
+}
+
+/// Refuses an output `path` (`shown` as the error names it) that is one of the command's inputs.
+fn not_an_input(path: &std::path::Path, shown: &str) -> anyhow::Result<()> {
+    match also_an_input(path) {
+        Some(input) => anyhow::bail!(
+            "{shown}: that is {input}, an input of this command; writing there would destroy it (choose another file)"
+        ),
+        None => Ok(()),
+    }
 }
 
 /// The command-line argument, other than the output's own, that names the same existing file

@@ -123,14 +123,7 @@ fn the_shipped_guard_holds_its_figures_on_both_validation_splits() {
 #[test]
 fn the_shipped_guard_lets_ordinary_chat_through() {
     let guard = Guard::shipped().unwrap();
-    let fixture = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("payloads/ordinary-chat.txt"),
-    )
-    .unwrap();
-    let messages: Vec<&str> = fixture
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .collect();
+    let messages = aisec_llm::benign::ordinary_chat();
     assert_eq!(messages.len(), 59);
     let flagged: Vec<&&str> = messages
         .iter()
