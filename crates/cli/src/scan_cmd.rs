@@ -207,6 +207,22 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
             if let Some(op) = &finding.opcode {
                 place.push_str(&format!(" ({op})"));
             }
+            if finding.occurrences > 1 {
+                place.push_str(&format!(", {} times", finding.occurrences));
+                if !finding.repeated_at.is_empty() {
+                    let at: Vec<String> = finding.repeated_at.iter().map(u64::to_string).collect();
+                    let more = finding.occurrences - 1 - finding.repeated_at.len();
+                    place.push_str(&format!(
+                        " (also at bytes {}{})",
+                        at.join(", "),
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
+            }
             out.push_str(&format!(
                 "  [{}] {} {}{place}: {}\n",
                 finding.severity.as_str().to_uppercase(),

@@ -20,10 +20,13 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
+/// A result's level: `error` for what runs code or reads files when loaded (dangerous at
+/// high or critical severity), `warning` for what needs a reviewer (suspicious and unknown
+/// findings, dangerous ones of lower severity), `note` for information.
 fn level(verdict: Verdict, severity: Severity) -> &'static str {
     match (verdict, severity) {
-        (_, Severity::Info) => "note",
-        (Verdict::Dangerous | Verdict::Suspicious, _) => "error",
+        (_, Severity::Info) | (Verdict::Safe, _) => "note",
+        (Verdict::Dangerous, Severity::Critical | Severity::High) => "error",
         _ => "warning",
     }
 }
@@ -80,6 +83,9 @@ pub fn to_sarif(report: &ScanReport) -> Value {
             }
             if let Some(call) = &f.call {
                 text = format!("{text}: {call}");
+            }
+            if f.occurrences > 1 {
+                text = format!("{text} ({} occurrences in this file)", f.occurrences);
             }
             let mut region = json!({});
             if let Some(o) = f.offset.filter(|_| f.member.is_none()) {

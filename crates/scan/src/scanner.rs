@@ -2,6 +2,7 @@
 //! and collect findings and errors per file. Files are scanned in parallel; everything about
 //! one file stays on one thread.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -123,7 +124,62 @@ pub struct ScanFinding {
     pub message: String,
     pub atlas: &'static [&'static str],
     pub cwe: &'static [&'static str],
+    /// How many times the same finding (rule, verdict, member, opcode, call, message) occurs
+    /// in the file: a model with nine layers of one unknown class is one finding, nine times.
+    #[serde(skip_serializing_if = "is_one")]
+    pub occurrences: usize,
+    /// The byte offsets of the repeats after `offset` (the first [`MAX_REPEAT_OFFSETS`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeated_at: Vec<u64>,
 }
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+/// Repeats of one finding whose offsets are listed.
+pub const MAX_REPEAT_OFFSETS: usize = 16;
+
+/// Folds repeats of the same finding into the first, in the order they were found.
+fn fold_repeats(findings: Vec<ScanFinding>) -> Vec<ScanFinding> {
+    let mut out: Vec<ScanFinding> = Vec::with_capacity(findings.len());
+    let mut index: HashMap<FindingKey, usize> = HashMap::new();
+    for f in findings {
+        let key = (
+            f.rule,
+            f.verdict,
+            f.member.clone(),
+            f.opcode.clone(),
+            f.call.clone(),
+            f.message.clone(),
+        );
+        match index.get(&key) {
+            Some(&i) => {
+                let first = &mut out[i];
+                first.occurrences += 1;
+                if let Some(o) = f.offset {
+                    if first.repeated_at.len() < MAX_REPEAT_OFFSETS {
+                        first.repeated_at.push(o);
+                    }
+                }
+            }
+            None => {
+                index.insert(key, out.len());
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+type FindingKey = (
+    &'static str,
+    Verdict,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 impl ScanFinding {
     pub fn new(rule_id: RuleId, verdict: Verdict, at: &Location, message: String) -> Self {
@@ -141,6 +197,8 @@ impl ScanFinding {
             message,
             atlas: r.atlas,
             cwe: r.cwe,
+            occurrences: 1,
+            repeated_at: Vec::new(),
         }
     }
 
@@ -452,7 +510,7 @@ pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport 
         verdict,
         bytes: data.len() as u64,
         parts: ctx.parts,
-        findings: ctx.findings,
+        findings: fold_repeats(ctx.findings),
         errors: ctx.errors,
         pickles: ctx.pickles,
         opcodes: ctx.opcodes,

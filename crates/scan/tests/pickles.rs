@@ -587,3 +587,52 @@ fn pickles_and_code_staged_inside_values_are_scanned() {
         &hold(PickleWriter::new().string("a learning-rate schedule with warm restarts")),
     );
 }
+
+/// A model with nine objects of one unknown class, or nine identical calls, is one finding
+/// nine times (with the offsets of the repeats), not nine findings; different calls stay apart.
+#[test]
+fn repeats_of_one_finding_are_folded_with_their_offsets() {
+    let mut w = PickleWriter::new().proto(2).empty_list();
+    for _ in 0..9 {
+        w = w
+            .global("posix", "system")
+            .binunicode("true")
+            .tuple1()
+            .reduce()
+            .append();
+    }
+    let bytes = w
+        .global("posix", "system")
+        .binunicode("id")
+        .tuple1()
+        .reduce()
+        .append()
+        .stop()
+        .finish();
+    let r = scan_bytes("nine.pkl", &bytes, &ScanOptions::default());
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    assert_eq!(r.findings.len(), 2, "{:#?}", r.findings);
+    let nine = &r.findings[0];
+    assert_eq!(nine.call.as_deref(), Some("posix.system(\"true\")"));
+    assert_eq!(nine.occurrences, 9);
+    assert_eq!(nine.repeated_at.len(), 8);
+    assert!(nine
+        .repeated_at
+        .windows(2)
+        .all(|w| w[0] < w[1] && Some(w[0]) > nine.offset));
+    assert_eq!(r.findings[1].occurrences, 1);
+    let json = serde_json::to_value(&r.findings[1]).unwrap();
+    assert!(json.get("occurrences").is_none(), "{json}");
+    let sarif = aisec_scan::sarif::to_sarif(&aisec_scan::scanner::ScanReport {
+        files: vec![r],
+        strict: false,
+        limits: Limits::default(),
+    });
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["level"], "error");
+    assert!(results[0]["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("9 occurrences"));
+}
