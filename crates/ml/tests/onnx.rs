@@ -104,6 +104,41 @@ fn every_other_operator_matches_reference_outputs_and_gradients() {
     );
 }
 
+/// The activations of PyTorch's classic MNIST example and its variants (LeakyRelu, Elu,
+/// LogSoftmax): a model ending in LogSoftmax is attacked through its logits (the input of
+/// the LogSoftmax), and LogSoftmax itself evaluates to the reference's log-probabilities.
+#[test]
+fn leaky_relu_elu_and_log_softmax_match_the_reference() {
+    let read = |name: &str| npy::read(&fixture(name)).unwrap().to_f32();
+    let x = read("activations.inputs.npy");
+    let outputs = |file: &str| {
+        let model = OnnxModel::load(&fixture(file)).unwrap();
+        assert_eq!(model.info().input_shape, vec![6]);
+        assert_eq!(model.info().num_classes, 4);
+        let device = tensor::device();
+        let out =
+            tensor::to_vec(Differentiable::logits(&model, tensor::matrix(&x, 5, &device)).unwrap());
+        (model, out)
+    };
+    let (model, logits) = outputs("activations.onnx");
+    let err = max_abs_diff(&logits, &read("activations.logits.npy"));
+    assert!(err < 1e-4, "logits differ from the reference by {err}");
+    let (_, logprobs) = outputs("activations-tail.onnx");
+    let err = max_abs_diff(&logprobs, &read("activations.logprobs.npy"));
+    assert!(
+        err < 1e-4,
+        "log-probabilities differ from the reference by {err}"
+    );
+    let expected = read("activations.grads.npy");
+    let got = weighted_gradient(&model, &x, 5, &read("activations.weights.npy"));
+    let scale = expected.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    let err = max_abs_diff(&got, &expected);
+    assert!(
+        scale > 1e-3 && err < 1e-3 * scale,
+        "gradients differ from finite differences by {err} (scale {scale})"
+    );
+}
+
 #[test]
 fn unsupported_operators_and_bad_files_are_named() {
     let err = OnnxModel::load(&fixture("unsupported.onnx"))

@@ -221,13 +221,14 @@ impl OnnxModel {
             path: path.to_path_buf(),
             message: "the graph has no output".into(),
         })?;
-        // Attacks want logits: when the model ends in Softmax, its input is the logits.
+        // Attacks want logits: when the model ends in Softmax or LogSoftmax (PyTorch's
+        // classic MNIST example ends in log_softmax), its input is the logits.
         let logits_name = match graph
             .nodes
             .iter()
             .find(|n| n.outputs.contains(&output.name))
         {
-            Some(n) if n.op_type == "Softmax" => n
+            Some(n) if n.op_type == "Softmax" || n.op_type == "LogSoftmax" => n
                 .inputs
                 .first()
                 .cloned()

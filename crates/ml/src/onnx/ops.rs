@@ -24,6 +24,7 @@ pub const SUPPORTED: &[&str] = &[
     "Conv",
     "Div",
     "Dropout",
+    "Elu",
     "Equal",
     "Erf",
     "Expand",
@@ -40,8 +41,10 @@ pub const SUPPORTED: &[&str] = &[
     "Identity",
     "LSTM",
     "LayerNormalization",
+    "LeakyRelu",
     "Less",
     "LessOrEqual",
+    "LogSoftmax",
     "Loop",
     "MatMul",
     "Max",
@@ -213,6 +216,19 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
     let out = match node.op_type.as_str() {
         "Identity" | "Dropout" => x(0)?,
         "Relu" => x(0)?.map(activation::relu)?,
+        "LeakyRelu" => {
+            let alpha = float_attr(node, "alpha", 0.01);
+            x(0)?.map(|t| activation::leaky_relu(t, f64::from(alpha)))?
+        }
+        // x for x > 0, α(eˣ − 1) otherwise; written with clamps so that both sides stay
+        // differentiable burn operations.
+        "Elu" => {
+            let alpha = float_attr(node, "alpha", 1.0);
+            x(0)?.map(|t| {
+                let negative = t.clone().clamp_max(0.0).exp().sub_scalar(1.0);
+                t.clamp_min(0.0) + negative.mul_scalar(alpha)
+            })?
+        }
         "Sigmoid" => x(0)?.map(activation::sigmoid)?,
         "Tanh" => x(0)?.map(|t| t.tanh())?,
         "HardSigmoid" => {
@@ -245,12 +261,16 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         "Sub" => x(0)?.zip(x(1)?, |a, b| a - b)?,
         "Mul" => x(0)?.zip(x(1)?, |a, b| a * b)?,
         "Div" => x(0)?.zip(x(1)?, |a, b| a / b)?,
-        "Softmax" => {
+        "Softmax" | "LogSoftmax" => {
             let v = x(0)?;
             let dims = v.dims();
             let a = axis(int_attr(node, "axis", -1), dims.len(), node)?;
             let shift = 4 - dims.len();
-            v.map(|t| activation::softmax(t, a + shift))?
+            if node.op_type == "Softmax" {
+                v.map(|t| activation::softmax(t, a + shift))?
+            } else {
+                v.map(|t| activation::log_softmax(t, a + shift))?
+            }
         }
         "Conv" => {
             let input = x(0)?.float4()?;
