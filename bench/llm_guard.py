@@ -3,9 +3,10 @@
 Both are trained on the same rows and thresholded by the same rule (max F1 over the pooled
 validation rows). The scikit-learn baseline is run at its default C=1 and at the C values
 around it, so that the comparison is not against one unlucky setting — on the injection data
-alone, and again with the ordinary chat the shipped guard also learns (chatterbot-corpus's
-train and validation splits, the third argument), so that each row also says how much
-ordinary chat it flags: chatterbot-corpus's test split and aisec's 59 hand-written messages.
+alone, and again with the ordinary traffic the shipped guard also learns (chatterbot-corpus's
+and the evals registry's train and validation splits, in the folder of the third argument),
+so that each row also says how much ordinary traffic it flags: both corpora's test splits and
+aisec's 59 hand-written messages.
 """
 import itertools
 import json
@@ -23,9 +24,14 @@ from sklearn.pipeline import make_union
 data, aisec, chat = sys.argv[1], sys.argv[2], sys.argv[3]
 ordinary = [l for l in open("crates/llm/payloads/ordinary-chat.txt", encoding="utf-8").read().splitlines()
             if l.strip() and not l.startswith("#")]
-chat_train = pd.read_csv(f"{chat}/chat-train.csv", keep_default_na=False)
-chat_val = pd.read_csv(f"{chat}/chat-validation.csv", keep_default_na=False)
+def benign(split):
+    return pd.concat([pd.read_csv(f"{chat}/{kind}-{split}.csv", keep_default_na=False)[["text", "label"]]
+                      for kind in ("chat", "task")])
+
+
+chat_train, chat_val = benign("train"), benign("validation")
 chat_test = pd.read_csv(f"{chat}/chat-test.csv", keep_default_na=False)
+task_test = pd.read_csv(f"{chat}/task-test.csv", keep_default_na=False)
 splits = {
     "s-labs": ("s-labs/train.csv", "s-labs/validation.csv"),
     "neuralchemy": ("neuralchemy/core-train.parquet", "neuralchemy/core-validation.parquet"),
@@ -90,9 +96,10 @@ for with_chat, c in itertools.product((False, True), [0.5, 1.0, 2.0, 4.0, 10.0])
         clf.predict_proba(vec.transform([text]))
         lat.append((time.perf_counter() - t0) * 1e6)
     edge = (val["neuralchemy"].category == "edge_case").values
-    row = {"detector": f"sklearn tfidf+LR C={c}" + (", with chat" if with_chat else ""), "threshold": t, "train_s": train_s,
-           "edge_case_fpr": float((scores["neuralchemy"][edge] >= t).mean()),
+    row = {"detector": f"sklearn tfidf+LR C={c}" + (", with chat and tasks" if with_chat else ""), "threshold": t,
+           "train_s": train_s, "edge_case_fpr": float((scores["neuralchemy"][edge] >= t).mean()),
            "chat_test_fpr": float((clf.predict_proba(vec.transform(chat_test.text.astype(str)))[:, 1] >= t).mean()),
+           "task_test_fpr": float((clf.predict_proba(vec.transform(task_test.text.astype(str)))[:, 1] >= t).mean()),
            "ordinary_flagged": int((clf.predict_proba(vec.transform(ordinary))[:, 1] >= t).sum()),
            "p50_us": float(np.percentile(lat, 50)), "p99_us": float(np.percentile(lat, 99))}
     for k in val:
@@ -117,6 +124,7 @@ try:
         edge = (val["neuralchemy"].category == "edge_case").values
         row = {"detector": name, "threshold": t, "edge_case_fpr": float((scores["neuralchemy"][edge] >= t).mean()),
                "chat_test_fpr": float((g._clf.predict_proba(g._vectorizer.transform(chat_test.text.astype(str)))[:, 1] >= t).mean()),
+               "task_test_fpr": float((g._clf.predict_proba(g._vectorizer.transform(task_test.text.astype(str)))[:, 1] >= t).mean()),
                "ordinary_flagged": int((g._clf.predict_proba(g._vectorizer.transform(ordinary))[:, 1] >= t).sum()),
                "p50_us": float(np.percentile(lat, 50)), "p99_us": float(np.percentile(lat, 99))}
         for k in val:
@@ -139,21 +147,22 @@ for k, (_, rel) in splits.items():
         ours["edge_case_fpr"] = next(g["false_positive_rate"] for g in o["groups"] if g["group"] == "edge_case")
         ours["p50_us"], ours["p99_us"] = o["latency_per_text"]["p50_us"], o["latency_per_text"]["p99_us"]
         ours["f1_ci95"] = o["f1_ci95"]
-r = json.loads(subprocess.run([aisec, "--format", "json", "llm", "guard", "eval", "--data", f"{chat}/chat-test.csv"],
-                              check=True, capture_output=True, text=True).stdout)
-ours["chat_test_fpr"] = r["metrics"]["false_positive_rate"]
+for kind in ("chat", "task"):
+    r = json.loads(subprocess.run([aisec, "--format", "json", "llm", "guard", "eval", "--data", f"{chat}/{kind}-test.csv"],
+                                  check=True, capture_output=True, text=True).stdout)
+    ours[f"{kind}_test_fpr"] = r["metrics"]["false_positive_rate"]
 ours["ordinary_flagged"] = sum(
     subprocess.run([aisec, "llm", "guard", "check", text], capture_output=True).returncode == 1 for text in ordinary)
 rows.append(ours)
 
-print("| detector | S-Labs F1 | P | R | FPR | AUC | neuralchemy F1 | P | R | FPR | AUC | edge-case FPR | chat-test FPR | ordinary flagged (59) | p50 µs | p99 µs |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| detector | S-Labs F1 | P | R | FPR | AUC | neuralchemy F1 | P | R | FPR | AUC | edge-case FPR | chat-test FPR | task-test FPR | ordinary flagged (59) | p50 µs | p99 µs |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     cells = [r["detector"]]
     for k in ("s-labs", "neuralchemy"):
         f = r[k]
         cells += [f"{f['f1']:.4f}", f"{f['precision']:.4f}", f"{f['recall']:.4f}", f"{f['fpr']:.4f}", f"{f['auc']:.4f}"]
-    cells += [f"{r['edge_case_fpr']:.3f}", f"{r['chat_test_fpr']:.4f}",
+    cells += [f"{r['edge_case_fpr']:.3f}", f"{r['chat_test_fpr']:.4f}", f"{r['task_test_fpr']:.4f}",
               str(r["ordinary_flagged"]),
               f"{r['p50_us']:.1f}", f"{r['p99_us']:.1f}"]
     print("| " + " | ".join(cells) + " |")

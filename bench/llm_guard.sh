@@ -3,8 +3,8 @@
 # training splits (S-Labs + neuralchemy core) with the same threshold rule (the one that
 # maximises F1 on the two validation splits pooled): F1, precision, recall, FPR, AUC, the
 # false-positive rate on neuralchemy's hard negatives (its edge_case rows) and latency per
-# prompt, and how much ordinary chat each flags (with and without chatterbot-corpus in the
-# training rows). scikit-learn goes into a throwaway venv under /tmp.
+# prompt, and how much ordinary traffic each flags (with and without chatterbot-corpus and the
+# evals registry's tasks in the training rows). scikit-learn goes into a throwaway venv under /tmp.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/cache.sh"
 cd "$(dirname "$0")/.."
@@ -18,7 +18,9 @@ mkdir -p /tmp/prompt-guardrail && rm -rf /tmp/prompt-guardrail/x
 (cd /tmp/prompt-guardrail && mkdir x && cd x && python3 -m zipfile -e ../prompt_guardrail-1.0.1-py3-none-any.whl .)
 target/release/aisec scan /tmp/prompt-guardrail/x/guardify/models/
 "$VENV/bin/pip" install --quiet --no-deps /tmp/prompt-guardrail/prompt_guardrail-1.0.1-py3-none-any.whl joblib
-# The ordinary chat the shipped guard also learns, split as it was.
+# The ordinary chat and tasks the shipped guard also learns, split as they were.
 corpus=$(scripts/fetch-chat-corpus.sh)
 target/release/aisec llm guard chat-corpus "$corpus" --out /tmp/aisec-chat-splits > /dev/null
+tasks=$(scripts/fetch-task-corpus.sh)
+target/release/aisec llm guard task-corpus "$tasks" --out /tmp/aisec-chat-splits > /dev/null
 "$VENV/bin/python" bench/llm_guard.py "${AISEC_LLM_DATA:-../shared/llm-data}" target/release/aisec /tmp/aisec-chat-splits

@@ -38,11 +38,18 @@ pub enum GuardCommand {
     /// chat-train.csv, chat-validation.csv, chat-test.csv (columns text, label = 0, language),
     /// every distinct utterance once, split 60/20/20 by a hash of its text.
     ChatCorpus(ChatCorpusArgs),
+    /// Turn the evals registry's data folder (scripts/fetch-task-corpus.sh fetches it) into
+    /// benign training, validation and test files of task-shaped messages: task-train.csv,
+    /// task-validation.csv, task-test.csv (columns text, label = 0, eval), at most 20 distinct
+    /// user messages per eval, evals of attacks and encoded text left out, split 60/20/20 by a
+    /// hash of the text.
+    TaskCorpus(ChatCorpusArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ChatCorpusArgs {
-    /// The corpus's data folder: one folder per language of YAML conversation files.
+    /// The corpus's data folder: for `chat-corpus` one folder per language of YAML
+    /// conversation files, for `task-corpus` one folder per eval of JSONL samples.
     pub corpus: PathBuf,
     /// Where the three CSV files are written.
     #[arg(long, value_name = "DIR")]
@@ -193,16 +200,31 @@ pub fn run(cli: &Cli, cmd: &GuardCommand) -> Result<Outcome> {
         GuardCommand::Check(a) => check(cli, a),
         GuardCommand::Serve(a) => serve(a),
         GuardCommand::Attack(a) => attack(cli, a),
-        GuardCommand::ChatCorpus(a) => chat_corpus(cli, a),
+        GuardCommand::ChatCorpus(a) => benign_corpus(cli, a, Corpus::Chat),
+        GuardCommand::TaskCorpus(a) => benign_corpus(cli, a, Corpus::Task),
     }
 }
 
-fn chat_corpus(cli: &Cli, a: &ChatCorpusArgs) -> Result<Outcome> {
-    use aisec_llm::guard::chat_corpus;
-    let utterances = chat_corpus::read(&a.corpus)?;
-    let written = chat_corpus::write_splits(&utterances, &a.out)?;
-    let languages: std::collections::BTreeSet<&str> =
-        utterances.iter().map(|u| u.language.as_str()).collect();
+#[derive(PartialEq)]
+enum Corpus {
+    Chat,
+    Task,
+}
+
+fn benign_corpus(cli: &Cli, a: &ChatCorpusArgs, corpus: Corpus) -> Result<Outcome> {
+    use aisec_llm::guard::{chat_corpus, task_corpus};
+    let (utterances, prefix, group, groups_word) = match corpus {
+        Corpus::Chat => (
+            chat_corpus::read(&a.corpus)?,
+            "chat",
+            "language",
+            "languages",
+        ),
+        Corpus::Task => (task_corpus::read(&a.corpus)?, "task", "eval", "evals"),
+    };
+    let written = chat_corpus::write_splits(&utterances, &a.out, prefix, group)?;
+    let groups: std::collections::BTreeSet<&str> =
+        utterances.iter().map(|u| u.group.as_str()).collect();
     let files: Vec<serde_json::Value> = written
         .iter()
         .map(|(p, n)| serde_json::json!({"path": p, "rows": n}))
@@ -214,13 +236,13 @@ fn chat_corpus(cli: &Cli, a: &ChatCorpusArgs) -> Result<Outcome> {
         .join("\n");
     if cli.format == Format::Json {
         output::print_json(
-            &serde_json::json!({"utterances": utterances.len(), "languages": languages.len(), "files": files}),
+            &serde_json::json!({"utterances": utterances.len(), groups_word: groups.len(), "files": files}),
         )?;
     } else {
         output::print_text(&format!(
-            "{} distinct utterances in {} languages, all benign (label 0):\n{text}\n",
+            "{} distinct utterances in {} {groups_word}, all benign (label 0):\n{text}\n",
             utterances.len(),
-            languages.len()
+            groups.len()
         ))?;
     }
     Ok(Outcome::Ok)

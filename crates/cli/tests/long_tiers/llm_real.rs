@@ -166,10 +166,10 @@ fn every_probe_family_against_a_real_small_model() {
         );
     }
     // Attacked again through the guarding proxy (AML.M0020), shipped guard, blocking. Measured
-    // here: 17/22 → 1/22 (95% CI 1–22%): one cost-denial prompt ("count from one to …") now
-    // passes the input check — the guard learned that ordinary requests look like that, and it
-    // is a prompt-injection classifier, not a cap on output length — and runs to the cap.
-    // Harmless traffic: 1 of 12 ordinary messages blocked (a translation request).
+    // here: 17/22 → 2/22 (95% CI 3–28%): both cost-denial prompts ("count from one to …")
+    // pass the input check — the guard learned that ordinary requests and tasks look like
+    // that, and it is a prompt-injection classifier, not a cap on output length — and run to
+    // the cap. Harmless traffic: 1 of 12 ordinary messages blocked (a translation request).
     let d = &r["defended"];
     let after = &d["observations"]["summary"];
     assert_eq!(after["overall"]["errors"], 0, "through the proxy: {after}");

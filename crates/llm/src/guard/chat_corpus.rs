@@ -23,11 +23,12 @@ struct CorpusFile {
     conversations: Vec<serde_yaml_ng::Value>,
 }
 
-/// One utterance and the language folder it came from.
+/// One benign message and where it came from: the language folder of the chat corpus, the
+/// eval of the task corpus.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Utterance {
     pub text: String,
-    pub language: String,
+    pub group: String,
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -93,7 +94,7 @@ pub fn read(dir: &Path) -> Result<Vec<Utterance>> {
             if !text.is_empty() {
                 seen.insert(Utterance {
                     text,
-                    language: language.clone(),
+                    group: language.clone(),
                 });
             }
         }
@@ -111,7 +112,7 @@ fn bucket(text: &str) -> u64 {
     h % 10
 }
 
-/// The utterances as (train, validation, test) benign examples, grouped by language.
+/// The utterances as (train, validation, test) benign examples, grouped as they came.
 pub fn split(utterances: &[Utterance]) -> [Vec<Example>; 3] {
     let mut out: [Vec<Example>; 3] = Default::default();
     for u in utterances {
@@ -123,15 +124,21 @@ pub fn split(utterances: &[Utterance]) -> [Vec<Example>; 3] {
         out[which].push(Example {
             text: u.text.clone(),
             label: 0,
-            group: Some(u.language.clone()),
+            group: Some(u.group.clone()),
         });
     }
     out
 }
 
-/// Writes `chat-train.csv`, `chat-validation.csv` and `chat-test.csv` (columns text, label,
-/// language) into `out`; returns their paths and row counts.
-pub fn write_splits(utterances: &[Utterance], out: &Path) -> Result<Vec<(PathBuf, usize)>> {
+/// Writes `{prefix}-train.csv`, `{prefix}-validation.csv` and `{prefix}-test.csv` (columns
+/// text, label, and `group_column` for each utterance's group) into `out`; returns their
+/// paths and row counts.
+pub fn write_splits(
+    utterances: &[Utterance],
+    out: &Path,
+    prefix: &str,
+    group_column: &str,
+) -> Result<Vec<(PathBuf, usize)>> {
     std::fs::create_dir_all(out).map_err(|e| LlmError::Io {
         path: out.display().to_string(),
         source: e,
@@ -141,11 +148,12 @@ pub fn write_splits(utterances: &[Utterance], out: &Path) -> Result<Vec<(PathBuf
         .iter()
         .zip(split(utterances))
     {
-        let path = out.join(format!("chat-{name}.csv"));
+        let path = out.join(format!("{prefix}-{name}.csv"));
         let mut w = csv::Writer::from_path(&path)
             .map_err(|e| LlmError::Invalid(format!("{}: {e}", path.display())))?;
         let io = |e: csv::Error| LlmError::Invalid(format!("{}: {e}", path.display()));
-        w.write_record(["text", "label", "language"]).map_err(io)?;
+        w.write_record(["text", "label", group_column])
+            .map_err(io)?;
         for r in &rows {
             w.write_record([r.text.as_str(), "0", r.group.as_deref().unwrap_or("")])
                 .map_err(io)?;
@@ -176,7 +184,7 @@ mod tests {
         let u = read(dir.path()).unwrap();
         let texts: Vec<&str> = u.iter().map(|u| u.text.as_str()).collect();
         assert_eq!(texts, ["42", "Hello", "Hi", "How are you?"]);
-        assert!(u.iter().all(|u| u.language == "english"));
+        assert!(u.iter().all(|u| u.group == "english"));
         let [a, b, c] = split(&u);
         assert_eq!(a.len() + b.len() + c.len(), 4);
         assert_eq!(split(&u)[2], c, "the split depends on the text alone");

@@ -21,6 +21,7 @@ pub mod output;
 pub mod proxy;
 pub mod reply_fields;
 pub mod report;
+pub mod task_corpus;
 pub mod wordpiece;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,9 @@ use lexical::{Lexical, LexicalConfig, TrainStats};
 
 /// Window length for long texts, in characters.
 pub const WINDOW_CHARS: usize = 400;
+/// Lines shorter than this are not scored on their own: a heading or a list bullet says too
+/// little to judge.
+const MIN_LINE_CHARS: usize = 24;
 
 const DEFAULT_META: &str = include_str!("../../guard/default/guard.json");
 const DEFAULT_LEXICAL: &[u8] = include_bytes!("../../guard/default/lexical.bin");
@@ -227,12 +231,34 @@ impl Guard {
         }
     }
 
-    /// [`Guard::check`] on the whole text and, for a long one (a document, an e-mail, a
-    /// retrieved chunk), on overlapping windows of it too: an instruction planted in a page of
-    /// ordinary text is diluted in the whole but stands out in its window.
+    /// [`Guard::check`] on the whole text, on each of its lines when it has several, and, for
+    /// a long one (a document, an e-mail, a retrieved chunk), on overlapping windows of it too:
+    /// an instruction planted in ordinary text is diluted in the whole ("Please summarise the
+    /// following e-mail …" reads as an ordinary task) but stands out in its own line or window.
     pub fn check_long(&self, text: &str) -> Check {
         let started = Instant::now();
         let mut best = self.check(text);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.chars().count() >= MIN_LINE_CHARS)
+            .collect();
+        if lines.len() > 1 {
+            for line in lines {
+                let c = self.check(line);
+                if c.score > best.score {
+                    best = Check {
+                        detector: format!("{} (one line)", c.detector),
+                        evidence: if c.evidence.is_empty() {
+                            crate::transport::snippet(line)
+                        } else {
+                            c.evidence.clone()
+                        },
+                        ..c
+                    };
+                }
+            }
+        }
         let chars: Vec<(usize, char)> = text.char_indices().collect();
         if chars.len() > WINDOW_CHARS * 3 / 2 {
             let step = WINDOW_CHARS / 2;
