@@ -54,6 +54,27 @@ pub fn describe_config(config: &serde_json::Value) -> String {
     if let Some(steps) = config["steps"].as_u64() {
         parts.push(format!("{steps} steps"));
     }
+    // The rest of what decides the attack's strength, so that the text says all the JSON does.
+    if let Some(step) = config["step_size"].as_f64() {
+        parts.push(format!("step {}", trim_float(step)));
+    }
+    if let Some(lr) = config["learning_rate"].as_f64() {
+        parts.push(format!("learning rate {}", trim_float(lr)));
+    }
+    if config["random_start"].as_bool() == Some(false) {
+        parts.push("from the clean input".into());
+    } else if config["random_start"].as_bool() == Some(true) {
+        parts.push("random start".into());
+    }
+    if let Some(r) = config["restarts"].as_u64() {
+        parts.push(format!("{r} restart{}", if r == 1 { "" } else { "s" }));
+    }
+    if let Some(r) = config["binary_search_steps"].as_u64() {
+        parts.push(format!("{r} binary-search rounds"));
+    }
+    if let Some(o) = config["overshoot"].as_f64() {
+        parts.push(format!("overshoot {}", trim_float(o)));
+    }
     if let Some(queries) = config["max_queries"].as_u64() {
         parts.push(format!("≤{queries} queries per input"));
     }
@@ -71,9 +92,51 @@ pub fn describe_config(config: &serde_json::Value) -> String {
     parts.join(", ")
 }
 
-fn trim_float(v: f64) -> String {
-    let s = format!("{v:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// Any flat configuration object as text: "strategy random, pool public, batch 250", numbers as
+/// [`trim_float`] writes them, nested values as compact JSON.
+pub fn describe_fields(config: &serde_json::Value) -> String {
+    let Some(fields) = config.as_object() else {
+        return config.to_string();
+    };
+    fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n
+                    .as_u64()
+                    .map(|u| u.to_string())
+                    .or_else(|| n.as_i64().map(|i| i.to_string()))
+                    .unwrap_or_else(|| trim_float(n.as_f64().unwrap_or(f64::NAN))),
+                other => other.to_string(),
+            };
+            format!("{} {value}", k.replace('_', " "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A configured number as people write it: at most 4 significant digits, no trailing zeros,
+/// and scientific notation where fixed notation would hide it (1e-5 is not "0").
+pub fn trim_float(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-4..6).contains(&magnitude) {
+        let s = format!("{v:.3e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
+    }
+    let decimals = (3 - magnitude).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// Perturbation sizes at which a minimum-norm run's robust accuracy is stated: common
@@ -285,6 +348,36 @@ pub fn evasion_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_numbers_read_as_written_and_the_config_says_everything() {
+        for (v, text) in [
+            (0.1, "0.1"),
+            (0.00625, "0.00625"),
+            (8.0 / 255.0, "0.03137"),
+            (0.3, "0.3"),
+            (1e-5, "1e-5"),
+            (1e30, "1e30"),
+            (2.5, "2.5"),
+            (1234.5678, "1235"),
+            (0.0, "0"),
+            (-0.25, "-0.25"),
+        ] {
+            assert_eq!(trim_float(v), text, "{v}");
+        }
+        let pgd = serde_json::json!({"eps": 0.1, "norm": "inf", "steps": 40, "step_size": 0.00625,
+            "random_start": false, "restarts": 3, "clip": [0.0, 1.0]});
+        assert_eq!(
+            describe_config(&pgd),
+            "L∞ ε=0.1, 40 steps, step 0.00625, from the clean input, 3 restarts, clipped to [0, 1]"
+        );
+        let knockoff = serde_json::json!({"strategy": "random", "batch": 250,
+            "bandit_rate": 0.20000000298023224, "substitute": "mlp", "skipped": null});
+        assert_eq!(
+            describe_fields(&knockoff),
+            "strategy random, batch 250, bandit rate 0.2, substitute mlp"
+        );
+    }
 
     #[test]
     fn severity_thresholds() {

@@ -33,6 +33,29 @@ pub struct MembershipContext {
     pub seed: u64,
 }
 
+/// How far the adversary's models' held-out accuracy may sit from the target's accuracy on
+/// its non-members before the report warns that they do not imitate it.
+pub const SHADOW_ACCURACY_GAP: f64 = 0.10;
+
+/// The shadows' held-out accuracy, the target's on its non-members, and a warning when they
+/// are more than [`SHADOW_ACCURACY_GAP`] apart (the shadows' recipe — architecture,
+/// epochs, learning rate, training-set size — does not match the target's).
+pub fn shadow_check(
+    outcome: &MembershipOutcome,
+    context: &MembershipContext,
+) -> Option<(f64, f64, Option<String>)> {
+    let shadows = outcome.shadow_accuracy?;
+    let target = context.target_accuracy?.1;
+    let warning = ((shadows - target).abs() > SHADOW_ACCURACY_GAP).then(|| {
+        format!(
+            "the shadow models' held-out accuracy ({:.1}%) is far from the target's on non-members ({:.1}%): they do not imitate it, and the attack is weaker than one whose shadows do; give the target's recipe (--arch, --epochs, --learning-rate)",
+            100.0 * shadows,
+            100.0 * target
+        )
+    });
+    Some((shadows, target, warning))
+}
+
 /// TPR at 1% FPR over the 1% a coin with that FPR would reach.
 pub fn advantage_at_1pct(outcome: &MembershipOutcome) -> f64 {
     outcome.roc.tpr_at_1pct_fpr / 0.01
@@ -120,6 +143,12 @@ pub fn report(
         "roc": r.curve,
         "shadow_models": outcome.shadow_models,
         "shadow_train_size": outcome.shadow_train_size,
+        "shadow_check": shadow_check(outcome, context).map(|(s, t, w)| serde_json::json!({
+            "shadow_held_out_accuracy": s,
+            "target_non_member_accuracy": t,
+            "max_gap": SHADOW_ACCURACY_GAP,
+            "warning": w,
+        })),
         "split": context.split,
         "target_accuracy": context.target_accuracy.map(|(m, n)| serde_json::json!({"members": m, "non_members": n})),
         "attack": outcome.observations,

@@ -39,8 +39,14 @@ pub enum AtlasCommand {
         /// Words to look for.
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
-        /// How many results to show.
-        #[arg(long, default_value_t = 10)]
+        /// How many results to show, best first. (In the attack commands `--limit N` means
+        /// the first N inputs; here the name says what it counts.)
+        #[arg(
+            long = "max-results",
+            alias = "limit",
+            value_name = "N",
+            default_value_t = 10
+        )]
         limit: usize,
     },
     /// Mitigations by CRISP-ML(Q) lifecycle phase and category.
@@ -145,7 +151,7 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
         }
         AtlasCommand::Search { query, limit } => {
             if *limit == 0 {
-                bail!("--limit must be at least 1");
+                bail!("--max-results must be at least 1");
             }
             if query.iter().all(|w| w.trim().is_empty()) {
                 bail!("atlas search: the query is empty; give at least one word to look for");

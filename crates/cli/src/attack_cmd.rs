@@ -57,10 +57,18 @@ pub struct EvasionArgs {
     /// Iterations per input (PGD, APGD-CE, C&W, DeepFool).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Step per iteration: PGD's step in the norm of --norm (default 2.5·ε/steps, Madry et
+    /// al.'s rule), C&W's Adam learning rate (default 0.05). The value used is in the report's
+    /// config line.
     #[arg(long, allow_negative_numbers = true)]
     pub step_size: Option<f32>,
+    /// PGD: start at the clean input instead of a uniform random point of the ε-ball (the
+    /// default start).
     #[arg(long)]
     pub no_random_start: bool,
+    /// PGD and APGD-CE: independent runs per input, each from its own random start, the
+    /// first success kept (default 1); C&W: binary-search rounds over its constant c
+    /// (default 6).
     #[arg(long)]
     pub restarts: Option<usize>,
     /// Push every example to this class instead of any wrong one.

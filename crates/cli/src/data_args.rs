@@ -262,7 +262,7 @@ pub struct ModelArgs {
     /// kserve targets: the output tensor to request, e.g. `predict_proba` from MLServer's
     /// scikit-learn runtime (default: the server's first output; integer outputs are read
     /// as labels, a label-only target).
-    #[arg(long = "output")]
+    #[arg(long = "output-tensor", alias = "output", value_name = "NAME")]
     pub output: Option<String>,
     /// kserve targets: seconds one request may take, retries aside.
     #[arg(long, default_value_t = 30)]
@@ -338,7 +338,7 @@ impl ModelArgs {
         }
         for (set, flag) in [
             (self.ca_cert.is_some(), "--ca-cert"),
-            (self.output.is_some(), "--output"),
+            (self.output.is_some(), "--output-tensor"),
         ] {
             if set {
                 bail!("{flag} applies to kserve+http(s):// targets, not to --model {spec}");

@@ -287,7 +287,10 @@ fn text(
         report.target,
         report.data.as_deref().unwrap_or("")
     );
-    out.push_str(&format!("  config               {}\n", outcome.config));
+    out.push_str(&format!(
+        "  config               {}\n",
+        aisec_assess::findings::describe_fields(&outcome.config)
+    ));
     out.push_str(&format!(
         "  fidelity             {} held-out, {} uniform random inputs\n",
         pct(m, aisec_core::Metric::Fidelity),

@@ -80,8 +80,8 @@ pub struct ServeArgs {
     /// Port to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 8081)]
     pub port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on: 127.0.0.1 serves this machine only, 0.0.0.0 every interface.
+    #[arg(long = "host", alias = "bind", default_value = "127.0.0.1")]
     pub bind: String,
     /// A guard directory from `guard train`; by default the guard shipped in the binary.
     #[arg(long, value_name = "DIR")]

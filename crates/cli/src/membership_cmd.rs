@@ -16,6 +16,7 @@ use aisec_ml::data::{self, Dataset};
 use aisec_ml::model::{revealing, Classifier, OutputKind, QueryOutput};
 use aisec_ml::native::NativeModel;
 use aisec_ml::net::Architecture;
+use aisec_ml::train::TrainConfig;
 use aisec_report::RunReport;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -36,14 +37,16 @@ pub struct ExperimentArgs {
     /// population (the rest). With --model: the adversary's population only.
     #[command(flatten)]
     pub data: DataArgs,
-    /// The target's architecture when aisec trains it, and the adversary's guess for its
-    /// shadow and reference models in every case: logreg, mlp or cnn.
-    #[arg(long, value_parser = parse_arch, default_value = "mlp")]
-    pub arch: Architecture,
+    /// logreg, mlp or cnn (default mlp): the target's architecture when aisec trains it,
+    /// and the adversary's shadow and reference models'. With a model directory from
+    /// `aisec model train` the recorded architecture is used, and a different one is refused.
+    #[arg(long, value_parser = parse_arch)]
+    pub arch: Option<Architecture>,
     /// Training epochs of the target (when aisec trains it) and of every shadow model
-    /// (default: the architecture's).
+    /// (default: the epochs recorded with a model directory, else the architecture's).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Adam's learning rate, as --epochs (default: recorded, else the architecture's).
     #[arg(long)]
     pub learning_rate: Option<f64>,
     /// When aisec trains the target: records it trains on (default: a quarter of the data,
@@ -138,6 +141,11 @@ pub(crate) struct Prepared {
     pub(crate) is_member: Vec<bool>,
     pub(crate) population: Dataset,
     pub(crate) train_size: usize,
+    /// How the adversary's shadow and reference models are trained, and where that came
+    /// from (the target's own recipe, the model's record, or the adversary's guess).
+    pub(crate) shadow_arch: Architecture,
+    pub(crate) shadow_train: TrainConfig,
+    pub(crate) recipe_source: String,
     pub(crate) context: MembershipContext,
     pub(crate) data_description: String,
 }
@@ -155,13 +163,14 @@ fn candidates_of(members: &Dataset, outsiders: &Dataset) -> (Dataset, Vec<bool>)
 pub(crate) fn trained_here(args: &ExperimentArgs, progress: &Progress) -> Result<Prepared> {
     let all = args.data.load(Split::All)?;
     let train_size = args.train_size.unwrap_or(all.len() / 4);
-    let config = train_config(args.arch, args.seed, args.epochs, args.learning_rate)?;
+    let arch = args.arch.unwrap_or(Architecture::Mlp);
+    let config = train_config(arch, args.seed, args.epochs, args.learning_rate)?;
     progress.message(format!(
         "training the target ({}) on {train_size} members",
-        args.arch.name()
+        arch.name()
     ));
     // The same recipe the adversary's shadow models follow.
-    let recipe = Recipe::plain(args.arch, config, train_size);
+    let recipe = Recipe::plain(arch, config.clone(), train_size);
     let trained = assess_membership::train_target(&all, &recipe, args.seed)?;
     Ok(Prepared {
         target: trained.model,
@@ -172,6 +181,9 @@ pub(crate) fn trained_here(args: &ExperimentArgs, progress: &Progress) -> Result
         is_member: trained.split.is_member,
         population: trained.split.population,
         train_size,
+        shadow_arch: arch,
+        shadow_train: config,
+        recipe_source: "the target's own recipe (aisec trained it)".into(),
     })
 }
 
@@ -196,6 +208,7 @@ fn recorded(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
     }
     let model = NativeModel::load(path).with_context(|| format!("--model {spec}"))?;
     let split = model.manifest.training_split.clone().ok_or_else(no_split)?;
+    let (shadow_arch, shadow_train, recipe_source) = recorded_recipe(args, spec, &model)?;
     let source = args.experiment.data.source();
     let all = args.experiment.data.load(Split::All)?;
     if source != split.source || all.len() != split.records {
@@ -250,12 +263,59 @@ fn recorded(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
             seed: args.experiment.seed,
         },
         train_size: members.len(),
+        shadow_arch,
+        shadow_train,
+        recipe_source,
         members: None,
         target,
         candidates,
         is_member,
         population,
     })
+}
+
+/// The shadows' recipe for a model aisec trained: its recorded architecture and training
+/// settings, --epochs and --learning-rate overriding them where given.
+fn recorded_recipe(
+    args: &MembershipArgs,
+    spec: &str,
+    model: &NativeModel,
+) -> Result<(Architecture, TrainConfig, String)> {
+    let manifest = &model.manifest;
+    let arch = manifest.architecture;
+    if let Some(given) = args.experiment.arch.filter(|a| *a != arch) {
+        bail!(
+            "--arch {}: --model {spec} records its architecture, {}; the shadow models follow it (leave --arch out)",
+            given.name(),
+            arch.name()
+        );
+    }
+    let e = &args.experiment;
+    let (mut config, mut source) = match &manifest.training {
+        Some(t) => (t.config.clone(), "recorded with the model".to_string()),
+        None => (
+            TrainConfig::for_architecture(arch, e.seed),
+            "aisec's defaults for the recorded architecture (the model records no training settings)"
+                .to_string(),
+        ),
+    };
+    let overrides = train_config(arch, e.seed, e.epochs, e.learning_rate)?;
+    if e.epochs.is_some() {
+        config.epochs = overrides.epochs;
+    }
+    if e.learning_rate.is_some() {
+        config.learning_rate = overrides.learning_rate;
+    }
+    if e.epochs.is_some() || e.learning_rate.is_some() {
+        source.push_str(", with --epochs/--learning-rate as given");
+    }
+    if let Some(d) = &manifest.defense {
+        source.push_str(&format!(
+            "; the model was trained with {} and the shadows are trained plainly",
+            d.name
+        ));
+    }
+    Ok((arch, config, source))
 }
 
 /// A target trained elsewhere, with the user's member and non-member records.
@@ -303,6 +363,9 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
     let (candidates, is_member) = candidates_of(&members, &outsiders);
     let target_accuracy =
         assess_membership::target_accuracy(target.as_ref(), &members, &outsiders)?;
+    let e = &args.experiment;
+    let shadow_arch = e.arch.unwrap_or(Architecture::Mlp);
+    let shadow_train = train_config(shadow_arch, e.seed, e.epochs, e.learning_rate)?;
     Ok(Prepared {
         data_description: format!(
             "{} members, {} non-members given; adversary's population {} ({} records)",
@@ -322,6 +385,9 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
             seed: args.experiment.seed,
         },
         train_size: members.len(),
+        shadow_arch,
+        shadow_train,
+        recipe_source: "the adversary's guess (--arch, --epochs, --learning-rate; aisec's defaults where not given)".into(),
         members: None,
         target,
         candidates,
@@ -389,13 +455,8 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     };
     let target = revealing(prepared.target.clone(), args.outputs);
     let recipe = Recipe {
-        architecture: args.experiment.arch,
-        train: train_config(
-            args.experiment.arch,
-            args.experiment.seed,
-            args.experiment.epochs,
-            args.experiment.learning_rate,
-        )?,
+        architecture: prepared.shadow_arch,
+        train: prepared.shadow_train.clone(),
         train_size: prepared.train_size,
         trainer: None,
         // The adversary reads its shadow models as the API answers: top-k as top-k.
@@ -432,6 +493,22 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         &prepared.data_description,
         &prepared.context,
     );
+    let recipe_words = shadow_recipe_words(&prepared, &outcome);
+    if let Some(serde_json::Value::Object(o)) = report.observations.as_mut() {
+        o.insert(
+            "shadow_recipe".into(),
+            serde_json::json!({
+                "architecture": prepared.shadow_arch.name(),
+                "training": prepared.shadow_train,
+                "records_per_model": outcome.shadow_train_size,
+                "source": prepared.recipe_source,
+            }),
+        );
+    }
+    let shadow_check = assess_membership::shadow_check(&outcome, &prepared.context);
+    if let Some((_, _, Some(warning))) = &shadow_check {
+        tracing::warn!("{warning}");
+    }
     if let Some(defense) = defense.as_ref().filter(|_| !retrains) {
         let progress = Progress::new();
         progress.message(format!(
@@ -507,7 +584,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
                 ));
             }
             out.push_str(&format!(
-                "AUC {:.3}, balanced accuracy {:.3}\nTPR {:.2}% at 1% FPR ({} false positives allowed of {} non-members), {:.2}% at 0.1% FPR ({} allowed)\n{} queries to the target, {} shadow models of {} records, {:.1} s\n",
+                "AUC {:.3}, balanced accuracy {:.3}\nTPR {:.2}% at 1% FPR ({} false positives allowed of {} non-members), {:.2}% at 0.1% FPR ({} allowed)\n{} queries to the target, {:.1} s\n",
                 r.auc,
                 r.balanced_accuracy,
                 100.0 * r.tpr_at_1pct_fpr,
@@ -516,10 +593,21 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
                 100.0 * r.tpr_at_0_1pct_fpr,
                 r.false_positives_allowed_at_0_1pct,
                 outcome.queries,
-                outcome.shadow_models,
-                outcome.shadow_train_size,
                 outcome.wall_seconds
             ));
+            if let Some(words) = &recipe_words {
+                out.push_str(&format!("{words}\n"));
+            }
+            if let Some((shadows, target, warning)) = &shadow_check {
+                out.push_str(&format!(
+                    "shadow models' accuracy on records they did not train on: {:.1}% (the target's on non-members: {:.1}%)\n",
+                    100.0 * shadows,
+                    100.0 * target
+                ));
+                if let Some(w) = warning {
+                    out.push_str(&format!("warning: {w}\n"));
+                }
+            }
             for f in &report.findings {
                 push_finding(&mut out, f);
             }
@@ -530,6 +618,33 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// "16 shadow models of 1079 records each, trained as mlp, 40 epochs, batch 64, learning
+/// rate 0.002 (recorded with the model)"; None for attacks without models of their own.
+fn shadow_recipe_words(
+    prepared: &Prepared,
+    outcome: &membership::MembershipOutcome,
+) -> Option<String> {
+    (outcome.shadow_models > 0).then(|| {
+        let t = &prepared.shadow_train;
+        format!(
+            "{} shadow model{} of {} records each, trained as {}, {} epochs, batch {}, learning rate {}{} ({})",
+            outcome.shadow_models,
+            if outcome.shadow_models == 1 { "" } else { "s" },
+            outcome.shadow_train_size,
+            prepared.shadow_arch.name(),
+            t.epochs,
+            t.batch_size,
+            aisec_assess::findings::trim_float(t.learning_rate),
+            if t.weight_decay > 0.0 {
+                format!(", weight decay {}", aisec_assess::findings::trim_float(t.weight_decay))
+            } else {
+                String::new()
+            },
+            prepared.recipe_source
+        )
+    })
 }
 
 /// The defended run beside the plain one.

@@ -30,8 +30,10 @@ pub enum ModelCommand {
         /// The model name in the URL (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
-        #[arg(long, default_value = "127.0.0.1")]
+        /// Address to listen on: 127.0.0.1 serves this machine only, 0.0.0.0 every interface.
+        #[arg(long, alias = "bind", default_value = "127.0.0.1")]
         host: String,
+        /// Port to listen on (0: any free port, printed at start).
         #[arg(long, default_value_t = 8080)]
         port: u16,
         /// Query monitoring (AML.M0004): each client address may ask at most N queries;

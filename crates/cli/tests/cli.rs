@@ -66,7 +66,14 @@ fn show_and_unknown_ids() {
 
 #[test]
 fn search_is_typo_tolerant() {
-    let o = aisec(&["atlas", "search", "prompt", "injektion", "--limit", "3"]);
+    let o = aisec(&[
+        "atlas",
+        "search",
+        "prompt",
+        "injektion",
+        "--max-results",
+        "3",
+    ]);
     assert!(o.status.success());
     assert!(
         stdout(&o).lines().next().unwrap().starts_with("AML.T0051 "),
@@ -75,7 +82,10 @@ fn search_is_typo_tolerant() {
     );
     let v = json(&aisec(&["--format", "json", "atlas", "search", "backdor"]));
     assert_eq!(v["results"][0]["id"], "AML.T0043.004");
-    assert_clear_failure(&aisec(&["atlas", "search", "x", "--limit", "0"]), "--limit");
+    assert_clear_failure(
+        &aisec(&["atlas", "search", "x", "--max-results", "0"]),
+        "--max-results",
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ const SHARED_OTHER: [&str; 21] = [
     "--model",
     "--ca-cert",
     "--bearer-token",
-    "--output",
+    "--output-tensor",
     "--channel-order",
     "--dataset",
     "--data",

@@ -191,7 +191,7 @@ fn mlserver_serving_scikit_learn() {
 
     // Probabilities come when the request names the output.
     let probs = json(&aisec_line(&format!(
-        "model eval --model {url} --dataset iris --output predict_proba --format json"
+        "model eval --model {url} --dataset iris --output-tensor predict_proba --format json"
     )));
     let target = probs["target"].as_str().unwrap();
     assert!(
@@ -204,7 +204,7 @@ fn mlserver_serving_scikit_learn() {
     );
 
     // A score-based attack through the probabilities, a decision-based one through labels.
-    let square = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --output predict_proba --attack square --eps 0.3 --limit 10 --total-queries 5000 --format json")));
+    let square = json(&aisec_line(&format!("attack evasion --model {url} --dataset iris --output-tensor predict_proba --attack square --eps 0.3 --limit 10 --total-queries 5000 --format json")));
     assert!(num(&square["metrics"]["queries_total"]) > 0.0);
     assert!(
         num(&square["metrics"]["attack_success_rate"]) > 0.0,
@@ -216,7 +216,7 @@ fn mlserver_serving_scikit_learn() {
 
     // A wrong output name is the server's clear refusal, not a parse error.
     let o = aisec_line(&format!(
-        "model eval --model {url} --dataset iris --output nope"
+        "model eval --model {url} --dataset iris --output-tensor nope"
     ));
     assert_eq!(o.status.code(), Some(2));
     assert!(

@@ -100,11 +100,11 @@ impl MembershipAttack for LabelOnly {
         }
         let bounds = InputBox::of(task.population);
         let mut rng = Rng::derive(task.seed, "label-only");
-        let (noise, calibration, shadows) = match c.noise {
-            Some(n) => (n, serde_json::Value::Null, 0),
+        let (noise, calibration, shadow) = match c.noise {
+            Some(n) => (n, serde_json::Value::Null, None),
             None => {
-                let (n, aucs) = calibrate(task, &bounds, &mut rng)?;
-                (n, serde_json::json!(aucs), 1)
+                let (n, aucs, shadow) = calibrate(task, &bounds, &mut rng)?;
+                (n, serde_json::json!(aucs), Some(shadow))
             }
         };
         let n = task.candidates.len();
@@ -124,8 +124,9 @@ impl MembershipAttack for LabelOnly {
         }
         Ok(Scored {
             scores: scores(task.candidates, &clean.labels, &answers.labels, c.perturbations),
-            shadow_models: shadows,
-            shadow_train_size: if shadows > 0 { task.recipe.train_size } else { 0 },
+            shadow_models: usize::from(shadow.is_some()),
+            shadow_train_size: shadow.map_or(0, |s| s.0),
+            shadow_accuracy: shadow.and_then(|s| s.1),
             observations: serde_json::json!({
                 "noise": noise,
                 "noise_unit": "fraction of each feature's range, Gaussian, clipped to the range",
@@ -137,7 +138,11 @@ impl MembershipAttack for LabelOnly {
 
 /// Trains one shadow on half of the adversary's population and picks the noise scale whose
 /// attack AUC on it (its IN half against its OUT half, 300 of each) is highest.
-fn calibrate(task: &MembershipTask, bounds: &InputBox, rng: &mut Rng) -> Result<(f32, Vec<(f32, f64)>)> {
+/// Returns the noise, the AUC at each scale tried, and the shadow's training-set size and
+/// held-out accuracy.
+type Calibration = (f32, Vec<(f32, f64)>, (usize, Option<f64>));
+
+fn calibrate(task: &MembershipTask, bounds: &InputBox, rng: &mut Rng) -> Result<Calibration> {
     let pop = task.population;
     let half = task.recipe.train_size.min(pop.len() / 2);
     if half == 0 {
@@ -170,5 +175,5 @@ fn calibrate(task: &MembershipTask, bounds: &InputBox, rng: &mut Rng) -> Result<
         aucs.push((noise, Roc::new(&s, &member).auc));
     }
     let best = aucs.iter().copied().fold((GRID[0], f64::MIN), |b, a| if a.1 > b.1 { a } else { b });
-    Ok((best.0, aucs))
+    Ok((best.0, aucs, (half, set.held_out_accuracy(pop, true))))
 }

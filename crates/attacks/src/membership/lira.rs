@@ -3,13 +3,14 @@
 //! each candidate it fits a Gaussian to the shadows' logit-scaled confidence φ when the
 //! candidate was in their training set (IN) and when it was not (OUT), and scores the
 //! target's φ by the likelihood ratio. Online: IN and OUT shadows (paired halves of the
-//! candidates, so each candidate is IN for exactly half). Offline: OUT shadows only, trained
+//! candidates, topped up from the adversary's population towards the target's training-set
+//! size, so each candidate is IN for exactly half). Offline: OUT shadows only, trained
 //! on the adversary's population, with a one-sided test. Per-example or global variance.
 //! ATLAS AML.T0024.000 via AML.T0040.
 
 use serde::{Deserialize, Serialize};
 
-use super::shadows::{paired_subsets, ShadowSet};
+use super::shadows::{concat, paired_subsets, ShadowSet};
 use super::{target_confidences, MembershipAttack, MembershipEntry, MembershipTask, Scored};
 use crate::extract::Oracle;
 use crate::{Access, AttackError, AttackInfo, Result};
@@ -74,9 +75,18 @@ impl MembershipAttack for Lira {
         let size = task.recipe.train_size;
         // OUT statistics per candidate; IN too when online.
         let (mut ins, mut outs) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+        let (trained_on, shadow_accuracy);
         if c.online {
-            let subsets = paired_subsets(n, size.min(n / 2), c.shadows, task.seed);
-            let set = ShadowSet::train(&task.recipe, task.candidates, subsets, task.seed, task.progress)?;
+            // Paired halves of the candidates, topped up with as much of the adversary's
+            // population as brings each half to the target's training-set size: every
+            // candidate is IN exactly half of the shadows, and each shadow trains on as many
+            // records as the target did where the data allow.
+            let extra = (2 * size).saturating_sub(n).min(task.population.len());
+            let pool = concat(task.candidates, &task.population.head(extra));
+            let subsets = paired_subsets(pool.len(), size.min(pool.len() / 2), c.shadows, task.seed);
+            trained_on = subsets[0].len();
+            let set = ShadowSet::train(&task.recipe, &pool, subsets, task.seed, task.progress)?;
+            shadow_accuracy = set.held_out_accuracy(&pool, true);
             for (net, inside) in set.networks.iter().zip(&set.inside) {
                 for (i, phi) in task.recipe.confidences(net, task.candidates).into_iter().enumerate() {
                     if inside[i] { ins[i].push(phi) } else { outs[i].push(phi) }
@@ -85,7 +95,9 @@ impl MembershipAttack for Lira {
         } else {
             let pop = task.population;
             let subsets = paired_subsets(pop.len(), size.min(pop.len()), c.shadows, task.seed);
+            trained_on = subsets[0].len();
             let set = ShadowSet::train(&task.recipe, pop, subsets, task.seed, task.progress)?;
+            shadow_accuracy = set.held_out_accuracy(task.candidates, false);
             for net in &set.networks {
                 for (i, phi) in task.recipe.confidences(net, task.candidates).into_iter().enumerate() {
                     outs[i].push(phi);
@@ -111,11 +123,12 @@ impl MembershipAttack for Lira {
         Ok(Scored {
             scores,
             shadow_models: c.shadows,
-            shadow_train_size: size,
+            shadow_train_size: trained_on,
+            shadow_accuracy,
             observations: serde_json::json!({
                 "mode": if c.online { "online" } else { "offline" },
                 "variance": if global { "global" } else { "per-example" },
-                "shadow_data": if c.online { "paired halves of the candidates" } else { "subsets of the adversary's population" },
+                "shadow_data": if c.online { "paired halves of the candidates, topped up from the adversary's population towards the target's training-set size" } else { "subsets of the adversary's population" },
             }),
         })
     }

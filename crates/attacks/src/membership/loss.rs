@@ -40,6 +40,7 @@ impl MembershipAttack for Loss {
             scores,
             shadow_models: 0,
             shadow_train_size: 0,
+            shadow_accuracy: None,
             observations: serde_json::json!({"statistic": "logit-scaled confidence in the true label (same ranking as −loss)"}),
         })
     }

@@ -56,6 +56,9 @@ pub struct Scored {
     /// Models the adversary trained (shadows, references), with their data.
     pub shadow_models: usize,
     pub shadow_train_size: usize,
+    /// The adversary's models' mean accuracy on records they did not train on, to set
+    /// beside the target's on its non-members: far apart, the shadows do not imitate it.
+    pub shadow_accuracy: Option<f64>,
     pub observations: serde_json::Value,
 }
 
@@ -177,6 +180,8 @@ pub struct MembershipOutcome {
     pub queries: u64,
     pub shadow_models: usize,
     pub shadow_train_size: usize,
+    /// See [`Scored::shadow_accuracy`].
+    pub shadow_accuracy: Option<f64>,
     pub observations: serde_json::Value,
     pub wall_seconds: f64,
 }
@@ -208,6 +213,7 @@ pub fn run(
         queries: oracle.used,
         shadow_models: scored.shadow_models,
         shadow_train_size: scored.shadow_train_size,
+        shadow_accuracy: scored.shadow_accuracy,
         observations: scored.observations,
         wall_seconds: started.elapsed().as_secs_f64(),
     })

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::shadows::{paired_subsets, ShadowSet};
+use super::shadows::{concat, paired_subsets, ShadowSet};
 use super::{target_rows, MembershipAttack, MembershipEntry, MembershipTask, Scored};
 use crate::extract::Oracle;
 use crate::{Access, AttackError, AttackInfo, Result};
@@ -99,7 +99,13 @@ impl MembershipAttack for Rmia {
             let subsets = paired_subsets(pop.len(), size.min(pop.len()), c.references, task.seed);
             (pop, subsets)
         };
+        let trained_on = subsets[0].len();
         let refs = ShadowSet::train(&task.recipe, &pool, subsets, task.seed, task.progress)?;
+        let shadow_accuracy = if c.online {
+            refs.held_out_accuracy(&pool, true)
+        } else {
+            refs.held_out_accuracy(task.candidates, false)
+        };
         // p(x): the references' mean confidence. Offline, only references that did not
         // train on the record count (z are population records, inside half the offline
         // references), and the mean is corrected for the missing IN half.
@@ -149,7 +155,8 @@ impl MembershipAttack for Rmia {
         Ok(Scored {
             scores,
             shadow_models: c.references,
-            shadow_train_size: size,
+            shadow_train_size: trained_on,
+            shadow_accuracy,
             observations: serde_json::json!({
                 "mode": if c.online { "online" } else { "offline" },
                 "population_samples": z_count,
@@ -158,12 +165,6 @@ impl MembershipAttack for Rmia {
     }
 }
 
-fn concat(a: &Dataset, b: &Dataset) -> Dataset {
-    let mut out = a.clone();
-    out.x.extend_from_slice(&b.x);
-    out.y.extend_from_slice(&b.y);
-    out
-}
 
 
 /// p(y|x) after dividing the log-probabilities by `temperature` and renormalising.

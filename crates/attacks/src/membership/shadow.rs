@@ -142,6 +142,7 @@ impl MembershipAttack for ShadowModels {
             scores,
             shadow_models: c.shadows,
             shadow_train_size: half,
+            shadow_accuracy: set.held_out_accuracy(pop, true),
             observations: serde_json::json!({
                 "attack_models": {"per_class": own_models, "shared_by_other_classes": classes - own_models},
                 "features": ["logit-scaled confidence in the true label", "log top probability", "negative entropy"],

@@ -148,6 +148,44 @@ impl ShadowSet {
     }
 }
 
+impl ShadowSet {
+    /// The models' mean accuracy on records they did not train on: the records of `data`
+    /// outside each model's subset when `data` is the dataset the subsets index
+    /// (`indexed`), every record of `data` otherwise. None when no model has such a record.
+    pub fn held_out_accuracy(&self, data: &Dataset, indexed: bool) -> Option<f64> {
+        let mut per_model = Vec::new();
+        for (m, network) in self.networks.iter().enumerate() {
+            let probs = probabilities(network, data);
+            let (mut right, mut counted) = (0usize, 0usize);
+            for (i, row) in probs.chunks(data.num_classes).enumerate() {
+                if indexed && self.inside[m][i] {
+                    continue;
+                }
+                let predicted = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(c, _)| c);
+                right += usize::from(predicted == data.y[i]);
+                counted += 1;
+            }
+            if counted > 0 {
+                per_model.push(right as f64 / counted as f64);
+            }
+        }
+        (!per_model.is_empty()).then(|| per_model.iter().sum::<f64>() / per_model.len() as f64)
+    }
+}
+
+/// `a`'s records, then `b`'s (the online attacks' pool: candidates first, so candidate `i`
+/// is pool record `i`).
+pub(crate) fn concat(a: &Dataset, b: &Dataset) -> Dataset {
+    let mut out = a.clone();
+    out.x.extend_from_slice(&b.x);
+    out.y.extend_from_slice(&b.y);
+    out
+}
+
 /// `models` subsets of `0..n`, each of `size` records, drawn so that every record is inside
 /// exactly half of them when `size` is n / 2 and `models` is even (Carlini et al.'s paired
 /// halves: a subset and its complement).
