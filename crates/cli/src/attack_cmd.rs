@@ -98,6 +98,23 @@ pub struct EvasionArgs {
     pub defend: Option<DefenseSpec>,
 }
 
+/// The most queries (gradient evaluations included) an evasion run spends on `inputs`
+/// inputs, from the attack's configuration: the clean predictions, then the per-input budget
+/// of a query attack or the iterations of a gradient attack.
+fn query_bound(config: &serde_json::Value, inputs: u64) -> u64 {
+    let n = |k: &str| config[k].as_u64();
+    let per_input = match n("max_queries") {
+        Some(q) => q,
+        None => {
+            n("steps").unwrap_or(1)
+                * n("restarts").unwrap_or(1).max(1)
+                * n("binary_search_steps").unwrap_or(1).max(1)
+                + 1
+        }
+    };
+    inputs.saturating_mul(per_input.saturating_add(1))
+}
+
 /// `--defend` help from the registry: the forms a command of `family` accepts.
 pub fn defend_help(family: Family) -> String {
     format!(
@@ -292,7 +309,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     data.num_classes = model.info().num_classes;
     let kb = load_kb(cli)?;
     let progress = Progress::new();
-    progress.message(format!(
+    let what = format!(
         "{} on {} examples{}",
         entry.name,
         data.len(),
@@ -300,7 +317,16 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
             .as_ref()
             .map(|d| format!(", then behind {}", d.info().name))
             .unwrap_or_default()
-    ));
+    );
+    // The bound holds for one run; behind a defence the attack runs again (and adaptively).
+    let at_most = match args.defend {
+        None => (entry.build)(&params)
+            .ok()
+            .map(|a| query_bound(&a.config(), data.len() as u64))
+            .map(|b| args.total_queries.map_or(b, |t| t.min(b))),
+        Some(_) => None,
+    };
+    progress.track_queries(what, model.clone(), at_most);
     let run = runner::evasion(
         &EvasionRequest {
             attack: entry,

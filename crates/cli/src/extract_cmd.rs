@@ -204,7 +204,16 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         reference,
     };
     let progress = Progress::new();
-    progress.message(format!("{} with up to {} queries", entry.name, args.budget));
+    // The victim answers the measurement (fidelity, transfer) too, so its count has no bound
+    // here; the adversary's own budget is --total-queries.
+    progress.track_queries(
+        format!(
+            "{} with up to {} adversary queries",
+            entry.name, args.budget
+        ),
+        victim.clone(),
+        None,
+    );
     let outcome = extraction::run(attack.as_ref(), &setup);
     progress.finish();
     let outcome = outcome?;
