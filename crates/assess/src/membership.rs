@@ -72,7 +72,7 @@ pub fn severity(outcome: &MembershipOutcome) -> Severity {
 
 pub fn finding(outcome: &MembershipOutcome, kb: &KnowledgeBase, subject: &str) -> Finding {
     let r = &outcome.roc;
-    let title = format!(
+    let mut title = format!(
         "{} identifies {:.1}% of {subject}'s training records at a 1% false-positive rate ({:.1}× chance; {:.1}% at 0.1%; AUC {:.3}) over {} members and {} non-members",
         outcome.attack,
         100.0 * r.tpr_at_1pct_fpr,
@@ -82,6 +82,12 @@ pub fn finding(outcome: &MembershipOutcome, kb: &KnowledgeBase, subject: &str) -
         r.members,
         r.non_members,
     );
+    if let Some(why) = &outcome.stopped {
+        title.push_str(&format!(
+            " — stopped early ({why}): measured on the {} of {} candidates answered, a random sample",
+            outcome.candidates_scored, outcome.candidates
+        ));
+    }
     privacy_finding(
         title,
         severity(outcome),
@@ -143,6 +149,9 @@ pub fn report(
         "roc": r.curve,
         "shadow_models": outcome.shadow_models,
         "shadow_train_size": outcome.shadow_train_size,
+        "candidates_scored": outcome.candidates_scored,
+        "candidates": outcome.candidates,
+        "stopped": outcome.stopped,
         "shadow_check": shadow_check(outcome, context).map(|(s, t, w)| serde_json::json!({
             "shadow_held_out_accuracy": s,
             "target_non_member_accuracy": t,

@@ -95,7 +95,9 @@ pub struct MembershipArgs {
     pub outputs: OutputKind,
     /// The adversary's budget for the whole run: most queries sent to the target (every
     /// candidate costs one; RMIA adds its population records, label-only its noisy copies).
-    /// Default: unlimited. A run the budget cuts short is an error, not a smaller result.
+    /// Default: unlimited. The target is asked in a random order, so a run that this budget
+    /// (or a server's limit, or a monitor) cuts short is measured on the random sample of
+    /// candidates it got answered, and says so; label-only needs every answer it asks for.
     #[arg(long = "total-queries", value_name = "N")]
     pub budget: Option<u64>,
     #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = defend_help())]
@@ -595,6 +597,12 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
                 outcome.queries,
                 outcome.wall_seconds
             ));
+            if let Some(why) = &outcome.stopped {
+                out.push_str(&format!(
+                    "stopped early: {why}; the figures are over the {} of {} candidates answered (asked in a random order, so a random sample)\n",
+                    outcome.candidates_scored, outcome.candidates
+                ));
+            }
             if let Some(words) = &recipe_words {
                 out.push_str(&format!("{words}\n"));
             }

@@ -282,3 +282,60 @@ fn shadows_follow_the_recorded_recipe_and_lira_beats_loss_at_low_fpr() {
         "records its architecture, mlp",
     );
 }
+
+/// A budget that runs out ends the run with what it measured: the target is asked in a
+/// random order, so the candidates answered are a random sample and the figures are over
+/// them, with the stop reason in the text and the JSON. (Before: an error, nothing measured.)
+#[test]
+fn a_budget_that_runs_out_gives_partial_results_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    json(&aisec_line(&format!(
+        "model train --arch mlp --dataset digits --seed 3 --out {} --format json",
+        model.display()
+    )));
+    let run = |attack: &str, budget: &str| {
+        json(&aisec_line(&format!(
+            "attack membership --attack {attack} --model {} --dataset digits {budget} --format json",
+            model.display()
+        )))
+    };
+    for (attack, budget, scored) in [("loss", 300, 300), ("rmia", 500, 200), ("lira", 100, 100)] {
+        let v = run(attack, &format!("--total-queries {budget}"));
+        let o = &v["observations"];
+        assert_eq!(o["candidates"], 718, "{attack}");
+        assert_eq!(o["candidates_scored"], scored, "{attack}: {o}");
+        assert!(
+            o["stopped"].as_str().unwrap().contains("budget"),
+            "{attack}"
+        );
+        let (m, n) = (
+            o["members"].as_u64().unwrap(),
+            o["non_members"].as_u64().unwrap(),
+        );
+        // A random sample: both kinds, roughly as many of each.
+        assert_eq!(m + n, scored, "{attack}");
+        assert!(
+            m.min(n) as f64 > 0.35 * scored as f64,
+            "{attack}: {m} / {n}"
+        );
+        assert_eq!(
+            num(&v["metrics"]["queries_total"]),
+            budget as f64,
+            "{attack}"
+        );
+        let title = v["findings"][0]["title"].as_str().unwrap();
+        assert!(title.contains("stopped early"), "{title}");
+        // Without a budget: every candidate, as before.
+        let full = run(attack, "");
+        assert_eq!(full["observations"]["candidates_scored"], 718);
+        assert!(full["observations"]["stopped"].is_null());
+    }
+    fails_with(
+        &aisec_line(&format!(
+            "attack membership --attack loss --model {} --dataset digits --total-queries 1",
+            model.display()
+        )),
+        "not both members and non-members",
+    );
+}

@@ -116,21 +116,36 @@ pub fn target_rows(attack: &'static str, oracle: &mut Oracle, data: &Dataset) ->
             message: "the target answers labels only; use the label-only attack".into(),
         });
     }
-    let answers = oracle.ask(&data.x)?;
-    if answers.rows < data.len() {
+    // Asked in a random order (it changes no answer), so that when a budget, a rate limit or
+    // a monitor stops the run, the records answered are a random sample of all of them, not
+    // the first ones: a run cut short still measures something. Unanswered rows are NaN.
+    let n = data.len();
+    let features = data.features();
+    let mut order: Vec<usize> = (0..n).collect();
+    aisec_core::rng::Rng::derive(n as u64, "membership-query-order").shuffle(&mut order);
+    let mut asked = Vec::with_capacity(data.x.len());
+    for &i in &order {
+        asked.extend_from_slice(&data.x[i * features..(i + 1) * features]);
+    }
+    let answers = oracle.ask(&asked)?;
+    if answers.rows == 0 && n > 0 {
         return Err(AttackError::Config {
             attack,
             message: format!(
-                "{} ({} of {} records answered)",
+                "{} (none of {n} records answered)",
                 oracle
                     .stop_reason(oracle.used)
                     .unwrap_or_else(|| "the target stopped answering".into()),
-                answers.rows,
-                data.len()
             ),
         });
     }
-    Ok(answers.targets)
+    let classes = data.num_classes;
+    let mut rows = vec![f32::NAN; n * classes];
+    for (k, &i) in order.iter().take(answers.rows).enumerate() {
+        rows[i * classes..(i + 1) * classes]
+            .copy_from_slice(&answers.targets[k * classes..(k + 1) * classes]);
+    }
+    Ok(rows)
 }
 
 /// LiRA's statistic for each record: the logit-scaled confidence in the true label,
@@ -159,6 +174,9 @@ pub fn true_class(probs: &[f32], data: &Dataset) -> Vec<f64> {
 
 /// φ for one probability row; finite even when a probability is 0 or 1 in f32.
 pub fn logit_confidence(row: &[f32], label: usize) -> f64 {
+    if row[label].is_nan() {
+        return f64::NAN;
+    }
     let p = f64::from(row[label]).max(1e-45);
     let rest: f64 = row
         .iter()
@@ -182,6 +200,11 @@ pub struct MembershipOutcome {
     pub shadow_train_size: usize,
     /// See [`Scored::shadow_accuracy`].
     pub shadow_accuracy: Option<f64>,
+    /// Candidates the figures are over: all of them, unless the run was stopped.
+    pub candidates_scored: usize,
+    pub candidates: usize,
+    /// Why the run ended before every candidate was answered (a budget, a refusal).
+    pub stopped: Option<String>,
     pub observations: serde_json::Value,
     pub wall_seconds: f64,
 }
@@ -206,10 +229,36 @@ pub fn run(
     let started = std::time::Instant::now();
     let mut oracle = Oracle::over(task.target, task.budget);
     let scored = attack.score(task, &mut oracle)?;
+    // A run cut short scores the random sample of candidates the target answered.
+    let answered: Vec<usize> = (0..scored.scores.len())
+        .filter(|&i| !scored.scores[i].is_nan())
+        .collect();
+    let scores: Vec<f64> = answered.iter().map(|&i| scored.scores[i]).collect();
+    let members: Vec<bool> = answered.iter().map(|&i| is_member[i]).collect();
+    let stopped = (answered.len() < task.candidates.len()).then(|| {
+        oracle
+            .stop_reason(task.budget)
+            .unwrap_or_else(|| "the target stopped answering".into())
+    });
+    if let Some(why) = &stopped {
+        if !members.contains(&true) || !members.contains(&false) {
+            return Err(AttackError::Config {
+                attack: attack.name(),
+                message: format!(
+                    "{why}: {} of {} candidates answered, not both members and non-members, so nothing is measured",
+                    answered.len(),
+                    task.candidates.len()
+                ),
+            });
+        }
+    }
     Ok(MembershipOutcome {
         attack: attack.name(),
         config: attack.config(),
-        roc: Roc::new(&scored.scores, is_member),
+        roc: Roc::new(&scores, &members),
+        candidates_scored: answered.len(),
+        candidates: task.candidates.len(),
+        stopped,
         queries: oracle.used,
         shadow_models: scored.shadow_models,
         shadow_train_size: scored.shadow_train_size,

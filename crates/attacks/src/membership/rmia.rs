@@ -130,19 +130,46 @@ impl MembershipAttack for Rmia {
                 })
                 .collect()
         };
+        // A budget too small for every candidate and every z is shared in proportion, the z
+        // asked first, so that a stopped run still compares the candidates it got answered
+        // with some population records (answers do not depend on the order of asking).
+        let needed = (task.candidates.len() + z.len()) as u64;
+        let z_share = if oracle.remaining() < needed {
+            let share = (oracle.remaining() as u128 * z.len() as u128 / needed as u128) as usize;
+            share.max(1).min(z.len())
+        } else {
+            z.len()
+        };
+        let target_z_rows = target_rows(INFO.name, oracle, &z.head(z_share))?;
+        let mut z_rows = target_z_rows;
+        z_rows.resize(z.len() * z.num_classes, f32::NAN);
+        let target_z = tempered(&z_rows, &z, c.temperature);
         let target_x = tempered(&target_rows(INFO.name, oracle, task.candidates)?, task.candidates, c.temperature);
-        let target_z = tempered(&target_rows(INFO.name, oracle, &z)?, &z, c.temperature);
         let ratio = |p: &[f64], prior: &[f64]| -> Vec<f64> {
-            p.iter().zip(prior).map(|(p, q)| p.max(1e-45) / q.max(1e-45)).collect()
+            p.iter()
+                .zip(prior)
+                .map(|(p, q)| if p.is_nan() { f64::NAN } else { p.max(1e-45) / q.max(1e-45) })
+                .collect()
         };
         let candidates_in_pool = |i: usize| c.online.then_some(i);
         let z_in_pool = |i: usize| Some(if c.online { task.candidates.len() + i } else { i });
         let rx = ratio(&target_x, &prior(task.candidates, &candidates_in_pool));
         let mut rz = ratio(&target_z, &prior(&z, &z_in_pool));
+        // Population records a stopped run did not get answered compare with nothing.
+        rz.retain(|v| v.is_finite());
+        if rz.is_empty() {
+            return Err(bad(format!(
+                "{}: no population record was answered to compare with",
+                oracle.stop_reason(oracle.used).unwrap_or_else(|| "the target stopped answering".into())
+            )));
+        }
         rz.sort_by(f64::total_cmp);
         let scores = rx
             .iter()
             .map(|r| {
+                if r.is_nan() {
+                    return f64::NAN;
+                }
                 // z with r_x / r_z ≥ γ, i.e. r_z ≤ r_x / γ.
                 let limit = r / c.gamma;
                 let dominated = rz.partition_point(|v| *v <= limit) as f64 / rz.len() as f64;
@@ -173,6 +200,10 @@ fn tempered(probs: &[f32], data: &Dataset, temperature: f64) -> Vec<f64> {
         .chunks(data.num_classes)
         .zip(&data.y)
         .map(|(row, &y)| {
+            if row[y].is_nan() {
+                // Not answered: a stopped run.
+                return f64::NAN;
+            }
             let logs: Vec<f64> = row
                 .iter()
                 .map(|p| f64::from(*p).max(1e-45).ln() / temperature)
