@@ -120,10 +120,72 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
             run.adaptive = Some(adaptive_outcome);
         }
     }
+    if defended.adaptive.is_none() {
+        if let Some(adaptive_outcome) =
+            label_only_adaptive(request, defense, guarded.model.as_ref())?
+        {
+            let mut adaptive =
+                defended_report(&adaptive_outcome, kb, guarded.model.as_ref(), &data_desc);
+            adaptive.defense = defended.defense.clone();
+            if let Some(f) = adaptive.findings.first_mut() {
+                f.title.push_str(" — adaptive: HopSkipJump needs only the label, which every hardened answer still gives");
+            }
+            defended.adaptive = Some(Box::new(adaptive));
+            run.adaptive = Some(adaptive_outcome);
+        }
+    }
     report.defended = Some(Box::new(defended));
     run.report = report;
     run.defended = Some(defended_outcome);
     Ok(run)
+}
+
+/// Output hardening (top-k, rounding, a reverse sigmoid) takes the scores away from a
+/// score-based attack but leaves the label: the adaptive adversary runs HopSkipJump, which
+/// needs only the label, through the same API, with the same norm, ε and per-input query
+/// budget. None for other defences and when the attack already is HopSkipJump.
+fn label_only_adaptive(
+    request: &EvasionRequest,
+    defense: &DefenseSpec,
+    guarded: &dyn Classifier,
+) -> Result<Option<AttackOutcome>> {
+    if defense
+        .config::<aisec_defenses::output_hardening::Hardening>()
+        .is_none()
+        || request.attack.name == "evasion.hsj"
+    {
+        return Ok(None);
+    }
+    let Some(hsj) = aisec_attacks::registry::evasion_attacks()
+        .iter()
+        .find(|e| e.name == "evasion.hsj")
+    else {
+        return Ok(None);
+    };
+    let p = &request.params;
+    let params = EvasionParams {
+        eps: p.eps,
+        // The attack's own default norm: L2 for the minimum-norm attacks, L∞ otherwise.
+        norm: Some(p.norm.unwrap_or(match request.attack.name {
+            "evasion.cw" | "evasion.deepfool" => aisec_attacks::evasion::Norm::L2,
+            _ => aisec_attacks::evasion::Norm::Linf,
+        })),
+        steps: None,
+        step_size: None,
+        random_start: None,
+        restarts: None,
+        queries_per_input: p.queries_per_input,
+    };
+    let adaptive = EvasionRequest {
+        attack: hsj,
+        params,
+        model: request.model.clone(),
+        data: request.data,
+        target_class: request.target_class,
+        defense: request.defense,
+        seed: request.seed,
+    };
+    Ok(Some(attack_once(&adaptive, guarded)?))
 }
 
 fn defended_report(

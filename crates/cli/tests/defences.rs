@@ -159,3 +159,38 @@ fn a_served_query_limit_ends_remote_attacks_with_partial_results() {
         assert!(r["metrics"]["clean_accuracy"].is_number(), "{attack}: {r}");
     }
 }
+
+/// Output hardening is judged by the strongest attack the command can run against it. Behind
+/// rounding the served model's label is still its own (ties broken as it breaks them): HSJ,
+/// which needs only labels, is not slowed by it (once, ties credited rounding with 27.5% →
+/// 55% robust accuracy at round:1). A score-based attack behind hardening is followed by the
+/// adaptive label-only HSJ, at two seeds.
+#[test]
+fn output_hardening_is_judged_by_the_label_only_attack_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "mlp", "digits");
+    let robust = |r: &serde_json::Value| num(&r["metrics"]["robust_accuracy"]);
+    for defence in ["round:1", "round:2", "top1"] {
+        let r = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack hsj --eps 1 --queries-per-input 1000 --limit 30 --defend {defence} --format json")));
+        assert_eq!(robust(&r["defended"]), robust(&r), "{defence}");
+        assert!(
+            r["defended"]["adaptive"].is_null(),
+            "HSJ is already label-only"
+        );
+    }
+    for seed in ["1", "2"] {
+        let r = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --eps 0.1 --queries-per-input 1000 --limit 30 --seed {seed} --defend reverse-sigmoid --format json")));
+        let (defended, adaptive) = (&r["defended"], &r["defended"]["adaptive"]);
+        assert_eq!(adaptive["name"], "evasion.hsj", "seed {seed}");
+        assert!(adaptive["findings"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("adaptive: HopSkipJump needs only the label"));
+        assert!(
+            robust(adaptive) < robust(defended),
+            "seed {seed}: adaptive {} vs Square behind the defence {}",
+            robust(adaptive),
+            robust(defended)
+        );
+    }
+}

@@ -63,7 +63,9 @@ impl Hardening {
             Hardening::Round { decimals } => {
                 match out.restrict(OutputKind::Probabilities, classes) {
                     QueryOutput::Probabilities(p) => QueryOutput::Probabilities(
-                        p.iter().map(|v| round_to(*v, decimals)).collect(),
+                        p.chunks(classes)
+                            .flat_map(|row| rounded_row(row, decimals))
+                            .collect(),
                     ),
                     other => other,
                 }
@@ -134,6 +136,20 @@ impl HardenedOutputs {
     }
 }
 
+/// One row rounded to `decimals`, its label still the model's: where rounding ties the top
+/// class with another, the model's own top class is raised by one unit in the last place, so
+/// that whoever reads the answer's label (argmax, first index on ties) reads the label the
+/// served model gives — rounding hides the margins, not the decision.
+fn rounded_row(row: &[f32], decimals: u32) -> Vec<f32> {
+    let mut out: Vec<f32> = row.iter().map(|v| round_to(*v, decimals)).collect();
+    let top = aisec_ml::tensor::argmax_rows(row, row.len())[0];
+    let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if out[top] == max && out.iter().position(|v| *v == max) != Some(top) {
+        out[top] = f32::from_bits(out[top].to_bits() + 1);
+    }
+    out
+}
+
 fn round_to(v: f32, decimals: u32) -> f32 {
     let scale = 10f32.powi(decimals as i32);
     (v * scale).round() / scale
@@ -200,6 +216,21 @@ mod tests {
     fn rounding() {
         assert_eq!(round_to(0.123456, 2), 0.12);
         assert_eq!(round_to(0.996, 2), 1.0);
+    }
+
+    /// Rounding to 1 decimal ties 0.46 and 0.54 at 0.5; the answer's label stays the model's
+    /// (class 1), where argmax on the bare rounded row would give class 0. (HSJ behind
+    /// `round:1` lost its successes on exactly such ties.)
+    #[test]
+    fn rounding_ties_keep_the_served_models_label() {
+        let out = Hardening::Round { decimals: 1 }
+            .answer(QueryOutput::Probabilities(vec![0.46, 0.54, 0.0, 0.2, 0.8, 0.0]), 3);
+        assert_eq!(out.labels(3), vec![1, 1]);
+        let QueryOutput::Probabilities(p) = out else {
+            panic!()
+        };
+        assert!((p[0] - 0.5).abs() < 1e-6 && (p[1] - 0.5).abs() < 1e-6, "{p:?}");
+        assert_eq!(&p[3..], &[0.2, 0.8, 0.0]);
     }
 
     #[test]
