@@ -56,6 +56,7 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
     if let Some(d) = request.defense {
         d.check_family(Family::Evasion)
             .map_err(AssessError::Config)?;
+        squeeze_can_be_judged(request, d)?;
     }
     let data = request.data;
     let data_desc = format!("{} ({} examples)", data.name, data.len());
@@ -186,6 +187,32 @@ fn label_only_adaptive(
         seed: request.seed,
     };
     Ok(Some(attack_once(&adaptive, guarded)?))
+}
+
+/// Feature squeezing is judged by its adaptive attack (L∞ PGD that knows the squeezers, at
+/// the attack's budget); a run that cannot make it would report the detector's rate against
+/// an attack that ignores it, so it is refused up front.
+fn squeeze_can_be_judged(request: &EvasionRequest, defense: &DefenseSpec) -> Result<()> {
+    if defense
+        .config::<aisec_defenses::feature_squeezing::SqueezeConfig>()
+        .is_none()
+    {
+        return Ok(());
+    }
+    let config = (request.attack.build)(&request.params)?.config();
+    let linf_budget = config["eps"].is_number() && config["norm"] == "inf";
+    let white_box = request.model.gradients().is_some();
+    if linf_budget && white_box {
+        return Ok(());
+    }
+    Err(AssessError::Config(format!(
+        "--defend squeeze is judged by its adaptive attack (L∞ PGD that knows the squeezers, at the attack's ε), which needs {}: use --attack fgsm, pgd, apgd-ce or square (or hsj --norm inf --eps E){}",
+        match (white_box, linf_budget) {
+            (false, _) => "gradient access, and this target answers queries only".to_string(),
+            _ => format!("an L∞ budget, and {} has none here", request.attack.name),
+        },
+        if white_box { "" } else { " against a model aisec can differentiate (a model directory or .onnx)" }
+    )))
 }
 
 fn defended_report(

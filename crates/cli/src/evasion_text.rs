@@ -152,8 +152,10 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
 fn push_detection(out: &mut String, detection: &RunReport) {
     let dm = &detection.metrics;
     out.push_str(&format!(
-        "\nfeature squeezing (AML.M0015, Deployment), threshold {}\n",
+        "\nfeature squeezing (AML.M0015, Deployment), threshold {} (L1 change of the probabilities)\n",
         detection.config["threshold"]
+            .as_f64()
+            .map_or_else(|| detection.config["threshold"].to_string(), aisec_assess::findings::trim_float)
     ));
     out.push_str(&format!(
         "  non-adaptive         detects {} of successful examples at {} false positives (AUC {})\n",

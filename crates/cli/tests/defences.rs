@@ -194,3 +194,28 @@ fn output_hardening_is_judged_by_the_label_only_attack_too() {
         );
     }
 }
+
+/// Feature squeezing is judged by its adaptive attack, which needs gradients and an L∞
+/// budget: a run that cannot make it is refused up front with what would work (once, HSJ
+/// behind squeezing reported a 100% detection rate and "adaptive attack not run").
+#[test]
+fn squeezing_is_refused_where_its_adaptive_attack_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "mlp", "digits");
+    for attack in ["hsj", "cw", "pgd --norm 2"] {
+        fails_with(
+            &aisec_line(&format!(
+                "attack evasion --model {model} --dataset digits --attack {attack} --limit 5 --defend squeeze"
+            )),
+            "judged by its adaptive attack",
+        );
+    }
+    let r = json(&aisec_line(&format!(
+        "attack evasion --model {model} --dataset digits --attack pgd --limit 20 --defend squeeze --format json"
+    )));
+    assert!(
+        !r["defended"]["observations"]["adaptive"].is_null(),
+        "{}",
+        r["defended"]
+    );
+}
