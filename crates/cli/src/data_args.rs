@@ -270,11 +270,11 @@ pub struct ModelArgs {
     /// Per-channel means the model subtracts from [0, 1] pixels (torchvision's Normalize,
     /// e.g. 0.485,0.456,0.406), applied inside the model under attack so that ε and the
     /// adversarial inputs stay in pixel space. One value per channel, or one for all.
-    #[arg(long, value_name = "M[,M…]")]
+    #[arg(long, value_name = "M[,M…]", allow_hyphen_values = true)]
     pub mean: Option<String>,
     /// Per-channel standard deviations the model divides by after --mean (e.g.
     /// 0.229,0.224,0.225); applied inside the model, like --mean.
-    #[arg(long, value_name = "S[,S…]")]
+    #[arg(long, value_name = "S[,S…]", allow_hyphen_values = true)]
     pub std: Option<String>,
     /// The channel order the model takes; the data is RGB. bgr reverses the channels inside
     /// the model (before --mean/--std, which are in the model's order).

@@ -175,6 +175,12 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
     let model: Arc<dyn Classifier> = args.model.open(None, &holdout)?.into();
     check_fit(model.as_ref(), &holdout)?;
     let victim = revealing(model, args.outputs);
+    if let Some(q) = args.queries.filter(|q| *q == 0) {
+        anyhow::bail!("--queries {q}: equation solving needs at least 1 query (default d + 1)");
+    }
+    if let Some(e) = args.transfer_eps.filter(|e| !e.is_finite() || *e < 0.0) {
+        anyhow::bail!("--transfer-eps {e}: expected a finite ε ≥ 0 (0 skips the transfer test)");
+    }
     let transfer_eps = match args.transfer_eps {
         Some(e) if e <= 0.0 => None,
         Some(e) => Some(e),

@@ -1,6 +1,7 @@
-//! Every numeric flag of the attack commands driven through 0, a negative number, 1e30, NaN
-//! and infinity, on a small real run each: the binary answers with a result or an error that
-//! names the flag, and never panics or hangs. Each command's `--help` is read too, so a flag
+//! Every numeric flag of every command that reads numbers (the attacks, `model train`,
+//! `defend adv-train` and `dp-train`, the privacy accountant, `data export`, `atlas search`)
+//! driven through 0, a negative number, 1e30, NaN and infinity, on a small real run each: the
+//! binary answers with a result or an error that names the flag, and never panics or hangs. Each command's `--help` is read too, so a flag
 //! added later without being listed here (as numeric, or as not) fails the test until it is.
 
 mod common;
@@ -104,6 +105,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
         dir.path().join("y.npy").display()
     );
     let extract_base = format!("attack extract --model {model} --dataset digits");
+    let invert_base = format!("attack invert --model {model} --dataset digits");
     let cases = [
         Case {
             command: &["attack", "evasion"],
@@ -202,6 +204,132 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
             ],
             other: &["--members", "--non-members"],
         },
+        Case {
+            command: &["attack", "invert"],
+            base: &invert_base,
+            numeric: &[
+                ("--class", "--steps 5"),
+                ("--steps", ""),
+                ("--tv-weight", "--steps 5"),
+                ("--total-queries", "--steps 5 --gradients zeroth-order"),
+                ("--seed", "--steps 5"),
+                ("--timeout", "--steps 5"),
+                ("--clip", "--steps 5"),
+                ("--mean", "--steps 5"),
+                ("--std", "--steps 5"),
+            ],
+            other: &["--gradients"],
+        },
+        Case {
+            command: &["attack", "attribute"],
+            base: "attack attribute --dataset purchase-synthetic --arch logreg --column 0",
+            numeric: &[
+                ("--epochs", "--records 50"),
+                ("--learning-rate", "--epochs 2 --records 50"),
+                ("--train-size", "--epochs 2 --records 50"),
+                ("--records", "--epochs 2"),
+                ("--seed", "--epochs 2 --records 50"),
+                ("--clip", "--epochs 2 --records 50"),
+            ],
+            other: &["--column"],
+        },
+        Case {
+            command: &["model", "train"],
+            base: "model train --arch logreg --dataset digits --out trained",
+            numeric: &[
+                ("--epochs", ""),
+                ("--learning-rate", "--epochs 2"),
+                ("--seed", "--epochs 2"),
+                ("--clip", "--epochs 2"),
+            ],
+            other: &["--out"],
+        },
+        Case {
+            command: &["defend", "adv-train"],
+            base: "defend adv-train --arch mlp --dataset digits --out hardened",
+            numeric: &[
+                ("--eps", "--epochs 1 --steps 2"),
+                ("--steps", "--epochs 1 --eps 0.1"),
+                ("--epochs", "--steps 2 --eps 0.1"),
+                ("--seed", "--epochs 1 --steps 2 --eps 0.1"),
+                ("--clip", "--epochs 1 --steps 2 --eps 0.1"),
+            ],
+            other: &["--out", "--norm"],
+        },
+        Case {
+            command: &["defend", "dp-train"],
+            base: "defend dp-train --arch logreg --dataset digits --out private",
+            numeric: &[
+                ("--epsilon", "--epochs 1"),
+                ("--noise-multiplier", "--epochs 1"),
+                ("--delta", "--epochs 1 --epsilon 4"),
+                ("--max-grad-norm", "--epochs 1 --epsilon 4"),
+                ("--batch-size", "--epochs 1 --epsilon 4"),
+                ("--epochs", "--epsilon 4"),
+                ("--learning-rate", "--epochs 1 --epsilon 4"),
+                ("--seed", "--epochs 1 --epsilon 4"),
+                ("--clip", "--epochs 1 --epsilon 4"),
+            ],
+            other: &["--out"],
+        },
+        Case {
+            command: &["privacy", "epsilon"],
+            base: "privacy epsilon",
+            numeric: &[
+                ("--sampling-rate", "--noise-multiplier 1.1 --steps 100"),
+                (
+                    "--batch-size",
+                    "--noise-multiplier 1.1 --dataset-size 1000 --steps 100",
+                ),
+                (
+                    "--dataset-size",
+                    "--noise-multiplier 1.1 --batch-size 10 --steps 100",
+                ),
+                ("--steps", "--noise-multiplier 1.1 --sampling-rate 0.01"),
+                ("--epochs", "--noise-multiplier 1.1 --sampling-rate 0.01"),
+                (
+                    "--delta",
+                    "--noise-multiplier 1.1 --sampling-rate 0.01 --steps 100",
+                ),
+                ("--noise-multiplier", "--sampling-rate 0.01 --steps 100"),
+            ],
+            other: &[],
+        },
+        Case {
+            command: &["privacy", "noise"],
+            base: "privacy noise",
+            numeric: &[
+                ("--sampling-rate", "--target-epsilon 2 --steps 100"),
+                (
+                    "--batch-size",
+                    "--target-epsilon 2 --dataset-size 1000 --steps 100",
+                ),
+                (
+                    "--dataset-size",
+                    "--target-epsilon 2 --batch-size 10 --steps 100",
+                ),
+                ("--steps", "--target-epsilon 2 --sampling-rate 0.01"),
+                ("--epochs", "--target-epsilon 2 --sampling-rate 0.01"),
+                (
+                    "--delta",
+                    "--target-epsilon 2 --sampling-rate 0.01 --steps 100",
+                ),
+                ("--target-epsilon", "--sampling-rate 0.01 --steps 100"),
+            ],
+            other: &[],
+        },
+        Case {
+            command: &["data", "export"],
+            base: "data export --dataset digits --split test --out exported",
+            numeric: &[("--limit", ""), ("--clip", "")],
+            other: &["--split", "--out"],
+        },
+        Case {
+            command: &["atlas", "search"],
+            base: "atlas search prompt injection",
+            numeric: &[("--max-results", "")],
+            other: &[],
+        },
     ];
     let mut problems = Vec::new();
     for case in &cases {
@@ -221,9 +349,23 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
         }
         for (flag, extra) in case.numeric {
             // The run being varied is a real one: without the flag it succeeds.
-            let line = format!("{} {extra}", case.base);
+            let mut line = format!("{} {extra}", case.base);
             let args: Vec<String> = line.split_whitespace().map(String::from).collect();
-            let (code, err) = run(dir.path(), &args);
+            let (mut code, mut err) = run(dir.path(), &args);
+            if code == Some(2) {
+                // A flag the run needs (adv-train's --eps, dp-train's --epsilon or
+                // --noise-multiplier, the accountant's --sampling-rate): the real run gives
+                // the swept one a plain value.
+                let plain = match *flag {
+                    "--dataset-size" => "1000",
+                    "--sampling-rate" => "0.01",
+                    "--eps" => "0.1",
+                    _ => "1",
+                };
+                line = format!("{line} {flag} {plain}");
+                let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+                (code, err) = run(dir.path(), &args);
+            }
             assert!(
                 matches!(code, Some(0 | 1)),
                 "aisec {line}: exit {code:?}\n{err}"
@@ -239,7 +381,9 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
                 let args: Vec<String> = line.split_whitespace().map(String::from).collect();
                 let (code, err) = run(dir.path(), &args);
                 let panicked = code == Some(101) || err.contains("panicked");
-                let unexplained = code == Some(2) && !err.contains("error");
+                // The error names the flag it is about ("unexpected argument '-1'" does not).
+                let unexplained =
+                    code == Some(2) && !(err.contains("error") && err.contains(*flag));
                 if panicked || unexplained || code.is_none() {
                     problems.push(format!(
                         "aisec {line}: exit {code:?}\n{}",

@@ -45,7 +45,7 @@ pub enum AccountantError {
         expected: &'static str,
         value: f64,
     },
-    #[error("no noise multiplier up to {max} reaches ε = {target} at δ = {delta}")]
+    #[error("no noise multiplier up to {max} reaches ε = {target} at δ = {delta} over so many steps (--steps, or --epochs over the sampling rate)")]
     Unreachable { target: f64, delta: f64, max: f64 },
 }
 

@@ -163,7 +163,7 @@ pub fn train(
     }
     if !(config.max_grad_norm > 0.0 && config.max_grad_norm.is_finite()) {
         return Err(DpSgdError::Setting(format!(
-            "the clipping norm must be positive, got {}",
+            "the clipping norm (--max-grad-norm) must be a positive number, got {}",
             config.max_grad_norm
         )));
     }
