@@ -43,22 +43,23 @@ pub fn mi_face_report(
         s if s > 0.0 => Severity::Low,
         _ => Severity::Info,
     };
-    let finding = privacy_finding(
-        format!(
-            "{} reconstructs {recognisable} of {} classes recognisably (each nearer its own class's mean training input than any other's), {} gradients, {} queries",
-            mi_face::INFO.name,
-            compared.len(),
-            match out.gradients {
-                GradientSource::ZerothOrder => "estimated from scores",
-                _ => "exact (white box)",
-            },
-            out.queries
-        ),
-        severity,
-        inversion::ATLAS,
-        metrics.clone(),
-        kb,
+    let mut title = format!(
+        "{} reconstructs {recognisable} of {} classes recognisably (each nearer its own class's mean training input than any other's), {} gradients, {} queries",
+        mi_face::INFO.name,
+        compared.len(),
+        match out.gradients {
+            GradientSource::ZerothOrder => "estimated from scores",
+            _ => "exact (white box)",
+        },
+        out.queries
     );
+    if let Some(why) = &out.stopped {
+        title.push_str(&format!(
+            " — stopped after {} of {} steps ({why}): the images are where the ascent stood",
+            out.steps_done, out.steps
+        ));
+    }
+    let finding = privacy_finding(title, severity, inversion::ATLAS, metrics.clone(), kb);
     let report = RunReport::new(
         RunKind::Attack,
         mi_face::INFO.name,
@@ -76,6 +77,8 @@ pub fn mi_face_report(
         "input_range": range,
         "gradients": out.gradients,
         "steps": out.steps,
+        "steps_done": out.steps_done,
+        "stopped": out.stopped,
         "shape": assessor.sample_shape,
         "images": out.images,
         "resemblance": compared,

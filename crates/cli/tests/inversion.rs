@@ -55,3 +55,25 @@ fn attribute_inference_reports_base_rates_on_both_sides() {
         "--outputs label",
     );
 }
+
+/// A budget that cannot pay for every step ends the ascent and says so: how many steps were
+/// taken and why it stopped, in the finding and the JSON (once, 1 of 20 steps ran and the
+/// report read like a finished run).
+#[test]
+fn a_budget_that_runs_out_is_stated() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "mlp", "digits");
+    let v = common::json(&common::aisec_line(&format!(
+        "attack invert --model {model} --dataset digits --gradients zeroth-order --steps 20 --total-queries 1000 --format json"
+    )));
+    let o = &v["observations"];
+    assert_eq!(o["steps"], 20);
+    assert_eq!(o["steps_done"], 2, "{o}");
+    assert!(o["stopped"]
+        .as_str()
+        .unwrap()
+        .contains("budget of 1000 queries"));
+    assert_eq!(common::num(&v["metrics"]["queries_total"]), 800.0);
+    let title = v["findings"][0]["title"].as_str().unwrap();
+    assert!(title.contains("stopped after 2 of 20 steps"), "{title}");
+}

@@ -77,7 +77,12 @@ pub struct Inverted {
 #[derive(Debug, Clone, Serialize)]
 pub struct Inversion {
     pub gradients: GradientSource,
+    /// Steps asked for.
     pub steps: usize,
+    /// Steps taken: fewer when a budget, a limit or a monitor stopped the run.
+    pub steps_done: usize,
+    /// Why the run ended before its last step.
+    pub stopped: Option<String>,
     pub queries: u64,
     pub images: Vec<Inverted>,
 }
@@ -133,6 +138,8 @@ pub fn invert(
     let mut rng = Rng::derive(seed, "mi-face");
     let mut oracle = Oracle::over(target, budget);
     let grid = image_grid(shape);
+    let mut steps_done = 0;
+    let mut stopped = None;
     for _ in 0..steps {
         let mut grad = if white {
             let g = GradientOracle::new(target, INFO.name)?;
@@ -146,7 +153,16 @@ pub fn invert(
         } else {
             match estimate(&mut oracle, &x, classes, f, config, span, &mut rng)? {
                 Some(g) => g,
-                None => break,
+                None => {
+                    let needed = 2 * config.probes.max(1) * n;
+                    stopped = Some(oracle.stop_reason(budget).unwrap_or_else(|| {
+                        format!(
+                            "the budget of {budget} queries cannot pay for another step ({needed} queries: 2 × {} probes × {n} classes)",
+                            config.probes.max(1)
+                        )
+                    }));
+                    break;
+                }
             }
         };
         if let Some((h, w)) = grid {
@@ -162,6 +178,7 @@ pub fn invert(
                 }
             }
         }
+        steps_done += 1;
         for row in 0..n {
             let g = &grad[row * f..(row + 1) * f];
             let norm = g.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -196,6 +213,8 @@ pub fn invert(
             GradientSource::ZerothOrder
         },
         steps,
+        steps_done,
+        stopped,
         queries: oracle.used,
         images,
     })
