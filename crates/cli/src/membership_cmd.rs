@@ -97,7 +97,8 @@ pub struct MembershipArgs {
     /// candidate costs one; RMIA adds its population records, label-only its noisy copies).
     /// Default: unlimited. The target is asked in a random order, so a run that this budget
     /// (or a server's limit, or a monitor) cuts short is measured on the random sample of
-    /// candidates it got answered, and says so; label-only needs every answer it asks for.
+    /// candidates it got answered, and says so (label-only asks each candidate with its
+    /// noisy copies, so every candidate in the sample is answered whole).
     #[arg(long = "total-queries", value_name = "N")]
     pub budget: Option<u64>,
     #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = defend_help())]

@@ -300,7 +300,12 @@ fn a_budget_that_runs_out_gives_partial_results_and_says_why() {
             model.display()
         )))
     };
-    for (attack, budget, scored) in [("loss", 300, 300), ("rmia", 500, 200), ("lira", 100, 100)] {
+    for (attack, budget, scored) in [
+        ("loss", 300, 300),
+        ("rmia", 500, 200),
+        ("lira", 100, 100),
+        ("label-only --perturbations 10", 2000, 181),
+    ] {
         let v = run(attack, &format!("--total-queries {budget}"));
         let o = &v["observations"];
         assert_eq!(o["candidates"], 718, "{attack}");

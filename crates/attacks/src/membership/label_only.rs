@@ -108,22 +108,45 @@ impl MembershipAttack for LabelOnly {
             }
         };
         let n = task.candidates.len();
-        let clean = oracle.ask(&task.candidates.x)?;
-        let copies = noisy(task.candidates, &bounds, noise, c.perturbations, &mut rng);
-        let answers = oracle.ask(&copies)?;
-        if clean.rows < n || answers.rows < n * c.perturbations {
+        let p = c.perturbations;
+        let f = task.candidates.features();
+        let copies = noisy(task.candidates, &bounds, noise, p, &mut rng);
+        // Each candidate is asked with its noisy copies, candidates in a random order: a run
+        // a budget, a limit or a monitor cuts short has whole answers for a random sample.
+        let mut order: Vec<usize> = (0..n).collect();
+        Rng::derive(n as u64, "membership-query-order").shuffle(&mut order);
+        let mut asked = Vec::with_capacity(n * (1 + p) * f);
+        for &i in &order {
+            asked.extend_from_slice(task.candidates.sample(i));
+            asked.extend_from_slice(&copies[i * p * f..(i + 1) * p * f]);
+        }
+        let answers = oracle.ask(&asked)?;
+        let groups = answers.rows / (1 + p);
+        if groups == 0 && n > 0 {
             return Err(AttackError::Config {
                 attack: INFO.name,
                 message: format!(
-                    "{} ({} queries answered of the {} the attack needs)",
+                    "{} ({} queries answered; each candidate needs {})",
                     oracle.stop_reason(oracle.used).unwrap_or_else(|| "the target stopped answering".into()),
-                    oracle.used,
-                    n * (1 + c.perturbations)
+                    answers.rows,
+                    1 + p
                 ),
             });
         }
+        let (mut clean, mut noisy_labels) = (vec![usize::MAX; n], vec![usize::MAX; n * p]);
+        for (g, &i) in order.iter().take(groups).enumerate() {
+            let at = g * (1 + p);
+            clean[i] = answers.labels[at];
+            noisy_labels[i * p..(i + 1) * p].copy_from_slice(&answers.labels[at + 1..at + 1 + p]);
+        }
+        let answered: Vec<bool> = (0..n).map(|i| clean[i] != usize::MAX).collect();
+        let scores = scores(task.candidates, &clean, &noisy_labels, p)
+            .into_iter()
+            .zip(&answered)
+            .map(|(s, a)| if *a { s } else { f64::NAN })
+            .collect();
         Ok(Scored {
-            scores: scores(task.candidates, &clean.labels, &answers.labels, c.perturbations),
+            scores,
             shadow_models: usize::from(shadow.is_some()),
             shadow_train_size: shadow.map_or(0, |s| s.0),
             shadow_accuracy: shadow.and_then(|s| s.1),
