@@ -152,10 +152,10 @@ fn a_served_query_limit_ends_remote_attacks_with_partial_results() {
             common::num(&q["inputs_not_evaluated"]) > 0.0,
             "{attack}: {q}"
         );
-        assert!(
-            common::num(&r["metrics"]["queries_total"]) > 0.0,
-            "{attack}: {r}"
-        );
+        // What was spent is what the server answered: requests it refused are not counted
+        // (once, remote HSJ counted them and reported more than the server allows).
+        let spent = common::num(&r["metrics"]["queries_total"]);
+        assert!(spent > 0.0 && spent <= 300.0, "{attack}: {q}");
         assert!(r["metrics"]["clean_accuracy"].is_number(), "{attack}: {r}");
     }
 }

@@ -574,9 +574,11 @@ impl Classifier for KServeModel {
     }
 
     fn query(&self, x: &[f32]) -> Result<QueryOutput> {
-        let n = rows(x, self.info.features())?;
-        self.budget.charge(n as u64)?;
-        self.answer(x)
+        let n = rows(x, self.info.features())? as u64;
+        self.budget.charge(n)?;
+        // A request the server refused (a limit, a monitor, an error) taught the adversary
+        // nothing: it is not counted as spent.
+        self.answer(x).inspect_err(|_| self.budget.refund(n))
     }
 
     fn scores(&self, x: &[f32]) -> Result<QueryOutput> {
