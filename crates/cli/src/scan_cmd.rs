@@ -84,6 +84,23 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
             .allow_file(&text, &path.display().to_string())
             .map_err(|e| anyhow::anyhow!("--allowlist {e}"))?;
     }
+    for (flag, value) in [
+        ("--max-opcodes", args.max_opcodes),
+        ("--max-decompressed", args.max_decompressed),
+        ("--timeout", args.timeout),
+    ] {
+        if value == Some(0) {
+            anyhow::bail!(
+                "{flag} 0: expected at least 1 (a limit of 0 would stop every file at once)"
+            );
+        }
+    }
+    if let Some(s) = args.timeout.filter(|s| *s > 7 * 86_400) {
+        anyhow::bail!(
+            "--timeout {s}: expected at most a week of seconds ({})",
+            7 * 86_400
+        );
+    }
     let limits = &mut options.limits;
     if let Some(n) = args.max_opcodes {
         limits.max_opcodes = n;

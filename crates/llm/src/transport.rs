@@ -135,10 +135,19 @@ pub fn agent(timeout: Duration, ca_cert: Option<&Path>) -> Result<ureq::Agent> {
 
 impl Http {
     pub fn new(label: impl Into<String>, policy: Policy, ca_cert: Option<&Path>) -> Result<Self> {
-        if !(policy.timeout_s > 0.0 && policy.timeout_s.is_finite()) {
+        // A week is longer than any request or wait should take; larger values (1e30) do not
+        // fit a timer at all.
+        const LONGEST: f64 = 7.0 * 86_400.0;
+        if !(policy.timeout_s > 0.0 && policy.timeout_s <= LONGEST) {
             return Err(LlmError::Invalid(format!(
-                "--timeout {}: expected a positive number of seconds",
+                "--timeout {}: expected a positive number of seconds, at most {LONGEST}",
                 policy.timeout_s
+            )));
+        }
+        if !(policy.max_rate_limit_wait_s >= 0.0 && policy.max_rate_limit_wait_s <= LONGEST) {
+            return Err(LlmError::Invalid(format!(
+                "--max-rate-limit-wait {}: expected seconds from 0 to {LONGEST}",
+                policy.max_rate_limit_wait_s
             )));
         }
         Ok(Http {
