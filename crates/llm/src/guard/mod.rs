@@ -38,6 +38,9 @@ pub const WINDOW_CHARS: usize = 400;
 /// Lines shorter than this are not scored on their own: a heading or a list bullet says too
 /// little to judge.
 const MIN_LINE_CHARS: usize = 24;
+/// Texts of more lines than this (a pasted log, a long file) are scored in windows only, so
+/// that a check stays bounded.
+const MAX_LINES_SCORED: usize = 256;
 
 const DEFAULT_META: &str = include_str!("../../guard/default/guard.json");
 const DEFAULT_LEXICAL: &[u8] = include_bytes!("../../guard/default/lexical.bin");
@@ -243,7 +246,8 @@ impl Guard {
             .map(str::trim)
             .filter(|l| l.chars().count() >= MIN_LINE_CHARS)
             .collect();
-        if lines.len() > 1 {
+        // Past a few hundred lines the windows below cover the text at a bounded cost.
+        if lines.len() > 1 && lines.len() <= MAX_LINES_SCORED {
             for line in lines {
                 let c = self.check(line);
                 if c.score > best.score {
