@@ -122,9 +122,12 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
         }
     }
     if defended.adaptive.is_none() {
-        if let Some(adaptive_outcome) =
-            label_only_adaptive(request, defense, guarded.model.as_ref())?
-        {
+        if let Some(adaptive_outcome) = label_only_adaptive(
+            request,
+            &defended_outcome.config,
+            defense,
+            guarded.model.as_ref(),
+        )? {
             let mut adaptive =
                 defended_report(&adaptive_outcome, kb, guarded.model.as_ref(), &data_desc);
             adaptive.defense = defended.defense.clone();
@@ -147,6 +150,7 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
 /// budget. None for other defences and when the attack already is HopSkipJump.
 fn label_only_adaptive(
     request: &EvasionRequest,
+    attack_config: &serde_json::Value,
     defense: &DefenseSpec,
     guarded: &dyn Classifier,
 ) -> Result<Option<AttackOutcome>> {
@@ -163,14 +167,18 @@ fn label_only_adaptive(
     else {
         return Ok(None);
     };
+    // The budget the attack actually ran with (its defaults included), from its config.
     let p = &request.params;
+    let eps = attack_config["eps"].as_f64().map(|e| e as f32).or(p.eps);
+    let norm = match attack_config["norm"].as_str() {
+        Some("inf") => aisec_attacks::evasion::Norm::Linf,
+        Some("2") => aisec_attacks::evasion::Norm::L2,
+        // The minimum-norm attacks (C&W, DeepFool) record no norm: theirs is L2.
+        _ => p.norm.unwrap_or(aisec_attacks::evasion::Norm::L2),
+    };
     let params = EvasionParams {
-        eps: p.eps,
-        // The attack's own default norm: L2 for the minimum-norm attacks, L∞ otherwise.
-        norm: Some(p.norm.unwrap_or(match request.attack.name {
-            "evasion.cw" | "evasion.deepfool" => aisec_attacks::evasion::Norm::L2,
-            _ => aisec_attacks::evasion::Norm::Linf,
-        })),
+        eps,
+        norm: Some(norm),
         steps: None,
         step_size: None,
         random_start: None,

@@ -193,6 +193,16 @@ fn output_hardening_is_judged_by_the_label_only_attack_too() {
             robust(defended)
         );
     }
+    // With the attack's default budget (Square: L∞ ε = 0.1), the adaptive run has the same one
+    // (once it ran unbounded).
+    let r = json(&aisec_line(&format!("attack evasion --model {model} --dataset digits --attack square --queries-per-input 300 --limit 10 --defend top1 --format json")));
+    let adaptive = &r["defended"]["adaptive"];
+    assert_eq!(
+        adaptive["config"]["eps"], r["config"]["eps"],
+        "{}",
+        adaptive["config"]
+    );
+    assert_eq!(adaptive["config"]["norm"], "inf");
 }
 
 /// Feature squeezing is judged by its adaptive attack, which needs gradients and an L∞

@@ -21,3 +21,14 @@ pub fn serialize_f32_decimal<S: serde::Serializer>(v: &f32, s: S) -> Result<S::O
     let decimal: f64 = v.to_string().parse().unwrap_or(*v as f64);
     s.serialize_f64(decimal)
 }
+
+/// [`serialize_f32_decimal`] for an optional value (`null` when absent).
+pub fn serialize_opt_f32_decimal<S: serde::Serializer>(
+    v: &Option<f32>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => serialize_f32_decimal(v, s),
+        None => s.serialize_none(),
+    }
+}

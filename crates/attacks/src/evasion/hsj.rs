@@ -43,6 +43,7 @@ pub const ENTRY: crate::registry::EvasionEntry = crate::registry::EvasionEntry {
 pub struct HsjConfig {
     pub norm: Norm,
     /// Budget an example must fit to count; `None` for a minimum-norm run.
+    #[serde(serialize_with = "aisec_core::serialize_opt_f32_decimal")]
     pub eps: Option<f32>,
     /// Queries per example. Default 5000.
     pub max_queries: u64,

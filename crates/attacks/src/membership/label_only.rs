@@ -41,6 +41,7 @@ pub struct LabelOnlyConfig {
     pub perturbations: usize,
     /// Gaussian noise as a fraction of each feature's range; default: calibrated on a shadow
     /// model among 0.02, 0.05, 0.1, 0.2, 0.3 and 0.5.
+    #[serde(serialize_with = "aisec_core::serialize_opt_f32_decimal")]
     pub noise: Option<f32>,
 }
 
