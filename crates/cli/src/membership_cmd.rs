@@ -509,7 +509,9 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         );
     }
     let shadow_check = assess_membership::shadow_check(&outcome, &prepared.context);
-    if let Some((_, _, Some(warning))) = &shadow_check {
+    // The text report prints the warning itself; JSON carries it in `shadow_check`, and a
+    // person reading the JSON's stderr sees it too.
+    if let (Some((_, _, Some(warning))), Format::Json) = (&shadow_check, cli.format) {
         tracing::warn!("{warning}");
     }
     if let Some(defense) = defense.as_ref().filter(|_| !retrains) {

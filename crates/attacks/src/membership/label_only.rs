@@ -114,8 +114,7 @@ impl MembershipAttack for LabelOnly {
         let copies = noisy(task.candidates, &bounds, noise, p, &mut rng);
         // Each candidate is asked with its noisy copies, candidates in a random order: a run
         // a budget, a limit or a monitor cuts short has whole answers for a random sample.
-        let mut order: Vec<usize> = (0..n).collect();
-        Rng::derive(n as u64, "membership-query-order").shuffle(&mut order);
+        let order = super::query_order(n);
         let mut asked = Vec::with_capacity(n * (1 + p) * f);
         for &i in &order {
             asked.extend_from_slice(task.candidates.sample(i));

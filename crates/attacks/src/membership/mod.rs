@@ -109,6 +109,14 @@ pub fn find(name: &str) -> Option<&'static MembershipEntry> {
 /// The target's answer for each record of `data` as a probability row (a top-k answer gives
 /// the classes it names, the rest of the mass spread evenly). Needs scores, and all of them:
 /// a budget that runs out part-way is an error, not a smaller experiment.
+/// The order in which `n` candidates are put to the target: random (the answers do not
+/// depend on it), so that a run stopped early has answers for a random sample of them.
+pub(crate) fn query_order(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    aisec_core::rng::Rng::derive(n as u64, "membership-query-order").shuffle(&mut order);
+    order
+}
+
 pub fn target_rows(attack: &'static str, oracle: &mut Oracle, data: &Dataset) -> Result<Vec<f32>> {
     if matches!(oracle.output_kind(), aisec_ml::model::OutputKind::Label) {
         return Err(AttackError::Config {
@@ -121,8 +129,7 @@ pub fn target_rows(attack: &'static str, oracle: &mut Oracle, data: &Dataset) ->
     // the first ones: a run cut short still measures something. Unanswered rows are NaN.
     let n = data.len();
     let features = data.features();
-    let mut order: Vec<usize> = (0..n).collect();
-    aisec_core::rng::Rng::derive(n as u64, "membership-query-order").shuffle(&mut order);
+    let order = query_order(n);
     let mut asked = Vec::with_capacity(data.x.len());
     for &i in &order {
         asked.extend_from_slice(&data.x[i * features..(i + 1) * features]);

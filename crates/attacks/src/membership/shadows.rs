@@ -155,18 +155,13 @@ impl ShadowSet {
     pub fn held_out_accuracy(&self, data: &Dataset, indexed: bool) -> Option<f64> {
         let mut per_model = Vec::new();
         for (m, network) in self.networks.iter().enumerate() {
-            let probs = probabilities(network, data);
+            let predicted = tensor::argmax_rows(&probabilities(network, data), data.num_classes);
             let (mut right, mut counted) = (0usize, 0usize);
-            for (i, row) in probs.chunks(data.num_classes).enumerate() {
+            for (i, p) in predicted.into_iter().enumerate() {
                 if indexed && self.inside[m][i] {
                     continue;
                 }
-                let predicted = row
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(c, _)| c);
-                right += usize::from(predicted == data.y[i]);
+                right += usize::from(p == data.y[i]);
                 counted += 1;
             }
             if counted > 0 {

@@ -241,6 +241,22 @@ impl Guard {
     pub fn check_long(&self, text: &str) -> Check {
         let started = Instant::now();
         let mut best = self.check(text);
+        // A part (a line, a window) that scores higher than the whole becomes the verdict,
+        // saying where it was and quoting it when its detector gave no evidence of its own.
+        let mut consider = |part: &str, place: String| {
+            let c = self.check(part);
+            if c.score > best.score {
+                best = Check {
+                    detector: format!("{} ({place})", c.detector),
+                    evidence: if c.evidence.is_empty() {
+                        crate::transport::snippet(part)
+                    } else {
+                        c.evidence.clone()
+                    },
+                    ..c
+                };
+            }
+        };
         let lines: Vec<&str> = text
             .lines()
             .map(str::trim)
@@ -249,18 +265,7 @@ impl Guard {
         // Past a few hundred lines the windows below cover the text at a bounded cost.
         if lines.len() > 1 && lines.len() <= MAX_LINES_SCORED {
             for line in lines {
-                let c = self.check(line);
-                if c.score > best.score {
-                    best = Check {
-                        detector: format!("{} (one line)", c.detector),
-                        evidence: if c.evidence.is_empty() {
-                            crate::transport::snippet(line)
-                        } else {
-                            c.evidence.clone()
-                        },
-                        ..c
-                    };
-                }
+                consider(line, "one line".into());
             }
         }
         let chars: Vec<(usize, char)> = text.char_indices().collect();
@@ -271,18 +276,7 @@ impl Guard {
                 let end = (start + WINDOW_CHARS).min(chars.len());
                 let from = chars[start].0;
                 let to = chars.get(end).map_or(text.len(), |c| c.0);
-                let c = self.check(&text[from..to]);
-                if c.score > best.score {
-                    best = Check {
-                        detector: format!("{} (window at character {start})", c.detector),
-                        evidence: if c.evidence.is_empty() {
-                            crate::transport::snippet(&text[from..to])
-                        } else {
-                            c.evidence.clone()
-                        },
-                        ..c
-                    };
-                }
+                consider(&text[from..to], format!("window at character {start}"));
                 if end == chars.len() {
                     break;
                 }
