@@ -11,6 +11,7 @@ pub mod membership;
 pub mod poisoning;
 pub mod runner;
 pub mod scan;
+pub mod threat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssessError {

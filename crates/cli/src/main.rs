@@ -23,6 +23,7 @@ mod poison_cmd;
 mod privacy_cmd;
 mod progress;
 mod scan_cmd;
+mod threat_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +103,10 @@ pub enum Command {
     /// cost probes against a chat model, judged on evidence and named by ATLAS.
     #[command(subcommand)]
     Llm(llm_cmd::LlmCommand),
+    /// The threat model of your AI system: from a YAML profile of its models and LLM
+    /// applications to the ATLAS techniques that apply and why, adversary tiers, likelihood ×
+    /// severity, mitigations by lifecycle phase and the aisec attacks that test each risk.
+    ThreatModel(threat_cmd::ThreatModelArgs),
 }
 
 /// How a command ended: success, "ran fine and found problems" (exit 1), or "could not
@@ -186,6 +191,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo_cmd::run(&cli, args),
         Command::Scan(args) => scan_cmd::run(&cli, args),
         Command::Llm(cmd) => llm_cmd::run(&cli, cmd),
+        Command::ThreatModel(args) => threat_cmd::run(&cli, args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,494 @@
+//! The assessment plan `aisec threat-model --plan` writes and `aisec assess` runs: per risk,
+//! the aisec commands that test it with budgets that match the adversary tier (a label-only
+//! black-box search and a query budget for an anonymous user of a labels API; gradients for an
+//! insider), the defence each is measured behind, and pass/fail criteria on the run's figures.
+//! Each step is an exact aisec command line, so a step can be rerun, edited or run by hand.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::profile::{LoadedProfile, ModelProfile, Outputs};
+use super::{AdversaryKind, Knowledge, Risk, ThreatModel};
+use crate::{AssessError, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub system: String,
+    /// The profile the plan was made from, relative to the plan file.
+    pub profile: String,
+    /// Passed to every step that takes `--seed`.
+    #[serde(default)]
+    pub seed: u64,
+    pub steps: Vec<Step>,
+    /// Risks of the threat model no step tests, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untested: Vec<Untested>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Unique; names the step's result file.
+    pub id: String,
+    /// The threat model's risk it tests (`component/family`).
+    pub risk: String,
+    pub techniques: Vec<String>,
+    pub adversary: String,
+    /// Why these settings: the tier's access and budget.
+    pub why: String,
+    /// The aisec command line, without `aisec` and without `--format` (the runner asks for
+    /// JSON). Paths are relative to the plan file.
+    pub command: Vec<String>,
+    /// All must hold on the run as deployed for the step to pass; checked again on the run
+    /// behind the defence and on the adaptive run where the command measured them.
+    pub criteria: Vec<Criterion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    /// A shared metric key of the run (`attack_success_rate`, `fidelity`,
+    /// `tpr_at_1pct_fpr` …) or a number among its observations (`dangerous`).
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    /// What the threshold means, in words.
+    pub meaning: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Untested {
+    pub risk: String,
+    pub reason: String,
+}
+
+/// Query budgets per adversary tier: an anonymous user is rate-limited and disposable, a
+/// customer has an account's allowance, an employee internal tools.
+struct Budget {
+    per_input: u64,
+    extraction: u64,
+    membership: u64,
+    llm_requests: u64,
+}
+
+fn budget(adversary: AdversaryKind) -> Budget {
+    match adversary {
+        AdversaryKind::AnonymousUser | AdversaryKind::ContentAuthor => Budget {
+            per_input: 500,
+            extraction: 2_000,
+            membership: 2_000,
+            llm_requests: 200,
+        },
+        AdversaryKind::Customer => Budget {
+            per_input: 2_000,
+            extraction: 10_000,
+            membership: 10_000,
+            llm_requests: 1_000,
+        },
+        _ => Budget {
+            per_input: 5_000,
+            extraction: 20_000,
+            membership: 20_000,
+            llm_requests: 2_000,
+        },
+    }
+}
+
+/// The first `--defend` form of a registered defence that the attack measures and that
+/// needs no argument.
+fn defence_for(attack: &str) -> Option<&'static str> {
+    aisec_defenses::registry::defenses()
+        .filter(|d| {
+            d.measured_by.contains(&attack) || (attack == "llm" && d.name == "defense.llm-guard")
+        })
+        .flat_map(|d| d.forms.iter().copied())
+        .find(|f| !f.chars().any(|c| c.is_ascii_uppercase()))
+}
+
+fn data_flags(m: &ModelProfile) -> Option<Vec<String>> {
+    let d = m.data.as_ref()?;
+    let mut out = Vec::new();
+    if let Some(name) = &d.dataset {
+        out.extend(["--dataset".to_string(), name.clone()]);
+    }
+    if let Some(csv) = &d.csv {
+        out.extend(["--csv".to_string(), csv.clone()]);
+        if let Some(c) = &d.label_column {
+            out.extend(["--label-column".to_string(), c.clone()]);
+        }
+    }
+    Some(out)
+}
+
+fn outputs_flag(o: Outputs) -> &'static str {
+    match o {
+        Outputs::Labels => "label",
+        Outputs::TopK => "topk:3",
+        _ => "probs",
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn with_defence(mut command: Vec<String>, attack: &str) -> (Vec<String>, String) {
+    match defence_for(attack) {
+        Some(form) => {
+            command.extend(["--defend".to_string(), form.to_string()]);
+            (command, format!("; measured again behind --defend {form}"))
+        }
+        None => (command, String::new()),
+    }
+}
+
+fn model_steps(
+    r: &Risk,
+    m: &ModelProfile,
+    loaded: &LoadedProfile,
+    seed: u64,
+) -> std::result::Result<Vec<Step>, String> {
+    let b = budget(r.adversary);
+    let query_target = m.endpoint.clone().or_else(|| m.artifact.clone());
+    let techniques: Vec<String> = r.techniques.iter().map(|t| t.id.clone()).collect();
+    let step = |suffix: &str, why: String, command: Vec<String>, criteria: Vec<Criterion>| Step {
+        id: format!("{}-{suffix}", slug(&r.id)),
+        risk: r.id.clone(),
+        techniques: techniques.clone(),
+        adversary: r.adversary.as_str().to_string(),
+        why,
+        command,
+        criteria,
+    };
+    let seed = seed.to_string();
+    match r.family {
+        "artifacts" => {
+            let Some(artifact) = &m.artifact else {
+                return Err("the model has no artifact to scan; add models[].artifact".into());
+            };
+            let _ = loaded;
+            Ok(vec![step(
+                "scan",
+                "the artifact as the team would load it, parsed and never executed".into(),
+                strings(&["scan", artifact]),
+                vec![
+                    Criterion { metric: "dangerous".into(), at_most: Some(0.0), at_least: None, meaning: "no file that runs dangerous code when loaded".into() },
+                    Criterion { metric: "suspicious".into(), at_most: Some(0.0), at_least: None, meaning: "no file that imports something off the allowlist".into() },
+                ],
+            )])
+        }
+        "evasion" => {
+            let data = data_flags(m).ok_or("the attacks need labelled inputs: add models[].data (dataset or csv)")?;
+            let white = r.knowledge == Knowledge::WhiteBox;
+            let (attack, target) = if white {
+                ("pgd", m.artifact.clone().ok_or("a white-box attack needs the weights: add models[].artifact")?)
+            } else {
+                (if r.scores { "square" } else { "hsj" }, query_target.clone().ok_or("nothing to query: add models[].endpoint or artifact")?)
+            };
+            let mut command = strings(&["attack", "evasion", "--model", &target]);
+            command.extend(data);
+            command.extend(strings(&["--attack", attack, "--eps", "0.1", "--norm", "inf", "--limit", "50", "--seed", &seed]));
+            let mut why = if white {
+                "an insider with the weights: L∞ PGD at ε = 0.1 (in the data's units; edit to your input scale) on 50 inputs".to_string()
+            } else {
+                format!(
+                    "{}: {} black-box search at L∞ ε = 0.1 (edit to your input scale), {} queries per input, 50 inputs",
+                    r.adversary.name(),
+                    if r.scores { "score-based" } else { "label-only" },
+                    b.per_input
+                )
+            };
+            if !white {
+                command.extend(["--queries-per-input".to_string(), b.per_input.to_string()]);
+            }
+            let (command, defended) = with_defence(command, &format!("evasion.{attack}"));
+            why.push_str(&defended);
+            Ok(vec![step(
+                attack,
+                why,
+                command,
+                vec![Criterion { metric: "attack_success_rate".into(), at_most: Some(0.2), at_least: None, meaning: "at most 1 in 5 inputs that were classified correctly can be flipped within the budget".into() }],
+            )])
+        }
+        "extraction" => {
+            let data = data_flags(m).ok_or("extraction needs inputs to query with and to measure fidelity: add models[].data")?;
+            let target = query_target.ok_or("nothing to query: add models[].endpoint or artifact")?;
+            let mut command = strings(&["attack", "extract", "--model", &target]);
+            command.extend(data);
+            command.extend(strings(&[
+                "--attack", "knockoff", "--outputs", outputs_flag(m.outputs), "--total-queries", &b.extraction.to_string(), "--seed", &seed,
+            ]));
+            let (command, defended) = with_defence(command, "extract.knockoff");
+            Ok(vec![step(
+                "knockoff",
+                format!("{}: Knockoff Nets through the API as it answers ({}), {} queries in all{defended}", r.adversary.name(), super::profile::kebab(&m.outputs), b.extraction),
+                command,
+                vec![Criterion { metric: "fidelity".into(), at_most: Some(0.8), at_least: None, meaning: "a copy made within the budget agrees with the model on at most 80% of test inputs".into() }],
+            )])
+        }
+        "membership" => {
+            let data = data_flags(m).ok_or("membership inference needs the data the model was trained from: add models[].data")?;
+            let artifact = m.artifact.clone().ok_or("membership inference needs to know the members: add models[].artifact (a model directory from `aisec model train` records them) or members and non_members")?;
+            let attack = if r.scores { "rmia" } else { "label-only" };
+            let mut command = strings(&["attack", "membership", "--model", &artifact]);
+            if let (Some(mem), Some(non)) = (&m.members, &m.non_members) {
+                command.extend(strings(&["--members", mem, "--non-members", non]));
+            }
+            command.extend(data);
+            command.extend(strings(&[
+                "--attack", attack, "--outputs", outputs_flag(m.outputs), "--total-queries", &b.membership.to_string(), "--seed", &seed,
+            ]));
+            let (command, defended) = with_defence(command, &format!("membership.{attack}"));
+            Ok(vec![step(
+                attack,
+                format!("{}: {} with the API's outputs ({}), {} queries in all; the candidates are the known members and as many non-members{defended}", r.adversary.name(), if r.scores { "RMIA" } else { "label-only membership inference" }, super::profile::kebab(&m.outputs), b.membership),
+                command,
+                vec![
+                    Criterion { metric: "tpr_at_1pct_fpr".into(), at_most: Some(0.05), at_least: None, meaning: "at 1% false positives, at most 5% of members are recognised".into() },
+                    Criterion { metric: "auc".into(), at_most: Some(0.6), at_least: None, meaning: "members and non-members are barely told apart overall".into() },
+                ],
+            )])
+        }
+        "poisoning" => {
+            let data = data_flags(m).ok_or("the poisoning simulation trains on labelled data: add models[].data")?;
+            let mut command = strings(&["attack", "poison"]);
+            command.extend(data);
+            command.extend(strings(&["--attack", "badnets", "--rate", "0.05", "--seed", &seed]));
+            let (command, defended) = with_defence(command, "poison.badnets");
+            Ok(vec![step(
+                "badnets",
+                format!("a data contributor who controls 5% of the training records plants a BadNets trigger; aisec trains the model on the profile's data with its own recipe (a simulation of the pipeline, not the deployed model){defended}"),
+                command,
+                vec![Criterion { metric: "attack_success_rate".into(), at_most: Some(0.1), at_least: None, meaning: "at most 10% of triggered test inputs go to the attacker's class".into() }],
+            )])
+        }
+        "inversion" => Err("aisec measures inversion by reconstructions a person must judge (`aisec attack invert` draws them); no pass/fail figure is planned".into()),
+        "denial" => Err("no aisec attack measures availability; load-test the endpoint with a tool made for it and set rate limits (AML.M0004)".into()),
+        other => Err(format!("no aisec step for the {other} family")),
+    }
+}
+
+fn llm_steps(
+    r: &Risk,
+    app: &super::profile::LlmApp,
+    seed: u64,
+) -> std::result::Result<Vec<Step>, String> {
+    let Some(endpoint) = &app.endpoint else {
+        return Err("the application has no endpoint: add llm_apps[].endpoint".into());
+    };
+    let probes: Vec<&str> = r.tested_by.iter().map(|t| t.name.as_str()).collect();
+    if probes.is_empty() {
+        return Err(match r.family {
+            "denial" => "no probe measures availability beyond the cost probe's ATLAS IDs; load-test the endpoint".into(),
+            _ => format!("no registered probe has the techniques of {}", r.id),
+        });
+    }
+    let b = budget(r.adversary);
+    let mut command = strings(&[
+        "llm",
+        "probe",
+        "--target",
+        endpoint,
+        "--probes",
+        &probes.join(","),
+        "--max-requests",
+        &b.llm_requests.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]);
+    if let Some(model) = &app.model {
+        command.extend(["--model".to_string(), model.clone()]);
+    }
+    let (command, defended) = if endpoint.starts_with("openai+") {
+        with_defence(command, "llm")
+    } else {
+        (command, String::new())
+    };
+    Ok(vec![Step {
+        id: format!("{}-probe", slug(&r.id)),
+        risk: r.id.clone(),
+        techniques: r.techniques.iter().map(|t| t.id.clone()).collect(),
+        adversary: r.adversary.as_str().to_string(),
+        why: format!(
+            "{}: the probes {} within {} requests{defended}",
+            r.adversary.name(),
+            probes.join(", "),
+            b.llm_requests
+        ),
+        command,
+        criteria: vec![Criterion {
+            metric: "attack_success_rate".into(),
+            at_most: Some(0.05),
+            at_least: None,
+            meaning: "at most 1 in 20 probe attempts succeeds, judged on evidence in the reply"
+                .into(),
+        }],
+    }])
+}
+
+/// A step ID from a risk ID: lowercase letters, digits and dashes.
+pub fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+pub fn from_threat_model(tm: &ThreatModel, loaded: &LoadedProfile, plan_path: &Path) -> Plan {
+    let seed = 0;
+    let mut steps = Vec::new();
+    let mut untested = Vec::new();
+    for r in &tm.risks {
+        let planned = if r.component_kind == "model" {
+            match loaded.profile.models.iter().find(|m| m.name == r.component) {
+                Some(m) => model_steps(r, m, loaded, seed),
+                None => Err("component not in the profile".into()),
+            }
+        } else {
+            match loaded
+                .profile
+                .llm_apps
+                .iter()
+                .find(|a| a.name == r.component)
+            {
+                Some(a) => llm_steps(r, a, seed),
+                None => Err("component not in the profile".into()),
+            }
+        };
+        match planned {
+            Ok(s) => steps.extend(s),
+            Err(reason) => untested.push(Untested {
+                risk: r.id.clone(),
+                reason,
+            }),
+        }
+    }
+    // Paths in the profile are relative to it; the plan's are relative to the plan.
+    let profile_dir = loaded.path.parent().unwrap_or(Path::new(""));
+    let plan_dir = plan_path.parent().unwrap_or(Path::new(""));
+    let rebase = |p: &str| -> String { relative_to(&profile_dir.join(p), plan_dir) };
+    for s in &mut steps {
+        rebase_paths(&mut s.command, &rebase);
+    }
+    Plan {
+        system: tm.system.clone(),
+        profile: relative_to(&loaded.path, plan_dir),
+        seed,
+        steps,
+        untested,
+    }
+}
+
+/// Flags whose value is a local path (and `scan`'s positional path).
+fn rebase_paths(command: &mut [String], rebase: &dyn Fn(&str) -> String) {
+    const PATH_FLAGS: &[&str] = &["--csv", "--members", "--non-members", "--model"];
+    let is_scan = command.first().map(String::as_str) == Some("scan");
+    for i in 0..command.len() {
+        let after_flag = i > 0 && PATH_FLAGS.contains(&command[i - 1].as_str());
+        let scan_target = is_scan && i == 1;
+        if (after_flag || scan_target) && !command[i].contains("://") {
+            command[i] = rebase(&command[i]);
+        }
+    }
+}
+
+/// `path` written relative to `base` where both are relative or both absolute; else as is.
+fn relative_to(path: &Path, base: &Path) -> String {
+    let norm = |p: &Path| -> Vec<String> {
+        let mut parts: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir if parts.last().is_some_and(|l| l != "..") => {
+                    parts.pop();
+                }
+                other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+            }
+        }
+        parts
+    };
+    if path.is_absolute() != base.is_absolute() {
+        return path.display().to_string();
+    }
+    let (p, b) = (norm(path), norm(base));
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if b[common..].iter().any(|s| s == "..") {
+        return path.display().to_string();
+    }
+    let mut out: Vec<String> = vec!["..".to_string(); b.len() - common];
+    out.extend(p[common..].iter().cloned());
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
+}
+
+pub fn to_yaml(plan: &Plan) -> Result<String> {
+    let body = serde_yaml_ng::to_string(plan)
+        .map_err(|e| AssessError::Config(format!("cannot write the plan: {e}")))?;
+    Ok(format!(
+        "# aisec assessment plan, written by `aisec threat-model --plan`; run it with `aisec assess PLAN --out DIR`.\n\
+         # Each step is an aisec command line (paths relative to this file); edit budgets, ε and criteria to the system.\n{body}"
+    ))
+}
+
+pub fn load(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AssessError::Config(format!("cannot read plan {}: {e}", path.display())))?;
+    let plan: Plan = serde_yaml_ng::from_str(&text)
+        .map_err(|e| AssessError::Config(format!("{}: not a valid plan: {e}", path.display())))?;
+    let mut problems = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, s) in plan.steps.iter().enumerate() {
+        if s.id.is_empty() || s.id != slug(&s.id) {
+            problems.push(format!(
+                "steps[{i}].id: {:?} must be lowercase letters, digits and dashes",
+                s.id
+            ));
+        } else if !ids.insert(s.id.clone()) {
+            problems.push(format!("steps[{i}].id: {:?} is used twice", s.id));
+        }
+        if s.command.is_empty() {
+            problems.push(format!("steps[{i}].command: empty"));
+        }
+        if s.command.iter().any(|a| a == "--format") {
+            problems.push(format!(
+                "steps[{i}].command: leave --format out; the runner asks for JSON"
+            ));
+        }
+        for (j, c) in s.criteria.iter().enumerate() {
+            if c.at_most.is_none() && c.at_least.is_none() {
+                problems.push(format!(
+                    "steps[{i}].criteria[{j}]: give at_most or at_least"
+                ));
+            }
+            if c.at_most.is_some_and(|v| !v.is_finite())
+                || c.at_least.is_some_and(|v| !v.is_finite())
+            {
+                problems.push(format!(
+                    "steps[{i}].criteria[{j}]: thresholds must be finite numbers"
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AssessError::Config(format!(
+            "{}: {}",
+            path.display(),
+            problems.join("; ")
+        )));
+    }
+    Ok(plan)
+}
