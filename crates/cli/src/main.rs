@@ -1,6 +1,7 @@
 //! The `aisec` command line: argument parsing, output and exit codes. The work itself lives
 //! in the library crates.
 
+mod assess_cmd;
 mod atlas_cmd;
 mod attack_cmd;
 mod attribute_cmd;
@@ -107,6 +108,10 @@ pub enum Command {
     /// applications to the ATLAS techniques that apply and why, adversary tiers, likelihood ×
     /// severity, mitigations by lifecycle phase and the aisec attacks that test each risk.
     ThreatModel(threat_cmd::ThreatModelArgs),
+    /// Run an assessment plan (from `aisec threat-model --plan`): every step's attack against
+    /// the real targets, its criteria before and behind the defence, and one report (JSON,
+    /// Markdown, HTML, Navigator layer, ATLAS case study). Resumable.
+    Assess(assess_cmd::AssessArgs),
 }
 
 /// How a command ended: success, "ran fine and found problems" (exit 1), or "could not
@@ -192,6 +197,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::run(&cli, args),
         Command::Llm(cmd) => llm_cmd::run(&cli, cmd),
         Command::ThreatModel(args) => threat_cmd::run(&cli, args),
+        Command::Assess(args) => assess_cmd::run(&cli, args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

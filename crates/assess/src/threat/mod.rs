@@ -5,9 +5,12 @@
 //! lifecycle phase, and the aisec attacks, probes and scans that test each risk — read from
 //! their registries, so a new attack with the risk's technique IDs is picked up unedited.
 
+pub mod assessment;
+pub mod llm_rules;
 pub mod plan;
 pub mod profile;
 pub mod render;
+pub mod report;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -414,7 +417,7 @@ pub fn build(loaded: &LoadedProfile, kb: &KnowledgeBase) -> ThreatModel {
             (
                 a.name.clone(),
                 "llm-app",
-                rules::for_llm_app(&format!("llm_apps[{i}]"), a),
+                llm_rules::for_llm_app(&format!("llm_apps[{i}]"), a),
             )
         }));
     for (component, kind, verdicts) in components {

@@ -305,6 +305,9 @@ fn llm_steps(
     if let Some(model) = &app.model {
         command.extend(["--model".to_string(), model.clone()]);
     }
+    if let Some(prompt) = &app.system_prompt {
+        command.extend(["--system-prompt".to_string(), prompt.clone()]);
+    }
     let (command, defended) = if endpoint.starts_with("openai+") {
         with_defence(command, "llm")
     } else {
@@ -392,10 +395,19 @@ pub fn from_threat_model(tm: &ThreatModel, loaded: &LoadedProfile, plan_path: &P
 
 /// Flags whose value is a local path (and `scan`'s positional path).
 fn rebase_paths(command: &mut [String], rebase: &dyn Fn(&str) -> String) {
-    const PATH_FLAGS: &[&str] = &["--csv", "--members", "--non-members", "--model"];
+    const PATH_FLAGS: &[&str] = &[
+        "--csv",
+        "--members",
+        "--non-members",
+        "--model",
+        "--system-prompt",
+    ];
     let is_scan = command.first().map(String::as_str) == Some("scan");
     for i in 0..command.len() {
-        let after_flag = i > 0 && PATH_FLAGS.contains(&command[i - 1].as_str());
+        // `llm probe --model` names the served model, not a file.
+        let after_flag = i > 0
+            && PATH_FLAGS.contains(&command[i - 1].as_str())
+            && !(command[0] == "llm" && command[i - 1] == "--model");
         let scan_target = is_scan && i == 1;
         if (after_flag || scan_target) && !command[i].contains("://") {
             command[i] = rebase(&command[i]);

@@ -274,6 +274,10 @@ pub struct LlmApp {
     /// The model name to ask the endpoint for, where it serves several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// A file holding its system prompt (relative to the profile), sent with every probe
+    /// where the endpoint is a bare model rather than the application itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
     /// Who can chat with it. Default: `[public]`.
     #[serde(default = "public_only")]
     pub access: Vec<Audience>,
