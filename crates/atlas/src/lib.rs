@@ -13,6 +13,7 @@
 
 pub mod case_study;
 pub mod date;
+pub mod diff;
 pub mod embed;
 mod error;
 pub mod export;

@@ -15,7 +15,7 @@ use crate::{Cli, Outcome};
 #[command(
     after_help = "Each step runs as `aisec COMMAND --format json` in the plan's folder; its result, log and JSON run report go to DIR/steps/. \
 A step already finished with the same command is not rerun (delete DIR/steps/ID.json or pass --fresh to rerun it). \
-Writes DIR/assessment.{json,md,html}, DIR/assessment.layer.json (ATT&CK Navigator, scored by measured risk) and DIR/case-study.yaml (ATLAS, type exercise). \
+Writes DIR/assessment.{json,md,html}, DIR/assessment.sarif (findings; the scanner's with their file), DIR/assessment.layer.json (ATT&CK Navigator, scored by measured risk) and DIR/case-study.yaml (ATLAS, type exercise). \
 Exit 0 when every step passed, 1 when a criterion failed or was not measured, 2 when a step could not run."
 )]
 pub struct AssessArgs {
@@ -101,6 +101,10 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
     write("assessment.json", serde_json::to_string_pretty(&rep)?)?;
     write("assessment.md", report::markdown(&rep))?;
     write("assessment.html", report::html(&rep))?;
+    write(
+        "assessment.sarif",
+        serde_json::to_string_pretty(&report::sarif(&rep))?,
+    )?;
     write(
         "assessment.layer.json",
         serde_json::to_string_pretty(&report::navigator(&rep, &kb)?)?,

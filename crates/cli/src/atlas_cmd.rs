@@ -60,6 +60,16 @@ pub enum AtlasCommand {
     },
     /// Strictly validates an ATLAS-format file. Exit 0 clean, 1 problems, 2 unreadable.
     Validate { path: PathBuf },
+    /// What changed between two ATLAS releases: tactics, techniques and mitigations added,
+    /// removed and renamed; techniques re-parented, moved between tactics or re-rated;
+    /// mitigation links and lifecycle phases; case studies. Matched by ID. Exit 0 when they
+    /// are the same, 1 when they differ.
+    Diff {
+        /// The older ATLAS.yaml, or `embedded` for the facts compiled into aisec.
+        old: String,
+        /// The newer ATLAS.yaml, or `embedded`.
+        new: String,
+    },
     /// Exports for other tools.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -178,6 +188,26 @@ pub fn run(cli: &Cli, cmd: &AtlasCommand) -> Result<Outcome> {
                     print_text(&view.render_text())?
                 }
             }
+        }
+        AtlasCommand::Diff { old, new } => {
+            let load = |which: &str| -> Result<KnowledgeBase> {
+                if which == "embedded" {
+                    Ok(KnowledgeBase::embedded()?)
+                } else {
+                    KnowledgeBase::from_path(std::path::Path::new(which))
+                        .with_context(|| format!("cannot load ATLAS data from {which}"))
+                }
+            };
+            let d = aisec_atlas::diff::diff(&load(old)?, &load(new)?);
+            match cli.format {
+                Format::Json => print_json(&d)?,
+                _ => print_text(&aisec_atlas::diff::text(&d))?,
+            }
+            return Ok(if d.is_empty() {
+                Outcome::Ok
+            } else {
+                Outcome::ProblemsFound
+            });
         }
         AtlasCommand::Validate { path } => {
             let text = std::fs::read_to_string(path)

@@ -439,3 +439,17 @@ fn unknown_and_unbuilt_devices_are_named() {
         .status
         .success());
 }
+
+#[test]
+fn atlas_diff_says_what_changed_and_exits_by_it() {
+    let same = aisec(&["atlas", "diff", "embedded", "embedded"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert!(stdout(&same).contains("0 changes"), "{}", stdout(&same));
+    let missing = aisec(&["atlas", "diff", "embedded", "/nonexistent/ATLAS.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("/nonexistent/ATLAS.yaml"),
+        "{}",
+        stderr(&missing)
+    );
+}

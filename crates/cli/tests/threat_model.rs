@@ -617,3 +617,43 @@ fn the_support_bot_example_is_assessed_against_a_chat_api() {
     assert_eq!(status("support-bot-prompt-injection-probe"), "failed");
     case_study_validates(&out);
 }
+
+#[test]
+fn a_dangerous_artifact_fails_its_step_and_the_sarif_points_at_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        "name: hub model\nmodels:\n  - name: m\n    task: classification\n    artifact: model.pkl\n    outputs: labels\n    access: [internal]\n    supply_chain: [pretrained-from-hub]\nobjectives: [integrity]\n",
+    )
+    .unwrap();
+    // Protocol 0: posix.system("echo hi") when loaded.
+    std::fs::write(
+        dir.path().join("model.pkl"),
+        b"cposix\nsystem\n(S'echo hi'\ntR.",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.yaml");
+    plan_of(&profile, &plan);
+    let out = dir.path().join("a");
+    let (o, report) = assess(&plan, &out);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(report["steps"][0]["status"], "failed");
+    assert_eq!(report["steps"][0]["checks"][0]["value"], 1.0);
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("assessment.sarif")).unwrap())
+            .unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "AISEC-PKL-001");
+    assert_eq!(result["level"], "error");
+    assert!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("model.pkl"),
+        "{result}"
+    );
+    assert!(result["properties"]["atlas"]
+        .to_string()
+        .contains("AML.T0011.000"));
+}

@@ -609,3 +609,53 @@ pub fn case_study(
     };
     draft.build(kb)
 }
+
+fn sarif_level(severity: &str) -> &'static str {
+    match severity {
+        "critical" | "high" => "error",
+        "medium" => "warning",
+        _ => "note",
+    }
+}
+
+/// SARIF 2.1.0: every finding of every step's run as deployed; findings that point at a file
+/// (the scanner's) carry its location, the others name the step's target.
+pub fn sarif(a: &AssessmentReport) -> serde_json::Value {
+    use serde_json::json;
+    let mut rules: Vec<serde_json::Value> = Vec::new();
+    let mut results = Vec::new();
+    for st in &a.steps {
+        let Some(report) = &st.report else { continue };
+        let name = report["name"].as_str().unwrap_or("aisec");
+        let target = report["target"].as_str().unwrap_or("");
+        for f in report["findings"].as_array().into_iter().flatten() {
+            let rule = f["evidence"]["rule"].as_str().unwrap_or(name).to_string();
+            if !rules.iter().any(|r| r["id"] == rule) {
+                rules.push(json!({
+                    "id": rule,
+                    "name": f["evidence"]["rule"].as_str().map_or(name.to_string(), |_| name.to_string()),
+                    "properties": {"atlas": f["atlas"]},
+                }));
+            }
+            let location = match f["evidence"]["file"].as_str() {
+                Some(file) => json!({"physicalLocation": {"artifactLocation": {"uri": file}}}),
+                None => json!({"logicalLocations": [{"name": target, "kind": "module"}]}),
+            };
+            results.push(json!({
+                "ruleId": rule,
+                "level": sarif_level(f["severity"].as_str().unwrap_or("")),
+                "message": {"text": f["title"]},
+                "locations": [location],
+                "properties": {"atlas": f["atlas"], "step": st.id, "risk": st.risk, "status": st.status.as_str()},
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "aisec", "informationUri": "https://atlas.mitre.org", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results,
+        }],
+    })
+}
