@@ -21,6 +21,8 @@ pub enum AssessError {
     Attack(#[from] aisec_attacks::AttackError),
     #[error(transparent)]
     Atlas(#[from] aisec_atlas::AtlasError),
+    #[error(transparent)]
+    Llm(#[from] aisec_llm::LlmError),
     #[error("{0}")]
     Config(String),
     #[error("cannot write {}: {source}", path.display())]

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aisec_assess::extraction::{self, ExtractionSetup};
+use aisec_assess::extraction::{DefendedRun, ExtractionSetup};
+use aisec_assess::runner::{self, extraction::ExtractionExperiment, Stage};
 use aisec_attacks::extract::equation::Solver;
 use aisec_attacks::extract::knockoff::{Pool, Strategy};
 use aisec_attacks::extract::ExtractionOutcome;
@@ -169,7 +170,8 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         strategy: args.strategy,
         pool: args.pool,
     };
-    let attack = (entry.build)(&params)?;
+    // A bad combination of settings fails here, before the data loads.
+    (entry.build)(&params)?;
     let public = args.data.load(Split::Train)?;
     let holdout = args.data.load(Split::Test)?;
     let model: Arc<dyn Classifier> = args.model.open(None, &holdout)?.into();
@@ -209,55 +211,44 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
         transfer_eps,
         reference,
     };
-    let progress = Progress::new();
-    // The victim answers the measurement (fidelity, transfer) too, so its count has no bound
-    // here; the adversary's own budget is --total-queries.
-    progress.track_queries(
-        format!(
-            "{} with up to {} adversary queries",
-            entry.name, args.budget
-        ),
-        victim.clone(),
-        None,
-    );
-    let outcome = extraction::run(attack.as_ref(), &setup);
-    progress.finish();
-    let outcome = outcome?;
     let data_desc = format!(
         "{}: {} inputs the adversary holds, {} held out",
         public.name,
         public.len(),
         holdout.len()
     );
-    let mut report = extraction::report(&outcome, &kb, &victim.info().description, &data_desc);
-    let mut defended = None;
-    if let Some(defense) = &args.defend {
-        let progress = Progress::new();
-        progress.message(format!("{} again, behind the defence", entry.name));
-        let attack = (entry.build)(&params)?;
-        let run = extraction::run_defended(attack.as_ref(), &setup, defense, &kb, &data_desc);
-        progress.finish();
-        let mut run = run?;
-        if let Some(adaptive_params) = adaptive_params(entry.name, &params, defense) {
-            let progress = Progress::new();
-            progress.message("equation solving again, by retraining from the defended labels");
-            let attack = (entry.build)(&adaptive_params)?;
-            let adaptive =
-                extraction::run_defended(attack.as_ref(), &setup, defense, &kb, &data_desc);
-            progress.finish();
-            let adaptive = adaptive?;
-            let solver = |p: &ExtractionParams| format!("{:?}", p.solver.unwrap_or(Solver::Auto));
-            for f in &mut run.report.findings {
-                f.title.push_str(&format!(
-                    " (measured with solver {}; the adaptive run, solver retrain, is reported beside it)",
-                    solver(&params).to_lowercase()
-                ));
-            }
-            run.report.adaptive = Some(Box::new(adaptive.report));
+    let mut experiment = ExtractionExperiment::new(entry, params, setup, &kb, data_desc);
+    let current: std::cell::RefCell<Option<Progress>> = Default::default();
+    let on_stage = |stage: Stage| {
+        if let Some(p) = current.borrow_mut().take() {
+            p.finish();
         }
-        report.defended = Some(Box::new(run.report.clone()));
-        defended = Some(run);
-    }
+        let progress = Progress::new();
+        match stage {
+            // The victim answers the measurement (fidelity, transfer) too, so its count has
+            // no bound here; the adversary's own budget is --total-queries.
+            Stage::Attack => progress.track_queries(
+                format!(
+                    "{} with up to {} adversary queries",
+                    entry.name, args.budget
+                ),
+                victim.clone(),
+                None,
+            ),
+            Stage::Defended => {
+                progress.message(format!("{} again, behind the defence", entry.name))
+            }
+            Stage::Adaptive => progress.message("the attack that knows the defence"),
+            Stage::Finished => return,
+        }
+        *current.borrow_mut() = Some(progress);
+    };
+    let report = runner::run_observed(&mut experiment, args.defend.as_ref(), &on_stage)?;
+    let outcome = experiment
+        .outcome
+        .take()
+        .context("the extraction attack did not run")?;
+    let defended = experiment.defended.take();
     if let Some(dir) = &args.save_substitute {
         outcome
             .substitute_model(&holdout, args.seed)
@@ -273,26 +264,10 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The attack that knows an output-perturbing defence: exact equation solving needs the true
-/// scores, so rounded or reversed scores defeat it, while retraining from the top labels
-/// (which output hardening keeps) does not notice them. A defence is judged against it too.
-fn adaptive_params(
-    attack: &str,
-    params: &ExtractionParams,
-    defense: &DefenseSpec,
-) -> Option<ExtractionParams> {
-    let perturbs_outputs = defense.info().name == aisec_defenses::output_hardening::INFO.name;
-    (attack == "extract.equation" && perturbs_outputs && params.solver != Some(Solver::Retrain))
-        .then(|| ExtractionParams {
-            solver: Some(Solver::Retrain),
-            ..params.clone()
-        })
-}
-
 fn text(
     outcome: &ExtractionOutcome,
     report: &RunReport,
-    defended: Option<&extraction::DefendedRun>,
+    defended: Option<&DefendedRun>,
     args: &ExtractArgs,
 ) -> String {
     let m = &outcome.metrics;

@@ -2,12 +2,16 @@
 
 use std::path::PathBuf;
 
+use aisec_assess::runner::{
+    self,
+    llm::{LlmProbeSetup, LlmProbes},
+};
 use aisec_llm::buffs::{self, Buff};
 use aisec_llm::context::ProbeContext;
 use aisec_llm::probes;
 use aisec_llm::report::describe;
 use aisec_llm::run::{self, RunConfig};
-use aisec_llm::targets::{self, TargetSpec};
+use aisec_llm::targets::TargetSpec;
 use aisec_llm::transport::Policy;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -289,7 +293,6 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
             ..Policy::default()
         },
     };
-    let target = targets::connect(&spec)?;
     let ctx = ProbeContext::new(args.seed, system_prompt.as_deref());
     let cfg = RunConfig {
         probes: selected.iter().map(|p| p.info().name.to_string()).collect(),
@@ -300,25 +303,27 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         seed: args.seed,
     };
     let progress = crate::progress::Progress::new();
-    let outcome = run::run(
-        target.as_ref(),
-        &selected,
-        &ctx,
-        &cfg,
-        args.journal.as_deref(),
-        &|done, total| progress.message(format!("{done}/{total} attempts")),
-    )?;
+    let show = |line: String| progress.message(line);
+    let mut experiment = LlmProbes::new(LlmProbeSetup {
+        spec,
+        probes: selected.clone(),
+        ctx,
+        cfg,
+        journal: args.journal.clone(),
+        adaptive_edits: args.adaptive_edits,
+        benign: args.benign,
+        timeout_s: args.timeout,
+        kb: &kb,
+        progress: &show,
+    });
+    let report = runner::run(&mut experiment, args.defend.as_ref());
     progress.finish();
-    let mut report =
-        aisec_llm::report::report(&outcome, &selected, &ctx, &cfg, &target.describe(), &kb);
-    let defended = match &args.defend {
-        Some(d) => {
-            let (r, o) = defended_pass(args, d, &spec, &selected, &ctx, &cfg, &kb, &progress)?;
-            report.defended = Some(Box::new(r));
-            Some(o)
-        }
-        None => None,
-    };
+    let report = report?;
+    let outcome = experiment
+        .outcome
+        .take()
+        .context("the probes did not run")?;
+    let defended = experiment.defended.take();
     let text = match cli.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Jsonl => outcome
@@ -362,147 +367,6 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
-}
-
-/// The second pass, through the guarding proxy.
-#[allow(clippy::too_many_arguments)]
-fn defended_pass(
-    args: &ProbeArgs,
-    defend: &aisec_defenses::DefenseSpec,
-    spec: &TargetSpec,
-    selected: &[&'static dyn probes::Probe],
-    ctx: &ProbeContext,
-    cfg: &RunConfig,
-    kb: &aisec_atlas::KnowledgeBase,
-    progress: &crate::progress::Progress,
-) -> Result<(aisec_report::RunReport, run::RunOutcome)> {
-    use aisec_llm::guard::{proxy, Guard};
-    defend
-        .check_family(aisec_defenses::Family::Llm)
-        .map_err(anyhow::Error::msg)?;
-    let dir = defend
-        .config::<aisec_defenses::llm_guard::LlmGuardConfig>()
-        .and_then(|c| c.dir.clone());
-    let Some(base) = args.target.strip_prefix("openai+") else {
-        anyhow::bail!(
-            "--defend guard: the guarding proxy speaks the OpenAI chat API, so the target must be openai+URL"
-        );
-    };
-    let guard = std::sync::Arc::new(Guard::load(dir.as_deref())?);
-    let mut pc = proxy::ProxyConfig::new(base);
-    pc.ca_cert = args.ca_cert.clone();
-    pc.timeout_s = args.timeout;
-    let settings = serde_json::json!({
-        "guard": guard.describe(), "threshold": guard.meta.threshold, "mode": pc.mode,
-        "checked_roles": pc.check_roles, "hold_back_chars": proxy::HOLD_BACK,
-    });
-    let guard_for_adaptive = guard.clone();
-    let running = proxy::start(guard, pc, "127.0.0.1:0")?;
-    let through = TargetSpec {
-        target: format!("openai+{}", running.base_url),
-        ca_cert: None,
-        ..spec.clone()
-    };
-    // Named by the real target, not the proxy's port of this run, so that the journal of the
-    // defended pass resumes.
-    let through_name = format!(
-        "{} through the aisec guard proxy ({})",
-        targets::connect(spec)?.describe(),
-        guard_for_adaptive.describe()
-    );
-    let named = |name: &str| -> Result<targets::Named> {
-        Ok(targets::Named {
-            inner: targets::connect(&through)?,
-            name: name.to_string(),
-        })
-    };
-    let target = named(&through_name)?;
-    let journal = args.journal.as_ref().map(|j| {
-        let mut p = j.clone().into_os_string();
-        p.push(".defended");
-        PathBuf::from(p)
-    });
-    let outcome = run::run(
-        &target,
-        selected,
-        ctx,
-        cfg,
-        journal.as_deref(),
-        &|done, total| progress.message(format!("through the guard: {done}/{total} attempts")),
-    )?;
-    let adaptive = match args.adaptive_edits {
-        Some(max_edits) => {
-            let evading = aisec_llm::guard::adaptive::EvadingTarget {
-                inner: Box::new(named(&through_name)?),
-                guard: guard_for_adaptive.clone(),
-                max_edits,
-            };
-            let journal = args.journal.as_ref().map(|j| {
-                let mut p = j.clone().into_os_string();
-                p.push(".adaptive");
-                PathBuf::from(p)
-            });
-            let o = run::run(
-                &evading,
-                selected,
-                ctx,
-                cfg,
-                journal.as_deref(),
-                &|done, total| {
-                    progress.message(format!(
-                        "adaptive attacker through the guard: {done}/{total} attempts"
-                    ))
-                },
-            )?;
-            let described = aisec_llm::targets::Target::describe(&evading);
-            Some((
-                aisec_llm::report::report(&o, selected, ctx, cfg, &described, kb),
-                o,
-            ))
-        }
-        None => None,
-    };
-    // What the defence costs harmless users, measured on the same proxy after the attacks.
-    let benign = (args.benign > 0).then(|| {
-        progress.message(format!(
-            "{} ordinary messages through the guard",
-            args.benign
-        ));
-        aisec_llm::benign::measure(&target, ctx, &aisec_llm::benign::sample(args.benign))
-    });
-    let st = &running.stats;
-    let micros = st
-        .guard_micros
-        .lock()
-        .map(|v| v.clone())
-        .unwrap_or_default();
-    let latency = aisec_llm::guard::eval::latency(micros);
-    let observed = serde_json::json!({
-        "requests": st.requests.load(std::sync::atomic::Ordering::Relaxed),
-        "blocked_requests": st.blocked_requests.load(std::sync::atomic::Ordering::Relaxed),
-        "blocked_replies": st.blocked_replies.load(std::sync::atomic::Ordering::Relaxed),
-        "guard_latency_per_check": latency,
-        "guard_latency_note": "microseconds the guard spent per request (input checks) and per reply (output checks); the proxy's added latency is this plus one loopback hop",
-        "benign": benign,
-        "benign_note": "ordinary chat messages (aisec's payloads/ordinary-chat.txt, spread over the list) sent through the proxy after the attacks, with the probes' system prompt: how many the defence refused or withheld (false blocks); the request counts above include them",
-    });
-    let described = format!("{} through the aisec guard proxy", args.target);
-    let report = aisec_llm::report::report(&outcome, selected, ctx, cfg, &described, kb)
-        .with_defense(aisec_core::DefenseRef {
-            settings: Some(settings),
-            observed: Some(observed),
-            ..defend.as_defense().reference()
-        });
-    drop(running);
-    let report = match adaptive {
-        Some((r, _)) => {
-            let mut report = report;
-            report.adaptive = Some(Box::new(r));
-            report
-        }
-        None => report,
-    };
-    Ok((report, outcome))
 }
 
 fn before_after(

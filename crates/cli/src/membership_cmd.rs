@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aisec_assess::membership::{
-    self as assess_membership, MembershipContext, MembershipExperiment,
-};
-use aisec_attacks::membership::{self, MembershipParams, MembershipTask, Recipe};
+use aisec_assess::membership::{self as assess_membership, MembershipContext};
+use aisec_assess::runner::membership::{retraining_possible, MembershipInference, MembershipSetup};
+use aisec_assess::runner::{self, Stage};
+use aisec_attacks::membership::{self, MembershipParams, Recipe};
 use aisec_core::Metric;
 use aisec_defenses::dp_sgd::DpSgdDefense;
 use aisec_defenses::{DefenseSpec, Family};
@@ -425,14 +425,8 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
             }
         }
     };
-    let retrains = defense
-        .as_ref()
-        .is_some_and(|d| d.as_defense().privacy_retraining().is_some());
-    if retrains && args.model.is_some() {
-        bail!(
-            "--defend {}: a retraining defence needs the target's training records, which aisec has only when it trains the target; with --model, use an output defence (top1, topk:K, label, round:D, reverse-sigmoid)",
-            args.defend.as_ref().map_or("", |d| d.info().name)
-        );
+    if let Some(d) = &defense {
+        retraining_possible(d, args.model.is_none())?;
     }
     if args.budget == Some(0) {
         bail!("--total-queries must be at least 1 query");
@@ -448,7 +442,8 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         },
         perturbations: args.perturbations,
     };
-    let attack = (entry.build)(&params)?;
+    // A bad combination of settings fails here, before the data loads.
+    (entry.build)(&params)?;
     let kb = load_kb(cli)?;
     let progress = Progress::new();
     let prepared = match &args.model {
@@ -456,6 +451,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         Some(spec) if args.members.is_some() => given(args, spec)?,
         Some(spec) => recorded(args, spec)?,
     };
+    progress.finish();
     let target = revealing(prepared.target.clone(), args.outputs);
     let recipe = Recipe {
         architecture: prepared.shadow_arch,
@@ -470,32 +466,64 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
             })),
         },
     };
-    progress.message(format!("{}: training shadow models", entry.name));
+    let current: std::sync::Mutex<Option<Progress>> = Default::default();
+    let shadow_words: std::sync::Mutex<&str> = std::sync::Mutex::new("shadow model");
     let report_progress = |done: usize, total: usize| {
-        progress.message(format!(
-            "{}: shadow model {done} of {total} trained",
-            entry.name
-        ));
+        let what = shadow_words.lock().map(|w| *w).unwrap_or("shadow model");
+        if let Ok(slot) = current.lock() {
+            if let Some(p) = slot.as_ref() {
+                p.message(format!("{}: {what} {done} of {total} trained", entry.name));
+            }
+        }
     };
-    let task = MembershipTask {
-        target: target.as_ref(),
+    let on_stage = |stage: Stage| {
+        let Ok(mut slot) = current.lock() else { return };
+        if let Some(p) = slot.take() {
+            p.finish();
+        }
+        let name = entry.name;
+        let message = match stage {
+            Stage::Attack => format!("{name}: training shadow models"),
+            Stage::Defended => {
+                if let Ok(mut w) = shadow_words.lock() {
+                    *w = "defended shadow model";
+                }
+                match &defense {
+                    Some(d) => format!("{name}: attacking again behind {}", d.info().name),
+                    None => return,
+                }
+            }
+            Stage::Adaptive | Stage::Finished => return,
+        };
+        let p = Progress::new();
+        p.message(message);
+        *slot = Some(p);
+    };
+    // Only a target aisec trained itself can be retrained with a defence.
+    let members = prepared.members.as_ref().filter(|_| args.model.is_none());
+    let mut experiment = MembershipInference::new(MembershipSetup {
+        entry,
+        params,
+        target: target.clone(),
         candidates: &prepared.candidates,
+        is_member: &prepared.is_member,
         population: &prepared.population,
+        members,
         recipe,
+        outputs: args.outputs,
         budget: args.budget.unwrap_or(u64::MAX),
         seed: args.experiment.seed,
+        kb: &kb,
+        data_description: prepared.data_description.clone(),
+        context: prepared.context.clone(),
         progress: Some(&report_progress),
-    };
-    let outcome = membership::run(attack.as_ref(), &task, &prepared.is_member);
-    progress.finish();
-    let outcome = outcome?;
-    let mut report = assess_membership::report(
-        &outcome,
-        &kb,
-        &target.info().description,
-        &prepared.data_description,
-        &prepared.context,
-    );
+    });
+    let report = runner::run_observed(&mut experiment, defense.as_ref(), &on_stage);
+    let mut report = report?;
+    let outcome = experiment
+        .outcome
+        .take()
+        .context("the membership attack did not run")?;
     let recipe_words = shadow_recipe_words(&prepared, &outcome);
     if let Some(serde_json::Value::Object(o)) = report.observations.as_mut() {
         o.insert(
@@ -513,62 +541,6 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     // person reading the JSON's stderr sees it too.
     if let (Some((_, _, Some(warning))), Format::Json) = (&shadow_check, cli.format) {
         tracing::warn!("{warning}");
-    }
-    if let Some(defense) = defense.as_ref().filter(|_| !retrains) {
-        let progress = Progress::new();
-        progress.message(format!(
-            "{}: attacking again behind {}",
-            entry.name,
-            defense.info().name
-        ));
-        let attack = (entry.build)(&params)?;
-        let defended = assess_membership::run_behind_guard(
-            attack.as_ref(),
-            target.clone(),
-            &task,
-            &prepared.is_member,
-            defense.as_defense(),
-            &kb,
-            &prepared.data_description,
-            &prepared.context,
-        );
-        progress.finish();
-        report.defended = Some(Box::new(defended?));
-    }
-    if let (Some(defense), Some(members), true) = (&defense, &prepared.members, retrains) {
-        let progress = Progress::new();
-        progress.message(format!(
-            "{}: retraining with {} and attacking again",
-            entry.name,
-            defense.info().name
-        ));
-        let report_progress = |done: usize, total: usize| {
-            progress.message(format!(
-                "{}: defended shadow model {done} of {total} trained",
-                entry.name
-            ));
-        };
-        let experiment = MembershipExperiment {
-            members,
-            candidates: &prepared.candidates,
-            is_member: &prepared.is_member,
-            population: &prepared.population,
-            recipe: task.recipe.clone(),
-            outputs: args.outputs,
-            budget: task.budget,
-            seed: args.experiment.seed,
-            progress: Some(&report_progress),
-        };
-        let attack = (entry.build)(&params)?;
-        let defended = assess_membership::run_behind_retraining(
-            attack.as_ref(),
-            &experiment,
-            defense.as_defense(),
-            &kb,
-            &prepared.data_description,
-        );
-        progress.finish();
-        report.defended = Some(Box::new(defended?));
     }
     match cli.format {
         Format::Json => print_json(&report)?,

@@ -19,7 +19,7 @@ use aisec_ml::{tensor, MlError};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.adv-train",
@@ -28,6 +28,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["ML Model Engineering"],
     applies_to: AppliesTo::Model,
     action: Action::Retrain,
+    role: Role::Retraining,
     families: &[Family::Evasion],
     measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
     adaptive_attack: Some("evasion.apgd-ce at the training ε: step-size-free PGD, the attack AutoAttack runs against hardened models"),

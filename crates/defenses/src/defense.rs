@@ -60,6 +60,23 @@ impl Action {
     }
 }
 
+/// How the one runner measures a defence, declared by each defence: the runner asks for the
+/// role instead of recognising defences by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Removes training records; the model is trained again on what it keeps.
+    DataFilter,
+    /// Flags inputs at run time; measured by its detection rate on the attack's inputs and by
+    /// an attack that knows it.
+    Detector,
+    /// Sits in the query path, changing the answers or watching the stream; the attack runs
+    /// again through it.
+    QueryPath,
+    /// Trains a new model; the attack runs against the retrained one.
+    Retraining,
+}
+
 /// The attack family a defence is measured against; the commands of that family accept it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -96,6 +113,8 @@ pub struct DefenseInfo {
     pub phases: &'static [&'static str],
     pub applies_to: AppliesTo,
     pub action: Action,
+    /// How the runner measures it.
+    pub role: Role,
     /// The attack families whose re-run measures it; their commands accept it.
     pub families: &'static [Family],
     /// The attacks the measurement re-runs.
@@ -112,6 +131,7 @@ pub struct DefenseInfo {
 /// Hardening, and the membership attacks measure them. Each module's `INFO` sets its own
 /// name, summary, adaptive attack and forms over this.
 pub const PRIVACY_RETRAINING: DefenseInfo = DefenseInfo {
+    role: Role::Retraining,
     name: "",
     summary: "",
     mitigations: &["AML.M0003"],
@@ -128,6 +148,7 @@ pub const PRIVACY_RETRAINING: DefenseInfo = DefenseInfo {
 /// clustering): AML.M0007 Sanitize Training Data and AML.M0008 Validate AI Model, measured
 /// by the dirty-label backdoors and adapted to by the clean-label one.
 pub const BACKDOOR_DATA_FILTER: DefenseInfo = DefenseInfo {
+    role: Role::DataFilter,
     name: "",
     summary: "",
     mitigations: &["AML.M0007", "AML.M0008"],

@@ -36,5 +36,5 @@ registered!(
     llm_guard,
 );
 
-pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family, PrivacyRetraining};
+pub use defense::{Action, AppliesTo, Defense, DefenseInfo, Family, PrivacyRetraining, Role};
 pub use registry::DefenseSpec;

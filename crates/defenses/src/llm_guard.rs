@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
@@ -28,6 +28,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     ],
     applies_to: AppliesTo::Inputs,
     action: Action::Filter,
+    role: Role::QueryPath,
     families: &[Family::Llm],
     measured_by: &[
         "direct-injection",

@@ -17,7 +17,7 @@ use aisec_ml::model::{Classifier, ModelInfo, OutputKind, QueryOutput};
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 use crate::guard::Guarded;
 use crate::registry::DefenseSpec;
 
@@ -28,6 +28,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["ML Model Evaluation", "Deployment"],
     applies_to: AppliesTo::Outputs,
     action: Action::Wrap,
+    role: Role::QueryPath,
     families: &[Family::Evasion, Family::Extraction, Family::Privacy],
     measured_by: &["evasion.square", "evasion.hsj", "extract.equation", "extract.knockoff", "extract.jacobian", "membership.lira", "membership.rmia", "membership.label-only"],
     adaptive_attack: Some("evasion.hsj, extract.jacobian/knockoff and membership.label-only need labels only, which every hardened answer still gives"),

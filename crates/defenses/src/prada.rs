@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::query_limit::LOCAL_CLIENT;
 use crate::shapiro::shapiro_wilk;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 use crate::guard::{Guarded, Watcher};
 use crate::registry::DefenseSpec;
 
@@ -33,6 +33,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["Monitoring and Maintenance"],
     applies_to: AppliesTo::QueryStream,
     action: Action::Watch,
+    role: Role::QueryPath,
     families: &[Family::Extraction],
     measured_by: &["extract.jacobian", "extract.knockoff"],
     adaptive_attack: Some("extract.knockoff: natural inputs from a public pool, whose distances look benign"),

@@ -26,7 +26,7 @@ use aisec_ml::model::{rows, Classifier, ModelInfo, QueryBudget, QueryOutput};
 use aisec_ml::MlError;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, Defense, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, Defense, DefenseInfo, Family};
 use crate::guard::{Guarded, Watcher};
 use crate::registry::DefenseSpec;
 
@@ -41,6 +41,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
 ],
     applies_to: AppliesTo::QueryStream,
     action: Action::Watch,
+    role: Role::QueryPath,
     families: &[Family::Evasion],
     measured_by: &["evasion.square", "evasion.hsj"],
     adaptive_attack: None,

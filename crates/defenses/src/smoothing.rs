@@ -30,7 +30,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 use crate::guard::Guarded;
 use crate::registry::DefenseSpec;
 
@@ -41,6 +41,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["ML Model Engineering", "Deployment"],
     applies_to: AppliesTo::Inputs,
     action: Action::Wrap,
+    role: Role::QueryPath,
     families: &[Family::Evasion],
     measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
     adaptive_attack: Some(

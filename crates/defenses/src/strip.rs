@@ -11,7 +11,7 @@ use aisec_ml::model::{Classifier, QueryOutput};
 use aisec_ml::MlError;
 use serde::Serialize;
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.strip",
@@ -20,6 +20,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["Deployment", "Monitoring and Maintenance"],
     applies_to: AppliesTo::Inputs,
     action: Action::Filter,
+    role: Role::Detector,
     families: &[Family::Poisoning],
     measured_by: &["poison.badnets", "poison.blend"],
     adaptive_attack: None,

@@ -4,7 +4,8 @@
 use aisec_core::Metric;
 use std::sync::Arc;
 
-use aisec_attacks::evasion::{self, EvasionParams, EvasionTask, Norm};
+use aisec_atlas::KnowledgeBase;
+use aisec_attacks::evasion::{EvasionParams, Norm};
 use aisec_attacks::registry::find_evasion;
 use aisec_attacks::AttackOutcome;
 use aisec_ml::data::Dataset;
@@ -13,20 +14,46 @@ use aisec_ml::native::NativeModel;
 use aisec_report::Series;
 
 use super::DemoConfig;
+use crate::runner::{self, EvasionRequest};
 use crate::{AssessError, Result};
 
+/// One attack of the battery, through the one runner (no defence: the demo's defence is
+/// adversarial training, attacked as a model of its own).
 pub(super) fn attack(
     name: &str,
     params: EvasionParams,
     model: &NativeModel,
     test: &Dataset,
     seed: u64,
+    kb: &KnowledgeBase,
 ) -> Result<AttackOutcome> {
-    Ok(evasion::run_named(
-        name,
-        &params,
-        &EvasionTask::on(model, test, seed),
-    )?)
+    let entry = find_evasion(name)
+        .ok_or_else(|| AssessError::Config(format!("no evasion attack `{name}`")))?;
+    let shared: Arc<dyn Classifier> = Arc::new(NativeModel::new(
+        model.network().clone(),
+        model.manifest.clone(),
+    ));
+    run_attack(entry, params, shared, test, seed, kb)
+}
+
+fn run_attack(
+    entry: &'static aisec_attacks::registry::EvasionEntry,
+    params: EvasionParams,
+    model: Arc<dyn Classifier>,
+    data: &Dataset,
+    seed: u64,
+    kb: &KnowledgeBase,
+) -> Result<AttackOutcome> {
+    let request = EvasionRequest {
+        attack: entry,
+        params,
+        model,
+        data,
+        target_class: None,
+        defense: None,
+        seed,
+    };
+    Ok(runner::evasion(&request, kb)?.outcome)
 }
 
 pub(super) fn battery_params(cfg: &DemoConfig) -> Vec<(&'static str, EvasionParams)> {
@@ -83,6 +110,7 @@ pub(super) fn head_of(outcome: &AttackOutcome, n: usize, features: usize) -> Att
 
 /// Robust accuracy against ε. A point whose run the battery already made (same attack, same
 /// parameters, same seed: the same numbers) is read from `done` instead of run again.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn sweep(
     label: &str,
     name: &str,
@@ -91,6 +119,7 @@ pub(super) fn sweep(
     test: &Dataset,
     clean: f64,
     done: &[(&'static str, EvasionParams, &AttackOutcome)],
+    kb: &KnowledgeBase,
 ) -> Result<Series> {
     let mut points = Vec::new();
     for &eps in &cfg.eps_grid {
@@ -114,7 +143,7 @@ pub(super) fn sweep(
         };
         let robust = match done.iter().find(|(n, p, _)| *n == name && *p == params) {
             Some((_, _, outcome)) => outcome.metrics.get(Metric::RobustAccuracy),
-            None => attack(name, params, model, test, cfg.seed)?
+            None => attack(name, params, model, test, cfg.seed, kb)?
                 .metrics
                 .get(Metric::RobustAccuracy),
         };
@@ -135,6 +164,7 @@ pub(super) fn hopskipjump_stage(
     baseline: &NativeModel,
     defended: &NativeModel,
     test: &Dataset,
+    kb: &KnowledgeBase,
 ) -> Result<(Vec<Series>, Vec<AttackOutcome>)> {
     let hsj_data = test.head(cfg.hsj_examples);
     let mut hsj_curves = Vec::new();
@@ -145,7 +175,8 @@ pub(super) fn hopskipjump_stage(
             model.network().clone(),
             model.manifest.clone(),
         ));
-        let labels_only = Restricted::new(shared, OutputKind::Label, false);
+        let labels_only: Arc<dyn Classifier> =
+            Arc::new(Restricted::new(shared, OutputKind::Label, false));
         let params = EvasionParams {
             norm: Some(Norm::L2),
             queries_per_input: Some(cfg.hsj_queries as u64),
@@ -155,9 +186,7 @@ pub(super) fn hopskipjump_stage(
             attack: "registry",
             message: "no hsj".into(),
         })?;
-        let hsj = (entry.build)(&params)?;
-        let task = EvasionTask::on(&labels_only, &hsj_data, cfg.seed);
-        let outcome = evasion::run(hsj.as_ref(), &task)?;
+        let outcome = run_attack(entry, params, labels_only, &hsj_data, cfg.seed, kb)?;
         let points: Vec<(f64, f64)> = outcome
             .observations
             .as_ref()
@@ -188,10 +217,11 @@ pub(super) fn battery_and_sweeps(
     test: &Dataset,
     clean: f64,
     label: &str,
+    kb: &KnowledgeBase,
 ) -> Result<(Vec<AttackOutcome>, [Series; 2])> {
     let mut outcomes = Vec::new();
     for (name, params) in battery_params(cfg) {
-        outcomes.push(attack(name, params, model, test, cfg.seed)?);
+        outcomes.push(attack(name, params, model, test, cfg.seed, kb)?);
     }
     let done: Vec<_> = battery_params(cfg)
         .into_iter()
@@ -206,6 +236,7 @@ pub(super) fn battery_and_sweeps(
         test,
         clean,
         &done,
+        kb,
     )?;
     let fgsm = sweep(
         &format!("FGSM, {label}"),
@@ -215,6 +246,7 @@ pub(super) fn battery_and_sweeps(
         test,
         clean,
         &done,
+        kb,
     )?;
     Ok((outcomes, [pgd, fgsm]))
 }

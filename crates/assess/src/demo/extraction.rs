@@ -6,10 +6,9 @@ use aisec_core::Metric;
 use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::extract::equation::{EquationConfig, EquationSolving, Solver};
-use aisec_attacks::extract::jacobian::{JacobianAugmentation, JacobianConfig};
-use aisec_attacks::extract::knockoff::{Knockoff, KnockoffConfig};
-use aisec_attacks::extract::{ExtractionAttack, ExtractionOutcome};
+use aisec_attacks::extract::equation::Solver;
+use aisec_attacks::extract::ExtractionOutcome;
+use aisec_attacks::registry::{find_extraction, ExtractionParams};
 use aisec_defenses::output_hardening::Hardening;
 use aisec_defenses::prada::PradaConfig;
 use aisec_defenses::DefenseSpec;
@@ -22,8 +21,9 @@ use aisec_report::html::{Block, Section};
 use aisec_report::{svg, RunReport, Series};
 use serde::Serialize;
 
-use crate::extraction::{self, DefendedRun, ExtractionSetup};
-use crate::Result;
+use crate::extraction::{DefendedRun, ExtractionSetup};
+use crate::runner::{self, extraction::ExtractionExperiment};
+use crate::{AssessError, Result};
 
 /// Queries each extraction may spend.
 pub const BUDGET: u64 = 5000;
@@ -49,7 +49,8 @@ pub struct ExtractionStage {
 /// A row of the stage: its label, the attack, the victim, the defence to measure.
 type Plan<'a> = (
     &'a str,
-    &'a dyn ExtractionAttack,
+    &'static str,
+    ExtractionParams,
     Arc<dyn Classifier>,
     Option<DefenseSpec>,
 );
@@ -69,55 +70,61 @@ pub fn run(
         Arc::new(Restricted::new(victim.clone(), OutputKind::Label, false));
     let transfer = test.input_range.map(|r| 0.2 * (r.hi - r.lo));
     let logreg = softmax_regression(train_set, seed)?;
-    let knockoff = Knockoff(KnockoffConfig::default());
-    let jacobian = JacobianAugmentation(JacobianConfig::default());
-    let exact = EquationSolving(EquationConfig::default());
-    let retrain = EquationSolving(EquationConfig {
-        solver: Solver::Retrain,
+    let defaults = ExtractionParams::default;
+    let retrain = ExtractionParams {
+        solver: Some(Solver::Retrain),
         queries: Some(2000),
-        ..EquationConfig::default()
-    });
+        ..ExtractionParams::default()
+    };
     let plans: Vec<Plan> = vec![
         (
             "Knockoff, probabilities → CNN",
-            &knockoff,
+            "knockoff",
+            defaults(),
             victim.clone(),
             Some(DefenseSpec::new(Hardening::REVERSE_SIGMOID)),
         ),
         (
             "Knockoff, labels only → CNN",
-            &knockoff,
+            "knockoff",
+            defaults(),
             labels.clone(),
             None,
         ),
         (
             "Jacobian augmentation, probabilities → CNN",
-            &jacobian,
+            "jacobian",
+            defaults(),
             victim.clone(),
             Some(DefenseSpec::new(PradaConfig::default())),
         ),
         (
             "Jacobian augmentation, labels only → CNN",
-            &jacobian,
+            "jacobian",
+            defaults(),
             labels,
             None,
         ),
         (
             "Equation solving, probabilities → softmax regression",
-            &exact,
+            "equation",
+            defaults(),
             logreg.clone(),
             Some(DefenseSpec::new(Hardening::Round { decimals: 1 })),
         ),
         (
             "Adaptive retraining, labels only → softmax regression",
-            &retrain,
+            "equation",
+            retrain.clone(),
             Arc::new(Restricted::new(logreg, OutputKind::Label, false)),
             None,
         ),
     ];
     let mut rows = Vec::new();
     let mut curves = Vec::new();
-    for (label, attack, target, defense) in plans {
+    for (label, name, params, target, defense) in plans {
+        let entry = find_extraction(name)
+            .ok_or_else(|| AssessError::Config(format!("no extraction attack `{name}`")))?;
         let setup = ExtractionSetup {
             victim: target.clone(),
             public: train_set,
@@ -127,27 +134,26 @@ pub fn run(
             transfer_eps: transfer,
             reference: None,
         };
-        let outcome = extraction::run(attack, &setup)?;
         let data = format!(
             "{}: {} adversary inputs, {} held out",
             train_set.name,
             train_set.len(),
             test.len()
         );
-        let mut report = extraction::report(&outcome, kb, &target.info().description, &data);
+        let mut experiment = ExtractionExperiment::new(entry, params, setup, kb, data);
+        let report = runner::run(&mut experiment, defense.as_ref())?;
+        let outcome = experiment
+            .outcome
+            .take()
+            .ok_or_else(|| AssessError::Config("the extraction attack did not run".into()))?;
         curves.push(curve(label, &outcome));
-        let defended = match defense {
-            Some(d) => {
-                let run = extraction::run_defended(attack, &setup, &d, kb, &data)?;
-                curves.push(curve(
-                    &format!("{label}, behind {}", defense_words(&run)),
-                    &run.outcome,
-                ));
-                report.defended = Some(Box::new(run.report.clone()));
-                Some(run)
-            }
-            None => None,
-        };
+        let defended = experiment.defended.take();
+        if let Some(run) = &defended {
+            curves.push(curve(
+                &format!("{label}, behind {}", defense_words(run)),
+                &run.outcome,
+            ));
+        }
         rows.push(ExtractionRow {
             label: label.to_string(),
             report,

@@ -369,6 +369,7 @@ fn harden_and_attack_again(
     baseline: &NativeModel,
     train_set: &Dataset,
     test: &Dataset,
+    kb: &KnowledgeBase,
     timings: &mut Timings,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(
@@ -410,13 +411,14 @@ fn harden_and_attack_again(
             test,
             defended_clean,
             "adversarially trained",
+            kb,
         )
     })?;
     progress(Progress::Stage(
         "Black box: HopSkipJump with labels only, against both models",
     ));
     let hsj = timed(timings, "black-box HopSkipJump", || {
-        hopskipjump_stage(cfg, baseline, &defended, test)
+        hopskipjump_stage(cfg, baseline, &defended, test, kb)
     })?;
     Ok((defended, outcomes, curves.to_vec(), hsj))
 }
@@ -436,7 +438,7 @@ fn evasion_lane(
         "Attack: FGSM, PGD and APGD-CE against the baseline",
     ));
     let (baseline_outcomes, baseline_curves) = timed(timings, "attack baseline", || {
-        battery_and_sweeps(cfg, baseline, test, baseline_clean, "baseline")
+        battery_and_sweeps(cfg, baseline, test, baseline_clean, "baseline", kb)
     })?;
     let mut curves = baseline_curves.to_vec();
     let pgd_for_detection = head_of(
@@ -469,7 +471,8 @@ fn evasion_lane(
             )
             .map(|d| (d, started.elapsed().as_secs_f64()))
         });
-        let hardened = harden_and_attack_again(cfg, baseline, train_set, test, timings, progress);
+        let hardened =
+            harden_and_attack_again(cfg, baseline, train_set, test, kb, timings, progress);
         (hardened, joined(detection, "detection"))
     });
     let (defended, defended_outcomes, defended_curves, (hsj_curves, hsj_outcomes)) = hardened?;

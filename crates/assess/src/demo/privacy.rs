@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::inversion::mi_face::{self, MiFaceConfig};
 use aisec_attacks::inversion::Resemblance;
-use aisec_attacks::membership::{self, MembershipParams, MembershipTask, Recipe};
+use aisec_attacks::membership::{self, MembershipParams, Recipe};
 use aisec_core::Metric;
 use aisec_defenses::DefenseSpec;
 use aisec_ml::data::{BuiltinDataset, Dataset, InputRange};
@@ -21,7 +21,9 @@ use aisec_report::html::{Block, Section};
 use aisec_report::{svg, RunReport, Series};
 use serde::Serialize;
 
-use crate::membership::{self as assess_membership, MembershipExperiment};
+use crate::membership as assess_membership;
+use crate::runner;
+use crate::runner::membership::{MembershipInference, MembershipSetup};
 use crate::{AssessError, Result};
 
 /// What the stage runs; the defaults are what `aisec demo` uses.
@@ -116,33 +118,56 @@ pub fn run(
     let trained = assess_membership::train_target(&all, &recipe, seed)?;
     let target: Arc<dyn Classifier> = trained.model.clone();
     let split = &trained.split;
-    let task = MembershipTask {
-        target: target.as_ref(),
-        candidates: &split.candidates,
-        population: &split.population,
-        recipe: recipe.clone(),
-        budget: u64::MAX,
-        seed,
-        progress: None,
-    };
     let attacks = [
         ("loss", None),
         ("rmia", Some(cfg.rmia_references)),
         ("lira", Some(cfg.lira_shadows)),
     ];
+    let specs: Vec<DefenseSpec> = cfg
+        .defences
+        .iter()
+        .map(|form| DefenseSpec::parse(form).map_err(AssessError::Config))
+        .collect::<Result<_>>()?;
     let mut reports = Vec::new();
     let mut roc = Vec::new();
+    let mut defended = Vec::new();
     for (name, shadows) in attacks {
         progress(&format!("Privacy: membership inference, {name}"));
-        let attack = build(name, shadows)?;
-        let outcome = membership::run(attack.as_ref(), &task, &split.is_member)?;
-        let report = assess_membership::report(
-            &outcome,
+        let entry = membership::find(name)
+            .ok_or_else(|| AssessError::Config(format!("no membership attack `{name}`")))?;
+        let mut experiment = MembershipInference::new(MembershipSetup {
+            entry,
+            params: MembershipParams {
+                shadows,
+                ..MembershipParams::default()
+            },
+            target: target.clone(),
+            candidates: &split.candidates,
+            is_member: &split.is_member,
+            population: &split.population,
+            members: Some(&split.members),
+            recipe: recipe.clone(),
+            outputs: OutputKind::Probabilities,
+            budget: u64::MAX,
+            seed,
             kb,
-            &target.info().description,
-            &trained.description,
-            &trained.context,
-        );
+            data_description: trained.description.clone(),
+            context: trained.context.clone(),
+            progress: None,
+        });
+        // LiRA, the strongest, is measured again against each retraining defence.
+        let report = if name == "lira" && !specs.is_empty() {
+            progress(&format!(
+                "Privacy: LiRA, then retraining with {} and LiRA with {} shadows again",
+                cfg.defences.join(", "),
+                cfg.lira_shadows
+            ));
+            let (report, runs) = runner::run_each(&mut experiment, &specs)?;
+            defended = runs;
+            report
+        } else {
+            runner::run(&mut experiment, None)?
+        };
         roc.push(roc_series(
             &report,
             match shadows {
@@ -161,44 +186,15 @@ pub fn run(
         tpr_at_0_1pct_fpr: metric(lira, Metric::TprAt0_1PctFpr),
         auc: metric(lira, Metric::Auc),
     }];
-    let mut defended = Vec::new();
-    for form in &cfg.defences {
-        progress(&format!(
-            "Privacy: retraining with {form}, LiRA with {} shadows again",
-            cfg.lira_shadows
-        ));
-        let spec = DefenseSpec::parse(form).map_err(AssessError::Config)?;
-        let experiment = MembershipExperiment {
-            members: &split.members,
-            candidates: &split.candidates,
-            is_member: &split.is_member,
-            population: &split.population,
-            recipe: recipe.clone(),
-            outputs: OutputKind::Probabilities,
-            budget: u64::MAX,
-            seed,
-            progress: None,
-        };
-        let attack = build("lira", Some(cfg.lira_shadows))?;
-        let report = assess_membership::run_behind_retraining(
-            attack.as_ref(),
-            &experiment,
-            spec.as_defense(),
-            kb,
-            &trained.description,
-        )?;
+    for (form, report) in cfg.defences.iter().zip(&defended) {
         tradeoff.push(TradeoffRow {
             defence: form.clone(),
             epsilon: report.metrics.get(Metric::EpsilonDp),
-            accuracy: metric(&report, Metric::CleanAccuracy),
-            tpr_at_1pct_fpr: metric(&report, Metric::TprAt1PctFpr),
-            tpr_at_0_1pct_fpr: metric(&report, Metric::TprAt0_1PctFpr),
-            auc: metric(&report, Metric::Auc),
+            accuracy: metric(report, Metric::CleanAccuracy),
+            tpr_at_1pct_fpr: metric(report, Metric::TprAt1PctFpr),
+            tpr_at_0_1pct_fpr: metric(report, Metric::TprAt0_1PctFpr),
+            auc: metric(report, Metric::Auc),
         });
-        defended.push(report);
-    }
-    if let (Some(first), Some(lira)) = (defended.first(), reports.last_mut()) {
-        lira.defended = Some(Box::new(first.clone()));
     }
 
     progress("Privacy: MI-Face inversion of a white-box digits softmax regression");
@@ -213,15 +209,6 @@ pub fn run(
         inversion,
         reconstructions,
     })
-}
-
-fn build(name: &str, shadows: Option<usize>) -> Result<Box<dyn membership::MembershipAttack>> {
-    let entry = membership::find(name)
-        .ok_or_else(|| AssessError::Config(format!("no membership attack `{name}`")))?;
-    Ok((entry.build)(&MembershipParams {
-        shadows,
-        ..MembershipParams::default()
-    })?)
 }
 
 /// The digits softmax regression `aisec model train --arch logreg` makes, inverted class by

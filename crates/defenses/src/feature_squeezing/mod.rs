@@ -17,7 +17,7 @@ use aisec_ml::model::{Classifier, QueryOutput};
 use aisec_ml::MlError;
 use serde::{Deserialize, Serialize};
 
-use crate::defense::{Action, AppliesTo, DefenseInfo, Family};
+use crate::defense::{Role, Action, AppliesTo, DefenseInfo, Family};
 
 mod adaptive;
 
@@ -28,6 +28,7 @@ pub const INFO: DefenseInfo = DefenseInfo {
     phases: &["Deployment"],
     applies_to: AppliesTo::Inputs,
     action: Action::Filter,
+    role: Role::Detector,
     families: &[Family::Evasion],
     measured_by: &["evasion.fgsm", "evasion.pgd", "evasion.apgd-ce"],
     adaptive_attack: Some("L∞ PGD through straight-through (BPDA) squeezers with a detector-score term"),
