@@ -11,14 +11,13 @@ use aisec_atlas::KnowledgeBase;
 use aisec_attacks::poison::badnets::{self, BadNetsConfig};
 use aisec_attacks::poison::clean_label::{self, CleanLabelConfig};
 use aisec_attacks::poison::label_flip::{self, LabelFlip};
-use aisec_attacks::poison::Poisoned;
 use aisec_core::DefenseRef;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
 use aisec_defenses::activation_clustering::{self, ClusteringConfig};
 use aisec_defenses::spectral::{self, SpectralConfig};
 use aisec_defenses::strip::Strip;
 use aisec_defenses::strip::StripConfig;
-use aisec_defenses::DefenseSpec;
+use aisec_defenses::{DefenseSpec, Role};
 use aisec_ml::data::Dataset;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::net::{Architecture, Network};
@@ -176,21 +175,33 @@ fn scores(flagged: &[usize], poisoned: &[usize], n: usize) -> (f64, f64, f64) {
     (precision, recall, fpr)
 }
 
-/// Runs the experiment on a train/test split.
-pub fn run(
+/// The clean and the poisoned model, trained; what the defences work on.
+pub struct PoisonedRun {
+    pub arch: Architecture,
+    pub attack: PoisonAttack,
+    pub seed: u64,
+    pub dataset: String,
+    pub train_size: usize,
+    poisoned_train: Dataset,
+    poisoned: Vec<usize>,
+    poisoned_net: Network,
+    success: Option<Dataset>,
+    pub clean_model: ModelFigures,
+    pub poisoned_model: ModelFigures,
+    pub seconds: f64,
+}
+
+/// Trains the clean model, poisons the training data, trains the poisoned model.
+pub fn poison(
     arch: Architecture,
     train: &Dataset,
     test: &Dataset,
     attack: PoisonAttack,
-    defense: Option<DefenseSpec>,
     seed: u64,
-) -> Result<PoisonOutcome> {
+) -> Result<PoisonedRun> {
     let started = Instant::now();
     let clean_net = train_model(arch, train, seed)?;
-    let Poisoned {
-        train: poisoned_train,
-        poisoned,
-    } = match attack {
+    let poisoned_set = match attack {
         PoisonAttack::BadNets(c) => badnets::poison(train, &c, seed),
         // The clean model is the adversary's surrogate (the same architecture and data).
         PoisonAttack::CleanLabel(c) => {
@@ -201,14 +212,34 @@ pub fn run(
     }
     .map_err(AssessError::Config)?;
     let success = success_set(&attack, test);
-    let poisoned_net = train_model(arch, &poisoned_train, seed)?;
-    let clean_model = figures(&clean_net, test, success.as_ref());
-    let poisoned_model = figures(&poisoned_net, test, success.as_ref());
-    let defended = match defense.as_ref().map(|d| (d, Filter::of(d))) {
-        None => None,
-        Some((d, Some(filter @ (Filter::Spectral(_) | Filter::Clustering(_))))) => {
+    let poisoned_net = train_model(arch, &poisoned_set.train, seed)?;
+    Ok(PoisonedRun {
+        arch,
+        attack,
+        seed,
+        dataset: train.name.clone(),
+        train_size: train.len(),
+        clean_model: figures(&clean_net, test, success.as_ref()),
+        poisoned_model: figures(&poisoned_net, test, success.as_ref()),
+        poisoned_train: poisoned_set.train,
+        poisoned: poisoned_set.poisoned,
+        poisoned_net,
+        success,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The defence against the poisoned run, as its role asks: a data filter flags training
+/// records and the model is retrained on the rest; a detector (STRIP) screens inputs at run
+/// time, and the attack succeeds only on triggered inputs it lets through.
+pub fn defend(p: &PoisonedRun, test: &Dataset, defense: &DefenseSpec) -> Result<DefenseFigures> {
+    let (arch, seed) = (p.arch, p.seed);
+    let poisoned_train = &p.poisoned_train;
+    let success = &p.success;
+    match (defense.info().role, Filter::of(defense)) {
+        (Role::DataFilter, Some(filter @ (Filter::Spectral(_) | Filter::Clustering(_)))) => {
             let (acts, width) =
-                train::activations(&poisoned_net, &poisoned_train.x, poisoned_train.features());
+                train::activations(&p.poisoned_net, &poisoned_train.x, poisoned_train.features());
             let (flagged, details) = match filter {
                 Filter::Spectral(c) => (
                     spectral::flag(
@@ -232,15 +263,15 @@ pub fn run(
                     );
                     (f, serde_json::json!({ "config": c, "classes": splits }))
                 }
-                _ => unreachable!("matched above"),
+                Filter::Strip(_) => unreachable!("matched above"),
             };
-            let (precision, recall, fpr) = scores(&flagged, &poisoned, poisoned_train.len());
+            let (precision, recall, fpr) = scores(&flagged, &p.poisoned, poisoned_train.len());
             let keep: Vec<usize> = (0..poisoned_train.len())
                 .filter(|i| flagged.binary_search(i).is_err())
                 .collect();
             let retrained = train_model(arch, &poisoned_train.subset(&keep), seed)?;
-            Some(DefenseFigures {
-                defense: d.as_defense().reference(),
+            Ok(DefenseFigures {
+                defense: defense.as_defense().reference(),
                 detection_precision: precision,
                 detection_recall: recall,
                 false_positive_rate: fpr,
@@ -249,15 +280,15 @@ pub fn run(
                 details,
             })
         }
-        Some((d, Some(Filter::Strip(c)))) => {
-            let Some(success) = &success else {
+        (Role::Detector, Some(Filter::Strip(c))) => {
+            let Some(success) = success else {
                 return Err(AssessError::Config(
                     "STRIP screens triggered inputs; label flipping has none".into(),
                 ));
             };
             let model = NativeModel::new(
-                poisoned_net.clone(),
-                Manifest::new(arch, &poisoned_train, seed),
+                p.poisoned_net.clone(),
+                Manifest::new(arch, poisoned_train, seed),
             );
             // The defender's clean data: half of the test split for overlays and the
             // threshold, the other half to measure false rejections.
@@ -267,7 +298,7 @@ pub fn run(
             let strip = Strip::calibrate(&model, *c, own, own, seed)?;
             let flags_clean = strip.flags(&model, rest, seed + 1)?;
             let flags_triggered = strip.flags(&model, &success.x, seed + 2)?;
-            let predicted = train::predict(&poisoned_net, success);
+            let predicted = train::predict(&p.poisoned_net, success);
             let detected = flags_triggered.iter().filter(|f| **f).count();
             let recall = detected as f64 / flags_triggered.len().max(1) as f64;
             let false_alarms = flags_clean.iter().filter(|f| **f).count();
@@ -286,15 +317,15 @@ pub fn run(
                 .count();
             let rest_idx: Vec<usize> = (half..test.len()).collect();
             let rest_data = test.subset(&rest_idx);
-            let rest_pred = train::predict(&poisoned_net, &rest_data);
+            let rest_pred = train::predict(&p.poisoned_net, &rest_data);
             let served = rest_pred
                 .iter()
                 .zip(&rest_data.y)
                 .zip(&flags_clean)
                 .filter(|((p, y), flagged)| p == y && !**flagged)
                 .count();
-            Some(DefenseFigures {
-                defense: d.as_defense().reference(),
+            Ok(DefenseFigures {
+                defense: defense.as_defense().reference(),
                 detection_precision: precision,
                 detection_recall: recall,
                 false_positive_rate: fpr,
@@ -306,25 +337,46 @@ pub fn run(
                 details: serde_json::json!({ "config": c, "threshold_entropy": strip.threshold }),
             })
         }
-        Some((other, None)) => {
-            return Err(AssessError::Config(format!(
-                "{} is not a defence of training data or triggered inputs: use spectral, activation-clustering or strip",
-                other.info().name
-            )))
+        _ => Err(AssessError::Config(format!(
+            "{} is not a defence of training data or triggered inputs: use spectral, activation-clustering or strip",
+            defense.info().name
+        ))),
+    }
+}
+
+/// The poisoned run and, with a defence, the defended one, through the one runner.
+pub fn run(
+    arch: Architecture,
+    train: &Dataset,
+    test: &Dataset,
+    attack: PoisonAttack,
+    defense: Option<DefenseSpec>,
+    seed: u64,
+    kb: &KnowledgeBase,
+) -> Result<(PoisonOutcome, RunReport)> {
+    let mut experiment =
+        crate::runner::poisoning::PoisoningExperiment::new(arch, train, test, attack, seed, kb);
+    let report = crate::runner::run(&mut experiment, defense.as_ref())?;
+    let outcome = experiment.outcome()?;
+    Ok((outcome, report))
+}
+
+impl PoisonedRun {
+    /// The figures of both models (and the defended one), as the text report reads them.
+    pub fn outcome(&self, defended: Option<DefenseFigures>) -> PoisonOutcome {
+        PoisonOutcome {
+            attack: self.attack,
+            architecture: self.arch.name(),
+            dataset: self.dataset.clone(),
+            seed: self.seed,
+            poison_count: self.poisoned.len(),
+            train_size: self.train_size,
+            clean_model: self.clean_model,
+            poisoned_model: self.poisoned_model,
+            defended,
+            wall_seconds: self.seconds,
         }
-    };
-    Ok(PoisonOutcome {
-        attack,
-        architecture: arch.name(),
-        dataset: train.name.clone(),
-        seed,
-        poison_count: poisoned.len(),
-        train_size: train.len(),
-        clean_model,
-        poisoned_model,
-        defended,
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
+    }
 }
 
 fn metrics(figures: &ModelFigures) -> Metrics {
@@ -396,7 +448,18 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
     finding.mitigations =
         mitigation_refs(kb, &["AML.M0007", "AML.M0008", "AML.M0015", "AML.M0014"]);
     finding.evidence.metrics = m.clone();
-    let defended = outcome.defended.as_ref().map(|d| {
+    let defended = outcome
+        .defended
+        .as_ref()
+        .map(|d| Box::new(defended_report(outcome, d)));
+    let mut report = attack_report(outcome, m, finding);
+    report.defended = defended;
+    report
+}
+
+/// The defended run as the shared run object.
+pub fn defended_report(outcome: &PoisonOutcome, d: &DefenseFigures) -> RunReport {
+    {
         let mut dm = metrics(&d.after);
         for (k, v) in [
             (Metric::DetectionPrecision, d.detection_precision),
@@ -405,24 +468,25 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
         ] {
             let _ = dm.insert(k, v);
         }
-        Box::new(
-            RunReport::new(
-                RunKind::Defense,
-                &d.defense.name,
-                outcome.attack.atlas(),
-                format!(
-                    "{} trained on the poisoned {} data",
-                    outcome.architecture, outcome.dataset
-                ),
-                d.details.clone(),
-                outcome.seed,
-                dm,
-            )
-            .with_observations(Some(serde_json::json!({ "flagged": d.flagged })))
-            .with_defense(d.defense.clone()),
+        RunReport::new(
+            RunKind::Defense,
+            &d.defense.name,
+            outcome.attack.atlas(),
+            format!(
+                "{} trained on the poisoned {} data",
+                outcome.architecture, outcome.dataset
+            ),
+            d.details.clone(),
+            outcome.seed,
+            dm,
         )
-    });
-    let mut report = RunReport::new(
+        .with_observations(Some(serde_json::json!({ "flagged": d.flagged })))
+        .with_defense(d.defense.clone())
+    }
+}
+
+fn attack_report(outcome: &PoisonOutcome, m: Metrics, finding: Finding) -> RunReport {
+    RunReport::new(
         RunKind::Attack,
         outcome.attack.name(),
         outcome.attack.atlas(),
@@ -438,7 +502,5 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
     .with_observations(Some(
         serde_json::json!({ "clean_model": outcome.clean_model }),
     ))
-    .with_findings(vec![finding]);
-    report.defended = defended;
-    report
+    .with_findings(vec![finding])
 }

@@ -1,8 +1,9 @@
 //! `aisec attack invert`: MI-Face model inversion, with each reconstruction compared to the
 //! assessor's data and drawn.
 
-use aisec_assess::inversion::mi_face_report;
-use aisec_attacks::inversion::mi_face::{self, GradientSource, MiFaceConfig};
+use aisec_assess::runner::inversion::InversionExperiment;
+use aisec_assess::runner::{self, Stage};
+use aisec_attacks::inversion::mi_face::{GradientSource, MiFaceConfig};
 use aisec_ml::data::InputRange;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -39,6 +40,10 @@ pub struct InvertArgs {
     pub budget: Option<u64>,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Invert again through a defence on the model's answers: top1, topk:K, label, round:D
+    /// or reverse-sigmoid (output hardening, AML.M0002). Reported beside the plain run.
+    #[arg(long, value_parser = crate::attack_cmd::parse_defense)]
+    pub defend: Option<aisec_defenses::DefenseSpec>,
 }
 
 fn parse_source(s: &str) -> Result<GradientSource, String> {
@@ -78,29 +83,36 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
         tv_weight: args.tv_weight,
         ..MiFaceConfig::default()
     };
+    let kb = load_kb(cli)?;
     let progress = Progress::new();
     progress.message(format!("inverting {} classes", classes.len()));
-    let result = mi_face::invert(
-        &config,
-        target.as_ref(),
-        &classes,
-        &assessor.sample_shape,
+    let mut experiment = InversionExperiment {
+        config,
+        target: target.into(),
+        classes: classes.clone(),
+        assessor: &assessor,
         range,
-        args.budget.unwrap_or(u64::MAX),
-        args.seed,
-    );
+        budget: args.budget.unwrap_or(u64::MAX),
+        seed: args.seed,
+        kb: &kb,
+        outcome: None,
+        defended: None,
+    };
+    let on_stage = |stage: Stage| {
+        if stage == Stage::Defended {
+            progress.message(format!(
+                "inverting {} classes again, behind the defence",
+                classes.len()
+            ));
+        }
+    };
+    let report = runner::run_observed(&mut experiment, args.defend.as_ref(), &on_stage);
     progress.finish();
-    let out = result?;
-    let kb = load_kb(cli)?;
-    let (report, compared) = mi_face_report(
-        &out,
-        &config,
-        &assessor,
-        &target.info().description,
-        range,
-        args.seed,
-        &kb,
-    );
+    let report = report?;
+    let (out, compared) = experiment
+        .outcome
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the inversion did not run"))?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
@@ -118,6 +130,16 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
             }
             for f in &report.findings {
                 push_finding(&mut text, f);
+            }
+            if let Some(d) = &report.defended {
+                let name = d
+                    .defense
+                    .as_ref()
+                    .map_or("the defence", |r| r.name.as_str());
+                text.push_str(&format!("\nbehind {name}:\n"));
+                for f in &d.findings {
+                    push_finding(&mut text, f);
+                }
             }
             print_text(&text)?;
         }

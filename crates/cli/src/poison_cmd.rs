@@ -146,10 +146,9 @@ pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
     let kb = crate::atlas_cmd::load_kb(cli)?;
     let progress = Progress::new();
     progress.message("training the clean and the poisoned model (and the defended one)");
-    let outcome = poisoning::run(args.arch, &train, &test, attack, defense, args.seed);
+    let outcome = poisoning::run(args.arch, &train, &test, attack, defense, args.seed, &kb);
     progress.finish();
-    let outcome = outcome?;
-    let report = poisoning::report(&outcome, &kb);
+    let (outcome, report) = outcome?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

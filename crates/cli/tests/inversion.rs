@@ -77,3 +77,43 @@ fn a_budget_that_runs_out_is_stated() {
     let title = v["findings"][0]["title"].as_str().unwrap();
     assert!(title.contains("stopped after 2 of 20 steps"), "{title}");
 }
+
+/// Inversion through output hardening, via the one runner: a top-1 answer still carries the
+/// confidence MI-Face climbs (measured: 3 of 3 classes recognisable before and after), and a
+/// labels-only answer leaves nothing to climb — reported as a run that could not happen, not
+/// as an error and not as a defence that "worked" with figures of 0.
+#[test]
+fn inversion_is_measured_again_through_output_hardening() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lr");
+    json(&aisec_line(&format!(
+        "model train --arch logreg --dataset digits --out {} --format json",
+        model.display()
+    )));
+    let line = |defend: &str| {
+        json(&aisec_line(&format!(
+            "attack invert --model {} --dataset digits --class 0 --class 1 --class 2 --gradients zeroth-order --steps 50 --defend {defend} --format json",
+            model.display()
+        )))
+    };
+    let v = line("top1");
+    let d = &v["defended"];
+    assert_eq!(d["defense"]["name"], "defense.output-hardening");
+    assert!(num(&v["metrics"]["attack_success_rate"]) >= 0.99);
+    assert!(num(&d["metrics"]["attack_success_rate"]) >= 0.99, "{d}");
+    let v = line("label");
+    let d = &v["defended"];
+    assert_eq!(d["defense"]["observed"]["attack_ran"], false, "{d}");
+    assert!(d["metrics"].as_object().unwrap().is_empty(), "{d}");
+    assert!(d["findings"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("cannot run"));
+    fails_with(
+        &aisec_line(&format!(
+            "attack invert --model {} --dataset digits --defend dp-sgd",
+            model.display()
+        )),
+        "--defend",
+    );
+}

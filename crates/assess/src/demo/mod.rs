@@ -160,7 +160,7 @@ fn side_lane(
     let mut timings = Vec::new();
     say("Poison: BadNets at 5%, then activation clustering and retraining".into());
     let poisoning = timed(&mut timings, "poisoning", || {
-        let outcome = crate::poisoning::run(
+        crate::poisoning::run(
             Architecture::Cnn,
             train_set,
             test,
@@ -171,9 +171,8 @@ fn side_lane(
                 aisec_defenses::activation_clustering::ClusteringConfig::default(),
             )),
             cfg.seed,
-        )?;
-        let report = crate::poisoning::report(&outcome, kb);
-        Ok((outcome, report))
+            kb,
+        )
     })?;
     let privacy = match &cfg.privacy {
         None => None,

@@ -10,8 +10,10 @@
 
 pub mod evasion;
 pub mod extraction;
+pub mod inversion;
 pub mod llm;
 pub mod membership;
+pub mod poisoning;
 
 use aisec_defenses::{DefenseSpec, Family};
 use aisec_report::RunReport;

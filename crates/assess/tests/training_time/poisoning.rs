@@ -1,6 +1,6 @@
 //! BadNets on digits with the expected results, and the defences measured on it.
 
-use aisec_assess::poisoning::{run, PoisonAttack};
+use aisec_assess::poisoning::{PoisonAttack, PoisonOutcome};
 use aisec_attacks::poison::badnets::BadNetsConfig;
 use aisec_attacks::poison::label_flip::LabelFlip;
 use aisec_defenses::activation_clustering::ClusteringConfig;
@@ -9,6 +9,19 @@ use aisec_defenses::strip::StripConfig;
 use aisec_defenses::DefenseSpec;
 use aisec_ml::data::BuiltinDataset;
 use aisec_ml::net::Architecture;
+
+/// The poisoning run through the one runner, its figures.
+fn run(
+    arch: Architecture,
+    train: &aisec_ml::data::Dataset,
+    test: &aisec_ml::data::Dataset,
+    attack: PoisonAttack,
+    defense: Option<DefenseSpec>,
+    seed: u64,
+) -> aisec_assess::Result<PoisonOutcome> {
+    let kb = aisec_atlas::KnowledgeBase::embedded()?;
+    aisec_assess::poisoning::run(arch, train, test, attack, defense, seed, &kb).map(|(o, _)| o)
+}
 
 /// At three seeds. The backdoor hides and works at each. Activation clustering does not remove
 /// it at each: measured, it flags every poison at seeds 1 and 7 (success after 0%) but only

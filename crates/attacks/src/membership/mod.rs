@@ -15,7 +15,7 @@ pub mod roc;
 pub mod shadows;
 mod split;
 
-registered!(ATTACKS: MembershipEntry = loss, shadow, lira, rmia, label_only);
+registered!(ATTACKS: MembershipEntry = loss, shadow, lira, rmia, label_only, mentr);
 
 pub use roc::{Roc, RocPoint};
 pub use shadows::{Recipe, ShadowSet, Trainer};
