@@ -457,18 +457,34 @@ fn evasion_lane(
         let detection = scope.spawn(|| {
             let started = Instant::now();
             let detection_data = test.head(cfg.detection_examples);
-            crate::detection::feature_squeezing_report(
-                baseline,
-                &detection_data,
-                &pgd_for_detection,
+            let squeeze = aisec_defenses::DefenseSpec::new(
                 aisec_defenses::feature_squeezing::SqueezeConfig {
                     adaptive_steps: cfg.squeeze_adaptive_steps,
                     ..Default::default()
                 },
-                kb,
-                cfg.seed,
-            )
-            .map(|d| (d, started.elapsed().as_secs_f64()))
+            );
+            let (pgd_name, pgd_params) = battery_params(cfg)
+                .into_iter()
+                .find(|(n, p)| *n == "pgd" && p.eps == cfg.battery_eps.first().copied())
+                .ok_or_else(|| AssessError::Config("the battery has no PGD run".into()))?;
+            let request = crate::runner::EvasionRequest {
+                attack: aisec_attacks::registry::find_evasion(pgd_name)
+                    .ok_or_else(|| AssessError::Config("no PGD in the registry".into()))?,
+                params: pgd_params,
+                model: std::sync::Arc::new(NativeModel::new(
+                    baseline.network().clone(),
+                    baseline.manifest.clone(),
+                )),
+                data: &detection_data,
+                target_class: None,
+                defense: Some(&squeeze),
+                seed: cfg.seed,
+            };
+            // The battery's PGD run is the plain run: the runner measures the detector on it.
+            let mut experiment = crate::runner::EvasionExperiment::new(&request, kb);
+            experiment.outcome = Some(pgd_for_detection);
+            crate::runner::defend(&mut experiment, &squeeze, &|_| {})
+                .map(|d| (d, started.elapsed().as_secs_f64()))
         });
         let hardened =
             harden_and_attack_again(cfg, baseline, train_set, test, kb, timings, progress);

@@ -22,8 +22,8 @@ use aisec_report::{svg, RunReport, Series};
 use serde::Serialize;
 
 use crate::membership as assess_membership;
-use crate::runner;
 use crate::runner::membership::{MembershipInference, MembershipSetup};
+use crate::runner::{self, inversion::InversionExperiment};
 use crate::{AssessError, Result};
 
 /// What the stage runs; the defaults are what `aisec demo` uses.
@@ -225,26 +225,24 @@ fn invert_digits(
     let range = train_set
         .input_range
         .unwrap_or(InputRange { lo: 0.0, hi: 1.0 });
-    let config = MiFaceConfig::default();
     let classes: Vec<usize> = (0..train_set.num_classes).collect();
-    let out = mi_face::invert(
-        &config,
-        &model,
-        &classes,
-        &train_set.sample_shape,
+    let description = model.info().description.clone();
+    let mut experiment = InversionExperiment {
+        config: MiFaceConfig::default(),
+        target: Arc::new(model),
+        classes,
+        assessor: &train_set,
         range,
-        u64::MAX,
-        seed,
-    )?;
-    let (report, compared) = crate::inversion::mi_face_report(
-        &out,
-        &config,
-        &train_set,
-        &model.info().description,
-        range,
+        budget: u64::MAX,
         seed,
         kb,
-    );
+        outcome: None,
+        defended: None,
+    };
+    let report = runner::run(&mut experiment, None)?;
+    let (out, compared) = experiment.outcome.take().ok_or_else(|| {
+        AssessError::Config(format!("the inversion of {description} did not run"))
+    })?;
     Ok((report, out.images.into_iter().zip(compared).collect()))
 }
 

@@ -51,12 +51,17 @@ pub trait Experiment {
 }
 
 /// The attack again behind `defense`, and the adaptive attack on it, after
-/// [`Experiment::attack`] ran.
-fn defend(
+/// [`Experiment::attack`] ran — or after the front end gave the experiment a plain run it
+/// already had (the demo measures feature squeezing on its battery's PGD run).
+pub fn defend(
     experiment: &mut dyn Experiment,
     defense: &DefenseSpec,
     on_stage: &dyn Fn(Stage),
 ) -> Result<RunReport> {
+    defense
+        .check_family(experiment.family())
+        .map_err(AssessError::Config)?;
+    experiment.check(defense)?;
     on_stage(Stage::Defended);
     let mut defended = experiment.defended(defense)?;
     if defended.adaptive.is_none() {
