@@ -28,9 +28,20 @@ pub struct AssessArgs {
     /// Rerun every step, ignoring results from an earlier run in --out.
     #[arg(long)]
     pub fresh: bool,
+    /// Seconds one step may run before it is stopped and recorded as an error (the other
+    /// steps still run). Default 21600 (6 hours).
+    #[arg(long, value_name = "SECONDS", default_value_t = 21_600.0)]
+    pub step_timeout: f64,
 }
 
 pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
+    if !(args.step_timeout.is_finite() && args.step_timeout > 0.0 && args.step_timeout <= 1e7) {
+        anyhow::bail!(
+            "--step-timeout {}: expected seconds, more than 0 and at most 10000000 (about 16 weeks)",
+            args.step_timeout
+        );
+    }
+    let step_timeout = std::time::Duration::from_secs_f64(args.step_timeout);
     let plan = threat::plan::load(&args.plan)?;
     let plan_dir = args
         .plan
@@ -92,7 +103,14 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
         }
         _ => {}
     };
-    let results = assessment::run(&plan, &args.plan, &args.out, &exe, &mut progress)?;
+    let results = assessment::run(
+        &plan,
+        &args.plan,
+        &args.out,
+        &exe,
+        step_timeout,
+        &mut progress,
+    )?;
     let rep = report::build(tm, &plan, &args.plan.display().to_string(), results);
     let write = |name: &str, text: String| -> Result<()> {
         let file = args.out.join(name);

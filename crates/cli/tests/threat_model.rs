@@ -657,3 +657,80 @@ fn a_dangerous_artifact_fails_its_step_and_the_sarif_points_at_the_file() {
         .to_string()
         .contains("AML.T0011.000"));
 }
+
+#[test]
+fn assess_refuses_plans_that_never_end_and_stops_a_step_past_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        "name: t\nmodels:\n  - name: m\n    task: classification\n    artifact: model.pkl\n    outputs: labels\n    access: [internal]\n    supply_chain: [pickled-artifacts]\nobjectives: [integrity]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("model.pkl"), b"\x80\x02]q\x00.").unwrap();
+    let plan = dir.path().join("plan.yaml");
+    plan_of(&profile, &plan);
+    let p = plan.to_str().unwrap();
+    let out = dir.path().join("a");
+    let o = out.to_str().unwrap();
+    for bad in ["0", "-1", "NaN", "inf", "1e30"] {
+        let r = aisec(&["assess", p, "--out", o, "--step-timeout", bad]);
+        assert_eq!(r.status.code(), Some(2), "--step-timeout {bad}");
+        assert!(stderr(&r).contains("--step-timeout"), "{}", stderr(&r));
+    }
+    let text = std::fs::read_to_string(&plan).unwrap();
+    for (command, why) in [
+        ("[assess, plan.yaml, --out, x]", "aisec assess"),
+        ("[model, serve, --model, m]", "aisec model serve"),
+        ("[llm, guard, serve]", "aisec llm guard"),
+    ] {
+        let looped = text.replace(
+            "steps:\n",
+            &format!("steps:\n- id: again\n  risk: m/artifacts\n  techniques: []\n  adversary: x\n  why: x\n  command: {command}\n  criteria: []\n"),
+        );
+        std::fs::write(&plan, looped).unwrap();
+        let r = aisec(&["assess", p, "--out", o]);
+        assert_eq!(r.status.code(), Some(2));
+        assert!(
+            stderr(&r).contains("steps[0].command") && stderr(&r).contains(why),
+            "{}",
+            stderr(&r)
+        );
+    }
+    // A step slower than the timeout is stopped, recorded, and the next step still runs.
+    let slow = text.replace(
+        "steps:\n",
+        "steps:\n- id: slow\n  risk: m/artifacts\n  techniques: []\n  adversary: x\n  why: x\n  command: [attack, membership, --attack, lira, --dataset, purchase-synthetic]\n  criteria: [{metric: auc, at_most: 0.6, meaning: x}]\n",
+    );
+    std::fs::write(&plan, slow).unwrap();
+    let started = std::time::Instant::now();
+    let (r, report) = {
+        let r = aisec(&[
+            "assess",
+            p,
+            "--out",
+            o,
+            "--step-timeout",
+            "0.5",
+            "--format",
+            "json",
+        ]);
+        let v = json_of_any_exit(&r);
+        (r, v)
+    };
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "the slow step was not stopped"
+    );
+    assert_eq!(report["steps"][0]["status"], "error");
+    assert!(
+        report["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--step-timeout"),
+        "{}",
+        report["steps"][0]
+    );
+    assert_eq!(report["steps"][1]["status"], "passed");
+}

@@ -7,7 +7,7 @@
 //! carry is "not measured", never a pass and never 0.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -193,7 +193,7 @@ fn resumable(out: &Path, step: &Step) -> Option<StepResult> {
     })
 }
 
-fn run_step(exe: &Path, plan_dir: &Path, out: &Path, step: &Step) -> StepResult {
+fn run_step(exe: &Path, plan_dir: &Path, out: &Path, step: &Step, timeout: Duration) -> StepResult {
     let started = Instant::now();
     let log_path = out.join("steps").join(format!("{}.log", step.id));
     let mut result = StepResult {
@@ -213,17 +213,12 @@ fn run_step(exe: &Path, plan_dir: &Path, out: &Path, step: &Step) -> StepResult 
         defense: defense_of(&step.command),
         resumed: false,
     };
-    let output = std::process::Command::new(exe)
-        .args(&step.command)
-        .args(["--format", "json"])
-        .current_dir(plan_dir)
-        .stdin(std::process::Stdio::null())
-        .output();
+    let output = run_child(exe, plan_dir, &step.command, timeout);
     result.seconds = started.elapsed().as_secs_f64();
     let output = match output {
         Ok(o) => o,
         Err(e) => {
-            result.error = Some(format!("cannot start {}: {e}", exe.display()));
+            result.error = Some(e);
             return result;
         }
     };
@@ -259,12 +254,77 @@ fn run_step(exe: &Path, plan_dir: &Path, out: &Path, step: &Step) -> StepResult 
     result
 }
 
-/// Runs every step in order (resuming finished ones) and returns their results.
+/// `aisec COMMAND --format json` in the plan's folder; killed (and an error) past `timeout`.
+fn run_child(
+    exe: &Path,
+    dir: &Path,
+    command: &[String],
+    timeout: Duration,
+) -> std::result::Result<std::process::Output, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(exe)
+        .args(command)
+        .args(["--format", "json"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    // Read both pipes as the child writes, or a chatty child blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "stopped after {} s, the step timeout (--step-timeout)",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("cannot wait for the step: {e}")),
+        }
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// Runs every step in order (resuming finished ones) and returns their results. A step that
+/// runs longer than `step_timeout` is stopped and recorded as an error; the others still run.
 pub fn run(
     plan: &Plan,
     plan_path: &Path,
     out: &Path,
     exe: &Path,
+    step_timeout: Duration,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<StepResult>> {
     let steps_dir = out.join("steps");
@@ -282,7 +342,7 @@ pub fn run(
         progress(Progress::Starting { index, total, step });
         let result = match resumable(out, step) {
             Some(r) => r,
-            None => run_step(exe, &plan_dir, out, step),
+            None => run_step(exe, &plan_dir, out, step, step_timeout),
         };
         let path = result_path(out, &step.id);
         let text = serde_json::to_string_pretty(&result)

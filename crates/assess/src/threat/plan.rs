@@ -456,9 +456,53 @@ pub fn to_yaml(plan: &Plan) -> Result<String> {
     ))
 }
 
+/// Commands a step may run: the attacks, probes, scans and defences, which end. Not
+/// `assess` (a plan that runs itself never ends), not the servers (they run until stopped).
+fn refused_command(command: &[String]) -> Option<String> {
+    let words: Vec<&str> = command.iter().take(2).map(String::as_str).collect();
+    let allowed = matches!(
+        words.as_slice(),
+        ["attack", _]
+            | ["scan", _]
+            | ["llm", "probe"]
+            | ["defend", _]
+            | ["privacy", _]
+            | ["atlas", _]
+    );
+    (!allowed).then(|| {
+        format!(
+            "`aisec {}` is not a step aisec runs: steps are `attack …`, `scan …`, `llm probe …`, `defend …`, `privacy …` or `atlas …` (commands that end)",
+            words.join(" ")
+        )
+    })
+}
+
+/// Larger than any plan a person writes; a bigger file is refused before it is parsed.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+pub(crate) fn read_limited(path: &Path, what: &str) -> Result<String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| AssessError::Config(format!("cannot read {what} {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(AssessError::Config(format!(
+            "{what} {}: not a file",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(AssessError::Config(format!(
+            "{what} {}: {} bytes, more than the {} a {what} may have",
+            path.display(),
+            meta.len(),
+            MAX_FILE_BYTES
+        )));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| AssessError::Config(format!("cannot read {what} {}: {e}", path.display())))
+}
+
 pub fn load(path: &Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AssessError::Config(format!("cannot read plan {}: {e}", path.display())))?;
+    let text = read_limited(path, "plan")?;
     let plan: Plan = serde_yaml_ng::from_str(&text)
         .map_err(|e| AssessError::Config(format!("{}: not a valid plan: {e}", path.display())))?;
     let mut problems = Vec::new();
@@ -474,6 +518,9 @@ pub fn load(path: &Path) -> Result<Plan> {
         }
         if s.command.is_empty() {
             problems.push(format!("steps[{i}].command: empty"));
+        }
+        if let Some(why) = refused_command(&s.command) {
+            problems.push(format!("steps[{i}].command: {why}"));
         }
         if s.command.iter().any(|a| a == "--format") {
             problems.push(format!(
