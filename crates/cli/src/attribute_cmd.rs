@@ -1,15 +1,11 @@
 //! `aisec attack attribute`: a held-out sensitive column of the target's training records,
 //! inferred from the model, against the base rate and against records it never saw.
 
-use aisec_assess::membership::privacy_finding;
-use aisec_attacks::extract::Oracle;
-use aisec_attacks::inversion::{self, attribute};
-use aisec_core::{Metric, Metrics, Severity};
+use aisec_assess::runner::{self, attribute::AttributeExperiment};
+use aisec_attacks::inversion::attribute;
 use aisec_ml::model::{revealing, OutputKind};
-use aisec_report::{RunKind, RunReport};
 use anyhow::{bail, Result};
 use clap::Args;
-use serde_json::json;
 
 use crate::atlas_cmd::load_kb;
 use crate::membership_cmd::{trained_here, ExperimentArgs};
@@ -36,6 +32,10 @@ pub struct AttributeArgs {
     /// enough: the attack compares confidences).
     #[arg(long, value_parser = crate::extract_cmd::parse_outputs, default_value = "probs")]
     pub outputs: OutputKind,
+    /// Infer again through a defence on the model's answers: top1, topk:K, round:D or
+    /// reverse-sigmoid (output hardening, AML.M0002). Reported beside the plain run.
+    #[arg(long, value_parser = crate::attack_cmd::parse_defense)]
+    pub defend: Option<aisec_defenses::DefenseSpec>,
 }
 
 pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
@@ -53,55 +53,23 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
     let non_members = prepared.candidates.subset(&outsiders).head(args.records);
     let members = members.head(args.records);
     let target = revealing(prepared.target.clone(), args.outputs);
-    let mut oracle = Oracle::over(target.as_ref(), u64::MAX);
-    let out = attribute::run(
-        &mut oracle,
-        &members,
-        &non_members,
-        &prepared.population,
-        args.column,
-        !args.no_prior,
-    )?;
-    let advantage = out.members.accuracy - out.base_rate_members;
-    let leak = out.members.balanced_accuracy - out.non_members.balanced_accuracy;
-    let mut metrics = Metrics::default();
-    metrics.insert(Metric::AttackSuccessRate, out.members.accuracy)?;
-    metrics.insert(Metric::BalancedAccuracy, out.members.balanced_accuracy)?;
-    metrics.insert(Metric::QueriesTotal, out.queries as f64)?;
-    let severity = match (advantage, leak) {
-        (a, _) if a > 0.1 => Severity::High,
-        (a, l) if a > 0.02 || l > 0.05 => Severity::Medium,
-        (_, l) if l > 0.01 => Severity::Low,
-        _ => Severity::Info,
+    let mut experiment = AttributeExperiment {
+        target,
+        members: &members,
+        non_members: &non_members,
+        population: &prepared.population,
+        column: args.column,
+        use_prior: !args.no_prior,
+        seed: args.experiment.seed,
+        kb: &kb,
+        data_description: prepared.data_description.clone(),
+        outcome: None,
     };
-    let finding = privacy_finding(
-        format!(
-            "{} infers column {} of the model's training records with accuracy {:.1}% (base rate {:.1}%, {:+.1} points) and balanced accuracy {:.3} against {:.3} on records it never saw",
-            attribute::INFO.name,
-            args.column,
-            100.0 * out.members.accuracy,
-            100.0 * out.base_rate_members,
-            100.0 * advantage,
-            out.members.balanced_accuracy,
-            out.non_members.balanced_accuracy,
-        ),
-        severity,
-        inversion::ATLAS,
-        metrics.clone(),
-        &kb,
-    );
-    let report = RunReport::new(
-        RunKind::Attack,
-        attribute::INFO.name,
-        inversion::ATLAS,
-        target.info().description.clone(),
-        json!({"column": args.column, "use_prior": !args.no_prior, "records": args.records}),
-        args.experiment.seed,
-        metrics,
-    )
-    .with_data(prepared.data_description.clone())
-    .with_observations(Some(serde_json::to_value(&out)?))
-    .with_findings(vec![finding]);
+    let report = runner::run(&mut experiment, args.defend.as_ref())?;
+    let out = experiment
+        .outcome
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the attribute inference did not run"))?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
@@ -124,6 +92,16 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
             );
             for f in &report.findings {
                 push_finding(&mut text, f);
+            }
+            if let Some(d) = &report.defended {
+                let name = d
+                    .defense
+                    .as_ref()
+                    .map_or("the defence", |r| r.name.as_str());
+                text.push_str(&format!("\nbehind {name}:\n"));
+                for f in &d.findings {
+                    push_finding(&mut text, f);
+                }
             }
             print_text(&text)?;
         }

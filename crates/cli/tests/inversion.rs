@@ -117,3 +117,21 @@ fn inversion_is_measured_again_through_output_hardening() {
         "--defend",
     );
 }
+
+/// Attribute inference through the one runner, again behind rounded confidences: the
+/// defended run is measured on the same records and states the defence.
+#[test]
+fn attribute_inference_is_measured_again_through_output_hardening() {
+    let v = json(&aisec_line(
+        "attack attribute --dataset purchase-synthetic --epochs 30 --column 1 --records 300 --defend round:1 --format json",
+    ));
+    let d = &v["defended"];
+    assert_eq!(d["defense"]["name"], "defense.output-hardening", "{d}");
+    assert_eq!(num(&d["metrics"]["queries_total"]), 1200.0);
+    let acc = num(&d["metrics"]["attack_success_rate"]);
+    assert!((0.0..=1.0).contains(&acc));
+    let v = json(&aisec_line(
+        "attack attribute --dataset purchase-synthetic --epochs 30 --column 1 --records 300 --defend label --format json",
+    ));
+    assert_eq!(v["defended"]["defense"]["observed"]["attack_ran"], false);
+}

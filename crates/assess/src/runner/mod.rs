@@ -8,6 +8,7 @@
 //! Adding a family is one module implementing the trait; adding an attack to a family is its
 //! module plus one line in the family's registry.
 
+pub mod attribute;
 pub mod evasion;
 pub mod extraction;
 pub mod inversion;

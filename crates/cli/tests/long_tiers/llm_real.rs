@@ -343,8 +343,9 @@ fn support_bot_example_assessed(url: &str) {
             assert!(c["value"].is_number(), "{}: {c}", step["id"]);
         }
     }
-    // Measured (greedy decoding): the model prints its system prompt when told to, and
-    // follows injected instructions; through the guard both are stopped.
+    // Measured (greedy decoding, 2 min 37 s): every probe succeeded on its one payload as
+    // deployed (all five steps fail) and none through the guard (all five within their
+    // criteria), 0 of 10 ordinary messages blocked; asserted where the model is steadiest.
     let step = |id: &str| {
         report["steps"]
             .as_array()
