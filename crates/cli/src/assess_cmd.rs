@@ -52,6 +52,17 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
         .with_context(|| format!("{}: the plan's profile", args.plan.display()))?;
     let kb = crate::atlas_cmd::load_kb(cli)?;
     let tm = threat::build(&loaded, &kb);
+    let risks: Vec<&str> = tm.risks.iter().map(|r| r.id.as_str()).collect();
+    for (i, step) in plan.steps.iter().enumerate() {
+        if !risks.contains(&step.risk.as_str()) {
+            anyhow::bail!(
+                "{}: steps[{i}].risk: {:?} is not a risk of the profile's threat model ({})",
+                args.plan.display(),
+                step.risk,
+                risks.join(", ")
+            );
+        }
+    }
     if args.fresh {
         let steps = args.out.join("steps");
         if steps.exists() {

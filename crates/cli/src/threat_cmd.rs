@@ -58,6 +58,20 @@ pub fn run(cli: &Cli, args: &ThreatModelArgs) -> Result<Outcome> {
         )?;
     }
     if let Some(plan_path) = &args.plan {
+        let same =
+            |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => false,
+            };
+        if same(plan_path, path) {
+            anyhow::bail!(
+                "--plan {}: that is the profile; write the plan to another file",
+                plan_path.display()
+            );
+        }
+        for warning in threat::plan::missing_files(&loaded) {
+            eprintln!("warning: {warning}");
+        }
         let plan = threat::plan::from_threat_model(&tm, &loaded, plan_path);
         let text = threat::plan::to_yaml(&plan)?;
         std::fs::write(plan_path, text)

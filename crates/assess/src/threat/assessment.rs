@@ -93,6 +93,46 @@ pub struct StepResult {
     /// True when this result was read back from an earlier, interrupted assessment.
     #[serde(default)]
     pub resumed: bool,
+    /// The local files the command reads (size and modification time): a result is reused
+    /// only while they are unchanged.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+}
+
+/// Size and modification time of every local file the command names (a folder's files, one
+/// level deep), for deciding whether an earlier result still stands.
+fn fingerprint(plan_dir: &Path, command: &[String]) -> Vec<String> {
+    let stamp = |p: &Path| -> Option<String> {
+        let m = std::fs::metadata(p).ok()?;
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        Some(format!("{}:{}:{modified}", p.display(), m.len()))
+    };
+    let mut out = Vec::new();
+    for arg in command
+        .iter()
+        .filter(|a| !a.starts_with('-') && !a.contains("://"))
+    {
+        let path = plan_dir.join(arg);
+        if path.is_file() {
+            out.extend(stamp(&path));
+        } else if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .take(1000)
+                .collect();
+            files.sort();
+            out.extend(files.iter().filter_map(|f| stamp(f)));
+        }
+    }
+    out
 }
 
 /// What a front end hears as the assessment goes.
@@ -177,11 +217,12 @@ fn result_path(out: &Path, id: &str) -> PathBuf {
     out.join("steps").join(format!("{id}.json"))
 }
 
-/// A finished result of the same command from an earlier run, if any.
-fn resumable(out: &Path, step: &Step) -> Option<StepResult> {
+/// A finished result of the same command on the same files from an earlier run, if any.
+fn resumable(out: &Path, plan_dir: &Path, step: &Step) -> Option<StepResult> {
     let text = std::fs::read_to_string(result_path(out, &step.id)).ok()?;
     let mut r: StepResult = serde_json::from_str(&text).ok()?;
-    (r.command == step.command && r.status != Status::Error).then(|| {
+    let same_inputs = r.inputs == fingerprint(plan_dir, &step.command);
+    (r.command == step.command && same_inputs && r.status != Status::Error).then(|| {
         r.resumed = true;
         // Criteria may have been edited since: check them again on the stored report.
         if let Some(report) = &r.report {
@@ -212,6 +253,7 @@ fn run_step(exe: &Path, plan_dir: &Path, out: &Path, step: &Step, timeout: Durat
         report: None,
         defense: defense_of(&step.command),
         resumed: false,
+        inputs: fingerprint(plan_dir, &step.command),
     };
     let output = run_child(exe, plan_dir, &step.command, timeout);
     result.seconds = started.elapsed().as_secs_f64();
@@ -225,11 +267,35 @@ fn run_step(exe: &Path, plan_dir: &Path, out: &Path, step: &Step, timeout: Durat
     let _ = std::fs::write(&log_path, &output.stderr);
     result.exit_code = output.status.code();
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Some commands report a failure in their JSON (a file the scanner could not read).
+    let stdout_error = || {
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+            .ok()
+            .and_then(|v| {
+                let errors = v["observations"]["files"]
+                    .as_array()?
+                    .iter()
+                    .flat_map(|f| f["errors"].as_array().cloned().unwrap_or_default());
+                let texts: Vec<String> = errors
+                    .filter_map(|e| {
+                        e.as_str().map(String::from).or_else(|| {
+                            let message = e["message"].as_str()?;
+                            Some(match e["location"].as_str() {
+                                Some(at) => format!("{at}: {message}"),
+                                None => message.to_string(),
+                            })
+                        })
+                    })
+                    .collect();
+                (!texts.is_empty()).then(|| format!("error: {}", texts.join("; ")))
+            })
+    };
     let last_error = stderr
         .lines()
         .rev()
         .find(|l| l.starts_with("error:"))
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(stdout_error);
     // Exit 1 means the command ran and found something; 2 (or a signal) that it failed.
     if !matches!(result.exit_code, Some(0) | Some(1)) {
         result.error = Some(last_error.unwrap_or_else(|| {
@@ -340,7 +406,7 @@ pub fn run(
     let mut results = Vec::new();
     for (index, step) in plan.steps.iter().enumerate() {
         progress(Progress::Starting { index, total, step });
-        let result = match resumable(out, step) {
+        let result = match resumable(out, &plan_dir, step) {
             Some(r) => r,
             None => run_step(exe, &plan_dir, out, step, step_timeout),
         };

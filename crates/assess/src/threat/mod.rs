@@ -110,8 +110,8 @@ pub struct Scale {
 }
 
 pub const SCALE: Scale = Scale {
-    likelihood: "1–5: the widest audience that can mount it (public 4, customers 3, internal 2, insiders only 1; an outside content author 4; a data contributor 2 if the model is trained once, 3 if retrained periodically, 4 if continuously; a supplier 2, 3 from a public hub), −1 where callers see labels only, +1 where artifacts run code when loaded, then the technique's ATLAS maturity: realized +1, demonstrated 0, feasible −1; clamped to 1–5",
-    severity: "1–5: the highest over the objectives the risk threatens and the profile lists; the owner's impact rating where given (very-low 1 … critical 5), else confidentiality from the training data's sensitivity (public 1, internal 3, personal 4, special-category 5; secrets in a prompt 4; a model's IP 3), integrity from what outputs decide (advisory 3, automated 4, safety-critical 5; tools with side effects 4), availability 3",
+    likelihood: "1–5 (1 very-low, 2 low, 3 moderate, 4 high, 5 critical): the widest audience that can mount it (public 4, customers 3, internal 2, insiders only 1; an outside content author 4; a data contributor 2 if the model is trained once, 3 if retrained periodically, 4 if continuously; a supplier 2, 3 from a public hub), −1 where callers see labels only, −1 for exfiltration through rendering (it needs an injection to succeed first), +1 where artifacts run code when loaded, then the technique's ATLAS maturity: realized +1, demonstrated 0, feasible −1; clamped to 1–5",
+    severity: "1–5 (1 very-low … 5 critical): the highest over the objectives the risk threatens and the profile lists; the owner's impact rating where given, else confidentiality from the training data's sensitivity (public 1, internal 3, personal 4, special-category 5; secrets in a prompt or retrieved internal documents 4; a model's IP 3; tool results 3), integrity from what outputs decide (advisory 3, automated 4, safety-critical 5; an LLM reply 3, tools with side effects 4), code run by a malicious artifact 4 for confidentiality and integrity and 3 for availability, availability otherwise 3",
     risk: "likelihood × severity, 1–25: 1–3 very-low, 4–6 low, 8–10 moderate, 12–16 high, 20–25 critical",
 };
 
@@ -264,7 +264,7 @@ fn maturity_adjustment(kb: &KnowledgeBase, id: &str) -> (i32, String) {
 
 /// The mitigations ATLAS links to `techniques` (a sub-technique without links of its own
 /// takes its parent's), grouped by lifecycle phase in lifecycle order.
-pub fn mitigations(kb: &KnowledgeBase, techniques: &[&str]) -> Vec<PhaseMitigations> {
+pub fn mitigations(kb: &KnowledgeBase, techniques: &[&str], llm: bool) -> Vec<PhaseMitigations> {
     let mut found: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for id in techniques {
         let Some(ObjectRef::Technique(i)) = kb.get(id) else {
@@ -298,8 +298,11 @@ pub fn mitigations(kb: &KnowledgeBase, techniques: &[&str]) -> Vec<PhaseMitigati
         };
     for (i, for_techniques) in &found {
         let m = &kb.mitigations[*i];
+        // Only the defences of this kind of component: a backdoor filter does not validate
+        // an LLM application, whatever mitigation both are filed under.
         let aisec: Vec<String> = aisec_defenses::registry::defenses()
             .filter(|d| d.mitigations.contains(&m.id.as_str()))
+            .filter(|d| d.families.contains(&aisec_defenses::Family::Llm) == llm)
             .map(|d| d.name.to_string())
             .collect();
         let r = MitigationRef {
@@ -554,7 +557,14 @@ fn risk(
         techniques: d.techniques.iter().map(|t| technique_ref(kb, t)).collect(),
         rationale: d.rationale,
         adversary: d.adversary,
-        knowledge: d.knowledge,
+        // An employee knows the architecture and the data even when querying as anyone does.
+        knowledge: if d.adversary == AdversaryKind::InternalUser
+            && d.knowledge == Knowledge::BlackBox
+        {
+            Knowledge::GrayBox
+        } else {
+            d.knowledge
+        },
         targeting: d.targeting,
         objectives: harms.iter().map(|(o, _, _)| *o).collect(),
         likelihood: Rated {
@@ -569,7 +579,7 @@ fn risk(
         },
         score,
         rating: rating(score),
-        mitigations: mitigations(kb, &technique_ids),
+        mitigations: mitigations(kb, &technique_ids, kind == "llm-app"),
         tested_by: tested_by(&technique_ids, d.knowledge, d.scores, kind == "llm-app"),
         scores: d.scores,
     })

@@ -102,13 +102,31 @@ fn budget(adversary: AdversaryKind) -> Budget {
 
 /// The first `--defend` form of a registered defence that the attack measures and that
 /// needs no argument.
-fn defence_for(attack: &str) -> Option<&'static str> {
-    aisec_defenses::registry::defenses()
-        .filter(|d| {
+/// The first registered defence the attack measures that would change something here, in a
+/// form that needs no argument: no output hardening for an API that already answers labels
+/// only, and none of the query-path kind against an insider who holds the weights; a detector
+/// only where nothing else applies (its run reports detection figures, not the criterion's).
+fn defence_for(attack: &str, labels_only: bool, white_box: bool) -> Option<&'static str> {
+    let candidates = || {
+        aisec_defenses::registry::defenses().filter(|d| {
             d.measured_by.contains(&attack) || (attack == "llm" && d.name == "defense.llm-guard")
         })
-        .flat_map(|d| d.forms.iter().copied())
-        .find(|f| !f.chars().any(|c| c.is_ascii_uppercase()))
+    };
+    let useful = |d: &&aisec_defenses::DefenseInfo| {
+        let hardens_outputs = d.applies_to == aisec_defenses::AppliesTo::Outputs;
+        !(hardens_outputs && (labels_only || white_box))
+    };
+    let form = |d: &aisec_defenses::DefenseInfo| {
+        d.forms
+            .iter()
+            .copied()
+            .find(|f| !f.chars().any(|c| c.is_ascii_uppercase()))
+    };
+    candidates()
+        .filter(useful)
+        .filter(|d| d.role != aisec_defenses::Role::Detector)
+        .find_map(form)
+        .or_else(|| candidates().filter(useful).find_map(form))
 }
 
 fn data_flags(m: &ModelProfile) -> Option<Vec<String>> {
@@ -138,8 +156,13 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-fn with_defence(mut command: Vec<String>, attack: &str) -> (Vec<String>, String) {
-    match defence_for(attack) {
+fn with_defence(
+    mut command: Vec<String>,
+    attack: &str,
+    labels_only: bool,
+    white_box: bool,
+) -> (Vec<String>, String) {
+    match defence_for(attack, labels_only, white_box) {
         Some(form) => {
             command.extend(["--defend".to_string(), form.to_string()]);
             (command, format!("; measured again behind --defend {form}"))
@@ -155,7 +178,12 @@ fn model_steps(
     seed: u64,
 ) -> std::result::Result<Vec<Step>, String> {
     let b = budget(r.adversary);
-    let query_target = m.endpoint.clone().or_else(|| m.artifact.clone());
+    // aisec queries and differentiates what it can load: a model directory or an ONNX file.
+    let loadable = m.artifact.clone().filter(|a| {
+        let lower = a.to_ascii_lowercase();
+        lower.ends_with(".onnx") || !lower.rsplit('/').next().unwrap_or("").contains('.')
+    });
+    let query_target = m.endpoint.clone().or_else(|| loadable.clone());
     let techniques: Vec<String> = r.techniques.iter().map(|t| t.id.clone()).collect();
     let step = |suffix: &str, why: String, command: Vec<String>, criteria: Vec<Criterion>| Step {
         id: format!("{}-{suffix}", slug(&r.id)),
@@ -167,6 +195,13 @@ fn model_steps(
         criteria,
     };
     let seed = seed.to_string();
+    if m.task != super::profile::Task::Classification && r.family != "artifacts" {
+        return Err(format!(
+            "aisec's {} attacks assume a classifier (labels or class scores); a {} model is not tested by them",
+            r.family,
+            super::profile::kebab(&m.task)
+        ));
+    }
     match r.family {
         "artifacts" => {
             let Some(artifact) = &m.artifact else {
@@ -187,9 +222,9 @@ fn model_steps(
             let data = data_flags(m).ok_or("the attacks need labelled inputs: add models[].data (dataset or csv)")?;
             let white = r.knowledge == Knowledge::WhiteBox;
             let (attack, target) = if white {
-                ("pgd", m.artifact.clone().ok_or("a white-box attack needs the weights: add models[].artifact")?)
+                ("pgd", loadable.clone().ok_or("a white-box attack needs weights aisec can load: models[].artifact as a model directory or an .onnx file")?)
             } else {
-                (if r.scores { "square" } else { "hsj" }, query_target.clone().ok_or("nothing to query: add models[].endpoint or artifact")?)
+                (if r.scores { "square" } else { "hsj" }, query_target.clone().ok_or("nothing aisec can query: add models[].endpoint, or an artifact that is a model directory or an .onnx file")?)
             };
             let mut command = strings(&["attack", "evasion", "--model", &target]);
             command.extend(data);
@@ -207,7 +242,7 @@ fn model_steps(
             if !white {
                 command.extend(["--queries-per-input".to_string(), b.per_input.to_string()]);
             }
-            let (command, defended) = with_defence(command, &format!("evasion.{attack}"));
+            let (command, defended) = with_defence(command, &format!("evasion.{attack}"), !r.scores, white);
             why.push_str(&defended);
             Ok(vec![step(
                 attack,
@@ -218,13 +253,13 @@ fn model_steps(
         }
         "extraction" => {
             let data = data_flags(m).ok_or("extraction needs inputs to query with and to measure fidelity: add models[].data")?;
-            let target = query_target.ok_or("nothing to query: add models[].endpoint or artifact")?;
+            let target = query_target.ok_or("nothing aisec can query: add models[].endpoint, or an artifact that is a model directory or an .onnx file")?;
             let mut command = strings(&["attack", "extract", "--model", &target]);
             command.extend(data);
             command.extend(strings(&[
                 "--attack", "knockoff", "--outputs", outputs_flag(m.outputs), "--total-queries", &b.extraction.to_string(), "--seed", &seed,
             ]));
-            let (command, defended) = with_defence(command, "extract.knockoff");
+            let (command, defended) = with_defence(command, "extract.knockoff", !r.scores, false);
             Ok(vec![step(
                 "knockoff",
                 format!("{}: Knockoff Nets through the API as it answers ({}), {} queries in all{defended}", r.adversary.name(), super::profile::kebab(&m.outputs), b.extraction),
@@ -234,7 +269,12 @@ fn model_steps(
         }
         "membership" => {
             let data = data_flags(m).ok_or("membership inference needs the data the model was trained from: add models[].data")?;
-            let artifact = m.artifact.clone().ok_or("membership inference needs to know the members: add models[].artifact (a model directory from `aisec model train` records them) or members and non_members")?;
+            let known_members = m.members.is_some() && m.non_members.is_some();
+            let artifact = if known_members {
+                query_target.clone().ok_or("nothing aisec can query: add models[].endpoint, or an artifact that is a model directory or an .onnx file")?
+            } else {
+                loadable.clone().ok_or("membership inference needs to know the members: add models[].members and non_members (CSVs), or an artifact that is a model directory from `aisec model train` (it records them)")?
+            };
             let attack = if r.scores { "rmia" } else { "label-only" };
             let mut command = strings(&["attack", "membership", "--model", &artifact]);
             if let (Some(mem), Some(non)) = (&m.members, &m.non_members) {
@@ -244,7 +284,7 @@ fn model_steps(
             command.extend(strings(&[
                 "--attack", attack, "--outputs", outputs_flag(m.outputs), "--total-queries", &b.membership.to_string(), "--seed", &seed,
             ]));
-            let (command, defended) = with_defence(command, &format!("membership.{attack}"));
+            let (command, defended) = with_defence(command, &format!("membership.{attack}"), !r.scores, false);
             Ok(vec![step(
                 attack,
                 format!("{}: {} with the API's outputs ({}), {} queries in all; the candidates are the known members and as many non-members{defended}", r.adversary.name(), if r.scores { "RMIA" } else { "label-only membership inference" }, super::profile::kebab(&m.outputs), b.membership),
@@ -260,7 +300,7 @@ fn model_steps(
             let mut command = strings(&["attack", "poison"]);
             command.extend(data);
             command.extend(strings(&["--attack", "badnets", "--rate", "0.05", "--seed", &seed]));
-            let (command, defended) = with_defence(command, "poison.badnets");
+            let (command, defended) = with_defence(command, "poison.badnets", false, false);
             Ok(vec![step(
                 "badnets",
                 format!("a data contributor who controls 5% of the training records plants a BadNets trigger; aisec trains the model on the profile's data with its own recipe (a simulation of the pipeline, not the deployed model){defended}"),
@@ -309,7 +349,7 @@ fn llm_steps(
         command.extend(["--system-prompt".to_string(), prompt.clone()]);
     }
     let (command, defended) = if endpoint.starts_with("openai+") {
-        with_defence(command, "llm")
+        with_defence(command, "llm", false, false)
     } else {
         (command, String::new())
     };
@@ -377,8 +417,12 @@ pub fn from_threat_model(tm: &ThreatModel, loaded: &LoadedProfile, plan_path: &P
             }),
         }
     }
-    // Paths in the profile are relative to it; the plan's are relative to the plan.
-    let profile_dir = loaded.path.parent().unwrap_or(Path::new(""));
+    // Paths in the profile are relative to it; the plan's are relative to the plan. Both are
+    // made absolute first, so a relative profile and an absolute plan (or the reverse) meet.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let profile_path = absolute(&loaded.path);
+    let plan_path = absolute(plan_path);
+    let profile_dir = profile_path.parent().unwrap_or(Path::new(""));
     let plan_dir = plan_path.parent().unwrap_or(Path::new(""));
     let rebase = |p: &str| -> String { relative_to(&profile_dir.join(p), plan_dir) };
     for s in &mut steps {
@@ -386,7 +430,7 @@ pub fn from_threat_model(tm: &ThreatModel, loaded: &LoadedProfile, plan_path: &P
     }
     Plan {
         system: tm.system.clone(),
-        profile: relative_to(&loaded.path, plan_dir),
+        profile: relative_to(&profile_path, plan_dir),
         seed,
         steps,
         untested,
@@ -477,6 +521,9 @@ fn refused_command(command: &[String]) -> Option<String> {
     })
 }
 
+/// Counts among the scanner's observations that a criterion may name.
+const OBSERVED_COUNTS: &[&str] = &["dangerous", "suspicious", "unknown", "safe", "errors"];
+
 /// Larger than any plan a person writes; a bigger file is refused before it is parsed.
 const MAX_FILE_BYTES: u64 = 4 << 20;
 
@@ -497,8 +544,43 @@ pub(crate) fn read_limited(path: &Path, what: &str) -> Result<String> {
             MAX_FILE_BYTES
         )));
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| AssessError::Config(format!("cannot read {what} {}: {e}", path.display())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AssessError::Config(format!("cannot read {what} {}: {e}", path.display())))?;
+    let depth = flow_depth(&text);
+    if depth > MAX_FLOW_DEPTH {
+        return Err(AssessError::Config(format!(
+            "{what} {}: brackets nested {depth} deep; a {what} needs at most {MAX_FLOW_DEPTH}",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
+/// Deeper than any profile or plan; a YAML parser takes time that grows with the square of
+/// the depth, so deeper input is refused before parsing.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The deepest nesting of `[` and `{` outside quotes and comments.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for c in text.chars() {
+        match (quote, c) {
+            _ if comment => comment = c != '\n',
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 pub fn load(path: &Path) -> Result<Plan> {
@@ -527,7 +609,28 @@ pub fn load(path: &Path) -> Result<Plan> {
                 "steps[{i}].command: leave --format out; the runner asks for JSON"
             ));
         }
+        if s.criteria.is_empty() {
+            problems.push(format!(
+                "steps[{i}].criteria: empty; a step is judged by at least one criterion"
+            ));
+        }
         for (j, c) in s.criteria.iter().enumerate() {
+            let known = c.metric.parse::<aisec_core::Metric>().is_ok()
+                || OBSERVED_COUNTS.contains(&c.metric.as_str());
+            if !known {
+                let metrics: Vec<&str> = aisec_core::Metric::ALL.iter().map(|m| m.key()).collect();
+                problems.push(format!(
+                    "steps[{i}].criteria[{j}].metric: {:?} is not a figure aisec reports; expected one of {} (the shared metrics) or {} (the scanner's counts)",
+                    c.metric,
+                    metrics.join(", "),
+                    OBSERVED_COUNTS.join(", ")
+                ));
+            }
+            if let (Some(max), Some(min)) = (c.at_most, c.at_least) {
+                if max < min {
+                    problems.push(format!("steps[{i}].criteria[{j}]: at_most {max} is below at_least {min}; no value can pass"));
+                }
+            }
             if c.at_most.is_none() && c.at_least.is_none() {
                 problems.push(format!(
                     "steps[{i}].criteria[{j}]: give at_most or at_least"
@@ -550,4 +653,46 @@ pub fn load(path: &Path) -> Result<Plan> {
         )));
     }
     Ok(plan)
+}
+
+/// Files and datasets the profile names that are not there: the steps that read them would
+/// fail, so `--plan` says which, by field, when it writes the plan.
+pub fn missing_files(loaded: &LoadedProfile) -> Vec<String> {
+    let base = loaded.path.parent().unwrap_or(Path::new(""));
+    let mut out = Vec::new();
+    let mut check = |field: String, value: &Option<String>| {
+        if let Some(v) = value {
+            if !base.join(v).exists() {
+                out.push(format!(
+                    "{field}: {v} does not exist (paths are relative to the profile's folder); the steps that read it will fail"
+                ));
+            }
+        }
+    };
+    for (i, m) in loaded.profile.models.iter().enumerate() {
+        check(format!("models[{i}].artifact"), &m.artifact);
+        check(format!("models[{i}].members"), &m.members);
+        check(format!("models[{i}].non_members"), &m.non_members);
+        if let Some(d) = &m.data {
+            check(format!("models[{i}].data.csv"), &d.csv);
+        }
+    }
+    for (i, a) in loaded.profile.llm_apps.iter().enumerate() {
+        check(format!("llm_apps[{i}].system_prompt"), &a.system_prompt);
+    }
+    for (i, m) in loaded.profile.models.iter().enumerate() {
+        if let Some(name) = m.data.as_ref().and_then(|d| d.dataset.as_deref()) {
+            if aisec_ml::data::BuiltinDataset::parse(name).is_none() {
+                let known: Vec<&str> = aisec_ml::data::BuiltinDataset::ALL
+                    .iter()
+                    .map(|d| d.name())
+                    .collect();
+                out.push(format!(
+                    "models[{i}].data.dataset: {name:?} is not a built-in dataset ({}); the steps that read it will fail",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    out
 }

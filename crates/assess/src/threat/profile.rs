@@ -433,8 +433,7 @@ pub fn json_schema() -> serde_json::Value {
 }
 
 pub fn load(path: &Path) -> Result<LoadedProfile> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AssessError::Config(format!("cannot read profile {}: {e}", path.display())))?;
+    let text = super::plan::read_limited(path, "profile")?;
     let profile = parse(&text).map_err(|e| match e {
         AssessError::Config(m) => AssessError::Config(format!("{}: {m}", path.display())),
         other => other,
@@ -471,6 +470,36 @@ pub fn validate(p: &Profile) -> Vec<String> {
     if p.models.is_empty() && p.llm_apps.is_empty() {
         out.push("models, llm_apps: the profile describes no model and no LLM application".into());
     }
+    fn repeated<T: PartialEq + Serialize>(items: &[T]) -> Option<String> {
+        items
+            .iter()
+            .enumerate()
+            .find(|(i, x)| items[..*i].contains(x))
+            .map(|(_, x)| kebab(x))
+    }
+    let mut lists: Vec<(String, Option<String>)> =
+        vec![("objectives".into(), repeated(&p.objectives))];
+    for (i, m) in p.models.iter().enumerate() {
+        lists.push((format!("models[{i}].access"), repeated(&m.access)));
+        lists.push((
+            format!("models[{i}].supply_chain"),
+            repeated(&m.supply_chain),
+        ));
+        if let Some(t) = &m.training_data {
+            lists.push((
+                format!("models[{i}].training_data.sources"),
+                repeated(&t.sources),
+            ));
+        }
+    }
+    for (i, a) in p.llm_apps.iter().enumerate() {
+        lists.push((format!("llm_apps[{i}].access"), repeated(&a.access)));
+    }
+    for (field, twice) in lists {
+        if let Some(value) = twice {
+            out.push(format!("{field}: {value} is listed twice"));
+        }
+    }
     if p.objectives.is_empty() {
         out.push("objectives: empty; list what the owner protects (confidentiality, integrity, availability) or leave the field out for all three".into());
     }
@@ -487,7 +516,11 @@ pub fn validate(p: &Profile) -> Vec<String> {
                 .map(|(i, a)| (format!("llm_apps[{i}].name"), &a.name)),
         );
     for (field, name) in names {
-        if name.trim().is_empty() {
+        if name.chars().any(|c| c.is_control() || c == '/') {
+            out.push(format!("{field}: {name:?} holds a control character or '/'; names become risk IDs (`name/family`) and report lines"));
+        } else if name.chars().count() > 200 {
+            out.push(format!("{field}: longer than 200 characters"));
+        } else if name.trim().is_empty() {
             out.push(format!("{field}: must not be empty"));
         } else if let Some(first) = seen.insert(name.trim().to_lowercase(), field.clone()) {
             out.push(format!(

@@ -153,6 +153,10 @@ pub fn build(
                     "{}: --defend {d} stops the plain attack, but the adaptive attack still breaks the criteria",
                     r.rating.as_str()
                 ),
+                (Some(Status::NotMeasured | Status::Error), _) => format!(
+                    "{}: behind --defend {d} the criteria's figures were not measured (the defence's run reports its own; see the evidence)",
+                    r.rating.as_str()
+                ),
                 (Some(_), _) => format!("{}: --defend {d} does not bring it within the criteria", r.rating.as_str()),
                 (None, _) => format!("{}: no defence was measured", r.rating.as_str()),
             },
@@ -202,6 +206,24 @@ pub fn build(
                 )
             })
         })
+        .or_else(|| {
+            steps
+                .iter()
+                .find(|s| s.status == Status::NotMeasured)
+                .map(|s| {
+                    let missing: Vec<&str> = s
+                        .checks
+                        .iter()
+                        .filter(|c| c.part == Part::Deployed && c.value.is_none())
+                        .map(|c| c.metric.as_str())
+                        .collect();
+                    format!(
+                        "step {} could not be judged: its run does not report {}",
+                        s.id,
+                        missing.join(", ")
+                    )
+                })
+        })
         .unwrap_or_else(|| "every tested criterion holds as deployed".to_string());
     AssessmentReport {
         system: tm.system.clone(),
@@ -221,6 +243,36 @@ pub fn build(
         steps,
         threat_model: tm,
     }
+}
+
+/// A command line as a shell reads it back: arguments with spaces or shell characters quoted.
+fn shell_line(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A relative path as a URI reference (SARIF `artifactLocation.uri`).
+fn uri(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn cell(text: &str) -> String {
@@ -292,11 +344,15 @@ pub fn markdown(a: &AssessmentReport) -> String {
             st.techniques.join(", "),
             st.adversary
         );
-        let _ = writeln!(s, "- why: {}", cell(&st.why));
+        let _ = writeln!(
+            s,
+            "- why (as planned; the command is what ran): {}",
+            cell(&st.why)
+        );
         let _ = writeln!(
             s,
             "- command: `aisec {}` ({:.1} s{})",
-            st.command.join(" "),
+            shell_line(&st.command),
             st.seconds,
             if st.resumed {
                 ", from an earlier run"
@@ -425,7 +481,7 @@ pub fn html(a: &AssessmentReport) -> String {
             st.techniques.join(", "),
             st.adversary,
             st.why,
-            st.command.join(" ")
+            shell_line(&st.command)
         ))];
         if let Some(e) = &st.error {
             blocks.push(Block::Paragraph(format!("error: {e}")));
@@ -575,7 +631,7 @@ pub fn case_study(
                     st.why,
                     st.id,
                     st.status.as_str(),
-                    st.command.join(" "),
+                    shell_line(&st.command),
                     if figures.is_empty() {
                         "no figures".to_string()
                     } else {
@@ -638,7 +694,7 @@ pub fn sarif(a: &AssessmentReport) -> serde_json::Value {
                 }));
             }
             let location = match f["evidence"]["file"].as_str() {
-                Some(file) => json!({"physicalLocation": {"artifactLocation": {"uri": file}}}),
+                Some(file) => json!({"physicalLocation": {"artifactLocation": {"uri": uri(file)}}}),
                 None => json!({"logicalLocations": [{"name": target, "kind": "module"}]}),
             };
             results.push(json!({

@@ -507,7 +507,7 @@ pub fn artifacts(at: &str, m: &ModelProfile) -> Verdict {
         return absent(
             "artifacts",
             TECHNIQUES,
-            format!("{at}: no artifact from outside the team (supply_chain is empty) and none in a format that runs code when loaded"),
+            format!("{at}: no model artifact from outside the team (supply_chain names none of pretrained-from-hub, pickled-artifacts, vendor-model) and none in a format that runs code when loaded"),
         );
     }
     Verdict::Applies(Box::new(Draft {

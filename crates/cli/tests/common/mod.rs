@@ -180,3 +180,14 @@ pub fn fetched(script: &str, what: &str) -> Option<std::path::PathBuf> {
     eprintln!("skipped: no {what} ({why})");
     None
 }
+
+/// `aisec threat-model PROFILE --plan PLAN`, which must succeed.
+pub fn plan_of(profile: &Path, plan: &Path) {
+    let o = aisec(&[
+        "threat-model",
+        profile.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
