@@ -131,16 +131,7 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
             for f in &report.findings {
                 push_finding(&mut text, f);
             }
-            if let Some(d) = &report.defended {
-                let name = d
-                    .defense
-                    .as_ref()
-                    .map_or("the defence", |r| r.name.as_str());
-                text.push_str(&format!("\nbehind {name}:\n"));
-                for f in &d.findings {
-                    push_finding(&mut text, f);
-                }
-            }
+            crate::output::push_defended_findings(&mut text, &report);
             print_text(&text)?;
         }
     }

@@ -67,6 +67,20 @@ pub fn push_finding(out: &mut String, f: &aisec_core::Finding) {
 }
 
 /// A fraction metric as a percentage, or "n/a" when the run did not report it (never 0).
+/// The findings of the run behind the defence, under the defence's name.
+pub fn push_defended_findings(out: &mut String, report: &aisec_report::RunReport) {
+    if let Some(d) = &report.defended {
+        let name = d
+            .defense
+            .as_ref()
+            .map_or("the defence", |r| r.name.as_str());
+        out.push_str(&format!("\nbehind {name}:\n"));
+        for f in &d.findings {
+            push_finding(out, f);
+        }
+    }
+}
+
 pub fn pct(m: &aisec_core::Metrics, key: aisec_core::Metric) -> String {
     m.get(key)
         .map_or_else(|| "n/a".into(), |v| format!("{:.2}%", 100.0 * v))

@@ -125,33 +125,18 @@ impl Experiment for AttributeExperiment<'_> {
                     defense.info().name
                 ))
             })?;
-        let mut reference = defense.as_defense().reference();
         if guarded.model.output_kind() == OutputKind::Label {
-            let why = "attribute inference compares the model's confidence under each value, and a labels-only answer gives none";
-            reference.observed = Some(json!({"attack_ran": false, "why": why}));
-            let finding = privacy_finding(
-                format!(
-                    "{} cannot run behind {}: {why}",
-                    attribute::INFO.name,
-                    defense.info().name
-                ),
-                Severity::Info,
-                inversion::ATLAS,
-                Metrics::default(),
-                self.kb,
-            );
-            return Ok(RunReport::new(
-                RunKind::Attack,
+            return Ok(super::not_possible(
                 attribute::INFO.name,
-                inversion::ATLAS,
-                guarded.model.info().description.clone(),
                 json!({"column": self.column, "use_prior": self.use_prior}),
+                &guarded.model.info().description,
+                defense,
+                "attribute inference compares the model's confidence under each value, and a labels-only answer gives none",
                 self.seed,
-                Metrics::default(),
-            )
-            .with_defense(reference)
-            .with_findings(vec![finding]));
+                self.kb,
+            ));
         }
+        let mut reference = defense.as_defense().reference();
         let (_, mut report) = self.infer(guarded.model.as_ref())?;
         reference.observed = guarded.observed();
         report.defense = Some(reference);

@@ -85,36 +85,22 @@ impl Experiment for InversionExperiment<'_> {
                     defense.info().name
                 ))
             })?;
-        let mut reference = defense.as_defense().reference();
         if guarded.model.output_kind() == OutputKind::Label {
-            // Nothing to climb: the run is reported as not possible, not as an error.
             let why = format!(
                 "MI-Face climbs a class's confidence, and {} answers labels only",
                 guarded.model.info().description
             );
-            reference.observed = Some(serde_json::json!({"attack_ran": false, "why": why}));
-            let finding = crate::membership::privacy_finding(
-                format!(
-                    "inversion.mi-face cannot run behind {}: {why}",
-                    defense.info().name
-                ),
-                aisec_core::Severity::Info,
-                aisec_attacks::inversion::ATLAS,
-                aisec_core::Metrics::default(),
-                self.kb,
-            );
-            return Ok(RunReport::new(
-                aisec_report::RunKind::Attack,
+            return Ok(super::not_possible(
                 mi_face::INFO.name,
-                aisec_attacks::inversion::ATLAS,
-                &guarded.model.info().description,
                 serde_json::to_value(&self.config).unwrap_or_default(),
+                &guarded.model.info().description,
+                defense,
+                &why,
                 self.seed,
-                aisec_core::Metrics::default(),
-            )
-            .with_defense(reference)
-            .with_findings(vec![finding]));
+                self.kb,
+            ));
         }
+        let mut reference = defense.as_defense().reference();
         let (out, mut report, compared) = self.invert(guarded.model.as_ref())?;
         reference.observed = guarded.observed();
         report.defense = Some(reference);

@@ -95,6 +95,40 @@ pub fn run_each(
     Ok((report, defended))
 }
 
+/// A run that could not happen behind a defence (an attack that climbs confidences, behind
+/// a labels-only answer): no figures, a finding that says why, and the defence's reference
+/// with `attack_ran: false` — not a defence that "worked" with figures of 0.
+pub(crate) fn not_possible(
+    attack: &'static str,
+    config: serde_json::Value,
+    target: &str,
+    defense: &DefenseSpec,
+    why: &str,
+    seed: u64,
+    kb: &aisec_atlas::KnowledgeBase,
+) -> RunReport {
+    let mut reference = defense.as_defense().reference();
+    reference.observed = Some(serde_json::json!({"attack_ran": false, "why": why}));
+    let finding = crate::membership::privacy_finding(
+        format!("{attack} cannot run behind {}: {why}", defense.info().name),
+        aisec_core::Severity::Info,
+        aisec_attacks::inversion::ATLAS,
+        aisec_core::Metrics::default(),
+        kb,
+    );
+    RunReport::new(
+        aisec_report::RunKind::Attack,
+        attack,
+        aisec_attacks::inversion::ATLAS,
+        target,
+        config,
+        seed,
+        aisec_core::Metrics::default(),
+    )
+    .with_defense(reference)
+    .with_findings(vec![finding])
+}
+
 /// Which run is starting, for a front end's progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
