@@ -79,6 +79,7 @@ pub fn scan_run_report(
         "suspicious": report.count(aisec_scan::Verdict::Suspicious),
         "unknown": report.count(aisec_scan::Verdict::Unknown),
         "safe": report.count(aisec_scan::Verdict::Safe),
+        "not_models": report.not_models(),
         "errors": report.files.iter().filter(|f| !f.errors.is_empty()).count(),
     })))
     .with_findings(findings)

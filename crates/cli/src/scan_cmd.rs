@@ -1,11 +1,12 @@
 //! `aisec scan`: the model-artifact scanner on files and directories.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use aisec_scan::scanner::{scan_path, FileReport, ScanOptions};
+use aisec_scan::scanner::{scan_path, FileKind, FileReport, ScanOptions};
 use aisec_scan::Verdict;
 
 use crate::output::{print_json, print_text, write_output, Format};
@@ -176,7 +177,22 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
 fn render_text(files: &[FileReport], strict: bool) -> String {
     let mut out = String::new();
     let (mut dangerous, mut suspicious, mut unknown, mut safe, mut errors) = (0, 0, 0, 0, 0);
+    let mut not_models: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in files {
+        if f.kind == FileKind::NotAModel {
+            let path = std::path::Path::new(&f.path);
+            not_models
+                .entry(
+                    path.parent()
+                        .map_or(String::new(), |p| p.display().to_string()),
+                )
+                .or_default()
+                .push(
+                    path.file_name()
+                        .map_or(f.path.clone(), |n| n.to_string_lossy().into_owned()),
+                );
+            continue;
+        }
         if !f.errors.is_empty() {
             errors += 1;
         }
@@ -203,9 +219,12 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
             }
         };
         out.push_str(&format!(
-            "{status:<10} {} ({}, {} bytes{})\n",
+            "{status:<10} {} ({}{}, {} bytes{})\n",
             f.path,
             f.format.as_str(),
+            f.data_of
+                .as_ref()
+                .map_or(String::new(), |m| format!(" of {m}")),
             f.bytes,
             if f.pickles > 0 {
                 format!(", {} pickle(s), {} opcodes", f.pickles, f.opcodes)
@@ -260,11 +279,25 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
             out.push_str(&format!("  error: {e}\n"));
         }
     }
+    for (folder, names) in &not_models {
+        out.push_str(&format!(
+            "not models {}{}: {} (plain text or empty, read only for XML entity declarations; nothing in them a loader runs)\n",
+            if folder.is_empty() { "" } else { "in " },
+            folder,
+            names.join(", ")
+        ));
+    }
+    let others: usize = not_models.values().map(Vec::len).sum();
     out.push_str(&format!(
-        "\n{}: {dangerous} dangerous, {suspicious} suspicious, {unknown} unknown{}, {safe} safe, {}\n",
+        "\n{}: {dangerous} dangerous, {suspicious} suspicious, {unknown} unknown{}, {safe} safe, {}{}\n",
         crate::output::count(files.len(), "file", "files"),
         if strict { " (failing: --strict)" } else { "" },
-        crate::output::count(errors, "error", "errors")
+        crate::output::count(errors, "error", "errors"),
+        if others > 0 {
+            format!(", {}", crate::output::count(others, "not a model", "not models"))
+        } else {
+            String::new()
+        }
     ));
     out
 }

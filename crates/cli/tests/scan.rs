@@ -60,8 +60,12 @@ fn exit_codes_text_json_and_sarif() {
         "{text}"
     );
     assert!(text.contains("(REDUCE)"), "{text}");
+    assert!(text.contains("not models in "), "{text}");
+    assert!(text.contains(": README.md (plain text"), "{text}");
     assert!(
-        text.contains("3 files: 1 dangerous, 0 suspicious, 0 unknown, 2 safe, 0 errors"),
+        text.contains(
+            "3 files: 1 dangerous, 0 suspicious, 0 unknown, 1 safe, 0 errors, 1 not a model"
+        ),
         "{text}"
     );
 

@@ -17,8 +17,10 @@ pub mod container;
 pub mod corpus;
 pub mod craft;
 pub mod formats;
+mod names;
 pub mod pickle;
 pub mod policy;
+mod repository;
 pub mod rules;
 pub mod sarif;
 pub mod scanner;
@@ -26,7 +28,8 @@ pub mod sniff;
 
 pub use policy::{Policy, Verdict};
 pub use scanner::{
-    scan_bytes, scan_path, FileReport, Limits, ScanFinding, ScanOptions, ScanReport,
+    scan_bytes, scan_path, ExternalData, FileKind, FileReport, Limits, ScanFinding, ScanOptions,
+    ScanReport,
 };
 
 /// Why a file could not be scanned. Each names the file (and the archive member) and, where

@@ -222,6 +222,38 @@ pub struct FileReport {
     pub pickles: usize,
     pub opcodes: u64,
     pub seconds: f64,
+    /// What the file is to the folder it was found in.
+    pub kind: FileKind,
+    /// For ONNX external tensor data: the model that reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_of: Option<String>,
+    /// For an ONNX model: the tensor data it reads from files beside it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_data: Vec<ExternalData>,
+}
+
+/// What a file found in a folder is to the model that folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// A file a loader may open as a model (or one that could not be read).
+    Model,
+    /// Raw tensor bytes a model in the same scan reads (ONNX external data).
+    TensorData,
+    /// Plain text or an empty file with nothing in it a loader would run: a README, a licence,
+    /// a JSON config, a tokenizer's vocabulary.
+    NotAModel,
+}
+
+/// One tensor of an ONNX model whose bytes live in another file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalData {
+    pub tensor: String,
+    /// As the model writes it, relative to the model's folder.
+    pub location: String,
+    pub offset: u64,
+    /// None: to the end of the file.
+    pub length: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -250,12 +282,23 @@ impl ScanReport {
         verdict >= Verdict::Suspicious || (self.strict && verdict == Verdict::Unknown)
     }
 
+    /// Files with this verdict; files that are not models (README, licence, JSON config)
+    /// are counted apart ([`ScanReport::not_models`]).
     pub fn count(&self, verdict: Verdict) -> usize {
         self.files
             .iter()
             .filter(|f| {
-                f.verdict == verdict && (f.errors.is_empty() || verdict >= Verdict::Suspicious)
+                f.verdict == verdict
+                    && f.kind != FileKind::NotAModel
+                    && (f.errors.is_empty() || verdict >= Verdict::Suspicious)
             })
+            .count()
+    }
+
+    pub fn not_models(&self) -> usize {
+        self.files
+            .iter()
+            .filter(|f| f.kind == FileKind::NotAModel)
             .count()
     }
 }
@@ -280,6 +323,8 @@ pub struct Ctx<'a> {
     pub members: usize,
     pub pickles: usize,
     pub opcodes: u64,
+    /// External tensor data the file itself (not an archive member) reads.
+    pub external: Vec<ExternalData>,
 }
 
 /// How a part is used by what contains it.
@@ -364,6 +409,7 @@ impl Ctx<'_> {
             Format::Gguf => formats::gguf::scan(self, data, at),
             Format::Hdf5 => formats::keras::scan_h5(self, data, at),
             Format::Onnx => formats::onnx::scan(self, data, at),
+            Format::SentencePiece => {}
             Format::Pickle => {
                 self.scan_pickle(data, at, depth);
                 self.polyglot_zip(data, at, depth);
@@ -432,52 +478,19 @@ impl Ctx<'_> {
     }
 }
 
-/// Extensions that promise a model or tensor file: such a file that holds text or nothing is
-/// not what its name says (a failed download, an LFS pointer, a renamed file), and a loader
-/// would fail on it or treat it as something else, so the scanner fails closed.
-const MODEL_EXTENSIONS: &[&str] = &[
-    "pt",
-    "pth",
-    "bin",
-    "ckpt",
-    "onnx",
-    "h5",
-    "hdf5",
-    "keras",
-    "safetensors",
-    "gguf",
-    "pkl",
-    "pickle",
-    "joblib",
-    "npy",
-    "npz",
-    "tflite",
-    "pb",
-    "mar",
-    "nemo",
-];
-
-fn named_like_a_model(name: &str, data: &[u8]) -> Option<ScanError> {
-    let ext = Path::new(name).extension()?.to_str()?.to_ascii_lowercase();
-    if !MODEL_EXTENSIONS.contains(&ext.as_str()) {
-        return None;
-    }
-    let what = match sniff(data) {
-        Format::Empty => "empty",
-        Format::Text => "plain text",
-        _ => return None,
-    };
-    Some(ScanError::Unsupported {
-        location: name.to_string(),
-        message: format!(
-            "named like a .{ext} model file but {what}{}: not a model a loader would read (an unfinished download or a Git LFS pointer?)",
-            if what == "empty" { String::new() } else { format!(" ({} bytes)", data.len()) }
-        ),
-    })
-}
-
 /// Scans bytes that came from `name`.
 pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport {
+    scan_bytes_as(name, data, options, None)
+}
+
+/// Scans bytes that came from `name`; `data_of` names the model whose external tensor data
+/// they are, which reads them as numbers only.
+pub(crate) fn scan_bytes_as(
+    name: &str,
+    data: &[u8],
+    options: &ScanOptions,
+    data_of: Option<&str>,
+) -> FileReport {
     let start = Instant::now();
     let mut limits = options.limits.clone();
     limits.deadline = Some(start + limits.max_time);
@@ -491,11 +504,21 @@ pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport 
         members: 0,
         pickles: 0,
         opcodes: 0,
+        external: Vec::new(),
     };
     let at = Location::file(name);
-    ctx.scan(data, &at, 0, Role::Artifact);
-    if let Some(e) = named_like_a_model(name, data) {
-        ctx.error(e);
+    let role = if data_of.is_some() {
+        Role::RawData
+    } else {
+        Role::Artifact
+    };
+    ctx.scan(data, &at, 0, role);
+    if data_of.is_none() {
+        if let Some(e) = crate::names::named_like_a_model(name, data)
+            .or_else(|| crate::names::named_like_text(name, data))
+        {
+            ctx.error(e);
+        }
     }
     let verdict = ctx
         .findings
@@ -504,6 +527,13 @@ pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport 
         .max()
         .unwrap_or(Verdict::Safe);
     let format = ctx.parts.first().map_or(Format::Empty, |p| p.1);
+    let kind = match format {
+        _ if data_of.is_some() => FileKind::TensorData,
+        Format::Text | Format::Empty if ctx.findings.is_empty() && ctx.errors.is_empty() => {
+            FileKind::NotAModel
+        }
+        _ => FileKind::Model,
+    };
     FileReport {
         path: name.to_string(),
         format,
@@ -515,6 +545,9 @@ pub fn scan_bytes(name: &str, data: &[u8], options: &ScanOptions) -> FileReport 
         pickles: ctx.pickles,
         opcodes: ctx.opcodes,
         seconds: start.elapsed().as_secs_f64(),
+        kind,
+        data_of: data_of.map(str::to_string),
+        external_data: ctx.external,
     }
 }
 
@@ -533,10 +566,17 @@ fn read_error(path: &Path, message: String) -> FileReport {
         pickles: 0,
         opcodes: 0,
         seconds: 0.0,
+        kind: FileKind::Model,
+        data_of: None,
+        external_data: Vec::new(),
     }
 }
 
 pub fn scan_file(path: &Path, options: &ScanOptions) -> FileReport {
+    scan_file_as(path, options, None)
+}
+
+fn scan_file_as(path: &Path, options: &ScanOptions, data_of: Option<&str>) -> FileReport {
     let size = match std::fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) => return read_error(path, e.to_string()),
@@ -553,7 +593,7 @@ pub fn scan_file(path: &Path, options: &ScanOptions) -> FileReport {
         return r;
     }
     match std::fs::read(path) {
-        Ok(data) => scan_bytes(&path.display().to_string(), &data, options),
+        Ok(data) => scan_bytes_as(&path.display().to_string(), &data, options, data_of),
         Err(e) => read_error(path, e.to_string()),
     }
 }
@@ -598,37 +638,35 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
 }
 
 /// Scans files and directories in parallel; `progress(done, total, path)` after each file.
+/// ONNX models are scanned first, so that the files they read their tensors from (the
+/// `model.onnx.data` that `torch.onnx.export` writes beside the model) are scanned as tensor
+/// data of that model, checked against the byte ranges the model reads.
 pub fn scan_path(
     paths: &[PathBuf],
     options: &ScanOptions,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> ScanReport {
     let (files, mut reports) = collect(paths);
-    let jobs = if options.jobs == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        options.jobs
-    }
-    .min(files.len().max(1));
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, FileReport)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = files.get(i) else { break };
-                let report = scan_file(path, options);
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(n, files.len(), &report.path);
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((i, report));
-            });
+    let total = files.len();
+    let (models, rest): (Vec<usize>, Vec<usize>) =
+        (0..total).partition(|&i| crate::repository::named_like_onnx(&files[i]));
+    let mut results = scan_many(&files, &models, options, &|_| None, &done, total, progress);
+    let sidecars = crate::repository::sidecars(&files, &results);
+    results.extend(scan_many(
+        &files,
+        &rest,
+        options,
+        &|i| sidecars.get(&i).map(|(model, _)| model.as_str()),
+        &done,
+        total,
+        progress,
+    ));
+    for (i, report) in &mut results {
+        if let Some((_, wanted)) = sidecars.get(i) {
+            crate::repository::check_ranges(report, wanted);
         }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    }
     results.sort_by_key(|(i, _)| *i);
     reports.extend(results.into_iter().map(|(_, r)| r));
     ScanReport {
@@ -636,4 +674,40 @@ pub fn scan_path(
         strict: options.strict,
         limits: options.limits.clone(),
     }
+}
+
+/// Scans `files[i]` for each `i` of `which` on every core (or `options.jobs`).
+fn scan_many<'a>(
+    files: &[PathBuf],
+    which: &[usize],
+    options: &ScanOptions,
+    data_of: &(dyn Fn(usize) -> Option<&'a str> + Sync),
+    done: &AtomicUsize,
+    total: usize,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Vec<(usize, FileReport)> {
+    let jobs = if options.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.jobs
+    }
+    .min(which.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, FileReport)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                while let Some(&i) = which.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let report = scan_file_as(&files[i], options, data_of(i));
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress(n, total, &report.path);
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, report));
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
 }

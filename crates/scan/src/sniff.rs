@@ -22,6 +22,9 @@ pub enum Format {
     Gguf,
     Hdf5,
     Onnx,
+    /// A SentencePiece tokenizer model (`tokenizer.model`): a protobuf of pieces and
+    /// normaliser tables, read as data by the tokenizer.
+    SentencePiece,
     Pickle,
     /// Raw tensor bytes a loader reads as numbers, never as code (PyTorch storage records).
     TensorData,
@@ -48,6 +51,7 @@ impl Format {
             Format::Gguf => "gguf",
             Format::Hdf5 => "hdf5",
             Format::Onnx => "onnx",
+            Format::SentencePiece => "sentencepiece",
             Format::Pickle => "pickle",
             Format::TensorData => "tensor-data",
             Format::Text => "text",
@@ -117,6 +121,9 @@ pub fn sniff(data: &[u8]) -> Format {
     }
     if crate::formats::onnx::looks_like_onnx(data) {
         return Format::Onnx;
+    }
+    if crate::formats::onnx::looks_like_sentencepiece(data) {
+        return Format::SentencePiece;
     }
     if looks_like_text(data) {
         return Format::Text;

@@ -16,11 +16,21 @@ fn formats_are_sniffed_not_named() {
         "model.safetensors",
         "weights.h5",
         "model.onnx",
-        "README.txt",
     ] {
         let r = dangerous(name, &evil, "AISEC-PKL-001");
         assert_eq!(r.format.as_str(), "pickle", "{name}");
     }
+    // Named like text: scanned as the pickle it is, and an error for what its name says.
+    let r = scan("README.txt", &evil);
+    assert_eq!(
+        (r.format.as_str(), r.verdict),
+        ("pickle", Verdict::Dangerous)
+    );
+    assert!(
+        matches!(&r.errors[..], [ScanError::Unsupported { message, .. }] if message.contains("named like a .txt text file")),
+        "{:?}",
+        r.errors
+    );
     // A protocol-0 pickle without STOP still runs os.system before the loader fails.
     let r = scan("nostop", b"cos\nsystem\n(S'id'\ntR");
     assert_eq!(r.verdict, Verdict::Dangerous);

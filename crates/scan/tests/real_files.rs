@@ -30,6 +30,7 @@ fn benign_files_from_the_real_tools_scan_clean() {
         "sklearn_pipeline.joblib.zst",
         "legacy_tar.pt",
         "sklearn_lzma.joblib",
+        "torch_export.pt2",
     ] {
         let r = scan_fixture(name, &options);
         assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
@@ -101,5 +102,38 @@ fn seven_zip_and_zstd_are_opened() {
         r.errors.len() == 1 && r.errors[0].to_string().contains("encrypted 7z"),
         "{:?}",
         r.errors
+    );
+}
+
+/// A `.pt2` archive's tensor files are raw bytes only where its JSON config names them: a
+/// named one holding a pickle is still emulated as one, and an unnamed blob fails closed.
+#[test]
+fn torch_export_tensor_files_are_data_only_where_the_config_names_them() {
+    use aisec_scan::craft::{call, ZipWriter};
+    let config = br#"{"config": {"0.weight": {"path_name": "weight_0", "use_pickle": false}}}"#;
+    let archive = |weight: &[u8], extra: Option<&[u8]>| {
+        let mut z = ZipWriter::new()
+            .file("net/archive_format", b"pt2")
+            .file("net/data/weights/model_weights_config.json", config)
+            .file("net/data/weights/weight_0", weight);
+        if let Some(blob) = extra {
+            z = z.file("net/data/weights/weight_1", blob);
+        }
+        z.finish()
+    };
+    let options = ScanOptions::default();
+    let raw: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37) ^ 0x5a).collect();
+    let r = scan_bytes("m.pt2", &archive(&raw, None), &options);
+    assert!(r.errors.is_empty() && r.findings.is_empty(), "{r:#?}");
+    let r = scan_bytes(
+        "m.pt2",
+        &archive(&call("os", "system", &["id"]), None),
+        &options,
+    );
+    assert_eq!(r.verdict, Verdict::Dangerous, "{r:#?}");
+    let r = scan_bytes("m.pt2", &archive(&raw, Some(&raw)), &options);
+    assert!(
+        r.errors.iter().any(|e| e.to_string().contains("weight_1")),
+        "{r:#?}"
     );
 }

@@ -219,6 +219,47 @@ fn torch_storage(name: &str) -> bool {
         && parts[2].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The tensor files of a `torch.export.save` archive (`.pt2`): raw bytes under
+/// `<root>/data/weights/` and `<root>/data/constants/`, each named (`path_name`) by the JSON
+/// config beside it, which `torch.export.load` reads as numbers (`use_pickle: true` ones are
+/// pickles, which the scan recognises and emulates all the same). Only what a config names
+/// counts: any other unrecognised member stays an error. The configs are read where stored
+/// uncompressed, as PyTorch writes them.
+fn pt2_tensors(data: &[u8], entries: &[Entry]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for e in entries {
+        let Some(dir) = e
+            .name
+            .strip_suffix("/model_weights_config.json")
+            .or_else(|| e.name.strip_suffix("/model_constants_config.json"))
+        else {
+            continue;
+        };
+        if e.method != 0 || !(dir.ends_with("/data/weights") || dir.ends_with("/data/constants")) {
+            continue;
+        }
+        let Some(bytes) = local_header(data, e.local).and_then(|l| {
+            let start = usize::try_from(l.data_start).ok()?;
+            data.get(start..start.checked_add(usize::try_from(e.compressed).ok()?)?)
+        }) else {
+            continue;
+        };
+        let Ok(config) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            continue;
+        };
+        for tensor in config["config"]
+            .as_object()
+            .into_iter()
+            .flat_map(|c| c.values())
+        {
+            if let Some(file) = tensor["path_name"].as_str().filter(|f| !f.contains('/')) {
+                out.insert(format!("{dir}/{file}"));
+            }
+        }
+    }
+    out
+}
+
 pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     let (entries, concat) = match central_directory(data, at) {
         Ok(x) => x,
@@ -231,6 +272,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
             message: format!("more than {} archive members", ctx.limits.max_members),
         });
     }
+    let pt2 = pt2_tensors(data, &entries);
     let mut names: HashMap<&str, usize> = HashMap::new();
     for e in &entries {
         *names.entry(e.name.as_str()).or_default() += 1;
@@ -355,7 +397,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
             ));
             continue;
         };
-        let role = if torch_storage(&e.name) {
+        let role = if torch_storage(&e.name) || pt2.contains(&e.name) {
             Role::RawData
         } else {
             Role::Artifact

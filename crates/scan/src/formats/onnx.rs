@@ -3,7 +3,7 @@
 
 use crate::policy::Verdict;
 use crate::rules::RuleId;
-use crate::scanner::{Ctx, Location, ScanFinding};
+use crate::scanner::{Ctx, ExternalData, Location, ScanFinding};
 
 /// One protobuf field: its number and, for length-delimited fields, its bytes.
 enum Field<'a> {
@@ -71,6 +71,43 @@ pub fn looks_like_onnx(data: &[u8]) -> bool {
                     Field::Fixed => false,
                 })
         })
+}
+
+/// A SentencePiece ModelProto (sentencepiece_model.proto): repeated pieces (1), trainer (2)
+/// and normaliser (3) specs, self-test data (4), denormaliser (5), every one a message; each
+/// piece a text (1) with a score (2, float) and a type (3). Nothing in it is code: the
+/// tokenizer reads the pieces and the normaliser's character map as data.
+pub fn looks_like_sentencepiece(data: &[u8]) -> bool {
+    let Some(model) = fields(data) else {
+        return false;
+    };
+    let mut pieces = 0usize;
+    let mut normalizer = false;
+    for f in &model {
+        match f {
+            Field::Bytes(1, piece) => {
+                let Some(parts) = fields(piece) else {
+                    return false;
+                };
+                let text = parts.iter().any(|p| match p {
+                    Field::Bytes(1, t) => std::str::from_utf8(t).is_ok(),
+                    _ => false,
+                });
+                if !text
+                    || parts
+                        .iter()
+                        .any(|p| matches!(p, Field::Bytes(n, _) if *n != 1))
+                {
+                    return false;
+                }
+                pieces += 1;
+            }
+            Field::Bytes(3, spec) => normalizer = fields(spec).is_some(),
+            Field::Bytes(2 | 4 | 5, spec) if fields(spec).is_some() => {}
+            _ => return false,
+        }
+    }
+    pieces > 0 && normalizer
 }
 
 const KNOWN_DOMAINS: &[&str] = &[
@@ -176,6 +213,8 @@ fn walk_node(
 
 fn check_tensor(ctx: &mut Ctx, tensor: &[u8], at: &Location) {
     let mut name = String::new();
+    let mut external: Option<ExternalData> = None;
+    let number = |v: Option<String>| v.and_then(|v| v.trim().parse::<u64>().ok());
     for f in fields(tensor).unwrap_or_default() {
         match f {
             Field::Bytes(8, n) => name = text(n),
@@ -189,6 +228,18 @@ fn check_tensor(ctx: &mut Ctx, tensor: &[u8], at: &Location) {
                     Field::Bytes(2, v) => Some(text(v)),
                     _ => None,
                 });
+                let ext = external.get_or_insert_with(|| ExternalData {
+                    tensor: String::new(),
+                    location: String::new(),
+                    offset: 0,
+                    length: None,
+                });
+                match key.as_deref() {
+                    Some("offset") => ext.offset = number(value.clone()).unwrap_or(0),
+                    Some("length") => ext.length = number(value.clone()),
+                    Some("location") => ext.location = value.clone().unwrap_or_default(),
+                    _ => {}
+                }
                 if let (Some("location"), Some(path)) = (key.as_deref(), value) {
                     if crate::container::escapes(&path) || path.starts_with('~') {
                         ctx.findings.push(ScanFinding::new(
@@ -201,6 +252,13 @@ fn check_tensor(ctx: &mut Ctx, tensor: &[u8], at: &Location) {
                 }
             }
             _ => {}
+        }
+    }
+    if let Some(mut ext) = external.filter(|e| !e.location.is_empty()) {
+        // Locations inside an archive are relative to a folder the scan does not have.
+        if at.member().is_none() {
+            ext.tensor = name;
+            ctx.external.push(ext);
         }
     }
 }

@@ -1,0 +1,94 @@
+//! A folder scanned as one model: ONNX models that keep their tensors in files beside them
+//! (`torch.onnx.export` writes `model.onnx` + `model.onnx.data` from PyTorch 2.9 on). Such a
+//! file is tensor data of the model that names it: no loader parses it as anything but numbers
+//! at the offsets the model gives, so it is scanned as raw data (a pickle or an archive in it
+//! is still scanned as one) and checked against the byte ranges the model reads.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use crate::scanner::{ExternalData, FileReport};
+use crate::ScanError;
+
+pub(crate) fn named_like_onnx(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// `a/./b/../c` → `a/c`, without touching the file system (the paths come from one walk).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
+}
+
+/// For each file of `files` that an ONNX model in `scanned` reads tensors from: the model's
+/// path and every range read from it. Locations that leave the model's folder are not
+/// followed (the model's scan flags them as dangerous).
+pub(crate) fn sidecars(
+    files: &[PathBuf],
+    scanned: &[(usize, FileReport)],
+) -> HashMap<usize, (String, Vec<ExternalData>)> {
+    let index: HashMap<PathBuf, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (lexical(p), i))
+        .collect();
+    let mut out: HashMap<usize, (String, Vec<ExternalData>)> = HashMap::new();
+    for (i, report) in scanned {
+        let folder = files[*i].parent().unwrap_or(Path::new(""));
+        for r in &report.external_data {
+            if crate::container::escapes(&r.location) || r.location.starts_with('~') {
+                continue;
+            }
+            let Some(&target) = index.get(&lexical(&folder.join(&r.location))) else {
+                continue;
+            };
+            if target == *i {
+                continue;
+            }
+            out.entry(target)
+                .or_insert_with(|| (report.path.clone(), Vec::new()))
+                .1
+                .push(r.clone());
+        }
+    }
+    out
+}
+
+/// A range the model reads past the end of its data file is an error of that file: the
+/// model cannot load from it, and the file is not the one the model was saved with.
+pub(crate) fn check_ranges(report: &mut FileReport, wanted: &[ExternalData]) {
+    for r in wanted {
+        let end = match r.length {
+            Some(len) => r.offset.checked_add(len),
+            None => Some(r.offset),
+        };
+        if end.is_none_or(|e| e > report.bytes) {
+            report.errors.push(ScanError::Malformed {
+                location: report.path.clone(),
+                format: "ONNX external data".into(),
+                offset: r.offset,
+                message: format!(
+                    "tensor {:?} of {} reads {} bytes from byte {}, past the file's end ({} bytes): not the data the model was saved with",
+                    r.tensor,
+                    report.data_of.as_deref().unwrap_or("the model"),
+                    r.length.map_or("to the end".to_string(), |l| l.to_string()),
+                    r.offset,
+                    report.bytes
+                ),
+            });
+        }
+    }
+}
