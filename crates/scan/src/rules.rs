@@ -226,6 +226,14 @@ pub const RULES: &[Rule] = &[
         cwe: &["CWE-125"],
         atlas: CONTAINER_ATLAS,
     },
+    Rule {
+        id: "AISEC-ARC-008",
+        name: "decompression-bomb",
+        summary: "A compressed stream or member expands far beyond what model data compresses to (a decompression bomb): a loader or scanner that expands it runs out of memory or disk (denial of service)",
+        severity: Severity::High,
+        cwe: &["CWE-409", "CWE-400"],
+        atlas: &["AML.T0029", "AML.T0010.003"],
+    },
 ];
 
 /// Every rule, by name: a finding names its rule with one of these, so a mistyped ID is a
@@ -284,6 +292,8 @@ pub enum RuleId {
     GgufTemplateInjection,
     /// `AISEC-GGUF-002`
     GgufInvalid,
+    /// `AISEC-ARC-008`
+    DecompressionBomb,
 }
 
 impl RuleId {
@@ -314,6 +324,7 @@ impl RuleId {
         RuleId::KerasForeignReference,
         RuleId::GgufTemplateInjection,
         RuleId::GgufInvalid,
+        RuleId::DecompressionBomb,
     ];
 
     pub fn rule(self) -> &'static Rule {

@@ -122,11 +122,12 @@ pub fn sniff(data: &[u8]) -> Format {
     if crate::formats::onnx::looks_like_onnx(data) {
         return Format::Onnx;
     }
-    if crate::formats::onnx::looks_like_sentencepiece(data) {
-        return Format::SentencePiece;
-    }
     if looks_like_text(data) {
         return Format::Text;
+    }
+    // After text: runs of spaces are valid protobuf (field 4, varint 32, over and over).
+    if crate::formats::onnx::looks_like_sentencepiece(data) {
+        return Format::SentencePiece;
     }
     if data.len() >= 512 && old_tar_checksum_ok(&data[..512]) {
         return Format::Tar;

@@ -480,3 +480,48 @@ fn xml_models_with_entity_attacks() {
     );
     safe("notes.txt", b"An <!ENTITY> in prose is not XML.\n");
 }
+
+/// A stream that expands past 200× (and 16 MiB) is a decompression bomb, judged while it
+/// streams and stopped there — a gzip of spaces used to pass as "safe" text after being
+/// expanded whole; model data that compresses ordinarily, or a small repeated tensor, is not.
+#[test]
+fn decompression_bombs_are_findings_and_stop_the_expansion() {
+    let spaces = vec![b' '; 40 << 20];
+    let zeros = vec![0u8; 40 << 20];
+    for (name, data) in [
+        ("spaces.gz", craft::gzip(&spaces)),
+        ("zeros.gz", craft::gzip(&zeros)),
+        (
+            "weights.zip",
+            ZipWriter::new()
+                .entry(ZipEntry {
+                    deflate: true,
+                    ..ZipEntry::new("archive/data/0", &zeros)
+                })
+                .finish(),
+        ),
+    ] {
+        let r = scan(name, &data);
+        assert_eq!(r.verdict, Verdict::Suspicious, "{name}: {r:#?}");
+        assert!(rules(&r).contains(&"AISEC-ARC-008"), "{name}: {r:#?}");
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule == "AISEC-ARC-008")
+            .unwrap();
+        assert!(f.atlas.contains(&"AML.T0029"), "{name}");
+        assert!(
+            matches!(&r.errors[..], [ScanError::Budget { message, .. }] if message.contains("stopped expanding at") && message.contains("decompression bomb")),
+            "{name}: {:?}",
+            r.errors
+        );
+    }
+    // 8 MiB of zeros (under the floor) and 20 MiB that compresses 1.5× are data.
+    let r = scan("small.gz", &craft::gzip(&vec![0u8; 8 << 20]));
+    assert!(!rules(&r).contains(&"AISEC-ARC-008"), "{r:#?}");
+    let varied: Vec<u8> = (0..20u32 << 20)
+        .map(|i| b'a' + ((i.wrapping_mul(2_654_435_761) >> 24) % 26) as u8)
+        .collect();
+    let r = scan("text.gz", &craft::gzip(&varied));
+    assert!(r.findings.is_empty() && r.errors.is_empty(), "{r:#?}");
+}

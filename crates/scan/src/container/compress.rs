@@ -4,7 +4,9 @@
 
 use std::io::Read;
 
-use crate::scanner::{Ctx, Location};
+use crate::policy::Verdict;
+use crate::rules::RuleId;
+use crate::scanner::{Ctx, Location, ScanFinding};
 use crate::sniff::Format;
 use crate::ScanError;
 
@@ -15,15 +17,36 @@ pub fn decompress(
     at: &Location,
 ) -> Result<Vec<u8>, ScanError> {
     match format {
-        Format::Gzip => read_bounded(ctx, flate2::read::MultiGzDecoder::new(data), at, "gzip"),
-        Format::Zlib => read_bounded(ctx, flate2::read::ZlibDecoder::new(data), at, "zlib"),
-        Format::Bzip2 => read_bounded(ctx, bzip2::read::MultiBzDecoder::new(data), at, "bzip2"),
+        Format::Gzip => read_bounded(
+            ctx,
+            flate2::read::MultiGzDecoder::new(data),
+            data.len(),
+            at,
+            "gzip",
+        ),
+        Format::Zlib => read_bounded(
+            ctx,
+            flate2::read::ZlibDecoder::new(data),
+            data.len(),
+            at,
+            "zlib",
+        ),
+        Format::Bzip2 => read_bounded(
+            ctx,
+            bzip2::read::MultiBzDecoder::new(data),
+            data.len(),
+            at,
+            "bzip2",
+        ),
         Format::Xz | Format::Lzma => {
             // lzma-rs writes into a sink; a bounded writer stops it at the budget.
-            let limit = member_limit(ctx);
+            let budget = member_limit(ctx);
+            let bomb_at = bomb_threshold(data.len());
+            let limit = budget.min(bomb_at);
             let mut sink = Bounded {
                 buf: Vec::new(),
                 limit,
+                exceeded: false,
             };
             let mut input = std::io::BufReader::new(data);
             let result = if format == Format::Xz {
@@ -36,7 +59,10 @@ pub fn decompress(
                     ctx.charge_decompressed(sink.buf.len() as u64, at)?;
                     Ok(sink.buf)
                 }
-                Err(_) if sink.buf.len() as u64 >= limit => Err(over(ctx, at)),
+                Err(_) if sink.exceeded && bomb_at <= budget => {
+                    Err(bomb(ctx, data.len(), bomb_at, at, format.as_str()))
+                }
+                Err(_) if sink.exceeded => Err(over(ctx, at)),
                 Err(e) => Err(ScanError::Malformed {
                     location: at.display(),
                     format: format.as_str().into(),
@@ -82,7 +108,7 @@ fn zstd(ctx: &mut Ctx, data: &[u8], at: &Location) -> Result<Vec<u8>, ScanError>
         let mut source = rest;
         let decoder = ruzstd::decoding::StreamingDecoder::new(&mut source)
             .map_err(|e| malformed(offset, e.to_string()))?;
-        let frame = read_bounded(ctx, decoder, at, "zstd")?;
+        let frame = read_bounded(ctx, decoder, rest.len(), at, "zstd")?;
         out.extend_from_slice(&frame);
         if source.len() == rest.len() {
             break;
@@ -112,16 +138,51 @@ fn over(ctx: &Ctx, at: &Location) -> ScanError {
     }
 }
 
-/// Reads a decompressing reader to the end or to the budget.
+/// Expansion past which a compressed stream is a bomb: model data (float weights, pickles,
+/// JSON) compresses a few times at most; deflate's own ceiling is about 1,032×, so 200× of
+/// at least [`BOMB_MIN_BYTES`] is a stream made of one repeated byte or a crafted nest.
+pub const BOMB_RATIO: u64 = 200;
+/// A small repeated tensor may compress 1,000× legitimately; below this size it is no threat.
+pub const BOMB_MIN_BYTES: u64 = 16 << 20;
+
+fn bomb_threshold(compressed: usize) -> u64 {
+    (compressed as u64)
+        .saturating_mul(BOMB_RATIO)
+        .max(BOMB_MIN_BYTES)
+}
+
+/// Records the bomb finding and returns the error that stops the expansion.
+fn bomb(ctx: &mut Ctx, compressed: usize, bomb_at: u64, at: &Location, what: &str) -> ScanError {
+    ctx.findings.push(ScanFinding::new(
+        RuleId::DecompressionBomb,
+        Verdict::Suspicious,
+        at,
+        format!(
+            "{compressed} {what}-compressed bytes expand past {bomb_at} bytes (over {BOMB_RATIO}×) and were not expanded further: a decompression bomb"
+        ),
+    ));
+    ScanError::Budget {
+        location: at.display(),
+        message: format!(
+            "stopped expanding at {bomb_at} bytes, over {BOMB_RATIO}× its {compressed} compressed bytes (decompression bomb)"
+        ),
+    }
+}
+
+/// Reads a decompressing reader of `compressed` bytes to the end or to the budget, judging
+/// the expansion as it streams: past [`BOMB_RATIO`]× (and [`BOMB_MIN_BYTES`]) it stops
+/// reading and reports a decompression bomb (AML.T0029), so a bomb costs at most that much.
 pub fn read_bounded(
     ctx: &mut Ctx,
     reader: impl Read,
+    compressed: usize,
     at: &Location,
     what: &str,
 ) -> Result<Vec<u8>, ScanError> {
     let limit = member_limit(ctx);
+    let bomb_at = bomb_threshold(compressed);
     let mut out = Vec::new();
-    let mut limited = reader.take(limit.saturating_add(1));
+    let mut limited = reader.take(limit.min(bomb_at).saturating_add(1));
     if let Err(e) = limited.read_to_end(&mut out) {
         return Err(ScanError::Malformed {
             location: at.display(),
@@ -129,6 +190,9 @@ pub fn read_bounded(
             offset: 0,
             message: e.to_string(),
         });
+    }
+    if out.len() as u64 > bomb_at && bomb_at <= limit {
+        return Err(bomb(ctx, compressed, bomb_at, at, what));
     }
     if out.len() as u64 > limit {
         return Err(over(ctx, at));
@@ -140,11 +204,13 @@ pub fn read_bounded(
 struct Bounded {
     buf: Vec<u8>,
     limit: u64,
+    exceeded: bool,
 }
 
 impl std::io::Write for Bounded {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         if self.buf.len() as u64 + b.len() as u64 > self.limit {
+            self.exceeded = true;
             return Err(std::io::Error::other("decompression budget"));
         }
         self.buf.extend_from_slice(b);

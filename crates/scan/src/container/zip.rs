@@ -492,6 +492,7 @@ fn scan_member(
         8 => match super::compress::read_bounded(
             ctx,
             flate2::read::DeflateDecoder::new(raw),
+            raw.len(),
             member,
             "deflate",
         ) {
@@ -501,6 +502,7 @@ fn scan_member(
         12 => match super::compress::read_bounded(
             ctx,
             bzip2::read::BzDecoder::new(raw),
+            raw.len(),
             member,
             "bzip2",
         ) {

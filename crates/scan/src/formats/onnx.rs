@@ -78,6 +78,10 @@ pub fn looks_like_onnx(data: &[u8]) -> bool {
 /// piece a text (1) with a score (2, float) and a type (3). Nothing in it is code: the
 /// tokenizer reads the pieces and the normaliser's character map as data.
 pub fn looks_like_sentencepiece(data: &[u8]) -> bool {
+    // The trainer writes the pieces first.
+    if data.first() != Some(&0x0a) {
+        return false;
+    }
     let Some(model) = fields(data) else {
         return false;
     };
