@@ -636,3 +636,61 @@ fn repeats_of_one_finding_are_folded_with_their_offsets() {
         .unwrap()
         .contains("9 occurrences"));
 }
+
+/// `functools.partial(f, …)` only builds a callable: wrapping an allowed class (torchvision's
+/// ViT stores `partial(nn.LayerNorm, eps=1e-6)`) is safe; wrapping anything else, or calling
+/// the partial inside the pickle, is not.
+#[test]
+fn partial_is_judged_by_what_it_wraps() {
+    let partial_of = |module: &str, name: &str| {
+        PickleWriter::new()
+            .proto(2)
+            .global("functools", "partial")
+            .global(module, name)
+            .tuple1()
+            .reduce()
+    };
+    safe(
+        "layer_factory.pkl",
+        &partial_of("torch.nn.modules.normalization", "LayerNorm")
+            .stop()
+            .finish(),
+    );
+    dangerous(
+        "partial_system.pkl",
+        &partial_of("os", "system").stop().finish(),
+        "AISEC-PKL-001",
+    );
+    // partial(print)("x"): the partial is called in the pickle itself.
+    let called = partial_of("torch.nn.modules.normalization", "LayerNorm")
+        .string("x")
+        .tuple1()
+        .reduce()
+        .stop()
+        .finish();
+    dangerous("partial_called.pkl", &called, "AISEC-PKL-005");
+    // Unknown wrapped callables keep functools denied.
+    dangerous(
+        "partial_unknown.pkl",
+        &partial_of("mymodule", "helper").stop().finish(),
+        "AISEC-PKL-001",
+    );
+}
+
+/// Python 2 names as Python 3's unpickler maps them before it imports (`_compat_pickle`):
+/// `__builtin__.long` loads `builtins.int`, `__builtin__.reduce` loads `functools.reduce`.
+#[test]
+fn python2_names_are_judged_as_python3_loads_them() {
+    safe("long.pkl", b"c__builtin__\nlong\n(I5\ntR.");
+    safe("xrange.pkl", b"c__builtin__\nxrange\n(I5\ntR.");
+    dangerous(
+        "reduce.pkl",
+        b"c__builtin__\nreduce\n(S'a'\ntR.",
+        "AISEC-PKL-001",
+    );
+    dangerous(
+        "urlopen.pkl",
+        b"curllib\nurlopen\n(S'http://x'\ntR.",
+        "AISEC-PKL-001",
+    );
+}

@@ -228,6 +228,42 @@ fn frame_differential(
     judge(&trace, data, location, policy, out);
 }
 
+/// `functools.partial(f, …)` builds a callable and calls nothing (torchvision's ViT stores
+/// `partial(nn.LayerNorm, eps=1e-6)` as a layer factory); calling the partial later is a call on
+/// a call's result, a finding of its own, and any other callable it is rebuilt with is an
+/// import judged on its own. So a partial whose every construction wraps an allowed name is as
+/// safe as that name; wrapping anything else keeps `functools` denied.
+fn partial_of_reviewed_callables(trace: &Trace, classes: &mut [crate::policy::Classification]) {
+    for (g, import) in trace.imports.iter().enumerate() {
+        if (import.module.as_str(), import.name.as_str()) != ("functools", "partial") {
+            continue;
+        }
+        let mut constructions = trace.calls.iter().filter(|c| {
+            c.method.is_none() && matches!(c.callee.val(), Some(Val::Global(x)) if *x == g)
+        });
+        let wraps_allowed = |c: &machine::Call| match c.args.val() {
+            Some(Val::Tuple(items)) => matches!(
+                items.first().and_then(|f| f.val()),
+                Some(Val::Global(f)) if classes[*f].verdict == Verdict::Safe
+            ),
+            _ => false,
+        };
+        let mut any = false;
+        if constructions.all(|c| {
+            any = true;
+            wraps_allowed(c)
+        }) && any
+        {
+            classes[g] = crate::policy::Classification {
+                verdict: Verdict::Safe,
+                reason:
+                    "functools.partial of an allowed callable: builds a callable, calls nothing"
+                        .into(),
+            };
+        }
+    }
+}
+
 fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: &mut PickleScan) {
     for nested in &trace.nested {
         judge(nested, data, location, policy, out);
@@ -256,11 +292,12 @@ fn judge(trace: &Trace, data: &[u8], location: &Location, policy: &Policy, out: 
         out.persistent_ids.push(strings);
     }
 
-    let classes: Vec<_> = trace
+    let mut classes: Vec<_> = trace
         .imports
         .iter()
         .map(|i| policy.classify(&i.module, &i.name))
         .collect();
+    partial_of_reviewed_callables(trace, &mut classes);
     let mut called = vec![false; trace.imports.len()];
     let mut reported_calls = 0usize;
     for c in &trace.calls {

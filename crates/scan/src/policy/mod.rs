@@ -162,7 +162,13 @@ impl Policy {
 /// A class (or Cython's unpickle helper) of an allowed family; never a dotted name, which
 /// Python resolves attribute by attribute.
 fn in_family(prefix: &str, suffix: &str, module: &str, name: &str) -> bool {
-    let class_like = name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+    // Private classes (`_BinMapper`, `_CFNode`) are classes too; `__dunder__` names are not.
+    let class_like = name
+        .trim_start_matches('_')
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase())
+        && !name.starts_with("__")
         || name.starts_with("__pyx_unpickle_");
     covers(prefix, module)
         && class_like

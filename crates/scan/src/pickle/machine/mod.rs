@@ -17,7 +17,7 @@ mod memo;
 mod operands;
 mod reader;
 
-use compat::python3_module;
+use compat::{python3_module, python3_name};
 use memo::Memo;
 
 /// How far the machine may go; shared by all pickles of one file.
@@ -286,10 +286,13 @@ impl<'a> Machine<'a> {
     }
 
     fn import(&mut self, module: String, name: String, at: usize, opcode: &'static str) -> V {
-        let module = if self.trace.protocol.unwrap_or(0) < 3 {
-            python3_module(&module).to_string()
+        let (module, name) = if self.trace.protocol.unwrap_or(0) < 3 {
+            match python3_name(&module, &name) {
+                Some((m, n)) => (m.to_string(), n.to_string()),
+                None => (python3_module(&module).to_string(), name),
+            }
         } else {
-            module
+            (module, name)
         };
         self.trace.imports.push(Import {
             module,
