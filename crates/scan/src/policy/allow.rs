@@ -537,9 +537,19 @@ pub const ALLOW_FAMILIES: &[(&str, &str, &str)] = &[
         "quantized and quantization-aware layers: nn.Module subclasses filled by __setstate__",
     ),
     (
-        "torch.ao.quantization",
+        "torch.ao.quantization.stubs",
         "",
-        "quantization stubs, observers and fake-quantize modules: nn.Module subclasses filled by __setstate__",
+        "QuantStub / DeQuantStub: nn.Module subclasses filled by __setstate__",
+    ),
+    (
+        "torch.ao.quantization.observer",
+        "",
+        "quantization observers: nn.Module subclasses filled by __setstate__",
+    ),
+    (
+        "torch.ao.quantization.fake_quantize",
+        "",
+        "fake-quantize modules: nn.Module subclasses filled by __setstate__ (not the fx graph modules, which rebuild code)",
     ),
     (
         "xgboost.sklearn",
