@@ -401,6 +401,11 @@ impl Ctx<'_> {
                         let member = format!("<{}>", format.as_str());
                         self.scan(&inner, &at.child(member), depth + 1, role)
                     }
+                    // Tensor bytes whose first two happen to form a zlib header (one record in
+                    // a few thousand): the loader never decompresses them, so they are data.
+                    Err(ScanError::Malformed { .. }) if role == Role::RawData => {
+                        self.as_tensor_data()
+                    }
                     Err(e) => self.error(e),
                 }
             }
@@ -411,7 +416,7 @@ impl Ctx<'_> {
             Format::Onnx => formats::onnx::scan(self, data, at),
             Format::SentencePiece => {}
             Format::Pickle => {
-                self.scan_pickle(data, at, depth);
+                self.scan_pickle(data, at, depth, role);
                 self.polyglot_zip(data, at, depth);
             }
             Format::Text => formats::xml::scan(self, data, at),
@@ -449,8 +454,25 @@ impl Ctx<'_> {
         container::zip::scan(self, data, &view, depth + 1);
     }
 
-    pub fn scan_pickle(&mut self, data: &[u8], at: &Location, depth: usize) {
+    /// The last part scanned is raw tensor data after all.
+    fn as_tensor_data(&mut self) {
+        if let Some(last) = self.parts.last_mut() {
+            last.1 = Format::TensorData;
+        }
+    }
+
+    pub fn scan_pickle(&mut self, data: &[u8], at: &Location, depth: usize, role: Role) {
         let (scan, error) = pickle::scan(data, at, self.policy, self.limits);
+        // Tensor bytes that begin like a pickle (`K`, a byte, `.` …) and stop parsing a few
+        // bytes in: nothing imported, nothing called — numbers the loader never unpickles.
+        let trailing = RuleId::PickleTrailingData.id();
+        if role == Role::RawData
+            && scan.embedded.is_empty()
+            && scan.findings.iter().all(|f| f.rule == trailing)
+        {
+            self.as_tensor_data();
+            return;
+        }
         for (label, inner) in &scan.embedded {
             let member = at.child(label.as_str());
             self.findings.push(ScanFinding::new(

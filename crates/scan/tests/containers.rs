@@ -366,6 +366,20 @@ fn onnx_external_data_and_custom_domains() {
     let tensor = [pb(8, b"w"), pb(13, &inside), vec![0x70, 1]].concat();
     let model = [vec![0x08, 8], pb(7, &pb(5, &tensor))].concat();
     safe("external.onnx", &model);
+
+    // A custom domain alone fails the scan (suspicious); the same domain defined by a
+    // function inside the model (its body made of standard nodes) is the model's own.
+    let node = [pb(4, b"Gelu"), pb(7, b"pkg.mine")].concat();
+    let graph = pb(1, &node);
+    let opset = pb(8, &[pb(1, b"pkg.mine"), vec![0x10, 1]].concat());
+    let custom = [vec![0x08, 8], pb(7, &graph), opset.clone()].concat();
+    let r = scan("custom.onnx", &custom);
+    assert_eq!(r.verdict, Verdict::Suspicious, "{r:#?}");
+    assert_eq!(rules(&r), ["AISEC-ONNX-002"]);
+    let body = [pb(4, b"Tanh"), pb(7, b"")].concat();
+    let function = [pb(1, b"Gelu"), pb(7, &body), pb(10, b"pkg.mine")].concat();
+    let defined = [vec![0x08, 8], pb(7, &graph), opset, pb(25, &function)].concat();
+    safe("function.onnx", &defined);
 }
 
 #[test]
@@ -524,4 +538,35 @@ fn decompression_bombs_are_findings_and_stop_the_expansion() {
         .collect();
     let r = scan("text.gz", &craft::gzip(&varied));
     assert!(r.findings.is_empty() && r.errors.is_empty(), "{r:#?}");
+}
+
+/// Storage records are numbers: float bytes that happen to open with a zlib header (0x78 and
+/// a byte that makes the pair a multiple of 31) or with a few bytes that parse as a tiny pickle
+/// were errors and "unknown" in 3 of 121 torchvision models (bench/scan_allowlist_libraries.sh);
+/// a real pickle hidden in a record is still emulated.
+#[test]
+fn storage_records_that_look_like_zlib_or_a_pickle_prefix_are_data() {
+    let mut zlib_like = vec![0x78, 0x9c];
+    zlib_like.extend((0..4094u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let mut pickle_like = b"K\x05.".to_vec();
+    pickle_like.extend((0..4093u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8));
+    let state = craft::torch_state_dict(2, 1024);
+    let r = safe(
+        "model.pt",
+        &craft::torch_zip(&state, &[zlib_like, pickle_like]),
+    );
+    assert!(
+        r.parts
+            .iter()
+            .filter(|p| p.1.as_str() == "tensor-data")
+            .count()
+            >= 2,
+        "{r:#?}"
+    );
+    let evil = call("os", "system", &["id"]);
+    dangerous(
+        "model.pt",
+        &craft::torch_zip(&state, &[evil, vec![0u8; 4096]]),
+        "AISEC-PKL-001",
+    );
 }

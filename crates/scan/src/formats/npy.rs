@@ -80,7 +80,12 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
             .at(body as u64),
         );
         let inner = at.child("<object data>");
-        ctx.scan_pickle(&data[body..], &inner, depth + 1);
+        ctx.scan_pickle(
+            &data[body..],
+            &inner,
+            depth + 1,
+            crate::scanner::Role::Artifact,
+        );
         return;
     }
     let dims: Option<Vec<u64>> = shape

@@ -130,9 +130,15 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Operator domains are judged by where their kernels come from: the ONNX standard sets and
+/// ONNX Runtime's contrib ops (`com.microsoft`) ship inside the runtime; a function the model
+/// defines itself (`functions`, a FunctionProto's `domain`) is made of other nodes, which are
+/// judged the same way; any other domain runs only through a native custom-op library the
+/// deployment loads (a shared object: native code) — suspicious.
 pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
     let Some(model) = fields(data) else { return };
     let mut domains = std::collections::BTreeSet::new();
+    let mut local = std::collections::BTreeSet::new();
     for f in &model {
         match f {
             Field::Bytes(7, graph) => walk_graph(ctx, graph, at, &mut domains, 0),
@@ -145,20 +151,27 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
             }
             Field::Bytes(25, function) => {
                 for g in fields(function).unwrap_or_default() {
-                    if let Field::Bytes(7, node) = g {
-                        walk_node(ctx, node, at, &mut domains, 1);
+                    match g {
+                        Field::Bytes(7, node) => walk_node(ctx, node, at, &mut domains, 1),
+                        Field::Bytes(10, d) => {
+                            local.insert(text(d));
+                        }
+                        _ => {}
                     }
                 }
             }
             _ => {}
         }
     }
-    for d in domains.iter().filter(|d| !known_domain(d)) {
+    for d in domains
+        .iter()
+        .filter(|d| !known_domain(d) && !local.contains(*d))
+    {
         ctx.findings.push(ScanFinding::new(
             RuleId::OnnxCustomDomain,
-            Verdict::Unknown,
+            Verdict::Suspicious,
             at,
-            format!("operator domain {d:?}: runtimes load it from a native custom-op library"),
+            format!("operator domain {d:?} is neither a standard ONNX set, ONNX Runtime's com.microsoft, nor a function the model defines: runtimes run it only through a native custom-op library that the deployment loads"),
         ));
     }
 }

@@ -477,6 +477,16 @@ pub const ALLOW: &[(&str, &str, &str)] = &[
         "asarray",
         "array conversion, stored as an array namespace function by scipy's array-API layer",
     ),
+    (
+        "torchvision.ops.boxes",
+        "box_iou",
+        "box overlap, stored as the detection models' matching function: arithmetic on tensors",
+    ),
+    (
+        "torchvision.models.optical_flow.raft",
+        "_pass_through_h",
+        "RAFT's identity hook: returns its argument",
+    ),
     ("scipy.sparse._csr", "csr_matrix", "sparse matrix: arrays rebuilt by __setstate__"),
     ("scipy.sparse._csc", "csc_matrix", "sparse matrix: arrays rebuilt by __setstate__"),
     ("scipy.sparse._coo", "coo_matrix", "sparse matrix: arrays rebuilt by __setstate__"),
