@@ -39,6 +39,7 @@ fn benign_files_from_the_real_tools_scan_clean() {
         "sklearn_birch.pkl",
         "sklearn_kdtree_knn.pkl",
         "sklearn_select_k_best.pkl",
+        "sklearn_grid_search.pkl",
         "torch_namespace_checkpoint.pt",
     ] {
         let r = scan_fixture(name, &options);

@@ -402,6 +402,16 @@ pub const ALLOW: &[(&str, &str, &str)] = &[
     ),
     ("numpy", "matrix", "array subclass"),
     (
+        "numpy.ma",
+        "MaskedArray",
+        "masked-array class (GridSearchCV's cv_results_), rebuilt by _mareconstruct",
+    ),
+    (
+        "numpy.ma.core",
+        "MaskedArray",
+        "masked-array class (GridSearchCV's cv_results_), rebuilt by _mareconstruct",
+    ),
+    (
         "argparse",
         "Namespace",
         "a plain attribute holder (fairseq-style checkpoints store their hyperparameters in one): created empty, filled from a dict",
