@@ -414,7 +414,7 @@ impl Ctx<'_> {
             Format::Gguf => formats::gguf::scan(self, data, at),
             Format::Hdf5 => formats::keras::scan_h5(self, data, at),
             Format::Onnx => formats::onnx::scan(self, data, at),
-            Format::SentencePiece => {}
+            Format::SentencePiece | Format::Ubjson => {}
             Format::Pickle => {
                 self.scan_pickle(data, at, depth, role);
                 self.polyglot_zip(data, at, depth);

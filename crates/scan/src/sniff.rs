@@ -22,6 +22,8 @@ pub enum Format {
     Gguf,
     Hdf5,
     Onnx,
+    /// Universal Binary JSON: XGBoost's default model format (`.ubj`), read as data.
+    Ubjson,
     /// A SentencePiece tokenizer model (`tokenizer.model`): a protobuf of pieces and
     /// normaliser tables, read as data by the tokenizer.
     SentencePiece,
@@ -52,6 +54,7 @@ impl Format {
             Format::Hdf5 => "hdf5",
             Format::Onnx => "onnx",
             Format::SentencePiece => "sentencepiece",
+            Format::Ubjson => "ubjson",
             Format::Pickle => "pickle",
             Format::TensorData => "tensor-data",
             Format::Text => "text",
@@ -124,6 +127,10 @@ pub fn sniff(data: &[u8]) -> Format {
     }
     if looks_like_text(data) {
         return Format::Text;
+    }
+    // After text, so that `{}` and other JSON text stay text.
+    if crate::formats::ubjson::looks_like_ubjson(data) {
+        return Format::Ubjson;
     }
     // After text: runs of spaces are valid protobuf (field 4, varint 32, over and over).
     if crate::formats::onnx::looks_like_sentencepiece(data) {

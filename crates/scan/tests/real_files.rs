@@ -40,6 +40,8 @@ fn benign_files_from_the_real_tools_scan_clean() {
         "sklearn_kdtree_knn.pkl",
         "sklearn_select_k_best.pkl",
         "sklearn_grid_search.pkl",
+        // XGBoost's default save format since 2.1 (UBJSON), an error before.
+        "xgboost_classifier.ubj",
         "torch_namespace_checkpoint.pt",
     ] {
         let r = scan_fixture(name, &options);

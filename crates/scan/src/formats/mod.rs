@@ -5,4 +5,5 @@ pub mod keras;
 pub mod npy;
 pub mod onnx;
 pub mod safetensors;
+pub mod ubjson;
 pub mod xml;
