@@ -94,7 +94,7 @@ impl Reader<'_> {
                         self.skip(k)?;
                     }
                     let marker = match typed {
-                        Some(t) if matches!(t, b'Z' | b'N' | b'T' | b'F') => return None,
+                        Some(b'Z' | b'N' | b'T' | b'F') => return None,
                         Some(t) => t,
                         None => self.byte()?,
                     };
@@ -163,12 +163,13 @@ mod tests {
         assert!(!looks_like_ubjson(
             b"{L\0\0\0\0\0\0\0\x01a[#L\x7f\0\0\0\0\0\0\0}"
         ));
-        let mut deep = b"{i\x01a".to_vec();
-        for _ in 0..100 {
-            deep.push(b'[');
-        }
-        deep.extend(std::iter::repeat_n(b']', 100));
-        deep.push(b'}');
+        let deep = [
+            b"{i\x01a".to_vec(),
+            vec![b'['; 100],
+            vec![b']'; 100],
+            b"}".to_vec(),
+        ]
+        .concat();
         assert!(!looks_like_ubjson(&deep));
     }
 }
