@@ -73,3 +73,20 @@ pub(crate) fn named_like_text(name: &str, data: &[u8]) -> Option<ScanError> {
         }),
     }
 }
+
+/// Text that is a model's own format, read as data by its library: XGBoost's JSON model, a
+/// LightGBM text model, PMML. Such a file is listed as a model, not among the README and
+/// configs; what can run code in it (XML entities) is scanned either way.
+pub(crate) fn text_model(data: &[u8]) -> Option<&'static str> {
+    let head = String::from_utf8_lossy(&data[..data.len().min(4096)]);
+    let start = head.trim_start_matches('\u{feff}').trim_start();
+    if start.starts_with("{\"learner\"") {
+        Some("XGBoost JSON model")
+    } else if start.starts_with("tree\nversion=") || start.starts_with("tree\r\nversion=") {
+        Some("LightGBM text model")
+    } else if start.starts_with('<') && head.contains("<PMML") {
+        Some("PMML model")
+    } else {
+        None
+    }
+}

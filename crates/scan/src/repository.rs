@@ -81,10 +81,10 @@ pub(crate) fn check_ranges(report: &mut FileReport, wanted: &[ExternalData]) {
                 format: "ONNX external data".into(),
                 offset: r.offset,
                 message: format!(
-                    "tensor {:?} of {} reads {} bytes from byte {}, past the file's end ({} bytes): not the data the model was saved with",
+                    "tensor {:?} of {} reads {} from byte {}, past the file's end ({} bytes): not the data the model was saved with",
                     r.tensor,
                     report.data_of.as_deref().unwrap_or("the model"),
-                    r.length.map_or("to the end".to_string(), |l| l.to_string()),
+                    r.length.map_or("to the end".to_string(), |l| format!("{l} bytes")),
                     r.offset,
                     report.bytes
                 ),

@@ -551,7 +551,11 @@ pub(crate) fn scan_bytes_as(
     let format = ctx.parts.first().map_or(Format::Empty, |p| p.1);
     let kind = match format {
         _ if data_of.is_some() => FileKind::TensorData,
-        Format::Text | Format::Empty if ctx.findings.is_empty() && ctx.errors.is_empty() => {
+        Format::Text | Format::Empty
+            if ctx.findings.is_empty()
+                && ctx.errors.is_empty()
+                && crate::names::text_model(data).is_none() =>
+        {
             FileKind::NotAModel
         }
         _ => FileKind::Model,

@@ -154,3 +154,23 @@ fn torch_onnx_exports_weights_beside_the_model_scan_clean() {
     );
     assert!(!file(&r, "model.onnx").external_data.is_empty());
 }
+
+/// Models stored as text by their libraries (xgboost-cpu 3.2.0 `save_model("model.json")`,
+/// LightGBM 4.7.0 `save_model("model.txt")`) are listed as models, not among the README and
+/// configs.
+#[test]
+fn text_models_are_models_not_documents() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/text_models");
+    let r = scan(&dir);
+    assert_eq!(r.exit_code(), 0, "{:#?}", r.files);
+    for name in ["xgboost_model.json", "lightgbm_model.txt"] {
+        let f = file(&r, name);
+        assert_eq!(
+            (f.kind, f.verdict),
+            (FileKind::Model, Verdict::Safe),
+            "{name}"
+        );
+    }
+    assert_eq!(file(&r, "README.md").kind, FileKind::NotAModel);
+    assert_eq!(r.not_models(), 1);
+}
