@@ -5,7 +5,8 @@ per object with the real libraries, then `aisec scan` must call every one of the
   fitted on small data of the kind it takes (classifiers and regressors on iris/diabetes,
   the rest on iris features), saved with `pickle.dump` and `joblib.dump`;
 - torchvision: every model `torchvision.models.list_models()` lists (random weights), saved as
-  a state dict with `torch.save`;
+  a state dict with `torch.save` and, where `torch.jit.script` compiles it, as TorchScript
+  (`torch.jit.save`), whose code aisec judges operator by operator;
 - torch: a tensor of every dtype, the quantized and sparse layouts, and the common
   hyperparameter containers (argparse.Namespace, dicts of them) as checkpoints.
 
@@ -149,6 +150,8 @@ def torch_objects():
                 continue
         save("torchvision", f"{name}.pt", model.state_dict(), torch.save, keep=False)
         save("torchvision-module", f"{name}.pt", model, torch.save, keep=False)
+        save("torchscript", f"{name}.pt", model.eval(),
+             lambda m, p: torch.jit.save(torch.jit.script(m), p), keep=False)
     dtypes = [d for d in vars(torch).values() if isinstance(d, torch.dtype)]
     for d in sorted(set(dtypes), key=str):
         try:

@@ -1,4 +1,6 @@
-//! A folder scanned as one model: ONNX models that keep their tensors in files beside them
+//! A folder scanned as one model: TensorFlow checkpoint shards (`variables.data-00000-of-00001`)
+//! are tensor data of the index beside them (`variables.index`), which names every tensor in
+//! them; and ONNX models that keep their tensors in files beside them
 //! (`torch.onnx.export` writes `model.onnx` + `model.onnx.data` from PyTorch 2.9 on). Such a
 //! file is tensor data of the model that names it: no loader parses it as anything but numbers
 //! at the offsets the model gives, so it is scanned as raw data (a pickle or an archive in it
@@ -91,4 +93,37 @@ pub(crate) fn check_ranges(report: &mut FileReport, wanted: &[ExternalData]) {
             });
         }
     }
+}
+
+/// For each TensorFlow checkpoint shard of `files` (`PREFIX.data-NNNNN-of-MMMMM`) whose index
+/// (`PREFIX.index`) is in the same walk: that index's path. A shard without its index stays
+/// an artifact and fails closed as an unknown format.
+pub(crate) fn checkpoint_shards(files: &[PathBuf]) -> HashMap<usize, String> {
+    let index: HashMap<PathBuf, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (lexical(p), i))
+        .collect();
+    let mut out = HashMap::new();
+    for (i, p) in files.iter().enumerate() {
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some((prefix, shard)) = name.rsplit_once(".data-") else {
+            continue;
+        };
+        let numbered = shard.split_once("-of-").is_some_and(|(a, b)| {
+            [a, b]
+                .iter()
+                .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        });
+        if !numbered {
+            continue;
+        }
+        let wanted = lexical(&p.with_file_name(format!("{prefix}.index")));
+        if let Some(&j) = index.get(&wanted) {
+            out.insert(i, files[j].display().to_string());
+        }
+    }
+    out
 }

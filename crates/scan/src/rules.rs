@@ -234,6 +234,46 @@ pub const RULES: &[Rule] = &[
         cwe: &["CWE-409", "CWE-400"],
         atlas: &["AML.T0029", "AML.T0010.003"],
     },
+    Rule {
+        id: "AISEC-TS-001",
+        name: "torchscript-effect-operator",
+        summary: "TorchScript code calls an operator that reads or writes files or talks to other processes when the model runs",
+        severity: Severity::Critical,
+        cwe: &["CWE-73", "CWE-94"],
+        atlas: &["AML.T0011.000", "AML.T0010.003"],
+    },
+    Rule {
+        id: "AISEC-TS-002",
+        name: "torchscript-custom-operator",
+        summary: "TorchScript code calls an operator or class from a namespace PyTorch does not ship: it runs only through a native library the deployment loads",
+        severity: Severity::Medium,
+        cwe: &["CWE-829"],
+        atlas: &["AML.T0011.000", "AML.T0010.003"],
+    },
+    Rule {
+        id: "AISEC-TS-003",
+        name: "torchscript-unknown-name",
+        summary: "TorchScript code names something that is not an operator of PyTorch's registry, or uses a builtin module as a value",
+        severity: Severity::Low,
+        cwe: &["CWE-94"],
+        atlas: &["AML.T0011.000"],
+    },
+    Rule {
+        id: "AISEC-TF-001",
+        name: "tensorflow-effect-op",
+        summary: "A TensorFlow graph runs an op that reads or writes files, runs Python or another program, or reaches the network",
+        severity: Severity::Critical,
+        cwe: &["CWE-73", "CWE-94"],
+        atlas: &["AML.T0011.000", "AML.T0010.003"],
+    },
+    Rule {
+        id: "AISEC-TF-002",
+        name: "tensorflow-custom-op",
+        summary: "A TensorFlow graph uses an op that TensorFlow does not register: it runs only through a native library loaded with tf.load_op_library",
+        severity: Severity::Medium,
+        cwe: &["CWE-829"],
+        atlas: &["AML.T0011.000", "AML.T0010.003"],
+    },
 ];
 
 /// Every rule, by name: a finding names its rule with one of these, so a mistyped ID is a
@@ -294,6 +334,16 @@ pub enum RuleId {
     GgufInvalid,
     /// `AISEC-ARC-008`
     DecompressionBomb,
+    /// `AISEC-TS-001`
+    TorchScriptEffectOperator,
+    /// `AISEC-TS-002`
+    TorchScriptCustomOperator,
+    /// `AISEC-TS-003`
+    TorchScriptUnknownName,
+    /// `AISEC-TF-001`
+    TensorflowEffectOp,
+    /// `AISEC-TF-002`
+    TensorflowCustomOp,
 }
 
 impl RuleId {
@@ -325,6 +375,11 @@ impl RuleId {
         RuleId::GgufTemplateInjection,
         RuleId::GgufInvalid,
         RuleId::DecompressionBomb,
+        RuleId::TorchScriptEffectOperator,
+        RuleId::TorchScriptCustomOperator,
+        RuleId::TorchScriptUnknownName,
+        RuleId::TensorflowEffectOp,
+        RuleId::TensorflowCustomOp,
     ];
 
     pub fn rule(self) -> &'static Rule {

@@ -414,7 +414,13 @@ impl Ctx<'_> {
             Format::Gguf => formats::gguf::scan(self, data, at),
             Format::Hdf5 => formats::keras::scan_h5(self, data, at),
             Format::Onnx => formats::onnx::scan(self, data, at),
-            Format::SentencePiece | Format::Ubjson => {}
+            Format::TfSavedModel => formats::tensorflow::scan_saved_model(self, data, at),
+            Format::TfGraphDef => formats::tensorflow::scan_graph_def(self, data, at),
+            Format::SentencePiece
+            | Format::Ubjson
+            | Format::TfFingerprint
+            | Format::TfCheckpointIndex
+            | Format::CatBoost => {}
             Format::Pickle => {
                 self.scan_pickle(data, at, depth, role);
                 self.polyglot_zip(data, at, depth);
@@ -429,7 +435,7 @@ impl Ctx<'_> {
             }
             Format::Unknown if role == Role::Artifact => self.error(ScanError::Unsupported {
                 location: at.display(),
-                message: "not a format aisec recognises (pickle, zip, tar, 7z, gzip, bz2, xz, lzma, zlib, zstd, npy, safetensors, ONNX, Keras/HDF5, GGUF or text)".into(),
+                message: "not a format aisec recognises (pickle, zip, tar, 7z, gzip, bz2, xz, lzma, zlib, zstd, npy, safetensors, ONNX, Keras/HDF5, GGUF, TensorFlow, CatBoost, XGBoost, SentencePiece or text)".into(),
             }),
             _ => {}
         }
@@ -666,7 +672,8 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
 /// Scans files and directories in parallel; `progress(done, total, path)` after each file.
 /// ONNX models are scanned first, so that the files they read their tensors from (the
 /// `model.onnx.data` that `torch.onnx.export` writes beside the model) are scanned as tensor
-/// data of that model, checked against the byte ranges the model reads.
+/// data of that model, checked against the byte ranges the model reads; TensorFlow checkpoint
+/// shards are tensor data of the index beside them.
 pub fn scan_path(
     paths: &[PathBuf],
     options: &ScanOptions,
@@ -679,11 +686,17 @@ pub fn scan_path(
         (0..total).partition(|&i| crate::repository::named_like_onnx(&files[i]));
     let mut results = scan_many(&files, &models, options, &|_| None, &done, total, progress);
     let sidecars = crate::repository::sidecars(&files, &results);
+    let shards = crate::repository::checkpoint_shards(&files);
     results.extend(scan_many(
         &files,
         &rest,
         options,
-        &|i| sidecars.get(&i).map(|(model, _)| model.as_str()),
+        &|i| {
+            sidecars
+                .get(&i)
+                .map(|(model, _)| model.as_str())
+                .or_else(|| shards.get(&i).map(String::as_str))
+        },
         &done,
         total,
         progress,

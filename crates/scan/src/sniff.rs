@@ -27,6 +27,16 @@ pub enum Format {
     /// A SentencePiece tokenizer model (`tokenizer.model`): a protobuf of pieces and
     /// normaliser tables, read as data by the tokenizer.
     SentencePiece,
+    /// A TensorFlow SavedModel (`saved_model.pb`): meta graphs, each a graph and its functions.
+    TfSavedModel,
+    /// A frozen TensorFlow GraphDef (`frozen_graph.pb`).
+    TfGraphDef,
+    /// A SavedModel's fingerprint (`fingerprint.pb`): hashes, read as data.
+    TfFingerprint,
+    /// A TensorFlow checkpoint index (`variables.index`): an SSTable naming tensors in shards.
+    TfCheckpointIndex,
+    /// A CatBoost model (`.cbm`): `CBM1`, a length, then FlatBuffers of trees and metadata.
+    CatBoost,
     Pickle,
     /// Raw tensor bytes a loader reads as numbers, never as code (PyTorch storage records).
     TensorData,
@@ -55,6 +65,11 @@ impl Format {
             Format::Onnx => "onnx",
             Format::SentencePiece => "sentencepiece",
             Format::Ubjson => "ubjson",
+            Format::TfSavedModel => "tensorflow-savedmodel",
+            Format::TfGraphDef => "tensorflow-graphdef",
+            Format::TfFingerprint => "tensorflow-fingerprint",
+            Format::TfCheckpointIndex => "tensorflow-checkpoint-index",
+            Format::CatBoost => "catboost",
             Format::Pickle => "pickle",
             Format::TensorData => "tensor-data",
             Format::Text => "text",
@@ -104,6 +119,13 @@ pub fn sniff(data: &[u8]) -> Format {
     if starts(b"\x89HDF\r\n\x1a\n") {
         return Format::Hdf5;
     }
+    if starts(b"CBM1")
+        && data.len() >= 8
+        && 8 + u64::from(u32::from_le_bytes([data[4], data[5], data[6], data[7]]))
+            <= data.len() as u64
+    {
+        return Format::CatBoost;
+    }
     if data.len() >= 262 && (&data[257..262] == b"ustar") {
         return Format::Tar;
     }
@@ -135,6 +157,19 @@ pub fn sniff(data: &[u8]) -> Format {
     // After text: runs of spaces are valid protobuf (field 4, varint 32, over and over).
     if crate::formats::onnx::looks_like_sentencepiece(data) {
         return Format::SentencePiece;
+    }
+    // TensorFlow's protobufs and tables, after text for the same reason.
+    if crate::formats::tensorflow::looks_like_saved_model(data) {
+        return Format::TfSavedModel;
+    }
+    if crate::formats::tensorflow::looks_like_fingerprint(data) {
+        return Format::TfFingerprint;
+    }
+    if crate::formats::tensorflow::looks_like_graph_def(data) {
+        return Format::TfGraphDef;
+    }
+    if crate::formats::tensorflow::looks_like_checkpoint_index(data) {
+        return Format::TfCheckpointIndex;
     }
     if data.len() >= 512 && old_tar_checksum_ok(&data[..512]) {
         return Format::Tar;

@@ -289,6 +289,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     }
     let keras = names.contains_key("config.json")
         && (names.contains_key("metadata.json") || names.contains_key("model.weights.h5"));
+    let all_names: Vec<&str> = names.keys().copied().collect();
     let mut spans: Vec<(u64, u64, &str)> = Vec::new();
     let mut central_offsets = HashSet::new();
     for e in &entries {
@@ -412,7 +413,13 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
             e.flags | local.flags,
             depth,
             role,
-            keras && e.name == "config.json",
+            if keras && e.name == "config.json" {
+                MemberCheck::KerasConfig
+            } else if crate::formats::torchscript::is_code_member(&e.name, &all_names) {
+                MemberCheck::TorchScriptCode
+            } else {
+                MemberCheck::None
+            },
         );
     }
     spans.sort();
@@ -435,6 +442,16 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
     hidden_local_entries(ctx, data, concat, &central_offsets, at, depth);
 }
 
+/// What a member is read as besides its own format, by its place in the archive.
+#[derive(Clone, Copy)]
+enum MemberCheck {
+    None,
+    /// A Keras 3 archive's `config.json`: layers and the modules they name.
+    KerasConfig,
+    /// TorchScript source under `code/`: the operators it calls.
+    TorchScriptCode,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn scan_member(
     ctx: &mut Ctx,
@@ -446,7 +463,7 @@ fn scan_member(
     flags: u64,
     depth: usize,
     role: Role,
-    keras_config: bool,
+    check: MemberCheck,
 ) {
     let encrypted = flags & 0x1 != 0;
     if encrypted {
@@ -531,8 +548,12 @@ fn scan_member(
             ),
         ));
     }
-    if keras_config {
-        crate::formats::keras::scan_config(ctx, &content, member);
+    match check {
+        MemberCheck::KerasConfig => crate::formats::keras::scan_config(ctx, &content, member),
+        MemberCheck::TorchScriptCode => {
+            crate::formats::torchscript::scan_code(ctx, &content, member)
+        }
+        MemberCheck::None => {}
     }
     ctx.scan(&content, member, depth + 1, role);
 }
@@ -572,7 +593,7 @@ fn hidden_local_entries(
                     local.flags,
                     depth,
                     Role::Artifact,
-                    false,
+                    MemberCheck::None,
                 );
             }
         }

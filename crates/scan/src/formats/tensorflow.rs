@@ -1,0 +1,502 @@
+//! TensorFlow graphs, walked as raw protobuf (never loaded): a SavedModel's `saved_model.pb`
+//! (every meta graph, its graph's nodes and every function of its library) and a frozen
+//! `GraphDef`. Each op is judged by a documented table ([`EFFECT_OPS`], from the op
+//! definitions of TensorFlow's own registry, `bench/tf_op_table.py`):
+//!
+//! - ops that read or write files, run Python or an embedded program, or reach the network are
+//!   dangerous; ops that coordinate other workers or devices are suspicious;
+//! - the checkpoint ops (`SaveV2`, `RestoreV2`, `MergeV2Checkpoints`) are every SavedModel's own
+//!   saver and are accepted where the saver puts them — TF2's `…_traced_save_…` and
+//!   `…_traced_restore_…` functions, TF1's `save/` scope — and dangerous anywhere else;
+//! - `PrintV2` is dangerous only when its `output_stream` is a file;
+//! - an op that TensorFlow does not register (`policy/tf_ops.txt`) and the library does not
+//!   define as a function runs only through `tf.load_op_library` (native code): suspicious.
+//!
+//! Also recognised, as data: the SavedModel fingerprint (`fingerprint.pb`) and a checkpoint's
+//! index (`variables.index`, an SSTable); the shards it indexes (`variables.data-…-of-…`) are
+//! tensor data of that index (see `repository.rs`).
+//! ATLAS: AML.T0011.000 (unsafe AI artifacts), AML.T0010.003 (supply chain: model).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
+
+use super::protobuf::{fields, text_field, Field};
+use crate::policy::Verdict;
+use crate::rules::RuleId;
+use crate::scanner::{Ctx, Location, ScanFinding};
+
+const REGISTRY: &str = include_str!("../policy/tf_ops.txt");
+
+fn registry() -> &'static HashSet<&'static str> {
+    static R: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    R.get_or_init(|| {
+        REGISTRY
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    })
+}
+
+const READS: &str = "reads files";
+const WRITES: &str = "writes files";
+const PYTHON: &str = "calls a Python function registered in the loading process";
+const NETWORK: &str = "talks to another host over the network";
+const PROGRAM: &str = "runs an embedded program or a named native target";
+const PEERS: &str = "coordinates with other workers or devices";
+
+/// Ops with effects outside the tensors, by what they do and the verdict that earns.
+const EFFECT_OPS: &[(&str, Verdict, &str)] = &[
+    ("ReadFile", Verdict::Dangerous, READS),
+    ("MatchingFiles", Verdict::Dangerous, "lists the file system"),
+    (
+        "MatchingFilesDataset",
+        Verdict::Dangerous,
+        "lists the file system",
+    ),
+    (
+        "ExperimentalMatchingFilesDataset",
+        Verdict::Dangerous,
+        "lists the file system",
+    ),
+    ("ImmutableConst", Verdict::Dangerous, "memory-maps a file"),
+    ("Restore", Verdict::Dangerous, READS),
+    ("RestoreSlice", Verdict::Dangerous, READS),
+    ("DTensorRestoreV2", Verdict::Dangerous, READS),
+    ("LoadAndRemapMatrix", Verdict::Dangerous, READS),
+    (
+        "DecodeProtoV2",
+        Verdict::Unknown,
+        "may read a descriptor file",
+    ),
+    (
+        "EncodeProto",
+        Verdict::Unknown,
+        "may read a descriptor file",
+    ),
+    (
+        "InitializeTableFromTextFile",
+        Verdict::Unknown,
+        "reads a vocabulary file (normally the model's own asset)",
+    ),
+    (
+        "InitializeTableFromTextFileV2",
+        Verdict::Unknown,
+        "reads a vocabulary file (normally the model's own asset)",
+    ),
+    ("GenerateVocabRemapping", Verdict::Dangerous, READS),
+    (
+        "FixedUnigramCandidateSampler",
+        Verdict::Unknown,
+        "reads a vocabulary file",
+    ),
+    ("Skipgram", Verdict::Dangerous, READS),
+    ("CSVDataset", Verdict::Dangerous, READS),
+    ("CSVDatasetV2", Verdict::Dangerous, READS),
+    ("ExperimentalCSVDataset", Verdict::Dangerous, READS),
+    ("TFRecordDataset", Verdict::Dangerous, READS),
+    ("TFRecordDatasetV2", Verdict::Dangerous, READS),
+    ("TextLineDataset", Verdict::Dangerous, READS),
+    ("FixedLengthRecordDataset", Verdict::Dangerous, READS),
+    ("FixedLengthRecordDatasetV2", Verdict::Dangerous, READS),
+    ("LMDBDataset", Verdict::Dangerous, READS),
+    ("ExperimentalLMDBDataset", Verdict::Dangerous, READS),
+    (
+        "SqlDataset",
+        Verdict::Dangerous,
+        "opens a database file and runs a query",
+    ),
+    (
+        "ExperimentalSqlDataset",
+        Verdict::Dangerous,
+        "opens a database file and runs a query",
+    ),
+    ("LoadDataset", Verdict::Dangerous, READS),
+    ("SnapshotChunkDataset", Verdict::Dangerous, READS),
+    ("SnapshotDatasetReader", Verdict::Dangerous, READS),
+    ("ListSnapshotChunksDataset", Verdict::Dangerous, READS),
+    ("RecordInput", Verdict::Dangerous, READS),
+    ("WholeFileReader", Verdict::Dangerous, READS),
+    ("WholeFileReaderV2", Verdict::Dangerous, READS),
+    ("TFRecordReader", Verdict::Dangerous, READS),
+    ("TFRecordReaderV2", Verdict::Dangerous, READS),
+    ("TextLineReader", Verdict::Dangerous, READS),
+    ("TextLineReaderV2", Verdict::Dangerous, READS),
+    ("FixedLengthRecordReader", Verdict::Dangerous, READS),
+    ("FixedLengthRecordReaderV2", Verdict::Dangerous, READS),
+    ("IdentityReader", Verdict::Dangerous, READS),
+    ("IdentityReaderV2", Verdict::Dangerous, READS),
+    ("LMDBReader", Verdict::Dangerous, READS),
+    ("ReaderRead", Verdict::Dangerous, READS),
+    ("ReaderReadV2", Verdict::Dangerous, READS),
+    ("ReaderReadUpTo", Verdict::Dangerous, READS),
+    ("ReaderReadUpToV2", Verdict::Dangerous, READS),
+    ("ReaderRestoreState", Verdict::Dangerous, READS),
+    ("ReaderRestoreStateV2", Verdict::Dangerous, READS),
+    ("WriteFile", Verdict::Dangerous, WRITES),
+    ("Save", Verdict::Dangerous, WRITES),
+    ("SaveSlices", Verdict::Dangerous, WRITES),
+    ("DumpTensor", Verdict::Dangerous, WRITES),
+    ("CalibrationStatisticsSaver", Verdict::Dangerous, WRITES),
+    ("CacheDataset", Verdict::Dangerous, WRITES),
+    ("CacheDatasetV2", Verdict::Dangerous, WRITES),
+    ("SaveDataset", Verdict::Dangerous, WRITES),
+    ("SaveDatasetV2", Verdict::Dangerous, WRITES),
+    ("SnapshotDataset", Verdict::Dangerous, WRITES),
+    ("SnapshotDatasetV2", Verdict::Dangerous, WRITES),
+    ("DatasetToTFRecord", Verdict::Dangerous, WRITES),
+    ("ExperimentalDatasetToTFRecord", Verdict::Dangerous, WRITES),
+    ("CreateSummaryFileWriter", Verdict::Dangerous, WRITES),
+    ("CreateSummaryDbWriter", Verdict::Dangerous, WRITES),
+    (
+        "FileSystemSetConfiguration",
+        Verdict::Dangerous,
+        "changes how TensorFlow reaches file systems (endpoints, credentials)",
+    ),
+    ("PyFunc", Verdict::Dangerous, PYTHON),
+    ("PyFuncStateless", Verdict::Dangerous, PYTHON),
+    ("EagerPyFunc", Verdict::Dangerous, PYTHON),
+    ("XlaCustomCall", Verdict::Suspicious, PROGRAM),
+    ("XlaCustomCallV2", Verdict::Suspicious, PROGRAM),
+    ("XlaHostCompute", Verdict::Suspicious, PROGRAM),
+    ("_XlaHostComputeMlir", Verdict::Suspicious, PROGRAM),
+    ("Abort", Verdict::Suspicious, "ends the process"),
+    ("RpcClient", Verdict::Dangerous, NETWORK),
+    ("RpcServer", Verdict::Dangerous, NETWORK),
+    ("RpcCall", Verdict::Dangerous, NETWORK),
+    ("RpcServerRegister", Verdict::Dangerous, NETWORK),
+    ("RpcServerStart", Verdict::Dangerous, NETWORK),
+    ("DataServiceDataset", Verdict::Dangerous, NETWORK),
+    ("DataServiceDatasetV2", Verdict::Dangerous, NETWORK),
+    ("DataServiceDatasetV3", Verdict::Dangerous, NETWORK),
+    ("DataServiceDatasetV4", Verdict::Dangerous, NETWORK),
+    ("RegisterDataset", Verdict::Dangerous, NETWORK),
+    ("RegisterDatasetV2", Verdict::Dangerous, NETWORK),
+    ("DistributedSave", Verdict::Dangerous, NETWORK),
+    ("RemoteCall", Verdict::Dangerous, NETWORK),
+    (
+        "DebugIdentity",
+        Verdict::Dangerous,
+        "sends or writes tensors to debug URLs",
+    ),
+    (
+        "DebugIdentityV2",
+        Verdict::Dangerous,
+        "sends or writes tensors to debug URLs",
+    ),
+    (
+        "DebugIdentityV3",
+        Verdict::Dangerous,
+        "sends or writes tensors to debug URLs",
+    ),
+    (
+        "DebugNanCount",
+        Verdict::Dangerous,
+        "sends or writes tensors to debug URLs",
+    ),
+    (
+        "DebugNumericSummary",
+        Verdict::Dangerous,
+        "sends or writes tensors to debug URLs",
+    ),
+    ("Send", Verdict::Suspicious, PEERS),
+    ("Recv", Verdict::Suspicious, PEERS),
+    ("_Send", Verdict::Suspicious, PEERS),
+    ("_Recv", Verdict::Suspicious, PEERS),
+    ("_HostSend", Verdict::Suspicious, PEERS),
+    ("_HostRecv", Verdict::Suspicious, PEERS),
+    ("ConfigureDistributedTPU", Verdict::Suspicious, PEERS),
+    (
+        "ConfigureAndInitializeGlobalTPU",
+        Verdict::Suspicious,
+        PEERS,
+    ),
+    ("ShutdownDistributedTPU", Verdict::Suspicious, PEERS),
+    ("ShutdownTPUSystem", Verdict::Suspicious, PEERS),
+];
+
+/// The saver's ops, accepted inside the saver's own functions and scope.
+const CHECKPOINT_OPS: &[&str] = &["SaveV2", "RestoreV2", "MergeV2Checkpoints"];
+
+fn effect(op: &str) -> Option<(Verdict, &'static str)> {
+    if op.starts_with("Collective") || op.starts_with("Nccl") || op.starts_with("_Nccl") {
+        return Some((Verdict::Suspicious, PEERS));
+    }
+    EFFECT_OPS
+        .iter()
+        .find(|(name, _, _)| *name == op)
+        .map(|(_, v, what)| (*v, *what))
+}
+
+/// A SavedModel: `saved_model_schema_version` (1) and meta graphs (2), each of which parses
+/// and holds a graph (2) or meta info (1).
+pub fn looks_like_saved_model(data: &[u8]) -> bool {
+    data.first() == Some(&0x08)
+        && fields(data).is_some_and(|f| {
+            let mut graphs = 0;
+            for x in &f {
+                match x {
+                    Field::Varint(1) => {}
+                    Field::Bytes(2, meta) => match fields(meta) {
+                        Some(m) if m.iter().any(|g| matches!(g, Field::Bytes(1 | 2, _))) => {
+                            graphs += 1
+                        }
+                        _ => return false,
+                    },
+                    _ => return false,
+                }
+            }
+            graphs > 0
+        })
+}
+
+/// A frozen GraphDef: nodes (1), a function library (2), versions (4); the first node has a
+/// name and an op that reads like an op name.
+pub fn looks_like_graph_def(data: &[u8]) -> bool {
+    if data.first() != Some(&0x0a) {
+        return false;
+    }
+    let Some(f) = fields(data) else { return false };
+    if !f
+        .iter()
+        .all(|x| matches!(x, Field::Bytes(1 | 2 | 4, _) | Field::Varint(3)))
+    {
+        return false;
+    }
+    let Some(Field::Bytes(1, node)) = f.first() else {
+        return false;
+    };
+    let Some(node) = fields(node) else {
+        return false;
+    };
+    let op = text_field(&node, 2).unwrap_or_default();
+    text_field(&node, 1).is_some()
+        && !op.is_empty()
+        && op.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A SavedModel fingerprint (`fingerprint.pb`): five hashes (fields 1–5, varints), a
+/// version message (6) and a UUID (7, text).
+pub fn looks_like_fingerprint(data: &[u8]) -> bool {
+    data.first() == Some(&0x08)
+        && data.len() < 256
+        && fields(data).is_some_and(|f| {
+            f.iter()
+                .filter(|x| matches!(x, Field::Varint(1..=5)))
+                .count()
+                >= 3
+                && f.iter()
+                    .all(|x| matches!(x, Field::Varint(1..=5) | Field::Bytes(6 | 7, _)))
+        })
+}
+
+/// A TensorFlow checkpoint index (`variables.index`, `model.ckpt.index`): an SSTable whose
+/// 48-byte footer ends with the table magic 0xdb4775248b80fb57.
+pub fn looks_like_checkpoint_index(data: &[u8]) -> bool {
+    data.len() >= 48 && data.ends_with(&0xdb47_7524_8b80_fb57u64.to_le_bytes())
+}
+
+/// Where an op sits: the graph itself, or a function of the library.
+struct Place<'a> {
+    function: Option<&'a str>,
+}
+
+impl Place<'_> {
+    fn describe(&self) -> String {
+        match self.function {
+            Some(f) => format!("function {f}"),
+            None => "the graph".to_string(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Walk {
+    /// (op, where) → node name, count.
+    ops: BTreeMap<(String, String), (String, usize, Verdict, String)>,
+    functions: HashSet<String>,
+    custom: BTreeMap<String, usize>,
+}
+
+pub fn scan_saved_model(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    let mut walk = Walk::default();
+    let mut graphs = Vec::new();
+    for f in fields(data).unwrap_or_default() {
+        if let Field::Bytes(2, meta) = f {
+            for g in fields(meta).unwrap_or_default() {
+                if let Field::Bytes(2, graph) = g {
+                    graphs.push(graph);
+                }
+            }
+        }
+    }
+    for g in &graphs {
+        collect_functions(g, &mut walk);
+    }
+    for g in graphs {
+        walk_graph(g, &mut walk);
+    }
+    report(ctx, walk, at);
+}
+
+pub fn scan_graph_def(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    let mut walk = Walk::default();
+    collect_functions(data, &mut walk);
+    walk_graph(data, &mut walk);
+    report(ctx, walk, at);
+}
+
+fn collect_functions(graph: &[u8], walk: &mut Walk) {
+    for f in fields(graph).unwrap_or_default() {
+        if let Field::Bytes(2, library) = f {
+            for l in fields(library).unwrap_or_default() {
+                if let Field::Bytes(1, function) = l {
+                    let signature = fields(function).unwrap_or_default();
+                    let name = signature.iter().find_map(|s| match s {
+                        Field::Bytes(1, sig) => fields(sig).and_then(|s| text_field(&s, 1)),
+                        _ => None,
+                    });
+                    if let Some(name) = name {
+                        walk.functions.insert(name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn walk_graph(graph: &[u8], walk: &mut Walk) {
+    for f in fields(graph).unwrap_or_default() {
+        match f {
+            Field::Bytes(1, node) => walk_node(node, &Place { function: None }, walk),
+            Field::Bytes(2, library) => {
+                for l in fields(library).unwrap_or_default() {
+                    let Field::Bytes(1, function) = l else {
+                        continue;
+                    };
+                    let parts = fields(function).unwrap_or_default();
+                    let name = parts
+                        .iter()
+                        .find_map(|s| match s {
+                            Field::Bytes(1, sig) => fields(sig).and_then(|s| text_field(&s, 1)),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    for p in &parts {
+                        if let Field::Bytes(3, node) = p {
+                            walk_node(
+                                node,
+                                &Place {
+                                    function: Some(&name),
+                                },
+                                walk,
+                            );
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The string value of a node's attribute (`attr` map entry 5: key 1, AttrValue 2 with `s` 2).
+fn string_attr(node: &[Field<'_>], key: &str) -> Option<String> {
+    node.iter().find_map(|f| match f {
+        Field::Bytes(5, entry) => {
+            let kv = fields(entry)?;
+            if text_field(&kv, 1).as_deref() != Some(key) {
+                return None;
+            }
+            kv.iter().find_map(|x| match x {
+                Field::Bytes(2, value) => fields(value).and_then(|v| text_field(&v, 2)),
+                _ => None,
+            })
+        }
+        _ => None,
+    })
+}
+
+fn saver_place(place: &Place<'_>, node_name: &str) -> bool {
+    match place.function {
+        Some(f) => f.contains("_traced_save") || f.contains("_traced_restore"),
+        None => {
+            let scope = node_name.split('/').next().unwrap_or("");
+            scope == "save"
+                || scope
+                    .strip_prefix("save_")
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        }
+    }
+}
+
+fn walk_node(node: &[u8], place: &Place<'_>, walk: &mut Walk) {
+    let Some(parts) = fields(node) else { return };
+    let name = text_field(&parts, 1).unwrap_or_default();
+    let Some(op) = text_field(&parts, 2) else {
+        return;
+    };
+    let judged = if CHECKPOINT_OPS.contains(&op.as_str()) {
+        (!saver_place(place, &name)).then_some((
+            Verdict::Dangerous,
+            "reads or writes a checkpoint outside the saver's own functions".to_string(),
+        ))
+    } else if op == "PrintV2" {
+        string_attr(&parts, "output_stream")
+            .filter(|s| s.starts_with("file"))
+            .map(|s| {
+                (
+                    Verdict::Dangerous,
+                    format!("prints to {s:?} (writes a file)"),
+                )
+            })
+    } else {
+        effect(&op).map(|(v, what)| (v, what.to_string()))
+    };
+    if let Some((verdict, what)) = judged {
+        walk.ops
+            .entry((op.clone(), place.describe()))
+            .and_modify(|e| e.1 += 1)
+            .or_insert((name, 1, verdict, what));
+    } else if !registry().contains(op.as_str()) && !walk.functions.contains(&op) {
+        *walk.custom.entry(op).or_default() += 1;
+    }
+}
+
+fn report(ctx: &mut Ctx, walk: Walk, at: &Location) {
+    for ((op, place), (node, count, verdict, what)) in walk.ops {
+        let times = if count > 1 {
+            format!(" ({count} nodes)")
+        } else {
+            String::new()
+        };
+        ctx.findings.push(ScanFinding::new(
+            RuleId::TensorflowEffectOp,
+            verdict,
+            at,
+            format!("{op} in {place} (node {node:?}{times}) {what} when the graph runs"),
+        ));
+    }
+    for (op, count) in walk.custom {
+        ctx.findings.push(ScanFinding::new(
+            RuleId::TensorflowCustomOp,
+            Verdict::Suspicious,
+            at,
+            format!("op {op:?} ({count} nodes) is not in TensorFlow's op registry nor a function of the graph's library: it runs only through a native library loaded with tf.load_op_library"),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_registered_ops() {
+        for (op, _, _) in EFFECT_OPS {
+            assert!(registry().contains(op), "{op} is not in tf_ops.txt");
+        }
+        for op in CHECKPOINT_OPS {
+            assert!(registry().contains(op), "{op}");
+        }
+    }
+}

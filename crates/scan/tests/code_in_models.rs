@@ -1,0 +1,277 @@
+//! Code inside models that is not a pickle: TorchScript sources and TensorFlow graphs, judged
+//! operator by operator; and the TensorFlow SavedModel and CatBoost formats, which were
+//! "unsupported format" errors before. Fixtures made by torch 2.15, tensorflow-cpu 2.21,
+//! Keras 3.15 and CatBoost 1.2.10: see `tests/fixtures/real/README.md`.
+
+use std::path::PathBuf;
+
+use aisec_scan::craft::ZipWriter;
+use aisec_scan::scanner::{scan_bytes, scan_path, ScanOptions};
+use aisec_scan::sniff::Format;
+use aisec_scan::{FileKind, FileReport, Verdict};
+
+fn real(name: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "{}/tests/fixtures/real/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+}
+
+fn scan_file(name: &str) -> FileReport {
+    let data = std::fs::read(real(name)).unwrap();
+    scan_bytes(name, &data, &ScanOptions::default())
+}
+
+fn rules(r: &FileReport) -> Vec<(&'static str, Verdict, String)> {
+    r.findings
+        .iter()
+        .map(|f| (f.rule, f.verdict, f.message.clone()))
+        .collect()
+}
+
+#[test]
+fn scripted_and_traced_torchscript_scans_clean() {
+    for name in ["torchscript.pt", "torchscript_traced.pt"] {
+        let r = scan_file(name);
+        assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+        assert_eq!(r.verdict, Verdict::Safe, "{name}: {:#?}", r.findings);
+    }
+}
+
+#[test]
+fn torchscript_that_reads_and_writes_files_is_dangerous() {
+    let r = scan_file("torchscript_file_ops.pt");
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    let found = rules(&r);
+    for op in ["aten::from_file", "aten::save"] {
+        assert!(
+            found.iter().any(|(id, v, m)| *id == "AISEC-TS-001"
+                && *v == Verdict::Dangerous
+                && m.contains(op)),
+            "{op}: {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn torchscript_custom_operator_is_suspicious() {
+    let r = scan_file("torchscript_custom_op.pt");
+    assert_eq!(r.verdict, Verdict::Suspicious, "{:#?}", r.findings);
+    assert!(rules(&r)
+        .iter()
+        .any(|(id, _, m)| *id == "AISEC-TS-002" && m.contains("aisec_fixture::boom")));
+}
+
+/// A TorchScript archive written by hand: what the loader compiles is whatever the attacker
+/// put under `code/`, so spellings the exporter never writes count too.
+fn torchscript_with(code: &str) -> FileReport {
+    let pickle = aisec_scan::craft::PickleWriter::new()
+        .proto(2)
+        .empty_dict()
+        .stop()
+        .finish();
+    let zip = ZipWriter::new()
+        .file("m/data.pkl", &pickle)
+        .file("m/constants.pkl", &pickle)
+        .file("m/code/__torch__.py", code.as_bytes())
+        .file("m/version", b"3\n")
+        .finish();
+    scan_bytes("m.pt", &zip, &ScanOptions::default())
+}
+
+#[test]
+fn hand_written_torchscript_spellings_are_caught() {
+    let header = "class M(Module):\n  def forward(self: __torch__.M, x: Tensor) -> Tensor:\n";
+    for (body, verdict, needle) in [
+        (
+            "    _0 = getattr(torch, \"save\")\n    return x\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    return ops.aten.from_file(\"/etc/passwd\", True, 4)\n",
+            Verdict::Dangerous,
+            "aten::from_file",
+        ),
+        (
+            "    t = torch .\n      save(x, \"/tmp/p\")\n    return x\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    f = torch\n    return x\n",
+            Verdict::Unknown,
+            "used as a value",
+        ),
+        (
+            "    s = torch.classes.evil.Shell()\n    return x\n",
+            Verdict::Suspicious,
+            "custom class",
+        ),
+        (
+            "    return torch.definitely_not_an_op(x)\n",
+            Verdict::Unknown,
+            "not an operator",
+        ),
+        (
+            "    return ops.c10d.broadcast_(x)\n",
+            Verdict::Suspicious,
+            "other processes",
+        ),
+    ] {
+        let r = torchscript_with(&format!("{header}{body}"));
+        assert_eq!(r.verdict, verdict, "{body}: {:#?}", r.findings);
+        assert!(
+            r.findings.iter().any(|f| f.message.contains(needle)),
+            "{body}: {:#?}",
+            r.findings
+        );
+    }
+    // Names inside strings and comments, and methods of objects, are not references.
+    let quiet = torchscript_with(&format!(
+        "{header}    # torch.save(x, 'p')\n    y = \"torch.from_file\"\n    return (x).save_like(torch.add(x, x))\n"
+    ));
+    assert_eq!(quiet.verdict, Verdict::Safe, "{:#?}", quiet.findings);
+}
+
+#[test]
+fn python_files_outside_a_torchscript_archive_are_not_judged_as_torchscript() {
+    let zip = ZipWriter::new()
+        .file(
+            "repo/code/tool.py",
+            b"import torch\ntorch.save(x, 'out.pt')\n",
+        )
+        .finish();
+    let r = scan_bytes("src.zip", &zip, &ScanOptions::default());
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+}
+
+fn folder(name: &str) -> Vec<FileReport> {
+    scan_path(&[real(name)], &ScanOptions::default(), &|_, _, _| {}).files
+}
+
+#[test]
+fn tensorflow_savedmodels_scan_as_one_model_with_their_variables() {
+    for name in ["tf_savedmodel", "keras_export_savedmodel"] {
+        let files = folder(name);
+        assert_eq!(files.len(), 4, "{name}");
+        for f in &files {
+            assert!(f.errors.is_empty(), "{}: {:?}", f.path, f.errors);
+            assert_eq!(f.verdict, Verdict::Safe, "{}: {:#?}", f.path, f.findings);
+            assert_ne!(f.kind, FileKind::NotAModel, "{}", f.path);
+        }
+        let format_of = |suffix: &str| {
+            files
+                .iter()
+                .find(|f| f.path.ends_with(suffix))
+                .map(|f| f.format)
+                .unwrap()
+        };
+        assert_eq!(format_of("saved_model.pb"), Format::TfSavedModel);
+        assert_eq!(format_of("fingerprint.pb"), Format::TfFingerprint);
+        assert_eq!(format_of("variables.index"), Format::TfCheckpointIndex);
+        let shard = files
+            .iter()
+            .find(|f| f.path.ends_with("variables.data-00000-of-00001"))
+            .unwrap();
+        assert_eq!(shard.kind, FileKind::TensorData);
+        assert!(shard
+            .data_of
+            .as_deref()
+            .unwrap()
+            .ends_with("variables.index"));
+    }
+}
+
+#[test]
+fn a_checkpoint_shard_without_its_index_fails_closed() {
+    let r = scan_file("tf_savedmodel/variables/variables.data-00000-of-00001");
+    assert!(!r.errors.is_empty());
+}
+
+#[test]
+fn savedmodels_whose_functions_touch_files_are_dangerous() {
+    for (name, op) in [
+        ("tf_savedmodel_readfile", "ReadFile"),
+        ("tf_savedmodel_writefile", "WriteFile"),
+        ("tf_savedmodel_print_file", "PrintV2"),
+    ] {
+        let r = scan_file(&format!("{name}/saved_model.pb"));
+        assert_eq!(r.verdict, Verdict::Dangerous, "{name}");
+        assert!(
+            rules(&r)
+                .iter()
+                .any(|(id, _, m)| *id == "AISEC-TF-001" && m.starts_with(op)),
+            "{name}: {:#?}",
+            r.findings
+        );
+        // Only the planted op: the saver's own SaveV2/RestoreV2 stay accepted.
+        assert_eq!(r.findings.len(), 1, "{name}: {:#?}", r.findings);
+    }
+}
+
+/// A GraphDef with one node per (name, op), as protobuf bytes.
+fn graph_def(nodes: &[(&str, &str)]) -> Vec<u8> {
+    fn field(n: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![(n << 3) | 2];
+        let mut len = bytes.len();
+        loop {
+            let b = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend_from_slice(bytes);
+        out
+    }
+    let mut out = Vec::new();
+    for (name, op) in nodes {
+        let mut node = field(1, name.as_bytes());
+        node.extend(field(2, op.as_bytes()));
+        out.extend(field(1, &node));
+    }
+    out
+}
+
+#[test]
+fn frozen_graphs_are_judged_by_their_ops() {
+    let options = ScanOptions::default();
+    let benign = graph_def(&[("x", "Placeholder"), ("w", "Const"), ("y", "MatMul")]);
+    let r = scan_bytes("frozen.pb", &benign, &options);
+    assert_eq!(r.format, Format::TfGraphDef);
+    assert!(r.errors.is_empty() && r.findings.is_empty(), "{r:#?}");
+    // TF1's saver lives in the graph under save/: accepted there, dangerous elsewhere.
+    let saver = graph_def(&[("save/RestoreV2", "RestoreV2"), ("y", "MatMul")]);
+    assert_eq!(scan_bytes("g.pb", &saver, &options).verdict, Verdict::Safe);
+    let restore_elsewhere = graph_def(&[("sneaky/RestoreV2", "RestoreV2")]);
+    assert_eq!(
+        scan_bytes("g.pb", &restore_elsewhere, &options).verdict,
+        Verdict::Dangerous
+    );
+    let py = graph_def(&[("f", "PyFunc")]);
+    assert_eq!(
+        scan_bytes("g.pb", &py, &options).verdict,
+        Verdict::Dangerous
+    );
+    let custom = graph_def(&[("c", "MyCustomKernelOp")]);
+    let r = scan_bytes("g.pb", &custom, &options);
+    assert_eq!(r.verdict, Verdict::Suspicious);
+    assert_eq!(r.findings[0].rule, "AISEC-TF-002");
+}
+
+#[test]
+fn catboost_models_are_recognised() {
+    let r = scan_file("catboost_model.cbm");
+    assert_eq!(r.format, Format::CatBoost);
+    assert!(r.errors.is_empty() && r.findings.is_empty());
+    assert_eq!(r.kind, FileKind::Model);
+    // A length past the end is not a CatBoost model.
+    let mut cut = std::fs::read(real("catboost_model.cbm")).unwrap();
+    cut.truncate(100);
+    assert!(!scan_bytes("cut.cbm", &cut, &ScanOptions::default())
+        .errors
+        .is_empty());
+}
