@@ -27,8 +27,13 @@ the scanner fails closed, so an error is never reported as clean.";
 pub struct ScanArgs {
     /// Files and directories (walked recursively). Formats are recognised by content, not by
     /// file name: pickle (protocols 0–5, also inside PyTorch zips and legacy tars, joblib),
-    /// zip/.npz/.keras, tar, 7z, gzip, bz2, xz, zlib, zstd, npy, safetensors, ONNX, Keras HDF5,
-    /// GGUF. A string or bytes value inside a pickle that holds another pickle is scanned too.
+    /// zip/.npz/.keras/.pt2, tar, 7z, gzip, bz2, xz, lzma, zlib, zstd, npy, safetensors, ONNX
+    /// (with its external data), Keras HDF5, GGUF (chat templates too), TorchScript (the
+    /// operators its code calls), TensorFlow SavedModel and frozen graphs (the ops of every
+    /// function) with their checkpoints, XGBoost UBJSON/JSON, LightGBM text, CatBoost,
+    /// SentencePiece. A string or bytes value inside a pickle that holds another pickle is
+    /// scanned too. In a folder, files that are plainly text (README, licence, JSON config) are
+    /// listed as not models.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Fail (exit 1) on unknown names that are only referenced, not called, too. Without it,

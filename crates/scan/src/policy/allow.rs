@@ -175,6 +175,11 @@ pub const ALLOW: &[(&str, &str, &str)] = &[
     ),
     ("torch._utils", "_rebuild_nested_tensor", "nested tensor"),
     (
+        "torch._utils",
+        "_rebuild_device_tensor_from_cpu_tensor",
+        "tensor moved to its device (on weights_only's list)",
+    ),
+    (
         "torch._tensor",
         "_rebuild_from_type_v2",
         "tensor subclass rebuild; the subclass is an import checked on its own",

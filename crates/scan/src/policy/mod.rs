@@ -125,6 +125,12 @@ impl Policy {
                 reason: (*why).to_string(),
             };
         }
+        if legacy_tensor_type(module, name) {
+            return Classification {
+                verdict: Verdict::Safe,
+                reason: "legacy typed tensor or storage class (on torch.load(weights_only=True)'s own list)".into(),
+            };
+        }
         if let Some(category) = builtin_deny(module, name) {
             return Classification {
                 verdict: Verdict::Dangerous,
@@ -157,6 +163,39 @@ impl Policy {
             reason: format!("not on the allowlist: importing it runs its module's code and calling it can do anything; after review, allow it with --allow {qualified}"),
         }
     }
+}
+
+/// `torch.cuda.FloatTensor`, `torch.cuda.sparse.LongTensor`, `torch.sparse.HalfTensor` …:
+/// the legacy typed classes that `torch.load(weights_only=True)` accepts (checked by
+/// `bench/torch_weights_only_diff.py`), inside modules that are otherwise denied (`torch.cuda`).
+fn legacy_tensor_type(module: &str, name: &str) -> bool {
+    const ELEMENTS: &[&str] = &[
+        "BFloat16",
+        "Bool",
+        "Byte",
+        "Char",
+        "ComplexDouble",
+        "ComplexFloat",
+        "Double",
+        "Float",
+        "Half",
+        "Int",
+        "Long",
+        "Short",
+    ];
+    let (element, storage) = if let Some(e) = name.strip_suffix("Storage") {
+        (e, true)
+    } else if let Some(e) = name.strip_suffix("Tensor") {
+        (e, false)
+    } else {
+        return false;
+    };
+    ELEMENTS.contains(&element)
+        && match module {
+            "torch.cuda" => true,
+            "torch.cuda.sparse" | "torch.sparse" => !storage,
+            _ => false,
+        }
 }
 
 /// A class (or Cython's unpickle helper) of an allowed family; never a dotted name, which
@@ -212,6 +251,31 @@ fn builtin_deny(module: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weights_only_typed_classes_are_allowed_inside_denied_torch_cuda() {
+        let p = Policy::new();
+        for (m, n) in [
+            ("torch.cuda", "FloatTensor"),
+            ("torch.cuda", "BFloat16Storage"),
+            ("torch.cuda.sparse", "LongTensor"),
+            ("torch.sparse", "HalfTensor"),
+        ] {
+            assert_eq!(p.classify(m, n).verdict, Verdict::Safe, "{m}.{n}");
+        }
+        assert_eq!(
+            p.classify("torch.cuda", "set_device").verdict,
+            Verdict::Dangerous
+        );
+        assert_eq!(
+            p.classify("torch.cuda", "EvilTensor").verdict,
+            Verdict::Dangerous
+        );
+        assert_ne!(
+            p.classify("torch.sparse", "FloatStorage").verdict,
+            Verdict::Safe
+        );
+    }
 
     #[test]
     fn three_verdicts() {
