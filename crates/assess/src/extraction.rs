@@ -31,24 +31,24 @@ pub fn extraction_finding(
     kb: &KnowledgeBase,
     subject: &str,
 ) -> Finding {
-    let m = |k: Metric| outcome.metrics.get(k).unwrap_or(0.0);
-    let fidelity = m(Metric::Fidelity);
+    let fidelity = outcome.metrics.get(Metric::Fidelity);
     let severity = match fidelity {
-        f if f >= 0.9 => Severity::High,
-        f if f >= 0.7 => Severity::Medium,
-        _ => Severity::Low,
+        Some(f) if f >= 0.9 => Severity::High,
+        Some(f) if f >= 0.7 => Severity::Medium,
+        Some(_) => Severity::Low,
+        None => Severity::Info,
     };
-    let verb = if fidelity >= 0.7 {
-        "copies"
-    } else {
-        "fails to copy"
+    let verb = match fidelity {
+        Some(f) if f >= 0.7 => "copies",
+        Some(_) => "fails to copy",
+        None => "was run against",
     };
     let mut title = format!(
-        "{} {verb} {subject}: the substitute agrees with it on {:.1}% of held-out inputs ({:.1}% of uniform random inputs) after {} queries ({})",
+        "{} {verb} {subject}: the substitute agrees with it on {} of held-out inputs ({} of uniform random inputs) after {} queries ({})",
         outcome.name,
-        100.0 * fidelity,
-        100.0 * m(Metric::FidelityUniform),
-        m(Metric::QueriesTotal),
+        outcome.metrics.pct(Metric::Fidelity),
+        outcome.metrics.pct(Metric::FidelityUniform),
+        outcome.metrics.fixed(Metric::QueriesTotal, 0),
         output_words(outcome),
     );
     let mut atlas: Vec<AtlasRef> = outcome

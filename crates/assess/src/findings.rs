@@ -79,11 +79,15 @@ pub fn describe_config(config: &serde_json::Value) -> String {
         parts.push(format!("≤{queries} queries per input"));
     }
     match &config["clip"] {
-        serde_json::Value::Array(r) if r.len() == 2 => parts.push(format!(
-            "clipped to [{}, {}]",
-            trim_float(r[0].as_f64().unwrap_or(0.0)),
-            trim_float(r[1].as_f64().unwrap_or(0.0))
-        )),
+        serde_json::Value::Array(r) if r.len() == 2 => {
+            if let (Some(lo), Some(hi)) = (r[0].as_f64(), r[1].as_f64()) {
+                parts.push(format!(
+                    "clipped to [{}, {}]",
+                    trim_float(lo),
+                    trim_float(hi)
+                ));
+            }
+        }
         serde_json::Value::String(s) if s == "none" => {
             parts.push("not clipped (no input range known; --clip LO,HI sets one)".into())
         }
@@ -192,7 +196,7 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
     let success = outcome.metrics.get(Metric::AttackSuccessRate);
     let short = outcome.name.trim_start_matches("evasion.").to_uppercase();
     let config = describe_config(&outcome.config);
-    let clean = outcome.metrics.get(Metric::CleanAccuracy).unwrap_or(0.0);
+    let clean = outcome.metrics.pct(Metric::CleanAccuracy);
     let fooled = outcome.examples.iter().filter(|e| e.success).count();
     let q = &outcome.queries;
     let (title, severity) = if q.inputs_not_evaluated > 0 {
@@ -210,7 +214,10 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
             if fooled == 0 {
                 Severity::Info
             } else {
-                severity_of_success(success.unwrap_or(0.0))
+                // Without the rate, the count fooled of the inputs attacked is the figure.
+                severity_of_success(
+                    success.unwrap_or(fooled as f64 / outcome.examples.len().max(1) as f64),
+                )
             },
         )
     } else if let Some(profile) = norm_profile(outcome) {
@@ -225,8 +232,8 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
             .flatten()
             .map(|p| {
                 format!(
-                    "{:.1}% at {norm} ≤ {}",
-                    100.0 * p["robust_accuracy"].as_f64().unwrap_or(0.0),
+                    "{} at {norm} ≤ {}",
+                    aisec_core::pct(p["robust_accuracy"].as_f64()),
                     p["norm_at_most"]
                 )
             })
@@ -237,31 +244,25 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
             .map_or("n/a".to_string(), |m| format!("{m:.3}"));
         (
             format!(
-                "{short} ({config}) finds a wrong answer for {fooled} of {} correctly classified inputs of {subject} with median {norm} {median} (no ε bound, so no verdict): robust accuracy {} (clean {:.1}%)",
+                "{short} ({config}) finds a wrong answer for {fooled} of {} correctly classified inputs of {subject} with median {norm} {median} (no ε bound, so no verdict): robust accuracy {} (clean {clean})",
                 outcome.examples.iter().filter(|e| e.clean_prediction == e.label).count(),
                 at.join(", "),
-                100.0 * clean
             ),
             Severity::Info,
         )
     } else {
-        let success = success.unwrap_or(0.0);
-        let verb = if success > 0.05 {
-            "evades"
-        } else {
-            "does not evade"
+        let verb = match success {
+            Some(s) if s > 0.05 => "evades",
+            Some(_) => "does not evade",
+            None => "was run against",
         };
-        let robust = outcome
-            .metrics
-            .get(Metric::RobustAccuracy)
-            .map_or("n/a".to_string(), |r| format!("{:.1}%", 100.0 * r));
+        let robust = outcome.metrics.pct(Metric::RobustAccuracy);
         (
             format!(
-                "{short} ({config}) {verb} {subject}: robust accuracy {robust} (clean {:.1}%), success rate {:.1}%",
-                100.0 * clean,
-                100.0 * success
+                "{short} ({config}) {verb} {subject}: robust accuracy {robust} (clean {clean}), success rate {}",
+                aisec_core::pct(success)
             ),
-            severity_of_success(success),
+            success.map_or(Severity::Info, severity_of_success),
         )
     };
     let atlas = outcome
@@ -348,6 +349,35 @@ pub fn evasion_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_rate_reads_not_measured_and_judges_nothing() {
+        let kb = KnowledgeBase::embedded().unwrap();
+        let mut outcome = aisec_attacks::AttackOutcome {
+            name: "evasion.fgsm".into(),
+            atlas: vec!["AML.T0043.000".into()],
+            config: serde_json::json!({"eps": 0.1}),
+            observations: None,
+            seed: 0,
+            metrics: aisec_core::Metrics::default(),
+            queries: aisec_attacks::QueryUse::default(),
+            adversarial: Vec::new(),
+            examples: Vec::new(),
+        };
+        let f = evasion_finding(&outcome, &kb, "the model");
+        assert!(f.title.contains("was run against"), "{}", f.title);
+        assert!(f.title.contains("clean not measured"), "{}", f.title);
+        assert!(f.title.contains("success rate not measured"), "{}", f.title);
+        assert!(!f.title.contains("0.0%"), "{}", f.title);
+        assert_eq!(f.severity, Severity::Info);
+        outcome
+            .metrics
+            .insert(aisec_core::Metric::AttackSuccessRate, 0.0)
+            .unwrap();
+        let f = evasion_finding(&outcome, &kb, "the model");
+        assert!(f.title.contains("does not evade"), "{}", f.title);
+        assert!(f.title.contains("success rate 0.0%"), "{}", f.title);
+    }
 
     #[test]
     fn configured_numbers_read_as_written_and_the_config_says_everything() {

@@ -402,10 +402,12 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
         .collect();
     let asr = outcome.poisoned_model.attack_success_rate;
     let drop = outcome.clean_model.clean_accuracy - outcome.poisoned_model.clean_accuracy;
-    let clean_asr = outcome.clean_model.attack_success_rate.unwrap_or(0.0);
+    // The clean model's rate is measured with the same trigger on the same inputs whenever
+    // the poisoned one is; without it, the whole rate is counted as the backdoor's effect.
+    let clean_asr = outcome.clean_model.attack_success_rate;
     // The backdoor's effect is what poisoning added: triggered inputs the clean model
     // already sends to the target are not the adversary's doing.
-    let effect = asr.map(|a| a - clean_asr);
+    let effect = asr.map(|a| clean_asr.map_or(a, |c| a - c));
     let severity = match effect {
         Some(e) if e >= 0.8 => Severity::Critical,
         Some(e) if e >= 0.3 => Severity::High,
@@ -416,21 +418,21 @@ pub fn report(outcome: &PoisonOutcome, kb: &KnowledgeBase) -> RunReport {
     };
     let mut finding = Finding::new(
         match asr {
-            Some(a) if a - clean_asr < 0.1 && drop < 0.05 => format!(
-                "{} poisoned examples ({:.1}% of training) show no backdoor effect: triggered inputs reach the target {:.1}% of the time, and the clean model already does so {:.1}% of the time (clean accuracy {:.1}%, clean model {:.1}%)",
+            Some(a) if effect.is_some_and(|e| e < 0.1) && drop < 0.05 => format!(
+                "{} poisoned examples ({:.1}% of training) show no backdoor effect: triggered inputs reach the target {:.1}% of the time, and the clean model already does so {} of the time (clean accuracy {:.1}%, clean model {:.1}%)",
                 outcome.poison_count,
                 100.0 * outcome.poison_count as f64 / outcome.train_size.max(1) as f64,
                 100.0 * a,
-                100.0 * clean_asr,
+                aisec_core::pct(clean_asr),
                 100.0 * outcome.poisoned_model.clean_accuracy,
                 100.0 * outcome.clean_model.clean_accuracy
             ),
             Some(a) => format!(
-                "{} poisoned examples ({:.1}% of training) give the adversary {:.1}% attack success (clean model: {:.1}%) at {:.1}% clean accuracy (clean model: {:.1}%)",
+                "{} poisoned examples ({:.1}% of training) give the adversary {:.1}% attack success (clean model: {}) at {:.1}% clean accuracy (clean model: {:.1}%)",
                 outcome.poison_count,
                 100.0 * outcome.poison_count as f64 / outcome.train_size.max(1) as f64,
                 100.0 * a,
-                100.0 * outcome.clean_model.attack_success_rate.unwrap_or(0.0),
+                aisec_core::pct(clean_asr),
                 100.0 * outcome.poisoned_model.clean_accuracy,
                 100.0 * outcome.clean_model.clean_accuracy
             ),

@@ -44,8 +44,11 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
                 .flatten()
                 .map(|a| {
                     format!(
-                        "{:.2}% at {norm} ≤ {}",
-                        100.0 * a["robust_accuracy"].as_f64().unwrap_or(0.0),
+                        "{} at {norm} ≤ {}",
+                        a["robust_accuracy"].as_f64().map_or_else(
+                            || aisec_core::NOT_MEASURED.to_string(),
+                            |r| format!("{:.2}%", 100.0 * r)
+                        ),
                         a["norm_at_most"]
                     )
                 })

@@ -370,8 +370,8 @@ fn text(
         if let Some((during, benign)) = &run.prada {
             match during.alert_at_query {
                 Some(at) => out.push_str(&format!(
-                    "  PRADA                alert after {at} queries (lowest W {:.3}, δ {})\n",
-                    during.w_min.unwrap_or(0.0),
+                    "  PRADA                alert after {at} queries (lowest W {}, δ {})\n",
+                    aisec_core::fixed(during.w_min, 3),
                     run.report
                         .defense
                         .as_ref()

@@ -423,9 +423,9 @@ through the aisec guard proxy (AML.M0020), per family: before → after
             obs["guard_latency_per_check"]
                 .as_object()
                 .map(|l| format!(
-                    "p50 {:.0} µs, p99 {:.0} µs",
-                    l["p50_us"].as_f64().unwrap_or(0.0),
-                    l["p99_us"].as_f64().unwrap_or(0.0)
+                    "p50 {} µs, p99 {} µs",
+                    aisec_core::fixed(l["p50_us"].as_f64(), 0),
+                    aisec_core::fixed(l["p99_us"].as_f64(), 0)
                 ))
                 .unwrap_or_else(|| "n/a".into())
         ));

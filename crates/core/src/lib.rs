@@ -13,7 +13,7 @@ pub mod rng;
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};
 pub use defense_ref::DefenseRef;
 pub use finding::{Evidence, Finding, MitigationRef, RunMeta, Severity};
-pub use metrics::{Metric, MetricError, Metrics};
+pub use metrics::{fixed, pct, Metric, MetricError, Metrics, NOT_MEASURED};
 
 /// Serialises an `f32` as the decimal it was written as (`0.1`, not `0.10000000149011612`),
 /// for configurations that users read and copy back into commands.

@@ -137,6 +137,17 @@ impl Metrics {
         self.0.is_empty()
     }
 
+    /// A fraction as a percentage with one decimal (`"37.5%"`), or `"not measured"` when the
+    /// run did not record it: a missing figure is never shown as 0%.
+    pub fn pct(&self, metric: Metric) -> String {
+        pct(self.get(metric))
+    }
+
+    /// A figure with `decimals` decimals, or `"not measured"`.
+    pub fn fixed(&self, metric: Metric, decimals: usize) -> String {
+        fixed(self.get(metric), decimals)
+    }
+
     /// Each metric and its value, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (Metric, f64)> + '_ {
         self.0
@@ -145,9 +156,35 @@ impl Metrics {
     }
 }
 
+/// The words shown for a figure a run did not record.
+pub const NOT_MEASURED: &str = "not measured";
+
+/// An optional fraction as a percentage with one decimal, or [`NOT_MEASURED`].
+pub fn pct(v: Option<f64>) -> String {
+    v.map_or_else(
+        || NOT_MEASURED.to_string(),
+        |v| format!("{:.1}%", 100.0 * v),
+    )
+}
+
+/// An optional figure with `decimals` decimals, or [`NOT_MEASURED`].
+pub fn fixed(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| NOT_MEASURED.to_string(), |v| format!("{v:.decimals$}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_figure_is_not_measured_never_zero() {
+        let mut m = Metrics::default();
+        m.insert(Metric::Auc, 0.0).unwrap();
+        assert_eq!(m.pct(Metric::Auc), "0.0%");
+        assert_eq!(m.pct(Metric::RobustAccuracy), "not measured");
+        assert_eq!(m.fixed(Metric::Auc, 3), "0.000");
+        assert_eq!(fixed(None, 2), "not measured");
+    }
 
     #[test]
     fn keys_round_trip_and_unknown_keys_fail() {

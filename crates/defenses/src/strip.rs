@@ -120,10 +120,15 @@ impl<'a> Strip<'a> {
         let mut h = entropies(model, &config, overlays, clean, seed)?;
         h.sort_by(f64::total_cmp);
         let k = ((config.frr * h.len() as f64).floor() as usize).min(h.len().saturating_sub(1));
+        let Some(&threshold) = h.get(k) else {
+            return Err(MlError::Invalid(
+                "STRIP needs clean inputs to calibrate its threshold on; none were given".into(),
+            ));
+        };
         Ok(Strip {
             config,
             overlays,
-            threshold: h.get(k).copied().unwrap_or(0.0),
+            threshold,
         })
     }
 

@@ -80,7 +80,10 @@ fn findings(
             .filter_map(|a| AtlasRef::parse(a).ok())
             .collect();
         let mut f = if t.successes > 0 {
-            let rate = t.success_rate.unwrap_or(0.0);
+            // successes > 0 implies attempts > 0, so the rate is defined even if not stored.
+            let rate = t
+                .success_rate
+                .unwrap_or(t.successes as f64 / t.attempts.max(1) as f64);
             Finding::new(
                 format!(
                     "{}: {} — {} succeeded {}",

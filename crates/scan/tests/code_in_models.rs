@@ -275,3 +275,40 @@ fn catboost_models_are_recognised() {
         .errors
         .is_empty());
 }
+
+#[test]
+fn python_source_in_torchscript_debug_info_is_expected_but_not_elsewhere() {
+    // torch.jit.save keeps the scripted modules' original source in `code/….py.debug_pkl`
+    // for error messages; torchvision's detection models quote importlib.import_module(…).
+    let source = "def _load(name):\n    return importlib.import_module(name)\n";
+    let pickle = aisec_scan::craft::PickleWriter::new()
+        .proto(2)
+        .binunicode(source)
+        .stop()
+        .finish();
+    let empty = aisec_scan::craft::PickleWriter::new()
+        .proto(2)
+        .empty_dict()
+        .stop()
+        .finish();
+    let archive = |debug_name: &str| {
+        ZipWriter::new()
+            .file("m/data.pkl", &empty)
+            .file("m/constants.pkl", &empty)
+            .file("m/code/__torch__.py", b"class M(Module):\n  pass\n")
+            .file(debug_name, &pickle)
+            .finish()
+    };
+    let r = scan_bytes(
+        "m.pt",
+        &archive("m/code/__torch__.py.debug_pkl"),
+        &ScanOptions::default(),
+    );
+    assert_eq!(r.verdict, Verdict::Safe, "{:#?}", r.findings);
+    let r = scan_bytes(
+        "m.pt",
+        &archive("m/extra/notes.pkl"),
+        &ScanOptions::default(),
+    );
+    assert_eq!(r.verdict, Verdict::Suspicious, "{:#?}", r.findings);
+}

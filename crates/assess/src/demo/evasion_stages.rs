@@ -193,12 +193,7 @@ pub(super) fn hopskipjump_stage(
             .and_then(|o| o["median_distance_by_queries"].as_array().cloned())
             .unwrap_or_default()
             .iter()
-            .map(|p| {
-                (
-                    p["queries"].as_f64().unwrap_or(0.0),
-                    p["median_distance"].as_f64().unwrap_or(0.0),
-                )
-            })
+            .filter_map(|p| Some((p["queries"].as_f64()?, p["median_distance"].as_f64()?)))
             .collect();
         hsj_curves.push(Series {
             label: format!("HopSkipJump, {label}"),

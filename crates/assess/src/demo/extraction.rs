@@ -208,17 +208,17 @@ pub fn section(stage: Option<&ExtractionStage>) -> Section {
             blocks: vec![Block::Paragraph("Not run.".into())],
         };
     };
-    let m = |o: &ExtractionOutcome, k: Metric| o.metrics.get(k).unwrap_or(0.0);
+    let m = |o: &ExtractionOutcome, k: Metric| o.metrics.pct(k);
     let mut attacks = Vec::new();
     let mut defences = Vec::new();
     for row in &stage.rows {
         let o = &row.outcome;
         attacks.push(vec![
             row.label.clone(),
-            format!("{:.0}", m(o, Metric::QueriesTotal)),
-            pct(m(o, Metric::Fidelity)),
-            pct(m(o, Metric::FidelityUniform)),
-            pct(m(o, Metric::SubstituteAccuracy)),
+            o.metrics.fixed(Metric::QueriesTotal, 0),
+            m(o, Metric::Fidelity),
+            m(o, Metric::FidelityUniform),
+            m(o, Metric::SubstituteAccuracy),
             o.transfer
                 .as_ref()
                 .map(|t| pct(t.attack_success_rate))
@@ -246,18 +246,18 @@ pub fn section(stage: Option<&ExtractionStage>) -> Section {
                 row.label.clone(),
                 format!(
                     "{} → {}",
-                    pct(m(o, Metric::Fidelity)),
-                    pct(m(after, Metric::Fidelity))
+                    m(o, Metric::Fidelity),
+                    m(after, Metric::Fidelity)
                 ),
                 format!(
                     "{} → {}",
-                    pct(m(o, Metric::FidelityUniform)),
-                    pct(m(after, Metric::FidelityUniform))
+                    m(o, Metric::FidelityUniform),
+                    m(after, Metric::FidelityUniform)
                 ),
                 format!(
                     "{} → {}",
-                    pct(m(o, Metric::CleanAccuracy)),
-                    pct(d.report.metrics.get(Metric::CleanAccuracy).unwrap_or(0.0))
+                    m(o, Metric::CleanAccuracy),
+                    d.report.metrics.pct(Metric::CleanAccuracy)
                 ),
                 detection,
             ]);

@@ -338,7 +338,7 @@ pub fn section(stage: Option<&PrivacyStage>, digits: &Dataset) -> Section {
         let points = |pick: &dyn Fn(&TradeoffRow) -> f64| -> Vec<(f64, f64)> {
             let mut v: Vec<(f64, f64)> = dp
                 .iter()
-                .map(|t| (t.epsilon.unwrap_or(0.0), pick(t)))
+                .filter_map(|t| t.epsilon.map(|e| (e, pick(t))))
                 .collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0));
             v

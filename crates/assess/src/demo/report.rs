@@ -11,11 +11,7 @@ use serde_json::{json, Value};
 use crate::demo::DemoOutcome;
 use crate::findings::describe_config;
 
-fn pct(v: f64) -> String {
-    format!("{:.1}%", 100.0 * v)
-}
-
-fn clean(outcome: &DemoOutcome, defended: bool) -> f64 {
+fn clean(outcome: &DemoOutcome, defended: bool) -> Option<f64> {
     let model = if defended {
         &outcome.defended
     } else {
@@ -26,7 +22,6 @@ fn clean(outcome: &DemoOutcome, defended: bool) -> f64 {
         .metrics
         .get("clean_accuracy")
         .and_then(Value::as_f64)
-        .unwrap_or(0.0)
 }
 
 /// `report.json`: the shared run object of kind `assessment`; the stages' own run objects,
@@ -57,7 +52,9 @@ pub fn json(outcome: &DemoOutcome) -> Value {
     atlas.sort_unstable();
     atlas.dedup();
     let mut metrics = Metrics::default();
-    let _ = metrics.insert(Metric::CleanAccuracy, clean(outcome, false));
+    if let Some(c) = clean(outcome, false) {
+        let _ = metrics.insert(Metric::CleanAccuracy, c);
+    }
     let _ = metrics.insert(Metric::WallSeconds, outcome.wall_seconds);
     let report = RunReport::new(
         RunKind::Assessment,
@@ -125,8 +122,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             "Clean accuracy".to_string(),
             format!(
                 "baseline {}, adversarially trained {}",
-                pct(clean(outcome, false)),
-                pct(clean(outcome, true))
+                aisec_core::pct(clean(outcome, false)),
+                aisec_core::pct(clean(outcome, true))
             ),
         ),
         (
@@ -145,18 +142,23 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
 
     let mut rows = Vec::new();
     for row in &outcome.battery {
-        let m = |o: &aisec_attacks::AttackOutcome, k: Metric| o.metrics.get(k).unwrap_or(0.0);
+        let seconds = row
+            .baseline
+            .metrics
+            .get(Metric::WallSeconds)
+            .zip(row.defended.metrics.get(Metric::WallSeconds))
+            .map(|(a, b)| a + b);
         rows.push(vec![
             row.baseline.name.clone(),
             describe_config(&row.baseline.config),
-            pct(m(&row.baseline, Metric::RobustAccuracy)),
-            pct(m(&row.baseline, Metric::AttackSuccessRate)),
-            pct(m(&row.defended, Metric::RobustAccuracy)),
-            pct(m(&row.defended, Metric::AttackSuccessRate)),
-            format!("{:.1}", m(&row.baseline, Metric::QueriesMean)),
-            format!(
-                "{:.2} s",
-                m(&row.baseline, Metric::WallSeconds) + m(&row.defended, Metric::WallSeconds)
+            row.baseline.metrics.pct(Metric::RobustAccuracy),
+            row.baseline.metrics.pct(Metric::AttackSuccessRate),
+            row.defended.metrics.pct(Metric::RobustAccuracy),
+            row.defended.metrics.pct(Metric::AttackSuccessRate),
+            row.baseline.metrics.fixed(Metric::QueriesMean, 1),
+            seconds.map_or_else(
+                || aisec_core::NOT_MEASURED.to_string(),
+                |s| format!("{s:.2} s"),
             ),
         ]);
     }
@@ -294,9 +296,9 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         let row = |name: &str, r: &Value| {
             vec![
                 name.to_string(),
-                pct(r["detection_recall"].as_f64().unwrap_or(0.0)),
-                pct(r["false_positive_rate"].as_f64().unwrap_or(0.0)),
-                format!("{:.3}", r["auc"].as_f64().unwrap_or(0.0)),
+                aisec_core::pct(r["detection_recall"].as_f64()),
+                aisec_core::pct(r["false_positive_rate"].as_f64()),
+                aisec_core::fixed(r["auc"].as_f64(), 3),
                 r["adversarial_examples"].to_string(),
             ]
         };
@@ -311,8 +313,8 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
             ));
         }
         detection_blocks.push(Block::Paragraph(format!(
-            "Feature squeezing (AML.M0015 Adversarial Input Detection, phase Deployment) on the baseline: an input is flagged when its probabilities move by more than {:.3} (L1) under 3-bit depth reduction; the threshold is set on half of the clean inputs for about 4% false positives and measured on the other half. A detector must be judged against an attacker who knows it: the adaptive attack differentiates through the squeezer (straight-through) and keeps each input's fooling point with the lowest detector score.",
-            d.config["threshold"].as_f64().unwrap_or(0.0)
+            "Feature squeezing (AML.M0015 Adversarial Input Detection, phase Deployment) on the baseline: an input is flagged when its probabilities move by more than {} (L1) under 3-bit depth reduction; the threshold is set on half of the clean inputs for about 4% false positives and measured on the other half. A detector must be judged against an attacker who knows it: the adaptive attack differentiates through the squeezer (straight-through) and keeps each input's fooling point with the lowest detector score.",
+            aisec_core::fixed(d.config["threshold"].as_f64(), 3)
         )));
         detection_blocks.push(Block::Table {
             headers: [
@@ -386,7 +388,7 @@ fn poisoning_section(outcome: &DemoOutcome) -> Section {
         };
     };
     let pct = |v: f64| format!("{:.1}%", 100.0 * v);
-    let asr = |v: Option<f64>| v.map_or("n/a".to_string(), pct);
+    let asr = aisec_core::pct;
     let mut rows = vec![
         vec![
             "clean (control)".to_string(),
@@ -399,16 +401,14 @@ fn poisoning_section(outcome: &DemoOutcome) -> Section {
             asr(p.poisoned_model.attack_success_rate),
         ],
     ];
-    let mut bars = vec![
-        (
-            "clean model".to_string(),
-            p.clean_model.attack_success_rate.unwrap_or(0.0),
-        ),
-        (
-            "poisoned model".to_string(),
-            p.poisoned_model.attack_success_rate.unwrap_or(0.0),
-        ),
-    ];
+    // A model whose rate was not measured gets no bar rather than a bar at 0%.
+    let mut bars: Vec<(String, f64)> = [
+        ("clean model", p.clean_model.attack_success_rate),
+        ("poisoned model", p.poisoned_model.attack_success_rate),
+    ]
+    .into_iter()
+    .filter_map(|(label, rate)| rate.map(|r| (label.to_string(), r)))
+    .collect();
     let mut detail = String::new();
     if let Some(d) = &p.defended {
         rows.push(vec![
@@ -416,10 +416,9 @@ fn poisoning_section(outcome: &DemoOutcome) -> Section {
             pct(d.after.clean_accuracy),
             asr(d.after.attack_success_rate),
         ]);
-        bars.push((
-            "after activation clustering".to_string(),
-            d.after.attack_success_rate.unwrap_or(0.0),
-        ));
+        if let Some(rate) = d.after.attack_success_rate {
+            bars.push(("after activation clustering".to_string(), rate));
+        }
         detail = format!(
             " Activation clustering (AML.M0007 Sanitize Training Data, phase Data Preparation) flagged {} training examples: precision {}, recall {}, false positives {}.",
             d.flagged,

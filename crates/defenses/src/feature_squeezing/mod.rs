@@ -193,7 +193,12 @@ impl FeatureSqueezing {
         scores.sort_by(f32::total_cmp);
         let index = (((1.0 - false_positive_rate) * scores.len() as f32).ceil() as usize)
             .min(scores.len().saturating_sub(1));
-        detector.threshold = scores.get(index).copied().unwrap_or(0.0);
+        detector.threshold = *scores.get(index).ok_or_else(|| {
+            MlError::Invalid(
+                "feature squeezing needs clean inputs to calibrate its threshold on; none were given"
+                    .into(),
+            )
+        })?;
         Ok(detector)
     }
 

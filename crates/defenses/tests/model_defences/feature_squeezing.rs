@@ -99,3 +99,22 @@ fn detects_plain_pgd_and_the_adaptive_attack_evades_it() {
         );
     }
 }
+
+#[test]
+fn calibrating_on_no_inputs_is_an_error_not_a_zero_threshold() {
+    let model = NativeModel::load(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures/onnx/digits-cnn"),
+    )
+    .unwrap();
+    let range = InputRange { lo: 0.0, hi: 1.0 };
+    let err = FeatureSqueezing::calibrate(
+        &model,
+        FeatureSqueezing::default_squeezers(),
+        &[],
+        range,
+        0.04,
+    )
+    .err()
+    .expect("a threshold from no inputs");
+    assert!(err.to_string().contains("clean inputs"), "{err}");
+}

@@ -92,6 +92,7 @@ fn is_pickle(bytes: &[u8]) -> bool {
 /// Looks at the trace's long string and bytes values; inner pickles go to `out.embedded`,
 /// source code becomes a finding.
 pub fn inspect(trace: &Trace, data: &[u8], location: &Location, out: &mut PickleScan) {
+    let source_expected = torchscript_debug_info(location);
     for blob in trace.blobs.iter().take(MAX_BLOBS) {
         let (offset, bytes, text): (usize, &[u8], bool) = match blob {
             Blob::Raw {
@@ -127,17 +128,32 @@ pub fn inspect(trace: &Trace, data: &[u8], location: &Location, out: &mut Pickle
                 ));
                 continue;
             }
-            if let Some(call) = std::str::from_utf8(&inner).ok().and_then(looks_like_source) {
+            if let Some(call) = std::str::from_utf8(&inner)
+                .ok()
+                .filter(|_| !source_expected)
+                .and_then(looks_like_source)
+            {
                 out.findings
                     .push(source_finding(location, offset, call, encoding));
                 continue;
             }
         }
-        if let Some(call) = looks_like_source(s) {
+        if let Some(call) = looks_like_source(s).filter(|_| !source_expected) {
             out.findings
                 .push(source_finding(location, offset, call, "plain"));
         }
     }
+}
+
+/// A TorchScript archive's `code/….py.debug_pkl`: the source ranges `torch.jit.save` keeps for
+/// error messages, which hold the original Python source of the scripted modules as strings
+/// (torchvision's detection models quote `importlib.import_module(…)`). The JIT reads them to
+/// point at lines, never to run them, so source there is not a staged payload; inner pickles
+/// and the pickle's own calls are still judged.
+fn torchscript_debug_info(location: &Location) -> bool {
+    location.members.last().is_some_and(|m| {
+        m.ends_with(".debug_pkl") && (m.starts_with("code/") || m.contains("/code/"))
+    })
 }
 
 fn source_finding(location: &Location, offset: usize, call: &str, encoding: &str) -> ScanFinding {
