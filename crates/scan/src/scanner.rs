@@ -624,11 +624,28 @@ fn scan_file_as(path: &Path, options: &ScanOptions, data_of: Option<&str>) -> Fi
         }];
         return r;
     }
+    if size >= MAP_AT_BYTES {
+        let mapped = std::fs::File::open(path).and_then(|f| {
+            // SAFETY: the map is read-only and private to this scan; a file truncated by
+            // another process while it is scanned would fault, as any reader's would.
+            unsafe { memmap2::Mmap::map(&f) }
+        });
+        return match mapped {
+            Ok(map) => scan_bytes_as(&path.display().to_string(), &map, options, data_of),
+            Err(e) => read_error(path, e.to_string()),
+        };
+    }
     match std::fs::read(path) {
         Ok(data) => scan_bytes_as(&path.display().to_string(), &data, options, data_of),
         Err(e) => read_error(path, e.to_string()),
     }
 }
+
+/// Files from this size on are memory-mapped instead of read: formats that only need their
+/// header (safetensors, GGUF, ONNX external data) and zip members stored uncompressed (every
+/// PyTorch checkpoint's tensors) are then read from the page cache where they lie, so a folder
+/// of multi-gigabyte shards is scanned in the memory of its headers, not of its files.
+const MAP_AT_BYTES: u64 = 64 << 20;
 
 /// Every file under the paths, sorted, directories walked recursively. Symbolic links to
 /// directories are not followed (no loops); a path that does not exist is an error report.

@@ -174,3 +174,42 @@ fn text_models_are_models_not_documents() {
     assert_eq!(file(&r, "README.md").kind, FileKind::NotAModel);
     assert_eq!(r.not_models(), 1);
 }
+
+/// Large files are mapped rather than read: a sparse 200 MB safetensors file (its header, then
+/// zeros the file system does not store) and the same size with a pickle appended past the
+/// tensors' end are judged as the small ones are.
+#[test]
+fn large_files_are_scanned_in_place() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("large-files");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let n: u64 = 50_000_000;
+    let header = format!(
+        r#"{{"w":{{"dtype":"F32","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
+        n * 4
+    );
+    let write = |name: &str, tail: &[u8]| {
+        use std::io::{Seek, SeekFrom, Write};
+        let path = dir.join(name);
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&(header.len() as u64).to_le_bytes()).unwrap();
+        f.write_all(header.as_bytes()).unwrap();
+        f.set_len(8 + header.len() as u64 + n * 4).unwrap();
+        f.seek(SeekFrom::End(0)).unwrap();
+        f.write_all(tail).unwrap();
+        path
+    };
+    let clean = write("clean.safetensors", b"");
+    let payload = aisec_scan::craft::call("os", "system", &["id"]);
+    let trailing = write("trailing.safetensors", &payload);
+    let report = scan_path(&[clean, trailing], &ScanOptions::default(), &|_, _, _| {});
+    let clean = file(&report, "clean.safetensors");
+    assert!(clean.bytes > 200_000_000);
+    assert!(clean.errors.is_empty(), "{:?}", clean.errors);
+    assert_eq!(clean.verdict, Verdict::Safe);
+    assert_eq!(
+        file(&report, "trailing.safetensors").verdict,
+        Verdict::Dangerous
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
