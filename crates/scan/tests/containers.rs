@@ -295,6 +295,15 @@ fn gguf_templates_and_bounds() {
     let ssti = "{{ self.__init__.__globals__.__builtins__.__import__('os').popen('id').read() }}";
     dangerous("ssti.gguf", &gguf(ssti, 0), "AISEC-GGUF-001");
     dangerous("bounds.gguf", &gguf(benign, 4096), "AISEC-GGUF-002");
+    // The same payload spelled so that no dunder name appears in the template's text (a
+    // substring list passed all three).
+    for disguised in [
+        "{{ ()['_' * 2 ~ 'class' ~ '_' * 2]['_' * 2 ~ 'base' ~ '_' * 2] }}",
+        "{{ ()[['_','_','class','_','_']|join] }}",
+        "{{ ()['_''_cla''ss_''_'] }}",
+    ] {
+        dangerous("disguised.gguf", &gguf(disguised, 0), "AISEC-GGUF-001");
+    }
 }
 
 #[test]

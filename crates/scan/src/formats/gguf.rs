@@ -172,6 +172,17 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
                     .at(at_kv as u64),
                 );
             }
+            for (verdict, why) in super::jinja::judge(&text) {
+                ctx.findings.push(
+                    ScanFinding::new(
+                        RuleId::GgufTemplateInjection,
+                        verdict,
+                        at,
+                        format!("{key} {why}: what a template reaches Python internals with when a Jinja renderer has no sandbox"),
+                    )
+                    .at(at_kv as u64),
+                );
+            }
         }
     }
     let mut infos = Vec::new();

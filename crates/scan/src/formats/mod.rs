@@ -1,6 +1,7 @@
 //! Per-format rules for the model formats that are not pickles (or hide one).
 
 pub mod gguf;
+pub mod jinja;
 pub mod keras;
 pub mod npy;
 pub mod onnx;
