@@ -54,6 +54,23 @@ fn torchscript_that_reads_and_writes_files_is_dangerous() {
 }
 
 #[test]
+fn mobile_archives_are_judged_by_the_operator_table_the_lite_interpreter_runs() {
+    let r = scan_file("torchscript_lite.ptl");
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Safe, "{:#?}", r.findings);
+    // Its code/ no longer calls torch.save; bytecode.pkl's operator table still does.
+    let r = scan_file("torchscript_lite_file_ops.ptl");
+    let save: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.message.contains("aten::save"))
+        .collect();
+    assert_eq!(save.len(), 1, "{:#?}", r.findings);
+    assert_eq!(save[0].verdict, Verdict::Dangerous);
+    assert!(save[0].message.contains("operator table"), "{:#?}", save);
+}
+
+#[test]
 fn torchscript_custom_operator_is_suspicious() {
     let r = scan_file("torchscript_custom_op.pt");
     assert_eq!(r.verdict, Verdict::Suspicious, "{:#?}", r.findings);

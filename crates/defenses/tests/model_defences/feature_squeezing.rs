@@ -107,14 +107,14 @@ fn calibrating_on_no_inputs_is_an_error_not_a_zero_threshold() {
     )
     .unwrap();
     let range = InputRange { lo: 0.0, hi: 1.0 };
-    let err = FeatureSqueezing::calibrate(
+    let Err(err) = FeatureSqueezing::calibrate(
         &model,
         FeatureSqueezing::default_squeezers(),
         &[],
         range,
         0.04,
-    )
-    .err()
-    .expect("a threshold from no inputs");
+    ) else {
+        panic!("a threshold from no inputs");
+    };
     assert!(err.to_string().contains("clean inputs"), "{err}");
 }

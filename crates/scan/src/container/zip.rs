@@ -417,6 +417,8 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location, depth: usize) {
                 MemberCheck::KerasConfig
             } else if crate::formats::torchscript::is_code_member(&e.name, &all_names) {
                 MemberCheck::TorchScriptCode
+            } else if e.name == "bytecode.pkl" || e.name.ends_with("/bytecode.pkl") {
+                MemberCheck::TorchScriptBytecode
             } else {
                 MemberCheck::None
             },
@@ -450,6 +452,8 @@ enum MemberCheck {
     KerasConfig,
     /// TorchScript source under `code/`: the operators it calls.
     TorchScriptCode,
+    /// A mobile archive's `bytecode.pkl`: the operator table the lite interpreter runs.
+    TorchScriptBytecode,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -552,6 +556,9 @@ fn scan_member(
         MemberCheck::KerasConfig => crate::formats::keras::scan_config(ctx, &content, member),
         MemberCheck::TorchScriptCode => {
             crate::formats::torchscript::scan_code(ctx, &content, member)
+        }
+        MemberCheck::TorchScriptBytecode => {
+            crate::formats::torchscript::scan_bytecode(ctx, &content, member)
         }
         MemberCheck::None => {}
     }

@@ -279,6 +279,70 @@ pub fn scan_code(ctx: &mut Ctx, source: &[u8], at: &Location) {
     }
 }
 
+/// Scans a mobile (lite-interpreter) archive's `bytecode.pkl`: the lite interpreter runs its
+/// operator table, not `code/`, so an archive whose sources are clean can still call
+/// `aten::save` there. The table's entries are strings `namespace::name`, read from the
+/// pickle's string opcodes without running it (the pickle itself is judged as any other).
+pub fn scan_bytecode(ctx: &mut Ctx, pickle: &[u8], at: &Location) {
+    let mut seen: BTreeMap<String, (Concern, usize, usize)> = BTreeMap::new();
+    let mut i = 0;
+    while i < pickle.len() {
+        let (len, start) = match pickle[i] {
+            // BINUNICODE: a 4-byte length; SHORT_BINUNICODE: a 1-byte length.
+            b'X' if i + 5 <= pickle.len() => (
+                u32::from_le_bytes([pickle[i + 1], pickle[i + 2], pickle[i + 3], pickle[i + 4]])
+                    as usize,
+                i + 5,
+            ),
+            0x8c if i + 2 <= pickle.len() => (usize::from(pickle[i + 1]), i + 2),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let Some(bytes) = start
+            .checked_add(len)
+            .and_then(|end| pickle.get(start..end))
+        else {
+            i += 1;
+            continue;
+        };
+        if let Some((ns, name)) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.split_once("::"))
+            .filter(|(ns, name)| {
+                [ns, name].iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                })
+            })
+        {
+            // `aten::add.Tensor`: the overload is not part of the operator's name.
+            let op = name.split('.').next().unwrap_or(name);
+            if let Some(c) = judge_operator(ns, op) {
+                seen.entry(format!("{ns}::{op}"))
+                    .and_modify(|e| e.2 += 1)
+                    .or_insert((c, i, 1));
+            }
+            i = start + len;
+            continue;
+        }
+        i += 1;
+    }
+    for (name, (concern, offset, _)) in seen {
+        ctx.findings.push(
+            ScanFinding::new(
+                concern.rule,
+                concern.verdict,
+                at,
+                format!("operator table entry {name}: {}", concern.why),
+            )
+            .at(offset as u64),
+        );
+    }
+}
+
 /// Whether a member of a zip is TorchScript source: a `.py` under a `code/` folder of an
 /// archive that holds a TorchScript model's pickles.
 pub fn is_code_member(name: &str, archive_names: &[&str]) -> bool {
