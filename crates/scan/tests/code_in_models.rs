@@ -117,7 +117,47 @@ fn hand_written_torchscript_spellings_are_caught() {
         ),
         (
             "    f = torch\n    return x\n",
-            Verdict::Unknown,
+            Verdict::Suspicious,
+            "used as a value",
+        ),
+        (
+            "    t = torch\n    t.save(x, \"/tmp/p\")\n    return x\n",
+            Verdict::Suspicious,
+            "used as a value",
+        ),
+        (
+            "    return torch.\\\n  save(x, \"/tmp/p\")\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    _0 = [torch. # hi\n  save(x, \"/tmp/p\")]\n    return x\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    _0 = (torch # c\n .save)(x, \"/tmp/p\")\n    return x\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    return getattr(torch, \"sa\" \"ve\")(x, \"/tmp/p\")\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    return getattr(torch, (\"save\"))(x, \"/tmp/p\")\n",
+            Verdict::Dangerous,
+            "aten::save",
+        ),
+        (
+            "    return getattr(getattr(ops, \"aten\"), \"save\")(x, \"/tmp/p\")\n",
+            Verdict::Suspicious,
+            "used as a value",
+        ),
+        (
+            "    o = ops.aten\n    return o.save(x, \"/tmp/p\")\n",
+            Verdict::Suspicious,
             "used as a value",
         ),
         (

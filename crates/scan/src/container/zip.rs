@@ -213,8 +213,10 @@ fn local_header(data: &[u8], offset: u64) -> Option<Local> {
 /// `torch.load` never unpickles.
 fn torch_storage(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();
+    // `constants/N`: the storages of the tensors `constants.pkl` holds, which TorchScript's
+    // freezing (`torch.jit.freeze`, `optimize_for_inference`) moves the weights into.
     parts.len() == 3
-        && parts[1] == "data"
+        && matches!(parts[1], "data" | "constants")
         && !parts[2].is_empty()
         && parts[2].bytes().all(|b| b.is_ascii_digit())
 }

@@ -32,8 +32,9 @@ impl Reader<'_> {
         self.take(n)
             .map(|b| String::from_utf8_lossy(b).into_owned())
     }
-    /// A metadata value; strings are returned, other values skipped.
-    fn value(&mut self, kind: u32, depth: usize) -> Option<Option<String>> {
+    /// Reads one metadata value; its text when it is a string, or, with `collect`, an array
+    /// of strings joined by newlines (a chat template stored as an array is still a template).
+    fn value(&mut self, kind: u32, depth: usize, collect: bool) -> Option<Option<String>> {
         let size = match kind {
             0 | 1 | 7 => 1,
             2 | 3 => 2,
@@ -43,10 +44,14 @@ impl Reader<'_> {
             9 if depth == 0 => {
                 let inner = self.u32()?;
                 let n = self.u64()?;
+                let mut parts = Vec::new();
                 for _ in 0..n {
-                    self.value(inner, 1)?;
+                    let v = self.value(inner, 1, false)?;
+                    if collect {
+                        parts.extend(v);
+                    }
                 }
-                return Some(None);
+                return Some((!parts.is_empty()).then(|| parts.join("\n")));
             }
             _ => return None,
         };
@@ -142,7 +147,10 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
         let (Some(key), Some(kind)) = (r.string(), r.u32()) else {
             return ctx.error(bad(at_kv, "truncated metadata"));
         };
-        let Some(value) = r.value(kind, 0) else {
+        // Keys are matched without case: a renderer that looks its template up loosely, or a
+        // second template under its own name (`tokenizer.chat_template.tool_use`), is judged.
+        let template_key = key.to_ascii_lowercase().contains("chat_template");
+        let Some(value) = r.value(kind, 0, template_key) else {
             return ctx.error(bad(
                 at_kv,
                 &format!(
@@ -154,7 +162,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
             let b = &data[r.pos - 4..r.pos];
             alignment = u64::from(u32::from_le_bytes(b.try_into().expect("4"))).max(1);
         }
-        if let Some(text) = value.filter(|_| key.contains("chat_template")) {
+        if let Some(text) = value.filter(|_| template_key) {
             let lower = text.to_ascii_lowercase();
             let flags: Vec<&str> = TEMPLATE_RED_FLAGS
                 .iter()

@@ -307,6 +307,34 @@ impl Folder<'_> {
     }
 }
 
+/// A string that names, or starts, a dunder attribute: `__` followed by a letter
+/// (`__class__`, `__init`), unlike a rule of underscores or markdown's `__bold__` markers
+/// around a space.
+fn dunder_like(s: &str) -> bool {
+    s.match_indices("__").any(|(i, _)| {
+        s[i + 2..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+    })
+}
+
+/// Jinja's default globals that are Python objects whose attributes lead to the interpreter
+/// (`cycler.__init__.__globals__`); no chat template uses them.
+const GLOBAL_OBJECTS: &[&str] = &["cycler", "joiner", "lipsum", "self", "config", "request"];
+
+/// Variables a serving stack fills from the model's own vocabulary: attacker-controlled in a
+/// hostile GGUF, so one used as a key names an attribute without any literal in the template.
+const TOKEN_VARIABLES: &[&str] = &[
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "pad_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+];
+
 /// What the template does that a chat template has no need to, with the verdict each earns.
 pub fn judge(template: &str) -> Vec<(Verdict, String)> {
     let mut out: Vec<(Verdict, String)> = Vec::new();
@@ -315,39 +343,52 @@ pub fn judge(template: &str) -> Vec<(Verdict, String)> {
             out.push((v, why));
         }
     };
+    // Variables set from a string-building expression (`{% set k = u ~ u ~ 'init' %}`).
+    let mut assembled: Vec<String> = Vec::new();
     for expr in expressions(template) {
         let toks = tokens(expr);
         let mut built: Vec<String> = Vec::new();
-        for (i, t) in toks.iter().enumerate() {
-            match t {
-                Tok::Name(n) if n.starts_with('_') => {
-                    let attribute = i > 0 && toks[i - 1] == Tok::Punct('.');
-                    if attribute || n.starts_with("__") {
-                        note(
-                            Verdict::Dangerous,
-                            format!("reaches the private name {n:?}"),
-                        );
-                    }
+        if let [Tok::Name(set), Tok::Name(var), Tok::Punct('='), rest @ ..] = toks.as_slice() {
+            let builds = rest.iter().enumerate().any(|(j, t)| match t {
+                Tok::Punct('~' | '%') => true,
+                Tok::Name(f) => {
+                    j > 0
+                        && rest[j - 1] == Tok::Punct('|')
+                        && matches!(
+                            f.as_str(),
+                            "join" | "format" | "replace" | "reverse" | "string" | "first" | "last"
+                        )
                 }
-                Tok::Name(n) if n == "attr" && i > 0 && toks[i - 1] == Tok::Punct('|') => note(
+                _ => false,
+            });
+            if set == "set" && builds {
+                assembled.push(var.clone());
+            }
+        }
+        let punct = |i: usize, c: char| toks.get(i) == Some(&Tok::Punct(c));
+        for (i, t) in toks.iter().enumerate() {
+            let after = |c: char| i > 0 && punct(i - 1, c);
+            match t {
+                Tok::Name(n) if n.starts_with('_') && (after('.') || n.starts_with("__")) => {
+                    note(Verdict::Dangerous, format!("reaches the private name {n:?}"))
+                }
+                Tok::Name(n) if GLOBAL_OBJECTS.contains(&n.as_str()) && !after('.') => note(
+                    Verdict::Suspicious,
+                    format!("uses Jinja's global object {n:?}, whose attributes lead to the interpreter"),
+                ),
+                Tok::Name(n) if n == "attr" && after('|') => note(
                     Verdict::Suspicious,
                     "uses the attr filter (attribute access by a computed name)".into(),
                 ),
-                Tok::Name(n) if n == "format" && i > 0 && toks[i - 1] == Tok::Punct('|') => {
-                    let spells = toks[..i]
-                        .iter()
-                        .rev()
-                        .find_map(|t| match t {
-                            Tok::Str(s, _) => Some(s.contains("%c")),
-                            _ => None,
-                        })
-                        .unwrap_or(false);
-                    if spells {
-                        note(
-                            Verdict::Suspicious,
-                            "builds characters with format('%c', …)".into(),
-                        );
-                    }
+                Tok::Name(n)
+                    if n == "attribute"
+                        && punct(i + 1, '=')
+                        && !matches!(toks.get(i + 2), Some(Tok::Str(s, _)) if !s.starts_with('_')) =>
+                {
+                    note(
+                        Verdict::Suspicious,
+                        "maps over attributes by a computed name".into(),
+                    )
                 }
                 Tok::Str(s, disguised) => {
                     if *disguised {
@@ -356,30 +397,94 @@ pub fn judge(template: &str) -> Vec<(Verdict, String)> {
                             format!("spells {s:?} with escapes for plain characters"),
                         );
                     }
-                    if !s.is_empty() && s.chars().all(|c| c == '_') {
-                        note(Verdict::Suspicious, format!("holds the string {s:?} alone"));
+                    let formats_chars = (s.contains("%c") && (punct(i + 1, '%') || punct(i + 1, '|')))
+                        || (s.contains(":c}") && punct(i + 1, '.'));
+                    if formats_chars {
+                        note(
+                            Verdict::Suspicious,
+                            "builds characters from their codes (%c / {:c})".into(),
+                        );
                     }
-                    if s.contains("__") {
+                    if dunder_like(s) {
                         built.push(s.clone());
+                    }
+                }
+                Tok::Punct('[') if i > 0 => {
+                    // A key that is neither a literal nor arithmetic, on a literal or on a
+                    // call's result: `()[name]` reaches attributes (Jinja's getitem falls back
+                    // to getattr).
+                    let on_value = matches!(toks[i - 1], Tok::Str(..) | Tok::Punct(')') | Tok::Punct(']'));
+                    match toks.get(i + 1) {
+                        Some(Tok::Name(k)) if TOKEN_VARIABLES.contains(&k.as_str()) => note(
+                            Verdict::Suspicious,
+                            format!("uses the vocabulary's {k} as a key"),
+                        ),
+                        Some(Tok::Name(k)) if assembled.contains(k) => note(
+                            Verdict::Suspicious,
+                            format!("uses the assembled string {k:?} as a key"),
+                        ),
+                        Some(Tok::Name(k)) if on_value && k != "loop" => note(
+                            Verdict::Suspicious,
+                            format!("subscripts a value with the computed name {k:?}"),
+                        ),
+                        _ => {}
                     }
                 }
                 _ => {}
             }
-            if matches!(t, Tok::Str(..) | Tok::Punct('(') | Tok::Punct('[')) {
+            // Fold each constant chain once, from its start: starting inside a chain again
+            // would make a long chain quadratic.
+            let inside_chain =
+                i > 0 && (punct(i - 1, '~') || punct(i - 1, '+') || punct(i - 1, '*'));
+            if matches!(t, Tok::Str(..) | Tok::Punct('(') | Tok::Punct('[')) && !inside_chain {
                 let mut f = Folder {
                     toks: &toks[i..],
                     pos: 0,
                     depth: 0,
                 };
                 if let Some(s) = f.concat() {
-                    if s.contains("__") {
+                    if dunder_like(&s) {
                         built.push(s);
+                    } else if f.pos > 1
+                        && !s.is_empty()
+                        && s.chars().all(|c| c == '_')
+                        && s.len() <= 2
+                    {
+                        note(
+                            Verdict::Suspicious,
+                            format!("assembles the string {s:?} from other strings"),
+                        );
                     }
                 }
             }
         }
-        // Folding starts at every literal, so the tails of one chain fold too: name the
-        // whole strings only.
+        // Literals joined by ~ or + after a variable (`x ~ '_' ~ '_class'`): one linear pass
+        // over each run of literals.
+        let mut run = String::new();
+        for (i, t) in toks.iter().enumerate() {
+            match t {
+                Tok::Str(s, _) if i == 0 || punct(i - 1, '~') || punct(i - 1, '+') => {
+                    run.push_str(s)
+                }
+                Tok::Str(s, _) => run = s.clone(),
+                Tok::Punct('~' | '+') => continue,
+                _ => {
+                    if dunder_like(&run) {
+                        built.push(std::mem::take(&mut run));
+                    }
+                    run.clear();
+                }
+            }
+            if run.len() > 1 << 16 {
+                run.clear();
+            }
+        }
+        if dunder_like(&run) {
+            built.push(run);
+        }
+        // Name the whole strings only, not the tails of one chain.
+        built.sort();
+        built.dedup();
         for s in &built {
             if !built
                 .iter()
@@ -454,6 +559,47 @@ mod tests {
         ] {
             assert!(verdict(t) >= v, "{t}: {:?}", judge(t));
         }
+    }
+
+    /// Found by a hostile trial: each one rendered by an unsandboxed jinja2 ran a command.
+    #[test]
+    fn payloads_without_any_dunder_literal_are_caught() {
+        for t in [
+            "{% set u='x_'[-1] %}{% set i=u~u~'init'~u~u %}{% set g=u~u~'glob'~'als'~u~u %}{{ cycler[i][g]['o'~'s']['po'~'pen']('echo PWNED').read() }}",
+            "{% set u = '%c' % 95 %}{{ u }}",
+            "{% set u = '{:c}'.format(95) %}{{ u }}",
+            "{% set u = (lipsum|string)[18] %}{{ u }}",
+            "{% set u = 'x_x'|replace('x','') %}{{ u }}",
+            "{{ cycler[bos_token][eos_token] }}",
+            "{{ messages[bos_token] }}",
+            "{{ [()]|map(attribute=k)|list }}",
+            "{% set k = u ~ u ~ 'class' ~ u ~ u %}{{ messages[k] }}",
+            "{{ ()[k] }}",
+            "{{ x ~ '_' ~ '_class' }}",
+        ] {
+            assert!(verdict(t) >= Verdict::Suspicious, "{t}: {:?}", judge(t));
+        }
+    }
+
+    #[test]
+    fn underscores_in_ordinary_text_are_not_payloads() {
+        for t in [
+            "{{ '_' * 40 }}",
+            "{{ '__' ~ m['role'] ~ '__: ' }}",
+            "{{ '\\n________\\n' }}",
+            "{{ m['name'] | replace('_', ' ') }}",
+            "{{ tool['function']['name'] }}{{ messages[-1]['content'] }}",
+        ] {
+            assert_eq!(verdict(t), Verdict::Safe, "{t}: {:?}", judge(t));
+        }
+    }
+
+    #[test]
+    fn a_long_chain_is_folded_once() {
+        let t = format!("{{{{ {} }}}}", vec!["'_'"; 100_000].join(" ~ "));
+        let started = std::time::Instant::now();
+        let _ = judge(&t);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -48,6 +48,8 @@ const COMMUNICATION: &[&str] = &[
 struct Registry {
     operators: HashSet<&'static str>,
     namespaces: HashSet<&'static str>,
+    /// TorchBind classes torch registers itself, `namespace.Name`.
+    classes: HashSet<&'static str>,
 }
 
 fn registry() -> &'static Registry {
@@ -55,7 +57,11 @@ fn registry() -> &'static Registry {
     R.get_or_init(|| {
         let operators: HashSet<&str> = REGISTRY
             .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter(|l| !l.starts_with('#') && !l.is_empty() && !l.starts_with("class "))
+            .collect();
+        let classes = REGISTRY
+            .lines()
+            .filter_map(|l| l.strip_prefix("class "))
             .collect();
         let namespaces = operators
             .iter()
@@ -64,6 +70,7 @@ fn registry() -> &'static Registry {
         Registry {
             operators,
             namespaces,
+            classes,
         }
     })
 }
@@ -75,6 +82,24 @@ enum Token {
     Name(String, usize, bool),
     Str(String),
     Punct(char),
+}
+
+/// Skips what may sit between a name and its `.` without ending the expression: spaces and
+/// newlines, backslash line continuations and comments (inside brackets a comment may end a
+/// line and the expression go on).
+fn skip_gap(b: &[u8], mut k: usize) -> usize {
+    loop {
+        match b.get(k) {
+            Some(c) if c.is_ascii_whitespace() => k += 1,
+            Some(b'\\') if matches!(b.get(k + 1), Some(b'\n' | b'\r')) => k += 2,
+            Some(b'#') => {
+                while k < b.len() && b[k] != b'\n' {
+                    k += 1;
+                }
+            }
+            _ => return k,
+        }
+    }
 }
 
 /// Splits TorchScript source into dotted names, string literals and punctuation; comments
@@ -102,9 +127,12 @@ fn tokens(src: &str) -> Vec<Token> {
                 j += 1;
             }
             let end = j.min(b.len());
-            out.push(Token::Str(
-                String::from_utf8_lossy(&b[start..end]).into_owned(),
-            ));
+            let value = String::from_utf8_lossy(&b[start..end]).into_owned();
+            // Adjacent literals are one string, as in Python ("sa" "ve").
+            match out.last_mut() {
+                Some(Token::Str(prev)) => prev.push_str(&value),
+                _ => out.push(Token::Str(value)),
+            }
             i = (end + quote.len()).min(b.len());
             after_dot = false;
             continue;
@@ -117,15 +145,9 @@ fn tokens(src: &str) -> Vec<Token> {
                     i += 1;
                 }
                 name.push_str(&src[s..i]);
-                let mut k = i;
-                while k < b.len() && b[k].is_ascii_whitespace() {
-                    k += 1;
-                }
+                let k = skip_gap(b, i);
                 if k < b.len() && b[k] == b'.' {
-                    let mut m = k + 1;
-                    while m < b.len() && b[m].is_ascii_whitespace() {
-                        m += 1;
-                    }
+                    let m = skip_gap(b, k + 1);
                     if m < b.len() && (b[m].is_ascii_alphabetic() || b[m] == b'_') {
                         name.push('.');
                         i = m;
@@ -202,17 +224,34 @@ fn judge_operator(namespace: &str, name: &str) -> Option<Concern> {
 /// Judges one dotted name the TorchScript resolver would look up.
 fn judge(name: &str) -> Option<Concern> {
     let parts: Vec<&str> = name.split('.').collect();
-    let custom_class = |rest: &[&str]| Concern {
+    // torch's own TorchBind classes (quantized packed parameters, RNN cell parameters) are
+    // what `quantize_dynamic` and `convert` put in every quantized model; the communication
+    // ones reach other processes; any other is a native library's.
+    let custom_class = |rest: &[&str]| -> Option<Concern> {
+        let class = rest.join(".");
+        let namespace = rest.first().copied().unwrap_or("");
+        if registry().classes.contains(class.as_str()) {
+            return (COMMUNICATION.contains(&namespace) || namespace == "dist_rpc").then(|| {
+                Concern {
+                    rule: RuleId::TorchScriptEffectOperator,
+                    verdict: Verdict::Suspicious,
+                    why: format!("class {class} sends or receives tensors from other processes"),
+                }
+            });
+        }
+        Some(Concern {
+            rule: RuleId::TorchScriptCustomOperator,
+            verdict: Verdict::Suspicious,
+            why: format!(
+                "custom class {class}: a C++ class from a native library the deployment loads first"
+            ),
+        })
+    };
+    // The exporter never writes these: TorchScript resolves `torch.x` and `ops.ns.x` by name,
+    // so a module bound to a variable or handed to getattr hides which operator it reaches.
+    let module_as_value = || Concern {
         rule: RuleId::TorchScriptCustomOperator,
         verdict: Verdict::Suspicious,
-        why: format!(
-            "custom class {}: a C++ class from a native library the deployment loads first",
-            rest.join(".")
-        ),
-    };
-    let module_as_value = || Concern {
-        rule: RuleId::TorchScriptUnknownName,
-        verdict: Verdict::Unknown,
         why: format!("{name} is used as a value, so the operators it reaches are not named"),
     };
     match parts.as_slice() {
@@ -220,7 +259,7 @@ fn judge(name: &str) -> Option<Concern> {
             Some(module_as_value())
         }
         ["torch", "classes", rest @ ..] | ["__torch__", "torch", "classes", rest @ ..] => {
-            Some(custom_class(rest))
+            custom_class(rest)
         }
         ["torch", "ops", ns, op, ..] | ["ops", ns, op, ..] => judge_operator(ns, op),
         ["torch", op, ..] => judge_operator("aten", op),
@@ -249,12 +288,22 @@ pub fn scan_code(ctx: &mut Ctx, source: &[u8], at: &Location) {
             continue;
         }
         note(name.clone(), *offset);
-        // getattr(torch, "save") names the operator in a string.
+        // getattr(torch, "save") names the operator in a string (parenthesised or not);
+        // a name it cannot read leaves the module itself judged, as a value.
         if name == "getattr" {
-            if let [Token::Punct('('), Token::Name(module, _, false), Token::Punct(','), Token::Str(attr), ..] =
+            if let [Token::Punct('('), Token::Name(module, _, false), Token::Punct(','), rest @ ..] =
                 &toks[i + 1..]
             {
-                if attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                let literal = match rest {
+                    [Token::Str(a), Token::Punct(')'), ..] => Some(a),
+                    [Token::Punct('('), Token::Str(a), Token::Punct(')'), Token::Punct(')'), ..] => {
+                        Some(a)
+                    }
+                    _ => None,
+                };
+                if let Some(attr) =
+                    literal.filter(|a| a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                {
                     note(format!("{module}.{attr}"), *offset);
                 }
             }
@@ -413,8 +462,17 @@ mod tests {
             Verdict::Suspicious
         );
         assert_eq!(judge("torch.not_an_op").unwrap().verdict, Verdict::Unknown);
-        assert_eq!(judge("torch").unwrap().verdict, Verdict::Unknown);
+        assert_eq!(judge("torch").unwrap().verdict, Verdict::Suspicious);
         assert!(judge("__torch__.Net").is_none());
+        // torch's own classes, which every quantized model holds.
+        assert!(judge("__torch__.torch.classes.quantized.LinearPackedParamsBase").is_none());
+        assert!(judge("__torch__.torch.classes.rnn.CellParamsBase").is_none());
+        assert_eq!(
+            judge("__torch__.torch.classes.c10d.ProcessGroup")
+                .unwrap()
+                .verdict,
+            Verdict::Suspicious
+        );
         assert!(judge("math.sqrt").is_none());
     }
 
