@@ -419,8 +419,8 @@ impl Ctx<'_> {
             Format::SentencePiece
             | Format::Ubjson
             | Format::TfFingerprint
-            | Format::TfCheckpointIndex
-            | Format::CatBoost => {}
+            | Format::TfCheckpointIndex => {}
+            Format::CatBoost => formats::catboost::scan(self, data, at, depth),
             Format::Pickle => {
                 self.scan_pickle(data, at, depth, role);
                 self.polyglot_zip(data, at, depth);
@@ -625,6 +625,7 @@ fn scan_file_as(path: &Path, options: &ScanOptions, data_of: Option<&str>) -> Fi
         return r;
     }
     if size >= MAP_AT_BYTES {
+        guard_against_truncation();
         let mapped = std::fs::File::open(path).and_then(|f| {
             // SAFETY: the map is read-only and private to this scan; a file truncated by
             // another process while it is scanned would fault, as any reader's would.
@@ -638,6 +639,33 @@ fn scan_file_as(path: &Path, options: &ScanOptions, data_of: Option<&str>) -> Fi
     match std::fs::read(path) {
         Ok(data) => scan_bytes_as(&path.display().to_string(), &data, options, data_of),
         Err(e) => read_error(path, e.to_string()),
+    }
+}
+
+/// A file mapped for scanning that another process shrinks faults (SIGBUS) when the scan
+/// reads past its new end; no verdict can be given for it, so the process ends as a scan that
+/// failed closed (exit 2) with a message saying why, instead of the bare "Bus error".
+fn guard_against_truncation() {
+    #[cfg(unix)]
+    {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        extern "C" fn on_sigbus(_: libc::c_int) {
+            const MESSAGE: &[u8] = b"aisec scan: a file changed size while it was being scanned (truncated by another process?); no verdict was given: scan it again when nothing is writing it\n";
+            // SAFETY: write(2) and _exit(2) are async-signal-safe.
+            unsafe {
+                libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+                libc::_exit(2);
+            }
+        }
+        INSTALL.call_once(|| {
+            // SAFETY: installs a handler that only calls async-signal-safe functions.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+            }
+        });
     }
 }
 

@@ -193,7 +193,7 @@ fn looks_like_safetensors(data: &[u8]) -> bool {
 
 /// A trial run of the pickle machine: it reaches a STOP, or it imports real names before it
 /// fails (a loader would have run those; a text file does not spell `module\nname\n`).
-fn pickle_parses(data: &[u8]) -> bool {
+pub(crate) fn pickle_parses(data: &[u8]) -> bool {
     let mut budget = crate::pickle::machine::Budget {
         // Enough to tell a pickle from text; a big pickle runs out of it while still parsing,
         // and the real scan runs it in full anyway.

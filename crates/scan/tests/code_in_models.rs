@@ -369,3 +369,34 @@ fn python_source_in_torchscript_debug_info_is_expected_but_not_elsewhere() {
     );
     assert_eq!(r.verdict, Verdict::Suspicious, "{:#?}", r.findings);
 }
+
+/// `CBM1` reads as SHORT_BINBYTES of 66 bytes to a pickle reader, so a pickle placed at byte
+/// 68 of a CatBoost file whose FlatBuffers still hold together is run by `pickle.load`.
+#[test]
+fn a_catboost_file_that_is_also_a_pickle_is_scanned_as_one() {
+    let mut body = vec![0u8; 92];
+    body[0..4].copy_from_slice(&88u32.to_le_bytes());
+    let payload = b"cos\nsystem\n(S'id'\ntR.";
+    body[60..60 + payload.len()].copy_from_slice(payload);
+    body[84..86].copy_from_slice(&4u16.to_le_bytes());
+    body[86..88].copy_from_slice(&4u16.to_le_bytes());
+    body[88..92].copy_from_slice(&4i32.to_le_bytes());
+    let mut file = b"CBM1".to_vec();
+    file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    file.extend_from_slice(&body);
+    let r = scan_bytes("model.cbm", &file, &ScanOptions::default());
+    assert_eq!(r.format, Format::CatBoost);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:#?}", r.findings);
+    // The same FlatBuffers without the pickle: a CatBoost model, nothing to run.
+    let mut clean = file.clone();
+    clean[68..68 + payload.len()].fill(0);
+    let r = scan_bytes("model.cbm", &clean, &ScanOptions::default());
+    assert_eq!(r.verdict, Verdict::Safe, "{:#?}", r.findings);
+    // A root table outside the declared bytes is not a model CatBoost would load.
+    let mut broken = clean;
+    broken[8..12].copy_from_slice(&5000u32.to_le_bytes());
+    assert!(!scan_bytes("model.cbm", &broken, &ScanOptions::default())
+        .errors
+        .is_empty());
+}

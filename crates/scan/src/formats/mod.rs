@@ -1,5 +1,6 @@
 //! Per-format rules for the model formats that are not pickles (or hide one).
 
+pub mod catboost;
 pub mod gguf;
 pub mod jinja;
 pub mod keras;
