@@ -286,7 +286,7 @@ fn render_text(files: &[FileReport], strict: bool) -> String {
     }
     for (folder, names) in &not_models {
         out.push_str(&format!(
-            "not models {}{}: {} (plain text or empty, read only for XML entity declarations; nothing in them a loader runs)\n",
+            "not models {}{}: {} (plain text, empty, or TensorFlow event logs: read as data, text only for XML entity declarations; nothing in them a loader runs)\n",
             if folder.is_empty() { "" } else { "in " },
             folder,
             names.join(", ")

@@ -86,6 +86,8 @@ pub(crate) fn text_model(data: &[u8]) -> Option<&'static str> {
         Some("LightGBM text model")
     } else if start.starts_with('<') && head.contains("<PMML") {
         Some("PMML model")
+    } else if crate::formats::tensorflow_text::looks_like_text_graph(data) {
+        Some("TensorFlow graph in text format")
     } else {
         None
     }

@@ -416,16 +416,23 @@ impl Ctx<'_> {
             Format::Onnx => formats::onnx::scan(self, data, at),
             Format::TfSavedModel => formats::tensorflow::scan_saved_model(self, data, at),
             Format::TfGraphDef => formats::tensorflow::scan_graph_def(self, data, at),
+            Format::TfMetaGraph => formats::tensorflow::scan_meta_graph(self, data, at),
             Format::SentencePiece
             | Format::Ubjson
             | Format::TfFingerprint
-            | Format::TfCheckpointIndex => {}
+            | Format::TfCheckpointIndex
+            | Format::TfRecord => {}
             Format::CatBoost => formats::catboost::scan(self, data, at, depth),
             Format::Pickle => {
                 self.scan_pickle(data, at, depth, role);
                 self.polyglot_zip(data, at, depth);
             }
-            Format::Text => formats::xml::scan(self, data, at),
+            Format::Text => {
+                formats::xml::scan(self, data, at);
+                if formats::tensorflow_text::looks_like_text_graph(data) {
+                    formats::tensorflow_text::scan(self, data, at);
+                }
+            }
             Format::Empty => {}
             Format::Lz4 if role == Role::Artifact => {
                 self.error(ScanError::Unsupported {
@@ -557,6 +564,8 @@ pub(crate) fn scan_bytes_as(
     let format = ctx.parts.first().map_or(Format::Empty, |p| p.1);
     let kind = match format {
         _ if data_of.is_some() => FileKind::TensorData,
+        // Event logs hold summaries (scalars, images, text), never code.
+        Format::TfRecord if ctx.findings.is_empty() && ctx.errors.is_empty() => FileKind::NotAModel,
         Format::Text | Format::Empty
             if ctx.findings.is_empty()
                 && ctx.errors.is_empty()

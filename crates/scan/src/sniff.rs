@@ -31,10 +31,14 @@ pub enum Format {
     TfSavedModel,
     /// A frozen TensorFlow GraphDef (`frozen_graph.pb`).
     TfGraphDef,
+    /// A TF1 MetaGraphDef (`model.ckpt.meta`): a graph with its saver and collections.
+    TfMetaGraph,
     /// A SavedModel's fingerprint (`fingerprint.pb`): hashes, read as data.
     TfFingerprint,
     /// A TensorFlow checkpoint index (`variables.index`): an SSTable naming tensors in shards.
     TfCheckpointIndex,
+    /// TFRecords: TensorFlow's event logs (`events.out.tfevents.*`), read as data.
+    TfRecord,
     /// A CatBoost model (`.cbm`): `CBM1`, a length, then FlatBuffers of trees and metadata.
     CatBoost,
     Pickle,
@@ -67,8 +71,10 @@ impl Format {
             Format::Ubjson => "ubjson",
             Format::TfSavedModel => "tensorflow-savedmodel",
             Format::TfGraphDef => "tensorflow-graphdef",
+            Format::TfMetaGraph => "tensorflow-metagraph",
             Format::TfFingerprint => "tensorflow-fingerprint",
             Format::TfCheckpointIndex => "tensorflow-checkpoint-index",
+            Format::TfRecord => "tfrecord",
             Format::CatBoost => "catboost",
             Format::Pickle => "pickle",
             Format::TensorData => "tensor-data",
@@ -168,8 +174,14 @@ pub fn sniff(data: &[u8]) -> Format {
     if crate::formats::tensorflow::looks_like_graph_def(data) {
         return Format::TfGraphDef;
     }
+    if crate::formats::tensorflow::looks_like_meta_graph(data) {
+        return Format::TfMetaGraph;
+    }
     if crate::formats::tensorflow::looks_like_checkpoint_index(data) {
         return Format::TfCheckpointIndex;
+    }
+    if crate::formats::tfrecord::looks_like_tfrecord(data) {
+        return Format::TfRecord;
     }
     if data.len() >= 512 && old_tar_checksum_ok(&data[..512]) {
         return Format::Tar;

@@ -320,6 +320,61 @@ fn frozen_graphs_are_judged_by_their_ops() {
 }
 
 #[test]
+fn savedmodels_and_graphs_are_recognised_in_any_field_order_and_as_meta_graphs() {
+    // TF's parser takes a SavedModel without its version field; so does the scan.
+    let data = std::fs::read(real("tf_savedmodel_readfile/saved_model.pb")).unwrap();
+    assert_eq!(&data[..2], &[0x08, 0x01]);
+    let r = scan_bytes("saved_model.pb", &data[2..], &ScanOptions::default());
+    assert_eq!(r.format, Format::TfSavedModel);
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    // A GraphDef whose versions come first, and the same graph inside a TF1 .meta file.
+    let mut graph = vec![0x22, 0x02, 0x08, 0x01];
+    graph.extend(graph_def(&[("x", "Placeholder"), ("r", "ReadFile")]));
+    let r = scan_bytes("frozen.pb", &graph, &ScanOptions::default());
+    assert_eq!(r.format, Format::TfGraphDef);
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    let mut meta = vec![0x0a, 0x00, 0x12, graph.len() as u8];
+    meta.extend(&graph);
+    let r = scan_bytes("model.ckpt.meta", &meta, &ScanOptions::default());
+    assert_eq!(r.format, Format::TfMetaGraph);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:#?}", r.findings);
+}
+
+#[test]
+fn the_saver_exemption_is_for_the_savers_own_nodes_only() {
+    let options = ScanOptions::default();
+    for (name, verdict) in [
+        ("save/SaveV2", Verdict::Safe),
+        ("save_1/RestoreV2", Verdict::Safe),
+        ("save/evil", Verdict::Dangerous),
+        ("save/SaveV2_x", Verdict::Dangerous),
+        ("saver/SaveV2", Verdict::Dangerous),
+    ] {
+        let g = graph_def(&[(name, "SaveV2")]);
+        assert_eq!(scan_bytes("g.pb", &g, &options).verdict, verdict, "{name}");
+    }
+}
+
+#[test]
+fn graphs_in_text_format_are_models_judged_op_by_op() {
+    let options = ScanOptions::default();
+    let graph = |op: &str| {
+        format!("node {{\n  name: \"x\"\n  op: \"Placeholder\"\n}}\nnode {{\n  name: \"r\"\n  op: \"{op}\"\n  input: \"x\"\n}}\nversions {{\n  producer: 1\n}}\n")
+    };
+    let r = scan_bytes("graph.pbtxt", graph("ReadFile").as_bytes(), &options);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:#?}", r.findings);
+    assert_eq!(r.kind, FileKind::Model);
+    let r = scan_bytes("graph.pbtxt", graph("Relu").as_bytes(), &options);
+    assert_eq!(r.verdict, Verdict::Safe, "{:#?}", r.findings);
+    assert_eq!(r.kind, FileKind::Model);
+    let print = "node {\n  name: \"p\"\n  op: \"PrintV2\"\n  attr {\n    key: \"output_stream\"\n    value {\n      s: \"file:///tmp/x\"\n    }\n  }\n}\n";
+    assert_eq!(
+        scan_bytes("g.pbtxt", print.as_bytes(), &options).verdict,
+        Verdict::Dangerous
+    );
+}
+
+#[test]
 fn catboost_models_are_recognised() {
     let r = scan_file("catboost_model.cbm");
     assert_eq!(r.format, Format::CatBoost);

@@ -10,7 +10,9 @@ use crate::scanner::{Ctx, Location, Role};
 use crate::ScanError;
 
 fn u16_at(b: &[u8], i: usize) -> Option<usize> {
-    Some(usize::from(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?)))
+    Some(usize::from(u16::from_le_bytes(
+        b.get(i..i + 2)?.try_into().ok()?,
+    )))
 }
 
 fn u32_at(b: &[u8], i: usize) -> Option<usize> {
@@ -23,12 +25,18 @@ fn flatbuffers_problem(body: &[u8]) -> Option<String> {
         return Some("no root offset".into());
     };
     if root < 4 || root + 4 > body.len() {
-        return Some(format!("root table offset {root} outside the {} bytes", body.len()));
+        return Some(format!(
+            "root table offset {root} outside the {} bytes",
+            body.len()
+        ));
     }
     let soffset = i64::from(i32::from_le_bytes(body[root..root + 4].try_into().ok()?));
     let vtable = root as i64 - soffset;
     if vtable < 4 || vtable as usize + 4 > body.len() {
-        return Some(format!("vtable at {vtable} outside the {} bytes", body.len()));
+        return Some(format!(
+            "vtable at {vtable} outside the {} bytes",
+            body.len()
+        ));
     }
     let vtable = vtable as usize;
     let (vt_size, table_size) = (u16_at(body, vtable)?, u16_at(body, vtable + 2)?);
@@ -41,7 +49,9 @@ fn flatbuffers_problem(body: &[u8]) -> Option<String> {
     for k in (4..vt_size).step_by(2) {
         let field = u16_at(body, vtable + k)?;
         if field >= table_size {
-            return Some(format!("field at {field} past the table's {table_size} bytes"));
+            return Some(format!(
+                "field at {field} past the table's {table_size} bytes"
+            ));
         }
     }
     None

@@ -9,6 +9,8 @@ pub mod onnx;
 pub mod protobuf;
 pub mod safetensors;
 pub mod tensorflow;
+pub mod tensorflow_text;
+pub mod tfrecord;
 pub mod torchscript;
 pub mod ubjson;
 pub mod xml;

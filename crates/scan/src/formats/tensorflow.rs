@@ -64,16 +64,6 @@ const EFFECT_OPS: &[(&str, Verdict, &str)] = &[
     ("DTensorRestoreV2", Verdict::Dangerous, READS),
     ("LoadAndRemapMatrix", Verdict::Dangerous, READS),
     (
-        "DecodeProtoV2",
-        Verdict::Unknown,
-        "may read a descriptor file",
-    ),
-    (
-        "EncodeProto",
-        Verdict::Unknown,
-        "may read a descriptor file",
-    ),
-    (
         "InitializeTableFromTextFile",
         Verdict::Unknown,
         "reads a vocabulary file (normally the model's own asset)",
@@ -155,6 +145,11 @@ const EFFECT_OPS: &[(&str, Verdict, &str)] = &[
     ("PyFunc", Verdict::Dangerous, PYTHON),
     ("PyFuncStateless", Verdict::Dangerous, PYTHON),
     ("EagerPyFunc", Verdict::Dangerous, PYTHON),
+    (
+        "DatasetFromGraph",
+        Verdict::Suspicious,
+        "runs a graph it receives as a string, which this scan cannot see into",
+    ),
     ("XlaCustomCall", Verdict::Suspicious, PROGRAM),
     ("XlaCustomCallV2", Verdict::Suspicious, PROGRAM),
     ("XlaHostCompute", Verdict::Suspicious, PROGRAM),
@@ -228,9 +223,10 @@ fn effect(op: &str) -> Option<(Verdict, &'static str)> {
 }
 
 /// A SavedModel: `saved_model_schema_version` (1) and meta graphs (2), each of which parses
-/// and holds a graph (2) or meta info (1).
+/// and holds a graph (2) or meta info (1) — in any order, the version optional, as TF's own
+/// parser accepts them.
 pub fn looks_like_saved_model(data: &[u8]) -> bool {
-    data.first() == Some(&0x08)
+    !data.is_empty()
         && fields(data).is_some_and(|f| {
             let mut graphs = 0;
             for x in &f {
@@ -252,9 +248,6 @@ pub fn looks_like_saved_model(data: &[u8]) -> bool {
 /// A frozen GraphDef: nodes (1), a function library (2), versions (4); the first node has a
 /// name and an op that reads like an op name.
 pub fn looks_like_graph_def(data: &[u8]) -> bool {
-    if data.first() != Some(&0x0a) {
-        return false;
-    }
     let Some(f) = fields(data) else { return false };
     if !f
         .iter()
@@ -262,7 +255,11 @@ pub fn looks_like_graph_def(data: &[u8]) -> bool {
     {
         return false;
     }
-    let Some(Field::Bytes(1, node)) = f.first() else {
+    // The first node, wherever the library and versions were written.
+    let Some(node) = f.iter().find_map(|x| match x {
+        Field::Bytes(1, node) => Some(*node),
+        _ => None,
+    }) else {
         return false;
     };
     let Some(node) = fields(node) else {
@@ -272,6 +269,17 @@ pub fn looks_like_graph_def(data: &[u8]) -> bool {
     text_field(&node, 1).is_some()
         && !op.is_empty()
         && op.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A TF1 `MetaGraphDef` (`model.ckpt.meta`, what `tf.train.import_meta_graph` loads): meta
+/// info (1), a graph (2) that reads as a GraphDef, saver (3), collections (4), signatures (5),
+/// assets (6), object graph (7).
+pub fn looks_like_meta_graph(data: &[u8]) -> bool {
+    fields(data).is_some_and(|f| {
+        f.iter().all(|x| matches!(x, Field::Bytes(1..=7, _)))
+            && f.iter()
+                .any(|x| matches!(x, Field::Bytes(2, g) if looks_like_graph_def(g)))
+    })
 }
 
 /// A SavedModel fingerprint (`fingerprint.pb`): five hashes (fields 1–5, varints), a
@@ -296,8 +304,8 @@ pub fn looks_like_checkpoint_index(data: &[u8]) -> bool {
 }
 
 /// Where an op sits: the graph itself, or a function of the library.
-struct Place<'a> {
-    function: Option<&'a str>,
+pub(crate) struct Place<'a> {
+    pub(crate) function: Option<&'a str>,
 }
 
 impl Place<'_> {
@@ -310,10 +318,10 @@ impl Place<'_> {
 }
 
 #[derive(Default)]
-struct Walk {
+pub(crate) struct Walk {
     /// (op, where) → node name, count.
     ops: BTreeMap<(String, String), (String, usize, Verdict, String)>,
-    functions: HashSet<String>,
+    pub(crate) functions: HashSet<String>,
     custom: BTreeMap<String, usize>,
 }
 
@@ -329,6 +337,25 @@ pub fn scan_saved_model(ctx: &mut Ctx, data: &[u8], at: &Location) {
             }
         }
     }
+    for g in &graphs {
+        collect_functions(g, &mut walk);
+    }
+    for g in graphs {
+        walk_graph(g, &mut walk);
+    }
+    report(ctx, walk, at);
+}
+
+pub fn scan_meta_graph(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    let mut walk = Walk::default();
+    let graphs: Vec<&[u8]> = fields(data)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| match f {
+            Field::Bytes(2, g) => Some(g),
+            _ => None,
+        })
+        .collect();
     for g in &graphs {
         collect_functions(g, &mut walk);
     }
@@ -416,16 +443,31 @@ fn string_attr(node: &[Field<'_>], key: &str) -> Option<String> {
     })
 }
 
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
+}
+
 fn saver_place(place: &Place<'_>, node_name: &str) -> bool {
     match place.function {
-        Some(f) => f.contains("_traced_save") || f.contains("_traced_restore"),
-        None => {
-            let scope = node_name.split('/').next().unwrap_or("");
-            scope == "save"
-                || scope
-                    .strip_prefix("save_")
-                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-        }
+        // TF2 names them `__inference__traced_save_N` / `__inference__traced_restore_N`.
+        Some(f) => ["__inference__traced_save_", "__inference__traced_restore_"]
+            .iter()
+            .any(|p| f.strip_prefix(p).is_some_and(digits)),
+        // TF1's Saver adds `save/SaveV2`, `save/RestoreV2`, `save/MergeV2Checkpoints` (scope
+        // `save_N` for a second saver): the op's own name, not anything under the scope.
+        None => match node_name.split_once('/') {
+            Some((scope, rest)) => {
+                (scope == "save" || scope.strip_prefix("save_").is_some_and(digits))
+                    && ["SaveV2", "RestoreV2", "MergeV2Checkpoints"]
+                        .iter()
+                        .any(|op| {
+                            rest.strip_prefix(op).is_some_and(|n| {
+                                n.is_empty() || n.strip_prefix('_').is_some_and(digits)
+                            })
+                        })
+            }
+            None => false,
+        },
     }
 }
 
@@ -435,13 +477,33 @@ fn walk_node(node: &[u8], place: &Place<'_>, walk: &mut Walk) {
     let Some(op) = text_field(&parts, 2) else {
         return;
     };
+    judge_node(walk, name, op, place, &|key| string_attr(&parts, key));
+}
+
+/// Judges one node: its op, where it sits, and its string attributes.
+pub(crate) fn judge_node(
+    walk: &mut Walk,
+    name: String,
+    op: String,
+    place: &Place<'_>,
+    attr: &dyn Fn(&str) -> Option<String>,
+) {
     let judged = if CHECKPOINT_OPS.contains(&op.as_str()) {
         (!saver_place(place, &name)).then_some((
             Verdict::Dangerous,
             "reads or writes a checkpoint outside the saver's own functions".to_string(),
         ))
+    } else if op == "DecodeProtoV2" || op == "EncodeProto" {
+        attr("descriptor_source")
+            .filter(|s| !s.is_empty() && s != "local://")
+            .map(|s| {
+                (
+                    Verdict::Dangerous,
+                    format!("reads the descriptor file {s:?}"),
+                )
+            })
     } else if op == "PrintV2" {
-        string_attr(&parts, "output_stream")
+        attr("output_stream")
             .filter(|s| s.starts_with("file"))
             .map(|s| {
                 (
@@ -462,7 +524,7 @@ fn walk_node(node: &[u8], place: &Place<'_>, walk: &mut Walk) {
     }
 }
 
-fn report(ctx: &mut Ctx, walk: Walk, at: &Location) {
+pub(crate) fn report(ctx: &mut Ctx, walk: Walk, at: &Location) {
     for ((op, place), (node, count, verdict, what)) in walk.ops {
         let times = if count > 1 {
             format!(" ({count} nodes)")
