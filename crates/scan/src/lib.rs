@@ -16,6 +16,7 @@
 pub mod container;
 pub mod corpus;
 pub mod craft;
+mod files;
 pub mod formats;
 mod names;
 pub mod pickle;

@@ -633,56 +633,11 @@ fn scan_file_as(path: &Path, options: &ScanOptions, data_of: Option<&str>) -> Fi
         }];
         return r;
     }
-    if size >= MAP_AT_BYTES {
-        guard_against_truncation();
-        let mapped = std::fs::File::open(path).and_then(|f| {
-            // SAFETY: the map is read-only and private to this scan; a file truncated by
-            // another process while it is scanned would fault, as any reader's would.
-            unsafe { memmap2::Mmap::map(&f) }
-        });
-        return match mapped {
-            Ok(map) => scan_bytes_as(&path.display().to_string(), &map, options, data_of),
-            Err(e) => read_error(path, e.to_string()),
-        };
-    }
-    match std::fs::read(path) {
+    match crate::files::contents(path, size) {
         Ok(data) => scan_bytes_as(&path.display().to_string(), &data, options, data_of),
         Err(e) => read_error(path, e.to_string()),
     }
 }
-
-/// A file mapped for scanning that another process shrinks faults (SIGBUS) when the scan
-/// reads past its new end; no verdict can be given for it, so the process ends as a scan that
-/// failed closed (exit 2) with a message saying why, instead of the bare "Bus error".
-fn guard_against_truncation() {
-    #[cfg(unix)]
-    {
-        static INSTALL: std::sync::Once = std::sync::Once::new();
-        extern "C" fn on_sigbus(_: libc::c_int) {
-            const MESSAGE: &[u8] = b"aisec scan: a file changed size while it was being scanned (truncated by another process?); no verdict was given: scan it again when nothing is writing it\n";
-            // SAFETY: write(2) and _exit(2) are async-signal-safe.
-            unsafe {
-                libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
-                libc::_exit(2);
-            }
-        }
-        INSTALL.call_once(|| {
-            // SAFETY: installs a handler that only calls async-signal-safe functions.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
-                libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
-            }
-        });
-    }
-}
-
-/// Files from this size on are memory-mapped instead of read: formats that only need their
-/// header (safetensors, GGUF, ONNX external data) and zip members stored uncompressed (every
-/// PyTorch checkpoint's tensors) are then read from the page cache where they lie, so a folder
-/// of multi-gigabyte shards is scanned in the memory of its headers, not of its files.
-const MAP_AT_BYTES: u64 = 64 << 20;
 
 /// Every file under the paths, sorted, directories walked recursively. Symbolic links to
 /// directories are not followed (no loops); a path that does not exist is an error report.
