@@ -11,6 +11,7 @@ aisec's 59 hand-written messages.
 import itertools
 import json
 import subprocess
+import os
 import sys
 import time
 
@@ -20,6 +21,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_union
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guard_threshold import best_threshold  # noqa: E402 - the bench folder, added just above
 
 data, aisec, chat = sys.argv[1], sys.argv[2], sys.argv[3]
 ordinary = [l for l in open("crates/llm/payloads/ordinary-chat.txt", encoding="utf-8").read().splitlines()
@@ -45,22 +49,6 @@ def load(rel):
 
 train = pd.concat([load(t)[["text", "label"]] for t, _ in splits.values()])
 val = {k: load(v) for k, (_, v) in splits.items()}
-
-
-def best_threshold(scores, labels):
-    order = np.argsort(-scores)
-    s, y = scores[order], labels[order]
-    pos, tp, fp, best, i = labels.sum(), 0, 0, (-1.0, 0.5), 0
-    while i < len(s):
-        v = s[i]
-        while i < len(s) and s[i] == v:
-            tp += y[i]
-            fp += 1 - y[i]
-            i += 1
-        f1 = 2 * tp / (2 * tp + fp + pos - tp) if tp else 0.0
-        if f1 > best[0]:
-            best = (f1, (v + (s[i] if i < len(s) else 0.0)) / 2)
-    return best[1]
 
 
 def figures(scores, labels, t):

@@ -34,6 +34,7 @@ messages are flagged, and the recall on validation injections that D routes to t
 Usage, from the repository root:
     python bench/llm_guard_gated.py ../shared/llm-data /tmp/aisec-chat-splits
 """
+import os
 import sys
 import time
 
@@ -43,6 +44,9 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_union
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guard_threshold import best_threshold  # noqa: E402 - the bench folder, added just above
 
 data, chat = sys.argv[1], sys.argv[2]
 started = time.perf_counter()
@@ -101,22 +105,6 @@ for c in (1.0, 4.0, 10.0):
     Ms[("I", c)] = score_all(fit(X_inj, y_inj, c))
     Ms[("C", c)] = score_all(fit(sp.vstack([X_inj, X_chat]), np.r_[y_inj, np.zeros(X_chat.shape[0])], c))
     print(f"I, C at C={c} fitted at {time.perf_counter() - started:.1f}s", file=sys.stderr)
-
-
-def best_threshold(scores, labels):
-    order = np.argsort(-scores)
-    s, y = scores[order], labels[order]
-    pos, tp, fp, best, i = labels.sum(), 0, 0, (-1.0, 0.5), 0
-    while i < len(s):
-        v = s[i]
-        while i < len(s) and s[i] == v:
-            tp += y[i]
-            fp += 1 - y[i]
-            i += 1
-        f1 = 2 * tp / (2 * tp + fp + pos - tp) if tp else 0.0
-        if f1 > best[0]:
-            best = (f1, (v + (s[i] if i < len(s) else 0.0)) / 2)
-    return best[1]
 
 
 def fpr_threshold(scores, rate):
