@@ -455,3 +455,48 @@ fn a_catboost_file_that_is_also_a_pickle_is_scanned_as_one() {
         .errors
         .is_empty());
 }
+
+fn pb(n: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![(n << 3) | 2, bytes.len() as u8];
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// A NodeDef with inputs and, for a Const, a string tensor as its value.
+fn node(name: &str, op: &str, inputs: &[&str], string_value: Option<&str>) -> Vec<u8> {
+    let mut n = pb(1, name.as_bytes());
+    n.extend(pb(2, op.as_bytes()));
+    for i in inputs {
+        n.extend(pb(3, i.as_bytes()));
+    }
+    if let Some(v) = string_value {
+        let tensor = pb(8, v.as_bytes());
+        let mut entry = pb(1, b"value");
+        entry.extend(pb(2, &pb(8, &tensor)));
+        n.extend(pb(5, &entry));
+    }
+    pb(1, &n)
+}
+
+#[test]
+fn a_vocabulary_table_fed_a_fixed_path_reads_that_file() {
+    let options = ScanOptions::default();
+    let graph = |path: &str| {
+        let mut g = node("table", "HashTableV2", &[], None);
+        g.extend(node("path", "Const", &[], Some(path)));
+        g.extend(node(
+            "init",
+            "InitializeTableFromTextFileV2",
+            &["table", "path:0"],
+            None,
+        ));
+        g
+    };
+    let r = scan_bytes("g.pb", &graph("/etc/passwd"), &options);
+    assert_eq!(r.format, Format::TfGraphDef);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:#?}", r.findings);
+    assert!(r.findings[0].message.contains("/etc/passwd"));
+    // The model's own vocabulary, by a relative name: what it reads is its asset.
+    let r = scan_bytes("g.pb", &graph("vocab.txt"), &options);
+    assert_eq!(r.verdict, Verdict::Unknown, "{:#?}", r.findings);
+}

@@ -392,9 +392,18 @@ fn collect_functions(graph: &[u8], walk: &mut Walk) {
 }
 
 fn walk_graph(graph: &[u8], walk: &mut Walk) {
-    for f in fields(graph).unwrap_or_default() {
+    let graph_fields = fields(graph).unwrap_or_default();
+    let graph_nodes: Vec<&[u8]> = graph_fields
+        .iter()
+        .filter_map(|f| match f {
+            Field::Bytes(1, node) => Some(*node),
+            _ => None,
+        })
+        .collect();
+    let graph_scope = Scope::new(&graph_nodes);
+    for f in graph_fields {
         match f {
-            Field::Bytes(1, node) => walk_node(node, &Place { function: None }, walk),
+            Field::Bytes(1, node) => walk_node(node, &Place { function: None }, &graph_scope, walk),
             Field::Bytes(2, library) => {
                 for l in fields(library).unwrap_or_default() {
                     let Field::Bytes(1, function) = l else {
@@ -408,21 +417,71 @@ fn walk_graph(graph: &[u8], walk: &mut Walk) {
                             _ => None,
                         })
                         .unwrap_or_default();
-                    for p in &parts {
-                        if let Field::Bytes(3, node) = p {
-                            walk_node(
-                                node,
-                                &Place {
-                                    function: Some(&name),
-                                },
-                                walk,
-                            );
-                        }
+                    let nodes: Vec<&[u8]> = parts
+                        .iter()
+                        .filter_map(|p| match p {
+                            Field::Bytes(3, node) => Some(*node),
+                            _ => None,
+                        })
+                        .collect();
+                    let scope = Scope::new(&nodes);
+                    for node in &nodes {
+                        walk_node(
+                            node,
+                            &Place {
+                                function: Some(&name),
+                            },
+                            &scope,
+                            walk,
+                        );
                     }
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// The nodes of one graph or function by name, to read the constants an op is fed.
+struct Scope<'a> {
+    by_name: std::collections::HashMap<String, &'a [u8]>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(nodes: &[&'a [u8]]) -> Self {
+        let by_name = nodes
+            .iter()
+            .filter_map(|n| Some((text_field(&fields(n)?, 1)?, *n)))
+            .collect();
+        Scope { by_name }
+    }
+
+    /// The string a `Const` node holds, where `input` (`name`, `name:0`, or in a function
+    /// `name:output:0`) names one: its `value` attribute's tensor's first `string_val`.
+    fn const_string(&self, input: &str) -> Option<String> {
+        let name = input.split(':').next()?;
+        let node = fields(self.by_name.get(name)?)?;
+        if text_field(&node, 2).as_deref() != Some("Const") {
+            return None;
+        }
+        node.iter().find_map(|f| match f {
+            Field::Bytes(5, entry) => {
+                let kv = fields(entry)?;
+                if text_field(&kv, 1).as_deref() != Some("value") {
+                    return None;
+                }
+                let value = kv.iter().find_map(|x| match x {
+                    Field::Bytes(2, v) => fields(v),
+                    _ => None,
+                })?;
+                let tensor = value.iter().find_map(|x| match x {
+                    Field::Bytes(8, t) => fields(t),
+                    _ => None,
+                })?;
+                text_field(&tensor, 8)
+            }
+            _ => None,
+        })
     }
 }
 
@@ -471,12 +530,41 @@ fn saver_place(place: &Place<'_>, node_name: &str) -> bool {
     }
 }
 
-fn walk_node(node: &[u8], place: &Place<'_>, walk: &mut Walk) {
+fn walk_node(node: &[u8], place: &Place<'_>, scope: &Scope<'_>, walk: &mut Walk) {
     let Some(parts) = fields(node) else { return };
     let name = text_field(&parts, 1).unwrap_or_default();
     let Some(op) = text_field(&parts, 2) else {
         return;
     };
+    // A vocabulary table reads the file its model ships (fed at load time); one fed a
+    // constant absolute path reads whatever file that names.
+    if op.starts_with("InitializeTableFromTextFile") {
+        let inputs: Vec<String> = parts
+            .iter()
+            .filter_map(|f| match f {
+                Field::Bytes(3, i) => Some(String::from_utf8_lossy(i).into_owned()),
+                _ => None,
+            })
+            .collect();
+        if let Some(path) = inputs
+            .get(1)
+            .and_then(|i| scope.const_string(i))
+            .filter(|p| {
+                p.starts_with('/') || p.starts_with('~') || p.contains("..") || p.contains("://")
+            })
+        {
+            walk.ops
+                .entry((op.clone(), place.describe()))
+                .and_modify(|e| e.1 += 1)
+                .or_insert((
+                    name,
+                    1,
+                    Verdict::Dangerous,
+                    format!("reads the fixed path {path:?}"),
+                ));
+            return;
+        }
+    }
     judge_node(walk, name, op, place, &|key| string_attr(&parts, key));
 }
 
