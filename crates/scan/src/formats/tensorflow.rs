@@ -325,37 +325,38 @@ pub(crate) struct Walk {
     custom: BTreeMap<String, usize>,
 }
 
-pub fn scan_saved_model(ctx: &mut Ctx, data: &[u8], at: &Location) {
-    let mut walk = Walk::default();
-    let mut graphs = Vec::new();
-    for f in fields(data).unwrap_or_default() {
-        if let Field::Bytes(2, meta) = f {
-            for g in fields(meta).unwrap_or_default() {
-                if let Field::Bytes(2, graph) = g {
-                    graphs.push(graph);
-                }
-            }
-        }
-    }
-    for g in &graphs {
-        collect_functions(g, &mut walk);
-    }
-    for g in graphs {
-        walk_graph(g, &mut walk);
-    }
-    report(ctx, walk, at);
-}
-
-pub fn scan_meta_graph(ctx: &mut Ctx, data: &[u8], at: &Location) {
-    let mut walk = Walk::default();
-    let graphs: Vec<&[u8]> = fields(data)
+/// Fields `number` of a message (a SavedModel's meta graphs, a meta graph's graph).
+fn messages(data: &[u8], number: u64) -> Vec<&[u8]> {
+    fields(data)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|f| match f {
-            Field::Bytes(2, g) => Some(g),
+            Field::Bytes(n, m) if n == number => Some(m),
             _ => None,
         })
+        .collect()
+}
+
+pub fn scan_saved_model(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    let graphs = messages(data, 2)
+        .into_iter()
+        .flat_map(|meta| messages(meta, 2))
         .collect();
+    scan_graphs(ctx, graphs, at);
+}
+
+pub fn scan_meta_graph(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    scan_graphs(ctx, messages(data, 2), at);
+}
+
+pub fn scan_graph_def(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    scan_graphs(ctx, vec![data], at);
+}
+
+/// Every graph's functions are known before any node is judged, so a call of one is not
+/// taken for a custom op.
+fn scan_graphs(ctx: &mut Ctx, graphs: Vec<&[u8]>, at: &Location) {
+    let mut walk = Walk::default();
     for g in &graphs {
         collect_functions(g, &mut walk);
     }
@@ -365,11 +366,12 @@ pub fn scan_meta_graph(ctx: &mut Ctx, data: &[u8], at: &Location) {
     report(ctx, walk, at);
 }
 
-pub fn scan_graph_def(ctx: &mut Ctx, data: &[u8], at: &Location) {
-    let mut walk = Walk::default();
-    collect_functions(data, &mut walk);
-    walk_graph(data, &mut walk);
-    report(ctx, walk, at);
+/// A FunctionDef's name: its signature's (an OpDef) `name`.
+fn function_name(function: &[Field<'_>]) -> Option<String> {
+    function.iter().find_map(|s| match s {
+        Field::Bytes(1, sig) => fields(sig).and_then(|s| text_field(&s, 1)),
+        _ => None,
+    })
 }
 
 fn collect_functions(graph: &[u8], walk: &mut Walk) {
@@ -377,12 +379,7 @@ fn collect_functions(graph: &[u8], walk: &mut Walk) {
         if let Field::Bytes(2, library) = f {
             for l in fields(library).unwrap_or_default() {
                 if let Field::Bytes(1, function) = l {
-                    let signature = fields(function).unwrap_or_default();
-                    let name = signature.iter().find_map(|s| match s {
-                        Field::Bytes(1, sig) => fields(sig).and_then(|s| text_field(&s, 1)),
-                        _ => None,
-                    });
-                    if let Some(name) = name {
+                    if let Some(name) = function_name(&fields(function).unwrap_or_default()) {
                         walk.functions.insert(name);
                     }
                 }
@@ -410,13 +407,7 @@ fn walk_graph(graph: &[u8], walk: &mut Walk) {
                         continue;
                     };
                     let parts = fields(function).unwrap_or_default();
-                    let name = parts
-                        .iter()
-                        .find_map(|s| match s {
-                            Field::Bytes(1, sig) => fields(sig).and_then(|s| text_field(&s, 1)),
-                            _ => None,
-                        })
-                        .unwrap_or_default();
+                    let name = function_name(&parts).unwrap_or_default();
                     let nodes: Vec<&[u8]> = parts
                         .iter()
                         .filter_map(|p| match p {
@@ -536,51 +527,49 @@ fn walk_node(node: &[u8], place: &Place<'_>, scope: &Scope<'_>, walk: &mut Walk)
     let Some(op) = text_field(&parts, 2) else {
         return;
     };
-    // A vocabulary table reads the file its model ships (fed at load time); one fed a
-    // constant absolute path reads whatever file that names.
-    if op.starts_with("InitializeTableFromTextFile") {
-        let inputs: Vec<String> = parts
-            .iter()
-            .filter_map(|f| match f {
-                Field::Bytes(3, i) => Some(String::from_utf8_lossy(i).into_owned()),
-                _ => None,
-            })
-            .collect();
-        if let Some(path) = inputs
-            .get(1)
-            .and_then(|i| scope.const_string(i))
-            .filter(|p| {
-                p.starts_with('/') || p.starts_with('~') || p.contains("..") || p.contains("://")
-            })
-        {
-            walk.ops
-                .entry((op.clone(), place.describe()))
-                .and_modify(|e| e.1 += 1)
-                .or_insert((
-                    name,
-                    1,
-                    Verdict::Dangerous,
-                    format!("reads the fixed path {path:?}"),
-                ));
-            return;
-        }
-    }
-    judge_node(walk, name, op, place, &|key| string_attr(&parts, key));
+    let inputs: Vec<String> = parts
+        .iter()
+        .filter_map(|f| match f {
+            Field::Bytes(3, i) => Some(String::from_utf8_lossy(i).into_owned()),
+            _ => None,
+        })
+        .collect();
+    judge_node(
+        walk,
+        name,
+        op,
+        place,
+        &|key| string_attr(&parts, key),
+        &|k| inputs.get(k).and_then(|i| scope.const_string(i)),
+    );
 }
 
-/// Judges one node: its op, where it sits, and its string attributes.
+/// Judges one node: its op, where it sits, its string attributes, and the constant strings
+/// it is fed (input `k`'s, where a `Const` in the same scope gives it).
 pub(crate) fn judge_node(
     walk: &mut Walk,
     name: String,
     op: String,
     place: &Place<'_>,
     attr: &dyn Fn(&str) -> Option<String>,
+    const_input: &dyn Fn(usize) -> Option<String>,
 ) {
+    // A vocabulary table reads the file its model ships (fed at load time); one fed a
+    // constant absolute path reads whatever file that names.
+    let fixed_path = || {
+        const_input(1).filter(|p| {
+            p.starts_with('/') || p.starts_with('~') || p.contains("..") || p.contains("://")
+        })
+    };
     let judged = if CHECKPOINT_OPS.contains(&op.as_str()) {
         (!saver_place(place, &name)).then_some((
             Verdict::Dangerous,
             "reads or writes a checkpoint outside the saver's own functions".to_string(),
         ))
+    } else if let Some(path) =
+        fixed_path().filter(|_| op.starts_with("InitializeTableFromTextFile"))
+    {
+        Some((Verdict::Dangerous, format!("reads the fixed path {path:?}")))
     } else if op == "DecodeProtoV2" || op == "EncodeProto" {
         attr("descriptor_source")
             .filter(|s| !s.is_empty() && s != "local://")

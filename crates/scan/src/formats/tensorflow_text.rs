@@ -76,12 +76,20 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
                         function: function.as_deref(),
                     };
                     let attrs = n.attrs;
-                    judge_node(&mut walk, n.name, op, &place, &|k| {
-                        attrs
-                            .iter()
-                            .find(|(key, _)| key == k)
-                            .map(|(_, v)| v.clone())
-                    });
+                    // Inputs are not resolved in text graphs.
+                    judge_node(
+                        &mut walk,
+                        n.name,
+                        op,
+                        &place,
+                        &|k| {
+                            attrs
+                                .iter()
+                                .find(|(key, _)| key == k)
+                                .map(|(_, v)| v.clone())
+                        },
+                        &|_| None,
+                    );
                 }
             }
             continue;
