@@ -1,15 +1,16 @@
 //! Detection defences measured against an attack's outcome, non-adaptive and adaptive.
 
 use aisec_atlas::KnowledgeBase;
+use aisec_attacks::evasion::Norm;
 use aisec_attacks::AttackOutcome;
-use aisec_core::Metric;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
+use aisec_core::{Details, Metric};
 use aisec_defenses::feature_squeezing::{self, DetectionReport, FeatureSqueezing, SqueezeConfig};
 use aisec_defenses::Defense;
 use aisec_ml::data::{Dataset, InputRange};
 use aisec_ml::model::Classifier;
 use aisec_report::{RunKind, RunReport};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::findings::mitigation_refs;
 use crate::Result;
@@ -25,6 +26,21 @@ fn metrics_of(r: &DetectionReport) -> Metrics {
         m.insert(k, v).expect("detection figures are fractions");
     }
     m
+}
+
+/// What the detector caught: the plain attack's examples and, where one ran, those of the
+/// attack that knows the squeezers.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionObservations {
+    pub non_adaptive: DetectionReport,
+    pub adaptive: Option<AdaptiveDetection>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdaptiveDetection {
+    pub attack: String,
+    pub report: DetectionReport,
+    pub metrics: Metrics,
 }
 
 /// Feature squeezing against `outcome`'s adversarial examples of `data`. The threshold is
@@ -59,9 +75,11 @@ pub fn feature_squeezing_report(
         .flat_map(|(i, _)| outcome.adversarial[i * f..(i + 1) * f].to_vec())
         .collect();
     let plain = detector.evaluate(model, &held_out, &successful)?;
-    let eps = outcome.config["eps"]
-        .as_f64()
-        .filter(|_| outcome.config["norm"] == "inf");
+    let eps = outcome
+        .budget
+        .eps
+        .map(f64::from)
+        .filter(|_| outcome.budget.norm == Norm::Linf);
     let adaptive = match (model.gradients(), eps) {
         (Some(_), Some(eps)) => {
             let adv = detector.adaptive_attack(
@@ -112,7 +130,7 @@ pub fn feature_squeezing_report(
         feature_squeezing::INFO.name,
         &outcome.atlas,
         format!("{} behind feature squeezing", model.info().description),
-        json!({ "squeezers": detector.squeezers, "threshold": detector.threshold, "target_false_positive_rate": detector.target_false_positive_rate }),
+        Details::new(detector.clone()),
         seed,
         metrics_of(&plain),
     )
@@ -123,10 +141,17 @@ pub fn feature_squeezing_report(
         data.len() - half,
         plain.adversarial_examples
     ))
-    .with_observations(Some(json!({
-        "non_adaptive": plain,
-        "adaptive": adaptive.as_ref().map(|a| json!({ "attack": format!("L∞ PGD, {} steps, straight-through squeezers, detector-score term", config.adaptive_steps), "report": a, "metrics": metrics_of(a) })),
-    })))
+    .with_observations(Details::new(DetectionObservations {
+        non_adaptive: plain,
+        adaptive: adaptive.map(|a| AdaptiveDetection {
+            attack: format!(
+                "L∞ PGD, {} steps, straight-through squeezers, detector-score term",
+                config.adaptive_steps
+            ),
+            metrics: metrics_of(&a),
+            report: a,
+        }),
+    }))
     .with_findings(findings)
     .with_defense(config.reference()))
 }

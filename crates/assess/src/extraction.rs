@@ -1,18 +1,21 @@
 //! Extraction runs as reports: the attack against the plain API, then against the same API
 //! behind a defence (output hardening or the PRADA monitor), with the difference.
 
-use aisec_core::Metric;
+use aisec_core::{Details, Metric};
+use serde::Serialize;
 use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::extract::{self, ExtractionAttack, ExtractionOutcome, ExtractionTask};
+use aisec_attacks::extract::{
+    self, Checkpoint, ExtractionAttack, ExtractionOutcome, ExtractionTask, Measurement, Transfer,
+};
 use aisec_core::{AtlasRef, Finding, Severity};
 use aisec_defenses::prada::PradaStats;
 use aisec_defenses::query_limit::LOCAL_CLIENT;
 use aisec_defenses::{DefenseSpec, Family};
 use aisec_ml::data::augment::natural_variations;
 use aisec_ml::data::Dataset;
-use aisec_ml::model::{rows, Classifier};
+use aisec_ml::model::{rows, Classifier, OutputKind};
 use aisec_ml::train;
 use aisec_report::{RunKind, RunReport};
 
@@ -82,6 +85,26 @@ fn output_words(outcome: &ExtractionOutcome) -> String {
     }
 }
 
+/// What an extraction run observed beyond the shared metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtractionObservations {
+    pub fidelity_by_queries: Vec<Checkpoint>,
+    pub output_kind: OutputKind,
+    pub budget_exhausted: bool,
+    pub stop_reason: Option<String>,
+    pub measurement: Measurement,
+    pub transfer: Option<Transfer>,
+    /// The attack's own record.
+    pub attack: Details,
+}
+
+/// What PRADA saw of the extraction's stream and of a benign one.
+#[derive(Debug, Clone, Serialize)]
+pub struct PradaObserved {
+    pub extraction: PradaStats,
+    pub benign_stream: PradaStats,
+}
+
 /// The shared run object for an extraction.
 pub fn report(
     outcome: &ExtractionOutcome,
@@ -99,15 +122,15 @@ pub fn report(
         outcome.metrics.clone(),
     )
     .with_data(data)
-    .with_observations(Some(serde_json::json!({
-        "fidelity_by_queries": outcome.curve,
-        "output_kind": outcome.output_kind,
-        "budget_exhausted": outcome.budget_exhausted,
-        "stop_reason": outcome.stop_reason,
-        "measurement": outcome.measurement,
-        "transfer": outcome.transfer,
-        "attack": outcome.observations,
-    })))
+    .with_observations(Details::new(ExtractionObservations {
+        fidelity_by_queries: outcome.curve.clone(),
+        output_kind: outcome.output_kind,
+        budget_exhausted: outcome.budget_exhausted,
+        stop_reason: outcome.stop_reason.clone(),
+        measurement: outcome.measurement.clone(),
+        transfer: outcome.transfer.clone(),
+        attack: outcome.observations.clone(),
+    }))
     .with_findings(vec![extraction_finding(outcome, kb, "the model")])
 }
 
@@ -187,8 +210,10 @@ pub fn run_defended(
             monitor.budget().refund((chunk.len() / features) as u64);
         }
         let on_benign = monitor.client_stats(LOCAL_CLIENT);
-        info.observed =
-            Some(serde_json::json!({ "extraction": during, "benign_stream": on_benign }));
+        info.observed = Some(Details::new(PradaObserved {
+            extraction: during.clone(),
+            benign_stream: on_benign.clone(),
+        }));
         prada = Some((during, on_benign));
     }
     let mut finding = extraction_finding(&outcome, kb, "the defended model");

@@ -1,10 +1,12 @@
 //! Attack outcomes as findings.
 
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::AttackOutcome;
-use aisec_core::Metric;
+use aisec_attacks::evasion::{EvasionObservations, Norm};
+use aisec_attacks::{AttackOutcome, QueryUse};
 use aisec_core::{AtlasRef, Evidence, Finding, MitigationRef, Severity};
+use aisec_core::{Details, Metric};
 use aisec_report::{RunKind, RunReport};
+use serde::Serialize;
 
 /// Mitigations ATLAS lists against evasion: model hardening, adversarial input detection,
 /// input restoration.
@@ -39,7 +41,8 @@ pub fn mitigation_refs(kb: &KnowledgeBase, ids: &[&str]) -> Vec<MitigationRef> {
 }
 
 /// A short description of the attack's budget from its configuration: "L∞ ε=0.1, 40 steps".
-pub fn describe_config(config: &serde_json::Value) -> String {
+pub fn describe_config(config: &impl serde::Serialize) -> String {
+    let config = serde_json::to_value(config).unwrap_or_default();
     let mut parts = Vec::new();
     let norm = match config["norm"].as_str() {
         Some("inf") => "L∞",
@@ -98,7 +101,8 @@ pub fn describe_config(config: &serde_json::Value) -> String {
 
 /// Any flat configuration object as text: "strategy random, pool public, batch 250", numbers as
 /// [`trim_float`] writes them, nested values as compact JSON.
-pub fn describe_fields(config: &serde_json::Value) -> String {
+pub fn describe_fields(config: &impl serde::Serialize) -> String {
+    let config = serde_json::to_value(config).unwrap_or_default();
     let Some(fields) = config.as_object() else {
         return config.to_string();
     };
@@ -148,20 +152,44 @@ pub fn trim_float(v: f64) -> String {
 pub const L2_THRESHOLDS: &[f64] = &[0.5, 1.0, 2.0];
 pub const LINF_THRESHOLDS: &[f64] = &[0.01, 0.03, 0.1];
 
+/// A minimum-norm run's robustness at stated perturbation sizes (no ε to judge it at).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NormProfile {
+    pub norm: Norm,
+    pub robust_accuracy_at: Vec<RobustAt>,
+    pub norm_needed: NormNeeded,
+}
+
+/// Robust accuracy when only perturbations up to `norm_at_most` count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RobustAt {
+    pub norm_at_most: f64,
+    pub robust_accuracy: f64,
+}
+
+/// Quartiles of the norms the fooled inputs needed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NormNeeded {
+    pub q25: Option<f64>,
+    pub median: Option<f64>,
+    pub q75: Option<f64>,
+    pub fooled: usize,
+}
+
 /// A minimum-norm run (no ε): the share of inputs still answered correctly when only
 /// perturbations up to each threshold count, and the quartiles of the norms it needed.
-pub fn norm_profile(outcome: &AttackOutcome) -> Option<serde_json::Value> {
-    if outcome.config["eps"].is_number() {
+pub fn norm_profile(outcome: &AttackOutcome) -> Option<NormProfile> {
+    if outcome.budget.eps.is_some() {
         return None;
     }
-    let linf = outcome.config["norm"].as_str() == Some("inf");
+    let linf = outcome.budget.norm == Norm::Linf;
     let (thresholds, norm_of): (&[f64], fn(&aisec_attacks::ExampleResult) -> f64) = if linf {
         (LINF_THRESHOLDS, |e| e.linf as f64)
     } else {
         (L2_THRESHOLDS, |e| e.l2 as f64)
     };
     let n = outcome.examples.len().max(1) as f64;
-    let robust_at: Vec<serde_json::Value> = thresholds
+    let robust_accuracy_at = thresholds
         .iter()
         .map(|t| {
             let robust = outcome
@@ -169,7 +197,10 @@ pub fn norm_profile(outcome: &AttackOutcome) -> Option<serde_json::Value> {
                 .iter()
                 .filter(|e| e.clean_prediction == e.label && !(e.success && norm_of(e) <= *t))
                 .count();
-            serde_json::json!({ "norm_at_most": t, "robust_accuracy": robust as f64 / n })
+            RobustAt {
+                norm_at_most: *t,
+                robust_accuracy: robust as f64 / n,
+            }
         })
         .collect();
     let mut needed: Vec<f64> = outcome
@@ -182,11 +213,16 @@ pub fn norm_profile(outcome: &AttackOutcome) -> Option<serde_json::Value> {
     let quartile = |q: f64| -> Option<f64> {
         (!needed.is_empty()).then(|| needed[((needed.len() - 1) as f64 * q).round() as usize])
     };
-    Some(serde_json::json!({
-        "norm": if linf { "inf" } else { "2" },
-        "robust_accuracy_at": robust_at,
-        "norm_needed": { "q25": quartile(0.25), "median": quartile(0.5), "q75": quartile(0.75), "fooled": needed.len() },
-    }))
+    Some(NormProfile {
+        norm: outcome.budget.norm,
+        robust_accuracy_at,
+        norm_needed: NormNeeded {
+            q25: quartile(0.25),
+            median: quartile(0.5),
+            q75: quartile(0.75),
+            fooled: needed.len(),
+        },
+    })
 }
 
 /// The finding an evasion outcome supports. A run stopped by a budget says so and counts
@@ -221,26 +257,21 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
             },
         )
     } else if let Some(profile) = norm_profile(outcome) {
-        let norm = if profile["norm"] == "inf" {
-            "L∞"
-        } else {
-            "L2"
-        };
-        let at: Vec<String> = profile["robust_accuracy_at"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let norm = profile.norm.label();
+        let at: Vec<String> = profile
+            .robust_accuracy_at
+            .iter()
             .map(|p| {
                 format!(
                     "{} at {norm} ≤ {}",
-                    aisec_core::pct(p["robust_accuracy"].as_f64()),
-                    p["norm_at_most"]
+                    aisec_core::pct(Some(p.robust_accuracy)),
+                    trim_float(p.norm_at_most)
                 )
             })
             .collect();
-        let needed = &profile["norm_needed"];
-        let median = needed["median"]
-            .as_f64()
+        let median = profile
+            .norm_needed
+            .median
             .map_or("n/a".to_string(), |m| format!("{m:.3}"));
         (
             format!(
@@ -291,9 +322,10 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
     evidence
         .details
         .insert("attack".into(), serde_json::json!(outcome.name));
-    evidence
-        .details
-        .insert("config".into(), outcome.config.clone());
+    evidence.details.insert(
+        "config".into(),
+        serde_json::to_value(&outcome.config).unwrap_or_default(),
+    );
     evidence
         .details
         .insert("seed".into(), serde_json::json!(outcome.seed));
@@ -304,25 +336,23 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
         .details
         .insert("queries".into(), serde_json::json!(outcome.queries));
     if let Some(profile) = norm_profile(outcome) {
-        evidence.details.insert("norm_profile".into(), profile);
+        evidence.details.insert(
+            "norm_profile".into(),
+            serde_json::to_value(profile).unwrap_or_default(),
+        );
     }
     finding.evidence = evidence;
     finding
 }
 
 /// The attack's own observations with the queries it was allowed and spent.
-fn observations_of(outcome: &AttackOutcome) -> serde_json::Value {
-    let mut observations = match &outcome.observations {
-        Some(serde_json::Value::Object(map)) => map.clone(),
-        Some(other) => {
-            let mut map = serde_json::Map::new();
-            map.insert("attack".into(), other.clone());
-            map
-        }
-        None => serde_json::Map::new(),
-    };
-    observations.insert("queries".into(), serde_json::json!(outcome.queries));
-    serde_json::Value::Object(observations)
+/// What an evasion run's report observes: the attack's own observations and the queries
+/// it was allowed and spent.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvasionRunObservations {
+    #[serde(flatten)]
+    pub attack: EvasionObservations,
+    pub queries: QueryUse,
 }
 
 /// The JSON run object of an evasion attack.
@@ -337,12 +367,15 @@ pub fn evasion_report(
         &outcome.name,
         &outcome.atlas,
         target,
-        outcome.config.clone(),
+        Details::new(outcome.config.clone()),
         outcome.seed,
         outcome.metrics.clone(),
     )
     .with_data(data)
-    .with_observations(Some(observations_of(outcome)))
+    .with_observations(Details::new(EvasionRunObservations {
+        attack: outcome.observations.clone(),
+        queries: outcome.queries.clone(),
+    }))
     .with_findings(vec![evasion_finding(outcome, kb, "the model")])
 }
 
@@ -356,8 +389,18 @@ mod tests {
         let mut outcome = aisec_attacks::AttackOutcome {
             name: "evasion.fgsm".into(),
             atlas: vec!["AML.T0043.000".into()],
-            config: serde_json::json!({"eps": 0.1}),
-            observations: None,
+            config: aisec_attacks::evasion::EvasionConfig {
+                attack: Details::new(aisec_attacks::evasion::fgsm::FgsmConfig {
+                    eps: 0.1,
+                    norm: Norm::Linf,
+                }),
+                clip: None,
+            },
+            budget: aisec_attacks::evasion::Budget {
+                norm: Norm::Linf,
+                eps: Some(0.1),
+            },
+            observations: EvasionObservations::default(),
             seed: 0,
             metrics: aisec_core::Metrics::default(),
             queries: aisec_attacks::QueryUse::default(),

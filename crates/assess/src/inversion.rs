@@ -3,14 +3,29 @@
 //! the attack's success rate, and a finding.
 
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::inversion::mi_face::{self, GradientSource, Inversion, MiFaceConfig};
+use aisec_attacks::inversion::mi_face::{self, GradientSource, Inversion, Inverted, MiFaceConfig};
 use aisec_attacks::inversion::{self, resemblance, Resemblance};
-use aisec_core::{Metric, Metrics, Severity};
+use aisec_core::{Details, Metric, Metrics, Severity};
 use aisec_ml::data::{Dataset, InputRange};
 use aisec_report::{RunKind, RunReport};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::membership::privacy_finding;
+
+/// What an inversion run observed: the reconstructions and how each compares with the
+/// assessor's data.
+#[derive(Debug, Clone, Serialize)]
+pub struct InversionObservations {
+    /// The range the reconstructions were kept in.
+    pub input_range: InputRange,
+    pub gradients: GradientSource,
+    pub steps: usize,
+    pub steps_done: usize,
+    pub stopped: Option<String>,
+    pub shape: Vec<usize>,
+    pub images: Vec<Inverted>,
+    pub resemblance: Vec<Resemblance>,
+}
 
 /// The run's report and each reconstruction's comparison with `assessor` (the training
 /// split the assessor holds).
@@ -65,7 +80,7 @@ pub fn mi_face_report(
         mi_face::INFO.name,
         inversion::ATLAS,
         target,
-        serde_json::to_value(config).unwrap_or_default(),
+        Details::new(config.clone()),
         seed,
         metrics,
     )
@@ -73,16 +88,16 @@ pub fn mi_face_report(
         "{} (training split, the assessor's comparison)",
         assessor.name
     ))
-    .with_observations(Some(json!({
-        "input_range": range,
-        "gradients": out.gradients,
-        "steps": out.steps,
-        "steps_done": out.steps_done,
-        "stopped": out.stopped,
-        "shape": assessor.sample_shape,
-        "images": out.images,
-        "resemblance": compared,
-    })))
+    .with_observations(Details::new(InversionObservations {
+        input_range: range,
+        gradients: out.gradients,
+        steps: out.steps,
+        steps_done: out.steps_done,
+        stopped: out.stopped.clone(),
+        shape: assessor.sample_shape.clone(),
+        images: out.images.clone(),
+        resemblance: compared.clone(),
+    }))
     .with_findings(vec![finding]);
     (report, compared)
 }

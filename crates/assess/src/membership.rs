@@ -7,15 +7,18 @@ use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::membership::{
-    self, MembershipAttack, MembershipOutcome, MembershipTask, Recipe,
+    self, MembershipAttack, MembershipOutcome, MembershipTask, Recipe, RocPoint, SplitDescription,
 };
-use aisec_core::{AtlasRef, Finding, Metric, Metrics, Severity};
+use aisec_core::{AtlasRef, Details, Finding, Metric, Metrics, Severity};
+use aisec_defenses::dp_sgd::PrivacySpent;
 use aisec_defenses::Defense;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{revealing, Classifier, OutputKind};
+use aisec_ml::native::TrainingSplit;
 use aisec_ml::native::{Manifest, NativeModel};
 use aisec_ml::train;
 use aisec_report::{RunKind, RunReport};
+use serde::Serialize;
 
 use crate::findings::mitigation_refs;
 use crate::{AssessError, Result};
@@ -27,10 +30,105 @@ pub const MEMBERSHIP_MITIGATIONS: &[&str] = &["AML.M0002", "AML.M0004", "AML.M00
 #[derive(Debug, Clone, Default)]
 pub struct MembershipContext {
     /// How members, non-members and the adversary's population were drawn.
-    pub split: serde_json::Value,
+    pub split: Option<SplitUsed>,
     /// The target's accuracy on its members and on the non-members.
     pub target_accuracy: Option<(f64, f64)>,
     pub seed: u64,
+}
+
+/// How the records were divided into members, non-members and the adversary's population.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum SplitUsed {
+    /// aisec split the data and trained the target.
+    TrainedHere(SplitDescription),
+    /// The split recorded in the model's manifest when aisec trained it.
+    RecordedWithModel {
+        recorded_with_model: TrainingSplit,
+        members: usize,
+        non_members: usize,
+        population: usize,
+    },
+    /// Members and non-members the user named.
+    GivenByUser {
+        members: usize,
+        non_members: usize,
+        population: usize,
+        given_by_user: bool,
+    },
+}
+
+/// What a membership run observed beyond the shared metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembershipObservations {
+    pub members: usize,
+    pub non_members: usize,
+    pub false_positives_allowed: FalsePositivesAllowed,
+    pub roc: Vec<RocPoint>,
+    pub shadow_models: usize,
+    pub shadow_train_size: usize,
+    pub candidates_scored: usize,
+    pub candidates: usize,
+    pub stopped: Option<String>,
+    pub shadow_check: Option<ShadowCheck>,
+    pub split: Option<SplitUsed>,
+    pub target_accuracy: Option<TargetAccuracy>,
+    /// How the adversary trained its models, when the command states it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_recipe: Option<ShadowRecipe>,
+    /// The attack's own record.
+    pub attack: Details,
+}
+
+/// The adversary's training recipe for its shadow or reference models, and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowRecipe {
+    pub architecture: &'static str,
+    pub training: aisec_ml::train::TrainConfig,
+    pub records_per_model: usize,
+    pub source: String,
+}
+
+/// How many non-members may be flagged at each low false-positive rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct FalsePositivesAllowed {
+    pub at_0_1pct_fpr: usize,
+    pub at_1pct_fpr: usize,
+}
+
+/// Whether the adversary's models imitate the target (held-out accuracies side by side).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowCheck {
+    pub shadow_held_out_accuracy: f64,
+    pub target_non_member_accuracy: f64,
+    pub max_gap: f64,
+    pub warning: Option<String>,
+}
+
+/// The target's accuracy on its members and on records it never saw.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TargetAccuracy {
+    pub members: f64,
+    pub non_members: f64,
+}
+
+/// What a retraining defence observed: its own record (DP-SGD's ε) and the defended model.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrainingObserved {
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub retraining: Option<Details>,
+    pub target_accuracy: TargetAccuracy,
+    pub shadow_models_trained_with: &'static str,
+}
+
+/// Whether the attack could run behind the defence, and what its shadow models saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardObserved {
+    pub attack_ran: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_models_see: Option<&'static str>,
 }
 
 /// How far the adversary's models' held-out accuracy may sit from the target's accuracy on
@@ -142,26 +240,35 @@ pub fn report(
     context: &MembershipContext,
 ) -> RunReport {
     let r = &outcome.roc;
-    let observations = serde_json::json!({
-        "members": r.members,
-        "non_members": r.non_members,
-        "false_positives_allowed": {"at_0_1pct_fpr": r.false_positives_allowed_at_0_1pct, "at_1pct_fpr": r.false_positives_allowed_at_1pct},
-        "roc": r.curve,
-        "shadow_models": outcome.shadow_models,
-        "shadow_train_size": outcome.shadow_train_size,
-        "candidates_scored": outcome.candidates_scored,
-        "candidates": outcome.candidates,
-        "stopped": outcome.stopped,
-        "shadow_check": shadow_check(outcome, context).map(|(s, t, w)| serde_json::json!({
-            "shadow_held_out_accuracy": s,
-            "target_non_member_accuracy": t,
-            "max_gap": SHADOW_ACCURACY_GAP,
-            "warning": w,
-        })),
-        "split": context.split,
-        "target_accuracy": context.target_accuracy.map(|(m, n)| serde_json::json!({"members": m, "non_members": n})),
-        "attack": outcome.observations,
-    });
+    let observations = MembershipObservations {
+        members: r.members,
+        non_members: r.non_members,
+        false_positives_allowed: FalsePositivesAllowed {
+            at_0_1pct_fpr: r.false_positives_allowed_at_0_1pct,
+            at_1pct_fpr: r.false_positives_allowed_at_1pct,
+        },
+        roc: r.curve.clone(),
+        shadow_models: outcome.shadow_models,
+        shadow_train_size: outcome.shadow_train_size,
+        candidates_scored: outcome.candidates_scored,
+        candidates: outcome.candidates,
+        stopped: outcome.stopped.clone(),
+        shadow_check: shadow_check(outcome, context).map(|(s, t, w)| ShadowCheck {
+            shadow_held_out_accuracy: s,
+            target_non_member_accuracy: t,
+            max_gap: SHADOW_ACCURACY_GAP,
+            warning: w,
+        }),
+        split: context.split.clone(),
+        target_accuracy: context
+            .target_accuracy
+            .map(|(members, non_members)| TargetAccuracy {
+                members,
+                non_members,
+            }),
+        shadow_recipe: None,
+        attack: outcome.observations.clone(),
+    };
     RunReport::new(
         RunKind::Attack,
         outcome.attack,
@@ -172,7 +279,7 @@ pub fn report(
         metrics(outcome),
     )
     .with_data(data)
-    .with_observations(Some(observations))
+    .with_observations(Details::new(observations))
     .with_findings(vec![finding(outcome, kb, "the model")])
 }
 
@@ -249,25 +356,25 @@ pub fn run_behind_retraining(
     };
     let outcome = membership::run(attack, &task, experiment.is_member)?;
     let context = MembershipContext {
-        split: serde_json::Value::Null,
+        split: None,
         target_accuracy: Some(target_accuracy),
         seed: experiment.seed,
     };
-    let mut observed = match retraining.observed(&experiment.recipe) {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    };
-    observed.insert(
-        "target_accuracy".into(),
-        serde_json::json!({"members": target_accuracy.0, "non_members": target_accuracy.1}),
-    );
-    observed.insert(
-        "shadow_models_trained_with".into(),
-        "the defended recipe (the adversary knows the training algorithm)".into(),
-    );
-    let epsilon = observed.get("epsilon").and_then(|e| e.as_f64());
+    let spent = retraining.observed(&experiment.recipe);
+    let epsilon = spent
+        .as_ref()
+        .and_then(|s| s.get::<PrivacySpent>())
+        .map(|s| s.epsilon);
     let mut reference = defense.reference();
-    reference.observed = Some(serde_json::Value::Object(observed));
+    reference.observed = Some(Details::new(RetrainingObserved {
+        retraining: spent,
+        target_accuracy: TargetAccuracy {
+            members: target_accuracy.0,
+            non_members: target_accuracy.1,
+        },
+        shadow_models_trained_with:
+            "the defended recipe (the adversary knows the training algorithm)",
+    }));
     let subject = match epsilon {
         Some(eps) => format!("the model retrained with DP-SGD (ε = {eps:.2})"),
         None => format!("the model retrained with {name} ({})", defense.settings()),
@@ -313,9 +420,14 @@ pub fn run_behind_guard(
     let blocked = matches!(defended.output_kind(), OutputKind::Label)
         && attack.info().access == aisec_attacks::Access::ScoreBased;
     if blocked {
-        reference.observed = Some(serde_json::json!({
-            "attack_ran": false,
-            "why": format!("{} needs scores and {} answers labels only; membership.label-only runs there", attack.name(), defended.info().description),
+        reference.observed = Some(Details::new(GuardObserved {
+            attack_ran: false,
+            why: Some(format!(
+                "{} needs scores and {} answers labels only; membership.label-only runs there",
+                attack.name(),
+                defended.info().description
+            )),
+            shadow_models_see: None,
         }));
         let f = privacy_finding(
             format!(
@@ -351,9 +463,10 @@ pub fn run_behind_guard(
     };
     let outcome = membership::run(attack, &defended_task, is_member)?;
     let mut adaptive_reference = reference.clone();
-    reference.observed = Some(serde_json::json!({
-        "attack_ran": true,
-        "shadow_models_see": "their outputs as the API gave them before the defence (the adversary is not told about it)",
+    reference.observed = Some(Details::new(GuardObserved {
+        attack_ran: true,
+        why: None,
+        shadow_models_see: Some("their outputs as the API gave them before the defence (the adversary is not told about it)"),
     }));
     let subject = format!("the model behind {}", defense.info().name);
     let mut report = self::report(&outcome, kb, &defended.info().description, data, context)
@@ -378,9 +491,12 @@ pub fn run_behind_guard(
             ..defended_task
         };
         let outcome = membership::run(attack, &adaptive_task, is_member)?;
-        adaptive_reference.observed = Some(serde_json::json!({
-            "attack_ran": true,
-            "shadow_models_see": "their outputs through the same defence (the adaptive adversary)",
+        adaptive_reference.observed = Some(Details::new(GuardObserved {
+            attack_ran: true,
+            why: None,
+            shadow_models_see: Some(
+                "their outputs through the same defence (the adaptive adversary)",
+            ),
         }));
         let subject = format!(
             "the model behind {} (against the adversary who knows it)",
@@ -428,7 +544,7 @@ pub fn train_target(all: &Dataset, recipe: &Recipe, seed: u64) -> Result<Trained
             d.dataset, d.records, d.members, d.non_members, d.population, d.seed
         ),
         context: MembershipContext {
-            split: serde_json::to_value(d).unwrap_or_default(),
+            split: Some(SplitUsed::TrainedHere(d.clone())),
             target_accuracy: Some(target_accuracy),
             seed,
         },

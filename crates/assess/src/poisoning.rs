@@ -11,9 +11,9 @@ use aisec_atlas::KnowledgeBase;
 use aisec_attacks::poison::badnets::{self, BadNetsConfig};
 use aisec_attacks::poison::clean_label::{self, CleanLabelConfig};
 use aisec_attacks::poison::label_flip::{self, LabelFlip};
-use aisec_core::DefenseRef;
 use aisec_core::{AtlasRef, Finding, Metrics, Severity};
-use aisec_defenses::activation_clustering::{self, ClusteringConfig};
+use aisec_core::{DefenseRef, Details};
+use aisec_defenses::activation_clustering::{self, ClassSplit, ClusteringConfig};
 use aisec_defenses::spectral::{self, SpectralConfig};
 use aisec_defenses::strip::Strip;
 use aisec_defenses::strip::StripConfig;
@@ -75,7 +75,34 @@ pub struct DefenseFigures {
     /// The model after removal and retraining, or behind the input filter.
     pub after: ModelFigures,
     pub flagged: usize,
-    pub details: serde_json::Value,
+    /// The defence's settings and what it computed (clusters per class, STRIP's threshold).
+    pub details: Details,
+}
+
+/// Activation clustering's settings and each class's two clusters.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusteringDetails {
+    pub config: ClusteringConfig,
+    pub classes: Vec<ClassSplit>,
+}
+
+/// STRIP's settings and the entropy threshold calibrated on clean inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct StripDetails {
+    pub config: StripConfig,
+    pub threshold_entropy: f64,
+}
+
+/// How many training examples a data filter flagged.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterObservations {
+    pub flagged: usize,
+}
+
+/// The poisoned model's figures against the clean model's.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoisonObservations {
+    pub clean_model: ModelFigures,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -250,7 +277,7 @@ pub fn defend(p: &PoisonedRun, test: &Dataset, defense: &DefenseSpec) -> Result<
                         c,
                         seed,
                     ),
-                    serde_json::to_value(c).unwrap_or_default(),
+                    Details::new(*c),
                 ),
                 Filter::Clustering(c) => {
                     let (f, splits) = activation_clustering::flag(
@@ -261,7 +288,13 @@ pub fn defend(p: &PoisonedRun, test: &Dataset, defense: &DefenseSpec) -> Result<
                         c,
                         seed,
                     );
-                    (f, serde_json::json!({ "config": c, "classes": splits }))
+                    (
+                        f,
+                        Details::new(ClusteringDetails {
+                            config: *c,
+                            classes: splits,
+                        }),
+                    )
                 }
                 Filter::Strip(_) => unreachable!("matched above"),
             };
@@ -334,7 +367,10 @@ pub fn defend(p: &PoisonedRun, test: &Dataset, defense: &DefenseSpec) -> Result<
                     attack_success_rate: Some(through as f64 / success.len().max(1) as f64),
                 },
                 flagged: detected + false_alarms,
-                details: serde_json::json!({ "config": c, "threshold_entropy": strip.threshold }),
+                details: Details::new(StripDetails {
+                    config: *c,
+                    threshold_entropy: strip.threshold,
+                }),
             })
         }
         _ => Err(AssessError::Config(format!(
@@ -482,7 +518,7 @@ pub fn defended_report(outcome: &PoisonOutcome, d: &DefenseFigures) -> RunReport
             outcome.seed,
             dm,
         )
-        .with_observations(Some(serde_json::json!({ "flagged": d.flagged })))
+        .with_observations(Details::new(FilterObservations { flagged: d.flagged }))
         .with_defense(d.defense.clone())
     }
 }
@@ -493,7 +529,7 @@ fn attack_report(outcome: &PoisonOutcome, m: Metrics, finding: Finding) -> RunRe
         outcome.attack.name(),
         outcome.attack.atlas(),
         format!("{} on {}", outcome.architecture, outcome.dataset),
-        serde_json::to_value(outcome.attack).unwrap_or_default(),
+        Details::new(outcome.attack),
         outcome.seed,
         m,
     )
@@ -501,8 +537,8 @@ fn attack_report(outcome: &PoisonOutcome, m: Metrics, finding: Finding) -> RunRe
         "{} ({} training examples)",
         outcome.dataset, outcome.train_size
     ))
-    .with_observations(Some(
-        serde_json::json!({ "clean_model": outcome.clean_model }),
-    ))
+    .with_observations(Details::new(PoisonObservations {
+        clean_model: outcome.clean_model,
+    }))
     .with_findings(vec![finding])
 }

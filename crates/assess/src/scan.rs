@@ -4,10 +4,11 @@
 //! the call); per-file details go under `observations`.
 
 use aisec_atlas::KnowledgeBase;
-use aisec_core::Metric;
-use aisec_core::{AtlasRef, Evidence, Finding, Metrics};
+use aisec_core::{AtlasRef, Details, Evidence, Finding, Metric, Metrics};
 use aisec_report::{RunKind, RunReport};
-use aisec_scan::scanner::ScanReport;
+use aisec_scan::scanner::Limits;
+use aisec_scan::scanner::{FileReport, ScanReport};
+use serde::Serialize;
 
 use crate::findings::mitigation_refs;
 
@@ -17,11 +18,36 @@ pub const SCAN_ATLAS: &[&str] = &["AML.T0011.000", "AML.T0010.003", "AML.T0018.0
 /// (checksums and signatures of what was scanned).
 pub const SCAN_MITIGATIONS: &[&str] = &["AML.M0016", "AML.M0014"];
 
+/// What a scan was told: strictness, the user's allowlist, the limits it parsed within.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanSettings {
+    pub strict: bool,
+    pub allow: Vec<String>,
+    pub allowlist: Option<std::path::PathBuf>,
+    pub limits: Limits,
+    /// The demo's injected command, when the scan is the demo's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'static str>,
+}
+
+/// What a scan found, file by file, and the counts per verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanObservations {
+    pub exit_code: i32,
+    pub files: Vec<FileReport>,
+    pub dangerous: usize,
+    pub suspicious: usize,
+    pub unknown: usize,
+    pub safe: usize,
+    pub not_models: usize,
+    pub errors: usize,
+}
+
 pub fn scan_run_report(
     report: &ScanReport,
     kb: &KnowledgeBase,
     target: &str,
-    config: serde_json::Value,
+    config: ScanSettings,
     wall_seconds: f64,
 ) -> RunReport {
     let mitigations = mitigation_refs(kb, SCAN_MITIGATIONS);
@@ -68,19 +94,19 @@ pub fn scan_run_report(
         "scan.model-artifacts",
         SCAN_ATLAS,
         target,
-        config,
+        Details::new(config),
         0,
         metrics,
     )
-    .with_observations(Some(serde_json::json!({
-        "exit_code": report.exit_code(),
-        "files": report.files,
-        "dangerous": report.count(aisec_scan::Verdict::Dangerous),
-        "suspicious": report.count(aisec_scan::Verdict::Suspicious),
-        "unknown": report.count(aisec_scan::Verdict::Unknown),
-        "safe": report.count(aisec_scan::Verdict::Safe),
-        "not_models": report.not_models(),
-        "errors": report.files.iter().filter(|f| !f.errors.is_empty()).count(),
-    })))
+    .with_observations(Details::new(ScanObservations {
+        exit_code: report.exit_code(),
+        files: report.files.clone(),
+        dangerous: report.count(aisec_scan::Verdict::Dangerous),
+        suspicious: report.count(aisec_scan::Verdict::Suspicious),
+        unknown: report.count(aisec_scan::Verdict::Unknown),
+        safe: report.count(aisec_scan::Verdict::Safe),
+        not_models: report.not_models(),
+        errors: report.files.iter().filter(|f| !f.errors.is_empty()).count(),
+    }))
     .with_findings(findings)
 }

@@ -72,8 +72,8 @@ macro_rules! described_by {
             &$info
         }
 
-        fn config(&self) -> serde_json::Value {
-            serde_json::to_value(&self.$($config)+).unwrap_or_default()
+        fn config(&self) -> aisec_core::Details {
+            aisec_core::Details::new(self.$($config)+.clone())
         }
     };
 }

@@ -1,4 +1,6 @@
 use aisec_core::Metrics;
+
+use crate::evasion::{Budget, EvasionConfig, EvasionObservations};
 use serde::Serialize;
 
 /// What one adversarial example achieved.
@@ -37,10 +39,13 @@ pub struct QueryUse {
 pub struct AttackOutcome {
     pub name: String,
     pub atlas: Vec<String>,
-    pub config: serde_json::Value,
+    pub config: EvasionConfig,
+    /// The perturbation the run was held to (its norm and ε are in `config` too).
+    #[serde(skip)]
+    pub budget: Budget,
     /// Attack-specific observations, e.g. HopSkipJump's median distance against queries.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub observations: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "EvasionObservations::is_empty")]
+    pub observations: EvasionObservations,
     pub seed: u64,
     pub metrics: Metrics,
     pub queries: QueryUse,

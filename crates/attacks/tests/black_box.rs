@@ -141,17 +141,20 @@ fn hopskipjump_with_labels_only_and_a_shrinking_perturbation() {
     let success = outcome.metrics.get(Metric::AttackSuccessRate).unwrap();
     assert!(success >= 0.9, "HopSkipJump success {success}");
     assert!(outcome.metrics.get(Metric::QueriesMean).unwrap() <= 5000.0);
-    let curve = outcome.observations.as_ref().unwrap()["median_distance_by_queries"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let first = curve.first().unwrap()["median_distance"].as_f64().unwrap();
-    let last = curve.last().unwrap()["median_distance"].as_f64().unwrap();
+    let curve = &outcome
+        .observations
+        .attack
+        .as_ref()
+        .and_then(|o| o.get::<aisec_attacks::evasion::hsj::HsjObservations>())
+        .expect("HopSkipJump states its curve")
+        .median_distance_by_queries;
+    let first = curve.first().unwrap().median_distance;
+    let last = curve.last().unwrap().median_distance;
     assert!(
         last < 0.7 * first,
         "median L2 should shrink with queries: {curve:?}"
     );
-    assert_eq!(curve.last().unwrap()["queries"], 5000);
+    assert_eq!(curve.last().unwrap().queries, 5000);
 }
 
 #[test]

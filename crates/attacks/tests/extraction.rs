@@ -159,7 +159,11 @@ fn substitutes_of_the_digits_cnn_from_5000_queries() {
     assert!(m(&jac, Metric::Fidelity) >= 0.9);
     assert!(m(&jac_labels, Metric::Fidelity) >= 0.9);
     // The set doubles each round from 150 seeds.
-    assert_eq!(jac.observations["set_size_by_round"][1], 300);
+    let grown = jac
+        .observations
+        .get::<aisec_attacks::extract::jacobian::JacobianObservations>()
+        .expect("Jacobian augmentation states how its set grew");
+    assert_eq!(grown.set_size_by_round[1], 300);
     let curve: Vec<u64> = jac.curve.iter().map(|c| c.queries).collect();
     assert_eq!(&curve[..3], &[150, 300, 600]);
 }

@@ -322,7 +322,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     let at_most = match args.defend {
         None => (entry.build)(&params)
             .ok()
-            .map(|a| query_bound(&a.config(), data.len() as u64))
+            .map(|a| query_bound(&a.config().to_json(), data.len() as u64))
             .map(|b| args.total_queries.map_or(b, |t| t.min(b))),
         Some(_) => None,
     };

@@ -112,7 +112,11 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
                 metrics,
             )
             .with_data(train_set.name.clone())
-            .with_observations(Some(json!({ "out": args.out.display().to_string() })))
+            .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
+                out: args.out.display().to_string(),
+                train_accuracy: None,
+                test_examples: None,
+            }))
             .with_defense(config.reference());
             print_json(&report)?
         }

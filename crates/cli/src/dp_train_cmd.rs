@@ -107,16 +107,18 @@ pub fn run(cli: &Cli, args: &DpTrainArgs) -> Result<Outcome> {
     let test_acc = accuracy(&predict(&net, &test_set), &test_set.y);
     let train_acc = accuracy(&predict(&net, &train_set), &train_set.y);
     let mut reference = defense.reference();
-    reference.observed = Some(json!({
-        "epsilon": dp.spent.epsilon,
-        "delta": dp.spent.delta,
-        "rdp_order": dp.spent.order,
-        "noise_multiplier": dp.setting.noise_multiplier,
-        "sampling_rate": dp.setting.sampling_rate,
-        "steps": dp.setting.steps,
-        "clipped_fraction": dp.clipped_fraction,
-        "mean_batch_size": dp.mean_batch_size,
-    }));
+    reference.observed = Some(aisec_core::Details::new(
+        aisec_defenses::dp_sgd::DpTrainingSpent {
+            epsilon: dp.spent.epsilon,
+            delta: dp.spent.delta,
+            rdp_order: dp.spent.order,
+            noise_multiplier: dp.setting.noise_multiplier,
+            sampling_rate: dp.setting.sampling_rate,
+            steps: dp.setting.steps,
+            clipped_fraction: dp.clipped_fraction,
+            mean_batch_size: dp.mean_batch_size,
+        },
+    ));
     let mut manifest = Manifest::new(args.arch, &train_set, args.seed);
     manifest.training_split = Some(args.data.training_split(&train_set, &test_set));
     manifest
@@ -140,17 +142,17 @@ pub fn run(cli: &Cli, args: &DpTrainArgs) -> Result<Outcome> {
                 aisec_defenses::dp_sgd::INFO.name,
                 &[] as &[&str],
                 args.arch.name(),
-                serde_json::to_value(&config)?,
+                aisec_core::Details::new(config.clone()),
                 args.seed,
                 metrics,
             )
             .with_data(format!("{} ({} training records)", train_set.name, train_set.len()))
             .with_defense(reference)
-            .with_observations(Some(json!({
-                "out": args.out.display().to_string(),
-                "train_accuracy": train_acc,
-                "test_examples": test_set.len(),
-            })));
+            .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
+                out: args.out.display().to_string(),
+                train_accuracy: Some(train_acc),
+                test_examples: Some(test_set.len()),
+            }));
             print_json(&report)?
         }
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(

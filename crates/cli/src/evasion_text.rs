@@ -37,19 +37,15 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
     let robust = match m.get(aisec_core::Metric::RobustAccuracy) {
         Some(_) if profile.is_some() => {
             let p = profile.as_ref().expect("checked");
-            let norm = if p["norm"] == "inf" { "L∞" } else { "L2" };
-            let at: Vec<String> = p["robust_accuracy_at"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let norm = p.norm.label();
+            let at: Vec<String> = p
+                .robust_accuracy_at
+                .iter()
                 .map(|a| {
                     format!(
-                        "{} at {norm} ≤ {}",
-                        a["robust_accuracy"].as_f64().map_or_else(
-                            || aisec_core::NOT_MEASURED.to_string(),
-                            |r| format!("{:.2}%", 100.0 * r)
-                        ),
-                        a["norm_at_most"]
+                        "{:.2}% at {norm} ≤ {}",
+                        100.0 * a.robust_accuracy,
+                        aisec_assess::findings::trim_float(a.norm_at_most)
                     )
                 })
                 .collect();
@@ -110,20 +106,16 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
         "  wall time            {} s\n",
         num(m, aisec_core::Metric::WallSeconds, 2)
     ));
-    if let Some(curve) = outcome
+    if let Some(hsj) = outcome
         .observations
+        .attack
         .as_ref()
-        .and_then(|o| o["median_distance_by_queries"].as_array())
+        .and_then(|o| o.get::<aisec_attacks::evasion::hsj::HsjObservations>())
     {
-        let points: Vec<String> = curve
+        let points: Vec<String> = hsj
+            .median_distance_by_queries
             .iter()
-            .filter_map(|p| {
-                Some(format!(
-                    "{} → {:.3}",
-                    p["queries"],
-                    p["median_distance"].as_f64()?
-                ))
-            })
+            .map(|p| format!("{} → {:.3}", p.queries, p.median_distance))
             .collect();
         out.push_str(&format!(
             "  median distance by queries per example: {}\n",
@@ -156,9 +148,13 @@ fn push_detection(out: &mut String, detection: &RunReport) {
     let dm = &detection.metrics;
     out.push_str(&format!(
         "\nfeature squeezing (AML.M0015, Deployment), threshold {} (L1 change of the probabilities)\n",
-        detection.config["threshold"]
-            .as_f64()
-            .map_or_else(|| detection.config["threshold"].to_string(), aisec_assess::findings::trim_float)
+        detection
+            .config
+            .get::<aisec_defenses::feature_squeezing::FeatureSqueezing>()
+            .map_or_else(
+                || aisec_core::NOT_MEASURED.to_string(),
+                |f| aisec_assess::findings::trim_float(f64::from(f.threshold))
+            )
     ));
     out.push_str(&format!(
         "  non-adaptive         detects {} of successful examples at {} false positives (AUC {})\n",
@@ -166,13 +162,16 @@ fn push_detection(out: &mut String, detection: &RunReport) {
         pct(dm, aisec_core::Metric::FalsePositiveRate),
         num(dm, aisec_core::Metric::Auc, 3)
     ));
-    match detection.observations.as_ref().map(|o| &o["adaptive"]) {
-        Some(a) if !a.is_null() => out.push_str(&format!(
-            "  adaptive attack      detects {} of {} fooled inputs\n",
-            a["metrics"]["detection_recall"]
-                .as_f64()
-                .map_or_else(|| "n/a".into(), |v| format!("{:.1}%", 100.0 * v)),
-            a["report"]["adversarial_examples"]
+    let adaptive = detection
+        .observations
+        .as_ref()
+        .and_then(|o| o.get::<aisec_assess::detection::DetectionObservations>())
+        .and_then(|o| o.adaptive.as_ref());
+    match adaptive {
+        Some(a) => out.push_str(&format!(
+            "  adaptive attack      detects {:.1}% of {} fooled inputs\n",
+            100.0 * a.report.detection_recall,
+            a.report.adversarial_examples
         )),
         _ => out
             .push_str("  adaptive attack      not run (needs gradient access and an L∞ budget)\n"),
@@ -213,17 +212,28 @@ fn push_defended(out: &mut String, heading: &str, defended: &RunReport, undefend
         num(d, aisec_core::Metric::QueriesTotal, 0),
         num(undefended, aisec_core::Metric::QueriesTotal, 0)
     ));
-    if let Some(observed) = defended.defense.as_ref().and_then(|i| i.observed.as_ref()) {
-        if let Some(waited) = observed["waited_s"].as_f64().filter(|w| *w > 0.0) {
+    let observed = defended.defense.as_ref().and_then(|i| i.observed.as_ref());
+    if let Some(stats) = observed.and_then(|o| o.get::<aisec_defenses::query_limit::ClientStats>())
+    {
+        if stats.waited_s > 0.0 {
             out.push_str(&format!(
-                "  imposed wait         {waited:.1} s ({:.2} h) over {} throttled queries: slowed, not stopped\n",
-                waited / 3600.0,
-                observed["throttled"]
+                "  imposed wait         {:.1} s ({:.2} h) over {} throttled queries: slowed, not stopped\n",
+                stats.waited_s,
+                stats.waited_s / 3600.0,
+                stats.throttled
             ));
         }
-        if let Some(refused) = observed["refused"].as_u64().filter(|r| *r > 0) {
-            out.push_str(&format!("  refused queries      {refused}\n"));
-        }
+    }
+    let refused = observed.and_then(|o| {
+        o.get::<aisec_defenses::query_limit::ClientStats>()
+            .map(|s| s.refused)
+            .or_else(|| {
+                o.get::<aisec_defenses::prada::PradaStats>()
+                    .map(|s| s.refused)
+            })
+    });
+    if let Some(refused) = refused.filter(|r| *r > 0) {
+        out.push_str(&format!("  refused queries      {refused}\n"));
     }
     for f in &defended.findings {
         out.push_str(&format!(

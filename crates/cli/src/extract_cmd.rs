@@ -376,7 +376,11 @@ fn text(
                         .defense
                         .as_ref()
                         .and_then(|i| i.settings.as_ref())
-                        .map_or(serde_json::Value::Null, |s| s["delta"].clone())
+                        .and_then(|s| s.get::<aisec_defenses::prada::PradaConfig>())
+                        .map_or_else(
+                            || aisec_core::NOT_MEASURED.to_string(),
+                            |c| aisec_assess::findings::trim_float(c.delta)
+                        )
                 )),
                 None => out.push_str(&format!(
                     "  PRADA                no alert in {} queries (lowest W {:.3})\n",

@@ -475,13 +475,19 @@ fn attack(cli: &Cli, a: &AttackArgs) -> Result<Outcome> {
         "llm.guard-evasion",
         adaptive::ATLAS,
         guard.describe(),
-        serde_json::json!({"probes": a.probes, "max_edits": a.max_edits, "seed": a.seed,
-            "threshold": guard.meta.threshold,
-            "metrics_note": "detection_recall: plain payloads caught; attack_success_rate: conversations the white-box edit attack got past the guard"}),
+        aisec_core::Details::new(adaptive::GuardEvasionSettings {
+            probes: a.probes.clone(),
+            max_edits: a.max_edits,
+            seed: a.seed,
+            threshold: guard.meta.threshold,
+            metrics_note: "detection_recall: plain payloads caught; attack_success_rate: conversations the white-box edit attack got past the guard",
+        }),
         a.seed,
         metrics,
     )
-    .with_observations(Some(serde_json::json!({ "transforms": rows })));
+    .with_observations(aisec_core::Details::new(adaptive::GuardEvasionObservations {
+        transforms: rows.clone(),
+    }));
     if cli.format == Format::Json {
         output::print_json(&report)?;
         return Ok(Outcome::Ok);

@@ -401,50 +401,48 @@ through the aisec guard proxy (AML.M0020), per family: before → after
         describe(&after.summary.overall)
     ));
     if let Some(a) = &defended.adaptive {
-        let t: aisec_llm::summary::Tally = serde_json::from_value(
-            a.observations
-                .as_ref()
-                .map_or(serde_json::Value::Null, |o| o["summary"]["overall"].clone()),
-        )
-        .unwrap_or_default();
+        let overall = a
+            .observations
+            .as_ref()
+            .and_then(|o| o.get::<aisec_llm::report::ProbeRunObservations>())
+            .map(|o| o.summary.overall.clone())
+            .unwrap_or_default();
         out.push_str(&format!(
             "  {:<14} {}  (the adaptive attacker, rewriting each turn past the guard)\n",
             "adaptive",
-            describe(&t)
+            describe(&overall)
         ));
     }
-    if let Some(obs) = defended.defense.as_ref().and_then(|d| d.observed.as_ref()) {
+    let observed = defended
+        .defense
+        .as_ref()
+        .and_then(|d| d.observed.as_ref())
+        .and_then(|o| o.get::<aisec_assess::runner::llm::GuardProxyObserved>());
+    if let Some(obs) = observed {
         out.push_str(&format!(
-            "  the proxy blocked {} requests and {} replies of {}; guard time per check {}
-",
-            obs["blocked_requests"],
-            obs["blocked_replies"],
-            obs["requests"],
-            obs["guard_latency_per_check"]
-                .as_object()
-                .map(|l| format!(
-                    "p50 {} µs, p99 {} µs",
-                    aisec_core::fixed(l["p50_us"].as_f64(), 0),
-                    aisec_core::fixed(l["p99_us"].as_f64(), 0)
-                ))
+            "  the proxy blocked {} requests and {} replies of {}; guard time per check {}\n",
+            obs.blocked_requests,
+            obs.blocked_replies,
+            obs.requests,
+            obs.guard_latency_per_check
+                .as_ref()
+                .map(|l| format!("p50 {:.0} µs, p99 {:.0} µs", l.p50_us, l.p99_us))
                 .unwrap_or_else(|| "n/a".into())
         ));
-        let b = &obs["benign"];
-        if b.is_object() {
-            let rate = b["false_block_rate"]
-                .as_f64()
-                .map_or("n/a".to_string(), |r| format!("{:.1}%", 100.0 * r));
-            out.push_str(&format!(
-                "  harmless traffic: {} of {} ordinary messages blocked or withheld (false-block rate {rate}){}\n",
-                b["blocked"],
-                b["sent"],
-                match b["errors"].as_u64() {
-                    Some(e) if e > 0 => format!(", {e} unanswered"),
-                    _ => String::new(),
+        match &obs.benign {
+            Some(b) => out.push_str(&format!(
+                "  harmless traffic: {} of {} ordinary messages blocked or withheld (false-block rate {}){}\n",
+                b.blocked,
+                b.sent,
+                b.false_block_rate
+                    .map_or("n/a".to_string(), |r| format!("{:.1}%", 100.0 * r)),
+                if b.errors > 0 {
+                    format!(", {} unanswered", b.errors)
+                } else {
+                    String::new()
                 }
-            ));
-        } else {
-            out.push_str("  harmless traffic: not measured (--benign 0)\n");
+            )),
+            None => out.push_str("  harmless traffic: not measured (--benign 0)\n"),
         }
     }
     out

@@ -256,11 +256,11 @@ fn recorded(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
             population.len()
         ),
         context: MembershipContext {
-            split: serde_json::json!({
-                "recorded_with_model": split,
-                "members": k,
-                "non_members": k,
-                "population": population.len(),
+            split: Some(assess_membership::SplitUsed::RecordedWithModel {
+                recorded_with_model: split.clone(),
+                members: k,
+                non_members: k,
+                population: population.len(),
             }),
             target_accuracy: Some(target_accuracy),
             seed: args.experiment.seed,
@@ -378,11 +378,11 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
             population.len()
         ),
         context: MembershipContext {
-            split: serde_json::json!({
-                "members": members.len(),
-                "non_members": outsiders.len(),
-                "population": population.len(),
-                "given_by_user": true,
+            split: Some(assess_membership::SplitUsed::GivenByUser {
+                members: members.len(),
+                non_members: outsiders.len(),
+                population: population.len(),
+                given_by_user: true,
             }),
             target_accuracy: Some(target_accuracy),
             seed: args.experiment.seed,
@@ -525,16 +525,19 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         .take()
         .context("the membership attack did not run")?;
     let recipe_words = shadow_recipe_words(&prepared, &outcome);
-    if let Some(serde_json::Value::Object(o)) = report.observations.as_mut() {
-        o.insert(
-            "shadow_recipe".into(),
-            serde_json::json!({
-                "architecture": prepared.shadow_arch.name(),
-                "training": prepared.shadow_train,
-                "records_per_model": outcome.shadow_train_size,
-                "source": prepared.recipe_source,
-            }),
-        );
+    let stated = report
+        .observations
+        .as_ref()
+        .and_then(|o| o.get::<assess_membership::MembershipObservations>())
+        .cloned();
+    if let Some(mut observations) = stated {
+        observations.shadow_recipe = Some(assess_membership::ShadowRecipe {
+            architecture: prepared.shadow_arch.name(),
+            training: prepared.shadow_train.clone(),
+            records_per_model: outcome.shadow_train_size,
+            source: prepared.recipe_source.clone(),
+        });
+        report.observations = Some(aisec_core::Details::new(observations));
     }
     let shadow_check = assess_membership::shadow_check(&outcome, &prepared.context);
     // The text report prints the warning itself; JSON carries it in `shadow_check`, and a
@@ -632,13 +635,11 @@ fn shadow_recipe_words(
 
 /// The defended run beside the plain one.
 fn push_defended(out: &mut String, plain: &RunReport, defended: &RunReport) {
+    use aisec_defenses::dp_sgd::PrivacySpent;
+    use assess_membership::{GuardObserved, MembershipObservations, RetrainingObserved};
     let m = |r: &RunReport, k: Metric| r.metrics.get(k).unwrap_or(f64::NAN);
-    let observed = defended
-        .defense
-        .as_ref()
-        .and_then(|d| d.observed.clone())
-        .unwrap_or_default();
-    let f = |k: &str| observed[k].as_f64().unwrap_or(f64::NAN);
+    let pct = |v: Option<f64>| aisec_core::pct(v);
+    let observed = defended.defense.as_ref().and_then(|d| d.observed.as_ref());
     let name = defended
         .defense
         .as_ref()
@@ -646,16 +647,16 @@ fn push_defended(out: &mut String, plain: &RunReport, defended: &RunReport) {
     let settings = defended
         .defense
         .as_ref()
-        .and_then(|d| d.settings.clone())
-        .unwrap_or_default();
-    if observed["attack_ran"] == serde_json::Value::Bool(false) {
-        out.push_str(&format!(
-            "\nbehind {name}: the attack did not run ({})\n",
-            observed["why"].as_str().unwrap_or("")
-        ));
-        return;
-    }
-    if observed["attack_ran"] == serde_json::Value::Bool(true) {
+        .and_then(|d| d.settings.as_ref())
+        .map_or_else(|| "no settings".to_string(), |s| s.to_string());
+    if let Some(guard) = observed.and_then(|o| o.get::<GuardObserved>()) {
+        if !guard.attack_ran {
+            out.push_str(&format!(
+                "\nbehind {name}: the attack did not run ({})\n",
+                guard.why.as_deref().unwrap_or("")
+            ));
+            return;
+        }
         out.push_str(&format!(
             "\nbehind {name} ({settings}; the adversary's shadow models see their full outputs):\n  TPR at 1% FPR {:.2}% (was {:.2}%), at 0.1% FPR {:.2}% (was {:.2}%), AUC {:.3} (was {:.3})\n",
             100.0 * m(defended, Metric::TprAt1PctFpr),
@@ -681,31 +682,37 @@ fn push_defended(out: &mut String, plain: &RunReport, defended: &RunReport) {
         }
         return;
     }
-    if observed.get("epsilon").is_some() {
-        out.push_str(&format!(
+    let retraining = observed.and_then(|o| o.get::<RetrainingObserved>());
+    let spent = retraining
+        .and_then(|r| r.retraining.as_ref())
+        .and_then(|r| r.get::<PrivacySpent>());
+    match spent {
+        Some(dp) => out.push_str(&format!(
             "\nbehind {name} (ε = {:.2} at δ = {:e}, noise multiplier {:.3}, {} steps at sampling rate {:.4}; shadow models trained the same way):\n",
-            f("epsilon"),
-            f("delta"),
-            f("noise_multiplier"),
-            observed["steps"],
-            f("sampling_rate"),
-        ));
-    } else {
-        out.push_str(&format!(
+            dp.epsilon, dp.delta, dp.noise_multiplier, dp.steps, dp.sampling_rate,
+        )),
+        None => out.push_str(&format!(
             "\nbehind {name} ({settings}; shadow models trained the same way):\n"
-        ));
+        )),
     }
+    let plain_non_members = plain
+        .observations
+        .as_ref()
+        .and_then(|o| o.get::<MembershipObservations>())
+        .and_then(|o| o.target_accuracy)
+        .map(|t| t.non_members);
+    let defended_accuracy = retraining.map(|r| r.target_accuracy);
     out.push_str(&format!(
-        "  TPR at 1% FPR {:.2}% (was {:.2}%), at 0.1% FPR {:.2}% (was {:.2}%), AUC {:.3} (was {:.3})\n  target accuracy: members {:.1}%, non-members {:.1}% (was {:.1}%)\n",
+        "  TPR at 1% FPR {:.2}% (was {:.2}%), at 0.1% FPR {:.2}% (was {:.2}%), AUC {:.3} (was {:.3})\n  target accuracy: members {}, non-members {} (was {})\n",
         100.0 * m(defended, Metric::TprAt1PctFpr),
         100.0 * m(plain, Metric::TprAt1PctFpr),
         100.0 * m(defended, Metric::TprAt0_1PctFpr),
         100.0 * m(plain, Metric::TprAt0_1PctFpr),
         m(defended, Metric::Auc),
         m(plain, Metric::Auc),
-        100.0 * observed["target_accuracy"]["members"].as_f64().unwrap_or(f64::NAN),
-        100.0 * observed["target_accuracy"]["non_members"].as_f64().unwrap_or(f64::NAN),
-        100.0 * plain.observations.as_ref().and_then(|o| o["target_accuracy"]["non_members"].as_f64()).unwrap_or(f64::NAN),
+        pct(defended_accuracy.map(|t| t.members)),
+        pct(defended_accuracy.map(|t| t.non_members)),
+        pct(plain_non_members),
     ));
     for finding in &defended.findings {
         push_finding(out, finding);

@@ -159,16 +159,16 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                         "model.train",
                         NO_ATLAS,
                         args.arch.name(),
-                        serde_json::to_value(&config)?,
+                        aisec_core::Details::new(config.clone()),
                         args.seed,
                         metrics,
                     )
                     .with_data(format!("{} ({} training examples)", train_set.name, train_set.len()))
-                    .with_observations(Some(json!({
-                        "out": args.out.display().to_string(),
-                        "train_accuracy": train_acc,
-                        "test_examples": test_set.len(),
-                    })));
+                    .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
+                        out: args.out.display().to_string(),
+                        train_accuracy: Some(train_acc),
+                        test_examples: Some(test_set.len()),
+                    }));
                     print_json(&report)?
                 }
                 Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
@@ -260,15 +260,15 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                         "model.eval",
                         NO_ATLAS,
                         &model.info().description,
-                        json!({}),
+                        aisec_core::Details::new(aisec_report::NoSettings {}),
                         0,
                         metrics,
                     )
                     .with_data(format!("{} ({} examples)", ds.name, ds.len()))
-                    .with_observations(Some(json!({
-                        "examples": ds.len(),
-                        "confusion_matrix": confusion,
-                    })));
+                    .with_observations(aisec_core::Details::new(aisec_report::ModelEvaluated {
+                        examples: ds.len(),
+                        confusion_matrix: confusion.clone(),
+                    }));
                     print_json(&report)?
                 }
                 Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

@@ -145,12 +145,13 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let config = serde_json::json!({
-                "strict": args.strict,
-                "allow": args.allow,
-                "allowlist": args.allowlist,
-                "limits": report.limits,
-            });
+            let config = aisec_assess::scan::ScanSettings {
+                strict: args.strict,
+                allow: args.allow.clone(),
+                allowlist: args.allowlist.clone(),
+                limits: report.limits.clone(),
+                payload: None,
+            };
             let run = aisec_assess::scan::scan_run_report(
                 &report,
                 &kb,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Details;
+
 /// The defence of a defended run: its registry name, ATLAS mitigations and CRISP-ML(Q)
 /// phases, the settings it ran with, and what it observed while the attack ran (alerts,
 /// refusals, imposed waits), when it watches.
@@ -11,7 +13,7 @@ pub struct DefenseRef {
     pub mitigations: Vec<String>,
     pub phases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settings: Option<serde_json::Value>,
+    pub settings: Option<Details>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<serde_json::Value>,
+    pub observed: Option<Details>,
 }

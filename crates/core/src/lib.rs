@@ -6,12 +6,14 @@
 
 mod atlas_ref;
 mod defense_ref;
+mod details;
 mod finding;
 mod metrics;
 pub mod rng;
 
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};
 pub use defense_ref::DefenseRef;
+pub use details::{Detail, Details, Recorded};
 pub use finding::{Evidence, Finding, MitigationRef, RunMeta, Severity};
 pub use metrics::{fixed, pct, Metric, MetricError, Metrics, NOT_MEASURED};
 

@@ -6,7 +6,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use aisec_attacks::membership::Recipe;
-use aisec_core::DefenseRef;
+use aisec_core::{DefenseRef, Details};
 use aisec_ml::model::Classifier;
 use serde::Serialize;
 
@@ -171,7 +171,7 @@ pub trait Defense: std::fmt::Debug + Send + Sync + Any {
     fn info(&self) -> &'static DefenseInfo;
 
     /// The settings it runs with, as the report shows them.
-    fn settings(&self) -> serde_json::Value;
+    fn settings(&self) -> Details;
 
     /// How a report names it.
     fn reference(&self) -> DefenseRef {
@@ -220,8 +220,8 @@ pub trait PrivacyRetraining {
     fn recipe(&self, base: &Recipe) -> Result<Recipe, String>;
 
     /// What the report should state about the retraining (for DP-SGD: the ε spent).
-    fn observed(&self, _recipe: &Recipe) -> serde_json::Value {
-        serde_json::Value::Null
+    fn observed(&self, _recipe: &Recipe) -> Option<Details> {
+        None
     }
 }
 
@@ -238,8 +238,8 @@ macro_rules! defense_from_config {
                 &INFO
             }
 
-            fn settings(&self) -> serde_json::Value {
-                serde_json::to_value(self).unwrap_or_default()
+            fn settings(&self) -> aisec_core::Details {
+                aisec_core::Details::new(self.clone())
             }
 
             fn as_any(&self) -> &dyn std::any::Any {

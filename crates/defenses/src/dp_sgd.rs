@@ -99,25 +99,61 @@ impl crate::defense::PrivacyRetraining for DpSgdDefense {
         })
     }
 
-    fn observed(&self, base: &Recipe) -> serde_json::Value {
-        let Ok(config) = self.config_for(base.train_size) else {
-            return serde_json::Value::Null;
-        };
+    fn observed(&self, base: &Recipe) -> Option<aisec_core::Details> {
+        let config = self.config_for(base.train_size).ok()?;
         let setting = config.setting(base.train_size);
-        match crate::dp::epsilon(&setting, config.delta) {
-            Ok(spent) => serde_json::json!({
-                "epsilon": spent.epsilon,
-                "delta": spent.delta,
-                "noise_multiplier": setting.noise_multiplier,
-                "sampling_rate": setting.sampling_rate,
-                "steps": setting.steps,
-                "max_grad_norm": config.max_grad_norm,
-                "accountant": "rdp",
-                "mitigation_note": "ATLAS names no differential-privacy mitigation; DP-SGD is filed under AML.M0003 Model Hardening",
+        Some(match crate::dp::epsilon(&setting, config.delta) {
+            Ok(spent) => aisec_core::Details::new(PrivacySpent {
+                epsilon: spent.epsilon,
+                delta: spent.delta,
+                noise_multiplier: setting.noise_multiplier,
+                sampling_rate: setting.sampling_rate,
+                steps: setting.steps,
+                max_grad_norm: config.max_grad_norm,
+                accountant: "rdp",
+                mitigation_note: MITIGATION_NOTE,
             }),
-            Err(e) => serde_json::json!({"accountant_error": e.to_string()}),
-        }
+            Err(e) => aisec_core::Details::new(AccountantFailed {
+                accountant_error: e.to_string(),
+            }),
+        })
     }
+}
+
+/// Why the report files DP-SGD where it does.
+pub const MITIGATION_NOTE: &str =
+    "ATLAS names no differential-privacy mitigation; DP-SGD is filed under AML.M0003 Model Hardening";
+
+/// The privacy a DP-SGD training spent, by the RDP accountant, and the setting that spent it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivacySpent {
+    pub epsilon: f64,
+    pub delta: f64,
+    pub noise_multiplier: f64,
+    pub sampling_rate: f64,
+    pub steps: u64,
+    pub max_grad_norm: f32,
+    pub accountant: &'static str,
+    pub mitigation_note: &'static str,
+}
+
+/// What one DP-SGD training spent and how its batches went (`aisec defend dp-sgd`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DpTrainingSpent {
+    pub epsilon: f64,
+    pub delta: f64,
+    pub rdp_order: f64,
+    pub noise_multiplier: f64,
+    pub sampling_rate: f64,
+    pub steps: u64,
+    pub clipped_fraction: f64,
+    pub mean_batch_size: f64,
+}
+
+/// The accountant could not bound the training's privacy loss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountantFailed {
+    pub accountant_error: String,
 }
 
 /// DP-SGD with fixed settings, as the adversary's shadow models are trained.

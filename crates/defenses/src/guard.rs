@@ -39,7 +39,7 @@ pub(crate) use forward_to_inner;
 /// A monitor on the query path whose view of the attacker's stream the report shows.
 pub trait Watcher: Send + Sync + 'static {
     /// What it saw (refusals, waits, alerts), as the report's `observed` object.
-    fn observed(&self) -> Option<serde_json::Value>;
+    fn observed(&self) -> Option<aisec_core::Details>;
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
@@ -68,7 +68,7 @@ impl Guarded {
     }
 
     /// What the monitor saw of the attacker's stream.
-    pub fn observed(&self) -> Option<serde_json::Value> {
+    pub fn observed(&self) -> Option<aisec_core::Details> {
         self.watcher.as_ref().and_then(|w| w.observed())
     }
 

@@ -55,6 +55,17 @@ pub enum Hardening {
 }
 
 impl Hardening {
+    /// The form's name, as `--defend` and the report's `mode` spell it.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Hardening::Top1 => "top1",
+            Hardening::TopK { .. } => "top-k",
+            Hardening::Label => "label",
+            Hardening::Round { .. } => "round",
+            Hardening::ReverseSigmoid { .. } => "reverse-sigmoid",
+        }
+    }
+
     /// What the hardened API answers in place of `out` (a batch of `[n, classes]` rows).
     pub fn answer(&self, out: QueryOutput, classes: usize) -> QueryOutput {
         match *self {
@@ -212,6 +223,22 @@ crate::defense::defense_from_config!(Hardening, {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mode_is_the_one_the_report_writes() {
+        for h in [
+            Hardening::Top1,
+            Hardening::TopK { k: 3 },
+            Hardening::Label,
+            Hardening::Round { decimals: 2 },
+            Hardening::ReverseSigmoid {
+                beta: 0.5,
+                gamma: 1.0,
+            },
+        ] {
+            assert_eq!(serde_json::to_value(h).unwrap()["mode"], h.mode());
+        }
+    }
 
     #[test]
     fn rounding() {

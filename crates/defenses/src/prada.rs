@@ -263,8 +263,8 @@ crate::defense::defense_from_config!(PradaConfig, {
 });
 
 impl Watcher for Prada {
-    fn observed(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self.client_stats(LOCAL_CLIENT)).ok()
+    fn observed(&self) -> Option<aisec_core::Details> {
+        Some(aisec_core::Details::new(self.client_stats(LOCAL_CLIENT)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

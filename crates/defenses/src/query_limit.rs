@@ -326,6 +326,19 @@ pub enum LimitSpec {
     Rate(RateLimit),
 }
 
+/// A query budget's settings as reports state them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BudgetSettings {
+    pub max_queries: u64,
+}
+
+/// A rate limit's settings as reports state them: in this process the client waits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateSettings {
+    pub rate: RateLimit,
+    pub mode: RateMode,
+}
+
 impl LimitSpec {
     pub fn policy(self) -> QueryPolicy {
         match self {
@@ -359,12 +372,15 @@ impl Defense for LimitSpec {
         &INFO
     }
 
-    fn settings(&self) -> serde_json::Value {
-        match self {
-            LimitSpec::MaxQueries(n) => serde_json::json!({ "max_queries": n }),
-            LimitSpec::Rate(rate) => {
-                serde_json::json!({ "rate": rate, "mode": RateMode::Throttle })
+    fn settings(&self) -> aisec_core::Details {
+        match *self {
+            LimitSpec::MaxQueries(max_queries) => {
+                aisec_core::Details::new(BudgetSettings { max_queries })
             }
+            LimitSpec::Rate(rate) => aisec_core::Details::new(RateSettings {
+                rate,
+                mode: RateMode::Throttle,
+            }),
         }
     }
 
@@ -383,8 +399,8 @@ impl Defense for LimitSpec {
 }
 
 impl Watcher for QueryLimit {
-    fn observed(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self.client_stats(LOCAL_CLIENT)).ok()
+    fn observed(&self) -> Option<aisec_core::Details> {
+        Some(aisec_core::Details::new(self.client_stats(LOCAL_CLIENT)))
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

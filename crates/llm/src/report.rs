@@ -2,9 +2,10 @@
 //! with the transcript of every successful attempt.
 
 use aisec_atlas::KnowledgeBase;
-use aisec_core::{AtlasRef, Finding, Metric, Metrics, MitigationRef, Severity};
+use aisec_core::{AtlasRef, Details, Finding, Metric, Metrics, MitigationRef, Severity};
 use aisec_report::html::{Block, Document, Section};
 use aisec_report::{RunKind, RunReport};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::context::ProbeContext;
@@ -157,6 +158,39 @@ fn findings(
     out
 }
 
+/// A probe run's settings as its report states them: the run's configuration, the request
+/// policy it was held to, and whose system prompt the target was given.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeRunSettings {
+    pub run: RunConfig,
+    pub policy: crate::transport::Spent,
+    pub system_prompt: &'static str,
+}
+
+/// What a probe run observed: the tallies, the requests spent, and the values it planted.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeRunObservations {
+    pub summary: crate::summary::Summary,
+    pub spent: crate::transport::Spent,
+    pub attempts_planned: usize,
+    pub attempts_resumed_from_journal: usize,
+    /// Not measured when the run took no measurable time.
+    pub requests_per_second: Option<f64>,
+    pub attempts_sent: usize,
+    pub planted: Planted,
+    pub probes: Vec<&'static crate::probes::ProbeInfo>,
+}
+
+/// The values planted in the target's context, which a success must reveal or act on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planted {
+    pub code: String,
+    pub record: crate::context::PlantedRecord,
+    pub marker: String,
+    pub exfil_url: String,
+    pub attacker_email: String,
+}
+
 /// The run as the shared report object (`--format json`).
 pub fn report(
     outcome: &RunOutcome,
@@ -181,32 +215,42 @@ pub fn report(
     }
     let _ = metrics.insert(Metric::QueriesTotal, outcome.spent.requests as f64);
     let _ = metrics.insert(Metric::WallSeconds, outcome.wall_seconds);
-    let config = json!({
-        "run": cfg,
-        "policy": outcome.spent,
-        "system_prompt": if ctx.custom_system_prompt { "user's (--system-prompt), with the planted values added" } else { "built-in (Northwind Bank support bot)" },
-    });
-    let sent = outcome.attempts.len() - outcome.resumed;
-    let observations = json!({
-        "summary": outcome.summary,
-        "spent": outcome.spent,
-        "attempts_planned": outcome.attempts.len(),
-        "attempts_resumed_from_journal": outcome.resumed,
-        "requests_per_second": if outcome.wall_seconds > 0.0 { outcome.spent.requests as f64 / outcome.wall_seconds } else { 0.0 },
-        "attempts_sent": sent,
-        "planted": { "code": ctx.canary, "record": ctx.record, "marker": ctx.marker(), "exfil_url": ctx.exfil_url, "attacker_email": ctx.attacker_email },
-        "probes": probes.iter().map(|p| p.info()).collect::<Vec<_>>(),
-    });
+    let config = ProbeRunSettings {
+        run: cfg.clone(),
+        policy: outcome.spent.clone(),
+        system_prompt: if ctx.custom_system_prompt {
+            "user's (--system-prompt), with the planted values added"
+        } else {
+            "built-in (Northwind Bank support bot)"
+        },
+    };
+    let observations = ProbeRunObservations {
+        summary: outcome.summary.clone(),
+        spent: outcome.spent.clone(),
+        attempts_planned: outcome.attempts.len(),
+        attempts_resumed_from_journal: outcome.resumed,
+        requests_per_second: (outcome.wall_seconds > 0.0)
+            .then(|| outcome.spent.requests as f64 / outcome.wall_seconds),
+        attempts_sent: outcome.attempts.len() - outcome.resumed,
+        planted: Planted {
+            code: ctx.canary.clone(),
+            record: ctx.record.clone(),
+            marker: ctx.marker(),
+            exfil_url: ctx.exfil_url.clone(),
+            attacker_email: ctx.attacker_email.clone(),
+        },
+        probes: probes.iter().map(|p| p.info()).collect(),
+    };
     RunReport::new(
         RunKind::LlmProbe,
         "llm.probe",
         &atlas,
         target,
-        config,
+        Details::new(config),
         cfg.seed,
         metrics,
     )
-    .with_observations(Some(observations))
+    .with_observations(Details::new(observations))
     .with_findings(findings(outcome, probes, kb))
 }
 

@@ -6,4 +6,4 @@ pub mod navigator;
 mod run;
 pub mod svg;
 
-pub use run::{RunKind, RunReport, Series};
+pub use run::{ModelEvaluated, ModelSaved, NoSettings, RunKind, RunReport, Series};

@@ -1,4 +1,4 @@
-use aisec_core::{AtlasRef, DefenseRef, Finding, Metrics};
+use aisec_core::{AtlasRef, DefenseRef, Details, Finding, Metrics};
 use serde::{Deserialize, Serialize};
 
 /// What kind of run a report describes.
@@ -29,12 +29,13 @@ pub struct RunReport {
     pub target: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
-    pub config: serde_json::Value,
+    /// The settings the run used, as its module declares them.
+    pub config: Details,
     pub seed: u64,
     pub metrics: Metrics,
     /// What the run observed beyond the shared metrics (curves, per-stage counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observations: Option<serde_json::Value>,
+    pub observations: Option<Details>,
     pub findings: Vec<Finding>,
     /// The defence this run was measured behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,7 +56,7 @@ impl RunReport {
         name: impl Into<String>,
         atlas: &[impl AsRef<str>],
         target: impl Into<String>,
-        config: serde_json::Value,
+        config: Details,
         seed: u64,
         metrics: Metrics,
     ) -> Self {
@@ -91,8 +92,8 @@ impl RunReport {
         self
     }
 
-    pub fn with_observations(mut self, observations: Option<serde_json::Value>) -> Self {
-        self.observations = observations;
+    pub fn with_observations(mut self, observations: Details) -> Self {
+        self.observations = Some(observations);
         self
     }
 
@@ -106,6 +107,28 @@ impl RunReport {
         self
     }
 }
+
+/// A model a command trained and saved: where, and how it fits its own data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSaved {
+    pub out: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_examples: Option<usize>,
+}
+
+/// A model evaluated on labelled data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelEvaluated {
+    pub examples: usize,
+    /// Rows: true class; columns: predicted class.
+    pub confusion_matrix: Vec<Vec<usize>>,
+}
+
+/// A run that takes no settings (its inputs are named by `target` and `data`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoSettings {}
 
 /// A named curve for plots: (x, y) points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

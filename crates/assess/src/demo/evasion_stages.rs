@@ -189,12 +189,16 @@ pub(super) fn hopskipjump_stage(
         let outcome = run_attack(entry, params, labels_only, &hsj_data, cfg.seed, kb)?;
         let points: Vec<(f64, f64)> = outcome
             .observations
+            .attack
             .as_ref()
-            .and_then(|o| o["median_distance_by_queries"].as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| Some((p["queries"].as_f64()?, p["median_distance"].as_f64()?)))
-            .collect();
+            .and_then(|o| o.get::<aisec_attacks::evasion::hsj::HsjObservations>())
+            .map(|h| {
+                h.median_distance_by_queries
+                    .iter()
+                    .map(|p| (p.queries as f64, f64::from(p.median_distance)))
+                    .collect()
+            })
+            .unwrap_or_default();
         hsj_curves.push(Series {
             label: format!("HopSkipJump, {label}"),
             points,

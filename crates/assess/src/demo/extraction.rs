@@ -190,8 +190,8 @@ fn defense_words(run: &DefendedRun) -> String {
         Some("defense.prada") => "PRADA".into(),
         _ => info
             .and_then(|i| i.settings.as_ref())
-            .and_then(|s| s["mode"].as_str())
-            .unwrap_or("hardening")
+            .and_then(|s| s.get::<aisec_defenses::output_hardening::Hardening>())
+            .map_or("hardening", |h| h.mode())
             .to_string(),
     }
 }

@@ -22,6 +22,7 @@ use aisec_report::{svg, RunReport, Series};
 use serde::Serialize;
 
 use crate::membership as assess_membership;
+use crate::membership::MembershipObservations;
 use crate::runner::membership::{MembershipInference, MembershipSetup};
 use crate::runner::{self, inversion::InversionExperiment};
 use crate::{AssessError, Result};
@@ -90,15 +91,17 @@ fn metric(r: &RunReport, k: Metric) -> f64 {
     r.metrics.get(k).unwrap_or(f64::NAN)
 }
 
-fn roc_series(report: &RunReport, label: String) -> Series {
-    let points = report
+fn membership_observations(report: &RunReport) -> Option<&MembershipObservations> {
+    report
         .observations
-        .as_ref()
-        .and_then(|o| o["roc"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| Some((p["fpr"].as_f64()?, p["tpr"].as_f64()?)))
-        .collect();
+        .as_ref()?
+        .get::<MembershipObservations>()
+}
+
+fn roc_series(report: &RunReport, label: String) -> Series {
+    let points = membership_observations(report)
+        .map(|o| o.roc.iter().map(|p| (p.fpr, p.tpr)).collect())
+        .unwrap_or_default();
     Series { label, points }
 }
 
@@ -284,10 +287,10 @@ pub fn section(stage: Option<&PrivacyStage>, digits: &Dataset) -> Section {
             .membership
             .iter()
             .map(|r| {
-                let obs = r.observations.as_ref();
                 vec![
                     r.name.clone(),
-                    obs.map_or(String::new(), |o| o["shadow_models"].to_string()),
+                    membership_observations(r)
+                        .map_or(String::new(), |o| o.shadow_models.to_string()),
                     pct(metric(r, Metric::TprAt1PctFpr)),
                     pct(metric(r, Metric::TprAt0_1PctFpr)),
                     format!("{:.3}", metric(r, Metric::Auc)),

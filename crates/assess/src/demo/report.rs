@@ -1,12 +1,16 @@
 //! The demo's outcome as the JSON report and the HTML document.
 
-use aisec_core::Metric;
-use aisec_core::Metrics;
+use aisec_core::{Details, Metric, Metrics, NOT_MEASURED};
 use aisec_defenses::adv_train;
+use aisec_defenses::feature_squeezing::{DetectionReport, FeatureSqueezing};
 use aisec_report::html::{Block, Document, Section};
 use aisec_report::svg;
-use aisec_report::{RunKind, RunReport};
-use serde_json::{json, Value};
+use aisec_report::{RunKind, RunReport, Series};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::demo::privacy::{PrivacyConfig, TradeoffRow};
+use crate::detection::DetectionObservations;
 
 use crate::demo::DemoOutcome;
 use crate::findings::describe_config;
@@ -24,10 +28,69 @@ fn clean(outcome: &DemoOutcome, defended: bool) -> Option<f64> {
         .and_then(Value::as_f64)
 }
 
+/// What the demo observed: each stage's run objects, the curves and the stage timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoObservations {
+    pub tool_version: &'static str,
+    pub defenses: Vec<DemoDefense>,
+    pub runs: Vec<RunReport>,
+    pub robustness_curves: Vec<Series>,
+    pub hopskipjump_curves: Vec<Series>,
+    pub detection: Option<RunReport>,
+    pub poisoning: Option<RunReport>,
+    pub extraction: Option<DemoExtraction>,
+    pub scan: Option<RunReport>,
+    pub privacy: Option<DemoPrivacy>,
+    /// Seconds per stage, in the order the stages finished.
+    #[serde(serialize_with = "as_map")]
+    pub timings: Vec<(String, f64)>,
+}
+
+/// The hardening the demo measured, with the battery's robust accuracy before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoDefense {
+    pub name: &'static str,
+    pub mitigations: &'static [&'static str],
+    pub phases: &'static [&'static str],
+    pub config: Option<Details>,
+    pub metrics: HardenedMetrics,
+    #[serde(serialize_with = "as_map")]
+    pub robust_accuracy_before: Vec<(String, Option<f64>)>,
+    #[serde(serialize_with = "as_map")]
+    pub robust_accuracy_after: Vec<(String, Option<f64>)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HardenedMetrics {
+    pub clean_accuracy: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoExtraction {
+    pub runs: Vec<RunReport>,
+    pub fidelity_curves: Vec<Series>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoPrivacy {
+    pub config: PrivacyConfig,
+    pub membership: Vec<RunReport>,
+    pub defended: Vec<RunReport>,
+    pub tradeoff: Vec<TradeoffRow>,
+    pub inversion: RunReport,
+}
+
+fn as_map<S: serde::Serializer, V: Serialize>(
+    pairs: &[(String, V)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
 /// `report.json`: the shared run object of kind `assessment`; the stages' own run objects,
 /// curves and timings are its observations.
 pub fn json(outcome: &DemoOutcome) -> Value {
-    let per_attack = |defended: bool| -> serde_json::Map<String, Value> {
+    let per_attack = |defended: bool| -> Vec<(String, Option<f64>)> {
         outcome
             .battery
             .iter()
@@ -37,9 +100,10 @@ pub fn json(outcome: &DemoOutcome) -> Value {
                 } else {
                     &row.baseline
                 };
+                let eps = o.budget.eps.map_or("none".to_string(), |e| e.to_string());
                 (
-                    format!("{} eps={}", o.name, o.config["eps"]),
-                    json!(o.metrics.get(Metric::RobustAccuracy)),
+                    format!("{} eps={eps}", o.name),
+                    o.metrics.get(Metric::RobustAccuracy),
                 )
             })
             .collect()
@@ -56,47 +120,58 @@ pub fn json(outcome: &DemoOutcome) -> Value {
         let _ = metrics.insert(Metric::CleanAccuracy, c);
     }
     let _ = metrics.insert(Metric::WallSeconds, outcome.wall_seconds);
+    let observations = DemoObservations {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        defenses: vec![DemoDefense {
+            name: adv_train::INFO.name,
+            mitigations: adv_train::INFO.mitigations,
+            phases: adv_train::INFO.phases,
+            config: outcome
+                .defended
+                .manifest
+                .defense
+                .as_ref()
+                .and_then(|d| d.settings.clone()),
+            metrics: HardenedMetrics {
+                clean_accuracy: clean(outcome, true),
+            },
+            robust_accuracy_before: per_attack(false),
+            robust_accuracy_after: per_attack(true),
+        }],
+        runs: outcome.runs.clone(),
+        robustness_curves: outcome.sweep.clone(),
+        hopskipjump_curves: outcome.hsj_curves.clone(),
+        detection: outcome.detection.clone(),
+        poisoning: outcome.poisoning.as_ref().map(|(_, r)| r.clone()),
+        extraction: outcome.extraction.as_ref().map(|e| DemoExtraction {
+            runs: e.rows.iter().map(|r| r.report.clone()).collect(),
+            fidelity_curves: e.curves.clone(),
+        }),
+        scan: outcome.scan.as_ref().map(|s| s.report.clone()),
+        privacy: outcome.privacy.as_ref().map(|p| DemoPrivacy {
+            config: p.config.clone(),
+            membership: p.membership.clone(),
+            defended: p.defended.clone(),
+            tradeoff: p.tradeoff.clone(),
+            inversion: p.inversion.clone(),
+        }),
+        timings: outcome.timings.clone(),
+    };
     let report = RunReport::new(
         RunKind::Assessment,
         "demo",
         &atlas,
         format!("digits CNN (seed {})", outcome.config.seed),
-        serde_json::to_value(&outcome.config).unwrap_or_default(),
+        Details::new(outcome.config.clone()),
         outcome.config.seed,
         metrics,
     )
-    .with_data(format!("digits test split ({} examples)", outcome.test.len()))
+    .with_data(format!(
+        "digits test split ({} examples)",
+        outcome.test.len()
+    ))
     .with_findings(outcome.findings.clone())
-    .with_observations(Some(json!({
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "defenses": [{
-            "name": "defense.adv-train",
-            "mitigations": adv_train::INFO.mitigations,
-            "phases": adv_train::INFO.phases,
-            "config": outcome.defended.manifest.defense.as_ref().and_then(|d| d.settings.clone()),
-            "metrics": { "clean_accuracy": clean(outcome, true) },
-            "robust_accuracy_before": per_attack(false),
-            "robust_accuracy_after": per_attack(true),
-        }],
-        "runs": outcome.runs,
-        "robustness_curves": outcome.sweep,
-        "hopskipjump_curves": outcome.hsj_curves,
-        "detection": outcome.detection,
-        "poisoning": outcome.poisoning.as_ref().map(|(_, r)| r),
-        "extraction": outcome.extraction.as_ref().map(|e| json!({
-            "runs": e.rows.iter().map(|r| &r.report).collect::<Vec<_>>(),
-            "fidelity_curves": e.curves,
-        })),
-        "scan": outcome.scan.as_ref().map(|s| &s.report),
-        "privacy": outcome.privacy.as_ref().map(|p| json!({
-            "config": p.config,
-            "membership": p.membership,
-            "defended": p.defended,
-            "tradeoff": p.tradeoff,
-            "inversion": p.inversion,
-        })),
-        "timings": outcome.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-    })));
+    .with_observations(Details::new(observations));
     serde_json::to_value(report).unwrap_or_default()
 }
 
@@ -237,15 +312,19 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
         .manifest
         .defense
         .as_ref()
-        .and_then(|d| d.settings.clone())
-        .unwrap_or_default();
+        .and_then(|d| d.settings.clone());
+    let adv_steps = adv
+        .as_ref()
+        .and_then(|a| a.get::<adv_train::AdvTrainConfig>())
+        .map_or_else(|| NOT_MEASURED.to_string(), |c| c.steps.to_string());
+    let adv = adv.map_or_else(|| NOT_MEASURED.to_string(), |a| a.to_string());
     let defence = Section {
         heading: "Defence: PGD adversarial training".into(),
         blocks: vec![
             Block::Paragraph(format!(
                 "AML.M0003 Model Hardening, applied in the ML Model Engineering phase: each training batch is replaced by PGD examples (L∞ ε = {}, {} steps) against the current model (Madry et al. 2018). Configuration: {}.",
                 cfg.train_eps,
-                adv["steps"],
+                adv_steps,
                 adv
             )),
             Block::Paragraph("Reproduce: `aisec demo --seed SEED --out DIR`, or step by step: `aisec model train --arch cnn --dataset digits --out base`, `aisec attack evasion --model base --dataset digits --attack pgd --eps 0.1`, `aisec defend adv-train --arch cnn --dataset digits --eps 0.1 --out hardened`, then attack `hardened` again.".into()),
@@ -272,49 +351,46 @@ pub fn document(outcome: &DemoOutcome, kb: &aisec_atlas::KnowledgeBase) -> Docum
 
     let mut detection_blocks = Vec::new();
     if let Some(d) = &outcome.detection {
-        let obs = d.observations.clone().unwrap_or_default();
-        let roc = |v: &Value| -> Vec<(f64, f64)> {
-            v["roc"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut series = vec![aisec_report::Series {
-            label: "plain PGD".into(),
-            points: roc(&obs["non_adaptive"]),
-        }];
-        if !obs["adaptive"].is_null() {
-            series.push(aisec_report::Series {
-                label: "adaptive attack".into(),
-                points: roc(&obs["adaptive"]["report"]),
-            });
-        }
-        let row = |name: &str, r: &Value| {
+        let obs = d
+            .observations
+            .as_ref()
+            .and_then(|o| o.get::<DetectionObservations>());
+        let mut series = Vec::new();
+        let mut rows = Vec::new();
+        let row = |name: &str, r: &DetectionReport| {
             vec![
                 name.to_string(),
-                aisec_core::pct(r["detection_recall"].as_f64()),
-                aisec_core::pct(r["false_positive_rate"].as_f64()),
-                aisec_core::fixed(r["auc"].as_f64(), 3),
-                r["adversarial_examples"].to_string(),
+                aisec_core::pct(Some(r.detection_recall)),
+                aisec_core::pct(Some(r.false_positive_rate)),
+                aisec_core::fixed(Some(r.auc), 3),
+                r.adversarial_examples.to_string(),
             ]
         };
-        let mut rows = vec![row(
-            "plain PGD (unaware of the detector)",
-            &obs["non_adaptive"],
-        )];
-        if !obs["adaptive"].is_null() {
+        if let Some(obs) = obs {
+            series.push(Series {
+                label: "plain PGD".into(),
+                points: obs.non_adaptive.roc.clone(),
+            });
             rows.push(row(
-                "adaptive PGD (knows the squeezers)",
-                &obs["adaptive"]["report"],
+                "plain PGD (unaware of the detector)",
+                &obs.non_adaptive,
             ));
+            if let Some(a) = &obs.adaptive {
+                series.push(Series {
+                    label: "adaptive attack".into(),
+                    points: a.report.roc.clone(),
+                });
+                rows.push(row("adaptive PGD (knows the squeezers)", &a.report));
+            }
         }
         detection_blocks.push(Block::Paragraph(format!(
             "Feature squeezing (AML.M0015 Adversarial Input Detection, phase Deployment) on the baseline: an input is flagged when its probabilities move by more than {} (L1) under 3-bit depth reduction; the threshold is set on half of the clean inputs for about 4% false positives and measured on the other half. A detector must be judged against an attacker who knows it: the adaptive attack differentiates through the squeezer (straight-through) and keeps each input's fooling point with the lowest detector score.",
-            aisec_core::fixed(d.config["threshold"].as_f64(), 3)
+            aisec_core::fixed(
+                d.config
+                    .get::<FeatureSqueezing>()
+                    .map(|f| f64::from(f.threshold)),
+                3
+            )
         )));
         detection_blocks.push(Block::Table {
             headers: [

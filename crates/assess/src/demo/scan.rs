@@ -116,7 +116,13 @@ pub fn run(model: &NativeModel, kb: &KnowledgeBase) -> Result<ScanStage> {
         &scan,
         kb,
         "the baseline CNN as a PyTorch checkpoint, and a copy with a pickle payload injected",
-        serde_json::json!({ "strict": false, "payload": PAYLOAD_COMMAND }),
+        crate::scan::ScanSettings {
+            strict: false,
+            allow: Vec::new(),
+            allowlist: None,
+            limits: options.limits.clone(),
+            payload: Some(PAYLOAD_COMMAND),
+        },
         started.elapsed().as_secs_f64(),
     );
     Ok(ScanStage {

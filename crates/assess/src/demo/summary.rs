@@ -70,7 +70,9 @@ pub fn lines(outcome: &DemoOutcome) -> Vec<FamilyLine> {
         let adaptive = d
             .observations
             .as_ref()
-            .and_then(|o| o["adaptive"]["metrics"]["detection_recall"].as_f64());
+            .and_then(|o| o.get::<crate::detection::DetectionObservations>())
+            .and_then(|o| o.adaptive.as_ref())
+            .map(|a| a.report.detection_recall);
         lines.push(FamilyLine {
             family: "Evasion past a detector",
             attack: "evasion.pgd, then PGD that knows the squeezers".into(),

@@ -8,16 +8,25 @@ use std::sync::Arc;
 use aisec_atlas::KnowledgeBase;
 use aisec_attacks::extract::Oracle;
 use aisec_attacks::inversion::{self, attribute, attribute::AttributeOutcome};
-use aisec_core::{Metric, Metrics, Severity};
+use aisec_core::{Details, Metric, Metrics, Severity};
 use aisec_defenses::{DefenseSpec, Family, Role};
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{Classifier, OutputKind};
 use aisec_report::{RunKind, RunReport};
-use serde_json::json;
+use serde::Serialize;
 
 use super::Experiment;
 use crate::membership::privacy_finding;
 use crate::{AssessError, Result};
+
+/// Which column was inferred, whether the prior was used, and over how many records.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributeSettings {
+    pub column: usize,
+    pub use_prior: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<usize>,
+}
 
 pub struct AttributeExperiment<'a> {
     /// The target behind what the API reveals.
@@ -84,12 +93,16 @@ impl AttributeExperiment<'_> {
             attribute::INFO.name,
             inversion::ATLAS,
             target.info().description.clone(),
-            json!({"column": self.column, "use_prior": self.use_prior, "records": self.members.len()}),
+            Details::new(AttributeSettings {
+                column: self.column,
+                use_prior: self.use_prior,
+                records: Some(self.members.len()),
+            }),
             self.seed,
             metrics,
         )
         .with_data(self.data_description.clone())
-        .with_observations(Some(serde_json::to_value(&out).unwrap_or_default()))
+        .with_observations(Details::new(out.clone()))
         .with_findings(vec![finding]);
         Ok((out, report))
     }
@@ -128,7 +141,11 @@ impl Experiment for AttributeExperiment<'_> {
         if guarded.model.output_kind() == OutputKind::Label {
             return Ok(super::not_possible(
                 attribute::INFO.name,
-                json!({"column": self.column, "use_prior": self.use_prior}),
+                Details::new(AttributeSettings {
+                    column: self.column,
+                    use_prior: self.use_prior,
+                    records: None,
+                }),
                 &guarded.model.info().description,
                 defense,
                 "attribute inference compares the model's confidence under each value, and a labels-only answer gives none",

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
-use aisec_attacks::evasion::{self, EvasionParams, EvasionTask};
+use aisec_attacks::evasion::{self, Budget, EvasionParams, EvasionTask};
 use aisec_attacks::registry::EvasionEntry;
 use aisec_attacks::AttackOutcome;
 use aisec_defenses::{DefenseSpec, Family, Role};
@@ -191,7 +191,7 @@ impl Experiment for EvasionExperiment<'_> {
             return Ok(None);
         };
         let Some(outcome) =
-            label_only_adaptive(request, &defended_outcome.config, defense, guarded.as_ref())?
+            label_only_adaptive(request, defended_outcome.budget, defense, guarded.as_ref())?
         else {
             return Ok(None);
         };
@@ -227,7 +227,7 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
 /// budget. None for other defences and when the attack already is HopSkipJump.
 fn label_only_adaptive(
     request: &EvasionRequest,
-    attack_config: &serde_json::Value,
+    budget: Budget,
     defense: &DefenseSpec,
     guarded: &dyn Classifier,
 ) -> Result<Option<AttackOutcome>> {
@@ -242,18 +242,11 @@ fn label_only_adaptive(
     else {
         return Ok(None);
     };
-    // The budget the attack actually ran with (its defaults included), from its config.
+    // The budget the attack actually ran with (its defaults included).
     let p = &request.params;
-    let eps = attack_config["eps"].as_f64().map(|e| e as f32).or(p.eps);
-    let norm = match attack_config["norm"].as_str() {
-        Some("inf") => aisec_attacks::evasion::Norm::Linf,
-        Some("2") => aisec_attacks::evasion::Norm::L2,
-        // The minimum-norm attacks (C&W, DeepFool) record no norm: theirs is L2.
-        _ => p.norm.unwrap_or(aisec_attacks::evasion::Norm::L2),
-    };
     let params = EvasionParams {
-        eps,
-        norm: Some(norm),
+        eps: budget.eps.or(p.eps),
+        norm: Some(budget.norm),
         steps: None,
         step_size: None,
         random_start: None,
@@ -276,8 +269,8 @@ fn label_only_adaptive(
 /// the attack's budget); a run that cannot make it would report the detector's rate against
 /// an attack that ignores it, so it is refused up front.
 fn squeeze_can_be_judged(request: &EvasionRequest) -> Result<()> {
-    let config = (request.attack.build)(&request.params)?.config();
-    let linf_budget = config["eps"].is_number() && config["norm"] == "inf";
+    let budget = (request.attack.build)(&request.params)?.budget();
+    let linf_budget = budget.eps.is_some() && budget.norm == aisec_attacks::evasion::Norm::Linf;
     let white_box = request.model.gradients().is_some();
     if linf_budget && white_box {
         return Ok(());

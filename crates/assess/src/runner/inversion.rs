@@ -92,7 +92,7 @@ impl Experiment for InversionExperiment<'_> {
             );
             return Ok(super::not_possible(
                 mi_face::INFO.name,
-                serde_json::to_value(&self.config).unwrap_or_default(),
+                aisec_core::Details::new(self.config.clone()),
                 &guarded.model.info().description,
                 defense,
                 &why,

@@ -19,6 +19,28 @@ use aisec_report::RunReport;
 use super::Experiment;
 use crate::{AssessError, Result};
 
+/// The guard proxy's settings as the defended run's report states them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GuardProxySettings {
+    pub guard: String,
+    pub threshold: f64,
+    pub mode: proxy::Mode,
+    pub checked_roles: Vec<String>,
+    pub hold_back_chars: usize,
+}
+
+/// What the guard proxy did while the probes ran through it, and what it cost ordinary chat.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GuardProxyObserved {
+    pub requests: u64,
+    pub blocked_requests: u64,
+    pub blocked_replies: u64,
+    pub guard_latency_per_check: Option<aisec_llm::guard::eval::Latency>,
+    pub guard_latency_note: &'static str,
+    pub benign: Option<aisec_llm::benign::BenignCost>,
+    pub benign_note: &'static str,
+}
+
 pub struct LlmProbeSetup<'a> {
     pub spec: TargetSpec,
     pub probes: Vec<&'static dyn Probe>,
@@ -129,10 +151,13 @@ impl Experiment for LlmProbes<'_> {
         let mut pc = proxy::ProxyConfig::new(base);
         pc.ca_cert = self.setup.spec.ca_cert.clone();
         pc.timeout_s = self.setup.timeout_s;
-        let settings = serde_json::json!({
-            "guard": guard.describe(), "threshold": guard.meta.threshold, "mode": pc.mode,
-            "checked_roles": pc.check_roles, "hold_back_chars": proxy::HOLD_BACK,
-        });
+        let settings = GuardProxySettings {
+            guard: guard.describe(),
+            threshold: guard.meta.threshold,
+            mode: pc.mode,
+            checked_roles: pc.check_roles.clone(),
+            hold_back_chars: proxy::HOLD_BACK,
+        };
         let running = proxy::start(guard.clone(), pc, "127.0.0.1:0")?;
         let through = TargetSpec {
             target: format!("openai+{}", running.base_url),
@@ -176,21 +201,21 @@ impl Experiment for LlmProbes<'_> {
             .unwrap_or_default();
         let latency = aisec_llm::guard::eval::latency(micros);
         let relaxed = std::sync::atomic::Ordering::Relaxed;
-        let observed = serde_json::json!({
-            "requests": st.requests.load(relaxed),
-            "blocked_requests": st.blocked_requests.load(relaxed),
-            "blocked_replies": st.blocked_replies.load(relaxed),
-            "guard_latency_per_check": latency,
-            "guard_latency_note": "microseconds the guard spent per request (input checks) and per reply (output checks); the proxy's added latency is this plus one loopback hop",
-            "benign": benign,
-            "benign_note": "ordinary chat messages (aisec's payloads/ordinary-chat.txt, spread over the list) sent through the proxy after the attacks, with the probes' system prompt: how many the defence refused or withheld (false blocks); the request counts above include them",
-        });
+        let observed = GuardProxyObserved {
+            requests: st.requests.load(relaxed),
+            blocked_requests: st.blocked_requests.load(relaxed),
+            blocked_replies: st.blocked_replies.load(relaxed),
+            guard_latency_per_check: latency,
+            guard_latency_note: "microseconds the guard spent per request (input checks) and per reply (output checks); the proxy's added latency is this plus one loopback hop",
+            benign,
+            benign_note: "ordinary chat messages (aisec's payloads/ordinary-chat.txt, spread over the list) sent through the proxy after the attacks, with the probes' system prompt: how many the defence refused or withheld (false blocks); the request counts above include them",
+        };
         let described = format!("{} through the aisec guard proxy", s.spec.target);
         let report =
             aisec_llm::report::report(&outcome, &s.probes, &s.ctx, &s.cfg, &described, s.kb)
                 .with_defense(aisec_core::DefenseRef {
-                    settings: Some(settings),
-                    observed: Some(observed),
+                    settings: Some(aisec_core::Details::new(settings)),
+                    observed: Some(aisec_core::Details::new(observed)),
                     ..defense.as_defense().reference()
                 });
         self.defended = Some(outcome);

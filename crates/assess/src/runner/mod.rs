@@ -100,7 +100,7 @@ pub fn run_each(
 /// with `attack_ran: false` — not a defence that "worked" with figures of 0.
 pub(crate) fn not_possible(
     attack: &'static str,
-    config: serde_json::Value,
+    config: aisec_core::Details,
     target: &str,
     defense: &DefenseSpec,
     why: &str,
@@ -108,7 +108,11 @@ pub(crate) fn not_possible(
     kb: &aisec_atlas::KnowledgeBase,
 ) -> RunReport {
     let mut reference = defense.as_defense().reference();
-    reference.observed = Some(serde_json::json!({"attack_ran": false, "why": why}));
+    reference.observed = Some(aisec_core::Details::new(crate::membership::GuardObserved {
+        attack_ran: false,
+        why: Some(why.to_string()),
+        shadow_models_see: None,
+    }));
     let finding = crate::membership::privacy_finding(
         format!("{attack} cannot run behind {}: {why}", defense.info().name),
         aisec_core::Severity::Info,

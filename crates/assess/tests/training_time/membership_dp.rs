@@ -86,8 +86,14 @@ fn dp_sgd_at_epsilon_4_brings_lira_to_within_twice_the_chance_line() {
     // The cost is real and reported: the private model is well below the plain one.
     assert!(accuracy > 0.1 && accuracy < 0.75, "{accuracy}");
     let observed = defended.defense.unwrap().observed.unwrap();
-    assert_eq!(observed["accountant"], "rdp");
-    assert!(observed["noise_multiplier"].as_f64().unwrap() > 1.0);
+    let spent = observed
+        .get::<aisec_assess::membership::RetrainingObserved>()
+        .and_then(|r| r.retraining.as_ref())
+        .and_then(|r| r.get::<aisec_defenses::dp_sgd::PrivacySpent>())
+        .expect("DP-SGD states what it spent");
+    assert_eq!(spent.accountant, "rdp");
+    assert!(spent.noise_multiplier > 1.0);
+    assert!((spent.epsilon - eps).abs() < 1e-12);
 }
 
 /// 30 epochs of Adam at 2e-3, batches of 64: 100% on the members.

@@ -83,6 +83,10 @@ pub struct CarliniWagner(pub CwConfig);
 impl EvasionAttack for CarliniWagner {
     crate::described_by!(INFO, 0);
 
+    fn budget(&self) -> super::Budget {
+        super::Budget { norm: super::Norm::L2, eps: None }
+    }
+
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let oracle = GradientOracle::new(task.model, self.name())?;
         let f = oracle.features;

@@ -75,6 +75,10 @@ pub struct DeepFool(pub DeepFoolConfig);
 impl EvasionAttack for DeepFool {
     crate::described_by!(INFO, 0);
 
+    fn budget(&self) -> super::Budget {
+        super::Budget { norm: super::Norm::L2, eps: None }
+    }
+
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         if task.target.is_some() {
             return Err(AttackError::Config {

@@ -46,6 +46,10 @@ pub struct Fgsm(pub FgsmConfig);
 impl EvasionAttack for Fgsm {
     crate::described_by!(INFO, 0);
 
+    fn budget(&self) -> super::Budget {
+        super::Budget { norm: self.0.norm, eps: Some(self.0.eps) }
+    }
+
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let oracle = GradientOracle::new(task.model, self.name())?;
         let f = oracle.features;

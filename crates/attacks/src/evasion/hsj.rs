@@ -88,6 +88,12 @@ pub struct CurvePoint {
     pub median_distance: f32,
 }
 
+/// What a HopSkipJump run reports beyond the shared metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HsjObservations {
+    pub median_distance_by_queries: Vec<CurvePoint>,
+}
+
 pub struct HopSkipJump {
     pub config: HsjConfig,
     /// Filled by each run: the median distance at query checkpoints.
@@ -204,9 +210,19 @@ impl Search<'_> {
 impl EvasionAttack for HopSkipJump {
     crate::described_by!(INFO, config);
 
-    fn observations(&self) -> Option<serde_json::Value> {
+    fn budget(&self) -> super::Budget {
+        super::Budget { norm: self.config.norm, eps: self.config.eps }
+    }
+
+    fn queries_per_input(&self) -> Option<u64> {
+        Some(self.config.max_queries)
+    }
+
+    fn observations(&self) -> Option<aisec_core::Details> {
         let curve = self.curve.lock().unwrap_or_else(|p| p.into_inner());
-        Some(serde_json::json!({ "median_distance_by_queries": *curve }))
+        Some(aisec_core::Details::new(HsjObservations {
+            median_distance_by_queries: curve.clone(),
+        }))
     }
 
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {

@@ -8,7 +8,7 @@ registered!(ATTACKS: crate::registry::EvasionEntry = fgsm, pgd, apgd, cw, deepfo
 use aisec_core::Metric;
 use std::time::Instant;
 
-use aisec_core::Metrics;
+use aisec_core::{Details, Metrics};
 use aisec_ml::data::{Dataset, InputRange};
 use aisec_ml::model::Classifier;
 use aisec_ml::MlError;
@@ -80,6 +80,61 @@ pub fn run_named(name: &str, params: &EvasionParams, task: &EvasionTask) -> Resu
     run(attack.as_ref(), task)
 }
 
+/// The perturbation a run is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Budget {
+    pub norm: Norm,
+    /// None for an attack that looks for the smallest perturbation that succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f32>,
+}
+
+/// An evasion run's settings: the attack's own configuration and the range adversarial
+/// inputs were kept in (`"none"` when no `--clip` was given).
+#[derive(Debug, Clone, Serialize)]
+pub struct EvasionConfig {
+    #[serde(flatten)]
+    pub attack: Details,
+    #[serde(serialize_with = "clip_or_none")]
+    pub clip: Option<InputRange>,
+}
+
+fn clip_or_none<S: serde::Serializer>(
+    clip: &Option<InputRange>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match clip {
+        Some(c) => [c.lo, c.hi].serialize(s),
+        None => s.serialize_str("none"),
+    }
+}
+
+/// What an evasion run observed beyond the shared metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EvasionObservations {
+    /// The attack's own record (HopSkipJump's distance-per-query curve).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<Details>,
+    /// Adversarial values outside the clean inputs' range, when nothing kept them in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside_clean_range: Option<OutsideRange>,
+}
+
+impl EvasionObservations {
+    pub fn is_empty(&self) -> bool {
+        self.attack.is_none() && self.outside_clean_range.is_none()
+    }
+}
+
+/// How many adversarial values left the range the clean inputs occupy, and by how much.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutsideRange {
+    pub values: usize,
+    pub of: usize,
+    pub clean_range: [f32; 2],
+    pub adversarial_range: [f32; 2],
+}
+
 /// An evasion attack: one module each, listed in [`crate::registry`].
 pub trait EvasionAttack: Send + Sync {
     /// The module's description (its `INFO` const).
@@ -96,11 +151,18 @@ pub trait EvasionAttack: Send + Sync {
         self.info().access
     }
     /// The effective configuration, for reports.
-    fn config(&self) -> serde_json::Value;
+    fn config(&self) -> Details;
+    /// The perturbation the run is held to: the norm, and ε unless the attack looks for the
+    /// smallest perturbation that succeeds (C&W, DeepFool, HopSkipJump without ε).
+    fn budget(&self) -> Budget;
+    /// The attack's own query allowance per input (Square's and HopSkipJump's).
+    fn queries_per_input(&self) -> Option<u64> {
+        None
+    }
     /// Adversarial versions of `task.x`, same shape and order.
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>>;
     /// What the last run observed beyond the shared metrics (e.g. a distance-per-query curve).
-    fn observations(&self) -> Option<serde_json::Value> {
+    fn observations(&self) -> Option<Details> {
         None
     }
 }
@@ -277,33 +339,33 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     let metrics = measure(&examples, task.target, queries, wall);
     // The range the adversarial inputs were kept in is part of what was measured: a run
     // without one may leave the values real inputs can take, and says so.
-    let mut config = attack.config();
-    let mut observations = attack.observations();
-    match task.clip {
-        Some(c) => config["clip"] = serde_json::json!([c.lo, c.hi]),
-        None => {
-            config["clip"] = serde_json::json!("none");
-            if let Some(outside) = outside_clean_range(task.x, &adversarial) {
-                tracing::warn!(
-                    "{} of {} adversarial values lie outside [{}, {}], the range the clean inputs occupy (no --clip was given, so nothing kept them in it): if real inputs cannot take such values, give --clip LO,HI",
-                    outside["values"], outside["of"], outside["clean_range"][0], outside["clean_range"][1]
-                );
-                let obs = observations.get_or_insert_with(|| serde_json::json!({}));
-                if obs.is_object() {
-                    obs["outside_clean_range"] = outside;
-                }
-            }
+    let config = EvasionConfig {
+        attack: attack.config(),
+        clip: task.clip,
+    };
+    let mut observations = EvasionObservations {
+        attack: attack.observations(),
+        outside_clean_range: None,
+    };
+    if task.clip.is_none() {
+        if let Some(outside) = outside_clean_range(task.x, &adversarial) {
+            tracing::warn!(
+                "{} of {} adversarial values lie outside [{:?}, {:?}], the range the clean inputs occupy (no --clip was given, so nothing kept them in it): if real inputs cannot take such values, give --clip LO,HI",
+                outside.values, outside.of, outside.clean_range[0], outside.clean_range[1]
+            );
+            observations.outside_clean_range = Some(outside);
         }
     }
     Ok(AttackOutcome {
         name: attack.name().to_string(),
         atlas: attack.atlas().iter().map(|s| s.to_string()).collect(),
         config,
+        budget: attack.budget(),
         observations,
         seed: task.seed,
         metrics,
         queries: QueryUse {
-            allowed_per_input: attack.config()["max_queries"].as_u64(),
+            allowed_per_input: attack.queries_per_input(),
             allowed_total: task.model.budget().max(),
             spent_total: queries,
             stopped_by_budget: unfinished.iter().any(|u| *u) || task.stopped.is_set(),
@@ -317,11 +379,11 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
 /// Refuses to report a success whose perturbation is larger than the attack's ε: such an
 /// example is not the attack the report names (a bug, or clipping that moved the input).
 fn check_within_budget(attack: &dyn EvasionAttack, examples: &[ExampleResult]) -> Result<()> {
-    let config = attack.config();
-    let Some(eps) = config["eps"].as_f64() else {
+    let budget = attack.budget();
+    let Some(eps) = budget.eps.map(f64::from) else {
         return Ok(());
     };
-    let l2 = config["norm"].as_str() == Some("2");
+    let l2 = budget.norm == Norm::L2;
     let tolerance = 1e-4 * eps.max(1.0);
     for (i, e) in examples.iter().enumerate().filter(|(_, e)| e.success) {
         let norm = if l2 { e.l2 } else { e.linf } as f64;
@@ -516,7 +578,7 @@ pub(crate) fn put_metric(metrics: &mut Metrics, metric: Metric, value: f64) {
 }
 
 /// How many adversarial values lie outside the range the clean inputs occupy, when any do.
-fn outside_clean_range(clean: &[f32], adversarial: &[f32]) -> Option<serde_json::Value> {
+fn outside_clean_range(clean: &[f32], adversarial: &[f32]) -> Option<OutsideRange> {
     let (lo, hi) = clean
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
@@ -529,7 +591,11 @@ fn outside_clean_range(clean: &[f32], adversarial: &[f32]) -> Option<serde_json:
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
                 (a.min(*v), b.max(*v))
             });
-        serde_json::json!({"values": outside, "of": adversarial.len(),
-            "clean_range": [lo, hi], "adversarial_range": [alo, ahi]})
+        OutsideRange {
+            values: outside,
+            of: adversarial.len(),
+            clean_range: [lo, hi],
+            adversarial_range: [alo, ahi],
+        }
     })
 }

@@ -84,6 +84,10 @@ pub struct Pgd(pub PgdConfig);
 impl EvasionAttack for Pgd {
     crate::described_by!(INFO, 0);
 
+    fn budget(&self) -> super::Budget {
+        super::Budget { norm: self.0.norm, eps: Some(self.0.eps) }
+    }
+
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let oracle = GradientOracle::new(task.model, self.name())?;
         in_batches(task.x, task.y, oracle.features, 256, oracle.concurrent(), |x, y, offset| {

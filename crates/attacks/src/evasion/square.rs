@@ -174,6 +174,14 @@ const CHUNK: usize = 128;
 impl EvasionAttack for Square {
     crate::described_by!(INFO, 0);
 
+    fn budget(&self) -> super::Budget {
+        super::Budget { norm: self.0.norm, eps: Some(self.0.eps) }
+    }
+
+    fn queries_per_input(&self) -> Option<u64> {
+        Some(self.0.max_queries)
+    }
+
     fn perturb(&self, task: &EvasionTask) -> Result<Vec<f32>> {
         let n = task.y.len();
         if n <= CHUNK {

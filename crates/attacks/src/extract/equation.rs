@@ -139,12 +139,11 @@ impl ExtractionAttack for EquationSolving {
             return Ok(Extracted {
                 substitute,
                 curve,
-                observations: serde_json::json!({
-                    "solver": "exact",
-                    "unknowns": k * (d + 1),
-                    "identifiable_unknowns": (k - 1) * (d + 1),
-                    "equations_dropped": dropped,
-                    "equations": answered * (k - 1),
+                observations: aisec_core::Details::new(EquationObservations::Exact {
+                    unknowns: k * (d + 1),
+                    identifiable_unknowns: (k - 1) * (d + 1),
+                    equations_dropped: dropped,
+                    equations: answered * (k - 1),
                 }),
             });
         }
@@ -193,14 +192,32 @@ impl ExtractionAttack for EquationSolving {
         Ok(Extracted {
             substitute: network,
             curve,
-            observations: serde_json::json!({
-                "solver": "retrain",
-                "substitute": spec,
-                "uniform_queries": uniform,
-                "adaptive_rounds": rounds,
+            observations: aisec_core::Details::new(EquationObservations::Retrain {
+                substitute: spec,
+                uniform_queries: uniform,
+                adaptive_rounds: rounds,
             }),
         })
     }
+}
+
+/// How the equations were solved.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "solver", rename_all = "lowercase")]
+pub enum EquationObservations {
+    /// Solved exactly from the probabilities (a softmax-linear victim).
+    Exact {
+        unknowns: usize,
+        identifiable_unknowns: usize,
+        equations_dropped: usize,
+        equations: usize,
+    },
+    /// A substitute trained on the answers (labels only, or a victim that is not linear).
+    Retrain {
+        substitute: SubstituteSpec,
+        uniform_queries: usize,
+        adaptive_rounds: usize,
+    },
 }
 
 /// Top-1 minus top-2 logit.

@@ -149,12 +149,19 @@ impl ExtractionAttack for JacobianAugmentation {
         Ok(Extracted {
             substitute: network,
             curve,
-            observations: serde_json::json!({
-                "set_size_by_round": sizes,
-                "substitute": spec,
+            observations: aisec_core::Details::new(JacobianObservations {
+                set_size_by_round: sizes,
+                substitute: spec,
             }),
         })
     }
+}
+
+/// How the synthetic set grew.
+#[derive(Debug, Clone, Serialize)]
+pub struct JacobianObservations {
+    pub set_size_by_round: Vec<usize>,
+    pub substitute: SubstituteSpec,
 }
 
 /// The sign of a gradient component, zero where it is zero (`f32::signum` gives 1 there).

@@ -272,13 +272,25 @@ impl ExtractionAttack for Knockoff {
         Ok(Extracted {
             substitute: network,
             curve,
-            observations: serde_json::json!({
-                "pool_size": if c.pool == Pool::Public { Some(task.public.len()) } else { None },
-                "queries_per_arm": pulls,
-                "substitute": spec,
+            observations: aisec_core::Details::new(KnockoffObservations {
+                pool_size: if c.pool == Pool::Public {
+                    Some(task.public.len())
+                } else {
+                    None
+                },
+                queries_per_arm: pulls,
+                substitute: spec,
             }),
         })
     }
+}
+
+/// Where the transfer set came from and how the bandit spent its queries.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnockoffObservations {
+    pub pool_size: Option<usize>,
+    pub queries_per_arm: Vec<usize>,
+    pub substitute: SubstituteSpec,
 }
 
 fn softmax(values: &[f32]) -> Vec<f32> {

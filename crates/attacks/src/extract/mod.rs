@@ -19,14 +19,14 @@ mod substitute;
 
 registered!(ATTACKS: crate::registry::ExtractionEntry = equation, jacobian, knockoff);
 
-pub use judge::{Checkpoint, Judge, UNIFORM_INPUTS};
+pub use judge::{Checkpoint, Judge, Measurement, UNIFORM_INPUTS};
 pub use oracle::{targets, Answers, InputBox, Oracle};
 pub use substitute::{template, SubstituteSpec};
 
 use aisec_core::Metric;
 use std::time::Instant;
 
-use aisec_core::Metrics;
+use aisec_core::{Details, Metrics};
 use aisec_ml::data::Dataset;
 use aisec_ml::model::{Classifier, OutputKind};
 use aisec_ml::native::{Manifest, NativeModel};
@@ -86,7 +86,8 @@ impl ExtractionTask<'_> {
 pub struct Extracted {
     pub substitute: Network,
     pub curve: Vec<Checkpoint>,
-    pub observations: serde_json::Value,
+    /// The attack's own record (its module's observations type).
+    pub observations: Details,
 }
 
 pub trait ExtractionAttack: Send + Sync {
@@ -98,7 +99,7 @@ pub trait ExtractionAttack: Send + Sync {
     fn atlas(&self) -> &'static [&'static str] {
         self.info().atlas
     }
-    fn config(&self) -> serde_json::Value;
+    fn config(&self) -> Details;
     fn extract(
         &self,
         task: &ExtractionTask,
@@ -124,7 +125,7 @@ pub struct Transfer {
 pub struct ExtractionOutcome {
     pub name: String,
     pub atlas: Vec<String>,
-    pub config: serde_json::Value,
+    pub config: Details,
     pub seed: u64,
     /// fidelity, fidelity_uniform, substitute_accuracy, clean_accuracy (the victim's),
     /// queries_total, wall_seconds.
@@ -137,7 +138,7 @@ pub struct ExtractionOutcome {
     pub stop_reason: Option<String>,
     /// How fidelity was measured and what that cost at the API (never the adversary's).
     pub measurement: judge::Measurement,
-    pub observations: serde_json::Value,
+    pub observations: Details,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Transfer>,
     #[serde(skip)]

@@ -102,10 +102,10 @@ impl MembershipAttack for LabelOnly {
         let bounds = InputBox::of(task.population);
         let mut rng = Rng::derive(task.seed, "label-only");
         let (noise, calibration, shadow) = match c.noise {
-            Some(n) => (n, serde_json::Value::Null, None),
+            Some(n) => (n, None, None),
             None => {
                 let (n, aucs, shadow) = calibrate(task, &bounds, &mut rng)?;
-                (n, serde_json::json!(aucs), Some(shadow))
+                (n, Some(aucs), Some(shadow))
             }
         };
         let n = task.candidates.len();
@@ -150,10 +150,10 @@ impl MembershipAttack for LabelOnly {
             shadow_models: usize::from(shadow.is_some()),
             shadow_train_size: shadow.map_or(0, |s| s.0),
             shadow_accuracy: shadow.and_then(|s| s.1),
-            observations: serde_json::json!({
-                "noise": noise,
-                "noise_unit": "fraction of each feature's range, Gaussian, clipped to the range",
-                "calibration_auc_by_noise": calibration,
+            observations: aisec_core::Details::new(LabelOnlyObservations {
+                noise,
+                noise_unit: "fraction of each feature's range, Gaussian, clipped to the range",
+                calibration_auc_by_noise: calibration,
             }),
         })
     }
@@ -163,6 +163,15 @@ impl MembershipAttack for LabelOnly {
 /// attack AUC on it (its IN half against its OUT half, 300 of each) is highest.
 /// Returns the noise, the AUC at each scale tried, and the shadow's training-set size and
 /// held-out accuracy.
+/// The noise the copies were drawn with, and how it was chosen.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelOnlyObservations {
+    pub noise: f32,
+    pub noise_unit: &'static str,
+    /// (noise, AUC on the calibration shadow) for each scale tried; null when `--noise` set it.
+    pub calibration_auc_by_noise: Option<Vec<(f32, f64)>>,
+}
+
 type Calibration = (f32, Vec<(f32, f64)>, (usize, Option<f64>));
 
 fn calibrate(task: &MembershipTask, bounds: &InputBox, rng: &mut Rng) -> Result<Calibration> {

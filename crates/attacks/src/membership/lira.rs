@@ -125,13 +125,21 @@ impl MembershipAttack for Lira {
             shadow_models: c.shadows,
             shadow_train_size: trained_on,
             shadow_accuracy,
-            observations: serde_json::json!({
-                "mode": if c.online { "online" } else { "offline" },
-                "variance": if global { "global" } else { "per-example" },
-                "shadow_data": if c.online { "paired halves of the candidates, topped up from the adversary's population towards the target's training-set size" } else { "subsets of the adversary's population" },
+            observations: aisec_core::Details::new(LiraObservations {
+                mode: if c.online { "online" } else { "offline" },
+                variance: if global { "global" } else { "per-example" },
+                shadow_data: if c.online { "paired halves of the candidates, topped up from the adversary's population towards the target's training-set size" } else { "subsets of the adversary's population" },
             }),
         })
     }
+}
+
+/// Which LiRA was run: online or offline, and how the variance was estimated.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiraObservations {
+    pub mode: &'static str,
+    pub variance: &'static str,
+    pub shadow_data: &'static str,
 }
 
 /// Mean and standard deviation of each candidate's shadow statistics.

@@ -41,7 +41,9 @@ impl MembershipAttack for Loss {
             shadow_models: 0,
             shadow_train_size: 0,
             shadow_accuracy: None,
-            observations: serde_json::json!({"statistic": "logit-scaled confidence in the true label (same ranking as −loss)"}),
+            observations: aisec_core::Details::new(super::Statistic {
+                statistic: "logit-scaled confidence in the true label (same ranking as −loss)",
+            }),
         })
     }
 }

@@ -66,7 +66,9 @@ impl MembershipAttack for Mentr {
             shadow_models: 0,
             shadow_train_size: 0,
             shadow_accuracy: None,
-            observations: serde_json::json!({"statistic": "−Mentr(p, y), modified prediction entropy; higher for confident, correct answers"}),
+            observations: aisec_core::Details::new(super::Statistic {
+                statistic: "−Mentr(p, y), modified prediction entropy; higher for confident, correct answers",
+            }),
         })
     }
 }

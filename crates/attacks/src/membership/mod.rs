@@ -19,8 +19,9 @@ registered!(ATTACKS: MembershipEntry = loss, shadow, lira, rmia, label_only, men
 
 pub use roc::{Roc, RocPoint};
 pub use shadows::{Recipe, ShadowSet, Trainer};
-pub use split::MembershipSplit;
+pub use split::{MembershipSplit, SplitDescription};
 
+use aisec_core::Details;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::Classifier;
 use serde::Serialize;
@@ -59,7 +60,14 @@ pub struct Scored {
     /// The adversary's models' mean accuracy on records they did not train on, to set
     /// beside the target's on its non-members: far apart, the shadows do not imitate it.
     pub shadow_accuracy: Option<f64>,
-    pub observations: serde_json::Value,
+    /// The attack's own record (its module's observations type).
+    pub observations: Details,
+}
+
+/// What a threshold attack scores each candidate by.
+#[derive(Debug, Clone, Serialize)]
+pub struct Statistic {
+    pub statistic: &'static str,
 }
 
 pub trait MembershipAttack: Send + Sync {
@@ -68,7 +76,7 @@ pub trait MembershipAttack: Send + Sync {
     fn name(&self) -> &'static str {
         self.info().name
     }
-    fn config(&self) -> serde_json::Value;
+    fn config(&self) -> Details;
     fn score(&self, task: &MembershipTask, oracle: &mut Oracle) -> Result<Scored>;
 }
 
@@ -199,7 +207,7 @@ pub fn logit_confidence(row: &[f32], label: usize) -> f64 {
 #[derive(Debug, Clone, Serialize)]
 pub struct MembershipOutcome {
     pub attack: &'static str,
-    pub config: serde_json::Value,
+    pub config: Details,
     pub roc: Roc,
     /// Queries sent to the target (the budget is the task's).
     pub queries: u64,
@@ -212,7 +220,7 @@ pub struct MembershipOutcome {
     pub candidates: usize,
     /// Why the run ended before every candidate was answered (a budget, a refusal).
     pub stopped: Option<String>,
-    pub observations: serde_json::Value,
+    pub observations: Details,
     pub wall_seconds: f64,
 }
 

@@ -184,15 +184,22 @@ impl MembershipAttack for Rmia {
             shadow_models: c.references,
             shadow_train_size: trained_on,
             shadow_accuracy,
-            observations: serde_json::json!({
-                "mode": if c.online { "online" } else { "offline" },
-                "population_samples": z_count,
+            observations: aisec_core::Details::new(RmiaObservations {
+                mode: if c.online { "online" } else { "offline" },
+                population_samples: z_count,
             }),
         })
     }
 }
 
 
+
+/// Which RMIA was run and against how many population records.
+#[derive(Debug, Clone, Serialize)]
+pub struct RmiaObservations {
+    pub mode: &'static str,
+    pub population_samples: usize,
+}
 
 /// p(y|x) after dividing the log-probabilities by `temperature` and renormalising.
 fn tempered(probs: &[f32], data: &Dataset, temperature: f64) -> Vec<f64> {

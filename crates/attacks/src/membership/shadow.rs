@@ -143,12 +143,33 @@ impl MembershipAttack for ShadowModels {
             shadow_models: c.shadows,
             shadow_train_size: half,
             shadow_accuracy: set.held_out_accuracy(pop, true),
-            observations: serde_json::json!({
-                "attack_models": {"per_class": own_models, "shared_by_other_classes": classes - own_models},
-                "features": ["logit-scaled confidence in the true label", "log top probability", "negative entropy"],
+            observations: aisec_core::Details::new(ShadowObservations {
+                attack_models: AttackModels {
+                    per_class: own_models,
+                    shared_by_other_classes: classes - own_models,
+                },
+                features: [
+                    "logit-scaled confidence in the true label",
+                    "log top probability",
+                    "negative entropy",
+                ],
             }),
         })
     }
+}
+
+/// The attack models trained on the shadows' answers, and what they read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowObservations {
+    pub attack_models: AttackModels,
+    pub features: [&'static str; FEATURES],
+}
+
+/// Classes with an attack model of their own, and classes that share the pooled one.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttackModels {
+    pub per_class: usize,
+    pub shared_by_other_classes: usize,
 }
 
 /// Logistic regression on standardised features, by gradient descent (the features are few).

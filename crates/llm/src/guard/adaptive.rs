@@ -18,6 +18,23 @@ use crate::summary::wilson;
 /// ATLAS techniques the evasion exercises.
 pub const ATLAS: &[&str] = &["AML.T0068", "AML.T0015"];
 
+/// What `aisec llm guard attack` was asked to do.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardEvasionSettings {
+    /// The probe selection, as given.
+    pub probes: String,
+    pub max_edits: usize,
+    pub seed: u64,
+    pub threshold: f64,
+    pub metrics_note: &'static str,
+}
+
+/// The guard's detection rate under each transform of the attacker's text.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardEvasionObservations {
+    pub transforms: Vec<TransformResult>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TransformResult {
     /// `none`, a buff's name, or `white-box-edits`.

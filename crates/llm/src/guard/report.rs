@@ -2,10 +2,9 @@
 //! precision and recall, F1, false-positive rate and AUC at the guard's recorded threshold, the
 //! latency per text, which detector flagged what, and the rows it got wrong.
 
-use aisec_core::{Metric, Metrics};
+use aisec_core::{Details, Metric, Metrics};
 use aisec_report::{RunKind, RunReport};
 use serde::Serialize;
-use serde_json::json;
 
 use super::data::Example;
 use super::eval::{self, Figures, Latency};
@@ -154,17 +153,17 @@ fn evaluate_with(
 }
 
 pub fn run_report(guard: &Guard, e: &Evaluation) -> RunReport {
-    let config = json!({
-        "guard": guard.describe(),
-        "detector": "lexical + heuristics",
-        "threshold": guard.meta.threshold,
-        "threshold_rule": guard.meta.threshold_rule,
-        "flagged_when": "score >= threshold",
-        "lexical": guard.meta.lexical,
-        "model_bytes": guard.meta.model_bytes,
-        "features": guard.lexical.features(),
-    });
-    run_report_with("llm.guard", guard.describe(), config, e)
+    let config = LexicalGuardSettings {
+        guard: guard.describe(),
+        detector: "lexical + heuristics",
+        threshold: guard.meta.threshold,
+        threshold_rule: guard.meta.threshold_rule.clone(),
+        flagged_when: FLAGGED_WHEN,
+        lexical: guard.meta.lexical.clone(),
+        model_bytes: guard.meta.model_bytes,
+        features: guard.lexical.features(),
+    };
+    run_report_with("llm.guard", guard.describe(), Details::new(config), e)
 }
 
 /// The neural detector's evaluation as a run object.
@@ -174,26 +173,88 @@ pub fn neural_run_report(
     encoder_dir: &str,
     e: &Evaluation,
 ) -> RunReport {
-    let config = json!({
-        "guard": guard.describe(),
-        "detector": "neural: all-MiniLM-L6-v2 mean-pooled embedding + logistic-regression head",
-        "encoder": encoder_dir,
-        "max_tokens": super::minilm::MAX_TOKENS,
-        "threshold": head.threshold,
-        "threshold_rule": head.threshold_rule,
-        "flagged_when": "score >= threshold",
-        "c": head.c,
-        "training_rows": head.training_rows,
-    });
-    run_report_with("llm.guard.neural", guard.describe(), config, e)
+    let config = NeuralGuardSettings {
+        guard: guard.describe(),
+        detector: "neural: all-MiniLM-L6-v2 mean-pooled embedding + logistic-regression head",
+        encoder: encoder_dir.to_string(),
+        max_tokens: super::minilm::MAX_TOKENS,
+        threshold: head.threshold,
+        threshold_rule: head.threshold_rule.clone(),
+        flagged_when: FLAGGED_WHEN,
+        c: head.c,
+        training_rows: head.training_rows,
+    };
+    run_report_with(
+        "llm.guard.neural",
+        guard.describe(),
+        Details::new(config),
+        e,
+    )
 }
 
-fn run_report_with(
-    name: &str,
-    target: String,
-    config: serde_json::Value,
-    e: &Evaluation,
-) -> RunReport {
+const FLAGGED_WHEN: &str = "score >= threshold";
+
+/// The lexical guard's settings as an evaluation report states them.
+#[derive(Debug, Clone, Serialize)]
+pub struct LexicalGuardSettings {
+    pub guard: String,
+    pub detector: &'static str,
+    pub threshold: f64,
+    pub threshold_rule: String,
+    pub flagged_when: &'static str,
+    pub lexical: super::LexicalConfig,
+    pub model_bytes: usize,
+    pub features: usize,
+}
+
+/// The neural detector's settings as an evaluation report states them.
+#[derive(Debug, Clone, Serialize)]
+pub struct NeuralGuardSettings {
+    pub guard: String,
+    pub detector: &'static str,
+    pub encoder: String,
+    pub max_tokens: usize,
+    pub threshold: f64,
+    pub threshold_rule: String,
+    pub flagged_when: &'static str,
+    pub c: f64,
+    pub training_rows: usize,
+}
+
+/// What a detector's evaluation observed beyond the shared metrics.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationObservations {
+    pub rows: usize,
+    pub positives: usize,
+    pub confusion: Confusion,
+    /// Why a figure is absent, for each figure the data could not define.
+    pub undefined: Undefined,
+    pub f1_ci95: Option<(f64, f64)>,
+    pub groups: Vec<GroupFigures>,
+    pub latency_per_text: Option<Latency>,
+    pub latency_note: &'static str,
+    pub flagged_by: std::collections::BTreeMap<String, usize>,
+    pub false_negatives: Vec<Miss>,
+    pub false_positives: Vec<Miss>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Confusion {
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    pub true_negatives: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Undefined {
+    pub precision: Option<&'static str>,
+    pub recall: Option<&'static str>,
+    pub false_positive_rate: Option<&'static str>,
+    pub auc: Option<&'static str>,
+}
+
+fn run_report_with(name: &str, target: String, config: Details, e: &Evaluation) -> RunReport {
     let mut metrics = Metrics::default();
     let f = &e.figures;
     for (m, v) in [
@@ -208,30 +269,30 @@ fn run_report_with(
             metrics.insert(m, v).expect("figures are fractions");
         }
     }
-    let observations = json!({
-        "rows": f.rows,
-        "positives": f.positives,
-        "confusion": {
-            "true_positives": f.true_positives,
-            "false_positives": f.false_positives,
-            "false_negatives": f.false_negatives,
-            "true_negatives": f.true_negatives,
+    let observations = EvaluationObservations {
+        rows: f.rows,
+        positives: f.positives,
+        confusion: Confusion {
+            true_positives: f.true_positives,
+            false_positives: f.false_positives,
+            false_negatives: f.false_negatives,
+            true_negatives: f.true_negatives,
         },
-        "undefined": {
-            "precision": f.precision.is_none().then_some("nothing was flagged"),
-            "recall": f.recall.is_none().then_some("no row is labelled 1"),
-            "false_positive_rate": f.false_positive_rate.is_none().then_some("no row is labelled 0"),
-            "auc": f.auc.is_none().then_some("needs both labels"),
+        undefined: Undefined {
+            precision: f.precision.is_none().then_some("nothing was flagged"),
+            recall: f.recall.is_none().then_some("no row is labelled 1"),
+            false_positive_rate: f.false_positive_rate.is_none().then_some("no row is labelled 0"),
+            auc: f.auc.is_none().then_some("needs both labels"),
         },
-        "f1_ci95": e.f1_ci95,
-        "groups": e.groups,
-        "latency_per_text": e.latency,
-        "latency_note": "microseconds per text for the whole check (lexical: normalising, n-grams, score, heuristics, decoded re-scoring; neural: tokenising, encoding, head), one thread, measured while evaluating",
-        "flagged_by": e.flagged_by,
-        "false_negatives": e.false_negatives,
-        "false_positives": e.false_positives,
-    });
+        f1_ci95: e.f1_ci95,
+        groups: e.groups.clone(),
+        latency_per_text: e.latency.clone(),
+        latency_note: "microseconds per text for the whole check (lexical: normalising, n-grams, score, heuristics, decoded re-scoring; neural: tokenising, encoding, head), one thread, measured while evaluating",
+        flagged_by: e.flagged_by.clone(),
+        false_negatives: e.false_negatives.clone(),
+        false_positives: e.false_positives.clone(),
+    };
     RunReport::new(RunKind::Defense, name, ATLAS, target, config, 0, metrics)
         .with_data(e.data.clone())
-        .with_observations(Some(observations))
+        .with_observations(Details::new(observations))
 }
