@@ -346,6 +346,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         shape.extend(&data.sample_shape);
         npy::write_f32(path, &shape, &run.outcome.adversarial)?;
     }
+    crate::output::store_run(cli, &run.report)?;
     match cli.format {
         Format::Json => print_json(&run.report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

@@ -70,6 +70,7 @@ pub fn run(cli: &Cli, args: &AttributeArgs) -> Result<Outcome> {
         .outcome
         .take()
         .ok_or_else(|| anyhow::anyhow!("the attribute inference did not run"))?;
+    crate::output::store_run(cli, &report)?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

@@ -78,6 +78,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> Result<Outcome> {
     let outcome = outcome?;
     let written = demo::write(&outcome, &kb, &args.out)
         .with_context(|| format!("cannot write the report into {}", args.out.display()))?;
+    crate::output::store_run(cli, &demo::report_json(&outcome))?;
     match cli.format {
         Format::Json => {
             // The report.json run object, with the files written beside it.

@@ -255,6 +255,7 @@ pub fn run(cli: &Cli, args: &ExtractArgs) -> Result<Outcome> {
             .save(dir)
             .with_context(|| format!("--save-substitute {}", dir.display()))?;
     }
+    crate::output::store_run(cli, &report)?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

@@ -113,6 +113,7 @@ pub fn run(cli: &Cli, args: &InvertArgs) -> Result<Outcome> {
         .outcome
         .take()
         .ok_or_else(|| anyhow::anyhow!("the inversion did not run"))?;
+    crate::output::store_run(cli, &report)?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

@@ -319,6 +319,7 @@ fn probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
     let report = runner::run(&mut experiment, args.defend.as_ref());
     progress.finish();
     let report = report?;
+    crate::output::store_run(cli, &report)?;
     let outcome = experiment
         .outcome
         .take()

@@ -23,6 +23,7 @@ mod output;
 mod poison_cmd;
 mod privacy_cmd;
 mod progress;
+mod runs_cmd;
 mod scan_cmd;
 mod threat_cmd;
 
@@ -62,6 +63,18 @@ pub struct Cli {
         value_name = "DEVICE"
     )]
     pub device: String,
+
+    /// Also keep the run in the run database (the run object `--format json` prints), where
+    /// `aisec serve` and `aisec runs` show it. Commands that produce a run: attack …, scan,
+    /// demo, llm probe.
+    #[arg(long, global = true)]
+    pub store: bool,
+
+    /// The run database `--store`, `aisec runs` and `aisec serve` use. Default:
+    /// $AISEC_DATA_DIR/aisec.db, else $XDG_DATA_HOME/aisec/aisec.db, else
+    /// ~/.local/share/aisec/aisec.db.
+    #[arg(long, global = true, env = "AISEC_STORE_DB", value_name = "PATH")]
+    pub store_db: Option<PathBuf>,
 
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -112,6 +125,10 @@ pub enum Command {
     /// the real targets, its criteria before and behind the defence, and one report (JSON,
     /// Markdown, HTML, Navigator layer, ATLAS case study). Resumable.
     Assess(assess_cmd::AssessArgs),
+    /// The run database that `--store` fills: list, show, import run objects, heat per
+    /// ATLAS technique.
+    #[command(subcommand)]
+    Runs(runs_cmd::RunsCommand),
 }
 
 /// How a command ended: success, "ran fine and found problems" (exit 1), or "could not
@@ -198,6 +215,7 @@ fn main() -> ExitCode {
         Command::Llm(cmd) => llm_cmd::run(&cli, cmd),
         Command::ThreatModel(args) => threat_cmd::run(&cli, args),
         Command::Assess(args) => assess_cmd::run(&cli, args),
+        Command::Runs(cmd) => runs_cmd::run(&cli, cmd),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -545,6 +545,7 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     if let (Some((_, _, Some(warning))), Format::Json) = (&shadow_check, cli.format) {
         tracing::warn!("{warning}");
     }
+    crate::output::store_run(cli, &report)?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

@@ -16,6 +16,27 @@ pub enum Format {
     Html,
 }
 
+/// The run database: `--store-db`, else the default under the data directory.
+pub fn open_store(cli: &crate::Cli) -> Result<aisec_store::Store> {
+    let path = match &cli.store_db {
+        Some(p) => p.clone(),
+        None => aisec_store::default_path()?,
+    };
+    Ok(aisec_store::Store::open(&path)?)
+}
+
+/// With `--store`: keeps `run` (a run object) in the run database and says where on stderr.
+pub fn store_run<T: Serialize>(cli: &crate::Cli, run: &T) -> Result<()> {
+    if !cli.store {
+        return Ok(());
+    }
+    let value = serde_json::to_value(run).context("cannot serialize the run for --store")?;
+    let mut store = open_store(cli)?;
+    let id = store.add(&value).context("--store")?;
+    eprintln!("stored as run {id} in {}", store.path());
+    Ok(())
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text =

@@ -136,35 +136,43 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
         );
     }
 
-    let text = match cli.format {
-        Format::Json => {
-            let kb = crate::atlas_cmd::load_kb(cli)?;
-            let target = args
-                .paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let config = aisec_assess::scan::ScanSettings {
-                strict: args.strict,
-                allow: args.allow.clone(),
-                allowlist: args.allowlist.clone(),
-                limits: report.limits.clone(),
-                payload: None,
-            };
-            let run = aisec_assess::scan::scan_run_report(
-                &report,
-                &kb,
-                &target,
-                config,
-                started.elapsed().as_secs_f64(),
-            );
-            serde_json::to_string_pretty(&run)? + "\n"
-        }
-        Format::Sarif => {
+    let run = || -> Result<aisec_report::RunReport> {
+        let kb = crate::atlas_cmd::load_kb(cli)?;
+        let target = args
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let config = aisec_assess::scan::ScanSettings {
+            strict: args.strict,
+            allow: args.allow.clone(),
+            allowlist: args.allowlist.clone(),
+            limits: report.limits.clone(),
+            payload: None,
+        };
+        Ok(aisec_assess::scan::scan_run_report(
+            &report,
+            &kb,
+            &target,
+            config,
+            started.elapsed().as_secs_f64(),
+        ))
+    };
+    let stored = if cli.store || cli.format == Format::Json {
+        Some(run()?)
+    } else {
+        None
+    };
+    if let Some(run) = &stored {
+        crate::output::store_run(cli, run)?;
+    }
+    let text = match (cli.format, &stored) {
+        (Format::Json, Some(run)) => serde_json::to_string_pretty(run)? + "\n",
+        (Format::Sarif, _) => {
             serde_json::to_string_pretty(&aisec_scan::sarif::to_sarif(&report))? + "\n"
         }
-        Format::Text | Format::Jsonl | Format::Html => render_text(&report.files, report.strict),
+        _ => render_text(&report.files, report.strict),
     };
     match &args.out {
         Some(path) => write_output(Some(path), &text)?,
