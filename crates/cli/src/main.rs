@@ -25,6 +25,7 @@ mod privacy_cmd;
 mod progress;
 mod runs_cmd;
 mod scan_cmd;
+mod serve_cmd;
 mod threat_cmd;
 
 use std::path::PathBuf;
@@ -129,6 +130,9 @@ pub enum Command {
     /// ATLAS technique.
     #[command(subcommand)]
     Runs(runs_cmd::RunsCommand),
+    /// The web UI and REST API: the ATLAS matrix with your stored runs' findings on it,
+    /// object pages, search, mitigations by phase, stored runs; OpenAPI at /api/openapi.json.
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// How a command ended: success, "ran fine and found problems" (exit 1), or "could not
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
         Command::ThreatModel(args) => threat_cmd::run(&cli, args),
         Command::Assess(args) => assess_cmd::run(&cli, args),
         Command::Runs(cmd) => runs_cmd::run(&cli, cmd),
+        Command::Serve(args) => serve_cmd::run(&cli, args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -5,9 +5,9 @@ mod matrix;
 mod mitigations;
 mod show;
 
-pub use matrix::{MatrixView, SubtechniqueMode};
+pub use matrix::{Cell, MatrixView, SubtechniqueMode, TacticColumn};
 pub use mitigations::{MitigationsFilter, MitigationsView};
-pub use show::ShowView;
+pub use show::{Details as ObjectDetails, ShowView};
 
 use serde::Serialize;
 

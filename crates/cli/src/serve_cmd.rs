@@ -1,0 +1,46 @@
+//! `aisec serve`: the web UI and REST API over the knowledge base and the run database.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. The default answers this host only; any other address makes
+    /// every request from elsewhere need the access token.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// Make a new access token (printed once), replacing the stored one.
+    #[arg(long)]
+    pub new_token: bool,
+}
+
+/// The token's hash lives beside the run database.
+pub const TOKEN_FILE: &str = "web-token.sha256";
+
+pub fn run(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
+    let kb = crate::atlas_cmd::load_kb(cli)?;
+    let store_path = match &cli.store_db {
+        Some(p) => p.clone(),
+        None => aisec_store::default_path()?,
+    };
+    let token_path = store_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| TOKEN_FILE.into(), |d| d.join(TOKEN_FILE));
+    let token = aisec_web::load_or_create_token(&token_path, args.new_token)
+        .with_context(|| format!("access token {}", token_path.display()))?;
+    aisec_web::serve(
+        kb,
+        &store_path,
+        SocketAddr::new(args.host, args.port),
+        token,
+    )?;
+    Ok(Outcome::Ok)
+}

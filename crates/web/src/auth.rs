@@ -1,0 +1,200 @@
+//! The access token: made on first start, printed once, kept only as its SHA-256 hash;
+//! required of every request that does not come from this host.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use sha2::{Digest, Sha256};
+
+use crate::{AppState, PageError, WebError};
+
+/// The cookie `/login` sets (HttpOnly, SameSite=Strict).
+pub const COOKIE: &str = "aisec_token";
+
+/// The token's hash, and the token itself when it was made by this start (to print once).
+pub struct TokenSetup {
+    pub hash: [u8; 32],
+    pub new_token: Option<String>,
+}
+
+/// Reads the token hash from `path` (hex), or makes a token, stores its hash there (mode
+/// 0600) and returns it to be printed. `renew` replaces an existing one.
+pub fn load_or_create_token(path: &Path, renew: bool) -> Result<TokenSetup, WebError> {
+    let io = |source| WebError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if !renew {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let hash = parse_hash(text.trim()).ok_or_else(|| {
+                    WebError::Token(format!(
+                        "{}: not a token hash (64 hex digits); delete it or start with --new-token",
+                        path.display()
+                    ))
+                })?;
+                return Ok(TokenSetup {
+                    hash,
+                    new_token: None,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| WebError::Token(format!("no randomness for the token: {e}")))?;
+    let token = hex(&bytes);
+    let hash = sha256(&token);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    write_private(path, &hex(&hash)).map_err(io)?;
+    Ok(TokenSetup {
+        hash,
+        new_token: Some(token),
+    })
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+pub fn sha256(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token a request carries: `Authorization: Bearer T` or the `/login` cookie.
+fn presented(req: &Request) -> Option<String> {
+    let h = req.headers();
+    if let Some(bearer) = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_string());
+    }
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .map(str::to_string)
+        .next()
+}
+
+/// Requests from this host pass; others need the token (the sign-in page and the stylesheet
+/// excepted, so that a person can sign in). A request whose peer is unknown is refused.
+pub async fn require_token_off_host(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let local = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
+    let open_path = matches!(req.uri().path(), "/login" | "/assets/app.css");
+    let valid = presented(&req).is_some_and(|t| same(&sha256(&t), &state.token_hash));
+    if local || open_path || valid {
+        return next.run(req).await;
+    }
+    if req.uri().path().starts_with("/api/") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "this server needs its access token from addresses other than its own host (Authorization: Bearer TOKEN)"})),
+        )
+            .into_response();
+    }
+    PageError::new(
+        StatusCode::UNAUTHORIZED,
+        "this server needs its access token from addresses other than its own host: sign in at /login",
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+/// Checks the token and keeps it in a cookie for this browser.
+pub async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) -> Response {
+    let token = form.token.trim();
+    if token.len() > 256 || !same(&sha256(token), &state.token_hash) {
+        return PageError::new(StatusCode::UNAUTHORIZED, "wrong token").into_response();
+    }
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    let mut res = Redirect::to("/matrix").into_response();
+    if let Ok(v) = cookie.parse() {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_made_once_kept_hashed_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web-token.sha256");
+        let first = load_or_create_token(&path, false).unwrap();
+        let token = first.new_token.clone().expect("made on first start");
+        assert_eq!(token.len(), 64);
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert!(!stored.contains(&token), "only the hash is stored");
+        let again = load_or_create_token(&path, false).unwrap();
+        assert!(again.new_token.is_none(), "printed once");
+        assert_eq!(again.hash, sha256(&token));
+        let renewed = load_or_create_token(&path, true).unwrap();
+        assert_ne!(renewed.hash, again.hash);
+        std::fs::write(&path, "not hex").unwrap();
+        let Err(e) = load_or_create_token(&path, false) else {
+            panic!("a damaged token file must be refused")
+        };
+        assert!(e.to_string().contains("--new-token"), "{e}");
+    }
+}

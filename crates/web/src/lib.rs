@@ -1,0 +1,232 @@
+//! `aisec serve`: the ATLAS matrix with the user's own stored runs on it (a heat map of
+//! findings per technique), object pages, search, stored runs, and the same as a REST API
+//! with an OpenAPI document. Server-rendered HTML (maud escapes every piece of text), assets
+//! embedded in the binary, no script on any page, a strict Content-Security-Policy.
+//!
+//! Security as for an internal tool that holds findings about an organisation's models: it
+//! binds to 127.0.0.1 unless told otherwise; a request from any other address needs the
+//! access token (generated on first start, printed once, stored as its SHA-256 hash beside
+//! the run database); nothing from a request reaches the file system.
+
+mod api;
+mod auth;
+mod pages;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aisec_atlas::KnowledgeBase;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use auth::{load_or_create_token, TokenSetup};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error(transparent)]
+    Store(#[from] aisec_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Token(String),
+}
+
+/// What every handler reads.
+pub struct AppState {
+    pub kb: Arc<KnowledgeBase>,
+    pub store_path: PathBuf,
+    /// SHA-256 of the access token requests from other addresses must carry.
+    pub token_hash: [u8; 32],
+}
+
+impl AppState {
+    /// The run database, opened for one request (SQLite connections are not shared between
+    /// threads; opening one is a file open and three pragmas).
+    fn store(&self) -> Result<aisec_store::Store, PageError> {
+        aisec_store::Store::open(&self.store_path).map_err(PageError::internal)
+    }
+}
+
+/// The whole application: pages, API, assets, behind the access check and the security
+/// headers.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/matrix", get(pages::matrix))
+        .route("/objects/{id}", get(pages::object))
+        .route("/search", get(pages::search))
+        .route("/mitigations", get(pages::mitigations))
+        .route("/runs", get(pages::runs))
+        .route("/runs/{id}", get(pages::run))
+        .route("/login", get(pages::login_form).post(auth::login))
+        .route("/assets/app.css", get(css))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/matrix", get(api::matrix))
+        .route("/api/objects/{id}", get(api::object))
+        .route("/api/search", get(api::search))
+        .route("/api/runs", get(api::runs).post(api::add_run))
+        .route("/api/runs/{id}", get(api::run))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token_off_host,
+        ))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Uploads (a run object through the API, the login form) larger than this are refused.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+
+/// Serves until the process ends. Prints where, and the token when it was just made.
+pub fn serve(
+    kb: KnowledgeBase,
+    store_path: &Path,
+    addr: SocketAddr,
+    token: TokenSetup,
+) -> Result<(), WebError> {
+    // Creates the database (and its directory) now, so that a bad path fails before listening.
+    aisec_store::Store::open(store_path)?;
+    let state = Arc::new(AppState {
+        kb: Arc::new(kb),
+        store_path: store_path.to_path_buf(),
+        token_hash: token.hash,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .build()
+        .map_err(|source| WebError::Io {
+            path: "tokio runtime".into(),
+            source,
+        })?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| WebError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| WebError::Bind { addr, source })?;
+        eprintln!("aisec serve: http://{local}/ (runs from {})", store_path.display());
+        if let Some(t) = &token.new_token {
+            eprintln!(
+                "access token (shown once; requests from addresses other than this host need it): {t}"
+            );
+        }
+        if !local.ip().is_loopback() {
+            eprintln!("listening beyond this host: every request from another address must carry the token (Authorization: Bearer, or sign in at /login)");
+        }
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .map_err(|source| WebError::Io {
+            path: local.to_string(),
+            source,
+        })
+    })
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../assets/app.css"),
+    )
+        .into_response()
+}
+
+async fn not_found() -> PageError {
+    PageError::new(StatusCode::NOT_FOUND, "no such page")
+}
+
+/// Every response: no script, no framing, no sniffing, no referrer.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// An error as the client sees it: a status and a short message, never a file path or a
+/// database detail (those go to the log).
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    message: String,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        PageError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("{e}");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the run database could not be read; see the server's log",
+        )
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let body = pages::error_page(self.status, &self.message);
+        (self.status, body).into_response()
+    }
+}
+
+/// Serialises `value` as a JSON response.
+fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    axum::Json(value).into_response()
+}
+
+/// The same error as JSON, for the API.
+struct ApiError(PageError);
+
+impl From<PageError> for ApiError {
+    fn from(e: PageError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0.status,
+            axum::Json(serde_json::json!({ "error": self.0.message })),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,542 @@
+//! The HTML pages. Every piece of ATLAS or user text goes through maud, which escapes it;
+//! no page carries script, and the only interactivity (expanding sub-techniques, filters)
+//! is HTML's own (`<details>`, GET forms).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aisec_atlas::views::{
+    Cell, MatrixView, MitigationsFilter, MitigationsView, ObjectDetails as Details, ShowView,
+};
+use aisec_atlas::KnowledgeBase;
+use aisec_core::Severity;
+use aisec_store::{RunFilter, RunSummary, TechniqueHeat};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+use crate::{AppState, PageError};
+
+type Page = Result<Html<String>, PageError>;
+
+fn layout(title: &str, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " — aisec" }
+                    link rel="stylesheet" href="/assets/app.css";
+                }
+                body {
+                    header {
+                        a.brand href="/matrix" { "aisec" }
+                        nav {
+                            a href="/matrix" { "Matrix" }
+                            a href="/mitigations" { "Mitigations" }
+                            a href="/runs" { "Runs" }
+                            a href="/api/openapi.json" { "API" }
+                        }
+                        form.search action="/search" method="get" {
+                            input type="search" name="q" placeholder="Search ATLAS (typos are fine)" aria-label="Search ATLAS";
+                            button type="submit" { "Search" }
+                        }
+                    }
+                    main { (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Html<String> {
+    layout(
+        status.canonical_reason().unwrap_or("error"),
+        html! {
+            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+            p.error { (message) }
+        },
+    )
+}
+
+pub async fn home() -> Redirect {
+    Redirect::to("/matrix")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MatrixQuery {
+    /// feasible | demonstrated | realized: hide techniques below it.
+    pub maturity: Option<String>,
+}
+
+/// The heat per technique, and each parent's own worst over its sub-techniques.
+pub(crate) fn heat_map(heat: Vec<TechniqueHeat>) -> HashMap<String, TechniqueHeat> {
+    heat.into_iter().map(|h| (h.technique.clone(), h)).collect()
+}
+
+pub(crate) fn parse_maturity(
+    text: Option<&str>,
+) -> Result<Option<aisec_atlas::model::Maturity>, PageError> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => aisec_atlas::model::Maturity::parse(t)
+            .map(Some)
+            .ok_or_else(|| {
+                PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "maturity: expected feasible, demonstrated or realized",
+                )
+            }),
+    }
+}
+
+pub async fn matrix(State(s): State<Arc<AppState>>, Query(q): Query<MatrixQuery>) -> Page {
+    let min = parse_maturity(q.maturity.as_deref())?;
+    let view = MatrixView::new(&s.kb, min);
+    let heat = heat_map(s.store()?.heat().map_err(PageError::internal)?);
+    let runs = s.store()?.count().map_err(PageError::internal)?;
+    let selected = |m: &str| q.maturity.as_deref() == Some(m);
+    Ok(layout(
+        "ATLAS matrix",
+        html! {
+            h1 { "ATLAS " (view.atlas_version) " matrix" }
+            p.lede {
+                (view.technique_count) " techniques, " (view.subtechnique_count) " sub-techniques. "
+                "Shaded cells carry findings from your " (runs) " stored runs (darker: worse); a number is the findings that name the technique."
+            }
+            form.filters action="/matrix" method="get" {
+                label { "Maturity at least "
+                    select name="maturity" {
+                        option value="" selected[q.maturity.is_none()] { "any" }
+                        @for m in ["feasible", "demonstrated", "realized"] {
+                            option value=(m) selected[selected(m)] { (m) }
+                        }
+                    }
+                }
+                button type="submit" { "Filter" }
+            }
+            div.matrix {
+                @for column in &view.tactics {
+                    section.tactic {
+                        h2 { a href={"/objects/" (column.id)} { (column.name) } }
+                        @for cell in &column.techniques {
+                            (technique_cell(cell, &heat))
+                        }
+                    }
+                }
+            }
+            (legend())
+        },
+    ))
+}
+
+fn heat_class(h: Option<&TechniqueHeat>) -> &'static str {
+    match h.and_then(|h| h.worst_severity) {
+        Some(Severity::Critical) => "heat-critical",
+        Some(Severity::High) => "heat-high",
+        Some(Severity::Medium) => "heat-medium",
+        Some(Severity::Low) => "heat-low",
+        Some(Severity::Info) => "heat-info",
+        None if h.is_some() => "heat-run",
+        None => "",
+    }
+}
+
+fn heat_title(h: Option<&TechniqueHeat>) -> String {
+    match h {
+        Some(h) => format!(
+            "{} runs, {} findings, worst {}, last seen {}",
+            h.runs,
+            h.findings,
+            h.worst_severity.map_or("none", |s| s.as_str()),
+            h.last_seen
+        ),
+        None => "not exercised by a stored run".into(),
+    }
+}
+
+fn cell_link(cell: &Cell, heat: &HashMap<String, TechniqueHeat>) -> Markup {
+    let h = heat.get(&cell.id);
+    html! {
+        a.technique.(heat_class(h)) href={"/objects/" (cell.id)} title=(heat_title(h)) data-technique=(cell.id) {
+            span.name { (cell.name) }
+            @if let Some(h) = h.filter(|h| h.findings > 0) {
+                span.count { (h.findings) }
+            }
+        }
+    }
+}
+
+fn technique_cell(cell: &Cell, heat: &HashMap<String, TechniqueHeat>) -> Markup {
+    if cell.subtechniques.is_empty() {
+        return html! { div.cell { (cell_link(cell, heat)) } };
+    }
+    // Open when a sub-technique carries findings, so that the evidence is in view.
+    let open = cell.subtechniques.iter().any(|s| heat.contains_key(&s.id));
+    html! {
+        details.cell open[open] {
+            summary { (cell_link(cell, heat)) span.subcount { "+" (cell.subtechniques.len()) } }
+            @for sub in &cell.subtechniques {
+                div.sub { (cell_link(sub, heat)) }
+            }
+        }
+    }
+}
+
+fn legend() -> Markup {
+    html! {
+        p.legend {
+            "Worst finding: "
+            @for (class, label) in [("heat-critical", "critical"), ("heat-high", "high"), ("heat-medium", "medium"), ("heat-low", "low"), ("heat-info", "info"), ("heat-run", "exercised, no finding")] {
+                span.(class) { (label) } " "
+            }
+        }
+    }
+}
+
+pub async fn object(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Page {
+    let Ok(view) = ShowView::new(&s.kb, &id) else {
+        let near = s.kb.nearest_ids(&id, 5);
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            if near.is_empty() {
+                format!("{id} is not in ATLAS {}", s.kb.version)
+            } else {
+                format!(
+                    "{id} is not in ATLAS {}; nearest: {}",
+                    s.kb.version,
+                    near.join(", ")
+                )
+            },
+        ));
+    };
+    let runs = match &view.details {
+        Details::Technique { .. } => s
+            .store()?
+            .list(&RunFilter {
+                technique: Some(view.id.clone()),
+                limit: 100,
+                ..RunFilter::default()
+            })
+            .map_err(PageError::internal)?,
+        _ => Vec::new(),
+    };
+    Ok(layout(&view.name, object_body(&s.kb, &view, &runs)))
+}
+
+fn object_body(kb: &KnowledgeBase, view: &ShowView, runs: &[RunSummary]) -> Markup {
+    html! {
+        p.kind { (view.id) }
+        h1 { (view.name) }
+        @if let Some(d) = &view.description {
+            p.description { (d) }
+        } @else if !kb.has_full_text() {
+            p.muted { "Descriptions come with the full ATLAS data: start aisec serve with --atlas-data ATLAS.yaml." }
+        }
+        p { a href=(view.url) rel="noreferrer" { "On the ATLAS website" } }
+        @match &view.details {
+            Details::Tactic { techniques } => {
+                h2 { "Techniques" }
+                ul { @for t in techniques { li { a href={"/objects/" (t.id)} { (t.id) " " (t.name) } } } }
+            }
+            Details::Technique { maturity, tactics, parent, subtechniques, mitigations, case_studies } => {
+                dl {
+                    dt { "Maturity" } dd { (maturity.as_deref().unwrap_or("not stated")) }
+                    dt { "Tactics" } dd { @for t in tactics { a href={"/objects/" (t.id)} { (t.name) } " " } }
+                    @if let Some(p) = parent { dt { "Sub-technique of" } dd { a href={"/objects/" (p.id)} { (p.name) } } }
+                }
+                @if !subtechniques.is_empty() {
+                    h2 { "Sub-techniques" }
+                    ul { @for t in subtechniques { li { a href={"/objects/" (t.id)} { (t.id) " " (t.name) } } } }
+                }
+                h2 { "Mitigations by lifecycle phase" }
+                @if mitigations.is_empty() { p.muted { "ATLAS links no mitigation to this technique." } }
+                @for phase in aisec_atlas::model::LIFECYCLE_PHASES {
+                    @let here: Vec<_> = mitigations.iter().filter(|m| m.phases.iter().any(|p| p == phase)).collect();
+                    @if !here.is_empty() {
+                        h3 { (phase) }
+                        ul { @for m in here { li { a href={"/objects/" (m.id)} { (m.id) " " (m.name) } @if let Some(u) = &m.usage { " — " (u) } } } }
+                    }
+                }
+                h2 { "Case studies" }
+                @if case_studies.is_empty() { p.muted { "None in this ATLAS data." } }
+                ul { @for c in case_studies { li { a href={"/objects/" (c.id)} { (c.id) " " (c.name) } } } }
+                h2 { "Your runs that exercised it" }
+                (runs_table(runs))
+            }
+            Details::Mitigation { categories, lifecycle_phases, techniques } => {
+                dl {
+                    dt { "Categories" } dd { (categories.join(", ")) }
+                    dt { "Lifecycle phases" } dd { (lifecycle_phases.join(", ")) }
+                }
+                h2 { "Techniques it addresses" }
+                ul { @for t in techniques { li { a href={"/objects/" (t.id)} { (t.id) " " (t.name) } @if let Some(u) = &t.usage { " — " (u) } } } }
+            }
+            Details::CaseStudy { case_study_type, incident_date, target, actor, procedure, .. } => {
+                dl {
+                    dt { "Type" } dd { (case_study_type.as_deref().unwrap_or("not stated")) }
+                    dt { "Incident date" } dd { (incident_date) }
+                    @if let Some(t) = target { dt { "Target" } dd { (t) } }
+                    @if let Some(a) = actor { dt { "Actor" } dd { (a) } }
+                }
+                h2 { "Procedure" }
+                ol { @for step in procedure { li { a href={"/objects/" (step.tactic.id)} { (step.tactic.name) } ": " a href={"/objects/" (step.technique.id)} { (step.technique.name) } @if let Some(d) = &step.description { p { (d) } } } } }
+            }
+        }
+    }
+}
+
+fn runs_table(runs: &[RunSummary]) -> Markup {
+    html! {
+        @if runs.is_empty() {
+            p.muted { "No stored run. Run any attack or scan with --store, or aisec demo --store." }
+        } @else {
+            table.runs {
+                thead { tr { th { "run" } th { "stored" } th { "name" } th { "target" } th { "findings" } th { "worst" } } }
+                tbody {
+                    @for r in runs {
+                        tr {
+                            td { a href={"/runs/" (r.id)} { "#" (r.id) } }
+                            td { (r.stored_at) }
+                            td { (r.name) }
+                            td { (r.target) }
+                            td.num { (r.findings) }
+                            td { span.(heat_class_of(r.worst_severity)) { (r.worst_severity.map_or("none", |s| s.as_str())) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn heat_class_of(s: Option<Severity>) -> &'static str {
+    match s {
+        Some(Severity::Critical) => "heat-critical",
+        Some(Severity::High) => "heat-high",
+        Some(Severity::Medium) => "heat-medium",
+        Some(Severity::Low) => "heat-low",
+        Some(Severity::Info) => "heat-info",
+        None => "",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+}
+
+/// Longest query the search takes (the index ranks words; a page of text is not a query).
+pub const MAX_QUERY_CHARS: usize = 200;
+
+pub async fn search(State(s): State<Arc<AppState>>, Query(q): Query<SearchQuery>) -> Page {
+    let query = q.q.unwrap_or_default();
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("q: at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let hits = s.kb.search_index().search(&s.kb, &query, 50);
+    Ok(layout(
+        "Search",
+        html! {
+            h1 { "Search: " (query) }
+            @if hits.is_empty() { p.muted { "Nothing matches." } }
+            ol.hits {
+                @for h in &hits {
+                    li {
+                        a href={"/objects/" (s.kb.object_id(h.object))} { (s.kb.object_id(h.object)) " " (s.kb.object_name(h.object)) }
+                        " " span.muted { (format!("{:?}", s.kb.object_kind(h.object)).to_lowercase()) }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MitigationsQuery {
+    pub phase: Option<String>,
+    pub category: Option<String>,
+}
+
+pub async fn mitigations(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<MitigationsQuery>,
+) -> Page {
+    let filter = MitigationsFilter {
+        phase: q.phase.filter(|p| !p.is_empty()),
+        category: q.category.filter(|c| !c.is_empty()),
+    };
+    let view = MitigationsView::new(&s.kb, &filter)
+        .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok(layout(
+        "Mitigations",
+        html! {
+            h1 { "Mitigations" }
+            form.filters action="/mitigations" method="get" {
+                label { "Phase " select name="phase" {
+                    option value="" { "any" }
+                    @for p in aisec_atlas::model::LIFECYCLE_PHASES { option value=(p) selected[view.phase.as_deref() == Some(p)] { (p) } }
+                } }
+                label { "Category " select name="category" {
+                    option value="" { "any" }
+                    @for c in aisec_atlas::model::MITIGATION_CATEGORIES { option value=(c) selected[view.category.as_deref() == Some(c)] { (c) } }
+                } }
+                button type="submit" { "Filter" }
+            }
+            table.mitigations {
+                thead { tr { th { "ID" } th { "Name" } th { "Phases" } th { "Category" } th { "Techniques" } } }
+                tbody {
+                    @for m in &view.mitigations {
+                        tr {
+                            td { a href={"/objects/" (m.id)} { (m.id) } }
+                            td { (m.name) }
+                            td { (m.lifecycle_phases.join(", ")) }
+                            td { (m.categories.join(", ")) }
+                            td.num { (m.techniques.len()) }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunsQuery {
+    pub target: Option<String>,
+    pub family: Option<String>,
+    pub technique: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+pub(crate) fn run_filter(q: RunsQuery) -> Result<RunFilter, PageError> {
+    let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let date = |field: &str, v: Option<String>| -> Result<Option<String>, PageError> {
+        match nonempty(v) {
+            None => Ok(None),
+            Some(d) if is_date(&d) => Ok(Some(d)),
+            Some(_) => Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{field}: expected a date as YYYY-MM-DD"),
+            )),
+        }
+    };
+    Ok(RunFilter {
+        since: date("since", q.since)?,
+        until: date("until", q.until)?,
+        target: nonempty(q.target),
+        family: nonempty(q.family),
+        technique: nonempty(q.technique),
+        limit: 500,
+    })
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) -> Page {
+    let shown = (
+        q.target.clone().unwrap_or_default(),
+        q.family.clone().unwrap_or_default(),
+        q.technique.clone().unwrap_or_default(),
+        q.since.clone().unwrap_or_default(),
+        q.until.clone().unwrap_or_default(),
+    );
+    let filter = run_filter(q)?;
+    let runs = s.store()?.list(&filter).map_err(PageError::internal)?;
+    Ok(layout(
+        "Runs",
+        html! {
+            h1 { "Stored runs" }
+            form.filters action="/runs" method="get" {
+                label { "Target " input name="target" value=(shown.0); }
+                label { "Family " input name="family" value=(shown.1) placeholder="evasion, extract, scan…"; }
+                label { "Technique " input name="technique" value=(shown.2) placeholder="AML.T0043"; }
+                label { "Since " input type="date" name="since" value=(shown.3); }
+                label { "Until " input type="date" name="until" value=(shown.4); }
+                button type="submit" { "Filter" }
+            }
+            (runs_table(&runs))
+        },
+    ))
+}
+
+pub async fn run(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Page {
+    let stored = s
+        .store()?
+        .get(id)
+        .map_err(PageError::internal)?
+        .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, format!("no run {id}")))?;
+    let r = &stored.report;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let findings = r["findings"].as_array().cloned().unwrap_or_default();
+    let metrics = r["metrics"].as_object().cloned().unwrap_or_default();
+    let pretty = serde_json::to_string_pretty(r).unwrap_or_default();
+    Ok(layout(
+        &format!("Run {id}"),
+        html! {
+            p.kind { "run #" (id) " · " (stored.summary.stored_at) }
+            h1 { (stored.summary.name) }
+            dl {
+                dt { "Target" } dd { (stored.summary.target) }
+                dt { "Data" } dd { (text(&r["data"])) }
+                dt { "Techniques" } dd { @for t in &stored.summary.techniques { a href={"/objects/" (t)} { (t) } " " } }
+            }
+            h2 { "Metrics" }
+            table.metrics { tbody { @for (k, v) in &metrics { tr { td { (k) } td.num { (v.to_string()) } } } } }
+            h2 { "Findings" }
+            @if findings.is_empty() { p.muted { "No findings." } }
+            @for f in &findings {
+                article.finding {
+                    h3 { span.(severity_class(&f["severity"])) { (text(&f["severity"])) } " " (text(&f["title"])) }
+                    p { "ATLAS: " @for a in f["atlas"].as_array().into_iter().flatten() { a href={"/objects/" (text(a))} { (text(a)) } " " } }
+                    @if let Some(ms) = f["mitigations"].as_array().filter(|m| !m.is_empty()) {
+                        p { "Mitigations: " @for m in ms { a href={"/objects/" (text(&m["id"]))} { (text(&m["id"])) } " (" (m["phases"].as_array().into_iter().flatten().map(|p| p.as_str().unwrap_or("")).collect::<Vec<_>>().join("; ")) ") " } }
+                    }
+                }
+            }
+            @if r["defended"].is_object() {
+                h2 { "Behind the defence" }
+                p { (text(&r["defended"]["defense"]["name"])) ": " (text(&r["defended"]["target"])) }
+            }
+            details { summary { "The run object (JSON)" } pre { (pretty) } }
+        },
+    ))
+}
+
+fn severity_class(v: &serde_json::Value) -> &'static str {
+    heat_class_of(serde_json::from_value(v.clone()).ok())
+}
+
+pub async fn login_form() -> Response {
+    layout(
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            p { "Requests from other hosts need the access token aisec serve printed when it first started." }
+            form action="/login" method="post" {
+                label { "Token " input type="password" name="token" autocomplete="off" required; }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+    .into_response()
+}

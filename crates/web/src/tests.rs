@@ -1,0 +1,248 @@
+//! The application in-process: requests as a browser or a script sends them, from this host
+//! or from another address (the peer address is what the server would see).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use tower::ServiceExt;
+
+use super::*;
+
+struct App {
+    _dir: tempfile::TempDir,
+    state: Arc<AppState>,
+}
+
+const TOKEN: &str = "test-token-0123456789";
+
+fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("aisec.db");
+    aisec_store::Store::open(&store_path).unwrap();
+    App {
+        state: Arc::new(AppState {
+            kb: Arc::new(KnowledgeBase::embedded().unwrap()),
+            store_path,
+            token_hash: auth::sha256(TOKEN),
+        }),
+        _dir: dir,
+    }
+}
+
+impl App {
+    fn store(&self, run: serde_json::Value) -> i64 {
+        self.state.store().unwrap().add(&run).unwrap()
+    }
+
+    async fn send(
+        &self,
+        req: Request<Body>,
+        from: [u8; 4],
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((from, 40000))));
+        let res = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        self.send(Request::get(path).body(Body::empty()).unwrap(), LOCAL)
+            .await
+    }
+}
+
+const LOCAL: [u8; 4] = [127, 0, 0, 1];
+const ELSEWHERE: [u8; 4] = [10, 1, 2, 3];
+
+fn evasion_run(target: &str, severity: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "attack", "name": "evasion.pgd", "atlas": ["AML.T0043.000"], "target": target,
+        "config": {"eps": 0.1}, "seed": 1, "metrics": {"attack_success_rate": 0.9},
+        "findings": [{"title": "PGD fools the model", "severity": severity,
+            "atlas": ["AML.T0043.000", "AML.T0015"], "mitigations": [{"id": "AML.M0003", "phases": ["ML Model Engineering"]}], "evidence": {}}]
+    })
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn the_matrix_shows_stored_findings_on_their_techniques() {
+    block_on(async {
+        let app = app();
+        let (status, headers, html) = app.get("/matrix").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("AI Model Inference API Access"),
+            "the matrix lists techniques"
+        );
+        assert!(
+            !html.contains("heat-high\" href"),
+            "no heat before a run is stored"
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            "{csp}"
+        );
+        assert!(!html.contains("<script"), "no script on any page");
+
+        app.store(evasion_run("digits CNN", "high"));
+        let (_, _, html) = app.get("/matrix").await;
+        let cell = html
+            .split("data-technique=\"AML.T0043.000\"")
+            .next()
+            .and_then(|before| before.rsplit("<a ").next())
+            .unwrap();
+        assert!(cell.contains("heat-high"), "{cell}");
+        // The parent is expanded because its sub-technique carries evidence.
+        assert!(
+            html.contains("<details class=\"cell\" open"),
+            "sub-techniques with findings are in view"
+        );
+
+        let (_, _, page) = app.get("/objects/AML.T0043.000").await;
+        assert!(
+            page.contains("digits CNN") && page.contains("/runs/1"),
+            "the technique page lists the run"
+        );
+        assert!(page.contains("Mitigations by lifecycle phase"));
+    });
+}
+
+#[test]
+fn user_text_renders_inert() {
+    block_on(async {
+        let app = app();
+        let id = app.store(evasion_run(
+            "<script>alert(1)</script><img src=x onerror=alert(2)>",
+            "critical",
+        ));
+        for path in [
+            "/runs".to_string(),
+            format!("/runs/{id}"),
+            "/objects/AML.T0015".into(),
+        ] {
+            let (status, _, html) = app.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(!html.contains("<script>alert"), "{path}");
+            assert!(!html.contains("<img src=x"), "{path}");
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{path}"
+            );
+        }
+        let (_, _, html) = app.get("/search?q=%3Cscript%3Ealert(3)%3C/script%3E").await;
+        assert!(!html.contains("<script>alert(3)"));
+    });
+}
+
+#[test]
+fn another_address_needs_the_token() {
+    block_on(async {
+        let app = app();
+        for path in ["/matrix", "/api/runs", "/runs/1"] {
+            let req = Request::get(path).body(Body::empty()).unwrap();
+            let (status, _, body) = app.send(req, ELSEWHERE).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+            let req = Request::get(path)
+                .header(header::AUTHORIZATION, "Bearer wrong")
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::UNAUTHORIZED);
+        }
+        let req = Request::get("/matrix")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::OK);
+        // Signing in sets a cookie that then suffices.
+        let req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={TOKEN}")))
+            .unwrap();
+        let (status, headers, _) = app.send(req, ELSEWHERE).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let req = Request::get("/runs")
+            .header(header::COOKIE, cookie.split(';').next().unwrap())
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::OK);
+        let req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("token=guess"))
+            .unwrap();
+        assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::UNAUTHORIZED);
+    });
+}
+
+#[test]
+fn the_api_stores_lists_and_refuses_what_is_not_a_run() {
+    block_on(async {
+        let app = app();
+        let post = |body: String| {
+            Request::post("/api/runs")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let (status, _, body) = app
+            .send(post(evasion_run("api target", "low").to_string()), LOCAL)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, _, body) = app.send(post("{\"kind\": 3}".into()), LOCAL).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.contains("`kind`"), "{body}");
+        let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_BODY_BYTES + 1));
+        let (status, _, _) = app.send(post(huge), LOCAL).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+        let (_, _, body) = app.get("/api/runs?technique=AML.T0043").await;
+        let runs: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(runs[0]["target"], "api target");
+        let (status, _, _) = app.get("/api/runs?since=yesterday").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, _, body) = app.get("/api/matrix").await;
+        let m: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(m["tactics"].as_array().map(Vec::len), Some(16));
+        assert_eq!(m["heat"][0]["worst_severity"], "low");
+        let (_, _, body) = app.get("/api/search?q=evsion%20atack").await;
+        let hits: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            hits.as_array().is_some_and(|h| !h.is_empty()),
+            "typos still find: {hits}"
+        );
+        let (status, _, body) = app.get("/api/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/api/runs"]["post"].is_object());
+        let (status, _, _) = app.get("/api/objects/AML.T9999").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = app.get("/../../etc/passwd").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    });
+}
