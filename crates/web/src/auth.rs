@@ -16,6 +16,28 @@ use crate::{AppState, PageError, WebError};
 
 /// The cookie `/login` sets (HttpOnly, SameSite=Strict).
 pub const COOKIE: &str = "aisec_token";
+/// The form's CSRF cookie: a form is accepted only when its hidden `csrf` field equals it
+/// (a page on another site can send the form but cannot read or set this cookie).
+pub const CSRF_COOKIE: &str = "aisec_csrf";
+
+/// A fresh random value for a form's CSRF field and cookie.
+pub fn csrf_value() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).ok()?;
+    Some(hex(&bytes))
+}
+
+/// The value of cookie `name` in the request's headers.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+        .map(str::to_string)
+        .next()
+}
 
 /// The token's hash, and the token itself when it was made by this start (to print once).
 pub struct TokenSetup {
@@ -115,13 +137,7 @@ fn presented(req: &Request) -> Option<String> {
     {
         return Some(bearer.trim().to_string());
     }
-    h.get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-        .map(str::to_string)
-        .next()
+    cookie(h, COOKIE)
 }
 
 /// Requests from this host pass; others need the token (the sign-in page and the stylesheet
@@ -157,10 +173,54 @@ pub async fn require_token_off_host(
 #[derive(serde::Deserialize)]
 pub struct LoginForm {
     token: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-/// Checks the token and keeps it in a cookie for this browser.
-pub async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) -> Response {
+/// Refuses a state-changing request a browser sent from another site: its `Origin` (or
+/// `Sec-Fetch-Site`) says so. Scripts that send no such header pass to the other checks.
+pub async fn same_origin_writes(req: Request, next: Next) -> Response {
+    let unsafe_method = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if unsafe_method {
+        let h = req.headers();
+        let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+        let origin_host = h
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(|o| o.split_once("://").map_or(o, |(_, rest)| rest));
+        let cross_site = h
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|s| s == "cross-site" || s == "same-site");
+        if cross_site || origin_host.is_some_and(|o| Some(o) != host) {
+            return PageError::new(
+                StatusCode::FORBIDDEN,
+                "a form sent from another site is refused",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Checks the form's CSRF field against its cookie, then the token, and keeps the token in
+/// a cookie for this browser.
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, CSRF_COOKIE);
+    if form.csrf.is_empty() || expected.as_deref() != Some(form.csrf.as_str()) {
+        return PageError::new(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF field is missing or does not match: reload /login and send it again",
+        )
+        .into_response();
+    }
     let token = form.token.trim();
     if token.len() > 256 || !same(&sha256(token), &state.token_hash) {
         return PageError::new(StatusCode::UNAUTHORIZED, "wrong token").into_response();

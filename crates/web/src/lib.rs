@@ -85,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::require_token_off_host,
         ))
+        .layer(axum::middleware::from_fn(auth::same_origin_writes))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }

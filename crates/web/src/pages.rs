@@ -527,16 +527,28 @@ fn severity_class(v: &serde_json::Value) -> &'static str {
 }
 
 pub async fn login_form() -> Response {
-    layout(
+    let Some(csrf) = crate::auth::csrf_value() else {
+        return PageError::internal("no randomness for the form's CSRF value").into_response();
+    };
+    let mut res = layout(
         "Sign in",
         html! {
             h1 { "Sign in" }
             p { "Requests from other hosts need the access token aisec serve printed when it first started." }
             form action="/login" method="post" {
+                input type="hidden" name="csrf" value=(csrf);
                 label { "Token " input type="password" name="token" autocomplete="off" required; }
                 button type="submit" { "Sign in" }
             }
         },
     )
-    .into_response()
+    .into_response();
+    let cookie = format!(
+        "{}={csrf}; HttpOnly; SameSite=Strict; Path=/login",
+        crate::auth::CSRF_COOKIE
+    );
+    if let Ok(v) = cookie.parse() {
+        res.headers_mut().insert(axum::http::header::SET_COOKIE, v);
+    }
+    res
 }

@@ -174,11 +174,63 @@ fn another_address_needs_the_token() {
             .body(Body::empty())
             .unwrap();
         assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::OK);
-        // Signing in sets a cookie that then suffices.
-        let req = Request::post("/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("token={TOKEN}")))
-            .unwrap();
+        // Signing in (with the form's CSRF value) sets a cookie that then suffices.
+        let (_, form_headers, form) = app
+            .send(
+                Request::get("/login").body(Body::empty()).unwrap(),
+                ELSEWHERE,
+            )
+            .await;
+        let csrf_cookie = form_headers[header::SET_COOKIE].to_str().unwrap();
+        let csrf = csrf_cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1;
+        assert!(
+            form.contains(&format!("value=\"{csrf}\"")),
+            "the form carries it"
+        );
+        let login = |body: String, cookie: Option<String>| {
+            let mut r = Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            if let Some(c) = cookie {
+                r = r.header(header::COOKIE, c);
+            }
+            r.body(Body::from(body)).unwrap()
+        };
+        let with_cookie = Some(format!("aisec_csrf={csrf}"));
+        // Without the CSRF field, or with another value, the form is refused.
+        let (status, _, _) = app
+            .send(
+                login(format!("token={TOKEN}"), with_cookie.clone()),
+                ELSEWHERE,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = app
+            .send(
+                login(format!("token={TOKEN}&csrf=other"), with_cookie.clone()),
+                ELSEWHERE,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = app
+            .send(login(format!("token={TOKEN}&csrf={csrf}"), None), ELSEWHERE)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // Sent from another site's page, it is refused before anything is read.
+        let mut cross = login(format!("token={TOKEN}&csrf={csrf}"), with_cookie.clone());
+        cross
+            .headers_mut()
+            .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        cross
+            .headers_mut()
+            .insert(header::HOST, "10.0.0.1:8765".parse().unwrap());
+        assert_eq!(app.send(cross, ELSEWHERE).await.0, StatusCode::FORBIDDEN);
+        let req = login(format!("token={TOKEN}&csrf={csrf}"), with_cookie.clone());
         let (status, headers, _) = app.send(req, ELSEWHERE).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let cookie = headers[header::SET_COOKIE].to_str().unwrap();
@@ -191,10 +243,7 @@ fn another_address_needs_the_token() {
             .body(Body::empty())
             .unwrap();
         assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::OK);
-        let req = Request::post("/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("token=guess"))
-            .unwrap();
+        let req = login(format!("token=guess&csrf={csrf}"), with_cookie);
         assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::UNAUTHORIZED);
     });
 }
