@@ -196,7 +196,7 @@ fn serve(db: &Path) -> (Killed, String) {
     (Killed(child), url)
 }
 
-fn start_browser() -> Option<(Killed, Browser)> {
+fn start_browser(downloads: &Path) -> Option<(Killed, Browser)> {
     let (Some(driver), Some(chromium)) = (
         on_path("chromedriver"),
         on_path("chromium").or_else(|| on_path("chromium-browser")),
@@ -237,7 +237,8 @@ fn start_browser() -> Option<(Killed, Browser)> {
             "goog:chromeOptions": {
                 "binary": chromium.to_str().unwrap(),
                 // Root in a container has no sandbox to drop into; the pages are our own.
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1600,1000"]
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1600,1000"],
+                "prefs": {"download.default_directory": downloads.to_str().unwrap(), "download.prompt_for_download": false}
             }
         }}}))
         .unwrap();
@@ -257,10 +258,12 @@ fn start_browser() -> Option<(Killed, Browser)> {
 
 #[test]
 fn the_web_ui_in_a_real_browser() {
-    let Some((_driver, b)) = start_browser() else {
+    let dir = tempfile::tempdir().unwrap();
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let Some((_driver, b)) = start_browser(&downloads) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("aisec.db");
     let db_arg = db.to_str().unwrap();
     // Real runs, stored as a user stores them.
@@ -360,4 +363,43 @@ fn the_web_ui_in_a_real_browser() {
         );
         assert!(b.source().contains("&lt;img src=x"), "{path}");
     }
+
+    // A case study through the form, downloaded, and accepted by `aisec casestudy validate`.
+    b.go(&format!("{url}/casestudy/new"));
+    for (name, value) in [
+        ("name", "Scorer red team"),
+        (
+            "summary",
+            "PGD against the scorer, then adversarial training.",
+        ),
+        ("date", "2026-12"),
+        ("technique0", "AML.T0040"),
+        ("description0", "queried the scoring API"),
+        ("tactic1", "AML.TA0007"),
+        ("technique1", "AML.T0015"),
+        ("description1", "evaded the model"),
+    ] {
+        let e = b.element(&format!("[name='{name}']"));
+        b.type_into(&e, value);
+    }
+    let download = b.element("button[value=yaml]");
+    b.click(&download);
+    let file = downloads.join("case-study.yaml");
+    let started = Instant::now();
+    while !file.is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no download in {}: the page is {}",
+            downloads.display(),
+            b.source()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = common::aisec(&["casestudy", "validate", file.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        common::stdout(&o),
+        common::stderr(&o)
+    );
 }

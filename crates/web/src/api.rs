@@ -167,6 +167,11 @@ pub fn openapi_document() -> serde_json::Value {
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
                 "responses": {"200": json_ok("the run"), "404": error}
             }},
+            "/api/casestudies/validate": {"post": {
+                "summary": "Validate a case-study file (ATLAS website format, YAML) with the validator of `aisec casestudy validate`",
+                "requestBody": {"required": true, "content": {"application/yaml": {}, "text/plain": {}}},
+                "responses": {"200": json_ok("valid, errors, warnings, problems"), "413": error, "422": error}
+            }},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": json_ok("OpenAPI 3.1")}}}
         }
     })

@@ -27,6 +27,37 @@ pub fn csrf_value() -> Option<String> {
     Some(hex(&bytes))
 }
 
+/// The CSRF value a page's forms carry: the browser's cookie when it has one (so that two
+/// open forms both stay valid), else a new one with the `Set-Cookie` that gives it.
+pub fn csrf_for(headers: &axum::http::HeaderMap) -> Result<(String, Option<String>), PageError> {
+    if let Some(v) = cookie(headers, CSRF_COOKIE).filter(|v| v.len() == 32) {
+        return Ok((v, None));
+    }
+    let v =
+        csrf_value().ok_or_else(|| PageError::internal("no randomness for a form's CSRF value"))?;
+    let set = format!("{CSRF_COOKIE}={v}; HttpOnly; SameSite=Strict; Path=/");
+    Ok((v, Some(set)))
+}
+
+/// A form is accepted only when its CSRF field equals the browser's CSRF cookie.
+pub fn check_csrf(headers: &axum::http::HeaderMap, field: &str) -> Result<(), PageError> {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(c) if !field.is_empty() && same(&sha256(&c), &sha256(field)) => Ok(()),
+        _ => Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "the form's CSRF field is missing or does not match: reload the page and send the form again",
+        )),
+    }
+}
+
+/// Adds the `Set-Cookie` a page's CSRF value needs, when it is new.
+pub fn with_cookie(mut res: Response, set: Option<String>) -> Response {
+    if let Some(v) = set.and_then(|s| s.parse().ok()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
 /// The value of cookie `name` in the request's headers.
 pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
@@ -191,11 +222,13 @@ pub async fn same_origin_writes(req: Request, next: Next) -> Response {
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(|o| o.split_once("://").map_or(o, |(_, rest)| rest));
-        let cross_site = h
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|s| s == "cross-site" || s == "same-site");
-        if cross_site || origin_host.is_some_and(|o| Some(o) != host) {
+        // The browser's own verdict when it gives one; else the Origin it names (a
+        // privacy-minded browser may send `null`, which names nothing).
+        let refused = match h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            Some(site) => site == "cross-site" || site == "same-site",
+            None => origin_host.is_some_and(|o| o != "null" && Some(o) != host),
+        };
+        if refused {
             return PageError::new(
                 StatusCode::FORBIDDEN,
                 "a form sent from another site is refused",
@@ -213,13 +246,8 @@ pub async fn login(
     headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let expected = cookie(&headers, CSRF_COOKIE);
-    if form.csrf.is_empty() || expected.as_deref() != Some(form.csrf.as_str()) {
-        return PageError::new(
-            StatusCode::FORBIDDEN,
-            "the form's CSRF field is missing or does not match: reload /login and send it again",
-        )
-        .into_response();
+    if let Err(e) = check_csrf(&headers, &form.csrf) {
+        return e.into_response();
     }
     let token = form.token.trim();
     if token.len() > 256 || !same(&sha256(token), &state.token_hash) {

@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod casestudy;
 mod pages;
 
 use std::net::SocketAddr;
@@ -72,6 +73,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/runs", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
         .route("/login", get(pages::login_form).post(auth::login))
+        .route("/casestudy/new", get(casestudy::new_form))
+        .route("/casestudy", axum::routing::post(casestudy::build))
+        .route(
+            "/casestudy/import",
+            get(casestudy::import_page).post(casestudy::import),
+        )
+        .route(
+            "/api/casestudies/validate",
+            axum::routing::post(casestudy::api_validate),
+        )
         .route("/assets/app.css", get(css))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/matrix", get(api::matrix))
@@ -155,7 +166,7 @@ async fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "no such page")
 }
 
-/// Every response: no script, no framing, no sniffing, no referrer.
+/// Every response: no script, no framing, no sniffing, no referrer to other sites.
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -166,7 +177,8 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Links out carry no referrer; the server's own forms keep their Origin.
+        (header::REFERRER_POLICY, "same-origin"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }
@@ -189,7 +201,7 @@ impl PageError {
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!("{e}");
         PageError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

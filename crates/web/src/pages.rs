@@ -21,7 +21,7 @@ use crate::{AppState, PageError};
 
 type Page = Result<Html<String>, PageError>;
 
-fn layout(title: &str, body: Markup) -> Html<String> {
+pub(crate) fn layout(title: &str, body: Markup) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -39,6 +39,7 @@ fn layout(title: &str, body: Markup) -> Html<String> {
                             a href="/matrix" { "Matrix" }
                             a href="/mitigations" { "Mitigations" }
                             a href="/runs" { "Runs" }
+                            a href="/casestudy/new" { "Case study" }
                             a href="/api/openapi.json" { "API" }
                         }
                         form.search action="/search" method="get" {
@@ -526,11 +527,12 @@ fn severity_class(v: &serde_json::Value) -> &'static str {
     heat_class_of(serde_json::from_value(v.clone()).ok())
 }
 
-pub async fn login_form() -> Response {
-    let Some(csrf) = crate::auth::csrf_value() else {
-        return PageError::internal("no randomness for the form's CSRF value").into_response();
+pub async fn login_form(headers: axum::http::HeaderMap) -> Response {
+    let (csrf, set) = match crate::auth::csrf_for(&headers) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
     };
-    let mut res = layout(
+    let res = layout(
         "Sign in",
         html! {
             h1 { "Sign in" }
@@ -543,12 +545,5 @@ pub async fn login_form() -> Response {
         },
     )
     .into_response();
-    let cookie = format!(
-        "{}={csrf}; HttpOnly; SameSite=Strict; Path=/login",
-        crate::auth::CSRF_COOKIE
-    );
-    if let Ok(v) = cookie.parse() {
-        res.headers_mut().insert(axum::http::header::SET_COOKIE, v);
-    }
-    res
+    crate::auth::with_cookie(res, set)
 }

@@ -295,3 +295,190 @@ fn the_api_stores_lists_and_refuses_what_is_not_a_run() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     });
 }
+
+fn form_post(path: &str, body: &str, csrf_cookie: Option<&str>) -> Request<Body> {
+    let mut r =
+        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = csrf_cookie {
+        r = r.header(header::COOKIE, format!("aisec_csrf={c}"));
+    }
+    r.body(Body::from(body.to_string())).unwrap()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_case_study_builder_makes_files_the_validator_accepts() {
+    block_on(async {
+        let app = app();
+        let (status, headers, html) = app.get("/casestudy/new").await;
+        assert_eq!(status, StatusCode::OK);
+        let set = headers[header::SET_COOKIE].to_str().unwrap();
+        let csrf = set
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        assert!(html.contains(&csrf), "the form carries the CSRF value");
+        let fields = [
+            ("name", "<script>alert(1)</script> red team of the scorer"),
+            (
+                "summary",
+                "PGD against the scorer's API, then adversarial training.",
+            ),
+            ("date", "2026-12"),
+            ("type", "exercise"),
+            ("technique0", "AML.T0040"),
+            ("description0", "queried the scoring API"),
+            ("technique1", "AML.T0043.001"),
+            ("description1", "crafted adversarial inputs"),
+            ("tactic2", "AML.TA0007"),
+            ("technique2", "AML.T0015"),
+            ("description2", "evaded the model"),
+            ("references", "https://atlas.mitre.org\n"),
+        ];
+        let body = |action: &str, csrf: &str| {
+            let mut parts: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect();
+            parts.push(format!("action={action}"));
+            parts.push(format!("csrf={csrf}"));
+            parts.join("&")
+        };
+        // Without the CSRF value, or with another, nothing is built.
+        let (status, _, _) = app
+            .send(
+                form_post("/casestudy", &body("yaml", ""), Some(&csrf)),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = app
+            .send(form_post("/casestudy", &body("yaml", &csrf), None), LOCAL)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // A browser that says the form came from another site is refused even with the value.
+        let mut cross = form_post("/casestudy", &body("yaml", &csrf), Some(&csrf));
+        cross
+            .headers_mut()
+            .insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert_eq!(app.send(cross, LOCAL).await.0, StatusCode::FORBIDDEN);
+
+        let (status, headers, yaml) = app
+            .send(
+                form_post("/casestudy", &body("yaml", &csrf), Some(&csrf)),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{yaml}");
+        assert!(headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("case-study.yaml"));
+        assert!(
+            yaml.contains("technique: AML.T0043.001") && yaml.contains("tactic: AML.TA0007"),
+            "{yaml}"
+        );
+        // The same validator as `aisec casestudy validate` accepts it.
+        let req = Request::post("/api/casestudies/validate")
+            .body(Body::from(yaml.clone()))
+            .unwrap();
+        let (_, _, report) = app.send(req, LOCAL).await;
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(report["valid"], true, "{report}");
+
+        let (status, _, page) = app
+            .send(
+                form_post("/casestudy", &body("preview", &csrf), Some(&csrf)),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!page.contains("<script>alert(1)"), "the name renders inert");
+        let (_, headers, layer) = app
+            .send(
+                form_post("/casestudy", &body("navigator", &csrf), Some(&csrf)),
+                LOCAL,
+            )
+            .await;
+        assert!(headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("layer"));
+        let layer: serde_json::Value = serde_json::from_str(&layer).unwrap();
+        let steps = layer["techniques"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["comment"].as_str().is_some_and(|c| c.starts_with("step")))
+            .count();
+        assert_eq!(steps, 3, "{layer}");
+
+        // A technique that is not in ATLAS: the form comes back with the problem.
+        let bad = body("preview", &csrf).replace("AML.T0040", "AML.T9999");
+        let (status, _, page) = app
+            .send(form_post("/casestudy", &bad, Some(&csrf)), LOCAL)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("AML.T9999"), "the problem is named");
+
+        // Import: the file back in, validated; a file that is not one, refused with why.
+        let import = |yaml: &str, action: &str| {
+            format!("yaml={}&action={action}&csrf={csrf}", urlencode(yaml))
+        };
+        let (status, _, page) = app
+            .send(
+                form_post("/casestudy/import", &import(&yaml, "preview"), Some(&csrf)),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Valid: 3 procedure steps"));
+        let broken = yaml.replace("AML.T0015", "AML.T0015.999");
+        let (status, _, page) = app
+            .send(
+                form_post(
+                    "/casestudy/import",
+                    &import(&broken, "preview"),
+                    Some(&csrf),
+                ),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("AML.T0015.999"), "{page}");
+        let big = "a: ".to_string() + &"x".repeat(casestudy::MAX_IMPORT_BYTES);
+        let (status, _, page) = app
+            .send(
+                form_post("/casestudy/import", &import(&big, "preview"), Some(&csrf)),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("at most"), "size limit named");
+        let (status, _, page) = app
+            .send(
+                form_post(
+                    "/casestudy/import",
+                    &import("!!binary AAAA: [", "preview"),
+                    Some(&csrf),
+                ),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("not valid YAML"), "{page}");
+    });
+}
