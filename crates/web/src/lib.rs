@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 mod casestudy;
+mod compare;
 mod pages;
 
 use std::net::SocketAddr;
@@ -71,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/search", get(pages::search))
         .route("/mitigations", get(pages::mitigations))
         .route("/runs", get(pages::runs))
+        .route("/runs/compare", get(compare::compare))
         .route("/runs/{id}", get(pages::run))
         .route("/login", get(pages::login_form).post(auth::login))
         .route("/casestudy/new", get(casestudy::new_form))

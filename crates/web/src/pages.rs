@@ -491,6 +491,14 @@ pub async fn run(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Page {
     let findings = r["findings"].as_array().cloned().unwrap_or_default();
     let metrics = r["metrics"].as_object().cloned().unwrap_or_default();
     let pretty = serde_json::to_string_pretty(r).unwrap_or_default();
+    let others = s
+        .store()?
+        .list(&RunFilter {
+            target: Some(stored.summary.target.clone()),
+            limit: 20,
+            ..RunFilter::default()
+        })
+        .map_err(PageError::internal)?;
     Ok(layout(
         &format!("Run {id}"),
         html! {
@@ -517,6 +525,12 @@ pub async fn run(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Page {
             @if r["defended"].is_object() {
                 h2 { "Behind the defence" }
                 p { (text(&r["defended"]["defense"]["name"])) ": " (text(&r["defended"]["target"])) }
+            }
+            @if others.iter().any(|o| o.id != id) {
+                h2 { "Compare with another run of this target" }
+                ul { @for o in others.iter().filter(|o| o.id != id) {
+                    li { a href={"/runs/compare?a=" (o.id.min(id)) "&b=" (o.id.max(id))} { "#" (o.id) " " (o.name) " (" (o.stored_at) ")" } }
+                } }
             }
             details { summary { "The run object (JSON)" } pre { (pretty) } }
         },

@@ -482,3 +482,30 @@ fn the_case_study_builder_makes_files_the_validator_accepts() {
         assert!(page.contains("not valid YAML"), "{page}");
     });
 }
+
+#[test]
+fn two_runs_of_a_target_compare_figure_by_figure() {
+    block_on(async {
+        let app = app();
+        let a = app.store(evasion_run("scorer", "high"));
+        let mut after = evasion_run("scorer", "low");
+        after["metrics"]["attack_success_rate"] = serde_json::json!(0.2);
+        let b = app.store(after);
+        let (_, _, page) = app.get(&format!("/runs/{b}")).await;
+        assert!(
+            page.contains(&format!("/runs/compare?a={a}&amp;b={b}")),
+            "the run page links the comparison"
+        );
+        let (status, _, page) = app.get(&format!("/runs/compare?a={a}&b={b}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("attack_success_rate") && page.contains("-0.7000"),
+            "the change is stated"
+        );
+        assert!(!page.contains("different targets"));
+        let (status, _, _) = app.get(&format!("/runs/compare?a={a}&b=999")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = app.get("/runs/compare?a=x&b=1").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    });
+}
