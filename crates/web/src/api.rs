@@ -172,6 +172,12 @@ pub fn openapi_document() -> serde_json::Value {
                 "requestBody": {"required": true, "content": {"application/yaml": {}, "text/plain": {}}},
                 "responses": {"200": json_ok("valid, errors, warnings, problems"), "413": error, "422": error}
             }},
+            "/api/threat-model": {"post": {
+                "summary": "A system profile (YAML, the fields of docs/threat-model.md) in, the threat model of `aisec threat-model` out",
+                "requestBody": {"required": true, "content": {"application/yaml": {}, "text/plain": {}}},
+                "responses": {"200": json_ok("the threat model"), "413": error, "422": error}
+            }},
+            "/api/threat-model/schema": {"get": {"summary": "The system profile's JSON Schema", "responses": {"200": json_ok("JSON Schema")}}},
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": json_ok("OpenAPI 3.1")}}}
         }
     })

@@ -13,6 +13,7 @@ mod auth;
 mod casestudy;
 mod compare;
 mod pages;
+mod threat;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -81,6 +82,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/casestudy/import",
             get(casestudy::import_page).post(casestudy::import),
         )
+        .route("/threat-model", get(threat::page).post(threat::build))
+        .route("/api/threat-model", axum::routing::post(threat::api_build))
+        .route("/api/threat-model/schema", get(threat::api_schema))
         .route(
             "/api/casestudies/validate",
             axum::routing::post(casestudy::api_validate),

@@ -39,6 +39,7 @@ pub(crate) fn layout(title: &str, body: Markup) -> Html<String> {
                             a href="/matrix" { "Matrix" }
                             a href="/mitigations" { "Mitigations" }
                             a href="/runs" { "Runs" }
+                            a href="/threat-model" { "Threat model" }
                             a href="/casestudy/new" { "Case study" }
                             a href="/api/openapi.json" { "API" }
                         }

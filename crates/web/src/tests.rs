@@ -509,3 +509,80 @@ fn two_runs_of_a_target_compare_figure_by_figure() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
     });
 }
+
+#[test]
+fn a_pasted_profile_gives_the_threat_model_of_the_cli() {
+    block_on(async {
+        let app = app();
+        let (status, headers, page) = app.get("/threat-model").await;
+        assert_eq!(status, StatusCode::OK);
+        let set = headers[header::SET_COOKIE].to_str().unwrap();
+        let csrf = set
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string();
+        assert!(
+            page.contains("name: Loan scoring"),
+            "an example to start from"
+        );
+        let profile = "name: <script>alert(1)</script> scoring\nmodels:\n  - name: scorer\n    task: classification\n    outputs: probabilities\n    access: [public]\nobjectives: [confidentiality, integrity]\n";
+        let post = |text: &str, action: &str| {
+            form_post(
+                "/threat-model",
+                &format!("profile={}&action={action}&csrf={csrf}", urlencode(text)),
+                Some(&csrf),
+            )
+        };
+        let (status, _, page) = app.send(post(profile, "view"), LOCAL).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            !page.contains("<script>alert(1)"),
+            "the system's name renders inert"
+        );
+        assert!(
+            page.contains("AML.T0040"),
+            "inference API access applies to a public API"
+        );
+        assert!(page.contains("Not applicable"));
+        // The JSON download is the CLI's threat model.
+        let (_, _, json) = app.send(post(profile, "json"), LOCAL).await;
+        let tm: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(tm["techniques"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["id"] == "AML.T0040")));
+        // A profile with a problem names the field; brackets nested too deep are refused unparsed.
+        let (status, _, page) = app
+            .send(
+                post(&profile.replace("classification", "astrology"), "view"),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            page.contains("astrology") || page.contains("task"),
+            "{page}"
+        );
+        let deep = format!(
+            "name: x\nmodels: {}{}\n",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
+        let (status, _, page) = app.send(post(&deep, "view"), LOCAL).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("nested"), "{page}");
+        // The API.
+        let req = Request::post("/api/threat-model")
+            .body(Body::from(profile))
+            .unwrap();
+        let (status, _, body) = app.send(req, LOCAL).await;
+        assert_eq!(status, StatusCode::OK);
+        let api: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(api["techniques"], tm["techniques"]);
+        let (_, _, schema) = app.get("/api/threat-model/schema").await;
+        assert!(schema.contains("\"$schema\"") || schema.contains("properties"));
+    });
+}

@@ -546,14 +546,26 @@ pub(crate) fn read_limited(path: &Path, what: &str) -> Result<String> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| AssessError::Config(format!("cannot read {what} {}: {e}", path.display())))?;
-    let depth = flow_depth(&text);
-    if depth > MAX_FLOW_DEPTH {
+    check_text(&text, what).map_err(|e| AssessError::Config(format!("{}: {e}", path.display())))?;
+    Ok(text)
+}
+
+/// The limits a profile or plan's text must keep before it is parsed (size, and bracket
+/// nesting that would make the YAML parser slow), for text that did not come from a file.
+pub fn check_text(text: &str, what: &str) -> Result<()> {
+    if text.len() as u64 > MAX_FILE_BYTES {
         return Err(AssessError::Config(format!(
-            "{what} {}: brackets nested {depth} deep; a {what} needs at most {MAX_FLOW_DEPTH}",
-            path.display()
+            "{} bytes, more than the {MAX_FILE_BYTES} a {what} may have",
+            text.len()
         )));
     }
-    Ok(text)
+    let depth = flow_depth(text);
+    if depth > MAX_FLOW_DEPTH {
+        return Err(AssessError::Config(format!(
+            "brackets nested {depth} deep; a {what} needs at most {MAX_FLOW_DEPTH}"
+        )));
+    }
+    Ok(())
 }
 
 /// Deeper than any profile or plan; a YAML parser takes time that grows with the square of

@@ -1,0 +1,219 @@
+//! Threat models in the browser: a system profile pasted (or posted to the API) in, the same
+//! threat model `aisec threat-model` builds out — risks by likelihood × severity with the
+//! profile fields that made each apply, the ATLAS techniques, what does not apply and why,
+//! adversary tiers, mitigations by lifecycle phase, and the aisec attacks that test each risk.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aisec_assess::threat::{self, plan, profile, render, ThreatModel};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use maud::{html, Markup};
+
+use crate::auth::{check_csrf, csrf_for, with_cookie};
+use crate::pages::layout;
+use crate::AppState;
+
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Checks, parses and validates a profile's text, and builds its threat model.
+pub fn model_of(s: &AppState, text: &str) -> Result<ThreatModel, String> {
+    plan::check_text(text, "profile").map_err(|e| e.to_string())?;
+    let profile = profile::parse(text).map_err(|e| e.to_string())?;
+    let loaded = profile::LoadedProfile {
+        profile,
+        path: PathBuf::from("profile sent to aisec serve"),
+    };
+    Ok(threat::build(&loaded, &s.kb))
+}
+
+fn form(text: &str, csrf: &str) -> Markup {
+    html! {
+        form action="/threat-model" method="post" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "System profile (YAML; fields in docs/threat-model.md, JSON Schema at "
+                a href="/api/threat-model/schema" { "/api/threat-model/schema" } ")"
+                textarea name="profile" rows="18" cols="100" required { (text) } }
+            p {
+                button type="submit" name="action" value="view" { "Build the threat model" } " "
+                button type="submit" name="action" value="json" { "Download JSON" } " "
+                button type="submit" name="action" value="navigator" { "Download Navigator layer" } " "
+                button type="submit" name="action" value="markdown" { "Download Markdown" }
+            }
+        }
+    }
+}
+
+pub async fn page(headers: HeaderMap) -> Response {
+    let (csrf, set) = match csrf_for(&headers) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let body = layout(
+        "Threat model",
+        html! {
+            h1 { "Threat model of your AI system" }
+            p { "Describe the system — its models, what they answer, who reaches them, where their data and artifacts come from, its LLM applications — and get the ATLAS techniques that apply and why, adversary tiers, risks by likelihood × severity, mitigations by lifecycle phase, and the aisec attacks that test each risk. The same as "
+                code { "aisec threat-model PROFILE" } "." }
+            (form(EXAMPLE, &csrf))
+        },
+    );
+    with_cookie(body.into_response(), set)
+}
+
+/// A small profile to start from.
+const EXAMPLE: &str = "name: Loan scoring
+models:
+  - name: scorer
+    task: classification
+    outputs: probabilities
+    access: [public]
+    training_data: {sources: [user-generated], retrained: periodically}
+    supply_chain: [pretrained-from-hub, pickled-artifacts]
+objectives: [confidentiality, integrity, availability]
+";
+
+pub async fn build(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if let Err(e) = check_csrf(&headers, field(&fields, "csrf")) {
+        return e.into_response();
+    }
+    let text = field(&fields, "profile");
+    let csrf = field(&fields, "csrf");
+    let tm = match model_of(&s, text) {
+        Ok(tm) => tm,
+        Err(problems) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                layout(
+                    "Threat model",
+                    html! {
+                        h1 { "Threat model of your AI system" }
+                        p.error { "The profile is not valid:" }
+                        pre.error { (problems) }
+                        (form(text, csrf))
+                    },
+                ),
+            )
+                .into_response()
+        }
+    };
+    let download = |content_type: &'static str, disposition: &'static str, body: String| {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            body,
+        )
+            .into_response()
+    };
+    match field(&fields, "action") {
+        "json" => download(
+            "application/json",
+            "attachment; filename=\"threat-model.json\"",
+            serde_json::to_string_pretty(&tm).unwrap_or_default(),
+        ),
+        "markdown" => download(
+            "text/markdown; charset=utf-8",
+            "attachment; filename=\"threat-model.md\"",
+            render::markdown(&tm),
+        ),
+        "navigator" => match render::navigator(&tm, &s.kb) {
+            Ok(layer) => download(
+                "application/json",
+                "attachment; filename=\"threat-model.layer.json\"",
+                serde_json::to_string_pretty(&layer).unwrap_or_default(),
+            ),
+            Err(e) => crate::PageError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+                .into_response(),
+        },
+        _ => layout(
+            &format!("Threat model: {}", tm.system),
+            html! {
+                (model_body(&tm))
+                h2 { "The profile" }
+                (form(text, csrf))
+            },
+        )
+        .into_response(),
+    }
+}
+
+fn model_body(tm: &ThreatModel) -> Markup {
+    let mut risks: Vec<&threat::Risk> = tm.risks.iter().collect();
+    risks.sort_by(|a, b| b.score.cmp(&a.score).then(a.id.cmp(&b.id)));
+    html! {
+        p.kind { "threat model · ATLAS " (tm.atlas_version) }
+        h1 { (tm.system) }
+        @if let Some(d) = &tm.description { p { (d) } }
+        p.muted { "Likelihood: " (tm.scale.likelihood) } p.muted { "Severity: " (tm.scale.severity) } p.muted { "Risk: " (tm.scale.risk) }
+        h2 { "Risks, worst first" }
+        table.risks {
+            thead { tr { th { "risk" } th { "component" } th { "what" } th { "likelihood" } th { "severity" } th { "risk" } th { "techniques" } } }
+            tbody {
+                @for r in &risks {
+                    tr {
+                        td { a href={"#" (r.id)} { (r.id) } }
+                        td { (r.component) }
+                        td { (r.title) }
+                        td { (r.likelihood.level.as_str()) }
+                        td { (r.severity.level.as_str()) }
+                        td { strong { (r.rating.as_str()) } " (" (r.score) ")" }
+                        td { @for t in &r.techniques { a href={"/objects/" (t.id)} { (t.id) } " " } }
+                    }
+                }
+            }
+        }
+        @for r in &risks {
+            section.risk id=(r.id) {
+                h3 { (r.id) ": " (r.title) }
+                p { strong { "Why it applies: " } (r.rationale.join("; ")) }
+                p { strong { "Likelihood " (r.likelihood.level.as_str()) ": " } (r.likelihood.why.join("; ")) }
+                p { strong { "Severity " (r.severity.level.as_str()) ": " } (r.severity.why.join("; ")) }
+                @if !r.tested_by.is_empty() {
+                    p { strong { "Tested by: " } }
+                    ul { @for t in &r.tested_by { li { code { (t.command) } " (" (t.access) ")" } } }
+                }
+                @for phase in &r.mitigations {
+                    p { strong { (phase.phase) ": " } @for m in &phase.mitigations { a href={"/objects/" (m.id)} { (m.id) " " (m.name) } "; " } }
+                }
+            }
+        }
+        h2 { "Adversaries" }
+        ul { @for a in &tm.adversaries { li { strong { (a.name) } " — " (a.capabilities) "; reaches " (a.reaches.join(", ")) } } }
+        h2 { "Techniques that apply" }
+        ul { @for t in &tm.techniques { li { a href={"/objects/" (t.id)} { (t.id) " " (t.name) } " — " (t.rationale.join("; ")) } } }
+        h2 { "Not applicable" }
+        ul { @for n in &tm.not_applicable { li { (n.component) ", " (n.family) ": " (n.reason) } } }
+    }
+}
+
+/// The API: a profile's YAML in, the threat model as JSON out.
+pub async fn api_build(State(s): State<Arc<AppState>>, body: String) -> Response {
+    match model_of(&s, &body) {
+        Ok(tm) => axum::Json(tm).into_response(),
+        Err(problems) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({ "error": problems })),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn api_schema() -> Response {
+    axum::Json(profile::json_schema()).into_response()
+}
