@@ -122,6 +122,12 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
         step_timeout,
         &mut progress,
     )?;
+    // With --store: each step's run object, so that its findings reach the matrix.
+    for step in &results {
+        if let Some(run) = &step.report {
+            crate::output::store_run(cli, run)?;
+        }
+    }
     let rep = report::build(tm, &plan, &args.plan.display().to_string(), results);
     let write = |name: &str, text: String| -> Result<()> {
         let file = args.out.join(name);

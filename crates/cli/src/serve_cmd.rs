@@ -1,6 +1,7 @@
 //! `aisec serve`: the web UI and REST API over the knowledge base and the run database.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -19,6 +20,10 @@ pub struct ServeArgs {
     /// Make a new access token (printed once), replacing the stored one.
     #[arg(long)]
     pub new_token: bool,
+    /// A folder of assessment plans (`aisec threat-model PROFILE --plan DIR/NAME.yaml`) that
+    /// the UI may start; nothing else can be started from a browser.
+    #[arg(long, value_name = "DIR")]
+    pub plans: Option<PathBuf>,
 }
 
 /// The token's hash lives beside the run database.
@@ -36,11 +41,20 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
         .map_or_else(|| TOKEN_FILE.into(), |d| d.join(TOKEN_FILE));
     let token = aisec_web::load_or_create_token(&token_path, args.new_token)
         .with_context(|| format!("access token {}", token_path.display()))?;
+    if let Some(dir) = &args.plans {
+        anyhow::ensure!(dir.is_dir(), "--plans {}: not a folder", dir.display());
+    }
+    let exe =
+        std::env::current_exe().context("cannot find the aisec executable to run assessments")?;
     aisec_web::serve(
         kb,
-        &store_path,
-        SocketAddr::new(args.host, args.port),
-        token,
+        aisec_web::ServeOptions {
+            store_path,
+            addr: SocketAddr::new(args.host, args.port),
+            token,
+            plans: args.plans.clone(),
+            exe: Some(exe),
+        },
     )?;
     Ok(Outcome::Ok)
 }

@@ -65,6 +65,12 @@ fn bench(c: &mut Criterion) {
         kb: Arc::new(KnowledgeBase::embedded().unwrap()),
         store_path: path,
         token_hash: [0; 32],
+        assessments: aisec_web::Assessments {
+            plans: None,
+            exe: None,
+            out: dir.path().join("assessments"),
+            jobs: std::sync::Mutex::new(Vec::new()),
+        },
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

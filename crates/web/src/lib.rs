@@ -12,11 +12,12 @@ mod api;
 mod auth;
 mod casestudy;
 mod compare;
+mod jobs;
 mod pages;
 mod threat;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use aisec_atlas::KnowledgeBase;
@@ -26,6 +27,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub use auth::{load_or_create_token, TokenSetup};
+pub use jobs::Assessments;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -53,6 +55,8 @@ pub struct AppState {
     pub store_path: PathBuf,
     /// SHA-256 of the access token requests from other addresses must carry.
     pub token_hash: [u8; 32],
+    /// Assessments this server may start, and those it started.
+    pub assessments: Assessments,
 }
 
 impl AppState {
@@ -90,6 +94,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::post(casestudy::api_validate),
         )
         .route("/assets/app.css", get(css))
+        .route("/assets/progress.js", get(progress_js))
+        .route("/assessments", get(jobs::page).post(jobs::start))
+        .route("/assessments/{id}", get(jobs::show))
+        .route("/assessments/{id}/report", get(jobs::report))
+        .route("/api/assessments/{id}/events", get(jobs::events))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/matrix", get(api::matrix))
         .route("/api/objects/{id}", get(api::object))
@@ -110,22 +119,45 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Uploads (a run object through the API, the login form) larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 8 << 20;
 
+/// What `aisec serve` was told.
+pub struct ServeOptions {
+    pub store_path: PathBuf,
+    pub addr: SocketAddr,
+    pub token: TokenSetup,
+    /// The folder of plans the UI may start (`--plans`), and the aisec executable.
+    pub plans: Option<PathBuf>,
+    pub exe: Option<PathBuf>,
+}
+
 /// Serves until the process ends. Prints where, and the token when it was just made.
-pub fn serve(
-    kb: KnowledgeBase,
-    store_path: &Path,
-    addr: SocketAddr,
-    token: TokenSetup,
-) -> Result<(), WebError> {
+pub fn serve(kb: KnowledgeBase, options: ServeOptions) -> Result<(), WebError> {
+    let ServeOptions {
+        store_path,
+        addr,
+        token,
+        plans,
+        exe,
+    } = options;
+    let store_path = store_path.as_path();
     // Creates the database (and its directory) now, so that a bad path fails before listening.
     aisec_store::Store::open(store_path)?;
+    let out = store_path
+        .parent()
+        .map_or_else(|| PathBuf::from("assessments"), |d| d.join("assessments"));
     let state = Arc::new(AppState {
         kb: Arc::new(kb),
         store_path: store_path.to_path_buf(),
         token_hash: token.hash,
+        assessments: Assessments {
+            plans,
+            exe,
+            out,
+            jobs: std::sync::Mutex::new(Vec::new()),
+        },
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
+        .enable_time()
         .build()
         .map_err(|source| WebError::Io {
             path: "tokio runtime".into(),
@@ -168,19 +200,34 @@ async fn css() -> Response {
         .into_response()
 }
 
+async fn progress_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../assets/progress.js"),
+    )
+        .into_response()
+}
+
 async fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "no such page")
 }
 
-/// Every response: no script, no framing, no sniffing, no referrer to other sites.
+/// Every response: scripts only from the server's own files (no inline script), no framing,
+/// no sniffing, no referrer to other sites.
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    for (name, value) in [
-        (
+    // A handler that set its own policy (the assessment's self-styled report) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ),
+            HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+        );
+    }
+    for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         // Links out carry no referrer; the server's own forms keep their Origin.

@@ -41,6 +41,7 @@ pub(crate) fn layout(title: &str, body: Markup) -> Html<String> {
                             a href="/runs" { "Runs" }
                             a href="/threat-model" { "Threat model" }
                             a href="/casestudy/new" { "Case study" }
+                            a href="/assessments" { "Assessments" }
                             a href="/api/openapi.json" { "API" }
                         }
                         form.search action="/search" method="get" {

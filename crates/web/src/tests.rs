@@ -27,6 +27,12 @@ fn app() -> App {
             kb: Arc::new(KnowledgeBase::embedded().unwrap()),
             store_path,
             token_hash: auth::sha256(TOKEN),
+            assessments: Assessments {
+                plans: None,
+                exe: None,
+                out: dir.path().join("assessments"),
+                jobs: std::sync::Mutex::new(Vec::new()),
+            },
         }),
         _dir: dir,
     }
@@ -100,7 +106,9 @@ fn the_matrix_shows_stored_findings_on_their_techniques() {
         );
         let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(
-            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            csp.contains("default-src 'none'")
+                && csp.contains("script-src 'self';")
+                && !csp.contains("unsafe"),
             "{csp}"
         );
         assert!(!html.contains("<script"), "no script on any page");

@@ -1,0 +1,164 @@
+//! `aisec serve` as a process: an assessment started from its page (only a plan from the
+//! operator's `--plans` folder), its progress streamed as server-sent events, its report
+//! served, and its steps' runs stored on the matrix.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(db: &Path, plans: &Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(["serve", "--port", "0", "--store-db"])
+        .arg(db)
+        .arg("--plans")
+        .arg(plans)
+        .env_remove("AISEC_ATLAS_DATA")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("aisec serve says where").unwrap();
+        if let Some(rest) = line.strip_prefix("aisec serve: ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (Killed(child), url)
+}
+
+#[test]
+fn an_assessment_started_from_the_page_streams_its_progress_and_stores_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("profile.yaml"),
+        "name: hub model\nmodels:\n  - name: m\n    task: classification\n    artifact: model.pkl\n    outputs: labels\n    access: [internal]\n    supply_chain: [pretrained-from-hub]\nobjectives: [integrity]\n",
+    )
+    .unwrap();
+    // Protocol 0: posix.system("echo hi") when loaded; scanned, never loaded.
+    std::fs::write(
+        dir.path().join("model.pkl"),
+        b"cposix\nsystem\n(S'echo hi'\ntR.",
+    )
+    .unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).unwrap();
+    let o = common::aisec(&[
+        "threat-model",
+        dir.path().join("profile.yaml").to_str().unwrap(),
+        "--plan",
+        plans.join("hub.yaml").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let db = dir.path().join("data/aisec.db");
+    let (_server, url) = serve(&db, &plans);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+
+    let mut res = agent.get(&format!("{url}/assessments")).call().unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = cookie.split_once('=').unwrap().1.to_string();
+    let page = res.body_mut().read_to_string().unwrap();
+    assert!(page.contains("hub.yaml"), "the plan is offered: {page}");
+
+    let start = |plan: &str| {
+        agent
+            .post(&format!("{url}/assessments"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(format!("plan={plan}&csrf={csrf}"))
+            .unwrap()
+    };
+    // Only a plan the folder offers: a path is not a plan name.
+    assert_eq!(start("..%2Fprofile.yaml").status().as_u16(), 404);
+    assert_eq!(start("%2Fetc%2Fpasswd").status().as_u16(), 404);
+    let res = start("hub.yaml");
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()["location"], "/assessments/1");
+
+    // The events stream ends with the outcome once the assessment has finished.
+    let mut res = agent
+        .get(&format!("{url}/api/assessments/1/events"))
+        .call()
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let events = res.body_mut().read_to_string().unwrap();
+    assert!(events.contains("event: line\ndata: [1/"), "{events}");
+    assert!(
+        events.contains("event: done\ndata: finished: a criterion failed"),
+        "{events}"
+    );
+
+    let mut res = agent.get(&format!("{url}/assessments/1")).call().unwrap();
+    let page = res.body_mut().read_to_string().unwrap();
+    assert!(
+        page.contains("<script src=\"/assets/progress.js\">"),
+        "{page}"
+    );
+    assert!(
+        page.contains("m-artifacts-scan"),
+        "the log is on the page: {page}"
+    );
+    let mut res = agent
+        .get(&format!("{url}/assessments/1/report"))
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!csp.contains("script"), "the report runs no script: {csp}");
+    assert!(res
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("hub model"));
+
+    // The step's scan is stored, and its finding is on the matrix.
+    let mut res = agent.get(&format!("{url}/api/matrix")).call().unwrap();
+    let matrix: serde_json::Value = res.body_mut().read_json().unwrap();
+    let cell = matrix["heat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["technique"] == "AML.T0011.000")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(cell["worst_severity"], "critical", "{}", matrix["heat"]);
+    assert_eq!(
+        agent
+            .get(&format!("{url}/assessments/9"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}
