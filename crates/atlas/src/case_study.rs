@@ -153,6 +153,12 @@ pub enum DraftReference {
 impl Draft {
     pub fn from_yaml_file(path: &Path) -> Result<Draft, AtlasError> {
         let text = crate::load::read_text(path)?;
+        crate::load::check_yaml_nesting(&text, "case-study draft").map_err(|message| {
+            AtlasError::Parse {
+                path: path.to_path_buf(),
+                message,
+            }
+        })?;
         serde_yaml_ng::from_str(&text).map_err(|e| AtlasError::Parse {
             path: path.to_path_buf(),
             message: format!("not a case-study draft: {e}"),

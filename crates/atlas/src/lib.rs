@@ -26,7 +26,9 @@ pub mod views;
 
 pub use error::AtlasError;
 pub use kb::{KnowledgeBase, ObjectRef, Source};
-pub use load::{parse_atlas, read_atlas_file};
+pub use load::{
+    check_yaml_nesting, parse_atlas, read_atlas_file, yaml_flow_depth, MAX_YAML_FLOW_DEPTH,
+};
 
 /// The environment variable that points at a full official ATLAS.yaml.
 pub const ATLAS_DATA_ENV: &str = "AISEC_ATLAS_DATA";

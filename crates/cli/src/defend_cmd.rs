@@ -97,29 +97,28 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
     NativeModel::new(net, manifest)
         .save(&args.out)
         .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
+    let mut metrics = aisec_core::Metrics::default();
+    metrics.insert(Metric::CleanAccuracy, clean)?;
+    metrics.insert(Metric::WallSeconds, wall)?;
+    let report = aisec_report::RunReport::new(
+        aisec_report::RunKind::Defense,
+        adv_train::INFO.name,
+        &["AML.T0043.000", "AML.T0015"],
+        args.arch.name(),
+        config.settings(),
+        args.seed,
+        metrics,
+    )
+    .with_data(train_set.name.clone())
+    .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
+        out: args.out.display().to_string(),
+        train_accuracy: None,
+        test_examples: None,
+    }))
+    .with_defense(config.reference());
+    crate::output::store_run(cli, &report)?;
     match cli.format {
-        Format::Json => {
-            let mut metrics = aisec_core::Metrics::default();
-            metrics.insert(Metric::CleanAccuracy, clean)?;
-            metrics.insert(Metric::WallSeconds, wall)?;
-            let report = aisec_report::RunReport::new(
-                aisec_report::RunKind::Defense,
-                adv_train::INFO.name,
-                &["AML.T0043.000", "AML.T0015"],
-                args.arch.name(),
-                config.settings(),
-                args.seed,
-                metrics,
-            )
-            .with_data(train_set.name.clone())
-            .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
-                out: args.out.display().to_string(),
-                train_accuracy: None,
-                test_examples: None,
-            }))
-            .with_defense(config.reference());
-            print_json(&report)?
-        }
+        Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
             "PGD adversarial training (AML.M0003 Model Hardening, phase ML Model Engineering) of a {} on {}\n  {} ε={} PGD-{} per batch, {} epochs, {wall:.1} s\n  clean test accuracy {:.2}%\nsaved to {}\nmeasure it: aisec attack evasion --model {} --dataset ... --attack pgd --eps {}\n",
             args.arch.name(),

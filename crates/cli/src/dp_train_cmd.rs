@@ -131,30 +131,33 @@ pub fn run(cli: &Cli, args: &DpTrainArgs) -> Result<Outcome> {
     NativeModel::new(net, manifest)
         .save(&args.out)
         .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
+    let mut metrics = Metrics::default();
+    metrics.insert(Metric::EpsilonDp, dp.spent.epsilon)?;
+    metrics.insert(Metric::CleanAccuracy, test_acc)?;
+    metrics.insert(Metric::WallSeconds, dp.wall_seconds)?;
+    let report = RunReport::new(
+        RunKind::Defense,
+        aisec_defenses::dp_sgd::INFO.name,
+        &[] as &[&str],
+        args.arch.name(),
+        aisec_core::Details::new(config.clone()),
+        args.seed,
+        metrics,
+    )
+    .with_data(format!(
+        "{} ({} training records)",
+        train_set.name,
+        train_set.len()
+    ))
+    .with_defense(reference)
+    .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
+        out: args.out.display().to_string(),
+        train_accuracy: Some(train_acc),
+        test_examples: Some(test_set.len()),
+    }));
+    crate::output::store_run(cli, &report)?;
     match cli.format {
-        Format::Json => {
-            let mut metrics = Metrics::default();
-            metrics.insert(Metric::EpsilonDp, dp.spent.epsilon)?;
-            metrics.insert(Metric::CleanAccuracy, test_acc)?;
-            metrics.insert(Metric::WallSeconds, dp.wall_seconds)?;
-            let report = RunReport::new(
-                RunKind::Defense,
-                aisec_defenses::dp_sgd::INFO.name,
-                &[] as &[&str],
-                args.arch.name(),
-                aisec_core::Details::new(config.clone()),
-                args.seed,
-                metrics,
-            )
-            .with_data(format!("{} ({} training records)", train_set.name, train_set.len()))
-            .with_defense(reference)
-            .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
-                out: args.out.display().to_string(),
-                train_accuracy: Some(train_acc),
-                test_examples: Some(test_set.len()),
-            }));
-            print_json(&report)?
-        }
+        Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
             "trained {} on {} ({} records) with DP-SGD in {:.1} s\n  (ε = {:.3}, δ = {:e}) by the RDP accountant: noise multiplier {:.3}, clipping norm {}, {} steps at sampling rate {:.4}\n  {:.0}% of per-record gradients were clipped\n  train accuracy {:.2}%, test accuracy {:.2}% on {} held-out records\nsaved to {}\n",
             args.arch.name(),

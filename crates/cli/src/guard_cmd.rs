@@ -354,6 +354,7 @@ fn eval(cli: &Cli, a: &EvalArgs) -> Result<Outcome> {
             (e, run)
         }
     };
+    output::store_run(cli, &run)?;
     if cli.format == Format::Json {
         output::print_json(&run)?;
         return Ok(Outcome::Ok);
@@ -488,6 +489,7 @@ fn attack(cli: &Cli, a: &AttackArgs) -> Result<Outcome> {
     .with_observations(aisec_core::Details::new(adaptive::GuardEvasionObservations {
         transforms: rows.clone(),
     }));
+    output::store_run(cli, &report)?;
     if cli.format == Format::Json {
         output::print_json(&report)?;
         return Ok(Outcome::Ok);

@@ -67,7 +67,9 @@ pub struct Cli {
 
     /// Also keep the run in the run database (the run object `--format json` prints), where
     /// `aisec serve` and `aisec runs` show it. Commands that produce a run: attack …, scan,
-    /// demo, llm probe.
+    /// demo, assess (each step's run), llm probe, llm guard eval/attack, defend adv-train and
+    /// dp-sgd, model train and eval; others warn that nothing was stored. A database that
+    /// cannot take the run costs a warning, not the run's output or exit code.
     #[arg(long, global = true)]
     pub store: bool,
 
@@ -222,6 +224,12 @@ fn main() -> ExitCode {
         Command::Runs(cmd) => runs_cmd::run(&cli, cmd),
         Command::Serve(args) => serve_cmd::run(&cli, args),
     };
+    if cli.store
+        && !output::OFFERED_A_RUN.load(std::sync::atomic::Ordering::Relaxed)
+        && !matches!(cli.command, Command::Serve(_) | Command::Runs(_))
+    {
+        eprintln!("warning: --store: this command produces no run object; nothing was stored");
+    }
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),

@@ -149,28 +149,31 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             NativeModel::new(net, manifest)
                 .save(&args.out)
                 .with_context(|| format!("cannot save the model to {}", args.out.display()))?;
+            let mut metrics = Metrics::default();
+            metrics.insert(Metric::CleanAccuracy, test_acc)?;
+            metrics.insert(Metric::WallSeconds, wall)?;
+            let report = RunReport::new(
+                RunKind::Model,
+                "model.train",
+                NO_ATLAS,
+                args.arch.name(),
+                aisec_core::Details::new(config.clone()),
+                args.seed,
+                metrics,
+            )
+            .with_data(format!(
+                "{} ({} training examples)",
+                train_set.name,
+                train_set.len()
+            ))
+            .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
+                out: args.out.display().to_string(),
+                train_accuracy: Some(train_acc),
+                test_examples: Some(test_set.len()),
+            }));
+            crate::output::store_run(cli, &report)?;
             match cli.format {
-                Format::Json => {
-                    let mut metrics = Metrics::default();
-                    metrics.insert(Metric::CleanAccuracy, test_acc)?;
-                    metrics.insert(Metric::WallSeconds, wall)?;
-                    let report = RunReport::new(
-                        RunKind::Model,
-                        "model.train",
-                        NO_ATLAS,
-                        args.arch.name(),
-                        aisec_core::Details::new(config.clone()),
-                        args.seed,
-                        metrics,
-                    )
-                    .with_data(format!("{} ({} training examples)", train_set.name, train_set.len()))
-                    .with_observations(aisec_core::Details::new(aisec_report::ModelSaved {
-                        out: args.out.display().to_string(),
-                        train_accuracy: Some(train_acc),
-                        test_examples: Some(test_set.len()),
-                    }));
-                    print_json(&report)?
-                }
+                Format::Json => print_json(&report)?,
                 Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
                     "trained {} on {} ({} training examples) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
                     args.arch.name(),
@@ -251,26 +254,26 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                 confusion[*t][*p] += 1;
             }
             let acc = accuracy(&predicted, &ds.y);
+            let mut metrics = Metrics::default();
+            metrics.insert(Metric::CleanAccuracy, acc)?;
+            let report =
+                RunReport::new(
+                    RunKind::Model,
+                    "model.eval",
+                    NO_ATLAS,
+                    &model.info().description,
+                    aisec_core::Details::new(aisec_report::NoSettings {}),
+                    0,
+                    metrics,
+                )
+                .with_data(format!("{} ({} examples)", ds.name, ds.len()))
+                .with_observations(aisec_core::Details::new(aisec_report::ModelEvaluated {
+                    examples: ds.len(),
+                    confusion_matrix: confusion.clone(),
+                }));
+            crate::output::store_run(cli, &report)?;
             match cli.format {
-                Format::Json => {
-                    let mut metrics = Metrics::default();
-                    metrics.insert(Metric::CleanAccuracy, acc)?;
-                    let report = RunReport::new(
-                        RunKind::Model,
-                        "model.eval",
-                        NO_ATLAS,
-                        &model.info().description,
-                        aisec_core::Details::new(aisec_report::NoSettings {}),
-                        0,
-                        metrics,
-                    )
-                    .with_data(format!("{} ({} examples)", ds.name, ds.len()))
-                    .with_observations(aisec_core::Details::new(aisec_report::ModelEvaluated {
-                        examples: ds.len(),
-                        confusion_matrix: confusion.clone(),
-                    }));
-                    print_json(&report)?
-                }
+                Format::Json => print_json(&report)?,
                 Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
                     let mut out = format!("{} on {} ({} examples): accuracy {:.2}%\n\nconfusion matrix (rows: true class, columns: predicted)\n     ", model.info().description, ds.name, ds.len(), 100.0 * acc);
                     for c in 0..classes {

@@ -16,24 +16,52 @@ pub enum Format {
     Html,
 }
 
-/// The run database: `--store-db`, else the default under the data directory.
-pub fn open_store(cli: &crate::Cli) -> Result<aisec_store::Store> {
-    let path = match &cli.store_db {
+/// The run database's path: `--store-db`, else the default under the data directory.
+pub fn store_path(cli: &crate::Cli) -> Result<std::path::PathBuf> {
+    Ok(match &cli.store_db {
         Some(p) => p.clone(),
         None => aisec_store::default_path()?,
-    };
+    })
+}
+
+/// The run database, created when missing (for writing).
+pub fn open_store(cli: &crate::Cli) -> Result<aisec_store::Store> {
+    Ok(aisec_store::Store::open(&store_path(cli)?)?)
+}
+
+/// The run database for reading: one that does not exist is an error, not a new empty one.
+pub fn open_existing_store(cli: &crate::Cli) -> Result<aisec_store::Store> {
+    let path = store_path(cli)?;
+    anyhow::ensure!(
+        path.is_file(),
+        "no run database at {} (runs are stored with --store; --store-db or AISEC_STORE_DB names another)",
+        path.display()
+    );
     Ok(aisec_store::Store::open(&path)?)
 }
 
+/// Whether this command offered a run to `--store` (for the warning when it has none).
+pub static OFFERED_A_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// With `--store`: keeps `run` (a run object) in the run database and says where on stderr.
+/// A database that cannot take it costs a warning, not the run: the command's output and
+/// exit code stay what the run decided.
 pub fn store_run<T: Serialize>(cli: &crate::Cli, run: &T) -> Result<()> {
+    OFFERED_A_RUN.store(true, std::sync::atomic::Ordering::Relaxed);
     if !cli.store {
         return Ok(());
     }
-    let value = serde_json::to_value(run).context("cannot serialize the run for --store")?;
-    let mut store = open_store(cli)?;
-    let id = store.add(&value).context("--store")?;
-    eprintln!("stored as run {id} in {}", store.path());
+    let stored = serde_json::to_value(run)
+        .context("cannot serialize the run")
+        .and_then(|value| {
+            let mut store = open_store(cli)?;
+            let id = store.add(&value)?;
+            Ok((id, store.path().to_string()))
+        });
+    match stored {
+        Ok((id, path)) => eprintln!("stored as run {id} in {path}"),
+        Err(e) => eprintln!("warning: --store: the run was not stored: {e:#}"),
+    }
     Ok(())
 }
 

@@ -149,6 +149,7 @@ pub fn run(cli: &Cli, args: &PoisonArgs) -> Result<Outcome> {
     let outcome = poisoning::run(args.arch, &train, &test, attack, defense, args.seed, &kb);
     progress.finish();
     let (outcome, report) = outcome?;
+    crate::output::store_run(cli, &report)?;
     match cli.format {
         Format::Json => print_json(&report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {

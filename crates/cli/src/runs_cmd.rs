@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::output::{open_store, print_json, print_text, Format};
+use crate::output::{open_existing_store, open_store, print_json, print_text, Format};
 use crate::{Cli, Outcome};
 
 /// Run objects bigger than this are not read (a run object is kilobytes to megabytes).
@@ -53,29 +53,38 @@ pub struct ListArgs {
     /// At most this many (0: all).
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Skip this many of the newest first (paging with --limit).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
 }
 
-/// A calendar date as the store compares it: `YYYY-MM-DD`, digits where digits go.
+/// A calendar date as the store compares it: `YYYY-MM-DD`, a day that exists.
 pub fn parse_date(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let shape = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    let month = s.get(5..7).and_then(|m| m.parse::<u32>().ok());
-    let day = s.get(8..10).and_then(|d| d.parse::<u32>().ok());
-    match (shape, month, day) {
-        (true, Some(1..=12), Some(1..=31)) => Ok(s.to_string()),
-        _ => Err(format!("expected a date as YYYY-MM-DD, got {s:?}")),
+    if aisec_store::is_calendar_date(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected a calendar date as YYYY-MM-DD, got {s:?}"))
     }
+}
+
+/// Text a run carries, as a terminal should show it: control characters (escape sequences,
+/// carriage returns, NUL) written out instead of acted on.
+fn shown(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
     match cmd {
         RunsCommand::List(a) => {
-            let store = open_store(cli)?;
+            let store = open_existing_store(cli)?;
             let runs = store.list(&aisec_store::RunFilter {
                 target: a.target.clone(),
                 family: a.family.clone(),
@@ -83,20 +92,26 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
                 since: a.since.clone(),
                 until: a.until.clone(),
                 limit: a.limit,
+                offset: a.offset,
             })?;
             match cli.format {
                 Format::Json => print_json(&runs)?,
                 _ => {
-                    let mut out = format!("{} ({} runs stored)\n", store.path(), store.count()?);
+                    let mut out = format!(
+                        "{} ({} runs stored, {} shown)\n",
+                        store.path(),
+                        store.count()?,
+                        runs.len()
+                    );
                     for r in &runs {
                         out.push_str(&format!(
                             "{:>5}  {}  {:<28} {:>3} findings (worst {:<8})  {}\n",
                             r.id,
                             r.stored_at,
-                            r.name,
+                            shown(&r.name),
                             r.findings,
                             r.worst_severity.map_or("none", |s| s.as_str()),
-                            r.target
+                            shown(&r.target)
                         ));
                     }
                     print_text(&out)?;
@@ -104,7 +119,7 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
             }
         }
         RunsCommand::Show { id } => {
-            let store = open_store(cli)?;
+            let store = open_existing_store(cli)?;
             let run = store
                 .get(*id)?
                 .with_context(|| format!("no run {id} in {}", store.path()))?;
@@ -132,7 +147,7 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
             }
         }
         RunsCommand::Heat => {
-            let store = open_store(cli)?;
+            let store = open_existing_store(cli)?;
             let heat = store.heat()?;
             match cli.format {
                 Format::Json => print_json(&heat)?,
@@ -141,7 +156,7 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
                     for h in &heat {
                         out.push_str(&format!(
                             "{:<16} {:>4} runs {:>4} findings  worst {:<8}  last {}\n",
-                            h.technique,
+                            shown(&h.technique),
                             h.runs,
                             h.findings,
                             h.worst_severity.map_or("none", |s| s.as_str()),

@@ -24,8 +24,9 @@ struct Case<'a> {
 }
 
 /// Flags every model-reading command shares that take no number.
-const SHARED_OTHER: [&str; 21] = [
+const SHARED_OTHER: [&str; 22] = [
     "--format",
+    "--store-db",
     "--atlas-data",
     "--device",
     "--model",

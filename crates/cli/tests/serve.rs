@@ -162,3 +162,93 @@ fn an_assessment_started_from_the_page_streams_its_progress_and_stores_its_runs(
         404
     );
 }
+
+#[test]
+fn a_store_that_cannot_take_the_run_costs_a_warning_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pickle = dir.path().join("model.pkl");
+    std::fs::write(&pickle, b"cposix\nsystem\n(S'echo hi'\ntR.").unwrap();
+    // A database path under a file: it can never be created.
+    let blocked = pickle.join("aisec.db");
+    let o = common::aisec(&[
+        "scan",
+        pickle.to_str().unwrap(),
+        "--store",
+        "--store-db",
+        blocked.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the scan's own verdict: {}",
+        common::stderr(&o)
+    );
+    assert!(
+        common::stdout(&o).contains("dangerous"),
+        "{}",
+        common::stdout(&o)
+    );
+    assert!(
+        common::stderr(&o).contains("warning: --store"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    // A command with no run says so instead of passing in silence.
+    let db = dir.path().join("db/aisec.db");
+    let o = common::aisec(&[
+        "atlas",
+        "search",
+        "evasion",
+        "--store",
+        "--store-db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(
+        common::stderr(&o).contains("produces no run object"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    // Reading a database that does not exist is an error, not a new empty one.
+    common::fails_with(
+        &common::aisec(&["runs", "list", "--store-db", db.to_str().unwrap()]),
+        "no run database",
+    );
+    assert!(!db.exists());
+
+    // Text a run carries cannot drive the terminal.
+    let hostile = dir.path().join("run.json");
+    std::fs::write(
+        &hostile,
+        r#"{"kind": "scan", "name": "scan.x\u001b]0;title\u0007", "target": "t\u001b[2J\r\u0000", "findings": []}"#,
+    )
+    .unwrap();
+    let o = common::aisec(&[
+        "runs",
+        "add",
+        hostile.to_str().unwrap(),
+        "--store-db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = common::aisec(&["runs", "list", "--store-db", db.to_str().unwrap()]);
+    let text = common::stdout(&o);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(text.contains("\\u{1b}[2J"), "{text:?}");
+    common::fails_with(
+        &common::aisec(&[
+            "runs",
+            "list",
+            "--since",
+            "2026-02-30",
+            "--store-db",
+            db.to_str().unwrap(),
+        ]),
+        "calendar date",
+    );
+}

@@ -105,6 +105,35 @@ pub struct RunFilter {
     pub until: Option<String>,
     /// At most this many, newest first (0: no limit).
     pub limit: usize,
+    /// Skip this many of the newest first (paging).
+    pub offset: usize,
+}
+
+/// `YYYY-MM-DD` naming a day that exists (2026-02-29 does not; 2028-02-29 does).
+pub fn is_calendar_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 /// What the stored runs say about one technique: the matrix heat map's cell.
@@ -288,8 +317,9 @@ impl Store {
         if let Some(t) = &filter.technique {
             // The technique itself or one of its sub-techniques (AML.T0043 → AML.T0043.000).
             let t = placeholder(&mut args, t);
+            // A prefix compared as text: no LIKE, so `%` and `_` in the value match themselves.
             clauses.push(format!(
-                "id IN (SELECT run_id FROM run_techniques WHERE technique = {t} OR technique LIKE {t} || '.%')"
+                "id IN (SELECT run_id FROM run_techniques WHERE technique = {t} OR substr(technique, 1, length({t}) + 1) = {t} || '.')"
             ));
         }
         if let Some(s) = &filter.since {
@@ -304,8 +334,10 @@ impl Store {
             sql.push_str(&clauses.join(" AND "));
         }
         sql.push_str(" ORDER BY id DESC");
-        if filter.limit > 0 {
-            sql.push_str(&format!(" LIMIT {}", filter.limit));
+        match (filter.limit, filter.offset) {
+            (0, 0) => {}
+            (0, offset) => sql.push_str(&format!(" LIMIT -1 OFFSET {offset}")),
+            (limit, offset) => sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}")),
         }
         let mut stmt = self.sql(self.conn.prepare(&sql))?;
         let rows = self.sql(stmt.query_map(rusqlite::params_from_iter(args.iter()), summary_of))?;

@@ -85,6 +85,25 @@ fn runs_filter_by_target_family_technique_and_date() {
         ..RunFilter::default()
     })
     .is_empty());
+    // `%` and `_` are characters, not wildcards.
+    for pattern in ["%", "AML.T00__", "AML.T0024%"] {
+        assert!(
+            ids(RunFilter {
+                technique: Some(pattern.into()),
+                ..RunFilter::default()
+            })
+            .is_empty(),
+            "{pattern}"
+        );
+    }
+    assert_eq!(
+        ids(RunFilter {
+            limit: 1,
+            offset: 1,
+            ..RunFilter::default()
+        }),
+        [a]
+    );
     assert_eq!(
         ids(RunFilter {
             since: Some("2000-01-01".into()),
@@ -190,4 +209,23 @@ fn technique_ids_are_told_from_tactics_and_mitigations() {
     assert!(!is_technique("AML.TA0005"));
     assert!(!is_technique("AML.M0015"));
     assert!(!is_technique("AML.T0043.0001"));
+}
+
+#[test]
+fn calendar_dates_are_days_that_exist() {
+    for ok in ["2026-12-07", "2028-02-29", "2000-02-29", "2026-01-31"] {
+        assert!(is_calendar_date(ok), "{ok}");
+    }
+    for bad in [
+        "2026-02-29",
+        "1900-02-29",
+        "2026-13-01",
+        "2026-04-31",
+        "2026-00-10",
+        "2026-1-1",
+        "garbage!!!",
+        "2026-12-0x",
+    ] {
+        assert!(!is_calendar_date(bad), "{bad}");
+    }
 }

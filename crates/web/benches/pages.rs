@@ -80,6 +80,8 @@ fn bench(c: &mut Criterion) {
         let mut req = Request::get(path).body(Body::empty()).unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+        req.headers_mut()
+            .insert(axum::http::header::HOST, "127.0.0.1:8765".parse().unwrap());
         let res = rt.block_on(router(state.clone()).oneshot(req)).unwrap();
         assert!(res.status().is_success(), "{path}: {}", res.status());
         rt.block_on(axum::body::to_bytes(res.into_body(), 64 << 20))

@@ -33,6 +33,7 @@ pub async fn matrix(State(s): State<Arc<AppState>>, Query(q): Query<MatrixQuery>
 }
 
 pub async fn object(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+    crate::pages::id_too_long(&id)?;
     let view = ShowView::new(&s.kb, &id)
         .map_err(|e| PageError::new(StatusCode::NOT_FOUND, e.to_string()))?;
     Ok(json_response(&view))
@@ -121,6 +122,8 @@ pub fn openapi_document() -> serde_json::Value {
         ),
         query("since", "stored on or after this date (YYYY-MM-DD)"),
         query("until", "stored before this date (YYYY-MM-DD)"),
+        query("limit", "at most this many, 1 to 500 (default 500)"),
+        query("offset", "skip this many of the newest first"),
     ];
     serde_json::json!({
         "openapi": "3.1.0",
@@ -152,7 +155,7 @@ pub fn openapi_document() -> serde_json::Value {
             }},
             "/api/runs": {
                 "get": {
-                    "summary": "Stored runs, newest first (at most 500)",
+                    "summary": "Stored runs, newest first (at most 500 an answer; page with offset)",
                     "parameters": run_filters,
                     "responses": {"200": json_ok("run summaries"), "400": error}
                 },

@@ -161,18 +161,43 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
 /// The token a request carries: `Authorization: Bearer T` or the `/login` cookie.
 fn presented(req: &Request) -> Option<String> {
     let h = req.headers();
-    if let Some(bearer) = h
+    // The scheme is case-insensitive (RFC 7235).
+    if let Some((scheme, token)) = h
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.trim().split_once(' '))
     {
-        return Some(bearer.trim().to_string());
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Some(token.trim().to_string());
+        }
     }
     cookie(h, COOKIE)
 }
 
-/// Requests from this host pass; others need the token (the sign-in page and the stylesheet
-/// excepted, so that a person can sign in). A request whose peer is unknown is refused.
+/// Whether the request names this host as a loopback name: `localhost`, `127.x.y.z` or
+/// `[::1]`, with any port. A page on another site that rebinds its own name to 127.0.0.1
+/// still sends that name, so it does not pass as local.
+fn names_loopback(req: &Request) -> bool {
+    let Some(host) = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// Requests from this host that name it as such pass; others need the token (the sign-in
+/// page and the stylesheet excepted, so that a person can sign in). A request whose peer is
+/// unknown is refused.
 pub async fn require_token_off_host(
     State(state): State<Arc<AppState>>,
     req: Request,
@@ -181,7 +206,8 @@ pub async fn require_token_off_host(
     let local = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
+        .is_some_and(|ConnectInfo(a)| a.ip().to_canonical().is_loopback())
+        && names_loopback(&req);
     let open_path = matches!(req.uri().path(), "/login" | "/assets/app.css");
     let valid = presented(&req).is_some_and(|t| same(&sha256(&t), &state.token_hash));
     if local || open_path || valid {
@@ -190,13 +216,13 @@ pub async fn require_token_off_host(
     if req.uri().path().starts_with("/api/") {
         return (
             StatusCode::UNAUTHORIZED,
-            axum::Json(serde_json::json!({"error": "this server needs its access token from addresses other than its own host (Authorization: Bearer TOKEN)"})),
+            axum::Json(serde_json::json!({"error": "this server needs its access token from addresses other than its own host, and for names other than localhost (Authorization: Bearer TOKEN)"})),
         )
             .into_response();
     }
     PageError::new(
         StatusCode::UNAUTHORIZED,
-        "this server needs its access token from addresses other than its own host: sign in at /login",
+        "this server needs its access token from addresses other than its own host, and for names other than localhost: sign in at /login",
     )
     .into_response()
 }
@@ -222,11 +248,11 @@ pub async fn same_origin_writes(req: Request, next: Next) -> Response {
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(|o| o.split_once("://").map_or(o, |(_, rest)| rest));
-        // The browser's own verdict when it gives one; else the Origin it names (a
-        // privacy-minded browser may send `null`, which names nothing).
+        // The browser's own verdict when it gives one; else the Origin it names.
+        // An opaque origin (`null`) names no site: refused too.
         let refused = match h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
             Some(site) => site == "cross-site" || site == "same-site",
-            None => origin_host.is_some_and(|o| o != "null" && Some(o) != host),
+            None => origin_host.is_some_and(|o| Some(o) != host),
         };
         if refused {
             return PageError::new(

@@ -288,6 +288,7 @@ pub fn read(s: &AppState, yaml: &str) -> Result<CaseStudyFile, Vec<String>> {
             yaml.len()
         )]);
     }
+    aisec_atlas::check_yaml_nesting(yaml, "case study").map_err(|e| vec![e])?;
     let value: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(yaml).map_err(|e| vec![format!("not valid YAML: {e}")])?;
     let report = validate::validate_case_study_value(&value, s.kb.as_ref());
@@ -309,6 +310,13 @@ pub async fn api_validate(State(s): State<Arc<AppState>>, body: String) -> Respo
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
             axum::Json(serde_json::json!({"error": format!("a case-study file may have at most {MAX_IMPORT_BYTES} bytes")})),
+        )
+            .into_response();
+    }
+    if let Err(e) = aisec_atlas::check_yaml_nesting(&body, "case study") {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({ "error": e })),
         )
             .into_response();
     }

@@ -124,6 +124,20 @@ pub async fn start(
         Ok(j) => j,
         Err(_) => return PageError::internal("the job list is poisoned").into_response(),
     };
+    // One at a time: an assessment takes the machine's cores.
+    if let Some(running) = jobs
+        .iter()
+        .find(|j| j.done.lock().map(|d| d.is_none()).unwrap_or(false))
+    {
+        return PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "assessment #{} is still running; start the next when it has finished",
+                running.id
+            ),
+        )
+        .into_response();
+    }
     let id = jobs.len() + 1;
     let out = a.out.join(format!("{}-{id}", std::process::id()));
     let job = Arc::new(Job {

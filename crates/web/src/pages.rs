@@ -202,7 +202,22 @@ fn legend() -> Markup {
     }
 }
 
+/// Longer than any ATLAS ID: such a request gets no near-miss search (its cost grows with
+/// the length).
+pub const MAX_ID_CHARS: usize = 64;
+
+pub(crate) fn id_too_long(id: &str) -> Result<(), PageError> {
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            format!("not an ATLAS ID: at most {MAX_ID_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn object(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Page {
+    id_too_long(&id)?;
     let Ok(view) = ShowView::new(&s.kb, &id) else {
         let near = s.kb.nearest_ids(&id, 5);
         return Err(PageError::new(
@@ -419,40 +434,43 @@ pub struct RunsQuery {
     pub technique: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
+    /// At most this many (1 to 500; default 500).
+    pub limit: Option<usize>,
+    /// Skip this many of the newest first.
+    pub offset: Option<usize>,
 }
+
+/// The most runs one page or one API answer lists.
+pub const MAX_LISTED: usize = 500;
 
 pub(crate) fn run_filter(q: RunsQuery) -> Result<RunFilter, PageError> {
     let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let date = |field: &str, v: Option<String>| -> Result<Option<String>, PageError> {
         match nonempty(v) {
             None => Ok(None),
-            Some(d) if is_date(&d) => Ok(Some(d)),
+            Some(d) if aisec_store::is_calendar_date(&d) => Ok(Some(d)),
             Some(_) => Err(PageError::new(
                 StatusCode::BAD_REQUEST,
-                format!("{field}: expected a date as YYYY-MM-DD"),
+                format!("{field}: expected a calendar date as YYYY-MM-DD"),
             )),
         }
     };
+    let limit = q.limit.unwrap_or(MAX_LISTED);
+    if !(1..=MAX_LISTED).contains(&limit) {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("limit: from 1 to {MAX_LISTED}"),
+        ));
+    }
     Ok(RunFilter {
         since: date("since", q.since)?,
         until: date("until", q.until)?,
         target: nonempty(q.target),
         family: nonempty(q.family),
         technique: nonempty(q.technique),
-        limit: 500,
+        limit,
+        offset: q.offset.unwrap_or(0),
     })
-}
-
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
 }
 
 pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) -> Page {
@@ -463,8 +481,23 @@ pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) ->
         q.since.clone().unwrap_or_default(),
         q.until.clone().unwrap_or_default(),
     );
-    let filter = run_filter(q)?;
-    let runs = s.store()?.list(&filter).map_err(PageError::internal)?;
+    let mut filter = run_filter(q)?;
+    // One more than shown, to know whether older runs follow.
+    filter.limit += 1;
+    let mut runs = s.store()?.list(&filter).map_err(PageError::internal)?;
+    filter.limit -= 1;
+    let more = runs.len() > filter.limit;
+    runs.truncate(filter.limit);
+    let older = format!(
+        "/runs?target={}&family={}&technique={}&since={}&until={}&limit={}&offset={}",
+        query_escape(&shown.0),
+        query_escape(&shown.1),
+        query_escape(&shown.2),
+        query_escape(&shown.3),
+        query_escape(&shown.4),
+        filter.limit,
+        filter.offset + filter.limit
+    );
     Ok(layout(
         "Runs",
         html! {
@@ -478,8 +511,24 @@ pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) ->
                 button type="submit" { "Filter" }
             }
             (runs_table(&runs))
+            @if filter.offset > 0 || more {
+                p { "Runs " (filter.offset + 1) "–" (filter.offset + runs.len()) ", newest first. "
+                    @if more { a href=(older) { "Older runs" } } }
+            }
         },
     ))
+}
+
+/// A value for a URL's query string.
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub async fn run(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Page {

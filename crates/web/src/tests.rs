@@ -51,6 +51,11 @@ impl App {
         let mut req = req;
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((from, 40000))));
+        // As a browser sends it: the name it asked for.
+        if !req.headers().contains_key(header::HOST) {
+            req.headers_mut()
+                .insert(header::HOST, "127.0.0.1:8765".parse().unwrap());
+        }
         let res = router(self.state.clone()).oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -182,6 +187,49 @@ fn another_address_needs_the_token() {
             .body(Body::empty())
             .unwrap();
         assert_eq!(app.send(req, ELSEWHERE).await.0, StatusCode::OK);
+        let req = Request::get("/matrix")
+            .header(header::AUTHORIZATION, format!("bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            app.send(req, ELSEWHERE).await.0,
+            StatusCode::OK,
+            "the scheme is case-insensitive"
+        );
+        // DNS rebinding: a page on another site whose name now points at 127.0.0.1 connects
+        // from this host but names itself; without the token it gets nothing.
+        for host in [
+            "attacker.example:8765",
+            "127.0.0.1.attacker.example",
+            "localhost.evil:1",
+        ] {
+            let req = Request::get("/api/runs")
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(
+                app.send(req, LOCAL).await.0,
+                StatusCode::UNAUTHORIZED,
+                "{host}"
+            );
+        }
+        for host in ["localhost:8765", "127.0.0.1", "[::1]:8765", "LOCALHOST"] {
+            let req = Request::get("/api/runs")
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(app.send(req, LOCAL).await.0, StatusCode::OK, "{host}");
+        }
+        // IPv4 on a dual-stack socket arrives as ::ffff:127.0.0.1: still this host.
+        let mut req = Request::get("/api/runs").body(Body::empty()).unwrap();
+        req.headers_mut()
+            .insert(header::HOST, "127.0.0.1:8765".parse().unwrap());
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::new(
+            std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(),
+            1,
+        )));
+        let res = router(app.state.clone()).oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
         // Signing in (with the form's CSRF value) sets a cookie that then suffices.
         let (_, form_headers, form) = app
             .send(
@@ -229,6 +277,12 @@ fn another_address_needs_the_token() {
             .send(login(format!("token={TOKEN}&csrf={csrf}"), None), ELSEWHERE)
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        // An opaque origin names no site: refused.
+        let mut opaque = login(format!("token={TOKEN}&csrf={csrf}"), with_cookie.clone());
+        opaque
+            .headers_mut()
+            .insert(header::ORIGIN, "null".parse().unwrap());
+        assert_eq!(app.send(opaque, ELSEWHERE).await.0, StatusCode::FORBIDDEN);
         // Sent from another site's page, it is refused before anything is read.
         let mut cross = login(format!("token={TOKEN}&csrf={csrf}"), with_cookie.clone());
         cross
@@ -299,6 +353,29 @@ fn the_api_stores_lists_and_refuses_what_is_not_a_run() {
         assert!(doc["paths"]["/api/runs"]["post"].is_object());
         let (status, _, _) = app.get("/api/objects/AML.T9999").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        // A long id gets no near-miss search (its cost grows with the length).
+        let long = "A".repeat(5000);
+        let started = std::time::Instant::now();
+        let (status, _, body) = app.get(&format!("/objects/{long}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("at most 64"), "{body}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Paging: limit and offset; a limit outside 1..=500 is refused.
+        for _ in 0..3 {
+            app.store(evasion_run("paged", "low"));
+        }
+        let (_, _, body) = app.get("/api/runs?target=paged&limit=2&offset=1").await;
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(page.as_array().map(Vec::len), Some(2));
+        let (status, _, _) = app.get("/api/runs?limit=0").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = app.get("/api/runs?since=2026-02-30").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, _, html) = app.get("/runs?target=paged&limit=2").await;
+        assert!(
+            html.contains("Older runs") && html.contains("offset=2"),
+            "{html}"
+        );
         let (status, _, _) = app.get("/../../etc/passwd").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     });
@@ -592,5 +669,52 @@ fn a_pasted_profile_gives_the_threat_model_of_the_cli() {
         assert_eq!(api["techniques"], tm["techniques"]);
         let (_, _, schema) = app.get("/api/threat-model/schema").await;
         assert!(schema.contains("\"$schema\"") || schema.contains("properties"));
+    });
+}
+
+#[test]
+fn one_assessment_runs_at_a_time() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let plans = dir.path().join("plans");
+        std::fs::create_dir(&plans).unwrap();
+        std::fs::write(plans.join("a.yaml"), "steps: []\n").unwrap();
+        // Stands in for `aisec assess`: runs long enough to be running on the second try.
+        let exe = dir.path().join("slow-assess");
+        std::fs::write(&exe, "#!/bin/sh\nsleep 5\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let mut app = app();
+        let state = Arc::get_mut(&mut app.state).unwrap();
+        state.assessments.plans = Some(plans);
+        state.assessments.exe = Some(exe);
+        let csrf = "0123456789abcdef0123456789abcdef";
+        let start = || {
+            form_post(
+                "/assessments",
+                &format!("plan=a.yaml&csrf={csrf}"),
+                Some(csrf),
+            )
+        };
+        let (status, headers, _) = app.send(start(), LOCAL).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], "/assessments/1");
+        let (status, _, page) = app.send(start(), LOCAL).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(page.contains("#1 is still running"), "{page}");
+        let (status, _, _) = app
+            .send(
+                form_post(
+                    "/assessments",
+                    &format!("plan=..%2Fa.yaml&csrf={csrf}"),
+                    Some(csrf),
+                ),
+                LOCAL,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     });
 }

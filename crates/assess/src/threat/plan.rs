@@ -559,40 +559,7 @@ pub fn check_text(text: &str, what: &str) -> Result<()> {
             text.len()
         )));
     }
-    let depth = flow_depth(text);
-    if depth > MAX_FLOW_DEPTH {
-        return Err(AssessError::Config(format!(
-            "brackets nested {depth} deep; a {what} needs at most {MAX_FLOW_DEPTH}"
-        )));
-    }
-    Ok(())
-}
-
-/// Deeper than any profile or plan; a YAML parser takes time that grows with the square of
-/// the depth, so deeper input is refused before parsing.
-const MAX_FLOW_DEPTH: usize = 64;
-
-/// The deepest nesting of `[` and `{` outside quotes and comments.
-fn flow_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    for c in text.chars() {
-        match (quote, c) {
-            _ if comment => comment = c != '\n',
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '#') => comment = true,
-            (None, '[' | '{') => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            (None, ']' | '}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
+    aisec_atlas::check_yaml_nesting(text, what).map_err(AssessError::Config)
 }
 
 pub fn load(path: &Path) -> Result<Plan> {

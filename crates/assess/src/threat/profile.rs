@@ -462,6 +462,10 @@ pub fn parse(text: &str) -> Result<Profile> {
 }
 
 /// Every problem of a parsed profile, each starting with its field path.
+/// Models or LLM applications one profile may describe: every risk is built per component,
+/// so the threat model grows with their number.
+pub const MAX_COMPONENTS: usize = 64;
+
 pub fn validate(p: &Profile) -> Vec<String> {
     let mut out = Vec::new();
     if p.name.trim().is_empty() {
@@ -469,6 +473,13 @@ pub fn validate(p: &Profile) -> Vec<String> {
     }
     if p.models.is_empty() && p.llm_apps.is_empty() {
         out.push("models, llm_apps: the profile describes no model and no LLM application".into());
+    }
+    for (field, n) in [("models", p.models.len()), ("llm_apps", p.llm_apps.len())] {
+        if n > MAX_COMPONENTS {
+            out.push(format!(
+                "{field}: {n} entries; a profile describes at most {MAX_COMPONENTS} (split a larger estate into several profiles)"
+            ));
+        }
     }
     fn repeated<T: PartialEq + Serialize>(items: &[T]) -> Option<String> {
         items

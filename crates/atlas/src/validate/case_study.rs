@@ -43,6 +43,10 @@ const WEBSITE_ONLY_KEYS: &[&str] = &["reported-by"];
 /// Validates a case-study file in the ATLAS website format against `catalog`.
 pub fn validate_case_study_file(path: &Path, catalog: &dyn Catalog) -> Result<Report, AtlasError> {
     let text = crate::load::read_text(path)?;
+    crate::load::check_yaml_nesting(&text, "case study").map_err(|message| AtlasError::Parse {
+        path: path.to_path_buf(),
+        message,
+    })?;
     let value: Value = serde_yaml_ng::from_str(&text).map_err(|e| AtlasError::Parse {
         path: path.to_path_buf(),
         message: format!("not valid YAML: {e}"),

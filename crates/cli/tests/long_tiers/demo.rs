@@ -6,8 +6,40 @@ use crate::common::{aisec, num, stderr};
 fn demo_builds_attacks_defends_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let o = aisec(&["demo", "--out", out.to_str().unwrap()]);
+    let db = dir.path().join("aisec.db");
+    let o = aisec(&[
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--store",
+        "--store-db",
+        db.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // `aisec demo --store`: the demo's findings are on the matrix `aisec serve` draws.
+    let heat = aisec(&[
+        "runs",
+        "heat",
+        "--format",
+        "json",
+        "--store-db",
+        db.to_str().unwrap(),
+    ]);
+    let heat: serde_json::Value = serde_json::from_slice(&heat.stdout).unwrap();
+    for technique in [
+        "AML.T0043.000",
+        "AML.T0015",
+        "AML.T0011.000",
+        "AML.T0024.000",
+    ] {
+        let cell = heat
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["technique"] == technique)
+            .unwrap_or_else(|| panic!("{technique} not on the matrix: {heat}"));
+        assert!(cell["findings"].as_i64().unwrap() > 0, "{cell}");
+    }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["kind"], "assessment");
