@@ -8,23 +8,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-
-/// Kills the child when the test ends, passed or not.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -166,37 +155,7 @@ fn decode_base64(s: &str) -> Vec<u8> {
     out
 }
 
-/// Starts `aisec serve` on the database and returns it with its URL.
-fn serve(db: &Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(["serve", "--port", "0", "--store-db", db.to_str().unwrap()])
-        .env_remove("AISEC_ATLAS_DATA")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("aisec serve says where it listens")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("aisec serve: ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_string();
-        }
-    };
-    // Keep reading so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Killed(child), url)
-}
-
-fn start_browser(downloads: &Path) -> Option<(Killed, Browser)> {
+fn start_browser(downloads: &Path) -> Option<(common::Killed, Browser)> {
     let (Some(driver), Some(chromium)) = (
         on_path("chromedriver"),
         on_path("chromium").or_else(|| on_path("chromium-browser")),
@@ -215,7 +174,7 @@ fn start_browser(downloads: &Path) -> Option<(Killed, Browser)> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let driver = Killed(child);
+    let driver = common::Killed(child);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -314,7 +273,7 @@ fn the_web_ui_in_a_real_browser() {
     ]);
     assert!(o.status.success(), "{}", common::stderr(&o));
 
-    let (_server, url) = serve(&db);
+    let (_server, url) = common::serve_web(&["--store-db", db_arg]);
 
     // The matrix: the evasion technique the runs exercised is shaded.
     b.go(&format!("{url}/matrix"));

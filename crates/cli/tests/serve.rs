@@ -4,46 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(db: &Path, plans: &Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
-        .args(["serve", "--port", "0", "--store-db"])
-        .arg(db)
-        .arg("--plans")
-        .arg(plans)
-        .env_remove("AISEC_ATLAS_DATA")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("aisec serve says where").unwrap();
-        if let Some(rest) = line.strip_prefix("aisec serve: ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Killed(child), url)
-}
-
 #[test]
 fn an_assessment_started_from_the_page_streams_its_progress_and_stores_its_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,7 +28,12 @@ fn an_assessment_started_from_the_page_streams_its_progress_and_stores_its_runs(
     ]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let db = dir.path().join("data/aisec.db");
-    let (_server, url) = serve(&db, &plans);
+    let (_server, url) = common::serve_web(&[
+        "--store-db",
+        db.to_str().unwrap(),
+        "--plans",
+        plans.to_str().unwrap(),
+    ]);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)

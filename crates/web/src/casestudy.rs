@@ -10,12 +10,13 @@ use aisec_atlas::case_study::{self, CaseStudyFile, Draft, DraftReference, DraftS
 use aisec_atlas::export::navigator;
 use aisec_atlas::validate::{self, Level};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup};
 
-use crate::auth::{check_csrf, csrf_for, with_cookie};
+use crate::attachment;
+use crate::auth::check_csrf;
 use crate::pages::layout;
 use crate::{AppState, PageError};
 
@@ -26,12 +27,7 @@ pub const MAX_IMPORT_BYTES: usize = 1 << 20;
 
 type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
+use crate::form_field as field;
 
 fn optional(fields: &Fields, name: &str) -> Option<String> {
     Some(field(fields, name).trim().to_string()).filter(|v| !v.is_empty())
@@ -123,20 +119,14 @@ fn builder_form(s: &AppState, fields: &Fields, csrf: &str) -> Markup {
 }
 
 pub async fn new_form(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let (csrf, set) = match csrf_for(&headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let page = layout(
-        "Case-study builder",
+    crate::page_with_forms(&headers, "Case-study builder", |csrf| {
         html! {
             h1 { "Case-study builder" }
             p { "Builds a case study in the ATLAS website's format, checked by the same validator as "
                 code { "aisec casestudy validate" } ". Or " a href="/casestudy/import" { "import a case-study file" } "." }
-            (builder_form(&s, &Vec::new(), &csrf))
-        },
-    );
-    with_cookie(page.into_response(), set)
+            (builder_form(&s, &Vec::new(), csrf))
+        }
+    })
 }
 
 pub async fn build(
@@ -209,17 +199,6 @@ fn deliver(
     }
 }
 
-fn attachment(content_type: &'static str, disposition: &'static str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 fn import_form(yaml: &str, csrf: &str) -> Markup {
     html! {
         form action="/casestudy/import" method="post" {
@@ -235,19 +214,13 @@ fn import_form(yaml: &str, csrf: &str) -> Markup {
 }
 
 pub async fn import_page(headers: HeaderMap) -> Response {
-    let (csrf, set) = match csrf_for(&headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let page = layout(
-        "Import a case study",
+    crate::page_with_forms(&headers, "Import a case study", |csrf| {
         html! {
             h1 { "Import a case study" }
             p { "Paste a case-study file in the ATLAS website's format; it is read as data and validated against ATLAS." }
-            (import_form("", &csrf))
-        },
-    );
-    with_cookie(page.into_response(), set)
+            (import_form("", csrf))
+        }
+    })
 }
 
 pub async fn import(

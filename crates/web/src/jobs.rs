@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::html;
 
-use crate::auth::{check_csrf, csrf_for, with_cookie};
+use crate::auth::check_csrf;
 use crate::pages::layout;
 use crate::{AppState, PageError};
 
@@ -57,14 +57,9 @@ fn plans(dir: &Path) -> Vec<String> {
 }
 
 pub async fn page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let (csrf, set) = match csrf_for(&headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     let a = &s.assessments;
     let jobs: Vec<Arc<Job>> = a.jobs.lock().map(|j| j.clone()).unwrap_or_default();
-    let body = layout(
-        "Assessments",
+    crate::page_with_forms(&headers, "Assessments", |csrf| {
         html! {
             h1 { "Assessments" }
             @match &a.plans {
@@ -87,9 +82,8 @@ pub async fn page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Respons
             ul { @for j in jobs.iter().rev() {
                 li { a href={"/assessments/" (j.id)} { "#" (j.id) " " (j.plan) } " — " (j.done.lock().ok().and_then(|d| d.clone()).unwrap_or_else(|| "running".into())) }
             } }
-        },
-    );
-    with_cookie(body.into_response(), set)
+        }
+    })
 }
 
 pub async fn start(
@@ -97,12 +91,7 @@ pub async fn start(
     headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or("", |(_, v)| v.as_str())
-    };
+    let get = |k: &str| crate::form_field(&fields, k);
     if let Err(e) = check_csrf(&headers, get("csrf")) {
         return e.into_response();
     }

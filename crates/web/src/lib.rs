@@ -270,6 +270,44 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A field of a submitted form ("" when absent).
+pub(crate) fn form_field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// A download: `body` as `content_type`, saved under the name `disposition` gives.
+pub(crate) fn attachment(
+    content_type: &'static str,
+    disposition: &'static str,
+    body: String,
+) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page whose forms carry the browser's CSRF value (its cookie set when it is new).
+pub(crate) fn page_with_forms(
+    headers: &axum::http::HeaderMap,
+    title: &str,
+    body: impl FnOnce(&str) -> maud::Markup,
+) -> Response {
+    match auth::csrf_for(headers) {
+        Ok((csrf, set)) => {
+            auth::with_cookie(pages::layout(title, body(&csrf)).into_response(), set)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Serialises `value` as a JSON response.
 fn json_response<T: serde::Serialize>(value: &T) -> Response {
     axum::Json(value).into_response()

@@ -13,7 +13,7 @@ use aisec_core::Severity;
 use aisec_store::{RunFilter, RunSummary, TechniqueHeat};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Redirect, Response};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
@@ -138,14 +138,11 @@ pub async fn matrix(State(s): State<Arc<AppState>>, Query(q): Query<MatrixQuery>
     ))
 }
 
+/// A matrix cell's shade: its worst finding's, or "exercised" when runs named it without one.
 fn heat_class(h: Option<&TechniqueHeat>) -> &'static str {
-    match h.and_then(|h| h.worst_severity) {
-        Some(Severity::Critical) => "heat-critical",
-        Some(Severity::High) => "heat-high",
-        Some(Severity::Medium) => "heat-medium",
-        Some(Severity::Low) => "heat-low",
-        Some(Severity::Info) => "heat-info",
-        None if h.is_some() => "heat-run",
+    match h {
+        Some(h) if h.worst_severity.is_none() => "heat-run",
+        Some(h) => heat_class_of(h.worst_severity),
         None => "",
     }
 }
@@ -593,12 +590,7 @@ fn severity_class(v: &serde_json::Value) -> &'static str {
 }
 
 pub async fn login_form(headers: axum::http::HeaderMap) -> Response {
-    let (csrf, set) = match crate::auth::csrf_for(&headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let res = layout(
-        "Sign in",
+    crate::page_with_forms(&headers, "Sign in", |csrf| {
         html! {
             h1 { "Sign in" }
             p { "Requests from other hosts need the access token aisec serve printed when it first started." }
@@ -607,8 +599,6 @@ pub async fn login_form(headers: axum::http::HeaderMap) -> Response {
                 label { "Token " input type="password" name="token" autocomplete="off" required; }
                 button type="submit" { "Sign in" }
             }
-        },
-    )
-    .into_response();
-    crate::auth::with_cookie(res, set)
+        }
+    })
 }

@@ -8,23 +8,18 @@ use std::sync::Arc;
 
 use aisec_assess::threat::{self, plan, profile, render, ThreatModel};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup};
 
-use crate::auth::{check_csrf, csrf_for, with_cookie};
+use crate::auth::check_csrf;
 use crate::pages::layout;
 use crate::AppState;
 
 type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
+use crate::form_field as field;
 
 /// Checks, parses and validates a profile's text, and builds its threat model.
 pub fn model_of(s: &AppState, text: &str) -> Result<ThreatModel, String> {
@@ -55,20 +50,14 @@ fn form(text: &str, csrf: &str) -> Markup {
 }
 
 pub async fn page(headers: HeaderMap) -> Response {
-    let (csrf, set) = match csrf_for(&headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let body = layout(
-        "Threat model",
+    crate::page_with_forms(&headers, "Threat model", |csrf| {
         html! {
             h1 { "Threat model of your AI system" }
             p { "Describe the system — its models, what they answer, who reaches them, where their data and artifacts come from, its LLM applications — and get the ATLAS techniques that apply and why, adversary tiers, risks by likelihood × severity, mitigations by lifecycle phase, and the aisec attacks that test each risk. The same as "
                 code { "aisec threat-model PROFILE" } "." }
-            (form(EXAMPLE, &csrf))
-        },
-    );
-    with_cookie(body.into_response(), set)
+            (form(EXAMPLE, csrf))
+        }
+    })
 }
 
 /// A small profile to start from.
@@ -111,16 +100,7 @@ pub async fn build(
                 .into_response()
         }
     };
-    let download = |content_type: &'static str, disposition: &'static str, body: String| {
-        (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            body,
-        )
-            .into_response()
-    };
+    let download = crate::attachment;
     match field(&fields, "action") {
         "json" => download(
             "application/json",

@@ -191,3 +191,44 @@ pub fn plan_of(profile: &Path, plan: &Path) {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A child process killed when the test ends, passed or not.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `aisec serve --port 0 ARGS…` (the web UI) and returns it with the URL it printed.
+pub fn serve_web(args: &[&str]) -> (Killed, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .env_remove("AISEC_ATLAS_DATA")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("aisec serve starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("aisec serve says where it listens")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("aisec serve: ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string();
+        }
+    };
+    // Keep reading so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Killed(child), url)
+}
