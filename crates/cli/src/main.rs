@@ -133,7 +133,8 @@ pub enum Command {
     #[command(subcommand)]
     Runs(runs_cmd::RunsCommand),
     /// The web UI and REST API: the ATLAS matrix with your stored runs' findings on it,
-    /// object pages, search, mitigations by phase, stored runs; OpenAPI at /api/openapi.json.
+    /// object pages, search, mitigations by phase, stored runs and their comparison, the
+    /// case-study builder, threat models, assessments (--plans); OpenAPI at /api/openapi.json.
     Serve(serve_cmd::ServeArgs),
 }
 

@@ -11,7 +11,9 @@ use crate::{Cli, Outcome};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. The default answers this host only; any other address makes
-    /// every request from elsewhere need the access token.
+    /// every request from elsewhere need the access token. A request that names the server
+    /// by anything but localhost, 127.x.y.z or [::1] needs it too, wherever it comes from (a
+    /// page whose own name was rebound to 127.0.0.1; a reverse proxy on this host).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on (0: any free port, printed at start).
