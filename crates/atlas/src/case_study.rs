@@ -10,7 +10,7 @@ use crate::date::Date;
 use crate::error::AtlasError;
 use crate::kb::{KnowledgeBase, ObjectRef};
 use crate::model::{CaseStudy, CaseStudyType, DateGranularity, ProcedureStep, Reference};
-use crate::validate::{self, Level, Report};
+use crate::validate::{self, Report};
 
 /// A case-study file as the ATLAS website writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,12 +86,7 @@ impl Study {
 /// fails the read: exports must not be built from a study that references nothing real.
 pub fn read_case_study_file(path: &Path, kb: &KnowledgeBase) -> Result<CaseStudyFile, AtlasError> {
     let report = validate::validate_case_study_file(path, kb)?;
-    let errors: Vec<String> = report
-        .problems
-        .iter()
-        .filter(|p| p.level == Level::Error)
-        .map(|p| p.to_string())
-        .collect();
+    let errors = report.error_lines();
     if !errors.is_empty() {
         return Err(AtlasError::Invalid(format!(
             "{} is not a valid case study ({} errors; run `aisec casestudy validate`):\n  {}",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aisec_atlas::case_study::{self, CaseStudyFile, Draft, DraftReference, DraftStep};
 use aisec_atlas::export::navigator;
-use aisec_atlas::validate::{self, Level};
+use aisec_atlas::validate;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -265,12 +265,7 @@ pub fn read(s: &AppState, yaml: &str) -> Result<CaseStudyFile, Vec<String>> {
     let value: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(yaml).map_err(|e| vec![format!("not valid YAML: {e}")])?;
     let report = validate::validate_case_study_value(&value, s.kb.as_ref());
-    let errors: Vec<String> = report
-        .problems
-        .iter()
-        .filter(|p| p.level == Level::Error)
-        .map(|p| p.to_string())
-        .collect();
+    let errors = report.error_lines();
     if !errors.is_empty() {
         return Err(errors);
     }

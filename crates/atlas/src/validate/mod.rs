@@ -74,6 +74,15 @@ impl Report {
             .count()
     }
 
+    /// Each error-level problem as a line of text.
+    pub fn error_lines(&self) -> Vec<String> {
+        self.problems
+            .iter()
+            .filter(|p| p.level == Level::Error)
+            .map(|p| p.to_string())
+            .collect()
+    }
+
     pub fn warnings(&self) -> usize {
         self.problems
             .iter()

@@ -232,3 +232,11 @@ pub fn serve_web(args: &[&str]) -> (Killed, String) {
     std::thread::spawn(move || for _ in lines {});
     (Killed(child), url)
 }
+
+/// A port nobody listens on now (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

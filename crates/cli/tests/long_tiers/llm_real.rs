@@ -38,12 +38,7 @@ fn script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/llm-server.sh")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18080)
-}
+use crate::common::free_port;
 
 fn server() -> Result<Server, String> {
     if let Ok(url) = std::env::var("AISEC_LLM_URL") {
