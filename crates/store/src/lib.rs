@@ -334,7 +334,9 @@ impl Store {
             sql.push_str(&clauses.join(" AND "));
         }
         sql.push_str(" ORDER BY id DESC");
-        match (filter.limit, filter.offset) {
+        // SQLite's integers are i64: a larger count means "all of them".
+        let clamp = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        match (clamp(filter.limit), clamp(filter.offset)) {
             (0, 0) => {}
             (0, offset) => sql.push_str(&format!(" LIMIT -1 OFFSET {offset}")),
             (limit, offset) => sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}")),

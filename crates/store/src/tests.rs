@@ -104,6 +104,19 @@ fn runs_filter_by_target_family_technique_and_date() {
         }),
         [a]
     );
+    // Counts past SQLite's i64 read as "all" and "past the end", not as a type error.
+    assert_eq!(
+        ids(RunFilter {
+            limit: usize::MAX,
+            ..RunFilter::default()
+        }),
+        [b, a]
+    );
+    assert!(ids(RunFilter {
+        offset: usize::MAX,
+        ..RunFilter::default()
+    })
+    .is_empty());
     assert_eq!(
         ids(RunFilter {
             since: Some("2000-01-01".into()),

@@ -493,7 +493,7 @@ pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) ->
         query_escape(&shown.3),
         query_escape(&shown.4),
         filter.limit,
-        filter.offset + filter.limit
+        filter.offset.saturating_add(filter.limit)
     );
     Ok(layout(
         "Runs",
@@ -509,7 +509,7 @@ pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) ->
             }
             (runs_table(&runs))
             @if filter.offset > 0 || more {
-                p { "Runs " (filter.offset + 1) "–" (filter.offset + runs.len()) ", newest first. "
+                p { "Runs " (filter.offset.saturating_add(1)) "–" (filter.offset.saturating_add(runs.len())) ", newest first. "
                     @if more { a href=(older) { "Older runs" } } }
             }
         },

@@ -371,6 +371,12 @@ fn the_api_stores_lists_and_refuses_what_is_not_a_run() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, _, _) = app.get("/api/runs?since=2026-02-30").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = app.get(&format!("/runs?offset={}", usize::MAX)).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "an offset past every run is an empty page"
+        );
         let (_, _, html) = app.get("/runs?target=paged&limit=2").await;
         assert!(
             html.contains("Older runs") && html.contains("offset=2"),
