@@ -26,6 +26,8 @@ pub struct Document {
 #[derive(Debug, Clone, Serialize)]
 pub enum Block {
     Paragraph(String),
+    /// A heading inside a section.
+    Subheading(String),
     Table {
         headers: Vec<String>,
         rows: Vec<Vec<String>>,
@@ -175,10 +177,12 @@ fn findings_table(doc: &Document) -> Markup {
     }
 }
 
-fn block(b: &Block) -> Markup {
+/// One block as markup (the web UI draws run pages with the report's blocks).
+pub fn block(b: &Block) -> Markup {
     html! {
         @match b {
             Block::Paragraph(p) => p { (p) },
+            Block::Subheading(h) => h3 { (h) },
             Block::Table { headers, rows } => table {
                 tr { @for h in headers { th { (h) } } }
                 @for row in rows { tr { @for cell in row { td { (cell) } } } }

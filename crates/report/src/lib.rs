@@ -4,6 +4,7 @@
 pub mod html;
 pub mod navigator;
 mod run;
+pub mod run_view;
 pub mod svg;
 
 pub use run::{ModelEvaluated, ModelSaved, NoSettings, RunKind, RunReport, Series};

@@ -14,6 +14,7 @@ mod casestudy;
 mod compare;
 mod jobs;
 mod pages;
+mod run_page;
 mod threat;
 
 use std::net::SocketAddr;
@@ -78,7 +79,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/mitigations", get(pages::mitigations))
         .route("/runs", get(pages::runs))
         .route("/runs/compare", get(compare::compare))
-        .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}", get(run_page::run))
         .route("/login", get(pages::login_form).post(auth::login))
         .route("/casestudy/new", get(casestudy::new_form))
         .route("/casestudy", axum::routing::post(casestudy::build))

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::{AppState, PageError};
 
-type Page = Result<Html<String>, PageError>;
+pub(crate) type Page = Result<Html<String>, PageError>;
 
 pub(crate) fn layout(title: &str, body: Markup) -> Html<String> {
     Html(
@@ -330,7 +330,7 @@ fn runs_table(runs: &[RunSummary]) -> Markup {
     }
 }
 
-fn heat_class_of(s: Option<Severity>) -> &'static str {
+pub(crate) fn heat_class_of(s: Option<Severity>) -> &'static str {
     match s {
         Some(Severity::Critical) => "heat-critical",
         Some(Severity::High) => "heat-high",
@@ -526,67 +526,6 @@ fn query_escape(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-pub async fn run(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Page {
-    let stored = s
-        .store()?
-        .get(id)
-        .map_err(PageError::internal)?
-        .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, format!("no run {id}")))?;
-    let r = &stored.report;
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-    let findings = r["findings"].as_array().cloned().unwrap_or_default();
-    let metrics = r["metrics"].as_object().cloned().unwrap_or_default();
-    let pretty = serde_json::to_string_pretty(r).unwrap_or_default();
-    let others = s
-        .store()?
-        .list(&RunFilter {
-            target: Some(stored.summary.target.clone()),
-            limit: 20,
-            ..RunFilter::default()
-        })
-        .map_err(PageError::internal)?;
-    Ok(layout(
-        &format!("Run {id}"),
-        html! {
-            p.kind { "run #" (id) " · " (stored.summary.stored_at) }
-            h1 { (stored.summary.name) }
-            dl {
-                dt { "Target" } dd { (stored.summary.target) }
-                dt { "Data" } dd { (text(&r["data"])) }
-                dt { "Techniques" } dd { @for t in &stored.summary.techniques { a href={"/objects/" (t)} { (t) } " " } }
-            }
-            h2 { "Metrics" }
-            table.metrics { tbody { @for (k, v) in &metrics { tr { td { (k) } td.num { (v.to_string()) } } } } }
-            h2 { "Findings" }
-            @if findings.is_empty() { p.muted { "No findings." } }
-            @for f in &findings {
-                article.finding {
-                    h3 { span.(severity_class(&f["severity"])) { (text(&f["severity"])) } " " (text(&f["title"])) }
-                    p { "ATLAS: " @for a in f["atlas"].as_array().into_iter().flatten() { a href={"/objects/" (text(a))} { (text(a)) } " " } }
-                    @if let Some(ms) = f["mitigations"].as_array().filter(|m| !m.is_empty()) {
-                        p { "Mitigations: " @for m in ms { a href={"/objects/" (text(&m["id"]))} { (text(&m["id"])) } " (" (m["phases"].as_array().into_iter().flatten().map(|p| p.as_str().unwrap_or("")).collect::<Vec<_>>().join("; ")) ") " } }
-                    }
-                }
-            }
-            @if r["defended"].is_object() {
-                h2 { "Behind the defence" }
-                p { (text(&r["defended"]["defense"]["name"])) ": " (text(&r["defended"]["target"])) }
-            }
-            @if others.iter().any(|o| o.id != id) {
-                h2 { "Compare with another run of this target" }
-                ul { @for o in others.iter().filter(|o| o.id != id) {
-                    li { a href={"/runs/compare?a=" (o.id.min(id)) "&b=" (o.id.max(id))} { "#" (o.id) " " (o.name) " (" (o.stored_at) ")" } }
-                } }
-            }
-            details { summary { "The run object (JSON)" } pre { (pretty) } }
-        },
-    ))
-}
-
-fn severity_class(v: &serde_json::Value) -> &'static str {
-    heat_class_of(serde_json::from_value(v.clone()).ok())
 }
 
 pub async fn login_form(headers: axum::http::HeaderMap) -> Response {

@@ -11,14 +11,14 @@ use tower::ServiceExt;
 
 use super::*;
 
-struct App {
+pub(crate) struct App {
     _dir: tempfile::TempDir,
     state: Arc<AppState>,
 }
 
 const TOKEN: &str = "test-token-0123456789";
 
-fn app() -> App {
+pub(crate) fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("aisec.db");
     aisec_store::Store::open(&store_path).unwrap();
@@ -39,7 +39,7 @@ fn app() -> App {
 }
 
 impl App {
-    fn store(&self, run: serde_json::Value) -> i64 {
+    pub(crate) fn store(&self, run: serde_json::Value) -> i64 {
         self.state.store().unwrap().add(&run).unwrap()
     }
 
@@ -69,7 +69,7 @@ impl App {
         )
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
         self.send(Request::get(path).body(Body::empty()).unwrap(), LOCAL)
             .await
     }
@@ -87,7 +87,7 @@ fn evasion_run(target: &str, severity: &str) -> serde_json::Value {
     })
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
