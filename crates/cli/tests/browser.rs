@@ -105,6 +105,19 @@ impl Browser {
             .to_string()
     }
 
+    /// The page's source once `ready` holds of it (a click's navigation may still be under
+    /// way when the click returns), or as it is after ten seconds.
+    fn source_once(&self, ready: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let page = self.source();
+            if ready(&page) || started.elapsed() > Duration::from_secs(10) {
+                return page;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn title(&self) -> String {
         self.call("GET", "/title", None)
             .as_str()
@@ -353,5 +366,35 @@ fn the_web_ui_in_a_real_browser() {
         "{}{}",
         common::stdout(&o),
         common::stderr(&o)
+    );
+
+    // The downloaded file chosen with the import page's file input validates there too.
+    b.go(&format!("{url}/casestudy/import"));
+    let input = b.element("input[name=yaml_file]");
+    b.type_into(&input, file.to_str().unwrap());
+    let validate = b.element("button[value=preview]");
+    b.click(&validate);
+    let page = b.source_once(|p| p.contains("Scorer red team"));
+    assert!(
+        page.contains("Scorer red team") && !page.contains("class=\"error\""),
+        "the imported file validates: {page}"
+    );
+
+    // A profile file chosen on the threat-model page gives its threat model, shown for editing.
+    let profile = downloads.join("system.yaml");
+    std::fs::write(
+        &profile,
+        "name: Browser-uploaded scorer\nmodels:\n  - name: scorer\n    task: classification\n    outputs: probabilities\n    access: [public]\nobjectives: [confidentiality]\n",
+    )
+    .unwrap();
+    b.go(&format!("{url}/threat-model"));
+    let input = b.element("input[name=profile_file]");
+    b.type_into(&input, profile.to_str().unwrap());
+    let build = b.element("button[value=view]");
+    b.click(&build);
+    let page = b.source_once(|p| p.contains("Browser-uploaded scorer"));
+    assert!(
+        page.contains("Browser-uploaded scorer") && page.contains("AML.T0040"),
+        "the uploaded profile's threat model: {page}"
     );
 }

@@ -201,9 +201,10 @@ fn deliver(
 
 fn import_form(yaml: &str, csrf: &str) -> Markup {
     html! {
-        form action="/casestudy/import" method="post" {
+        form action="/casestudy/import" method="post" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(csrf);
-            label { "Case-study file (YAML, at most 1 MiB) " textarea name="yaml" rows="16" cols="100" required { (yaml) } }
+            p { label { "Choose a case-study file (YAML, at most 1 MiB) " input type="file" name="yaml_file" accept=".yaml,.yml,.json"; } }
+            label { "or paste it here " textarea name="yaml" rows="16" cols="100" { (yaml) } }
             p {
                 button type="submit" name="action" value="preview" { "Validate" } " "
                 button type="submit" name="action" value="yaml" { "Download YAML" } " "
@@ -226,7 +227,7 @@ pub async fn import_page(headers: HeaderMap) -> Response {
 pub async fn import(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    crate::upload::Fields(fields): crate::upload::Fields,
 ) -> Response {
     if let Err(e) = check_csrf(&headers, field(&fields, "csrf")) {
         return e.into_response();

@@ -16,6 +16,7 @@ mod jobs;
 mod pages;
 mod run_page;
 mod threat;
+mod upload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

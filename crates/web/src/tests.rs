@@ -43,7 +43,7 @@ impl App {
         self.state.store().unwrap().add(&run).unwrap()
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         req: Request<Body>,
         from: [u8; 4],
@@ -75,7 +75,7 @@ impl App {
     }
 }
 
-const LOCAL: [u8; 4] = [127, 0, 0, 1];
+pub(crate) const LOCAL: [u8; 4] = [127, 0, 0, 1];
 const ELSEWHERE: [u8; 4] = [10, 1, 2, 3];
 
 fn evasion_run(target: &str, severity: &str) -> serde_json::Value {

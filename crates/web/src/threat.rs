@@ -10,40 +10,43 @@ use aisec_assess::threat::{self, plan, profile, render, ThreatModel};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use maud::{html, Markup};
 
 use crate::auth::check_csrf;
 use crate::pages::layout;
 use crate::AppState;
 
-type Fields = Vec<(String, String)>;
-
 use crate::form_field as field;
 
 /// Checks, parses and validates a profile's text, and builds its threat model.
 pub fn model_of(s: &AppState, text: &str) -> Result<ThreatModel, String> {
+    Ok(threat::build(&loaded_profile(text)?, &s.kb))
+}
+
+fn loaded_profile(text: &str) -> Result<profile::LoadedProfile, String> {
     plan::check_text(text, "profile").map_err(|e| e.to_string())?;
     let profile = profile::parse(text).map_err(|e| e.to_string())?;
-    let loaded = profile::LoadedProfile {
+    // Relative: the plan's paths stay relative to wherever the user keeps profile and plan.
+    Ok(profile::LoadedProfile {
         profile,
-        path: PathBuf::from("profile sent to aisec serve"),
-    };
-    Ok(threat::build(&loaded, &s.kb))
+        path: PathBuf::from("profile.yaml"),
+    })
 }
 
 fn form(text: &str, csrf: &str) -> Markup {
     html! {
-        form action="/threat-model" method="post" {
+        form action="/threat-model" method="post" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(csrf);
-            label { "System profile (YAML; fields in docs/threat-model.md, JSON Schema at "
+            p { label { "Choose a profile file " input type="file" name="profile_file" accept=".yaml,.yml,.json"; } }
+            label { "or write and edit it here (YAML; fields in docs/threat-model.md, JSON Schema at "
                 a href="/api/threat-model/schema" { "/api/threat-model/schema" } ")"
-                textarea name="profile" rows="18" cols="100" required { (text) } }
+                textarea name="profile" rows="18" cols="100" { (text) } }
             p {
                 button type="submit" name="action" value="view" { "Build the threat model" } " "
                 button type="submit" name="action" value="json" { "Download JSON" } " "
                 button type="submit" name="action" value="navigator" { "Download Navigator layer" } " "
-                button type="submit" name="action" value="markdown" { "Download Markdown" }
+                button type="submit" name="action" value="markdown" { "Download Markdown" } " "
+                button type="submit" name="action" value="plan" { "Download the assessment plan" }
             }
         }
     }
@@ -75,7 +78,7 @@ objectives: [confidentiality, integrity, availability]
 pub async fn build(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    crate::upload::Fields(fields): crate::upload::Fields,
 ) -> Response {
     if let Err(e) = check_csrf(&headers, field(&fields, "csrf")) {
         return e.into_response();
@@ -112,6 +115,21 @@ pub async fn build(
             "attachment; filename=\"threat-model.md\"",
             render::markdown(&tm),
         ),
+        "plan" => {
+            let plan = loaded_profile(text).map(|loaded| {
+                plan::from_threat_model(&tm, &loaded, std::path::Path::new("plan.yaml"))
+            });
+            match plan.and_then(|p| plan::to_yaml(&p).map_err(|e| e.to_string())) {
+                Ok(yaml) => download(
+                    "application/yaml; charset=utf-8",
+                    "attachment; filename=\"plan.yaml\"",
+                    yaml,
+                ),
+                Err(e) => {
+                    crate::PageError::new(StatusCode::UNPROCESSABLE_ENTITY, e).into_response()
+                }
+            }
+        }
         "navigator" => match render::navigator(&tm, &s.kb) {
             Ok(layer) => download(
                 "application/json",
