@@ -90,6 +90,11 @@ fn an_assessment_started_from_the_page_streams_its_progress_and_stores_its_runs(
         page.contains("m-artifacts-scan"),
         "the log is on the page: {page}"
     );
+    let server_dir = dir.path().display().to_string();
+    assert!(
+        !page.contains(&server_dir) && !events.contains(&server_dir),
+        "the server's own paths are not shown: {page}"
+    );
     let mut res = agent
         .get(&format!("{url}/assessments/1/report"))
         .call()
@@ -100,11 +105,12 @@ fn an_assessment_started_from_the_page_streams_its_progress_and_stores_its_runs(
         .unwrap()
         .to_string();
     assert!(!csp.contains("script"), "the report runs no script: {csp}");
-    assert!(res
-        .body_mut()
-        .read_to_string()
-        .unwrap()
-        .contains("hub model"));
+    let report = res.body_mut().read_to_string().unwrap();
+    assert!(report.contains("hub model"));
+    assert!(
+        !report.contains(&server_dir),
+        "the report names no server path: {report}"
+    );
 
     // The step's scan is stored, and its finding is on the matrix.
     let mut res = agent.get(&format!("{url}/api/matrix")).call().unwrap();

@@ -185,3 +185,75 @@ pub fn openapi_document() -> serde_json::Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::{app, block_on, LOCAL};
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+
+    #[test]
+    fn every_api_refusal_is_json() {
+        block_on(async {
+            let app = app();
+            let too_big = vec![b'{'; crate::MAX_BODY_BYTES + 1];
+            let requests = [
+                (
+                    Request::get("/api/runs/not-a-number")
+                        .body(Body::empty())
+                        .unwrap(),
+                    StatusCode::BAD_REQUEST,
+                ),
+                (
+                    Request::get("/api/runs/99").body(Body::empty()).unwrap(),
+                    StatusCode::NOT_FOUND,
+                ),
+                (
+                    Request::get("/api/nothing-here")
+                        .body(Body::empty())
+                        .unwrap(),
+                    StatusCode::NOT_FOUND,
+                ),
+                (
+                    Request::delete("/api/runs").body(Body::empty()).unwrap(),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                ),
+                (
+                    Request::post("/api/runs")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(too_big))
+                        .unwrap(),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                ),
+                (
+                    Request::get("/api/runs?limit=x")
+                        .body(Body::empty())
+                        .unwrap(),
+                    StatusCode::BAD_REQUEST,
+                ),
+            ];
+            for (req, expected) in requests {
+                let what = format!("{} {}", req.method(), req.uri());
+                let (status, headers, body) = app.send(req, LOCAL).await;
+                assert_eq!(status, expected, "{what}: {body}");
+                assert!(
+                    headers[header::CONTENT_TYPE]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("application/json"),
+                    "{what}: {body}"
+                );
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let message = v["error"].as_str().unwrap_or_default();
+                assert!(
+                    !message.is_empty() && !message.contains('<'),
+                    "{what}: {body}"
+                );
+            }
+            // A page outside /api/ stays a page.
+            let (_, headers, page) = app.get("/runs/not-a-number").await;
+            let kind = headers[header::CONTENT_TYPE].to_str().unwrap();
+            assert!(kind.starts_with("text/html"), "{kind} {page}");
+        });
+    }
+}

@@ -287,6 +287,26 @@ pub async fn login(
     res
 }
 
+/// Forgets this browser's sign-in: the cookie is expired. A form (CSRF-checked) so another
+/// site cannot sign the user out.
+pub async fn logout(headers: axum::http::HeaderMap, Form(form): Form<LogoutForm>) -> Response {
+    if let Err(e) = check_csrf(&headers, &form.csrf) {
+        return e.into_response();
+    }
+    let mut res = Redirect::to("/login").into_response();
+    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    if let Ok(v) = expired.parse() {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[derive(serde::Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +330,40 @@ mod tests {
             panic!("a damaged token file must be refused")
         };
         assert!(e.to_string().contains("--new-token"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod logout_tests {
+    use crate::tests::{app, block_on, LOCAL};
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+
+    #[test]
+    fn signing_out_expires_the_cookie_and_needs_the_forms_value() {
+        block_on(async {
+            let app = app();
+            let post = |csrf: &str| {
+                Request::post("/logout")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(
+                        header::COOKIE,
+                        "aisec_csrf=abcdefabcdefabcdefabcdefabcdefab",
+                    )
+                    .body(Body::from(format!("csrf={csrf}")))
+                    .unwrap()
+            };
+            let (status, _, _) = app.send(post("other"), LOCAL).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let (status, headers, _) = app
+                .send(post("abcdefabcdefabcdefabcdefabcdefab"), LOCAL)
+                .await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+            let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+            assert!(
+                cookie.starts_with("aisec_token=;") && cookie.contains("Max-Age=0"),
+                "{cookie}"
+            );
+        });
     }
 }

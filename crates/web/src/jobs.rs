@@ -40,6 +40,38 @@ pub struct Job {
     pub log: Mutex<Vec<String>>,
     /// None while running; the exit status's words when done.
     pub done: Mutex<Option<String>>,
+    /// The server's own paths and the names shown in their place: the log and the report
+    /// tell a signed-in user what ran, not where the server keeps its files.
+    pub masks: Vec<(String, &'static str)>,
+}
+
+impl Job {
+    fn masked(&self, text: &str) -> String {
+        self.masks.iter().fold(text.to_string(), |t, (path, name)| {
+            t.replace(path.as_str(), name)
+        })
+    }
+}
+
+/// Each path as given and as the file system resolves it, longest first so a folder inside
+/// another is replaced before its parent.
+fn masks(paths: &[(&Path, &'static str)]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for (path, name) in paths {
+        let forms = [
+            Some(path.to_path_buf()),
+            std::path::absolute(path).ok(),
+            std::fs::canonicalize(path).ok(),
+        ];
+        for p in forms.into_iter().flatten() {
+            let p = p.display().to_string();
+            if p.len() > 1 && !out.iter().any(|(q, _)| *q == p) {
+                out.push((p, name));
+            }
+        }
+    }
+    out.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    out
 }
 
 /// The plans in the operator's folder, by file name.
@@ -135,6 +167,11 @@ pub async fn start(
         out: out.clone(),
         log: Mutex::new(Vec::new()),
         done: Mutex::new(None),
+        masks: masks(&[
+            (&out, "[assessment folder]"),
+            (&s.store_path, "[run database]"),
+            (dir, "[plans folder]"),
+        ]),
     });
     let child = Command::new(exe)
         .arg("assess")
@@ -160,6 +197,7 @@ pub async fn start(
     std::thread::spawn(move || {
         if let Some(stderr) = stderr {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let line = running.masked(&line);
                 if let Ok(mut log) = running.log.lock() {
                     log.push(line);
                 }
@@ -258,6 +296,7 @@ pub async fn report(
     let j = job(&s, id)?;
     let html = std::fs::read_to_string(j.out.join("assessment.html"))
         .map_err(|_| PageError::new(StatusCode::NOT_FOUND, "the report is not written yet"))?;
+    let html = j.masked(&html);
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

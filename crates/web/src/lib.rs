@@ -107,7 +107,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/search", get(api::search))
         .route("/api/runs", get(api::runs).post(api::add_run))
         .route("/api/runs/{id}", get(api::run))
+        .route("/logout", axum::routing::post(auth::logout))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(errors_in_kind))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -215,6 +217,80 @@ async fn progress_js() -> Response {
 
 async fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "no such page")
+}
+
+/// Every refusal in the kind of its route: JSON (`{"error": …}`) under `/api/`, a page
+/// elsewhere — including those the framework writes itself as plain text (a path parameter
+/// of the wrong type, a body too large, a wrong method) and the access checks' pages.
+async fn errors_in_kind(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
+    }
+    let content_type = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let wanted = if api { "application/json" } else { "text/html" };
+    if content_type.starts_with(wanted)
+        || (!api && !content_type.starts_with("text/plain") && !content_type.is_empty())
+    {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    // Refusals are short; a page longer than this is summarised by its status.
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let message = if text.trim_start().starts_with('<') {
+        page_message(&text).unwrap_or_else(|| {
+            parts
+                .status
+                .canonical_reason()
+                .unwrap_or("refused")
+                .to_string()
+        })
+    } else if text.trim().is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("refused")
+            .to_string()
+    } else {
+        text.trim().to_string()
+    };
+    let mut res = if api {
+        (
+            parts.status,
+            axum::Json(serde_json::json!({ "error": message })),
+        )
+            .into_response()
+    } else {
+        (parts.status, pages::error_page(parts.status, &message)).into_response()
+    };
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    res
+}
+
+/// The message of an error page ([`pages::error_page`] puts it in `<p class="error">`).
+fn page_message(html: &str) -> Option<String> {
+    let start = html.find("<p class=\"error\">")? + "<p class=\"error\">".len();
+    let end = start + html[start..].find("</p>")?;
+    Some(
+        html[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// Every response: scripts only from the server's own files (no inline script), no framing,

@@ -538,6 +538,11 @@ pub async fn login_form(headers: axum::http::HeaderMap) -> Response {
                 label { "Token " input type="password" name="token" autocomplete="off" required; }
                 button type="submit" { "Sign in" }
             }
+            form action="/logout" method="post" {
+                input type="hidden" name="csrf" value=(csrf);
+                "Done on this browser? "
+                button type="submit" { "Sign out" }
+            }
         }
     })
 }
