@@ -3,6 +3,7 @@
 //! (see [`ops::SUPPORTED`]). The file is parsed, never executed; an unsupported operator is
 //! an error that names it.
 
+pub mod batched_conv;
 mod control;
 mod exporter_ops;
 mod host_pool;

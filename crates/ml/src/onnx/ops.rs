@@ -282,12 +282,30 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let strides = spatial(node, "strides", Some(1))?;
             let dilations = spatial(node, "dilations", Some(1))?;
             let groups = positive(&[int_attr(node, "group", 1)], "group", node)?[0];
-            Value::F4(conv2d(
-                input,
-                weight,
-                bias,
-                ConvOptions::new_with_padding(strides, pads(node)?, dilations, groups),
-            ))
+            let padding = pads(node)?;
+            let [_, _, h, w] = input.dims();
+            let [_, _, kh, kw] = weight.dims();
+            let axis = |d: usize, input: usize, kernel: usize| {
+                let a = super::batched_conv::Axis {
+                    kernel,
+                    stride: strides[d],
+                    dilation: dilations[d],
+                    pad_before: padding[d].0,
+                    pad_after: padding[d].1,
+                };
+                (a, a.output_len(input))
+            };
+            let ((rows, ho), (cols, wo)) = (axis(0, h, kh), axis(1, w, kw));
+            if kh > 0 && kw > 0 && super::batched_conv::prefer(h * w, ho * wo, groups) {
+                Value::F4(super::batched_conv::conv2d(input, weight, bias, rows, cols))
+            } else {
+                Value::F4(conv2d(
+                    input,
+                    weight,
+                    bias,
+                    ConvOptions::new_with_padding(strides, padding, dilations, groups),
+                ))
+            }
         }
         "MaxPool" => {
             let PoolGeometry {
