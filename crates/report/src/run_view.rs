@@ -14,6 +14,15 @@ const MAX_COLUMNS: usize = 10;
 const MAX_POINTS: usize = 2_000;
 /// Characters of one text value shown; the run object has the rest.
 const MAX_TEXT: usize = 2_000;
+/// Charts on one page, and curves in one chart (a legend past a dozen is unreadable).
+const MAX_CHARTS: usize = 24;
+const MAX_SERIES: usize = 12;
+/// Characters of a curve's name in a legend (the legend is a fixed width).
+const MAX_LEGEND: usize = 34;
+/// Characters of one table cell.
+const MAX_CELL: usize = 300;
+/// Values a chart can draw: past this the axis labels stop meaning anything.
+const MAX_PLOTTED: f64 = 1e12;
 /// Nesting followed into observations (objects inside objects); deeper values are summarised.
 const MAX_DEPTH: usize = 8;
 /// Nested run objects followed (the demo holds runs that hold defended runs).
@@ -29,8 +38,18 @@ pub fn sections(run: &Value) -> Vec<Section> {
         view.sections.push(Section {
             heading: "Not shown".into(),
             blocks: vec![Block::Paragraph(format!(
-                "{} more sections; the run object below has everything.",
-                view.dropped
+                "{} more part{} of this run (past the first {MAX_SECTIONS} sections, or runs nested more than {MAX_RUN_DEPTH} deep); the run object has everything.",
+                view.dropped,
+                if view.dropped == 1 { "" } else { "s" }
+            ))],
+        });
+    }
+    if view.charts > MAX_CHARTS {
+        view.sections.push(Section {
+            heading: "Charts not drawn".into(),
+            blocks: vec![Block::Paragraph(format!(
+                "{} curves past the first {MAX_CHARTS} charts are not drawn.",
+                view.charts - MAX_CHARTS
             ))],
         });
     }
@@ -41,6 +60,25 @@ pub fn sections(run: &Value) -> Vec<Section> {
 struct View {
     sections: Vec<Section>,
     dropped: usize,
+    charts: usize,
+}
+
+/// `run` and the runs nested in its observations, however deep (bounded by [`MAX_DEPTH`]
+/// levels of nesting per run).
+fn count_runs(run: &Value, depth: usize) -> usize {
+    fn within(v: &Value, depth: usize) -> usize {
+        if depth > MAX_DEPTH {
+            return 0;
+        }
+        match v {
+            // Each run's own nesting is bounded anew; the parser bounds the whole (128 levels).
+            Value::Object(_) if is_run(v) => count_runs(v, 0),
+            Value::Object(m) => m.values().map(|x| within(x, depth + 1)).sum(),
+            Value::Array(a) => a.iter().map(|x| within(x, depth + 1)).sum(),
+            _ => 0,
+        }
+    }
+    1 + run.get("observations").map_or(0, |o| within(o, depth + 1))
 }
 
 /// Whether a value is a run object (the shared shape every command writes).
@@ -96,7 +134,10 @@ impl View {
         }
         let mut nested = Vec::new();
         if let Some(obs) = run.get("observations").filter(|o| !o.is_null()) {
-            parts.push(("Observations".into(), observations(obs, &mut nested)));
+            parts.push((
+                "Observations".into(),
+                observations(obs, &mut nested, &mut self.charts),
+            ));
         }
         for key in ["defended", "adaptive"] {
             if let Some(other) = run.get(key).filter(|v| is_run(v)) {
@@ -112,7 +153,7 @@ impl View {
                     let mut ignored = Vec::new();
                     parts.push((
                         format!("{} run: observations", label(key)),
-                        observations(obs, &mut ignored),
+                        observations(obs, &mut ignored, &mut self.charts),
                     ));
                 }
             }
@@ -140,7 +181,7 @@ impl View {
             if depth + 1 < MAX_RUN_DEPTH {
                 self.run(nested_run, Some(&name), depth + 1);
             } else {
-                self.dropped += 1;
+                self.dropped += count_runs(nested_run, 0);
             }
         }
     }
@@ -148,10 +189,20 @@ impl View {
 
 /// The observations as blocks: scalar facts in one table, then each curve and each table
 /// found in them. Nested run objects are collected into `nested` to get sections of their own.
-fn observations<'a>(obs: &'a Value, nested: &mut Vec<&'a Value>) -> Vec<Block> {
+fn observations<'a>(obs: &'a Value, nested: &mut Vec<&'a Value>, charts: &mut usize) -> Vec<Block> {
     let mut facts = Vec::new();
     let mut blocks = Vec::new();
-    walk(obs, "", &mut facts, &mut blocks, nested, 0);
+    walk(
+        obs,
+        "",
+        &mut Walk {
+            facts: &mut facts,
+            blocks: &mut blocks,
+            nested,
+            charts,
+        },
+        0,
+    );
     if !facts.is_empty() {
         blocks.insert(0, facts_table(facts));
     }
@@ -253,79 +304,88 @@ fn flatten(v: &Value, path: &str, out: &mut Vec<(String, String)>, depth: usize)
     }
 }
 
-fn walk<'a>(
-    v: &'a Value,
-    path: &str,
-    facts: &mut Vec<(String, String)>,
-    blocks: &mut Vec<Block>,
-    nested: &mut Vec<&'a Value>,
-    depth: usize,
-) {
+/// Where a walk through the observations puts what it finds.
+struct Walk<'w, 'a> {
+    facts: &'w mut Vec<(String, String)>,
+    blocks: &'w mut Vec<Block>,
+    nested: &'w mut Vec<&'a Value>,
+    charts: &'w mut usize,
+}
+
+fn walk<'a>(v: &'a Value, path: &str, out: &mut Walk<'_, 'a>, depth: usize) {
     if depth > MAX_DEPTH {
-        facts.push((path.to_string(), "(nested too deep to show)".into()));
+        out.facts
+            .push((path.to_string(), "(nested too deep to show)".into()));
         return;
     }
     match v {
         Value::Null => {}
-        Value::Object(_) if is_run(v) && !path.is_empty() => nested.push(v),
+        Value::Object(_) if is_run(v) && !path.is_empty() => out.nested.push(v),
         Value::Object(m) => {
             for (k, x) in m {
-                walk(x, &join_path(path, k), facts, blocks, nested, depth + 1);
+                walk(x, &join_path(path, k), out, depth + 1);
             }
         }
         Value::Array(items) if items.iter().any(is_run) => {
             for (i, item) in items.iter().enumerate() {
-                walk(
-                    item,
-                    &format!("{path}[{i}]"),
-                    facts,
-                    blocks,
-                    nested,
-                    depth + 1,
-                );
+                walk(item, &format!("{path}[{i}]"), out, depth + 1);
             }
         }
-        Value::Array(items) => array(path, items, facts, blocks),
-        _ => facts.push((path.to_string(), scalar(v))),
+        Value::Array(items) => array(path, items, out),
+        _ => out.facts.push((path.to_string(), scalar(v))),
     }
 }
 
 /// An array in the observations: a chart where it is a curve, a table where it is records,
 /// one joined fact where it is scalars.
-fn array(path: &str, items: &[Value], facts: &mut Vec<(String, String)>, blocks: &mut Vec<Block>) {
+fn array(path: &str, items: &[Value], out: &mut Walk<'_, '_>) {
     if items.is_empty() {
         return;
     }
     if items.iter().all(is_scalar) {
-        facts.push((path.to_string(), joined_items(items)));
+        out.facts.push((path.to_string(), joined_items(items)));
         return;
     }
     let title = humanise(path);
+    let last = path.rsplit(['.', ']']).next().unwrap_or(path);
+    let (x_label, y_label) = axes(last);
+    // Past the page's chart budget a curve is counted, not drawn.
+    let draw = |svg: Option<String>, out: &mut Walk<'_, '_>| -> bool {
+        let Some(svg) = svg else { return false };
+        *out.charts += 1;
+        if *out.charts <= MAX_CHARTS {
+            out.blocks.push(Block::Svg(svg));
+        }
+        true
+    };
     if let Some(series) = series_list(items) {
-        if let Some(svg) = chart(&title, "x", "y", &series) {
-            blocks.push(Block::Svg(svg));
+        if draw(chart(&title, x_label, y_label, &series), out) {
             return;
         }
     }
-    let last = path.rsplit(['.', ']']).next().unwrap_or(path);
     if let Some(points) = pairs(items) {
         if last.to_ascii_lowercase().contains("roc") {
-            blocks.push(Block::Svg(roc(&title, points)));
+            if !draw(roc(&title, points), out) {
+                out.facts.push((
+                    path.to_string(),
+                    format!("{} points, not rates in [0, 1]", items.len()),
+                ));
+            }
             return;
         }
         let series = vec![Series {
             label: title.clone(),
             points,
         }];
-        if let Some(svg) = chart(&title, "x", "y", &series) {
-            blocks.push(Block::Svg(svg));
+        if draw(chart(&title, x_label, y_label, &series), out) {
             return;
         }
     }
     // Records: a table, and a chart of their numeric columns when the first one rises.
     let columns = record_columns(items);
     if columns.is_empty() {
-        facts.push((path.to_string(), format!("{} entries", items.len())));
+        out.facts
+            .push((path.to_string(), format!("{} entries", items.len())));
         return;
     }
     let numeric: Vec<&String> = columns
@@ -336,15 +396,16 @@ fn array(path: &str, items: &[Value], facts: &mut Vec<(String, String)>, blocks:
                 .all(|r| r.get(c.as_str()).is_some_and(Value::is_number))
         })
         .collect();
-    if last.to_ascii_lowercase().contains("roc") && numeric.iter().any(|c| *c == "fpr") {
+    let is_roc = last.to_ascii_lowercase().contains("roc");
+    if is_roc && numeric.iter().any(|c| *c == "fpr") {
         let points = items
             .iter()
             .filter_map(|r| Some((r["fpr"].as_f64()?, r.get("tpr")?.as_f64()?)))
             .collect();
-        blocks.push(Block::Svg(roc(&title, points)));
-        return;
+        draw(roc(&title, points), out);
     }
-    if items.len() >= 3 && numeric.len() >= 2 {
+    // A ROC that is not one (rates outside [0, 1]) gets its table, not another kind of chart.
+    if !is_roc && items.len() >= 3 && numeric.len() >= 2 {
         let x = numeric[0];
         let xs: Vec<f64> = items
             .iter()
@@ -361,9 +422,7 @@ fn array(path: &str, items: &[Value], facts: &mut Vec<(String, String)>, blocks:
                         .collect(),
                 })
                 .collect();
-            if let Some(svg) = chart(&title, &x.replace('_', " "), "", &series) {
-                blocks.push(Block::Svg(svg));
-            }
+            draw(chart(&title, &x.replace('_', " "), "", &series), out);
         }
     }
     let mut rows: Vec<Vec<String>> = items
@@ -373,10 +432,21 @@ fn array(path: &str, items: &[Value], facts: &mut Vec<(String, String)>, blocks:
             columns
                 .iter()
                 .map(|c| match r.get(c.as_str()) {
-                    Some(v) if is_scalar(v) => scalar(v),
-                    Some(Value::Array(a)) if a.iter().all(is_scalar) => joined(&r[c.as_str()]),
+                    Some(v) if is_scalar(v) => short(&scalar(v), MAX_CELL),
+                    Some(Value::Array(a)) if a.iter().all(is_scalar) => {
+                        short(&joined(&r[c.as_str()]), MAX_CELL)
+                    }
                     Some(Value::Null) | None => "—".into(),
-                    Some(_) => "…".into(),
+                    Some(other) => {
+                        let mut inner = Vec::new();
+                        flatten(other, "", &mut inner, MAX_DEPTH - 2);
+                        let text = inner
+                            .iter()
+                            .map(|(k, v)| format!("{k}: {v}"))
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        short(&text, MAX_CELL)
+                    }
                 })
                 .collect()
         })
@@ -384,8 +454,8 @@ fn array(path: &str, items: &[Value], facts: &mut Vec<(String, String)>, blocks:
     if items.len() > MAX_ROWS {
         rows.push(vec![format!("… {} more", items.len() - MAX_ROWS)]);
     }
-    blocks.push(Block::Paragraph(title));
-    blocks.push(Block::Table {
+    out.blocks.push(Block::Paragraph(title));
+    out.blocks.push(Block::Table {
         headers: columns.iter().map(|c| c.replace('_', " ")).collect(),
         rows,
     });
@@ -410,15 +480,36 @@ fn series_list(items: &[Value]) -> Option<Vec<Series>> {
         .iter()
         .map(|s| {
             Some(Series {
-                label: s
-                    .get("label")
-                    .or_else(|| s.get("name"))?
-                    .as_str()?
-                    .to_string(),
+                label: short(
+                    s.get("label").or_else(|| s.get("name"))?.as_str()?,
+                    MAX_LEGEND,
+                ),
                 points: pairs(s.get("points")?.as_array()?)?,
             })
         })
         .collect()
+}
+
+/// Axis names for the curves aisec's reports write, by their field's name.
+fn axes(field: &str) -> (&'static str, &'static str) {
+    match field {
+        "robustness_curves" => ("ε", "robust accuracy"),
+        "hopskipjump_curves" | "median_distance_by_queries" => {
+            ("queries per input", "median distance")
+        }
+        "fidelity_curves" | "fidelity_by_queries" => ("queries", "fidelity"),
+        _ => ("", ""),
+    }
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{head}…")
+    }
 }
 
 /// `[[x, y], …]`.
@@ -437,6 +528,7 @@ fn pairs(items: &[Value]) -> Option<Vec<(f64, f64)>> {
 fn chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Option<String> {
     let series: Vec<Series> = series
         .iter()
+        .take(MAX_SERIES)
         .map(|s| Series {
             label: s.label.clone(),
             points: thin(&s.points),
@@ -444,7 +536,10 @@ fn chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Option
         .filter(|s| !s.points.is_empty())
         .collect();
     let all = || series.iter().flat_map(|s| s.points.iter());
-    if series.is_empty() || all().any(|p| p.0 < 0.0 || !p.0.is_finite() || !p.1.is_finite()) {
+    let drawable = |p: &(f64, f64)| {
+        (0.0..=MAX_PLOTTED).contains(&p.0) && p.1.is_finite() && p.1.abs() <= MAX_PLOTTED
+    };
+    if series.is_empty() || !all().all(drawable) || all().count() < 2 {
         return None;
     }
     Some(if all().all(|p| (0.0..=1.0).contains(&p.1)) {
@@ -456,21 +551,27 @@ fn chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Option
     })
 }
 
-fn roc(title: &str, points: Vec<(f64, f64)>) -> String {
+/// A ROC curve on log–log axes, or none unless every rate lies in [0, 1] and there are two
+/// points to join.
+fn roc(title: &str, points: Vec<(f64, f64)>) -> Option<String> {
+    let rate = |v: f64| (0.0..=1.0).contains(&v);
+    if points.len() < 2 || !points.iter().all(|p| rate(p.0) && rate(p.1)) {
+        return None;
+    }
     let points = thin(&points);
     let floor = points
         .iter()
         .map(|p| p.0)
         .filter(|x| *x > 0.0)
         .fold(1.0f64, f64::min);
-    svg::roc_log_log(
+    Some(svg::roc_log_log(
         title,
         &[Series {
             label: "ROC".into(),
             points,
         }],
         floor,
-    )
+    ))
 }
 
 /// At most [`MAX_POINTS`] evenly spaced points, the last kept.
@@ -528,6 +629,22 @@ fn joined_items(items: &[Value]) -> String {
     s
 }
 
+/// A measured figure as the run pages print it: whole numbers whole, fractions and measures
+/// to four decimals (trailing zeros dropped), the very large and very small in e-notation.
+pub fn number(f: f64) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        return format!("{f:.0}");
+    }
+    if f.abs() >= 1e-3 && f.abs() < 1e6 {
+        let s = format!("{f:.4}");
+        return s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{f:.3e}")
+}
+
 /// A scalar as the reports print it: fractions and measures to four significant places.
 fn scalar(v: &Value) -> String {
     match v {
@@ -539,12 +656,7 @@ fn scalar(v: &Value) -> String {
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => i.to_string(),
             (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
-            (_, _, Some(f)) if f.abs() >= 1e-3 && f.abs() < 1e6 => {
-                let s = format!("{f:.4}");
-                s.trim_end_matches('0').trim_end_matches('.').to_string()
-            }
-            (_, _, Some(f)) => format!("{f:.3e}"),
+            (_, _, Some(f)) => number(f),
             _ => n.to_string(),
         },
         Value::Bool(b) => b.to_string(),
@@ -640,5 +752,58 @@ mod tests {
         assert!(page.contains("nested too deep"));
         assert!(page.contains("4800 more"), "rows capped");
         assert!(page.len() < 2_000_000);
+    }
+
+    #[test]
+    fn what_cannot_be_drawn_honestly_is_not_drawn() {
+        let run = json!({"kind": "attack", "name": "x", "target": "t", "config": {}, "seed": 0,
+        "metrics": {}, "findings": [],
+        "observations": {
+            "roc": [{"fpr": 0.0, "tpr": 0.0}, {"fpr": 0.5, "tpr": 2.0}, {"fpr": 3.0, "tpr": 1.0}],
+            "curve": [{"label": "huge", "points": [[0.0, 0.0], [1.0, 1e308]]}],
+            "single_roc": [[0.5, 0.5]]
+        }});
+        let page = html(&run);
+        assert_eq!(page.matches("<svg").count(), 0, "{page}");
+    }
+
+    #[test]
+    fn charts_and_curves_per_page_are_bounded() {
+        let mut obs = serde_json::Map::new();
+        for i in 0..100 {
+            obs.insert(format!("c{i}_roc"), json!([[0.0, 0.0], [1.0, 1.0]]));
+        }
+        let many: Vec<Value> = (0..50)
+            .map(|i| json!({"label": format!("series {i} with a very long name indeed, longer than a legend"), "points": [[0.0, 0.5], [1.0, 0.4]]}))
+            .collect();
+        obs.insert("robustness_curves".into(), Value::Array(many));
+        let run = json!({"kind": "attack", "name": "x", "target": "t", "config": {}, "seed": 0,
+            "metrics": {}, "findings": [], "observations": obs});
+        let page = html(&run);
+        assert_eq!(page.matches("<svg").count(), MAX_CHARTS, "charts capped");
+        assert!(
+            page.contains("77 curves past the first 24 charts"),
+            "and counted"
+        );
+        assert!(!page.contains("series 12 "), "a dozen curves a chart");
+        assert!(!page.contains("longer than a legend"), "legend names cut");
+    }
+
+    #[test]
+    fn runs_nested_past_the_depth_are_counted_and_records_show_their_objects() {
+        let mut run = json!({"kind": "attack", "name": "lvl20", "target": "t", "config": {},
+            "seed": 0, "metrics": {}, "findings": []});
+        for i in (0..20).rev() {
+            run = json!({"kind": "attack", "name": format!("lvl{i}"), "target": "t", "config": {},
+                "seed": 0, "metrics": {}, "findings": [], "observations": {"runs": [run]}});
+        }
+        run["observations"]["defenses"] = json!([{"name": "adv-train",
+            "robust_accuracy_after": {"pgd eps=0.1": 0.85, "fgsm eps=0.1": 0.87}}]);
+        let page = html(&run);
+        assert!(page.contains("18 more parts of this run"), "{page}");
+        assert!(
+            page.contains("pgd eps=0.1: 0.85; fgsm eps=0.1: 0.87"),
+            "{page}"
+        );
     }
 }

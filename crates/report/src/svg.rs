@@ -25,7 +25,18 @@ pub fn line_chart_values(title: &str, x_label: &str, y_label: &str, series: &[Se
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0f64, f64::max)
         .max(1e-9);
-    chart(title, x_label, y_label, series, Some(y_max))
+    chart(title, x_label, y_label, series, Some(nice_ceiling(y_max)))
+}
+
+/// The smallest of 1, 2, 2.5, 4, 5, 8 or 10 times a power of ten at or above `v`, so the four
+/// gridlines fall on round values (0.7 → 0.8, 1438 → 2000).
+fn nice_ceiling(v: f64) -> f64 {
+    let power = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 2.5, 4.0, 5.0, 8.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|c| *c >= v * (1.0 - 1e-12))
+        .unwrap_or(10.0 * power)
 }
 
 /// `y_max` None: fractions shown as percentages; Some: plain values up to y_max.
@@ -303,6 +314,15 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains("PGD &lt;baseline&gt;"));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn value_axes_end_on_round_numbers() {
+        assert_eq!(nice_ceiling(0.68), 0.8);
+        assert_eq!(nice_ceiling(2.72), 4.0);
+        assert_eq!(nice_ceiling(1438.0), 2000.0);
+        assert_eq!(nice_ceiling(1.0), 1.0);
+        assert_eq!(nice_ceiling(2.3), 2.5);
     }
 
     #[test]

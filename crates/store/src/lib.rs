@@ -427,6 +427,12 @@ struct Indexed {
 
 impl Indexed {
     fn of(run: &serde_json::Value) -> Result<Indexed> {
+        if !run.is_object() {
+            return Err(StoreError::NotARun(
+                "not a JSON object (a run object is what `--format json` prints)".into(),
+            ));
+        }
+        check_shape(run, "", 0)?;
         let text = |field: &str| -> Result<String> {
             run.get(field)
                 .and_then(|v| v.as_str())
@@ -493,6 +499,95 @@ impl Indexed {
         }
         Ok(())
     }
+}
+
+/// The fields the pages and the index read, with the types `--format json` gives them: a run
+/// object that lacks them, or holds other types, is refused rather than shown half blank.
+fn check_shape(run: &serde_json::Value, at: &str, depth: usize) -> Result<()> {
+    use serde_json::Value;
+    let bad = |field: &str, expected: &str| {
+        StoreError::NotARun(format!("field `{at}{field}` must be {expected}"))
+    };
+    let shown_text = |v: &str| !v.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+    for field in ["kind", "name", "target"] {
+        match run.get(field).and_then(Value::as_str) {
+            Some(v) if field != "target" && v.trim().is_empty() => {
+                return Err(bad(field, "a non-empty string"))
+            }
+            Some(v) if !shown_text(v) => return Err(bad(field, "text without control characters")),
+            Some(_) => {}
+            None => return Err(bad(field, "a string")),
+        }
+    }
+    if run
+        .get("data")
+        .is_some_and(|d| !d.is_string() && !d.is_null())
+    {
+        return Err(bad("data", "a string"));
+    }
+    match run.get("metrics") {
+        Some(Value::Object(m)) => {
+            if let Some((k, _)) = m.iter().find(|(_, v)| !(v.is_number() || v.is_null())) {
+                return Err(bad(&format!("metrics.{k}"), "a number"));
+            }
+        }
+        _ => return Err(bad("metrics", "an object of numbers")),
+    }
+    let strings = |v: Option<&Value>, field: &str| -> Result<()> {
+        match v {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => Ok(()),
+            _ => Err(bad(field, "an array of strings")),
+        }
+    };
+    strings(run.get("atlas"), "atlas")?;
+    for (i, f) in run["findings"].as_array().into_iter().flatten().enumerate() {
+        let field = |name: &str| format!("findings[{i}].{name}");
+        if !f.is_object() {
+            return Err(bad(&format!("findings[{i}]"), "an object"));
+        }
+        match f.get("title").and_then(Value::as_str) {
+            Some(t) if !t.trim().is_empty() && shown_text(t) => {}
+            _ => {
+                return Err(bad(
+                    &field("title"),
+                    "a non-empty string without control characters",
+                ))
+            }
+        }
+        strings(f.get("atlas"), &field("atlas"))?;
+        match f.get("mitigations") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(ms)) => {
+                for (j, m) in ms.iter().enumerate() {
+                    let at = field(&format!("mitigations[{j}]"));
+                    if !m.get("id").is_some_and(Value::is_string) {
+                        return Err(bad(&format!("{at}.id"), "a string"));
+                    }
+                    strings(m.get("phases"), &format!("{at}.phases"))?;
+                }
+            }
+            Some(_) => return Err(bad(&field("mitigations"), "an array")),
+        }
+    }
+    for nested in ["defended", "adaptive"] {
+        match run.get(nested) {
+            None | Some(Value::Null) => {}
+            Some(v @ Value::Object(_)) if depth < 4 => {
+                check_shape(v, &format!("{at}{nested}."), depth + 1)?;
+                if !v.get("findings").is_some_and(Value::is_array) {
+                    return Err(bad(&format!("{nested}.findings"), "an array"));
+                }
+            }
+            Some(Value::Object(_)) => {
+                return Err(StoreError::NotARun(
+                    "runs nested more than 4 deep (defended / adaptive)".into(),
+                ))
+            }
+            Some(_) => return Err(bad(nested, "a run object")),
+        }
+    }
+    Ok(())
 }
 
 /// `AML.T0043` or `AML.T0043.000`: what a run or finding names besides tactics and

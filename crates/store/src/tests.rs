@@ -166,17 +166,59 @@ fn the_heat_map_counts_runs_findings_and_the_worst_severity() {
 fn what_is_not_a_run_object_is_refused_naming_the_field() {
     let mut store = Store::in_memory().unwrap();
     let mut err = |v: serde_json::Value| store_err(&mut store, v);
-    assert!(err(json!([1, 2])).contains("`kind`"));
+    assert!(err(json!([1, 2])).contains("not a JSON object"));
     assert!(
         err(json!({"kind": "attack", "name": 3, "target": "t", "findings": []})).contains("`name`")
     );
-    assert!(err(json!({"kind": "attack", "name": "n", "target": "t"})).contains("`findings`"));
+    assert!(
+        err(json!({"kind": "attack", "name": "n", "target": "t", "metrics": {}}))
+            .contains("`findings`")
+    );
     assert!(err(run(
         "evasion.pgd",
         "t",
-        json!([{"severity": "catastrophic"}])
+        json!([{"title": "t", "severity": "catastrophic"}])
     ))
     .contains("findings[0].severity"));
+    // Each field the pages read, in the type `--format json` writes it.
+    let cases = [
+        (
+            "findings",
+            json!([{"title": 5, "severity": "low"}]),
+            "findings[0].title",
+        ),
+        (
+            "findings",
+            json!([{"title": "t", "severity": "low", "mitigations": [5]}]),
+            "findings[0].mitigations[0].id",
+        ),
+        (
+            "findings",
+            json!([{"title": "t", "severity": "low", "atlas": "AML.T0043"}]),
+            "findings[0].atlas",
+        ),
+        ("atlas", json!("AML.T0043"), "`atlas`"),
+        ("metrics", json!([1, 2]), "`metrics`"),
+        ("metrics", json!({"auc": "high"}), "`metrics.auc`"),
+        ("data", json!(5), "`data`"),
+        ("name", json!(""), "`name`"),
+        ("kind", json!(" "), "`kind`"),
+        ("target", json!("a\u{0}b"), "`target`"),
+        ("defended", json!(5), "`defended`"),
+    ];
+    for (field, value, named) in cases {
+        let mut r = run("evasion.pgd", "t", json!([]));
+        r[field] = value;
+        let e = err(r);
+        assert!(e.contains(named), "{field}: {e}");
+    }
+    let mut nested = run("evasion.pgd", "t", json!([]));
+    nested["defended"] = run(
+        "evasion.pgd",
+        "t",
+        json!([{"title": "", "severity": "low"}]),
+    );
+    assert!(err(nested).contains("`defended.findings[0].title`"));
     let mut deep = run("evasion.pgd", "t", json!([]));
     for _ in 0..6 {
         let mut outer = run("evasion.pgd", "t", json!([]));

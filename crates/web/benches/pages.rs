@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
             out: dir.path().join("assessments"),
             jobs: std::sync::Mutex::new(Vec::new()),
         },
+        sessions: aisec_web::Sessions::default(),
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

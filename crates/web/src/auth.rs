@@ -14,8 +14,45 @@ use sha2::{Digest, Sha256};
 
 use crate::{AppState, PageError, WebError};
 
-/// The cookie `/login` sets (HttpOnly, SameSite=Strict).
-pub const COOKIE: &str = "aisec_token";
+/// The cookie `/login` sets (HttpOnly, SameSite=Strict): a session of this server's, not the
+/// token, so that signing out ends it and a copied cookie dies with the server.
+pub const COOKIE: &str = "aisec_session";
+
+/// Sessions opened at `/login` since the server started, by the SHA-256 of their cookie.
+#[derive(Default)]
+pub struct Sessions {
+    open: std::sync::Mutex<std::collections::VecDeque<[u8; 32]>>,
+}
+
+impl Sessions {
+    /// The most sessions kept; signing in past it ends the oldest.
+    pub const MAX: usize = 256;
+
+    /// Opens a session; its cookie value.
+    fn open(&self) -> Option<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).ok()?;
+        let id = hex(&bytes);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len() >= Self::MAX {
+            open.pop_front();
+        }
+        open.push_back(sha256(&id));
+        Some(id)
+    }
+
+    fn is_open(&self, id: &str) -> bool {
+        let hash = sha256(id);
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.iter().fold(false, |found, h| found | same(h, &hash))
+    }
+
+    fn close(&self, id: &str) {
+        let hash = sha256(id);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|h| !same(h, &hash));
+    }
+}
 /// The form's CSRF cookie: a form is accepted only when its hidden `csrf` field equals it
 /// (a page on another site can send the form but cannot read or set this cookie).
 pub const CSRF_COOKIE: &str = "aisec_csrf";
@@ -158,8 +195,8 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The token a request carries: `Authorization: Bearer T` or the `/login` cookie.
-fn presented(req: &Request) -> Option<String> {
+/// The token a request carries in `Authorization: Bearer T`.
+fn bearer(req: &Request) -> Option<String> {
     let h = req.headers();
     // The scheme is case-insensitive (RFC 7235).
     if let Some((scheme, token)) = h
@@ -171,7 +208,7 @@ fn presented(req: &Request) -> Option<String> {
             return Some(token.trim().to_string());
         }
     }
-    cookie(h, COOKIE)
+    None
 }
 
 /// Whether the request names this host as a loopback name: `localhost`, `127.x.y.z` or
@@ -209,11 +246,12 @@ pub async fn require_token_off_host(
         .is_some_and(|ConnectInfo(a)| a.ip().to_canonical().is_loopback())
         && names_loopback(&req);
     let open_path = matches!(req.uri().path(), "/login" | "/assets/app.css");
-    let valid = presented(&req).is_some_and(|t| same(&sha256(&t), &state.token_hash));
+    let valid = bearer(&req).is_some_and(|t| same(&sha256(&t), &state.token_hash))
+        || cookie(req.headers(), COOKIE).is_some_and(|id| state.sessions.is_open(&id));
     if local || open_path || valid {
         return next.run(req).await;
     }
-    if req.uri().path().starts_with("/api/") {
+    if crate::is_api(req.uri().path()) {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(serde_json::json!({"error": "this server needs its access token from addresses other than its own host, and for names other than localhost (Authorization: Bearer TOKEN)"})),
@@ -277,9 +315,14 @@ pub async fn login(
     }
     let token = form.token.trim();
     if token.len() > 256 || !same(&sha256(token), &state.token_hash) {
-        return PageError::new(StatusCode::UNAUTHORIZED, "wrong token").into_response();
+        let mut res = crate::pages::login_page(&headers, Some("wrong token"));
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        return res;
     }
-    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    let Some(session) = state.sessions.open() else {
+        return PageError::internal("no randomness for a session").into_response();
+    };
+    let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
     let mut res = Redirect::to("/matrix").into_response();
     if let Ok(v) = cookie.parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -287,11 +330,18 @@ pub async fn login(
     res
 }
 
-/// Forgets this browser's sign-in: the cookie is expired. A form (CSRF-checked) so another
+/// Ends this browser's session (a copy of its cookie no longer works) and expires the cookie. A form (CSRF-checked) so another
 /// site cannot sign the user out.
-pub async fn logout(headers: axum::http::HeaderMap, Form(form): Form<LogoutForm>) -> Response {
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
     if let Err(e) = check_csrf(&headers, &form.csrf) {
         return e.into_response();
+    }
+    if let Some(id) = cookie(&headers, COOKIE) {
+        state.sessions.close(&id);
     }
     let mut res = Redirect::to("/login").into_response();
     let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
@@ -335,7 +385,7 @@ mod tests {
 
 #[cfg(test)]
 mod logout_tests {
-    use crate::tests::{app, block_on, LOCAL};
+    use crate::tests::{app, block_on, ELSEWHERE, LOCAL, TOKEN};
     use axum::body::Body;
     use axum::http::{header, Request, StatusCode};
 
@@ -361,8 +411,73 @@ mod logout_tests {
             assert_eq!(status, StatusCode::SEE_OTHER);
             let cookie = headers[header::SET_COOKIE].to_str().unwrap();
             assert!(
-                cookie.starts_with("aisec_token=;") && cookie.contains("Max-Age=0"),
+                cookie.starts_with("aisec_session=;") && cookie.contains("Max-Age=0"),
                 "{cookie}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_signed_out_session_is_over_even_for_a_copy_of_its_cookie() {
+        block_on(async {
+            let app = app();
+            let csrf = "0123456789abcdef0123456789abcdef";
+            let form = |path: &str, body: String, cookie: String| {
+                Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::COOKIE, cookie)
+                    .body(Body::from(body))
+                    .unwrap()
+            };
+            let (status, headers, _) = app
+                .send(
+                    form(
+                        "/login",
+                        format!("token={TOKEN}&csrf={csrf}"),
+                        format!("aisec_csrf={csrf}"),
+                    ),
+                    ELSEWHERE,
+                )
+                .await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+            let session = headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string();
+            assert!(
+                session.starts_with("aisec_session=") && !session.contains(TOKEN),
+                "{session}"
+            );
+            let runs = |cookie: &str| {
+                Request::get("/runs")
+                    .header(header::COOKIE, cookie)
+                    .body(Body::empty())
+                    .unwrap()
+            };
+            assert_eq!(app.send(runs(&session), ELSEWHERE).await.0, StatusCode::OK);
+            let (status, _, _) = app
+                .send(
+                    form(
+                        "/logout",
+                        format!("csrf={csrf}"),
+                        format!("aisec_csrf={csrf}; {session}"),
+                    ),
+                    ELSEWHERE,
+                )
+                .await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+            assert_eq!(
+                app.send(runs(&session), ELSEWHERE).await.0,
+                StatusCode::UNAUTHORIZED
+            );
+            // The token itself in a cookie is not a session.
+            let raw = format!("aisec_session={TOKEN}");
+            assert_eq!(
+                app.send(runs(&raw), ELSEWHERE).await.0,
+                StatusCode::UNAUTHORIZED
             );
         });
     }

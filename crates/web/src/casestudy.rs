@@ -256,6 +256,11 @@ pub async fn import(
 
 /// Parses and validates a case-study file; the problems when it is not clean of errors.
 pub fn read(s: &AppState, yaml: &str) -> Result<CaseStudyFile, Vec<String>> {
+    // Editors on Windows begin a UTF-8 file with a byte-order mark; YAML parsers do not all take it.
+    let yaml = yaml.strip_prefix('\u{feff}').unwrap_or(yaml);
+    if yaml.trim().is_empty() {
+        return Err(vec!["the case-study file is empty".into()]);
+    }
     if yaml.len() > MAX_IMPORT_BYTES {
         return Err(vec![format!(
             "{} bytes: a case-study file may have at most {MAX_IMPORT_BYTES}",

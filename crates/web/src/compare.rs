@@ -32,10 +32,27 @@ fn metrics(run: &serde_json::Value) -> Vec<(String, f64)> {
         .unwrap_or_default()
 }
 
+/// `b − a` with its sign; "—" where either is missing or the difference is not a number
+/// (1e308 − (−1e308) overflows).
+fn change(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(x), Some(y)) if (y - x).is_finite() => {
+            let d = y - x;
+            let text = aisec_report::run_view::number(d);
+            if d >= 0.0 {
+                format!("+{text}")
+            } else {
+                text
+            }
+        }
+        _ => "—".into(),
+    }
+}
+
 fn figure(v: Option<f64>) -> String {
     v.map_or_else(
         || aisec_core::NOT_MEASURED.to_string(),
-        |v| format!("{v:.4}"),
+        aisec_report::run_view::number,
     )
 }
 
@@ -43,6 +60,12 @@ pub async fn compare(
     State(s): State<Arc<AppState>>,
     Query(q): Query<CompareQuery>,
 ) -> Result<Html<String>, PageError> {
+    if q.a == q.b {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "a run compared with itself shows no change: choose two runs",
+        ));
+    }
     let store = s.store()?;
     let get = |id: i64| -> Result<aisec_store::StoredRun, PageError> {
         store
@@ -90,7 +113,7 @@ pub async fn compare(
                             td { (k) }
                             td.num { (figure(va)) }
                             td.num { (figure(vb)) }
-                            td.num { @if let (Some(x), Some(y)) = (va, vb) { (format!("{:+.4}", y - x)) } @else { "—" } }
+                            td.num { (change(va, vb)) }
                         }
                     }
                 }

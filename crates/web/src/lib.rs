@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-pub use auth::{load_or_create_token, TokenSetup};
+pub use auth::{load_or_create_token, Sessions, TokenSetup};
 pub use jobs::Assessments;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,8 @@ pub struct AppState {
     pub token_hash: [u8; 32],
     /// Assessments this server may start, and those it started.
     pub assessments: Assessments,
+    /// Browser sessions opened at `/login`.
+    pub sessions: auth::Sessions,
 }
 
 impl AppState {
@@ -158,6 +160,7 @@ pub fn serve(kb: KnowledgeBase, options: ServeOptions) -> Result<(), WebError> {
             out,
             jobs: std::sync::Mutex::new(Vec::new()),
         },
+        sessions: auth::Sessions::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
@@ -219,11 +222,16 @@ async fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "no such page")
 }
 
+/// Whether a path is the API's (answered in JSON).
+pub(crate) fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
 /// Every refusal in the kind of its route: JSON (`{"error": …}`) under `/api/`, a page
 /// elsewhere — including those the framework writes itself as plain text (a path parameter
 /// of the wrong type, a body too large, a wrong method) and the access checks' pages.
 async fn errors_in_kind(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+    let api = is_api(req.uri().path());
     let res = next.run(req).await;
     if !(res.status().is_client_error() || res.status().is_server_error()) {
         return res;

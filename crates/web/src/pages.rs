@@ -282,7 +282,7 @@ fn object_body(kb: &KnowledgeBase, view: &ShowView, runs: &[RunSummary]) -> Mark
                 @if case_studies.is_empty() { p.muted { "None in this ATLAS data." } }
                 ul { @for c in case_studies { li { a href={"/objects/" (c.id)} { (c.id) " " (c.name) } } } }
                 h2 { "Your runs that exercised it" }
-                (runs_table(runs))
+                (runs_table(runs, NO_RUNS))
             }
             Details::Mitigation { categories, lifecycle_phases, techniques } => {
                 dl {
@@ -306,10 +306,27 @@ fn object_body(kb: &KnowledgeBase, view: &ShowView, runs: &[RunSummary]) -> Mark
     }
 }
 
-fn runs_table(runs: &[RunSummary]) -> Markup {
+/// What the runs list says when it has nothing to show.
+const NO_RUNS: &str = "No stored run. Run any attack or scan with --store, or aisec demo --store.";
+
+/// Names and targets are shown to this many characters in lists (the run page has them whole).
+const LISTED_TEXT: usize = 120;
+
+pub(crate) fn listed(text: &str) -> String {
+    if text.chars().count() <= LISTED_TEXT {
+        text.to_string()
+    } else {
+        format!(
+            "{}…",
+            text.chars().take(LISTED_TEXT - 1).collect::<String>()
+        )
+    }
+}
+
+fn runs_table(runs: &[RunSummary], empty: &str) -> Markup {
     html! {
         @if runs.is_empty() {
-            p.muted { "No stored run. Run any attack or scan with --store, or aisec demo --store." }
+            p.muted { (empty) }
         } @else {
             table.runs {
                 thead { tr { th { "run" } th { "stored" } th { "name" } th { "target" } th { "findings" } th { "worst" } } }
@@ -318,8 +335,8 @@ fn runs_table(runs: &[RunSummary]) -> Markup {
                         tr {
                             td { a href={"/runs/" (r.id)} { "#" (r.id) } }
                             td { (r.stored_at) }
-                            td { (r.name) }
-                            td { (r.target) }
+                            td { (listed(&r.name)) }
+                            td { (listed(&r.target)) }
                             td.num { (r.findings) }
                             td { span.(heat_class_of(r.worst_severity)) { (r.worst_severity.map_or("none", |s| s.as_str())) } }
                         }
@@ -507,8 +524,16 @@ pub async fn runs(State(s): State<Arc<AppState>>, Query(q): Query<RunsQuery>) ->
                 label { "Until " input type="date" name="until" value=(shown.4); }
                 button type="submit" { "Filter" }
             }
-            (runs_table(&runs))
-            @if filter.offset > 0 || more {
+            @let filtered = [&shown.0, &shown.1, &shown.2, &shown.3, &shown.4].iter().any(|v| !v.is_empty());
+            @let empty = if filter.offset > 0 {
+                "No runs this far back."
+            } else if filtered {
+                "No stored run matches these filters."
+            } else {
+                NO_RUNS
+            };
+            (runs_table(&runs, empty))
+            @if !runs.is_empty() && (filter.offset > 0 || more) {
                 p { "Runs " (filter.offset.saturating_add(1)) "–" (filter.offset.saturating_add(runs.len())) ", newest first. "
                     @if more { a href=(older) { "Older runs" } } }
             }
@@ -529,9 +554,15 @@ fn query_escape(s: &str) -> String {
 }
 
 pub async fn login_form(headers: axum::http::HeaderMap) -> Response {
-    crate::page_with_forms(&headers, "Sign in", |csrf| {
+    login_page(&headers, None)
+}
+
+/// The sign-in page, with what went wrong when a sign-in was refused.
+pub(crate) fn login_page(headers: &axum::http::HeaderMap, error: Option<&str>) -> Response {
+    crate::page_with_forms(headers, "Sign in", |csrf| {
         html! {
             h1 { "Sign in" }
+            @if let Some(e) = error { p.error { (e) } }
             p { "Requests from other hosts need the access token aisec serve printed when it first started." }
             form action="/login" method="post" {
                 input type="hidden" name="csrf" value=(csrf);

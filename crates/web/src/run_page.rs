@@ -61,7 +61,7 @@ pub async fn run(State(s): State<Arc<AppState>>, Path(id): Path<i64>) -> Page {
             @if others.iter().any(|o| o.id != id) {
                 h2 { "Compare with another run of this target" }
                 ul { @for o in others.iter().filter(|o| o.id != id) {
-                    li { a href={"/runs/compare?a=" (o.id.min(id)) "&b=" (o.id.max(id))} { "#" (o.id) " " (o.name) " (" (o.stored_at) ")" } }
+                    li { a href={"/runs/compare?a=" (o.id.min(id)) "&b=" (o.id.max(id))} { "#" (o.id) " " (crate::pages::listed(&o.name)) " (" (o.stored_at) ")" } }
                 } }
             }
             @if pretty.len() <= EMBEDDED_JSON_LIMIT {

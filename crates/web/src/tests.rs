@@ -16,7 +16,7 @@ pub(crate) struct App {
     state: Arc<AppState>,
 }
 
-const TOKEN: &str = "test-token-0123456789";
+pub(crate) const TOKEN: &str = "test-token-0123456789";
 
 pub(crate) fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
@@ -33,6 +33,7 @@ pub(crate) fn app() -> App {
                 out: dir.path().join("assessments"),
                 jobs: std::sync::Mutex::new(Vec::new()),
             },
+            sessions: auth::Sessions::default(),
         }),
         _dir: dir,
     }
@@ -76,7 +77,7 @@ impl App {
 }
 
 pub(crate) const LOCAL: [u8; 4] = [127, 0, 0, 1];
-const ELSEWHERE: [u8; 4] = [10, 1, 2, 3];
+pub(crate) const ELSEWHERE: [u8; 4] = [10, 1, 2, 3];
 
 fn evasion_run(target: &str, severity: &str) -> serde_json::Value {
     serde_json::json!({
@@ -590,7 +591,7 @@ fn two_runs_of_a_target_compare_figure_by_figure() {
         let (status, _, page) = app.get(&format!("/runs/compare?a={a}&b={b}")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            page.contains("attack_success_rate") && page.contains("-0.7000"),
+            page.contains("attack_success_rate") && page.contains("<td class=\"num\">-0.7</td>"),
             "the change is stated"
         );
         assert!(!page.contains("different targets"));
@@ -598,6 +599,8 @@ fn two_runs_of_a_target_compare_figure_by_figure() {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _, _) = app.get("/runs/compare?a=x&b=1").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = app.get(&format!("/runs/compare?a={a}&b={a}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a run with itself");
     });
 }
 

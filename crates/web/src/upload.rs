@@ -64,7 +64,13 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             let text = String::from_utf8(bytes.to_vec())
                 .map_err(|_| bad(format!("field {name:?}: not UTF-8 text")))?;
             match name.strip_suffix("_file") {
-                Some(target) if is_file => files.push((target.to_string(), text)),
+                Some(target) if is_file => {
+                    let text = text
+                        .strip_prefix('\u{feff}')
+                        .map(str::to_string)
+                        .unwrap_or(text);
+                    files.push((target.to_string(), text))
+                }
                 _ => fields.push((name, text)),
             }
         }
@@ -157,6 +163,39 @@ mod tests {
             assert!(
                 !plan.contains(&*cwd.to_string_lossy()),
                 "no path of the server's in the plan: {plan}"
+            );
+            assert!(
+                plan.contains("models/scorer.pt"),
+                "relative paths stay relative: {plan}"
+            );
+
+            // An absolute path stays absolute (not rewritten against the server's folder),
+            // and a value the plan's command lines would read as an option is refused.
+            let with = |artifact: &str| PROFILE.replace("models/scorer.pt", artifact);
+            let body = multipart(
+                &[
+                    ("csrf", &csrf),
+                    ("profile", &with("/srv/models/m.pkl")),
+                    ("action", "plan"),
+                ],
+                &[],
+            );
+            let (status, _, plan) = app.send(post("/threat-model", &csrf, body), LOCAL).await;
+            assert_eq!(status, StatusCode::OK, "{plan}");
+            assert!(plan.contains("- /srv/models/m.pkl"), "{plan}");
+            let body = multipart(
+                &[
+                    ("csrf", &csrf),
+                    ("profile", &with("--store-db=/tmp/x.db")),
+                    ("action", "plan"),
+                ],
+                &[],
+            );
+            let (status, _, page) = app.send(post("/threat-model", &csrf, body), LOCAL).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                page.contains("starts with &#39;-&#39;") || page.contains("starts with '-'"),
+                "{page}"
             );
         });
     }

@@ -424,7 +424,14 @@ pub fn from_threat_model(tm: &ThreatModel, loaded: &LoadedProfile, plan_path: &P
     let plan_path = absolute(plan_path);
     let profile_dir = profile_path.parent().unwrap_or(Path::new(""));
     let plan_dir = plan_path.parent().unwrap_or(Path::new(""));
-    let rebase = |p: &str| -> String { relative_to(&profile_dir.join(p), plan_dir) };
+    // An absolute path names the same file wherever the plan is kept: it stays as written.
+    let rebase = |p: &str| -> String {
+        if Path::new(p).is_absolute() {
+            p.to_string()
+        } else {
+            relative_to(&profile_dir.join(p), plan_dir)
+        }
+    };
     for s in &mut steps {
         rebase_paths(&mut s.command, &rebase);
     }

@@ -539,6 +539,32 @@ pub fn validate(p: &Profile) -> Vec<String> {
             ));
         }
     }
+    // Values the plan passes on aisec command lines: one that starts with '-' would be read
+    // as an option there (`--store-db=…` taken for a model path).
+    let mut arguments: Vec<(String, &Option<String>)> = Vec::new();
+    for (i, m) in p.models.iter().enumerate() {
+        arguments.push((format!("models[{i}].artifact"), &m.artifact));
+        arguments.push((format!("models[{i}].members"), &m.members));
+        arguments.push((format!("models[{i}].non_members"), &m.non_members));
+        if let Some(d) = &m.data {
+            arguments.push((format!("models[{i}].data.csv"), &d.csv));
+        }
+    }
+    for (i, a) in p.llm_apps.iter().enumerate() {
+        arguments.push((format!("llm_apps[{i}].system_prompt"), &a.system_prompt));
+        arguments.push((format!("llm_apps[{i}].model"), &a.model));
+    }
+    for (field, value) in arguments {
+        match value.as_deref() {
+            Some(v) if v.starts_with('-') => out.push(format!(
+                "{field}: {v:?} starts with '-', which the plan's aisec command lines would read as an option; write a path as ./{v}"
+            )),
+            Some(v) if v.chars().any(char::is_control) => {
+                out.push(format!("{field}: holds a control character"))
+            }
+            _ => {}
+        }
+    }
     for (i, m) in p.models.iter().enumerate() {
         let at = format!("models[{i}]");
         if m.access.is_empty() {

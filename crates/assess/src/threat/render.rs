@@ -96,22 +96,35 @@ pub fn text(tm: &ThreatModel) -> String {
     s
 }
 
+/// Profile text in Markdown: a table cell's pipes escaped, and HTML's `<`, `>`, `&` as
+/// entities, since Markdown renderers pass raw HTML through (a system named
+/// `<script>…` must stay text).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 pub fn markdown(tm: &ThreatModel) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Threat model: {}\n", cell(&tm.system));
     if let Some(d) = &tm.description {
-        let _ = writeln!(s, "{}\n", d.trim());
+        // The owner's description keeps its Markdown, not raw HTML.
+        let text = d
+            .trim()
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let _ = writeln!(s, "{text}\n");
     }
     let objectives: Vec<&str> = tm.objectives.iter().map(|o| o.as_str()).collect();
     let _ = writeln!(
         s,
         "ATLAS {} · profile `{}` · objectives: {}\n",
         tm.atlas_version,
-        tm.profile,
+        tm.profile.replace('`', "'"),
         objectives.join(", ")
     );
     let _ = writeln!(s, "## Risks\n\n| risk | rating | L × S | techniques | adversary | tested by |\n|---|---|---|---|---|---|");
