@@ -54,6 +54,31 @@ fn digits_cnn_matches_the_reference_evaluator() {
     );
 }
 
+/// A batch queried from the process's main thread is split across the cores: the answers
+/// are the ones a single thread gives, row for row.
+#[test]
+fn a_query_split_across_threads_answers_as_one_thread_does() {
+    let model = std::sync::Arc::new(OnnxModel::load(&fixture("digits-cnn.onnx")).unwrap());
+    let one: Vec<f32> = (0..200 * 64)
+        .map(|i| ((i * 37) % 101) as f32 / 100.0)
+        .collect();
+    let answer = |m: &OnnxModel, x: &[f32]| match m.query(x).unwrap() {
+        QueryOutput::Probabilities(p) => p,
+        _ => panic!("probabilities expected"),
+    };
+    // Test threads are not the main thread, so this is the single-thread answer.
+    let single = answer(&model, &one);
+    let (m, x) = (model.clone(), one.clone());
+    let split = std::thread::Builder::new()
+        .name("main".into())
+        .spawn(move || answer(&m, &x))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(split.len(), single.len());
+    assert!(max_abs_diff(&split, &single) < 1e-6);
+}
+
 #[test]
 fn onnx_and_native_weights_agree_on_outputs_and_gradients() {
     let onnx = OnnxModel::load(&fixture("digits-cnn.onnx")).unwrap();

@@ -120,6 +120,10 @@ pub(crate) fn node_label(node: &proto::NodeProto, index: usize) -> String {
     }
 }
 
+/// Rows each thread of a split query gets at least: below this, starting threads costs more
+/// than they save.
+const MIN_ROWS_PER_WORKER: usize = 16;
+
 pub struct OnnxModel {
     path: PathBuf,
     model: ModelProto,
@@ -316,6 +320,38 @@ impl OnnxModel {
     fn logits_plain(&self, x: &[f32]) -> Result<Vec<f32>> {
         let n = rows(x, self.info.features())?;
         let f = self.info.features();
+        // Rows are independent: a batch queried from the main thread (a Square run of one
+        // part, an evaluation) is split across the cores, with the same answers. Threads
+        // an attack already runs on every core do not split again.
+        let workers = crate::model::worker_threads().min(n / MIN_ROWS_PER_WORKER);
+        if workers > 1 && std::thread::current().name() == Some("main") {
+            let per = n.div_ceil(workers);
+            let parts: Vec<Result<Vec<f32>>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = x
+                    .chunks(per * f)
+                    .map(|part| scope.spawn(move || self.logits_sequential(part)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(MlError::Invalid("a query thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            });
+            let mut out = Vec::with_capacity(n * self.info.num_classes);
+            for part in parts {
+                out.extend(part?);
+            }
+            return Ok(out);
+        }
+        self.logits_sequential(x)
+    }
+
+    fn logits_sequential(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let f = self.info.features();
+        let n = x.len() / f.max(1);
         let mut out = Vec::with_capacity(n * self.info.num_classes);
         for chunk in x.chunks(512 * f) {
             out.extend(tensor::to_vec(self.run(
