@@ -63,9 +63,19 @@ impl Browser {
             .map(str::to_string)
     }
 
+    /// The first element `css` selects, waiting up to ten seconds for it: a click or a form
+    /// sent returns before the next page has loaded.
     fn element(&self, css: &str) -> String {
-        self.find(css)
-            .unwrap_or_else(|| panic!("no element {css} on {}", self.source()))
+        let started = Instant::now();
+        loop {
+            if let Some(e) = self.find(css) {
+                return e;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                panic!("no element {css} on {}", self.source());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn attribute(&self, element: &str, name: &str) -> String {

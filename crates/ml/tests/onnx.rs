@@ -174,6 +174,14 @@ fn unsupported_operators_and_bad_files_are_named() {
             && err.contains("unsupported.onnx"),
         "{err}"
     );
+    // Shapes that do not fit: an error naming the node, on either convolution path.
+    for name in ["bad-conv-small.onnx", "bad-conv-large.onnx"] {
+        let err = OnnxModel::load(&fixture(name)).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains("`conv`") && err.contains("input of 2 channels"),
+            "{err}"
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.onnx");
     std::fs::write(

@@ -8,7 +8,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
 use super::proto::{NodeProto, DOUBLE, FLOAT};
 use super::value::{unsupported, Value};
-use crate::error::Result;
+use crate::error::{MlError, Result};
 
 /// The operators aisec evaluates.
 pub const SUPPORTED: &[&str] = &[
@@ -283,8 +283,22 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let dilations = spatial(node, "dilations", Some(1))?;
             let groups = positive(&[int_attr(node, "group", 1)], "group", node)?[0];
             let padding = pads(node)?;
-            let [_, _, h, w] = input.dims();
-            let [_, _, kh, kw] = weight.dims();
+            let [_, c, h, w] = input.dims();
+            let [c_out, c_in, kh, kw] = weight.dims();
+            // burn checks these by panicking; a malformed file gets an error naming the node.
+            if c_in * groups != c || c_out % groups != 0 {
+                return Err(MlError::Invalid(format!(
+                    "weights [{c_out}, {c_in}, {kh}, {kw}] in {groups} group(s) do not fit an input of {c} channels"
+                )));
+            }
+            if let Some(b) = &bias {
+                if b.dims()[0] != c_out {
+                    return Err(MlError::Invalid(format!(
+                        "a bias of {} values for {c_out} output channels",
+                        b.dims()[0]
+                    )));
+                }
+            }
             let axis = |d: usize, input: usize, kernel: usize| {
                 let a = super::batched_conv::Axis {
                     kernel,
