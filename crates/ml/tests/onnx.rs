@@ -182,6 +182,14 @@ fn unsupported_operators_and_bad_files_are_named() {
             "{err}"
         );
     }
+    // An operator burn refuses by panicking: an error naming the node, not a crash.
+    let err = OnnxModel::load(&fixture("bad-matmul.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("node `mm` (MatMul)") && err.contains("inner dimension"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.onnx");
     std::fs::write(

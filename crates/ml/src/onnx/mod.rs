@@ -6,6 +6,7 @@
 pub mod batched_conv;
 mod control;
 mod exporter_ops;
+mod guard;
 mod host_pool;
 pub mod inspect;
 mod keras_ops;
@@ -85,9 +86,10 @@ fn evaluate<'g>(
         let outputs = if node.op_type == "Loop" {
             let mut chain: Vec<&HashMap<&'g str, Value>> = scopes.to_vec();
             chain.push(values);
-            control::run_loop(node, &inputs, &chain, constants, device).map_err(in_node)?
+            guard::caught(|| control::run_loop(node, &inputs, &chain, constants, device))
+                .map_err(in_node)?
         } else {
-            ops::eval(node, &inputs, device).map_err(in_node)?
+            guard::caught(|| ops::eval(node, &inputs, device)).map_err(in_node)?
         };
         for (name, value) in node.outputs.iter().zip(outputs) {
             values.insert(name.as_str(), value);
