@@ -503,7 +503,7 @@ fn axes(field: &str) -> (&'static str, &'static str) {
 }
 
 /// `text` cut to `max` characters, with an ellipsis when cut.
-fn short(text: &str, max: usize) -> String {
+pub fn short(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {

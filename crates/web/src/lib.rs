@@ -248,28 +248,22 @@ async fn errors_in_kind(req: axum::extract::Request, next: axum::middleware::Nex
     {
         return res;
     }
+    // A refusal of ours carries its message; the framework's are short plain text.
+    let known = res.extensions().get::<Refusal>().map(|r| r.0.clone());
+    let fallback = res
+        .status()
+        .canonical_reason()
+        .unwrap_or("refused")
+        .to_string();
     let (parts, body) = res.into_parts();
-    // Refusals are short; a page longer than this is summarised by its status.
-    let text = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let message = if text.trim_start().starts_with('<') {
-        page_message(&text).unwrap_or_else(|| {
-            parts
-                .status
-                .canonical_reason()
-                .unwrap_or("refused")
-                .to_string()
-        })
-    } else if text.trim().is_empty() {
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or("refused")
-            .to_string()
-    } else {
-        text.trim().to_string()
+    let message = match known {
+        Some(m) => m,
+        None => axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .ok()
+            .filter(|t| !t.is_empty() && !t.starts_with('<'))
+            .unwrap_or(fallback),
     };
     let mut res = if api {
         (
@@ -286,19 +280,6 @@ async fn errors_in_kind(req: axum::extract::Request, next: axum::middleware::Nex
         }
     }
     res
-}
-
-/// The message of an error page ([`pages::error_page`] puts it in `<p class="error">`).
-fn page_message(html: &str) -> Option<String> {
-    let start = html.find("<p class=\"error\">")? + "<p class=\"error\">".len();
-    let end = start + html[start..].find("</p>")?;
-    Some(
-        html[start..end]
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&"),
-    )
 }
 
 /// Every response: scripts only from the server's own files (no inline script), no framing,
@@ -349,10 +330,17 @@ impl PageError {
     }
 }
 
+/// A refusal's message, kept on the response so that [`errors_in_kind`] can restate it as
+/// JSON under `/api/` without reading it back out of the page.
+#[derive(Clone)]
+struct Refusal(String);
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let body = pages::error_page(self.status, &self.message);
-        (self.status, body).into_response()
+        let mut res = (self.status, body).into_response();
+        res.extensions_mut().insert(Refusal(self.message));
+        res
     }
 }
 

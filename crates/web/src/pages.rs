@@ -313,14 +313,7 @@ const NO_RUNS: &str = "No stored run. Run any attack or scan with --store, or ai
 const LISTED_TEXT: usize = 120;
 
 pub(crate) fn listed(text: &str) -> String {
-    if text.chars().count() <= LISTED_TEXT {
-        text.to_string()
-    } else {
-        format!(
-            "{}…",
-            text.chars().take(LISTED_TEXT - 1).collect::<String>()
-        )
-    }
+    aisec_report::run_view::short(text, LISTED_TEXT)
 }
 
 fn runs_table(runs: &[RunSummary], empty: &str) -> Markup {
