@@ -142,5 +142,6 @@ fn overfitting(seed: u64) -> TrainConfig {
         learning_rate: 2e-3,
         seed,
         weight_decay: 0.0,
+        noise_sigma: 0.0,
     }
 }

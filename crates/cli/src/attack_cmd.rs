@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use aisec_assess::runner::{self, EvasionRequest};
+use aisec_assess::runner::{self, EvasionRequest, PartedRequest};
 use aisec_attacks::evasion::{EvasionParams, Norm};
 use aisec_attacks::registry;
 use aisec_defenses::{DefenseSpec, Family};
@@ -94,6 +94,13 @@ pub struct EvasionArgs {
     /// Writes the adversarial inputs as .npy, in the inputs' shape and order.
     #[arg(long)]
     pub save_adv: Option<PathBuf>,
+    /// Read and attack N inputs at a time (--data X.npy or --images DIR): memory holds one
+    /// part's inputs and adversarial examples, so data larger than memory can be attacked
+    /// (--save-adv is written part by part). Part k runs with seed + k, so one part equals
+    /// the run without this flag; the metrics are over every input, the attack's curves
+    /// from the first part. Not with --defend (a defended run attacks the inputs again).
+    #[arg(long, value_name = "N", value_parser = at_least_one, allow_negative_numbers = true, conflicts_with = "defend")]
+    pub part_size: Option<usize>,
     #[arg(long, value_parser = parse_defense, help = defend_help(Family::Evasion))]
     pub defend: Option<DefenseSpec>,
 }
@@ -294,14 +301,15 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
     };
     // Builds once up front so that a bad configuration fails before any model loads.
     (entry.build)(&params)?;
-    let mut data = args.data.load(if args.data.is_builtin() {
+    if let Some(per_part) = args.part_size {
+        return evasion_in_parts(cli, args, entry, params, per_part);
+    }
+    let split = if args.data.is_builtin() {
         Split::Test
     } else {
         Split::All
-    })?;
-    if let Some(n) = args.limit {
-        data = data.head(n);
-    }
+    };
+    let mut data = args.data.load_first(split, args.limit)?;
     check_eps(args, entry.info, &data)?;
     let model: std::sync::Arc<dyn Classifier> = args.model.open(args.total_queries, &data)?.into();
     check_fit(model.as_ref(), &data)?;
@@ -345,6 +353,81 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         let mut shape = vec![data.len()];
         shape.extend(&data.sample_shape);
         npy::write_f32(path, &shape, &run.outcome.adversarial)?;
+    }
+    crate::output::store_run(cli, &run.report)?;
+    match cli.format {
+        Format::Json => print_json(&run.report)?,
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
+            print_text(&crate::evasion_text::render(&run, args))?
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `--part-size`: the data read and attacked a part at a time.
+fn evasion_in_parts(
+    cli: &Cli,
+    args: &EvasionArgs,
+    entry: &'static registry::EvasionEntry,
+    params: EvasionParams,
+    per_part: usize,
+) -> Result<Outcome> {
+    let mut source = args.data.stream()?;
+    if let Some(n) = args.limit {
+        source.truncate(n);
+    }
+    // The first part stands for the rest in the checks that read data: its shape is the
+    // source's and its range the --clip given.
+    let first = source.part(0, per_part)?;
+    check_eps(args, entry.info, &first)?;
+    let model: std::sync::Arc<dyn Classifier> = args.model.open(args.total_queries, &first)?.into();
+    check_fit(model.as_ref(), &first)?;
+    drop(first);
+    let kb = load_kb(cli)?;
+    let progress = Progress::new();
+    let at_most = (entry.build)(&params)
+        .ok()
+        .map(|a| query_bound(&a.config().to_json(), source.len() as u64))
+        .map(|b| args.total_queries.map_or(b, |t| t.min(b)));
+    progress.track_queries(
+        format!(
+            "{} on {} examples, {per_part} at a time",
+            entry.name,
+            source.len()
+        ),
+        model.clone(),
+        at_most,
+    );
+    let mut writer = match &args.save_adv {
+        Some(path) => {
+            let mut shape = vec![source.len()];
+            shape.extend(&source.sample_shape);
+            Some(npy::F32Writer::create(path, &shape)?)
+        }
+        None => None,
+    };
+    let run = runner::evasion_in_parts(
+        &PartedRequest {
+            attack: entry,
+            params,
+            model: model.clone(),
+            data: &source,
+            inputs_per_part: per_part,
+            target_class: args.targeted,
+            seed: args.seed,
+        },
+        &kb,
+        &mut |_, outcome| {
+            if let Some(w) = writer.as_mut() {
+                w.append(&outcome.adversarial)?;
+            }
+            Ok(())
+        },
+    );
+    progress.finish();
+    let run = run?;
+    if let Some(w) = writer {
+        w.finish()?;
     }
     crate::output::store_run(cli, &run.report)?;
     match cli.format {

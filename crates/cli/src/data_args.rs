@@ -191,6 +191,51 @@ impl DataArgs {
         Ok(ds)
     }
 
+    /// [`Self::load`], then the first `limit` examples — reading only those when the data
+    /// is user data used whole and can be read in parts (a folder of 50,000 images with
+    /// `--limit 100` decodes 100).
+    pub fn load_first(&self, split: Split, limit: Option<usize>) -> Result<Dataset> {
+        let streamable = match (&self.data, &self.labels, &self.images) {
+            (Some(x), Some(_), _) => !is_idx(x)? && data::npy::read_header(x)?.rows_contiguous(),
+            (None, _, Some(_)) => true,
+            _ => false,
+        };
+        match limit {
+            Some(n) if split == Split::All && streamable => {
+                let mut streamed = self.stream()?;
+                streamed.truncate(n);
+                Ok(streamed.part(0, n)?)
+            }
+            Some(n) => Ok(self.load(split)?.head(n)),
+            None => self.load(split),
+        }
+    }
+
+    /// The data read a part at a time (`--part-size`): `--data X.npy` or `--images DIR`,
+    /// used whole (no split).
+    pub fn stream(&self) -> Result<data::stream::StreamedData> {
+        let mut streamed = if let (Some(x), Some(y)) = (&self.data, &self.labels) {
+            if is_idx(x)? {
+                bail!("--part-size reads --data X.npy a part at a time; an IDX file ({}) is read whole: drop --part-size, or convert it with `aisec data export`", x.display());
+            }
+            data::stream::StreamedData::npy(x, y)?
+        } else if let Some(dir) = &self.images {
+            let options = data::images::ImageOptions {
+                size: self
+                    .image_size
+                    .as_deref()
+                    .map(parse_image_size)
+                    .transpose()?,
+                grayscale: self.grayscale,
+            };
+            data::stream::StreamedData::images(dir, &options)?.1
+        } else {
+            bail!("--part-size reads --data X.npy or --images DIR a part at a time; built-in datasets, CSV and CIFAR files are read whole: drop --part-size");
+        };
+        streamed.input_range = self.clip(streamed.input_range)?;
+        Ok(streamed)
+    }
+
     /// Which records a model trained on `train` (held out: `test`, both from these flags) saw:
     /// recorded in every model directory aisec writes, so that any of them can be attacked
     /// for membership afterwards.

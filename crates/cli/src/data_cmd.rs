@@ -43,10 +43,7 @@ pub fn run(cli: &Cli, cmd: &DataCommand) -> Result<Outcome> {
             if *limit == Some(0) {
                 bail!("--limit must be at least 1");
             }
-            let mut ds = data.load(*split)?;
-            if let Some(n) = limit {
-                ds = ds.head(*n);
-            }
+            let ds = data.load_first(*split, *limit)?;
             std::fs::create_dir_all(out)
                 .with_context(|| format!("cannot create --out {}", out.display()))?;
             let mut shape = vec![ds.len()];

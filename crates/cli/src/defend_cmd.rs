@@ -25,6 +25,11 @@ pub enum DefendCommand {
     /// the model is saved with the (ε, δ) it spent (filed under AML.M0003 Model Hardening,
     /// ML Model Engineering: ATLAS names no differential-privacy mitigation).
     DpTrain(Box<crate::dp_train_cmd::DpTrainArgs>),
+    /// Certified L2 robustness of randomized smoothing on a model (Cohen et al. 2019):
+    /// per-input radii by CERTIFY (n0, n, α, Clopper–Pearson), abstentions counted,
+    /// certified accuracy by radius; `--attack-check N` attacks the certificates with PGD
+    /// and EOT (AML.M0010, ML Model Engineering and ML Model Evaluation).
+    Certify(Box<crate::certify_cmd::CertifyArgs>),
     /// Every defence: what it acts on and how, its ATLAS mitigations and lifecycle phases,
     /// the `--defend` forms that select it, and the adaptive attack that measures it.
     List,
@@ -57,6 +62,7 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
     let args = match cmd {
         DefendCommand::AdvTrain(args) => args,
         DefendCommand::DpTrain(args) => return crate::dp_train_cmd::run(cli, args),
+        DefendCommand::Certify(args) => return crate::certify_cmd::run(cli, args),
         DefendCommand::List => return list(cli),
     };
     if !(args.eps > 0.0 && args.eps.is_finite()) {

@@ -103,9 +103,16 @@ pub fn render(run: &EvasionRun, args: &EvasionArgs) -> String {
         ));
     }
     out.push_str(&format!(
-        "  wall time            {} s\n",
-        num(m, aisec_core::Metric::WallSeconds, 2)
+        "  wall time            {} s (the clean predictions and the attack; the attack alone {} s)\n",
+        num(m, aisec_core::Metric::WallSeconds, 2),
+        num(m, aisec_core::Metric::AttackSeconds, 2)
     ));
+    if let Some(parts) = &outcome.observations.parts {
+        out.push_str(&format!(
+            "  read in parts        {} parts of up to {} inputs; the attack's own observations are from {}\n",
+            parts.parts, parts.inputs_per_part, parts.attack_observations_from
+        ));
+    }
     if let Some(hsj) = outcome
         .observations
         .attack

@@ -6,6 +6,7 @@ mod atlas_cmd;
 mod attack_cmd;
 mod attribute_cmd;
 mod casestudy_cmd;
+mod certify_cmd;
 mod data_args;
 mod data_cmd;
 mod defend_cmd;

@@ -2,7 +2,7 @@
 //! train`, `defend adv-train` and `dp-train`, the privacy accountant, `data export`, `atlas
 //! search`, `llm probe` against the loopback test double, `llm guard train` and `attack`,
 //! `scan`) driven through 0, a negative number, 1e30, NaN and infinity, on a small real run
-//! each: the binary answers with a result or an error that names the flag, and never panics
+//! each (and `defend certify`): the binary answers with a result or an error that names the flag, and never panics
 //! or hangs. (The servers, `model serve` and `llm guard serve`, run until stopped.) Each command's `--help` is read too, so a flag
 //! added later without being listed here (as numeric, or as not) fails the test until it is.
 
@@ -108,6 +108,8 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
         dir.path().join("y.npy").display()
     );
     let extract_base = format!("attack extract --model {model} --dataset digits");
+    let certify_base =
+        format!("defend certify --model {model} --dataset digits --limit 3 --n 200 --n0 20");
     let invert_base = format!("attack invert --model {model} --dataset digits");
     // The LLM commands against the loopback test double, and the guard trained on a tiny file.
     let double =
@@ -146,7 +148,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
                 ("--mean", "--attack fgsm"),
                 ("--std", "--attack fgsm"),
             ],
-            other: &["--norm", "--save-adv"],
+            other: &["--norm", "--save-adv", "--part-size"],
         },
         Case {
             command: &["attack", "evasion"],
@@ -155,6 +157,8 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
                 ("--eps", "--attack fgsm"),
                 ("--eps", "--attack pgd --steps 3"),
                 ("--step-size", "--attack pgd --steps 3"),
+                ("--part-size", "--attack fgsm"),
+                ("--part-size", "--attack pgd --steps 3"),
             ],
             other: &[
                 "--norm",
@@ -262,8 +266,27 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
                 ("--learning-rate", "--epochs 2"),
                 ("--seed", "--epochs 2"),
                 ("--clip", "--epochs 2"),
+                ("--noise-sigma", "--epochs 2"),
             ],
             other: &["--out"],
+        },
+        Case {
+            command: &["defend", "certify"],
+            base: &certify_base,
+            numeric: &[
+                ("--sigma", ""),
+                ("--n0", ""),
+                ("--n", ""),
+                ("--alpha", ""),
+                ("--limit", ""),
+                ("--attack-check", ""),
+                ("--seed", ""),
+                ("--timeout", ""),
+                ("--clip", ""),
+                ("--mean", ""),
+                ("--std", ""),
+            ],
+            other: &[],
         },
         Case {
             command: &["defend", "adv-train"],

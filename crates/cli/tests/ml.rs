@@ -385,6 +385,101 @@ fn image_folders_with_normalisation_inside_the_model() {
     );
 }
 
+/// `--part-size` reads and attacks a few inputs at a time: with a deterministic attack the
+/// figures and the adversarial file equal those of the run that reads everything, from an
+/// image folder and from a `.npy`; `--limit` reads only what it keeps.
+#[test]
+fn attacks_read_in_parts_equal_the_whole_run() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ml/tests/fixtures");
+    let model = fixtures.join("onnx/mnist/mnist_cnn.onnx");
+    let digits = fixtures.join("images/mnist-png");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |data: &str, extra: &str, adv: &str| {
+        let out = dir.path().join(adv);
+        let o = aisec_line(&format!(
+            "--format json attack evasion --model {} {data} --attack fgsm --eps 0.15 --save-adv {} {extra}",
+            model.display(),
+            out.display()
+        ));
+        let report = common::json_of_any_exit(&o);
+        (report, std::fs::read(out).unwrap())
+    };
+    let images = format!("--images {} --grayscale", digits.display());
+    let (whole, whole_adv) = run(&images, "", "whole.npy");
+    let (parts, parts_adv) = run(&images, "--part-size 7", "parts.npy");
+    for key in [
+        "clean_accuracy",
+        "robust_accuracy",
+        "mean_l2",
+        "queries_total",
+    ] {
+        assert_eq!(whole["metrics"][key], parts["metrics"][key], "{key}");
+    }
+    assert!(
+        common::num(&whole["metrics"]["attack_success_rate"]) > 0.2,
+        "{whole}"
+    );
+    assert_eq!(
+        whole_adv, parts_adv,
+        "the adversarial files are equal byte for byte"
+    );
+    assert_eq!(parts["observations"]["parts"]["parts"], 5, "{parts}");
+    assert!(
+        parts["data"].as_str().unwrap().contains("read 7 at a time"),
+        "{parts}"
+    );
+    assert!(
+        common::num(&parts["metrics"]["attack_seconds"])
+            <= common::num(&parts["metrics"]["wall_seconds"])
+    );
+
+    // The same digits as .npy, the first 23 of them, in parts of 5.
+    let exported = dir.path().join("npy");
+    let o = aisec_line(&format!(
+        "data export {images} --split all --out {}",
+        exported.display()
+    ));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let npy = format!(
+        "--data {} --labels {} --clip 0,1",
+        exported.join("x.npy").display(),
+        exported.join("y.npy").display()
+    );
+    let (head, head_adv) = run(&npy, "--limit 23", "head.npy");
+    let (head_parts, head_parts_adv) = run(&npy, "--limit 23 --part-size 5", "head-parts.npy");
+    assert_eq!(head["metrics"], {
+        let mut m = head_parts["metrics"].clone();
+        for key in ["wall_seconds", "attack_seconds"] {
+            m[key] = head["metrics"][key].clone();
+        }
+        m
+    });
+    assert_eq!(head_adv, head_parts_adv);
+    let shape = aisec_ml::data::npy::parse(&head_adv).unwrap().shape;
+    assert_eq!(shape, vec![23, 1, 28, 28]);
+
+    // What --part-size cannot do is refused, naming the flag.
+    fails_with(
+        &aisec_line(&format!(
+            "attack evasion --model {} --dataset digits --attack fgsm --part-size 10",
+            model.display()
+        )),
+        "--part-size",
+    );
+    fails_with(
+        &aisec_line(&format!(
+            "attack evasion --model {} {images} --attack fgsm --part-size 0",
+            model.display()
+        )),
+        "--part-size",
+    );
+    let o = aisec_line(&format!(
+        "attack evasion --model {} {images} --attack fgsm --part-size 5 --defend smooth",
+        model.display()
+    ));
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+}
+
 fn aisec_with_env(line: &str, key: &str, value: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_aisec"))
         .args(line.split_whitespace())

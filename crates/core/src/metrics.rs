@@ -59,6 +59,10 @@ metrics! {
     DetectionDelayQueries = "detection_delay_queries", false;
     EpsilonDp = "epsilon_dp", false;
     WallSeconds = "wall_seconds", false;
+    AttackSeconds = "attack_seconds", false;
+    CertifiedAccuracy = "certified_accuracy", true;
+    AbstainRate = "abstain_rate", true;
+    MeanCertifiedRadius = "mean_certified_radius", false;
 }
 
 impl std::fmt::Display for Metric {

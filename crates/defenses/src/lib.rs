@@ -27,6 +27,7 @@ registered!(
     prada,
     feature_squeezing,
     smoothing,
+    certify,
     spectral,
     activation_clustering,
     strip,

@@ -10,6 +10,7 @@ use aisec_attacks::evasion::{self, Budget, EvasionParams, EvasionTask};
 use aisec_attacks::registry::EvasionEntry;
 use aisec_attacks::AttackOutcome;
 use aisec_defenses::{DefenseSpec, Family, Role};
+use aisec_ml::data::stream::StreamedData;
 use aisec_ml::data::Dataset;
 use aisec_ml::model::Classifier;
 use aisec_report::RunReport;
@@ -218,6 +219,64 @@ pub fn evasion(request: &EvasionRequest, kb: &KnowledgeBase) -> Result<EvasionRu
         outcome,
         defended: experiment.defended.take(),
         adaptive: experiment.adaptive.take(),
+    })
+}
+
+/// An evasion run over data read a part at a time ([`StreamedData`]): memory holds one
+/// part's inputs and adversarial examples, never the whole set. No defence: a defended run
+/// attacks the same inputs again and an adaptive one a third time, which a stream does not
+/// replay.
+pub struct PartedRequest<'a> {
+    pub attack: &'static EvasionEntry,
+    pub params: EvasionParams,
+    pub model: Arc<dyn Classifier>,
+    pub data: &'a StreamedData,
+    pub inputs_per_part: usize,
+    pub target_class: Option<usize>,
+    pub seed: u64,
+}
+
+/// Attacks each part as [`evasion`] would (part k with seed + k), hands `on_part` the part
+/// and its outcome (to write its adversarial examples), and reports the joined outcome.
+pub fn evasion_in_parts(
+    request: &PartedRequest,
+    kb: &KnowledgeBase,
+    on_part: &mut dyn FnMut(&Dataset, &AttackOutcome) -> Result<()>,
+) -> Result<EvasionRun> {
+    let per_part = request.inputs_per_part.max(1);
+    let classes = request.model.info().num_classes;
+    let mut outcomes = Vec::new();
+    for (index, start) in (0..request.data.len()).step_by(per_part).enumerate() {
+        let mut part = request.data.part(start, per_part)?;
+        part.num_classes = classes;
+        let single = EvasionRequest {
+            attack: request.attack,
+            params: request.params.clone(),
+            model: request.model.clone(),
+            data: &part,
+            target_class: request.target_class,
+            defense: None,
+            seed: evasion::parts::part_seed(request.seed, index),
+        };
+        let mut outcome = attack_once(&single, request.model.as_ref())?;
+        on_part(&part, &outcome)?;
+        outcome.adversarial = Vec::new();
+        outcomes.push(outcome);
+    }
+    let mut outcome = evasion::parts::join(outcomes, per_part, request.target_class)
+        .ok_or_else(|| AssessError::Config("no inputs to attack".into()))?;
+    outcome.seed = request.seed;
+    let data_desc = format!(
+        "{} ({} examples, read {per_part} at a time)",
+        request.data.name,
+        request.data.len()
+    );
+    let report = evasion_report(&outcome, kb, &request.model.info().description, &data_desc);
+    Ok(EvasionRun {
+        report,
+        outcome,
+        defended: None,
+        adaptive: None,
     })
 }
 

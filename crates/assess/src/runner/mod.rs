@@ -21,7 +21,9 @@ use aisec_report::RunReport;
 
 use crate::{AssessError, Result};
 
-pub use evasion::{evasion, EvasionExperiment, EvasionRequest, EvasionRun};
+pub use evasion::{
+    evasion, evasion_in_parts, EvasionExperiment, EvasionRequest, EvasionRun, PartedRequest,
+};
 
 /// One family's attack, as the runner drives it.
 pub trait Experiment {

@@ -2,6 +2,7 @@
 //! that the model answers wrongly (or, targeted, answers a chosen class).
 
 mod gradient;
+pub mod parts;
 
 registered!(ATTACKS: crate::registry::EvasionEntry = fgsm, pgd, apgd, cw, deepfool, square, hsj);
 
@@ -118,11 +119,14 @@ pub struct EvasionObservations {
     /// Adversarial values outside the clean inputs' range, when nothing kept them in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outside_clean_range: Option<OutsideRange>,
+    /// How a run over data read a part at a time was split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<parts::PartsNote>,
 }
 
 impl EvasionObservations {
     pub fn is_empty(&self) -> bool {
-        self.attack.is_none() && self.outside_clean_range.is_none()
+        self.attack.is_none() && self.outside_clean_range.is_none() && self.parts.is_none()
     }
 }
 
@@ -304,7 +308,11 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     // The defender's measurements (clean and adversarial predictions) are not queries: they
     // are never paid from the adversary's budget.
     let clean = task.model.evaluate(task.x)?;
+    // The adversary's own time, what ART's `generate` measures: the clean predictions
+    // before it and the adversarial ones after it are the defender's.
+    let perturbing = Instant::now();
     let (adversarial, mut unfinished) = perturb_within_budget(attack, task)?;
+    let attack_seconds = perturbing.elapsed().as_secs_f64();
     let wall = started.elapsed().as_secs_f64();
     let queries = task.model.budget().used() - queries_before;
     let adv_pred = evaluate_until_refused(task, &adversarial, &clean, &mut unfinished)?;
@@ -336,7 +344,15 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     }
     check_within_budget(attack, &examples)?;
     let not_evaluated = examples.iter().filter(|e| !e.evaluated).count();
-    let metrics = measure(&examples, task.target, queries, wall);
+    let metrics = measure(
+        &examples,
+        task.target,
+        queries,
+        Seconds {
+            wall,
+            attack: attack_seconds,
+        },
+    );
     // The range the adversarial inputs were kept in is part of what was measured: a run
     // without one may leave the values real inputs can take, and says so.
     let config = EvasionConfig {
@@ -346,6 +362,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
     let mut observations = EvasionObservations {
         attack: attack.observations(),
         outside_clean_range: None,
+        parts: None,
     };
     if task.clip.is_none() {
         if let Some(outside) = outside_clean_range(task.x, &adversarial) {
@@ -512,7 +529,20 @@ fn perturb_within_budget(
 /// The shared metrics of a set of attacked examples. Robust accuracy is reported only when
 /// every input was evaluated, and the perturbation norms only when some input was fooled:
 /// a missing figure is "not measured", never zero.
-fn measure(examples: &[ExampleResult], target: Option<usize>, queries: u64, wall: f64) -> Metrics {
+/// Where a run's time went: `wall` from the clean predictions to the end of the attack,
+/// `attack` the attack alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seconds {
+    pub(crate) wall: f64,
+    pub(crate) attack: f64,
+}
+
+pub(crate) fn measure(
+    examples: &[ExampleResult],
+    target: Option<usize>,
+    queries: u64,
+    seconds: Seconds,
+) -> Metrics {
     let n = examples.len().max(1) as f64;
     let eligible: Vec<&ExampleResult> = examples
         .iter()
@@ -564,7 +594,8 @@ fn measure(examples: &[ExampleResult], target: Option<usize>, queries: u64, wall
     }
     put(Metric::QueriesTotal, queries as f64);
     put(Metric::QueriesMean, queries as f64 / n);
-    put(Metric::WallSeconds, wall);
+    put(Metric::WallSeconds, seconds.wall);
+    put(Metric::AttackSeconds, seconds.attack);
     metrics
 }
 

@@ -53,6 +53,7 @@ impl SubstituteSpec {
             learning_rate: self.learning_rate,
             seed,
             weight_decay: 0.0,
+            noise_sigma: 0.0,
         };
         train::train_soft(network, x, targets, classes, &config)
     }

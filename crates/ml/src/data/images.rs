@@ -19,6 +19,14 @@ pub struct ImageOptions {
 }
 
 impl ImageOptions {
+    pub fn channels(&self) -> usize {
+        if self.grayscale {
+            1
+        } else {
+            3
+        }
+    }
+
     /// For reports: what was done to the files.
     pub fn describe(&self) -> String {
         let colour = if self.grayscale { "grayscale" } else { "RGB" };
@@ -49,8 +57,18 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries)
 }
 
-/// The class names (sub-folder names, in order) and the dataset.
-pub fn load_folder(dir: &Path, options: &ImageOptions) -> Result<(Vec<String>, Dataset)> {
+/// The files of an image folder, listed without decoding any: what a run that reads the
+/// images a part at a time needs up front.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFiles {
+    /// Sub-folder names, in label order.
+    pub classes: Vec<String>,
+    /// Every image file and its label, classes in order and files in name order.
+    pub files: Vec<(PathBuf, usize)>,
+}
+
+/// The class names (sub-folder names, in order) and their files.
+pub fn list_folder(dir: &Path) -> Result<ImageFiles> {
     let classes: Vec<PathBuf> = sorted_entries(dir)?
         .into_iter()
         .filter(|p| p.is_dir())
@@ -65,9 +83,7 @@ pub fn load_folder(dir: &Path, options: &ImageOptions) -> Result<(Vec<String>, D
         });
     }
     let mut names = Vec::new();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    let mut shape: Option<(u32, u32)> = options.size;
-    let channels = if options.grayscale { 1 } else { 3 };
+    let mut all = Vec::new();
     for (label, class_dir) in classes.iter().enumerate() {
         names.push(
             class_dir
@@ -90,60 +106,83 @@ pub fn load_folder(dir: &Path, options: &ImageOptions) -> Result<(Vec<String>, D
                 message: "the class folder holds no .png, .jpg or .jpeg file".into(),
             });
         }
-        for file in files {
-            let bad = |message: String| MlError::Format {
-                path: file.clone(),
-                message,
-            };
-            let decoded = image::ImageReader::open(&file)
-                .map_err(|source| MlError::Io {
-                    path: file.clone(),
-                    source,
-                })?
-                .with_guessed_format()
-                .map_err(|e| bad(format!("cannot read: {e}")))?
-                .decode()
-                .map_err(|e| bad(format!("not a decodable image: {e}")))?;
-            let (want_h, want_w) = *shape.get_or_insert((decoded.height(), decoded.width()));
-            let decoded = if options.size.is_some()
-                && (decoded.height(), decoded.width()) != (want_h, want_w)
-            {
-                decoded.resize_exact(want_w, want_h, image::imageops::FilterType::Triangle)
-            } else if (decoded.height(), decoded.width()) != (want_h, want_w) {
-                return Err(bad(format!(
-                    "{}×{} pixels, but the first image is {want_h}×{want_w}; give --image-size H,W to resize them all",
-                    decoded.height(),
-                    decoded.width()
-                )));
-            } else {
-                decoded
-            };
-            let plane = (want_h * want_w) as usize;
-            let start = x.len();
-            x.resize(start + channels * plane, 0.0);
-            let out = &mut x[start..];
-            if options.grayscale {
-                for (o, p) in out.iter_mut().zip(decoded.to_luma8().pixels()) {
-                    *o = p.0[0] as f32 / 255.0;
-                }
-            } else {
-                for (i, p) in decoded.to_rgb8().pixels().enumerate() {
-                    for c in 0..3 {
-                        out[c * plane + i] = p.0[c] as f32 / 255.0;
-                    }
-                }
-            }
-            y.push(label);
+        all.extend(files.into_iter().map(|f| (f, label)));
+    }
+    Ok(ImageFiles {
+        classes: names,
+        files: all,
+    })
+}
+
+/// Decodes one file into `out` as `[channels, height, width]` values in [0, 1]. `shape` is
+/// the size every image must have (or is resized to); the first image sets it when unset.
+pub fn decode_into(
+    file: &Path,
+    options: &ImageOptions,
+    shape: &mut Option<(u32, u32)>,
+    out: &mut Vec<f32>,
+) -> Result<()> {
+    let bad = |message: String| MlError::Format {
+        path: file.to_path_buf(),
+        message,
+    };
+    let decoded = image::ImageReader::open(file)
+        .map_err(|source| MlError::Io {
+            path: file.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|e| bad(format!("cannot read: {e}")))?
+        .decode()
+        .map_err(|e| bad(format!("not a decodable image: {e}")))?;
+    let (want_h, want_w) = *shape.get_or_insert((decoded.height(), decoded.width()));
+    let decoded = if (decoded.height(), decoded.width()) == (want_h, want_w) {
+        decoded
+    } else if options.size.is_some() {
+        decoded.resize_exact(want_w, want_h, image::imageops::FilterType::Triangle)
+    } else {
+        return Err(bad(format!(
+            "{}×{} pixels, but the first image is {want_h}×{want_w}; give --image-size H,W to resize them all",
+            decoded.height(),
+            decoded.width()
+        )));
+    };
+    let plane = (want_h * want_w) as usize;
+    let channels = options.channels();
+    let start = out.len();
+    out.resize(start + channels * plane, 0.0);
+    let out = &mut out[start..];
+    if options.grayscale {
+        for (o, p) in out.iter_mut().zip(decoded.to_luma8().pixels()) {
+            *o = p.0[0] as f32 / 255.0;
         }
+    } else {
+        for (i, p) in decoded.to_rgb8().pixels().enumerate() {
+            for c in 0..3 {
+                out[c * plane + i] = p.0[c] as f32 / 255.0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The class names (sub-folder names, in order) and the dataset.
+pub fn load_folder(dir: &Path, options: &ImageOptions) -> Result<(Vec<String>, Dataset)> {
+    let listed = list_folder(dir)?;
+    let mut shape: Option<(u32, u32)> = options.size;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (file, label) in &listed.files {
+        decode_into(file, options, &mut shape, &mut x)?;
+        y.push(*label);
     }
     let (h, w) = shape.unwrap_or((0, 0));
     let dataset = Dataset::new(
         format!("images:{} ({})", dir.display(), options.describe()),
         x,
         y,
-        vec![channels, h as usize, w as usize],
-        Some(names.len()),
+        vec![options.channels(), h as usize, w as usize],
+        Some(listed.classes.len()),
         Some(InputRange { lo: 0.0, hi: 1.0 }),
     )?;
-    Ok((names, dataset))
+    Ok((listed.classes, dataset))
 }

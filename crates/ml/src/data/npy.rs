@@ -29,10 +29,6 @@ impl DType {
             DType::F64 | DType::I64 | DType::U64 => 8,
         }
     }
-
-    fn is_integer(self) -> bool {
-        !matches!(self, DType::F32 | DType::F64)
-    }
 }
 
 /// An array read from a `.npy` file, its values widened to f64.
@@ -83,7 +79,38 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     })
 }
 
-pub fn parse(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+/// What a `.npy` header says: enough to read the whole array or any run of its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyHeader {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    big_endian: bool,
+    fortran: bool,
+    /// Where the values start in the file.
+    pub data_offset: usize,
+    /// Values in the array (the shape's product).
+    count: usize,
+}
+
+impl NpyHeader {
+    /// Values in one row (an example: everything after the first axis).
+    pub fn row_values(&self) -> usize {
+        self.shape.iter().skip(1).product()
+    }
+
+    pub fn rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+
+    /// Whether each row's values lie together in the file (C order, or one axis), so that
+    /// rows can be read a few at a time.
+    pub fn rows_contiguous(&self) -> bool {
+        !self.fortran || self.shape.len() <= 1
+    }
+}
+
+/// The header, from the file's first bytes (all of the header, any part of the data).
+pub fn parse_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a NumPy .npy file (missing the \\x93NUMPY magic)".into());
     }
@@ -157,25 +184,29 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     let count = shape
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))
+        .filter(|c| c.checked_mul(dtype.size()).is_some())
         .ok_or("the shape is too large")?;
-    let body = &bytes[header_end..];
-    let needed = count
-        .checked_mul(dtype.size())
-        .ok_or("the shape is too large")?;
-    if body.len() < needed {
-        return Err(format!(
-            "the file holds {} bytes of data but shape {shape:?} needs {needed}",
-            body.len()
-        ));
-    }
-    let mut data = Vec::with_capacity(count);
-    for chunk in body[..needed].chunks_exact(dtype.size()) {
+    Ok(NpyHeader {
+        shape,
+        dtype,
+        big_endian,
+        fortran: fortran.trim() == "True",
+        data_offset: header_end,
+        count,
+    })
+}
+
+/// Values in file order, widened to f64.
+fn decode(header: &NpyHeader, body: &[u8]) -> Vec<f64> {
+    let size = header.dtype.size();
+    let mut data = Vec::with_capacity(body.len() / size);
+    for chunk in body.chunks_exact(size) {
         let mut b = [0u8; 8];
         b[..chunk.len()].copy_from_slice(chunk);
-        if big_endian {
+        if header.big_endian {
             b[..chunk.len()].reverse();
         }
-        let v = match dtype {
+        let v = match header.dtype {
             DType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
             DType::F64 => f64::from_le_bytes(b),
             DType::I8 => b[0] as i8 as f64,
@@ -189,11 +220,139 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
         };
         data.push(v);
     }
-    if fortran.trim() == "True" && shape.len() > 1 {
-        data = fortran_to_c(&data, &shape);
+    data
+}
+
+pub fn parse(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    let header = parse_header(bytes)?;
+    let body = &bytes[header.data_offset..];
+    let needed = header.count * header.dtype.size();
+    if body.len() < needed {
+        return Err(format!(
+            "the file holds {} bytes of data but shape {:?} needs {needed}",
+            body.len(),
+            header.shape
+        ));
     }
-    let _ = dtype.is_integer();
-    Ok(NpyArray { shape, dtype, data })
+    let mut data = decode(&header, &body[..needed]);
+    if header.fortran && header.shape.len() > 1 {
+        data = fortran_to_c(&data, &header.shape);
+    }
+    Ok(NpyArray {
+        shape: header.shape,
+        dtype: header.dtype,
+        data,
+    })
+}
+
+/// The header of the file at `path`, reading only its first bytes, with the file's length
+/// checked against the shape.
+pub fn read_header(path: &Path) -> Result<NpyHeader> {
+    let io = |source| MlError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let format = |message: String| MlError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut first = [0u8; 12];
+    let got = read_up_to(&mut file, &mut first).map_err(io)?;
+    let header_len = match (got >= 10, first.get(6)) {
+        (true, Some(1)) => 10 + u16::from_le_bytes([first[8], first[9]]) as usize,
+        (true, Some(2 | 3)) if got == 12 => {
+            12 + u32::from_le_bytes([first[8], first[9], first[10], first[11]]) as usize
+        }
+        _ => {
+            return Err(format(
+                parse_header(&first[..got])
+                    .err()
+                    .unwrap_or_else(|| "truncated .npy header".into()),
+            ))
+        }
+    };
+    // A header is a short dict; NumPy pads it to 64 bytes. Anything huge is not one.
+    if header_len > 1 << 20 {
+        return Err(format(format!(
+            "a .npy header of {header_len} bytes is not one NumPy writes"
+        )));
+    }
+    let mut bytes = first[..got].to_vec();
+    bytes.resize(header_len, 0);
+    let more = read_up_to(&mut file, &mut bytes[got..]).map_err(io)?;
+    bytes.truncate(got + more);
+    let header = parse_header(&bytes).map_err(format)?;
+    let len = file.metadata().map_err(io)?.len();
+    let needed = (header.data_offset + header.count * header.dtype.size()) as u64;
+    if len < needed {
+        return Err(format(format!(
+            "the file holds {} bytes of data but shape {:?} needs {}",
+            len.saturating_sub(header.data_offset as u64),
+            header.shape,
+            needed - header.data_offset as u64
+        )));
+    }
+    Ok(header)
+}
+
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Rows `start..start + count` of the array at `path` (rows along the first axis), as f32,
+/// reading only those bytes. Fortran-ordered arrays keep a row's values apart, so they are
+/// refused here: `load_npy_pair` reads them whole.
+pub fn read_rows_f32(
+    path: &Path,
+    header: &NpyHeader,
+    start: usize,
+    count: usize,
+) -> Result<Vec<f32>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let format = |message: String| MlError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    if !header.rows_contiguous() {
+        return Err(format(
+            "the array is stored in Fortran order, which cannot be read a part at a time: save it in C order (numpy.ascontiguousarray) or read it whole".into(),
+        ));
+    }
+    if start
+        .checked_add(count)
+        .is_none_or(|end| end > header.rows())
+    {
+        return Err(format(format!(
+            "rows {start}..{} asked of an array with {} rows",
+            start.saturating_add(count),
+            header.rows()
+        )));
+    }
+    let row_bytes = header.row_values() * header.dtype.size();
+    let io = |source| MlError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(
+        (header.data_offset + start * row_bytes) as u64,
+    ))
+    .map_err(io)?;
+    let mut body = vec![0u8; count * row_bytes];
+    file.read_exact(&mut body).map_err(io)?;
+    Ok(decode(header, &body)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect())
 }
 
 /// The text of `key`'s value in the header's Python dict literal.
@@ -242,6 +401,72 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// An f32 array written a run of rows at a time, so that it never has to be whole in
+/// memory: the header (with the final shape) first, then the rows as they come.
+pub struct F32Writer {
+    path: std::path::PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    expected: usize,
+    written: usize,
+}
+
+impl F32Writer {
+    pub fn create(path: &Path, shape: &[usize]) -> Result<F32Writer> {
+        use std::io::Write;
+        let write = |source| MlError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(write)?);
+        file.write_all(&header("<f4", shape)).map_err(write)?;
+        Ok(F32Writer {
+            path: path.to_path_buf(),
+            file,
+            expected: shape.iter().product(),
+            written: 0,
+        })
+    }
+
+    pub fn append(&mut self, values: &[f32]) -> Result<()> {
+        use std::io::Write;
+        if self.written + values.len() > self.expected {
+            return Err(MlError::Invalid(format!(
+                "{}: {} values written to an array of {}",
+                self.path.display(),
+                self.written + values.len(),
+                self.expected
+            )));
+        }
+        for v in values {
+            self.file
+                .write_all(&v.to_le_bytes())
+                .map_err(|source| MlError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
+        self.written += values.len();
+        Ok(())
+    }
+
+    /// Flushes; an array left short of its shape is an error (the file would not load).
+    pub fn finish(mut self) -> Result<()> {
+        use std::io::Write;
+        if self.written != self.expected {
+            return Err(MlError::Invalid(format!(
+                "{}: {} values written to an array of {}",
+                self.path.display(),
+                self.written,
+                self.expected
+            )));
+        }
+        self.file.flush().map_err(|source| MlError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
 }
 
 /// Writes little-endian i64 labels in format version 1.
@@ -327,6 +552,32 @@ mod tests {
             parse(&bytes).unwrap().data,
             vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
         );
+    }
+
+    #[test]
+    fn rows_read_a_part_at_a_time_equal_the_whole() {
+        let dir = std::env::temp_dir().join(format!("aisec-npy-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.npy");
+        let data: Vec<f32> = (0..5 * 6).map(|i| i as f32 * 0.25).collect();
+        let mut writer = F32Writer::create(&path, &[5, 2, 3]).unwrap();
+        writer.append(&data[..12]).unwrap();
+        writer.append(&data[12..]).unwrap();
+        writer.finish().unwrap();
+        assert_eq!(read(&path).unwrap().to_f32(), data);
+        let header = read_header(&path).unwrap();
+        assert_eq!((header.rows(), header.row_values()), (5, 6));
+        assert_eq!(read_rows_f32(&path, &header, 1, 2).unwrap(), data[6..18]);
+        assert_eq!(read_rows_f32(&path, &header, 4, 1).unwrap(), data[24..]);
+        let past = read_rows_f32(&path, &header, 4, 2).unwrap_err().to_string();
+        assert!(past.contains("5 rows"), "{past}");
+        // Short of its shape: the writer says so, and the header check reads the length.
+        let mut short = F32Writer::create(&path, &[5, 6]).unwrap();
+        short.append(&data[..6]).unwrap();
+        assert!(short.finish().is_err());
+        let truncated = read_header(&path).unwrap_err().to_string();
+        assert!(truncated.contains("needs"), "{truncated}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
