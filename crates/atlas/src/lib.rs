@@ -17,6 +17,7 @@ pub mod diff;
 pub mod embed;
 mod error;
 pub mod export;
+pub mod frameworks;
 pub mod kb;
 mod load;
 pub mod model;

@@ -168,7 +168,23 @@ fn negatives_are_values(cmd: clap::Command) -> clap::Command {
     cmd
 }
 
+/// mimalloc's `purge_delay` option (index 15 in both its v2 and v3 option enums).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the OS after a second instead of mimalloc's 10 ms: attacks
+/// free and reallocate the same large buffers at every step, and returning them each time
+/// made the kernel zero the pages again (7% of a ResNet-18 PGD run; PGD-10 on 300 inputs
+/// 10.8 s → 10.1 s attack time, peak memory 388 → 424 MB). `MIMALLOC_PURGE_DELAY` set by
+/// the user wins.
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one integer option of the allocator; any value is valid for it.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let matches = negatives_are_values(<Cli as clap::CommandFactory>::command()).get_matches();
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -27,6 +27,20 @@ pub enum RunsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Findings as AI Vulnerability Database (AVID) reports, one JSON object per line (the
+    /// data model of avidtools' `Report`, taxonomy 0.2, as garak exports): every finding of
+    /// a run object (a stored run by --id, or a JSON file) and of the runs inside it.
+    Avid {
+        /// A run object written with `--format json` (or a demo's report.json).
+        #[arg(conflicts_with = "id", required_unless_present = "id")]
+        file: Option<PathBuf>,
+        /// A stored run's id (`aisec runs list` shows it).
+        #[arg(long)]
+        id: Option<i64>,
+        /// Write the reports here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Per ATLAS technique: stored runs that exercised it, findings naming it, their worst
     /// severity and when it was last seen.
     Heat,
@@ -128,22 +142,46 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
         RunsCommand::Add { files } => {
             let mut store = open_store(cli)?;
             for f in files {
-                let size = std::fs::metadata(f)
-                    .with_context(|| format!("cannot read {}", f.display()))?
-                    .len();
-                anyhow::ensure!(
-                    size <= MAX_IMPORT_BYTES,
-                    "{}: {size} bytes, more than the {MAX_IMPORT_BYTES} a run object may have",
-                    f.display()
-                );
-                let text = std::fs::read_to_string(f)
-                    .with_context(|| format!("cannot read {}", f.display()))?;
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not JSON", f.display()))?;
+                let value = read_run_file(f)?;
                 let id = store
                     .add(&value)
                     .with_context(|| format!("{}", f.display()))?;
                 eprintln!("{}: stored as run {id}", f.display());
+            }
+        }
+        RunsCommand::Avid { file, id, out } => {
+            let value = match (file, id) {
+                (Some(f), _) => read_run_file(f)?,
+                (None, Some(id)) => {
+                    let store = open_existing_store(cli)?;
+                    store
+                        .get(*id)?
+                        .with_context(|| format!("no run {id} in {}", store.path()))?
+                        .report
+                }
+                (None, None) => anyhow::bail!("give a run object file or --id N"),
+            };
+            let date = aisec_core::date::today();
+            let reports = aisec_report::avid::reports(&value, &date).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}",
+                    file.as_ref()
+                        .map_or_else(|| "the stored run".to_string(), |f| f.display().to_string())
+                )
+            })?;
+            let mut text = String::new();
+            for r in &reports {
+                text.push_str(&serde_json::to_string(r)?);
+                text.push('\n');
+            }
+            match out {
+                Some(path) => {
+                    crate::output::check_writable(path, "--out")?;
+                    std::fs::write(path, &text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("{} AVID reports written to {}", reports.len(), path.display());
+                }
+                None => print!("{text}"),
             }
         }
         RunsCommand::Heat => {
@@ -169,4 +207,19 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// A run object file: at most [`MAX_IMPORT_BYTES`], JSON.
+fn read_run_file(f: &std::path::Path) -> Result<serde_json::Value> {
+    let size = std::fs::metadata(f)
+        .with_context(|| format!("cannot read {}", f.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= MAX_IMPORT_BYTES,
+        "{}: {size} bytes, more than the {MAX_IMPORT_BYTES} a run object may have",
+        f.display()
+    );
+    let text =
+        std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", f.display()))
 }

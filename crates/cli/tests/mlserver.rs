@@ -17,73 +17,19 @@ use common::{aisec_line, json, num};
 
 const MLSERVER: &str = "1.7.1";
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
-}
-
 fn skip_or_fail(why: &str) {
-    assert!(!in_ci(), "MLServer tier under CI=true: {why}");
+    assert!(!common::in_ci(), "MLServer tier under CI=true: {why}");
     eprintln!("skipped the MLServer tests: {why}");
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{what}: cannot run: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// The cached venv with MLServer, made on first use. Tests, test binaries and runs that
-/// share the cache take its lock first, so one installs while the others wait and then find
-/// the venv complete.
 fn mlserver_venv() -> Result<PathBuf, String> {
-    let cache = std::env::var_os("AISEC_TEST_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/aisec-tests")))
-        .ok_or("no AISEC_TEST_CACHE and no HOME")?;
-    let venv = cache.join(format!("mlserver-{MLSERVER}"));
-    let bin = venv.join("bin");
-    let complete = venv.join(".aisec-complete");
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    let lock_path = cache.join(format!(".mlserver-{MLSERVER}.lock"));
-    let lock =
-        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    // File::lock is newer than the workspace's MSRV (1.85); tests run on the one toolchain
-    // the machines have (1.95), and the library crates keep the MSRV.
-    #[allow(clippy::incompatible_msrv)]
-    lock.lock()
-        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-    if std::fs::read_to_string(&complete).is_ok_and(|v| v == MLSERVER) {
-        return Ok(venv);
-    }
-    let python = std::env::var("AISEC_PYTHON").unwrap_or_else(|_| "python3".into());
-    // A venv holds absolute paths, so it is built in place; the marker is written only when
-    // pip has finished, so an interrupted install is redone.
-    let _ = std::fs::remove_dir_all(&venv);
-    run(
-        Command::new(&python).args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv",
-    )?;
-    run(
-        Command::new(bin.join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
+    common::cached_venv(
+        &format!("mlserver-{MLSERVER}"),
+        &[
             &format!("mlserver=={MLSERVER}"),
             &format!("mlserver-sklearn=={MLSERVER}"),
-        ]),
-        "pip install mlserver mlserver-sklearn",
-    )?;
-    std::fs::write(&complete, MLSERVER).map_err(|e| format!("{}: {e}", complete.display()))?;
-    Ok(venv)
+        ],
+    )
 }
 
 use common::free_port;

@@ -9,6 +9,7 @@ mod defense_ref;
 mod details;
 mod finding;
 mod metrics;
+pub mod date;
 pub mod rng;
 
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};

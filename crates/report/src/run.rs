@@ -36,9 +36,15 @@ pub struct RunReport {
     /// What the run observed beyond the shared metrics (curves, per-stage counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observations: Option<Details>,
+    /// Written with the framework items each finding evidences ([`crate::frameworks`]).
+    #[serde(serialize_with = "crate::frameworks::serialize_findings")]
     pub findings: Vec<Finding>,
     /// The defence this run was measured behind.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::frameworks::serialize_defense"
+    )]
     pub defense: Option<DefenseRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defended: Option<Box<RunReport>>,

@@ -284,13 +284,25 @@ fn object_body(kb: &KnowledgeBase, view: &ShowView, runs: &[RunSummary]) -> Mark
                 h2 { "Your runs that exercised it" }
                 (runs_table(runs, NO_RUNS))
             }
-            Details::Mitigation { categories, lifecycle_phases, techniques } => {
+            Details::Mitigation { categories, lifecycle_phases, techniques, frameworks } => {
                 dl {
                     dt { "Categories" } dd { (categories.join(", ")) }
                     dt { "Lifecycle phases" } dd { (lifecycle_phases.join(", ")) }
                 }
                 h2 { "Techniques it addresses" }
                 ul { @for t in techniques { li { a href={"/objects/" (t.id)} { (t.id) " " (t.name) } @if let Some(u) = &t.usage { " — " (u) } } } }
+                @if !frameworks.is_empty() {
+                    h2 { "Policy frameworks it serves" }
+                    p.muted { "aisec's mapping (crates/atlas/data/frameworks.yaml), not the frameworks' own." }
+                    ul {
+                        @for r in frameworks {
+                            li {
+                                (aisec_atlas::frameworks::describe(&r.framework).map_or(r.framework.as_str(), |(name, _)| name))
+                                " " strong { (r.item) } ": " (r.title) " — " (r.why)
+                            }
+                        }
+                    }
+                }
             }
             Details::CaseStudy { case_study_type, incident_date, target, actor, procedure, .. } => {
                 dl {

@@ -68,6 +68,8 @@ pub enum Details {
         categories: Vec<String>,
         lifecycle_phases: Vec<String>,
         techniques: Vec<TechniqueLink>,
+        /// The NIST AI RMF and NCSC items it serves (aisec's table, not ATLAS's).
+        frameworks: Vec<crate::frameworks::FrameworkRef>,
     },
     CaseStudy {
         case_study_type: Option<String>,
@@ -242,6 +244,7 @@ impl ShowView {
                                 usage: u.usage.clone(),
                             })
                             .collect(),
+                        frameworks: crate::frameworks::for_mitigation(&m.id),
                     },
                 )
             }
@@ -357,6 +360,7 @@ impl ShowView {
                 categories,
                 lifecycle_phases,
                 techniques,
+                frameworks,
             } => {
                 out.insert_str(0, "Mitigation ");
                 facts.push(format!("category: {}", categories.join(", ")));
@@ -369,6 +373,15 @@ impl ShowView {
                     body.push_str(&format!("  {:<15} {}\n", t.id, t.name));
                     if let Some(u) = &t.usage {
                         body.push_str(&wrap(u, 90, "                  "));
+                    }
+                }
+                if !frameworks.is_empty() {
+                    body.push_str("\nPolicy frameworks it serves (aisec's mapping):\n");
+                    for r in frameworks {
+                        let name = crate::frameworks::describe(&r.framework)
+                            .map_or(r.framework.as_str(), |(name, _)| name);
+                        body.push_str(&format!("  {name} {}: {}\n", r.item, r.title));
+                        body.push_str(&wrap(&format!("why: {}", r.why), 90, "      "));
                     }
                 }
             }

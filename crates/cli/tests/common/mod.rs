@@ -240,3 +240,65 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
+
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+fn run_ok(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A virtual environment with `packages` (pip requirement strings), made on first use under
+/// `AISEC_TEST_CACHE` (else `~/.cache/aisec-tests`), outside the repository, as `name`.
+/// Tests, test binaries and runs that share the cache take its lock first, so one installs
+/// while the others wait and then find the venv complete.
+pub fn cached_venv(name: &str, packages: &[&str]) -> Result<std::path::PathBuf, String> {
+    use std::path::PathBuf;
+    let cache = std::env::var_os("AISEC_TEST_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/aisec-tests")))
+        .ok_or("no AISEC_TEST_CACHE and no HOME")?;
+    let venv = cache.join(name);
+    let complete = venv.join(".aisec-complete");
+    let wanted = packages.join(" ");
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let lock_path = cache.join(format!(".{name}.lock"));
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    // File::lock is newer than the workspace's MSRV (1.85); tests run on the one toolchain
+    // the machines have (1.95), and the library crates keep the MSRV.
+    #[allow(clippy::incompatible_msrv)]
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    if std::fs::read_to_string(&complete).is_ok_and(|v| v == wanted) {
+        return Ok(venv);
+    }
+    let python = std::env::var("AISEC_PYTHON").unwrap_or_else(|_| "python3".into());
+    // A venv holds absolute paths, so it is built in place; the marker is written only when
+    // pip has finished, so an interrupted install is redone.
+    let _ = std::fs::remove_dir_all(&venv);
+    run_ok(
+        Command::new(&python).args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv",
+    )?;
+    run_ok(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages),
+        &format!("pip install {wanted}"),
+    )?;
+    std::fs::write(&complete, &wanted).map_err(|e| format!("{}: {e}", complete.display()))?;
+    Ok(venv)
+}
