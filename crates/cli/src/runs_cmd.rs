@@ -179,7 +179,11 @@ pub fn run(cli: &Cli, cmd: &RunsCommand) -> Result<Outcome> {
                     crate::output::check_writable(path, "--out")?;
                     std::fs::write(path, &text)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!("{} AVID reports written to {}", reports.len(), path.display());
+                    eprintln!(
+                        "{} AVID reports written to {}",
+                        reports.len(),
+                        path.display()
+                    );
                 }
                 None => print!("{text}"),
             }

@@ -44,8 +44,11 @@ fn findings_export_as_reports_avidtools_reads() {
     let run = dir.path().join("run.json");
     std::fs::write(&run, &attack.stdout).unwrap();
     let pickle = dir.path().join("evil.pkl");
-    std::fs::write(&pickle, b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.")
-        .unwrap();
+    std::fs::write(
+        &pickle,
+        b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.",
+    )
+    .unwrap();
     let scan = aisec_line(&format!("--format json scan {}", pickle.display()));
     assert_eq!(scan.status.code(), Some(1), "{}", common::stderr(&scan));
     let scan_run = dir.path().join("scan.json");
@@ -67,7 +70,12 @@ fn findings_export_as_reports_avidtools_reads() {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert!(lines.len() >= at_least, "{} reports from {}", lines.len(), file.display());
+        assert!(
+            lines.len() >= at_least,
+            "{} reports from {}",
+            lines.len(),
+            file.display()
+        );
         assert!(
             lines.iter().any(|r| r["impact"]["avid"]["sep_view"]
                 .as_array()

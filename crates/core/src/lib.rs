@@ -5,11 +5,11 @@
 //! [`RunMeta`].
 
 mod atlas_ref;
+pub mod date;
 mod defense_ref;
 mod details;
 mod finding;
 mod metrics;
-pub mod date;
 pub mod rng;
 
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};

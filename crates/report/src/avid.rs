@@ -347,18 +347,30 @@ mod tests {
         let written = reports(&value, "2026-12-07").unwrap();
         assert_eq!(written.len(), 2, "the defended run's finding too");
         let first = &written[0];
-        assert_eq!(first.impact.avid.sep_view, vec!["S0403: Adversarial Example"]);
+        assert_eq!(
+            first.impact.avid.sep_view,
+            vec!["S0403: Adversarial Example"]
+        );
         assert_eq!(first.impact.avid.risk_domain, vec!["Security"]);
         assert_eq!(first.affects.artifacts[0].name, "cnn");
         assert_eq!(first.metrics[0].results["robust_accuracy"], 0.02);
-        assert!(first.references.iter().any(|r| r.url.ends_with("/techniques/AML.T0015")));
-        assert!(first.references.iter().any(|r| r.url.ends_with("/mitigations/AML.M0003")));
+        assert!(first
+            .references
+            .iter()
+            .any(|r| r.url.ends_with("/techniques/AML.T0015")));
+        assert!(first
+            .references
+            .iter()
+            .any(|r| r.url.ends_with("/mitigations/AML.M0003")));
         let privacy = &written[1];
         assert_eq!(
             privacy.impact.avid.sep_view,
             vec!["S0301: Information Leak", "P0300: Privacy"]
         );
-        assert_eq!(privacy.impact.avid.risk_domain, vec!["Security", "Performance"]);
+        assert_eq!(
+            privacy.impact.avid.risk_domain,
+            vec!["Security", "Performance"]
+        );
         let json = serde_json::to_value(first).unwrap();
         assert_eq!(json["problemtype"]["type"], "Measurement");
         assert_eq!(json["affects"]["artifacts"][0]["type"], "Model");

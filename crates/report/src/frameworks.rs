@@ -203,9 +203,18 @@ mod tests {
             .iter()
             .map(|r| r["item"].as_str().unwrap())
             .collect();
-        assert!(items.contains(&"MEASURE 2.10") && items.contains(&"MEASURE 2.7"), "{items:?}");
+        assert!(
+            items.contains(&"MEASURE 2.10") && items.contains(&"MEASURE 2.7"),
+            "{items:?}"
+        );
         assert_eq!(written["mitigations"][0]["id"], "AML.M0002");
-        assert!(written["mitigations"][0]["frameworks"].as_array().unwrap().len() >= 2);
+        assert!(
+            written["mitigations"][0]["frameworks"]
+                .as_array()
+                .unwrap()
+                .len()
+                >= 2
+        );
         let back: Finding = serde_json::from_value(written.clone()).unwrap();
         assert_eq!(back, f, "a stored report reads back");
     }

@@ -183,7 +183,10 @@ fn framework_view(doc: &Document) -> Markup {
     let findings: Vec<&Finding> = if doc.finding_groups.is_empty() {
         doc.findings.iter().collect()
     } else {
-        doc.finding_groups.iter().flat_map(|g| &g.findings).collect()
+        doc.finding_groups
+            .iter()
+            .flat_map(|g| &g.findings)
+            .collect()
     };
     let view = crate::frameworks::view(findings);
     html! {
