@@ -19,7 +19,10 @@ pub fn metrics(outcome: &CertifyOutcome) -> Metrics {
         (Metric::CertifiedAccuracy, outcome.certified_accuracy()),
         (Metric::AbstainRate, outcome.abstentions as f64 / n),
         (Metric::MeanCertifiedRadius, outcome.mean_correct_radius()),
-        (Metric::WallSeconds, outcome.wall_seconds),
+        (
+            Metric::WallSeconds,
+            outcome.wall_seconds + outcome.attack_check.as_ref().map_or(0.0, |c| c.seconds),
+        ),
     ] {
         if let Err(e) = metrics.insert(metric, value) {
             tracing::warn!("{e}");
@@ -55,7 +58,7 @@ fn finding(outcome: &CertifyOutcome, kb: &KnowledgeBase, target: &str) -> Findin
         outcome.certificates.len(),
         outcome.mean_correct_radius(),
         curve_summary(outcome, 5),
-        c.alpha,
+        aisec_defenses::certify::describe_alpha(c.alpha),
         outcome.abstentions
     );
     let mut severity = Severity::Info;

@@ -130,35 +130,46 @@ fn render(outcome: &certify::CertifyOutcome, target: &str, data: &str) -> String
         c.sigma,
         c.n0,
         c.n,
-        c.alpha,
+        certify::describe_alpha(c.alpha),
         100.0 * outcome.base_accuracy,
         100.0 * outcome.certified_accuracy(),
         outcome.abstentions,
         outcome.mean_correct_radius(),
         c.largest_radius()
     );
+    // A tiny σ gives radii that three decimals would all print as 0.000.
+    let small = (c.sigma as f64) < 4e-3;
     for point in &outcome.curve {
         let bar = "█".repeat((point.certified_accuracy * 40.0).round() as usize);
+        let radius = if small {
+            format!("{:.3e}", point.radius)
+        } else {
+            format!("{:.3}", point.radius)
+        };
         out.push_str(&format!(
-            "    r ≥ {:<7.3} {:>7.2}%  {bar}\n",
-            point.radius,
+            "    r ≥ {radius:<9} {:>7.2}%  {bar}\n",
             100.0 * point.certified_accuracy
         ));
     }
-    if let Some(check) = &outcome.attack_check {
-        out.push_str(&format!(
-            "  attack check         L2 PGD-{} with EOT ({} draws a step) inside each radius of {} certified inputs: {} certificates broken, {} points PREDICT abstained on; the vote of 100 copies was fooled at {}; farthest point at {:.4} of its radius\n",
+    match &outcome.attack_check {
+        Some(check) if check.inputs == 0 => out.push_str(
+            "  attack check         no certified input with a radius above 0 to attack\n",
+        ),
+        Some(check) => out.push_str(&format!(
+            "  attack check         L2 PGD-{} with EOT ({} draws a step) inside each radius of {} certified inputs: {} certificates broken, {} points PREDICT abstained on; the smoothed API's own 100-copy vote (as --defend smooth answers) was fooled at {}; farthest point at {:.4} of its radius; {:.1} s\n",
             check.pgd_steps,
             check.eot_samples,
             check.inputs,
             check.broken,
             check.abstained,
             check.fooled_the_vote,
-            check.largest_distance_over_radius
-        ));
+            check.largest_distance_over_radius,
+            check.seconds
+        )),
+        None => {}
     }
     out.push_str(&format!(
-        "  time                 {:.1} s, {} base-model evaluations\n",
+        "  time                 {:.1} s certifying, {} base-model evaluations\n",
         outcome.wall_seconds, outcome.model_evaluations
     ));
     out

@@ -68,8 +68,8 @@ pub struct Cli {
 
     /// Also keep the run in the run database (the run object `--format json` prints), where
     /// `aisec serve` and `aisec runs` show it. Commands that produce a run: attack …, scan,
-    /// demo, assess (each step's run), llm probe, llm guard eval/attack, defend adv-train and
-    /// dp-sgd, model train and eval; others warn that nothing was stored. A database that
+    /// demo, assess (each step's run), llm probe, llm guard eval/attack, defend adv-train,
+    /// dp-sgd and certify, model train and eval; others warn that nothing was stored. A database that
     /// cannot take the run costs a warning, not the run's output or exit code.
     #[arg(long, global = true)]
     pub store: bool,

@@ -187,10 +187,15 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             match cli.format {
                 Format::Json => print_json(&report)?,
                 Format::Text | Format::Sarif | Format::Jsonl | Format::Html => print_text(&format!(
-                    "trained {} on {} ({} training examples) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
+                    "trained {} on {} ({} training examples{}) in {wall:.1} s\n  train accuracy {:.2}%\n  test accuracy  {:.2}% on {} held-out examples\nsaved to {}\n",
                     args.arch.name(),
                     train_set.name,
                     train_set.len(),
+                    if config.noise_sigma > 0.0 {
+                        format!(", each seen with Gaussian noise σ = {}", config.noise_sigma)
+                    } else {
+                        String::new()
+                    },
                     100.0 * train_acc,
                     100.0 * test_acc,
                     test_set.len(),

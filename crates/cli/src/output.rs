@@ -169,10 +169,23 @@ fn not_an_input(path: &std::path::Path, shown: &str) -> anyhow::Result<()> {
     }
 }
 
+/// What makes two names one file: the device and inode on Unix (so a hard link is the same
+/// file as its original), the resolved path elsewhere.
+#[cfg(unix)]
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::canonicalize(path).ok()
+}
+
 /// The command-line argument, other than the output's own, that names the same existing file
-/// as `path` (`--data x.npy --save-adv ./x.npy`), as it was written.
+/// as `path` (`--data x.npy --save-adv ./x.npy`, or a hard link to it), as it was written.
 fn also_an_input(path: &std::path::Path) -> Option<String> {
-    let target = std::fs::canonicalize(path).ok()?;
+    let target = file_identity(path)?;
     let same: Vec<String> = std::env::args_os()
         .skip(1)
         .filter_map(|a| {
@@ -183,7 +196,7 @@ fn also_an_input(path: &std::path::Path) -> Option<String> {
             };
             value
                 .split(',')
-                .any(|v| std::fs::canonicalize(v).is_ok_and(|c| c == target))
+                .any(|v| file_identity(std::path::Path::new(v)).is_some_and(|c| c == target))
                 .then_some(value)
         })
         .collect();

@@ -540,4 +540,74 @@ fn an_output_never_overwrites_an_input() {
     let o = common::aisec(&["scan", pt.to_str().unwrap(), "--out", pt.to_str().unwrap()]);
     common::fails_with(&o, "an input of this command");
     assert_eq!(std::fs::read(&pt).unwrap(), b"not a pickle");
+    // A hard link is the same file under another name: refused too, parts or not.
+    let linked = dir.path().join("linked.npy");
+    std::fs::hard_link(&x, &linked).unwrap();
+    for parts in [None, Some("2")] {
+        let mut args = vec![
+            "attack",
+            "evasion",
+            "--model",
+            &model,
+            "--data",
+            x.to_str().unwrap(),
+        ];
+        let labels = dir.path().join("y.npy");
+        args.extend(["--labels", labels.to_str().unwrap(), "--attack", "fgsm"]);
+        args.extend(["--limit", "5", "--save-adv", linked.to_str().unwrap()]);
+        if let Some(p) = parts {
+            args.extend(["--part-size", p]);
+        }
+        common::fails_with(&common::aisec(&args), "an input of this command");
+        assert_eq!(std::fs::read(&x).unwrap(), before, "the input is untouched");
+    }
+    let run = dir.path().join("run.json");
+    std::fs::write(
+        &run,
+        common::aisec(&["--format", "json", "scan", pt.to_str().unwrap()]).stdout,
+    )
+    .unwrap();
+    let run_link = dir.path().join("run-link.json");
+    std::fs::hard_link(&run, &run_link).unwrap();
+    let kept = std::fs::read(&run).unwrap();
+    let o = common::aisec(&[
+        "runs",
+        "avid",
+        run.to_str().unwrap(),
+        "--out",
+        run_link.to_str().unwrap(),
+    ]);
+    common::fails_with(&o, "an input of this command");
+    assert_eq!(std::fs::read(&run).unwrap(), kept);
+}
+
+/// A run that fails half-way through writing its adversarial examples part by part leaves
+/// no truncated array behind, and an earlier file of that name as it was.
+#[test]
+fn a_failed_run_in_parts_leaves_no_partial_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train(dir.path(), "logreg", "digits");
+    common::export_digits(dir.path());
+    let x = aisec_ml::data::npy::read(&dir.path().join("x.npy")).unwrap();
+    let mut values = x.to_f32();
+    let per_input: usize = x.shape[1..].iter().product();
+    values[30 * per_input + 5] = f32::NAN;
+    let bad = dir.path().join("bad.npy");
+    aisec_ml::data::npy::write_f32(&bad, &x.shape, &values).unwrap();
+    let out = dir.path().join("adv.npy");
+    std::fs::write(&out, b"earlier").unwrap();
+    let o = common::aisec_line(&format!(
+        "attack evasion --model {model} --data {} --labels {} --clip 0,1 --attack fgsm --limit 50 --part-size 7 --save-adv {}",
+        bad.display(),
+        dir.path().join("y.npy").display(),
+        out.display()
+    ));
+    common::fails_with(&o, "NaN");
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -250,22 +250,49 @@ pub fn report_of(run: &RunReport, finding: &Finding, date: &str) -> AvidReport {
 }
 
 /// Every finding of `run` and of the runs inside it (defended, adaptive, an assessment's
-/// steps), one AVID report each.
+/// steps), one AVID report each. A finding an assessment repeats from one of its steps (the
+/// demo's summary lists each step's findings again) is reported once, from the step that
+/// measured it. A value with no run object in it is an error.
 pub fn reports(run: &serde_json::Value, date: &str) -> Result<Vec<AvidReport>, String> {
     let mut out = Vec::new();
-    collect(run, date, &mut out, 0)?;
-    Ok(out)
+    let runs = collect(run, date, &mut out, 0)?;
+    if runs == 0 {
+        return Err(
+            "no run object in it (expected what a command writes with --format json: kind, name, target, metrics, findings)"
+                .into(),
+        );
+    }
+    // Steps are visited after their parent, so the last of equal findings is the step's.
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<AvidReport> = out
+        .into_iter()
+        .rev()
+        .filter(|r| {
+            seen.insert((
+                r.problemtype.description.value.clone(),
+                r.affects.artifacts.first().map(|a| a.name.clone()),
+                r.references
+                    .iter()
+                    .map(|x| x.url.clone())
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .collect();
+    kept.reverse();
+    Ok(kept)
 }
 
+/// The run objects found (and their findings' reports pushed to `out`).
 fn collect(
     value: &serde_json::Value,
     date: &str,
     out: &mut Vec<AvidReport>,
     depth: usize,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     if depth > 32 {
-        return Ok(());
+        return Ok(0);
     }
+    let mut runs = 0;
     match value {
         serde_json::Value::Object(map) => {
             let looks_like_run = ["kind", "name", "target", "metrics", "findings"]
@@ -275,22 +302,23 @@ fn collect(
                 let run: RunReport = serde_json::from_value(value.clone())
                     .map_err(|e| format!("a run object in it does not read: {e}"))?;
                 out.extend(run.findings.iter().map(|f| report_of(&run, f, date)));
+                runs += 1;
             }
             for (key, v) in map {
                 if looks_like_run && key == "findings" {
                     continue;
                 }
-                collect(v, date, out, depth + 1)?;
+                runs += collect(v, date, out, depth + 1)?;
             }
         }
         serde_json::Value::Array(items) => {
             for v in items {
-                collect(v, date, out, depth + 1)?;
+                runs += collect(v, date, out, depth + 1)?;
             }
         }
         _ => {}
     }
-    Ok(())
+    Ok(runs)
 }
 
 #[cfg(test)]
@@ -375,5 +403,16 @@ mod tests {
         assert_eq!(json["problemtype"]["type"], "Measurement");
         assert_eq!(json["affects"]["artifacts"][0]["type"], "Model");
         assert!(reports(&serde_json::json!({"kind": "attack", "name": 3, "target": "t", "metrics": {}, "findings": []}), "d").is_err());
+        let none = reports(&serde_json::json!({"hello": 1}), "d").unwrap_err();
+        assert!(none.contains("no run object"), "{none}");
+        // An assessment repeating a step's finding reports it once.
+        let mut outer = run();
+        let step = serde_json::to_value(run()).unwrap();
+        outer.findings.push(outer.findings[0].clone());
+        outer.observations = Some(aisec_core::Details::new(
+            serde_json::json!({ "steps": [step] }),
+        ));
+        let once = reports(&serde_json::to_value(outer).unwrap(), "d").unwrap();
+        assert_eq!(once.len(), 2, "{once:?}");
     }
 }

@@ -267,9 +267,10 @@ pub fn evasion_in_parts(
         .ok_or_else(|| AssessError::Config("no inputs to attack".into()))?;
     outcome.seed = request.seed;
     let data_desc = format!(
-        "{} ({} examples, read {per_part} at a time)",
+        "{} ({} examples, read {} at a time)",
         request.data.name,
-        request.data.len()
+        request.data.len(),
+        per_part.min(request.data.len())
     );
     let report = evasion_report(&outcome, kb, &request.model.info().description, &data_desc);
     Ok(EvasionRun {

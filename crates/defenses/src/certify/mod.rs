@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use aisec_core::rng::Rng;
 use aisec_ml::data::Dataset;
-use aisec_ml::model::Classifier;
+use aisec_ml::model::{Classifier, QueryOutput};
 use aisec_ml::MlError;
 use serde::Serialize;
 
@@ -96,7 +96,17 @@ impl CertifyConfig {
         if !(self.alpha > 0.0 && self.alpha < 0.5) {
             return Err(format!(
                 "--alpha {}: expected a failure probability in (0, 0.5)",
-                self.alpha
+                describe_alpha(self.alpha)
+            ));
+        }
+        let best = stats::clopper_pearson_lower(self.n, self.n, self.alpha);
+        if best <= 0.5 {
+            // All n copies agreeing gives p̲ = α^(1/n); it passes ½ from n > log₂(1/α).
+            let needed = (self.alpha.ln() / 0.5f64.ln()).floor() as u64 + 1;
+            return Err(format!(
+                "--n {} with --alpha {}: even if every noisy copy agreed, the bound on the top class would be {best:.3}, not above ½, so no input could be certified; use --n {needed} or more",
+                self.n,
+                describe_alpha(self.alpha)
             ));
         }
         Ok(())
@@ -106,6 +116,15 @@ impl CertifyConfig {
     pub fn largest_radius(&self) -> f64 {
         let best = stats::clopper_pearson_lower(self.n, self.n, self.alpha);
         self.sigma as f64 * stats::normal_quantile(best)
+    }
+}
+
+/// α as people write it: 0.001, 1e-12.
+pub fn describe_alpha(alpha: f64) -> String {
+    if alpha != 0.0 && alpha.abs() < 1e-4 {
+        format!("{alpha:e}")
+    } else {
+        format!("{alpha}")
     }
 }
 
@@ -288,8 +307,10 @@ pub struct AttackCheck {
     /// input's radius (at most 1: the points stay inside the certified ball).
     pub largest_distance_over_radius: f64,
     /// Inputs whose attack point the smoothed API's own vote already misclassified (the
-    /// attack's success against the 100-copy vote, which is not the certified classifier).
+    /// attack's success against the 100-copy vote `--defend smooth` answers with, which is
+    /// not the certified classifier).
     pub fooled_the_vote: usize,
+    pub seconds: f64,
 }
 
 /// Attacks up to `inputs` certified inputs with L2 PGD (EOT over the smoothing noise)
@@ -312,6 +333,7 @@ pub fn attack_check(
     };
     let target = Smoothed::new(model.clone(), smoothing, AttackerView::ExpectationOverNoise, seed);
     let steps = 20;
+    let started = Instant::now();
     let mut check = AttackCheck {
         inputs: 0,
         broken: 0,
@@ -320,6 +342,7 @@ pub fn attack_check(
         eot_samples: smoothing.eot_samples,
         largest_distance_over_radius: 0.0,
         fooled_the_vote: 0,
+        seconds: 0.0,
     };
     for certificate in certificates
         .iter()
@@ -368,6 +391,7 @@ pub fn attack_check(
         }
         check.inputs += 1;
     }
+    check.seconds = started.elapsed().as_secs_f64();
     Ok(check)
 }
 
@@ -417,7 +441,19 @@ pub fn certify(
 ) -> Result<CertifyOutcome, MlError> {
     config.check().map_err(MlError::Invalid)?;
     let started = Instant::now();
-    let base = model.evaluate(&data.x)?;
+    let scores = model.scores(&data.x)?;
+    let finite = match &scores {
+        QueryOutput::Probabilities(v) | QueryOutput::Logits(v) => v.iter().all(|x| x.is_finite()),
+        QueryOutput::TopK(rows) => rows.iter().flatten().all(|(_, p)| p.is_finite()),
+        QueryOutput::Labels(_) => true,
+    };
+    if !finite {
+        return Err(MlError::Invalid(format!(
+            "{}: its outputs on the clean inputs are not all finite numbers (NaN or infinite), so its answers under noise mean nothing and nothing can be certified about it",
+            model.info().description
+        )));
+    }
+    let base = scores.labels(model.info().num_classes);
     let base_accuracy = base.iter().zip(&data.y).filter(|(p, y)| p == y).count() as f64
         / data.len().max(1) as f64;
     // Inputs are independent and each draws its own noise streams, so splitting them
@@ -554,6 +590,8 @@ mod tests {
             (CertifyConfig { alpha: 0.7, ..Default::default() }, "--alpha"),
             (CertifyConfig { alpha: 0.0, ..Default::default() }, "--alpha"),
             (CertifyConfig { n0: usize::MAX, ..Default::default() }, "--n0"),
+            (CertifyConfig { n: 9, ..Default::default() }, "--n 10 or more"),
+            (CertifyConfig { n: 100, alpha: 1e-300, ..Default::default() }, "1e-300"),
         ] {
             let err = config.check().unwrap_err();
             assert!(err.contains(word), "{err}");

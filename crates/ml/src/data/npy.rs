@@ -404,10 +404,13 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
 }
 
 /// An f32 array written a run of rows at a time, so that it never has to be whole in
-/// memory: the header (with the final shape) first, then the rows as they come.
+/// memory: the header (with the final shape) first, then the rows as they come. The rows go
+/// to a temporary file beside `path`, renamed to `path` by [`F32Writer::finish`]: a run that
+/// fails half-way leaves no truncated array and no earlier file clobbered.
 pub struct F32Writer {
     path: std::path::PathBuf,
-    file: std::io::BufWriter<std::fs::File>,
+    partial: std::path::PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
     expected: usize,
     written: usize,
 }
@@ -415,18 +418,32 @@ pub struct F32Writer {
 impl F32Writer {
     pub fn create(path: &Path, shape: &[usize]) -> Result<F32Writer> {
         use std::io::Write;
+        let name = path
+            .file_name()
+            .map_or_else(|| "array.npy".into(), |n| n.to_string_lossy().into_owned());
+        let partial = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         let write = |source| MlError::Write {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(write)?);
-        file.write_all(&header("<f4", shape)).map_err(write)?;
-        Ok(F32Writer {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(write)?);
+        let mut writer = F32Writer {
             path: path.to_path_buf(),
-            file,
+            partial,
+            file: None,
             expected: shape.iter().product(),
             written: 0,
-        })
+        };
+        file.write_all(&header("<f4", shape)).map_err(write)?;
+        writer.file = Some(file);
+        Ok(writer)
+    }
+
+    fn write_error(&self, source: std::io::Error) -> MlError {
+        MlError::Write {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub fn append(&mut self, values: &[f32]) -> Result<()> {
@@ -439,19 +456,25 @@ impl F32Writer {
                 self.expected
             )));
         }
+        let Some(file) = self.file.as_mut() else {
+            return Err(MlError::Invalid(format!(
+                "{}: written after it was finished",
+                self.path.display()
+            )));
+        };
+        let mut bytes = Vec::with_capacity(values.len() * 4);
         for v in values {
-            self.file
-                .write_all(&v.to_le_bytes())
-                .map_err(|source| MlError::Write {
-                    path: self.path.clone(),
-                    source,
-                })?;
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Err(e) = file.write_all(&bytes) {
+            return Err(self.write_error(e));
         }
         self.written += values.len();
         Ok(())
     }
 
-    /// Flushes; an array left short of its shape is an error (the file would not load).
+    /// Flushes and puts the array in place; an array left short of its shape is an error
+    /// (the file would not load) and is not put there.
     pub fn finish(mut self) -> Result<()> {
         use std::io::Write;
         if self.written != self.expected {
@@ -462,10 +485,18 @@ impl F32Writer {
                 self.expected
             )));
         }
-        self.file.flush().map_err(|source| MlError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        if let Some(mut file) = self.file.take() {
+            file.flush().map_err(|e| self.write_error(e))?;
+        }
+        std::fs::rename(&self.partial, &self.path).map_err(|e| self.write_error(e))
+    }
+}
+
+impl Drop for F32Writer {
+    fn drop(&mut self) {
+        // Unfinished (an error, or finished already and renamed: then this finds nothing).
+        self.file.take();
+        let _ = std::fs::remove_file(&self.partial);
     }
 }
 
@@ -571,10 +602,23 @@ mod tests {
         assert_eq!(read_rows_f32(&path, &header, 4, 1).unwrap(), data[24..]);
         let past = read_rows_f32(&path, &header, 4, 2).unwrap_err().to_string();
         assert!(past.contains("5 rows"), "{past}");
-        // Short of its shape: the writer says so, and the header check reads the length.
+        // Short of its shape: the writer says so and leaves the earlier file as it was, and
+        // nothing beside it.
+        let before = std::fs::read(&path).unwrap();
         let mut short = F32Writer::create(&path, &[5, 6]).unwrap();
         short.append(&data[..6]).unwrap();
         assert!(short.finish().is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let mut abandoned = F32Writer::create(&path, &[5, 6]).unwrap();
+        abandoned.append(&data[..6]).unwrap();
+        drop(abandoned);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no partial file left"
+        );
+        // The header check reads the file's length against the shape.
+        std::fs::write(&path, &before[..before.len() - 4]).unwrap();
         let truncated = read_header(&path).unwrap_err().to_string();
         assert!(truncated.contains("needs"), "{truncated}");
         std::fs::remove_dir_all(&dir).unwrap();
