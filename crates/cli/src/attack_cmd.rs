@@ -354,14 +354,7 @@ fn evasion_command(cli: &Cli, args: &EvasionArgs) -> Result<Outcome> {
         shape.extend(&data.sample_shape);
         npy::write_f32(path, &shape, &run.outcome.adversarial)?;
     }
-    crate::output::store_run(cli, &run.report)?;
-    match cli.format {
-        Format::Json => print_json(&run.report)?,
-        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
-            print_text(&crate::evasion_text::render(&run, args))?
-        }
-    }
-    Ok(Outcome::Ok)
+    show_run(cli, &run, args)
 }
 
 /// `--part-size`: the data read and attacked a part at a time.
@@ -429,11 +422,16 @@ fn evasion_in_parts(
     if let Some(w) = writer {
         w.finish()?;
     }
+    show_run(cli, &run, args)
+}
+
+/// Stores (with `--store`) and prints an evasion run in the format asked for.
+fn show_run(cli: &Cli, run: &runner::EvasionRun, args: &EvasionArgs) -> Result<Outcome> {
     crate::output::store_run(cli, &run.report)?;
     match cli.format {
         Format::Json => print_json(&run.report)?,
         Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
-            print_text(&crate::evasion_text::render(&run, args))?
+            print_text(&crate::evasion_text::render(run, args))?
         }
     }
     Ok(Outcome::Ok)

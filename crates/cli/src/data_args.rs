@@ -92,6 +92,18 @@ fn is_idx(path: &std::path::Path) -> Result<bool> {
 }
 
 impl DataArgs {
+    /// How `--images` files become inputs (`--image-size`, `--grayscale`).
+    fn image_options(&self) -> Result<data::images::ImageOptions> {
+        Ok(data::images::ImageOptions {
+            size: self
+                .image_size
+                .as_deref()
+                .map(parse_image_size)
+                .transpose()?,
+            grayscale: self.grayscale,
+        })
+    }
+
     fn clip(&self, default: Option<InputRange>) -> Result<Option<InputRange>> {
         match self.clip.as_deref().map(str::trim) {
             None => Ok(default),
@@ -144,14 +156,7 @@ impl DataArgs {
                     data::load_npy_pair(x, y, None)?
                 }
             } else if let Some(dir) = &self.images {
-                let options = data::images::ImageOptions {
-                    size: self
-                        .image_size
-                        .as_deref()
-                        .map(parse_image_size)
-                        .transpose()?,
-                    grayscale: self.grayscale,
-                };
+                let options = self.image_options()?;
                 let (classes, ds) = data::images::load_folder(dir, &options)?;
                 tracing::info!(
                     classes = classes.join(", "),
@@ -220,15 +225,7 @@ impl DataArgs {
             }
             data::stream::StreamedData::npy(x, y)?
         } else if let Some(dir) = &self.images {
-            let options = data::images::ImageOptions {
-                size: self
-                    .image_size
-                    .as_deref()
-                    .map(parse_image_size)
-                    .transpose()?,
-                grayscale: self.grayscale,
-            };
-            data::stream::StreamedData::images(dir, &options)?.1
+            data::stream::StreamedData::images(dir, &self.image_options()?)?.1
         } else {
             bail!("--part-size reads --data X.npy or --images DIR a part at a time; built-in datasets, CSV and CIFAR files are read whole: drop --part-size");
         };

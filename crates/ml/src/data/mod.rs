@@ -183,6 +183,28 @@ impl Dataset {
     }
 }
 
+/// The labels of `labels` (read as `y`), which must number the `n` examples of `data`.
+pub(crate) fn labels_for(
+    y: &npy::NpyArray,
+    labels: &std::path::Path,
+    n: usize,
+    data: &std::path::Path,
+) -> Result<Vec<usize>> {
+    let found = y.to_labels().map_err(|message| MlError::Format {
+        path: labels.to_path_buf(),
+        message,
+    })?;
+    if found.len() != n {
+        return Err(MlError::Invalid(format!(
+            "{} has {n} examples but {} has {} labels",
+            data.display(),
+            labels.display(),
+            found.len()
+        )));
+    }
+    Ok(found)
+}
+
 /// Reads user data: `.npy` inputs (any shape, float) with `.npy` integer labels.
 pub fn load_npy_pair(
     data: &std::path::Path,
@@ -197,19 +219,7 @@ pub fn load_npy_pair(
             message: "expected an array with a leading example axis, found a scalar".into(),
         });
     }
-    let n = x.shape[0];
-    let labels_vec = y.to_labels().map_err(|message| MlError::Format {
-        path: labels.to_path_buf(),
-        message,
-    })?;
-    if labels_vec.len() != n {
-        return Err(MlError::Invalid(format!(
-            "{} has {n} examples but {} has {} labels",
-            data.display(),
-            labels.display(),
-            labels_vec.len()
-        )));
-    }
+    let labels_vec = labels_for(&y, labels, x.shape[0], data)?;
     let sample_shape = if x.shape.len() == 1 {
         vec![1]
     } else {

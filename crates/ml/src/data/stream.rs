@@ -42,21 +42,7 @@ impl StreamedData {
                 message: "expected an array with a leading example axis, found a scalar".into(),
             });
         }
-        let y = npy::read(labels)?
-            .to_labels()
-            .map_err(|message| MlError::Format {
-                path: labels.to_path_buf(),
-                message,
-            })?;
-        if y.len() != header.rows() {
-            return Err(MlError::Invalid(format!(
-                "{} has {} examples but {} has {} labels",
-                data.display(),
-                header.rows(),
-                labels.display(),
-                y.len()
-            )));
-        }
+        let y = super::labels_for(&npy::read(labels)?, labels, header.rows(), data)?;
         let sample_shape = if header.shape.len() == 1 {
             vec![1]
         } else {
