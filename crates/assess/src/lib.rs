@@ -3,6 +3,7 @@
 //! attacks again.
 
 pub mod certify;
+pub mod trigger_search;
 pub mod demo;
 pub mod detection;
 pub mod extraction;

@@ -30,6 +30,12 @@ pub enum DefendCommand {
     /// certified accuracy by radius; `--attack-check N` attacks the certificates with PGD
     /// and EOT (AML.M0010, ML Model Engineering and ML Model Evaluation).
     Certify(Box<crate::certify_cmd::CertifyArgs>),
+    /// Architectural-backdoor search in an ONNX graph: comparisons on the input that never
+    /// change on clean data (dormant key checks), the input values that flip them, and what
+    /// the stamped trigger does to the answers, against random values at the same positions.
+    /// Exit 1 when a backdoor is confirmed (AML.M0008, AML.M0016; ML Model Evaluation and
+    /// Deployment).
+    TriggerSearch(Box<crate::trigger_cmd::TriggerSearchArgs>),
     /// Every defence: what it acts on and how, its ATLAS mitigations and lifecycle phases,
     /// the `--defend` forms that select it, and the adaptive attack that measures it.
     List,
@@ -63,6 +69,7 @@ pub fn run(cli: &Cli, cmd: &DefendCommand) -> Result<Outcome> {
         DefendCommand::AdvTrain(args) => args,
         DefendCommand::DpTrain(args) => return crate::dp_train_cmd::run(cli, args),
         DefendCommand::Certify(args) => return crate::certify_cmd::run(cli, args),
+        DefendCommand::TriggerSearch(args) => return crate::trigger_cmd::run(cli, args),
         DefendCommand::List => return list(cli),
     };
     if !(args.eps > 0.0 && args.eps.is_finite()) {

@@ -28,6 +28,7 @@ mod runs_cmd;
 mod scan_cmd;
 mod serve_cmd;
 mod threat_cmd;
+mod trigger_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -31,6 +31,7 @@ registered!(
     spectral,
     activation_clustering,
     strip,
+    trigger_search,
     dp_sgd,
     l2,
     early_stop,

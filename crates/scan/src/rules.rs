@@ -195,6 +195,14 @@ pub const RULES: &[Rule] = &[
         atlas: &["AML.T0011.000", "AML.T0010.003"],
     },
     Rule {
+        id: "AISEC-ONNX-003",
+        name: "onnx-input-triggered-override",
+        summary: "An ONNX graph output is chosen by a comparison of raw input values with no weighted layer in between (Where, If or a cast mask): an architectural backdoor that overrides the network when the input carries a key",
+        severity: Severity::High,
+        cwe: &["CWE-506"],
+        atlas: &["AML.T0018.001", "AML.T0010.003"],
+    },
+    Rule {
         id: "AISEC-KERAS-001",
         name: "keras-lambda-layer",
         summary: "A Keras Lambda layer: its function is marshalled Python bytecode, run on load outside safe mode",
@@ -324,6 +332,8 @@ pub enum RuleId {
     OnnxExternalDataEscape,
     /// `AISEC-ONNX-002`
     OnnxCustomDomain,
+    /// `AISEC-ONNX-003`
+    OnnxInputTriggeredOverride,
     /// `AISEC-KERAS-001`
     KerasLambdaLayer,
     /// `AISEC-KERAS-002`
@@ -370,6 +380,7 @@ impl RuleId {
         RuleId::SafetensorsTrailingData,
         RuleId::OnnxExternalDataEscape,
         RuleId::OnnxCustomDomain,
+        RuleId::OnnxInputTriggeredOverride,
         RuleId::KerasLambdaLayer,
         RuleId::KerasForeignReference,
         RuleId::GgufTemplateInjection,

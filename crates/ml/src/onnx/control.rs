@@ -90,6 +90,39 @@ pub(super) fn run_loop<'g>(
     Ok(outputs)
 }
 
+/// ONNX `If`: the branch the scalar condition picks runs as a subgraph of the enclosing
+/// scopes (what a graph's grafted trigger check writes; a batch-wide condition, as ONNX
+/// requires, picks one branch for the whole batch).
+pub(super) fn run_if<'g>(
+    node: &'g NodeProto,
+    inputs: &[Option<Value>],
+    scopes: &[&HashMap<&'g str, Value>],
+    constants: &HashMap<String, Value>,
+    device: &Device,
+) -> Result<Vec<Value>> {
+    let refuse = |what: String| unsupported(format!("If `{}`: {what}", node.name));
+    let condition = match inputs.first().and_then(|v| v.as_ref()) {
+        Some(v) => scalar_int(v).map_err(refuse)? != 0,
+        None => return Err(refuse("has no condition".into())),
+    };
+    let branch = if condition { "then_branch" } else { "else_branch" };
+    let graph = node
+        .attr(branch)
+        .and_then(|a| a.g.as_deref())
+        .ok_or_else(|| refuse(format!("has no {branch}")))?;
+    let mut values: HashMap<&'g str, Value> = HashMap::new();
+    super::evaluate(&graph.nodes, &mut values, scopes, constants, device, None)?;
+    graph
+        .outputs
+        .iter()
+        .map(|o| {
+            super::lookup(&o.name, &values, scopes, constants)
+                .cloned()
+                .ok_or_else(|| refuse(format!("the {branch} never produces `{}`", o.name)))
+        })
+        .collect()
+}
+
 /// A loop's trip count or condition: one integer (a boolean is 0 or 1), or one float.
 fn scalar_int(v: &Value) -> std::result::Result<i64, String> {
     let values = host_ints(v).map_err(|e| e.to_string())?;

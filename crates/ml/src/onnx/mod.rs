@@ -12,6 +12,7 @@ pub mod inspect;
 mod keras_ops;
 mod more_ops;
 mod ops;
+pub mod probe;
 pub mod proto;
 mod recurrent;
 mod resize;
@@ -83,11 +84,15 @@ fn evaluate<'g>(
             .collect::<Result<_>>()?;
         let in_node =
             |e: MlError| MlError::Invalid(format!("node `{}` ({}): {e}", node.name, node.op_type));
-        let outputs = if node.op_type == "Loop" {
+        let outputs = if node.op_type == "Loop" || node.op_type == "If" {
             let mut chain: Vec<&HashMap<&'g str, Value>> = scopes.to_vec();
             chain.push(values);
-            guard::caught(|| control::run_loop(node, &inputs, &chain, constants, device))
-                .map_err(in_node)?
+            let run = if node.op_type == "Loop" {
+                control::run_loop
+            } else {
+                control::run_if
+            };
+            guard::caught(|| run(node, &inputs, &chain, constants, device)).map_err(in_node)?
         } else {
             guard::caught(|| ops::eval(node, &inputs, device)).map_err(in_node)?
         };

@@ -183,14 +183,11 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 }
             })?
         }
-        "Equal" => {
-            let (a, b) = (x(0)?, x(1)?);
-            let (a, b) = (
-                Value::Ints(host_ints(a)?, a.dims()),
-                Value::Ints(host_ints(b)?, b.dims()),
-            );
-            int_zip(&a, &b, node, |p, q| i64::from(p == q))?
-        }
+        "Equal" if integer_pair() => int_zip(x(0)?, x(1)?, node, |p, q| i64::from(p == q))?,
+        // Float data (a trigger check on pixel values) compares as floats: truncating to
+        // integers first would call 0.2 equal to 0.7.
+        "Equal" => super::keras_ops::compare(node, x(0)?, x(1)?, |p, q| p == q)?,
+        "Where" if !integer_branches(inputs) => float_where(node, x(0)?, x(1)?, x(2)?, device)?,
         "Where" => {
             let condition = Value::Ints(host_ints(x(0)?)?, x(0)?.dims());
             let (a, b) = (x(1)?, x(2)?);
@@ -311,6 +308,8 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             out.extend(&dims[a + 1..]);
             selected.reshape(&out)?
         }
+        "ReduceSum" | "ReduceMax" | "ReduceMin" => reduce(node, inputs)?,
+        "Abs" => x(0)?.clone().map(|t| t.abs())?,
         "ReduceMean" => {
             let v = x(0)?.clone();
             let rank = v.rank();
@@ -502,4 +501,122 @@ fn slice(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
             })
         }
     }
+}
+
+fn integer_branches(inputs: &[Option<Value>]) -> bool {
+    matches!(
+        (inputs.get(1), inputs.get(2)),
+        (Some(Some(Value::Ints(..))), Some(Some(Value::Ints(..))))
+    )
+}
+
+/// Where on float data: the condition broadcast with both branches, each position taken from
+/// the branch it picks (so the gradient reaches only the picked branch, and an infinite value
+/// in the other branch stays out of the sum).
+fn float_where(
+    node: &NodeProto,
+    condition: &Value,
+    a: &Value,
+    b: &Value,
+    device: &Device,
+) -> Result<Value> {
+    let as_float = |v: &Value| -> Result<Value> {
+        match v {
+            Value::Ints(i, shape) => {
+                let f: Vec<f32> = i.iter().map(|v| *v as f32).collect();
+                Value::from_floats(&f, shape, device)
+            }
+            other => Ok(other.clone()),
+        }
+    };
+    let picks: Vec<f32> = host_ints(condition)?
+        .iter()
+        .map(|c| if *c != 0 { 1.0 } else { 0.0 })
+        .collect();
+    let condition = Value::from_floats(&picks, &condition.dims(), device)?;
+    let mut shape: Vec<usize> = Vec::new();
+    for dims in [condition.dims(), a.dims(), b.dims()] {
+        shape = broadcast_dims(&shape, &dims).ok_or_else(|| {
+            unsupported(format!(
+                "Where `{}`: shapes {:?}, {:?} and {:?} do not broadcast",
+                node.name,
+                condition.dims(),
+                a.dims(),
+                b.dims()
+            ))
+        })?;
+    }
+    if shape.len() > 4 {
+        return Err(unsupported(format!(
+            "Where `{}`: rank {} is above the 4 supported",
+            node.name,
+            shape.len()
+        )));
+    }
+    let mut full = vec![1; 4 - shape.len()];
+    full.extend(&shape);
+    let target = [full[0], full[1], full[2], full[3]];
+    let spread = |v: Value| -> Result<Tensor<4>> { Ok(v.lift(4)?.float4()?.expand(target)) };
+    let mask = spread(condition)?.greater_elem(0.5);
+    let picked = spread(as_float(b)?)?.mask_where(mask, spread(as_float(a)?)?);
+    Value::F4(picked).reshape(&shape)
+}
+
+/// Numpy broadcasting of two shapes (trailing axes aligned).
+fn broadcast_dims(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let at = |d: &[usize], i: usize| {
+        (i + d.len())
+            .checked_sub(rank)
+            .map(|j| d[j])
+            .unwrap_or(1)
+    };
+    (0..rank)
+        .map(|i| match (at(a, i), at(b, i)) {
+            (x, y) if x == y || y == 1 => Some(x),
+            (1, y) => Some(y),
+            _ => None,
+        })
+        .collect()
+}
+
+/// ReduceSum, ReduceMax and ReduceMin over the chosen axes (all when none are given, unless
+/// ReduceSum's `noop_with_empty_axes` says to pass the data through).
+fn reduce(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
+    let v = input(inputs, 0, node)?.clone();
+    let v = match v {
+        Value::Ints(i, shape) => {
+            let f: Vec<f32> = i.iter().map(|v| *v as f32).collect();
+            Value::from_floats(&f, &shape, &crate::tensor::device())?
+        }
+        other => other,
+    };
+    let rank = v.rank();
+    let mut chosen = axes(node, inputs, 1, rank)?;
+    if chosen.is_empty() {
+        if node.attr("noop_with_empty_axes").and_then(|a| a.i) == Some(1) {
+            return Ok(v);
+        }
+        chosen = (0..rank).collect();
+    }
+    let keep = node.attr("keepdims").and_then(|a| a.i).unwrap_or(1) != 0;
+    let dims = v.dims();
+    let mut reduced = v;
+    for a in &chosen {
+        reduced = match node.op_type.as_str() {
+            "ReduceSum" => with_float_rank!(reduced, node, |t| t.sum_dim(*a)),
+            "ReduceMax" => with_float_rank!(reduced, node, |t| t.max_dim(*a)),
+            _ => with_float_rank!(reduced, node, |t| t.min_dim(*a)),
+        };
+    }
+    if keep {
+        return Ok(reduced);
+    }
+    let kept: Vec<usize> = dims
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !chosen.contains(i))
+        .map(|(_, d)| *d)
+        .collect();
+    reduced.reshape(&kept)
 }

@@ -12,6 +12,7 @@ use crate::error::{MlError, Result};
 
 /// The operators aisec evaluates.
 pub const SUPPORTED: &[&str] = &[
+    "Abs",
     "Add",
     "And",
     "AveragePool",
@@ -39,6 +40,7 @@ pub const SUPPORTED: &[&str] = &[
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "If",
     "LSTM",
     "LayerNormalization",
     "LeakyRelu",
@@ -59,7 +61,10 @@ pub const SUPPORTED: &[&str] = &[
     "Pow",
     "Reciprocal",
     "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
     "ReduceProd",
+    "ReduceSum",
     "Relu",
     "Reshape",
     "Resize",

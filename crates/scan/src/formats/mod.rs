@@ -6,6 +6,7 @@ pub mod jinja;
 pub mod keras;
 pub mod npy;
 pub mod onnx;
+pub mod onnx_trojan;
 pub mod protobuf;
 pub mod safetensors;
 pub mod tensorflow;

@@ -110,6 +110,7 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
             _ => {}
         }
     }
+    check_overrides(ctx, data, at);
     for d in domains
         .iter()
         .filter(|d| !known_domain(d) && !local.contains(*d))
@@ -119,6 +120,22 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
             Verdict::Suspicious,
             at,
             format!("operator domain {d:?} is neither a standard ONNX set, ONNX Runtime's com.microsoft, nor a function the model defines: runtimes run it only through a native custom-op library that the deployment loads"),
+        ));
+    }
+}
+
+/// The architectural-backdoor rule (see `onnx_trojan`).
+fn check_overrides(ctx: &mut Ctx, data: &[u8], at: &Location) {
+    for o in super::onnx_trojan::overrides(data) {
+        ctx.findings.push(ScanFinding::new(
+            RuleId::OnnxInputTriggeredOverride,
+            Verdict::Dangerous,
+            at,
+            format!(
+                "output {:?} is chosen by {} on raw input values, with no weighted layer between the check and the output: an architectural backdoor (a trigger check grafted onto the graph) overrides the network's answer whenever an input carries the key",
+                o.output,
+                o.keys.join(", ")
+            ),
         ));
     }
 }

@@ -1,0 +1,142 @@
+//! `aisec defend trigger-search`: dormant key checks in a white-box ONNX graph, the trigger
+//! that flips them, and what it does to the model's answers (an architectural backdoor).
+
+use std::path::PathBuf;
+
+use aisec_defenses::trigger_search::{self, TriggerSearchConfig, TriggerSearchOutcome};
+use aisec_ml::model::LocalModel;
+use aisec_ml::onnx::OnnxModel;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::atlas_cmd::load_kb;
+use crate::data_args::{DataArgs, Split};
+use crate::output::{print_json, print_text, Format};
+use crate::progress::Progress;
+use crate::{Cli, Outcome};
+
+#[derive(Debug, Args)]
+pub struct TriggerSearchArgs {
+    /// The ONNX model to search (read and evaluated by aisec's own interpreter, never run by
+    /// a runtime).
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Clean inputs (the first N of the data) that tell dormant comparisons from varying
+    /// ones and measure the trigger (at least 2).
+    #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
+    pub inputs: usize,
+    /// Values tried per compared number, evenly spaced over the data's range (2 to 4,096);
+    /// the constants it is compared with are tried too.
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
+    pub grid: usize,
+    /// A found trigger is reported as a backdoor when at least this fraction of stamped
+    /// inputs of other classes go to one class, and the trigger changes at least 50 points
+    /// more answers than random values at the same positions.
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    pub confirm_at: f64,
+    /// Seed of the random inputs that locate what each comparison reads and of the random
+    /// control.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+pub fn run(cli: &Cli, args: &TriggerSearchArgs) -> Result<Outcome> {
+    let config = TriggerSearchConfig {
+        inputs: args.inputs,
+        grid: args.grid,
+        confirm_at: args.confirm_at,
+        ..TriggerSearchConfig::default()
+    };
+    if let Err(e) = config.check() {
+        bail!(e);
+    }
+    let model = OnnxModel::load(&args.model)
+        .with_context(|| format!("--model {}", args.model.display()))?;
+    let split = if args.data.is_builtin() {
+        Split::Test
+    } else {
+        Split::All
+    };
+    let data = args.data.load_first(split, Some(args.inputs))?;
+    let features = model.model_info().features();
+    if data.features() != features {
+        bail!(
+            "the data's inputs have {} values ({:?}) and {} takes {features} ({:?})",
+            data.features(),
+            data.sample_shape,
+            args.model.display(),
+            model.model_info().input_shape
+        );
+    }
+    if data.len() < 2 {
+        bail!("the data has {} input(s); the search needs at least 2", data.len());
+    }
+    let kb = load_kb(cli)?;
+    let progress = Progress::new();
+    let outcome = trigger_search::search(&model, &data, &config, args.seed, &mut |m| {
+        progress.message(m)
+    });
+    progress.finish();
+    let outcome = outcome?;
+    let target = model.model_info().description.clone();
+    let data_desc = format!("{} ({} examples)", data.name, outcome.clean_inputs);
+    let report =
+        aisec_assess::trigger_search::report(&outcome, &kb, &target, &data_desc, args.seed);
+    crate::output::store_run(cli, &report)?;
+    match cli.format {
+        Format::Json => print_json(&report)?,
+        Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
+            print_text(&render(&outcome, &target, &data_desc))?
+        }
+    }
+    // A confirmed backdoor fails the command, as a dangerous scan finding does.
+    Ok(if outcome.confirmed {
+        Outcome::ProblemsFound
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn render(outcome: &TriggerSearchOutcome, target: &str, data: &str) -> String {
+    let mut out = format!(
+        "{} on {target} — {data}\n  comparisons in the main graph: {}\n",
+        trigger_search::INFO.name,
+        outcome.comparisons.len()
+    );
+    for c in &outcome.comparisons {
+        out.push_str(&format!("    {:<28} {}", c.node, c.status));
+        if !c.key.is_empty() {
+            out.push_str(&format!(
+                "; reads {} position(s); key {}; fires on {:.1}% of stamped inputs",
+                c.positions.len(),
+                aisec_assess::trigger_search::describe_key(&c.key, 6),
+                100.0 * c.fire_rate
+            ));
+        }
+        out.push('\n');
+    }
+    match outcome.target_class {
+        Some(class) => out.push_str(&format!(
+            "  trigger              {} (input position = value, flat index per input)\n  stamped on {} inputs  {:.1}% of other classes answered as class {class}; accuracy {:.1}% clean → {:.1}% stamped\n  random control       random values at the same positions change {:.1}% of answers\n  verdict              {}\n",
+            aisec_assess::trigger_search::describe_key(&outcome.trigger, 12),
+            outcome.clean_inputs,
+            100.0 * outcome.attack_success_rate,
+            100.0 * outcome.clean_accuracy,
+            100.0 * outcome.triggered_accuracy,
+            100.0 * outcome.control_flip_rate,
+            if outcome.confirmed {
+                "BACKDOOR: the graph answers the trigger's class whatever the input (AML.T0018.001)"
+            } else {
+                "not confirmed: the key flips a comparison but does not control the answer"
+            }
+        )),
+        None => out.push_str("  verdict              no dormant key check that a value in the data's range flips\n"),
+    }
+    out.push_str(&format!(
+        "  time                 {:.1} s, {} model evaluations (graph parts evaluated count as one)\n",
+        outcome.seconds, outcome.model_evaluations
+    ));
+    out
+}
