@@ -3,7 +3,6 @@
 //! attacks again.
 
 pub mod certify;
-pub mod trigger_search;
 pub mod demo;
 pub mod detection;
 pub mod extraction;
@@ -14,6 +13,7 @@ pub mod poisoning;
 pub mod runner;
 pub mod scan;
 pub mod threat;
+pub mod trigger_search;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssessError {

@@ -28,17 +28,39 @@ pub fn metrics(outcome: &TriggerSearchOutcome) -> Metrics {
     metrics
 }
 
-/// "pixel 400 = 0.5, pixel 401 = 0.25 …" for titles, at most `shown` positions.
-pub fn describe_key(key: &[(usize, f32)], shown: usize) -> String {
+/// "[0,14,8] = 0.5, [0,14,9] = 0.25 …" (a position as its index in the input's shape, when
+/// the input has more than one axis) for titles, at most `shown` positions.
+pub fn describe_key(key: &[(usize, f32)], shape: &[usize], shown: usize) -> String {
     let mut parts: Vec<String> = key
         .iter()
         .take(shown)
-        .map(|(p, v)| format!("{p} = {v}"))
+        .map(|(p, v)| format!("{} = {v}", position(*p, shape)))
         .collect();
     if key.len() > shown {
         parts.push(format!("… ({} positions)", key.len()));
     }
     parts.join(", ")
+}
+
+/// A flat position as `[c,y,x]` in `shape`, or as the number itself for a flat input.
+pub fn position(flat: usize, shape: &[usize]) -> String {
+    if shape.len() < 2 || flat >= shape.iter().product::<usize>() {
+        return flat.to_string();
+    }
+    let mut rest = flat;
+    let mut index = vec![0; shape.len()];
+    for (axis, dim) in shape.iter().enumerate().rev() {
+        index[axis] = rest % dim;
+        rest /= dim;
+    }
+    format!(
+        "[{}]",
+        index
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 fn finding(outcome: &TriggerSearchOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
@@ -51,7 +73,7 @@ fn finding(outcome: &TriggerSearchOutcome, kb: &KnowledgeBase, target: &str) -> 
         Some(class) if outcome.confirmed => (
             format!(
                 "Architectural backdoor in {target}: a trigger at input positions {} sends {:.1}% of stamped inputs of other classes to class {class} (clean accuracy {:.1}% → {:.1}%), while random values at the same positions change {:.1}% of answers; {dormant} dormant key check(s) of {} comparisons",
-                describe_key(&outcome.trigger, 8),
+                describe_key(&outcome.trigger, &outcome.input_shape, 8),
                 100.0 * outcome.attack_success_rate,
                 100.0 * outcome.clean_accuracy,
                 100.0 * outcome.triggered_accuracy,

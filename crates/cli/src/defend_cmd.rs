@@ -172,7 +172,11 @@ fn list(cli: &Cli) -> Result<Outcome> {
                     forms,
                     "",
                     d.phases.join("; "),
-                    d.measured_by.join(", ")
+                    if d.measured_by.is_empty() {
+                        "its own command's report (no attack module builds what it finds)".to_string()
+                    } else {
+                        d.measured_by.join(", ")
+                    }
                 ));
                 if let Some(a) = d.adaptive_attack {
                     out.push_str(&format!("{:<30} adaptive: {a}\n", ""));

@@ -71,7 +71,10 @@ pub fn run(cli: &Cli, args: &TriggerSearchArgs) -> Result<Outcome> {
         );
     }
     if data.len() < 2 {
-        bail!("the data has {} input(s); the search needs at least 2", data.len());
+        bail!(
+            "the data has {} input(s); the search needs at least 2",
+            data.len()
+        );
     }
     let kb = load_kb(cli)?;
     let progress = Progress::new();
@@ -111,7 +114,7 @@ fn render(outcome: &TriggerSearchOutcome, target: &str, data: &str) -> String {
             out.push_str(&format!(
                 "; reads {} position(s); key {}; fires on {:.1}% of stamped inputs",
                 c.positions.len(),
-                aisec_assess::trigger_search::describe_key(&c.key, 6),
+                aisec_assess::trigger_search::describe_key(&c.key, &outcome.input_shape, 6),
                 100.0 * c.fire_rate
             ));
         }
@@ -119,8 +122,9 @@ fn render(outcome: &TriggerSearchOutcome, target: &str, data: &str) -> String {
     }
     match outcome.target_class {
         Some(class) => out.push_str(&format!(
-            "  trigger              {} (input position = value, flat index per input)\n  stamped on {} inputs  {:.1}% of other classes answered as class {class}; accuracy {:.1}% clean → {:.1}% stamped\n  random control       random values at the same positions change {:.1}% of answers\n  verdict              {}\n",
-            aisec_assess::trigger_search::describe_key(&outcome.trigger, 12),
+            "  trigger              {} (position in the input's shape {:?} = value; the JSON gives flat indices)\n  stamped on {} inputs  {:.1}% of other classes answered as class {class}; accuracy {:.1}% clean → {:.1}% stamped\n  random control       random values at the same positions change {:.1}% of answers\n  verdict              {}\n",
+            aisec_assess::trigger_search::describe_key(&outcome.trigger, &outcome.input_shape, 12),
+            outcome.input_shape,
             outcome.clean_inputs,
             100.0 * outcome.attack_success_rate,
             100.0 * outcome.clean_accuracy,

@@ -121,6 +121,8 @@ pub struct TriggerSearchOutcome {
     /// The key of every comparison that fired, stamped together: position → value.
     pub trigger: Vec<(usize, f32)>,
     pub clean_inputs: usize,
+    /// The shape of one input (positions are flat indices into it).
+    pub input_shape: Vec<usize>,
     pub clean_accuracy: f64,
     pub triggered_accuracy: f64,
     /// The class the stamped inputs are answered as most.
@@ -187,6 +189,7 @@ pub fn search(
         comparisons: checked,
         trigger: trigger.clone(),
         clean_inputs: n,
+        input_shape: model.model_info().input_shape.clone(),
         clean_accuracy,
         triggered_accuracy: clean_accuracy,
         target_class: None,

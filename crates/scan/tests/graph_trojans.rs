@@ -40,9 +40,16 @@ fn grafted_trigger_checks_are_found_with_their_comparisons() {
         let found = overrides(&r);
         assert_eq!(found.len(), 1, "{name}: {found:?}");
         for key in keys {
-            assert!(found[0].contains(key), "{name}: {found:?} should name {key}");
+            assert!(
+                found[0].contains(key),
+                "{name}: {found:?} should name {key}"
+            );
         }
-        let finding = r.findings.iter().find(|f| f.rule == "AISEC-ONNX-003").unwrap();
+        let finding = r
+            .findings
+            .iter()
+            .find(|f| f.rule == "AISEC-ONNX-003")
+            .unwrap();
         assert_eq!(finding.name, "onnx-input-triggered-override");
     }
 }

@@ -105,7 +105,11 @@ pub(super) fn run_if<'g>(
         Some(v) => scalar_int(v).map_err(refuse)? != 0,
         None => return Err(refuse("has no condition".into())),
     };
-    let branch = if condition { "then_branch" } else { "else_branch" };
+    let branch = if condition {
+        "then_branch"
+    } else {
+        "else_branch"
+    };
     let graph = node
         .attr(branch)
         .and_then(|a| a.g.as_deref())

@@ -56,7 +56,12 @@ fn host_numbers(v: &Value) -> Result<Vec<f64>> {
 }
 
 /// A comparison or logical operation with broadcasting; booleans are integers 0 and 1.
-pub(super) fn compare(node: &NodeProto, a: &Value, b: &Value, f: impl Fn(f64, f64) -> bool) -> Result<Value> {
+pub(super) fn compare(
+    node: &NodeProto,
+    a: &Value,
+    b: &Value,
+    f: impl Fn(f64, f64) -> bool,
+) -> Result<Value> {
     let (x, y) = (host_numbers(a)?, host_numbers(b)?);
     host_zip(node, (a, &x), (b, &y), |p, q| i64::from(f(p, q)))
 }

@@ -565,12 +565,7 @@ fn float_where(
 /// Numpy broadcasting of two shapes (trailing axes aligned).
 fn broadcast_dims(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
-    let at = |d: &[usize], i: usize| {
-        (i + d.len())
-            .checked_sub(rank)
-            .map(|j| d[j])
-            .unwrap_or(1)
-    };
+    let at = |d: &[usize], i: usize| (i + d.len()).checked_sub(rank).map(|j| d[j]).unwrap_or(1);
     (0..rank)
         .map(|i| match (at(a, i), at(b, i)) {
             (x, y) if x == y || y == 1 => Some(x),

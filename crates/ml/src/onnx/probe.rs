@@ -10,13 +10,7 @@ use crate::error::{MlError, Result};
 use crate::tensor;
 
 /// Operators that compare values.
-pub const COMPARISON_OPS: &[&str] = &[
-    "Equal",
-    "Greater",
-    "GreaterOrEqual",
-    "Less",
-    "LessOrEqual",
-];
+pub const COMPARISON_OPS: &[&str] = &["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual"];
 
 /// A comparison node of the main graph (one inside an `If` or `Loop` body is not listed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +79,14 @@ impl OnnxModel {
                 self.input_name.as_str(),
                 Value::F2(tensor::matrix(chunk, n, &device)).reshape(&shape)?,
             );
-            evaluate(&nodes, &mut values, &[], &self.plain_constants, &device, None)?;
+            evaluate(
+                &nodes,
+                &mut values,
+                &[],
+                &self.plain_constants,
+                &device,
+                None,
+            )?;
             for (k, name) in names.iter().enumerate() {
                 let v = values
                     .get(name)
