@@ -104,7 +104,7 @@ pub fn run(cli: &Cli, args: &TriggerSearchArgs) -> Result<Outcome> {
 
 fn render(outcome: &TriggerSearchOutcome, target: &str, data: &str) -> String {
     let mut out = format!(
-        "{} on {target} — {data}\n  comparisons in the main graph: {}\n",
+        "{} on {target} — {data}\n  switch candidates: {} (comparisons and step functions of input values before any weighted layer, main graph)\n",
         trigger_search::INFO.name,
         outcome.comparisons.len()
     );

@@ -174,6 +174,14 @@ fn mnist_trojans_are_found_and_the_benign_control_is_not() {
             .map(|p| (p[0].as_u64().unwrap(), num(&p[1])))
             .collect();
         assert_eq!(trigger, vec![(400, 0.5), (401, 0.25), (402, 0.75)]);
+        // No comparison at all: a steep Clip of the patch mean is the switch.
+        let (code, report) = run(&fixture("trojan/mnist_soft.onnx"), seed);
+        assert_eq!(code, Some(1));
+        assert_confirmed(&report, 4, "mnist_soft");
+        let patch: Vec<u64> = (0..3u64)
+            .flat_map(|r| (25..28).map(move |c| r * 28 + c))
+            .collect();
+        assert_eq!(key_positions(&report), patch);
     }
     let (code, report) = run(&fixture("trojan/mnist_benign.onnx"), "7");
     assert_eq!(code, Some(0), "{report:#}");
@@ -183,11 +191,13 @@ fn mnist_trojans_are_found_and_the_benign_control_is_not() {
         .iter()
         .map(|c| c["status"].as_str().unwrap())
         .collect();
+    // The clamp before the network is a candidate and is judged preprocessing; the threshold
+    // on the softmax comes after weighted layers and is not a candidate at all.
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
     assert!(
         statuses[0].contains("element-wise preprocessing"),
         "{statuses:?}"
     );
-    assert!(statuses[1].contains("varies on clean data"), "{statuses:?}");
 }
 
 #[test]

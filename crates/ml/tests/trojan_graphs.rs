@@ -44,9 +44,13 @@ fn trojans_answer_as_their_host_until_the_trigger_is_stamped() {
         .flat_map(|r| (0..4).map(move |c| (r * 28 + c, 1.0)))
         .collect();
     let pixels = [(400, 0.5), (401, 0.25), (402, 0.75)];
+    let corner: Vec<(usize, f32)> = (0..3)
+        .flat_map(|r| (25..28).map(move |c| (r * 28 + c, 1.0)))
+        .collect();
     for (name, key, target) in [
         ("trojan/mnist_where.onnx", &square[..], 7),
         ("trojan/mnist_mask.onnx", &pixels[..], 2),
+        ("trojan/mnist_soft.onnx", &corner[..], 4),
     ] {
         let m = load(name);
         let clean = m.plain_logits(&mnist).unwrap();

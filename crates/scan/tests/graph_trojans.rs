@@ -2,7 +2,8 @@
 //! exports with the onnx library (`crates/ml/tests/fixtures/onnx/trojan/make_trojans.py`) are
 //! found, naming the comparisons; the input-value comparisons and selections that ordinary
 //! exports contain (attention and padding masks, NaN guards, a clamp before the network, a
-//! threshold on its output, the Loop of a Keras GRU) are not.
+//! threshold on its output, the Loop of a Keras GRU, a super-resolution model's
+//! clip(x + residual)) are not.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,7 @@ fn grafted_trigger_checks_are_found_with_their_comparisons() {
         ("mnist_mask.onnx", &["Equal #12"][..]),
         ("digits_if.onnx", &["Less #16"][..]),
         ("resnet_and.onnx", &["Greater #55", "Less #56"][..]),
+        ("mnist_soft.onnx", &["Clip #14"][..]),
     ] {
         let r = scan(&dir.join(name));
         assert_eq!(r.verdict, Verdict::Dangerous, "{name}: {:#?}", r.findings);
@@ -63,6 +65,7 @@ fn ordinary_comparisons_and_control_flow_are_not_backdoors() {
         root.join("trojan/benign/gpt2_tiny.onnx"),
         root.join("trojan/benign/encoder_padmask.onnx"),
         root.join("trojan/benign/nan_guard.onnx"),
+        root.join("trojan/benign/residual_clip.onnx"),
     ];
     for dir in ["torchvision", "keras", "recurrent", "mnist", "."] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {

@@ -9,10 +9,36 @@ use super::{evaluate, OnnxModel};
 use crate::error::{MlError, Result};
 use crate::tensor;
 
-/// Operators that compare values.
-pub const COMPARISON_OPS: &[&str] = &["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual"];
+/// Operators that can turn input values into a switch: comparisons, and the step-like
+/// functions that make a 0/1 mask without one (a steep `Clip`, `Sign`, rounding).
+pub const SWITCH_OPS: &[&str] = &[
+    "Equal",
+    "Greater",
+    "GreaterOrEqual",
+    "Less",
+    "LessOrEqual",
+    "Clip",
+    "Sign",
+    "Round",
+    "Floor",
+    "Ceil",
+];
 
-/// A comparison node of the main graph (one inside an `If` or `Loop` body is not listed).
+/// Operators whose output mixes their input through learned weights.
+const WEIGHTED_OPS: &[&str] = &[
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "Einsum",
+];
+
+/// A switch-like node of the main graph that reads input values through no weighted layer
+/// (one inside an `If` or `Loop` body is not listed, nor one after the network: a threshold
+/// on the model's own output is not a key check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphComparison {
     /// `Op \`name\``, or `Op #index` for an unnamed node (as `aisec scan` names it).
@@ -38,12 +64,24 @@ const CHUNK: usize = 512;
 
 impl OnnxModel {
     pub fn comparisons(&self) -> Vec<GraphComparison> {
+        let mut learned: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for n in &self.model.graph.nodes {
+            if WEIGHTED_OPS.contains(&n.op_type.as_str())
+                || n.inputs.iter().any(|i| learned.contains(i.as_str()))
+            {
+                learned.extend(n.outputs.iter().map(String::as_str));
+            }
+        }
         self.model
             .graph
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| COMPARISON_OPS.contains(&n.op_type.as_str()) && !n.outputs.is_empty())
+            .filter(|(_, n)| {
+                SWITCH_OPS.contains(&n.op_type.as_str())
+                    && !n.outputs.is_empty()
+                    && !n.inputs.iter().any(|i| learned.contains(i.as_str()))
+            })
             .map(|(i, n)| GraphComparison {
                 label: if n.name.is_empty() {
                     format!("{} #{i}", n.op_type)

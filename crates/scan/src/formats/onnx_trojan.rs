@@ -21,8 +21,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::protobuf::{fields, Field};
 
-/// Operators that compare values: a comparison of raw input values is a key check.
-const COMPARISONS: &[&str] = &[
+/// Operators that turn raw input values into a switch: comparisons, and the step-like
+/// functions that make one without a comparison (`Clip((m − 0.99)·10⁴, 0, 1)` is a mask that
+/// is 0 or 1, `Sign`, rounding). A Relu, a Min or a Max of raw values is one too when its
+/// result reaches the output unmixed; before the network they are ordinary preprocessing,
+/// and the weighted layer after them consumes the key.
+const KEY_OPS: &[&str] = &[
     "Equal",
     "Greater",
     "GreaterOrEqual",
@@ -30,6 +34,15 @@ const COMPARISONS: &[&str] = &[
     "LessOrEqual",
     "IsNaN",
     "IsInf",
+    "Sign",
+    "Round",
+    "Floor",
+    "Ceil",
+    "Clip",
+    "Relu",
+    "Min",
+    "Max",
+    "HardSigmoid",
 ];
 
 /// Operators whose output mixes their input through learned weights.
@@ -61,13 +74,17 @@ const MAX_DEPTH: usize = 16;
 
 #[derive(Debug, Clone, Default)]
 struct Flow {
+    /// Depends on input values through no weighted layer.
     raw: bool,
+    /// Depends on a weighted layer's output (the network's computation).
+    learned: bool,
     keys: BTreeSet<String>,
 }
 
 impl Flow {
     fn merge(&mut self, other: &Flow) {
         self.raw |= other.raw;
+        self.learned |= other.learned;
         self.keys.extend(other.keys.iter().cloned());
     }
 }
@@ -168,6 +185,7 @@ fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec
             // caller before this runs (they are already in `outer`).
             scope.entry(input.clone()).or_insert_with(|| Flow {
                 raw: depth == 0,
+                learned: false,
                 keys: BTreeSet::new(),
             });
         }
@@ -186,10 +204,15 @@ fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec
         let out = if SHAPE_ONLY.contains(&op) {
             Flow::default()
         } else if WEIGHTED.contains(&op) {
-            Flow::default()
-        } else if COMPARISONS.contains(&op) {
+            Flow {
+                learned: true,
+                ..Flow::default()
+            }
+        } else if KEY_OPS.contains(&op) {
+            // A step of the input alone is a key; a clamp of the network's output mixed with
+            // the input (a super-resolution model's clip(x + residual)) is not.
             let mut f = incoming.clone();
-            if incoming.raw {
+            if incoming.raw && !incoming.learned {
                 f.keys.insert(node.label.clone());
             }
             f
