@@ -2,6 +2,7 @@
 //! techniques with recommended mitigations and lifecycle phases, applies defences and
 //! attacks again.
 
+pub mod bitflip;
 pub mod certify;
 pub mod demo;
 pub mod detection;

@@ -13,6 +13,7 @@ macro_rules! registered {
 
 pub mod evasion;
 pub mod extract;
+pub mod fault;
 pub mod inversion;
 pub mod membership;
 mod outcome;
@@ -35,6 +36,8 @@ pub enum Access {
     DecisionBased,
     /// Write access to part of the training data.
     TrainingData,
+    /// Write access to the deployed weights' memory (fault injection), the weights known.
+    WeightMemory,
 }
 
 impl Access {
@@ -45,6 +48,7 @@ impl Access {
             Access::ScoreBased => "score-based",
             Access::DecisionBased => "decision-based",
             Access::TrainingData => "training-data",
+            Access::WeightMemory => "weight-memory",
         }
     }
 }

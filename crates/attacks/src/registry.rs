@@ -88,6 +88,7 @@ pub fn listing() -> Vec<&'static AttackInfo> {
     all.extend(crate::membership::ATTACKS.iter().map(|e| e.info));
     all.push(&crate::inversion::mi_face::INFO);
     all.push(&crate::inversion::attribute::INFO);
+    all.push(&crate::fault::bfa::INFO);
     all
 }
 

@@ -88,6 +88,8 @@ pub enum Family {
     Privacy,
     /// Prompt injection, jailbreaks, leakage and tool misuse against an LLM endpoint.
     Llm,
+    /// Fault injection into the deployed weights (bit flips).
+    Fault,
 }
 
 impl Family {
@@ -98,6 +100,7 @@ impl Family {
             Family::Poisoning => "aisec attack poison",
             Family::Privacy => "aisec attack membership",
             Family::Llm => "aisec llm probe",
+            Family::Fault => "aisec attack bitflip",
         }
     }
 }

@@ -32,6 +32,8 @@ registered!(
     activation_clustering,
     strip,
     trigger_search,
+    weight_integrity,
+    weight_clip,
     dp_sgd,
     l2,
     early_stop,

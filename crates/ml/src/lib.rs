@@ -14,5 +14,6 @@ pub mod onnx;
 pub mod preprocess;
 pub mod tensor;
 pub mod train;
+pub mod weights;
 
 pub use error::{MlError, Result};

@@ -56,6 +56,31 @@ fn grafted_trigger_checks_are_found_with_their_comparisons() {
     }
 }
 
+/// Switches built without a comparison operator, or hidden in functions and bodies
+/// (`trojan/evasions/`, made by a hostile trial): each still found.
+#[test]
+fn switches_built_to_evade_the_rule_are_found() {
+    let dir = onnx_fixtures().join("trojan/evasions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        seen += 1;
+        let r = scan(&path);
+        assert_eq!(
+            overrides(&r).len(),
+            1,
+            "{}: {:#?}",
+            path.display(),
+            r.findings
+        );
+        assert_eq!(r.verdict, Verdict::Dangerous, "{}", path.display());
+    }
+    assert_eq!(seen, 16);
+}
+
 #[test]
 fn ordinary_comparisons_and_control_flow_are_not_backdoors() {
     let root = onnx_fixtures();
@@ -67,7 +92,14 @@ fn ordinary_comparisons_and_control_flow_are_not_backdoors() {
         root.join("trojan/benign/nan_guard.onnx"),
         root.join("trojan/benign/residual_clip.onnx"),
     ];
-    for dir in ["torchvision", "keras", "recurrent", "mnist", "."] {
+    for dir in [
+        "torchvision",
+        "keras",
+        "recurrent",
+        "mnist",
+        ".",
+        "trojan/benign/trial",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "onnx") {

@@ -331,7 +331,7 @@ pub fn mitigations(kb: &KnowledgeBase, techniques: &[&str], llm: bool) -> Vec<Ph
 
 fn access_fits(access: Access, white_box: bool, scores: bool) -> bool {
     match access {
-        Access::WhiteBox => white_box,
+        Access::WhiteBox | Access::WeightMemory => white_box,
         Access::ScoreBased => scores || white_box,
         Access::DecisionBased | Access::TrainingData => true,
     }
@@ -345,6 +345,7 @@ fn command_of(name: &str) -> &'static str {
         "membership" => "attack membership",
         "inversion" if name.ends_with("attribute") => "attack attribute",
         "inversion" => "attack invert",
+        "fault" => "attack bitflip",
         _ => "attack",
     }
 }

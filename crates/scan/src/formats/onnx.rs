@@ -127,14 +127,24 @@ pub fn scan(ctx: &mut Ctx, data: &[u8], at: &Location) {
 /// The architectural-backdoor rule (see `onnx_trojan`).
 fn check_overrides(ctx: &mut Ctx, data: &[u8], at: &Location) {
     for o in super::onnx_trojan::overrides(data) {
+        const SHOWN: usize = 4;
+        let mut keys = o
+            .keys
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if o.keys.len() > SHOWN {
+            keys.push_str(&format!(" and {} more", o.keys.len() - SHOWN));
+        }
         ctx.findings.push(ScanFinding::new(
             RuleId::OnnxInputTriggeredOverride,
             Verdict::Dangerous,
             at,
             format!(
-                "output {:?} is chosen by {} on raw input values, with no weighted layer between the check and the output: an architectural backdoor (a trigger check grafted onto the graph) overrides the network's answer whenever an input carries the key",
-                o.output,
-                o.keys.join(", ")
+                "graph output {} of {} ({:?}), which the network computes, is switched by {keys} — a comparison or step of the raw input values with no weighted layer between it and the output: the signature of an architectural backdoor (a trigger check grafted onto the graph that overrides the network's answer when an input carries the key)",
+                o.position.0, o.position.1, o.output
             ),
         ));
     }

@@ -21,31 +21,58 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::protobuf::{fields, Field};
 
-/// Operators that turn raw input values into a switch: comparisons, and the step-like
-/// functions that make one without a comparison (`Clip((m − 0.99)·10⁴, 0, 1)` is a mask that
-/// is 0 or 1, `Sign`, rounding). A Relu, a Min or a Max of raw values is one too when its
-/// result reaches the output unmixed; before the network they are ordinary preprocessing,
-/// and the weighted layer after them consumes the key.
-const KEY_OPS: &[&str] = &[
-    "Equal",
-    "Greater",
-    "GreaterOrEqual",
-    "Less",
-    "LessOrEqual",
-    "IsNaN",
-    "IsInf",
-    "Sign",
-    "Round",
-    "Floor",
-    "Ceil",
-    "Clip",
-    "Relu",
-    "Min",
-    "Max",
-    "HardSigmoid",
+/// Operators through which values pass linearly or are only rearranged: they carry a key
+/// but make none. Every other operator applied to the raw input alone — a comparison, a
+/// step (`Sign`, rounding, a cast to integers, a steep `Clip`, `Sigmoid` or `Pow`), a
+/// maximum, an operator the graph defines itself — can turn it into a switch, and makes a
+/// key of it.
+const LINEAR: &[&str] = &[
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Neg",
+    "Sum",
+    "Mean",
+    "Identity",
+    "Dropout",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Transpose",
+    "Concat",
+    "Split",
+    "Slice",
+    "Gather",
+    "GatherElements",
+    "GatherND",
+    "Pad",
+    "Expand",
+    "Tile",
+    "ReduceMean",
+    "ReduceSum",
+    "BatchNormalization",
+    "AveragePool",
+    "GlobalAveragePool",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "Resize",
+    "Upsample",
+    "Constant",
+    "ConstantOfShape",
+    "Range",
 ];
 
-/// Operators whose output mixes their input through learned weights.
+/// Gathers: an index chosen from the input that picks among the network's outputs (the last
+/// real token of a padded sequence) selects its answer, it does not override it.
+const GATHERS: &[&str] = &["Gather", "GatherElements", "GatherND"];
+
+/// ONNX element types a Cast keeps as floating point (a cast among them is not a step).
+const FLOAT_TYPES: &[u64] = &[1, 10, 11, 16];
+
+/// Operators whose output mixes their input through learned weights (ONNX-ML's model
+/// operators among them: a scikit-learn pipeline's tree ensemble or linear model).
 const WEIGHTED: &[&str] = &[
     "Conv",
     "ConvTranspose",
@@ -63,7 +90,19 @@ const WEIGHTED: &[&str] = &[
     "MultiHeadAttention",
     "FusedConv",
     "FusedMatMul",
+    "FusedGemm",
     "QAttention",
+    "QGemm",
+    "MatMulNBits",
+    "DynamicQuantizeMatMul",
+    "GroupQueryAttention",
+    "TreeEnsemble",
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "LinearClassifier",
+    "LinearRegressor",
+    "SVMClassifier",
+    "SVMRegressor",
 ];
 
 /// Operators whose output depends on the input's shape, not its values.
@@ -91,6 +130,8 @@ impl Flow {
 
 struct Node<'a> {
     op: String,
+    /// A Cast's target element type.
+    cast_to: Option<u64>,
     label: String,
     inputs: Vec<String>,
     outputs: Vec<String>,
@@ -146,6 +187,7 @@ fn parse_graph(graph: &[u8]) -> Graph<'_> {
 fn parse_node(node: &[u8], index: usize) -> Node<'_> {
     let mut n = Node {
         op: String::new(),
+        cast_to: None,
         label: String::new(),
         inputs: Vec::new(),
         outputs: Vec::new(),
@@ -159,10 +201,19 @@ fn parse_node(node: &[u8], index: usize) -> Node<'_> {
             Field::Bytes(3, s) => name = text(s),
             Field::Bytes(4, op) => n.op = text(op),
             Field::Bytes(5, attribute) => {
-                for a in fields(attribute).unwrap_or_default() {
+                let parts = fields(attribute).unwrap_or_default();
+                let is_to = parts
+                    .iter()
+                    .any(|a| matches!(a, Field::Bytes(1, name) if *name == b"to"));
+                for a in parts {
                     if let Field::Bytes(6 | 11, g) = a {
                         n.subgraphs.push(g);
                     }
+                }
+                if is_to {
+                    n.cast_to = super::protobuf::varint_values(attribute)
+                        .into_iter()
+                        .find_map(|(number, v)| (number == 3).then_some(v));
                 }
             }
             _ => {}
@@ -177,7 +228,36 @@ fn parse_node(node: &[u8], index: usize) -> Node<'_> {
 }
 
 /// Follows `graph` with `outer` as the enclosing scope; returns the flow of its outputs.
-fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec<Flow> {
+/// The model's own functions (FunctionProto), by name: a node calling one is followed
+/// through its body.
+type Functions<'a> = HashMap<String, Graph<'a>>;
+
+fn parse_function(function: &[u8]) -> Option<(String, Graph<'_>)> {
+    let mut name = String::new();
+    let mut g = Graph {
+        nodes: Vec::new(),
+        inputs: Vec::new(),
+        initializers: BTreeSet::new(),
+        outputs: Vec::new(),
+    };
+    for f in fields(function)? {
+        match f {
+            Field::Bytes(1, n) => name = text(n),
+            Field::Bytes(4, i) => g.inputs.push(text(i)),
+            Field::Bytes(5, o) => g.outputs.push(text(o)),
+            Field::Bytes(7, node) => g.nodes.push(parse_node(node, g.nodes.len())),
+            _ => {}
+        }
+    }
+    Some((name, g))
+}
+
+fn follow(
+    graph: &Graph<'_>,
+    outer: &HashMap<String, Flow>,
+    functions: &Functions<'_>,
+    depth: usize,
+) -> Vec<Flow> {
     let mut scope = outer.clone();
     for input in &graph.inputs {
         if !graph.initializers.contains(input) {
@@ -201,6 +281,12 @@ fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec
             }
         }
         let op = node.op.as_str();
+        let first = node
+            .inputs
+            .first()
+            .and_then(|i| scope.get(i))
+            .cloned()
+            .unwrap_or_default();
         let out = if SHAPE_ONLY.contains(&op) {
             Flow::default()
         } else if WEIGHTED.contains(&op) {
@@ -208,14 +294,8 @@ fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec
                 learned: true,
                 ..Flow::default()
             }
-        } else if KEY_OPS.contains(&op) {
-            // A step of the input alone is a key; a clamp of the network's output mixed with
-            // the input (a super-resolution model's clip(x + residual)) is not.
-            let mut f = incoming.clone();
-            if incoming.raw && !incoming.learned {
-                f.keys.insert(node.label.clone());
-            }
-            f
+        } else if GATHERS.contains(&op) && first.learned {
+            first
         } else if !node.subgraphs.is_empty() && depth < MAX_DEPTH {
             // If, Loop, Scan: a body's formal inputs take what the node is given; its
             // outputs (either branch of an If) join the node's own inputs (the condition
@@ -227,13 +307,39 @@ fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec
                 for formal in &body.inputs {
                     inner.insert(formal.clone(), incoming.clone());
                 }
-                for o in follow(&body, &inner, depth + 1) {
+                for o in follow(&body, &inner, functions, depth + 1) {
                     f.merge(&o);
                 }
             }
             f
-        } else {
+        } else if let Some(body) = functions.get(&node.op).filter(|_| depth < MAX_DEPTH) {
+            // A function sees only its own inputs; its outputs are what its body makes of
+            // them (a key check inside it is still a key check). Several outputs share one
+            // flow here: the union of the body's.
+            let mut inner: HashMap<String, Flow> = HashMap::new();
+            for (formal, actual) in body.inputs.iter().zip(&node.inputs) {
+                inner.insert(
+                    formal.clone(),
+                    scope.get(actual).cloned().unwrap_or_default(),
+                );
+            }
+            let mut f = Flow::default();
+            for o in follow(body, &inner, functions, depth + 1) {
+                f.merge(&o);
+            }
+            f
+        } else if LINEAR.contains(&op)
+            || (op == "Cast" && node.cast_to.is_some_and(|t| FLOAT_TYPES.contains(&t)))
+        {
             incoming
+        } else {
+            // A step of the input alone is a key; a clamp of the network's output mixed with
+            // the input (a super-resolution model's clip(x + residual)) is not.
+            let mut f = incoming.clone();
+            if incoming.raw && !incoming.learned {
+                f.keys.insert(node.label.clone());
+            }
+            f
         };
         for o in &node.outputs {
             scope.insert(o.clone(), out.clone());
@@ -250,6 +356,8 @@ fn follow(graph: &Graph<'_>, outer: &HashMap<String, Flow>, depth: usize) -> Vec
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
     pub output: String,
+    /// Its position among the graph's outputs, and their count.
+    pub position: (usize, usize),
     /// The comparisons, as `Op \`name\`` (or `Op #index` for an unnamed node).
     pub keys: Vec<String>,
 }
@@ -266,14 +374,27 @@ pub fn overrides(model: &[u8]) -> Vec<Override> {
         return Vec::new();
     };
     let graph = parse_graph(graph);
-    let flows = follow(&graph, &HashMap::new(), 0);
+    let functions: Functions<'_> = fields(model)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| match f {
+            Field::Bytes(25, function) => parse_function(function),
+            _ => None,
+        })
+        .collect();
+    let flows = follow(&graph, &HashMap::new(), &functions, 0);
+    let count = graph.outputs.len();
     graph
         .outputs
         .iter()
+        .enumerate()
         .zip(flows)
-        .filter(|(_, f)| !f.keys.is_empty())
-        .map(|(o, f)| Override {
+        // An output the network does not compute at all (a sequence length, a debugging copy
+        // of the input) is a function of the input, not an override of the network.
+        .filter(|(_, f)| !f.keys.is_empty() && f.learned)
+        .map(|((i, o), f)| Override {
             output: o.clone(),
+            position: (i + 1, count),
             keys: f.keys.into_iter().collect(),
         })
         .collect()

@@ -56,6 +56,45 @@ pub fn fields(d: &[u8]) -> Option<Vec<Field<'_>>> {
     Some(out)
 }
 
+/// The values of the varint fields of a message, by number (what [`fields`] leaves out).
+pub fn varint_values(d: &[u8]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < d.len() {
+        let Some(key) = varint(d, &mut pos) else {
+            break;
+        };
+        let (number, wire) = (key >> 3, key & 7);
+        let skipped = match wire {
+            0 => match varint(d, &mut pos) {
+                Some(v) => {
+                    out.push((number, v));
+                    Some(())
+                }
+                None => None,
+            },
+            1 => pos
+                .checked_add(8)
+                .filter(|p| *p <= d.len())
+                .map(|p| pos = p),
+            2 => varint(d, &mut pos)
+                .and_then(|len| usize::try_from(len).ok())
+                .and_then(|len| pos.checked_add(len))
+                .filter(|e| *e <= d.len())
+                .map(|e| pos = e),
+            5 => pos
+                .checked_add(4)
+                .filter(|p| *p <= d.len())
+                .map(|p| pos = p),
+            _ => None,
+        };
+        if skipped.is_none() {
+            break;
+        }
+    }
+    out
+}
+
 /// The first length-delimited field `number` as UTF-8 text (lossy).
 pub fn text_field(message: &[Field<'_>], number: u64) -> Option<String> {
     message.iter().find_map(|f| match f {
