@@ -16,7 +16,6 @@ pub fn metrics(outcome: &TriggerSearchOutcome) -> Metrics {
     let mut metrics = Metrics::default();
     for (metric, value) in [
         (Metric::CleanAccuracy, outcome.clean_accuracy),
-        (Metric::RobustAccuracy, outcome.triggered_accuracy),
         (Metric::AttackSuccessRate, outcome.attack_success_rate),
         (Metric::QueriesTotal, outcome.model_evaluations as f64),
         (Metric::WallSeconds, outcome.seconds),
@@ -72,9 +71,10 @@ fn finding(outcome: &TriggerSearchOutcome, kb: &KnowledgeBase, target: &str) -> 
     let (title, severity) = match outcome.target_class {
         Some(class) if outcome.confirmed => (
             format!(
-                "Architectural backdoor in {target}: a trigger at input positions {} sends {:.1}% of stamped inputs of other classes to class {class} (clean accuracy {:.1}% → {:.1}%), while random values at the same positions change {:.1}% of answers; {dormant} dormant key check(s) of {} comparisons",
+                "Architectural backdoor in {target}: a trigger at input positions {} sends {:.1}% of {} stamped inputs of other classes to class {class} (clean accuracy {:.1}% → {:.1}%), while random values at the same positions change {:.1}% of answers; {dormant} dormant key check(s) of {} switch candidates",
                 describe_key(&outcome.trigger, &outcome.input_shape, 8),
                 100.0 * outcome.attack_success_rate,
+                outcome.other_class_inputs,
                 100.0 * outcome.clean_accuracy,
                 100.0 * outcome.triggered_accuracy,
                 100.0 * outcome.control_flip_rate,
@@ -84,15 +84,19 @@ fn finding(outcome: &TriggerSearchOutcome, kb: &KnowledgeBase, target: &str) -> 
         ),
         Some(class) => (
             format!(
-                "{dormant} dormant comparison(s) in {target} flip under a found key, but the stamped key does not control the answer ({:.1}% of other classes to class {class}; random values at the same positions change {:.1}%): not confirmed as a backdoor",
+                "{dormant} dormant switch(es) in {target} flip under a found key, not confirmed as a backdoor: {:.1}% of {} stamped inputs of other classes go to class {class} (confirmation needs {} of at least {}), random values at the same positions change {:.1}% of answers, {:.1}% to other classes",
                 100.0 * outcome.attack_success_rate,
-                100.0 * outcome.control_flip_rate
+                outcome.other_class_inputs,
+                aisec_core::pct(Some(outcome.config.confirm_at)),
+                aisec_defenses::trigger_search::MIN_OTHER_CLASS_INPUTS,
+                100.0 * outcome.control_flip_rate,
+                100.0 * outcome.control_elsewhere_rate
             ),
             Severity::Medium,
         ),
         None => (
             format!(
-                "No dormant key check found in {target}: {} comparison(s) in the main graph, none of which a value in the data's range flips on otherwise clean inputs",
+                "No dormant key check found in {target}: {} switch candidate(s) (comparisons and steps of input values before any weighted layer, main graph), none of which a value in the data's range flips on otherwise clean inputs; switches inside If/Loop bodies or behind a weighted layer are not searched",
                 outcome.comparisons.len()
             ),
             Severity::Info,
@@ -123,9 +127,15 @@ struct Observed {
     comparisons: Vec<aisec_defenses::trigger_search::CheckedComparison>,
     trigger: Vec<(usize, f32)>,
     target_class: Option<usize>,
+    /// The accuracy on the clean inputs with the trigger stamped on.
+    triggered_accuracy: f64,
+    other_class_inputs: usize,
     control_flip_rate: f64,
+    control_elsewhere_rate: f64,
     confirmed: bool,
     clean_inputs: usize,
+    /// The shape of one input: positions are flat indices into it.
+    input_shape: Vec<usize>,
 }
 
 pub fn report(
@@ -156,9 +166,13 @@ pub fn report(
         comparisons: outcome.comparisons.clone(),
         trigger: outcome.trigger.clone(),
         target_class: outcome.target_class,
+        triggered_accuracy: outcome.triggered_accuracy,
+        other_class_inputs: outcome.other_class_inputs,
         control_flip_rate: outcome.control_flip_rate,
+        control_elsewhere_rate: outcome.control_elsewhere_rate,
         confirmed: outcome.confirmed,
         clean_inputs: outcome.clean_inputs,
+        input_shape: outcome.input_shape.clone(),
     }))
     .with_findings(vec![finding(outcome, kb, target)])
     .with_defense(defense)

@@ -60,16 +60,7 @@ pub fn run(cli: &Cli, args: &TriggerSearchArgs) -> Result<Outcome> {
         Split::All
     };
     let data = args.data.load_first(split, Some(args.inputs))?;
-    let features = model.model_info().features();
-    if data.features() != features {
-        bail!(
-            "the data's inputs have {} values ({:?}) and {} takes {features} ({:?})",
-            data.features(),
-            data.sample_shape,
-            args.model.display(),
-            model.model_info().input_shape
-        );
-    }
+    crate::data_args::check_fit(&model, &data)?;
     if data.len() < 2 {
         bail!(
             "the data has {} input(s); the search needs at least 2",
@@ -102,6 +93,29 @@ pub fn run(cli: &Cli, args: &TriggerSearchArgs) -> Result<Outcome> {
     })
 }
 
+fn verdict(outcome: &TriggerSearchOutcome, class: usize) -> String {
+    let needed = trigger_search::MIN_OTHER_CLASS_INPUTS;
+    if outcome.confirmed {
+        format!(
+            "BACKDOOR: the stamped key sends {:.1}% of other classes to class {class} (AML.T0018.001)",
+            100.0 * outcome.attack_success_rate
+        )
+    } else if outcome.other_class_inputs < needed {
+        format!(
+            "cannot tell: {} input(s) of classes other than {class} among the {}, and confirming needs {needed}: raise --inputs",
+            outcome.other_class_inputs, outcome.clean_inputs
+        )
+    } else if outcome.attack_success_rate >= outcome.config.confirm_at {
+        "not confirmed: random values at the same positions scatter the answers too (the positions matter to the network; an occlusion, not a key)".to_string()
+    } else {
+        format!(
+            "not confirmed: the key flips a switch, but sends only {:.1}% of other classes to class {class} (confirmation needs {})",
+            100.0 * outcome.attack_success_rate,
+            aisec_core::pct(Some(outcome.config.confirm_at))
+        )
+    }
+}
+
 fn render(outcome: &TriggerSearchOutcome, target: &str, data: &str) -> String {
     let mut out = format!(
         "{} on {target} — {data}\n  switch candidates: {} (comparisons and step functions of input values before any weighted layer, main graph)\n",
@@ -122,20 +136,19 @@ fn render(outcome: &TriggerSearchOutcome, target: &str, data: &str) -> String {
     }
     match outcome.target_class {
         Some(class) => out.push_str(&format!(
-            "  trigger              {} (position in the input's shape {:?} = value; the JSON gives flat indices)\n  stamped on {} inputs  {:.1}% of other classes answered as class {class}; accuracy {:.1}% clean → {:.1}% stamped\n  random control       random values at the same positions change {:.1}% of answers\n  verdict              {}\n",
+            "  trigger              {} (position in the input's shape {:?} = value; the JSON gives flat indices)\n  stamped              {:.1}% of the {} inputs of other classes (of {}) answered as class {class}; accuracy {:.1}% clean → {:.1}% stamped\n  random control       random values at the same positions change {:.1}% of answers, {:.1}% to a class other than {class}\n  verdict              {}\n",
             aisec_assess::trigger_search::describe_key(&outcome.trigger, &outcome.input_shape, 12),
             outcome.input_shape,
-            outcome.clean_inputs,
             100.0 * outcome.attack_success_rate,
+            outcome.other_class_inputs,
+            outcome.clean_inputs,
             100.0 * outcome.clean_accuracy,
             100.0 * outcome.triggered_accuracy,
             100.0 * outcome.control_flip_rate,
-            if outcome.confirmed {
-                "BACKDOOR: the graph answers the trigger's class whatever the input (AML.T0018.001)"
-            } else {
-                "not confirmed: the key flips a comparison but does not control the answer"
-            }
+            100.0 * outcome.control_elsewhere_rate,
+            verdict(outcome, class)
         )),
+        None if outcome.comparisons.is_empty() => out.push_str("  verdict              nothing to search: no comparison or step of input values before a weighted layer in the main graph (switches inside If/Loop bodies or behind a weighted layer are not searched; `aisec scan` reads the whole graph)\n"),
         None => out.push_str("  verdict              no dormant key check that a value in the data's range flips\n"),
     }
     out.push_str(&format!(

@@ -117,8 +117,15 @@ fn two_keys_behind_the_exports_normalisation_are_found_together() {
         assert_eq!(o.status.code(), Some(1));
         assert_confirmed(&report, 5, &format!("resnet_and seed {seed}"));
         let comparisons = report["observations"]["comparisons"].as_array().unwrap();
-        assert_eq!(comparisons.len(), 2);
-        for c in comparisons {
+        let keys: Vec<&serde_json::Value> = comparisons
+            .iter()
+            .filter(|c| {
+                let node = c["node"].as_str().unwrap();
+                node.starts_with("Greater") || node.starts_with("Less")
+            })
+            .collect();
+        assert_eq!(keys.len(), 2, "{comparisons:#?}");
+        for c in keys {
             assert_eq!(c["status"], "dormant", "{c:#}");
             assert_eq!(c["positions"].as_array().unwrap().len(), 9, "{c:#}");
             assert_eq!(num(&c["fire_rate"]), 1.0, "{c:#}");
@@ -183,6 +190,23 @@ fn mnist_trojans_are_found_and_the_benign_control_is_not() {
             .collect();
         assert_eq!(key_positions(&report), patch);
     }
+    // Switches built without a comparison (a hostile trial's evasions): each still found
+    // by running the graph.
+    for name in [
+        "ev_pow",
+        "ev_sigmoid",
+        "ev_softmax_gain",
+        "ev_exp",
+        "ev_cast_int",
+        "ev_where_castbool",
+        "ev_abs_sign",
+        "ev_relu_div",
+        "ev_big_patch",
+    ] {
+        let (code, report) = run(&fixture(&format!("trojan/evasions/{name}.onnx")), "7");
+        assert_eq!(code, Some(1), "{name}: {report:#}");
+        assert_confirmed(&report, 7, name);
+    }
     let (code, report) = run(&fixture("trojan/mnist_benign.onnx"), "7");
     assert_eq!(code, Some(0), "{report:#}");
     let statuses: Vec<&str> = report["observations"]["comparisons"]
@@ -197,6 +221,41 @@ fn mnist_trojans_are_found_and_the_benign_control_is_not() {
     assert!(
         statuses[0].contains("element-wise preprocessing"),
         "{statuses:?}"
+    );
+}
+
+/// Too few inputs of other classes to measure the trigger: said so, not "not a backdoor".
+#[test]
+fn a_handful_of_inputs_cannot_confirm_or_clear_a_trigger() {
+    let (o, report) = search(
+        &fixture("trojan/digits_if.onnx"),
+        &["--dataset", "digits", "--inputs", "3"],
+        "7",
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(report["observations"]["confirmed"], false);
+    assert!(
+        report["observations"]["other_class_inputs"]
+            .as_u64()
+            .unwrap()
+            < 10
+    );
+    let title = report["findings"][0]["title"].as_str().unwrap();
+    assert!(title.contains("not confirmed"), "{title}");
+    let o = aisec(&[
+        "defend",
+        "trigger-search",
+        "--model",
+        &fixture("trojan/digits_if.onnx"),
+        "--dataset",
+        "digits",
+        "--inputs",
+        "3",
+    ]);
+    assert!(
+        common::stdout(&o).contains("cannot tell"),
+        "{}",
+        common::stdout(&o)
     );
 }
 
@@ -232,7 +291,7 @@ fn bad_settings_and_unfit_data_are_refused_by_name() {
         "--dataset",
         "digits",
     ]);
-    common::fails_with(&o, "takes 784");
+    common::fails_with(&o, "784 values");
     let o = aisec(&[
         "defend",
         "trigger-search",
@@ -242,4 +301,30 @@ fn bad_settings_and_unfit_data_are_refused_by_name() {
         "digits",
     ]);
     common::fails_with(&o, "/nonexistent.onnx");
+    // Labels beyond the model's classes are refused, not counted as errors.
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    aisec_ml::data::npy::write_f32(&x, &[20, 1, 8, 8], &[0.5; 20 * 64]).unwrap();
+    aisec_ml::data::npy::write_i64(&y, &[99; 20]).unwrap();
+    let o = aisec(&[
+        "defend",
+        "trigger-search",
+        "--model",
+        &model,
+        "--data",
+        x.to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+    ]);
+    common::fails_with(&o, "class");
+    // A second graph input the nodes read is named.
+    let o = aisec(&[
+        "defend",
+        "trigger-search",
+        "--model",
+        &fixture("trojan/evasions/ev_second_input.onnx"),
+        "--dataset",
+        "digits",
+    ]);
+    common::fails_with(&o, "besides `x`: k");
 }

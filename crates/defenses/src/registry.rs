@@ -190,7 +190,10 @@ mod tests {
                     aisec_attacks::registry::find_evasion(a).is_some()
                         || aisec_attacks::registry::find_extraction(a).is_some()
                         || aisec_attacks::membership::find(a).is_some()
-                        || poisoning.iter().any(|p| p.name == *a),
+                        || poisoning.iter().any(|p| p.name == *a)
+                        || aisec_attacks::registry::listing()
+                            .iter()
+                            .any(|p| p.name == *a),
                     "{a}"
                 );
             }

@@ -19,8 +19,9 @@
 //!    firing rate, and a control that fills the same positions with random values (how much
 //!    of the change is the key, not the occlusion).
 //!
-//! A trigger that fires on ≥ 90% of stamped inputs and sends them to one class, while the
-//! random control moves far fewer, is a confirmed backdoor with its key. Comparisons inside
+//! A trigger that sends ≥ 90% of the stamped inputs of other classes (at least 10 of them) to
+//! one class, while random values at the same positions do not scatter the answers over
+//! other classes (an occlusion would), is a confirmed backdoor with its key. Comparisons inside
 //! `If`/`Loop` bodies and keys detected by a weighted layer are out of reach; `aisec scan`'s
 //! AISEC-ONNX-003 reads the same graphs statically.
 //!
@@ -56,6 +57,9 @@ pub const INFO: DefenseInfo = DefenseInfo {
 };
 
 pub const ENTRY: crate::registry::Entry = crate::registry::unparsed(&INFO);
+
+/// Fewer inputs of other classes than this cannot confirm a trigger.
+pub const MIN_OTHER_CLASS_INPUTS: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TriggerSearchConfig {
@@ -129,8 +133,12 @@ pub struct TriggerSearchOutcome {
     pub target_class: Option<usize>,
     /// Stamped inputs of another class answered as the target.
     pub attack_success_rate: f64,
+    /// Clean inputs whose label is not the target class (what the success rate is over).
+    pub other_class_inputs: usize,
     /// Inputs whose answer changes when the trigger's positions get random values instead.
     pub control_flip_rate: f64,
+    /// Of those, the share (of all inputs) changed to a class other than the target.
+    pub control_elsewhere_rate: f64,
     pub confirmed: bool,
     pub model_evaluations: u64,
     pub seconds: f64,
@@ -194,7 +202,9 @@ pub fn search(
         triggered_accuracy: clean_accuracy,
         target_class: None,
         attack_success_rate: 0.0,
+        other_class_inputs: 0,
         control_flip_rate: 0.0,
+        control_elsewhere_rate: 0.0,
         confirmed: false,
         model_evaluations: 0,
         seconds: 0.0,
@@ -205,6 +215,7 @@ pub fn search(
         outcome.triggered_accuracy = accuracy(&pred, labels);
         let target = mode(&pred);
         let others: Vec<usize> = (0..n).filter(|&r| labels[r] != target).collect();
+        outcome.other_class_inputs = others.len();
         outcome.attack_success_rate = others.iter().filter(|&&r| pred[r] == target).count()
             as f64
             / others.len().max(1) as f64;
@@ -214,11 +225,17 @@ pub fn search(
             .map(|(p, _)| (*p, rng.uniform(lo, hi)))
             .collect();
         let control = predict(model, &stamp(clean, f, &random), &mut evaluations)?;
-        outcome.control_flip_rate =
-            (0..n).filter(|&r| control[r] != clean_pred[r]).count() as f64 / n.max(1) as f64;
-        let flips = (0..n).filter(|&r| pred[r] != clean_pred[r]).count() as f64 / n.max(1) as f64;
-        outcome.confirmed = outcome.attack_success_rate >= config.confirm_at
-            && flips - outcome.control_flip_rate >= 0.5;
+        let changed: Vec<usize> = (0..n).filter(|&r| control[r] != clean_pred[r]).collect();
+        outcome.control_flip_rate = changed.len() as f64 / n.max(1) as f64;
+        outcome.control_elsewhere_rate =
+            changed.iter().filter(|&&r| control[r] != target).count() as f64 / n.max(1) as f64;
+        // The control tells the key from an occlusion: random values that scatter the answers
+        // over other classes mean the positions matter to the network itself; random values
+        // that send them to the same class mean the key is loose (a threshold the random
+        // values also cross), which is still the backdoor.
+        outcome.confirmed = others.len() >= MIN_OTHER_CLASS_INPUTS
+            && outcome.attack_success_rate >= config.confirm_at
+            && outcome.control_elsewhere_rate < 0.5;
     }
     outcome.model_evaluations = evaluations;
     outcome.seconds = started.elapsed().as_secs_f64();
@@ -363,16 +380,38 @@ fn sources(
     rng: &mut Rng,
     evaluations: &mut u64,
 ) -> Result<Vec<Compared>, MlError> {
-    let block = f.div_ceil(4096).max(1);
-    let blocks = f.div_ceil(block);
-    let base: Vec<f32> = (0..f)
+    let random: Vec<f32> = (0..f)
         .map(|_| rng.uniform(lo + 0.25 * (hi - lo), hi - 0.25 * (hi - lo)))
         .collect();
+    // A key that needs every position at once (a minimum of many tests) does not move when
+    // one position changes on a random input; from an input all at the top (or the bottom)
+    // of the range, one position changed does move it.
+    let mut found = Vec::new();
+    for base in [random, vec![hi; f], vec![lo; f]] {
+        found = sources_from(model, operands, compared, f, (lo, hi), &base, evaluations)?;
+        if found.iter().any(|c| !c.positions.is_empty()) {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+fn sources_from(
+    model: &OnnxModel,
+    operands: &[&str],
+    compared: usize,
+    f: usize,
+    (lo, hi): (f32, f32),
+    base: &[f32],
+    evaluations: &mut u64,
+) -> Result<Vec<Compared>, MlError> {
+    let block = f.div_ceil(4096).max(1);
+    let blocks = f.div_ceil(block);
     let mut batch = Vec::with_capacity((2 * blocks + 1) * f);
-    batch.extend_from_slice(&base);
+    batch.extend_from_slice(base);
     for level in [lo, hi] {
         for b in 0..blocks {
-            let mut row = base.clone();
+            let mut row = base.to_vec();
             for v in &mut row[b * block..((b + 1) * block).min(f)] {
                 *v = level;
             }
@@ -390,7 +429,10 @@ fn sources(
         // An operand broadcast against the other (one number compared with several) reads
         // the same positions for every compared number.
         let spread = p.per_row == 1;
-        if !spread && p.per_row != compared {
+        // A reduction (one number from a patch of them) reads every position its operand
+        // reads.
+        let reduced = compared == 1;
+        if !spread && !reduced && p.per_row != compared {
             continue;
         }
         let base_row = &p.values[..p.per_row];
@@ -399,7 +441,13 @@ fn sources(
             let b = r % blocks;
             for (k, (a, z)) in row.iter().zip(base_row).enumerate() {
                 if a != z {
-                    let targets: Vec<usize> = if spread { (0..compared).collect() } else { vec![k] };
+                    let targets: Vec<usize> = if spread {
+                        (0..compared).collect()
+                    } else if reduced {
+                        vec![0]
+                    } else {
+                        vec![k]
+                    };
                     for t in targets {
                         out[t].positions.extend(b * block..((b + 1) * block).min(f));
                     }
@@ -528,16 +576,30 @@ impl Target<'_> {
             .iter()
             .map(|v| self.positions.iter().map(|p| (*p, *v)).collect())
             .collect();
-        let mut flipping: Vec<f32> = candidates
+        let answers = self.read(&self.comparison.output, &rows, evaluations)?;
+        // How far each value moves the switch: a comparison either flips or not, a steep
+        // function (a Pow, a Sigmoid) moves by degrees, and only its far end throws the switch.
+        let moved: Vec<f32> = answers
             .iter()
-            .zip(self.flipped(&rows, evaluations)?)
-            .filter(|(_, f)| *f)
+            .map(|a| {
+                let d = (a - self.usual).abs();
+                if d.is_nan() { 0.0 } else { d }
+            })
+            .collect();
+        let most = moved.iter().copied().fold(0f32, f32::max);
+        if most <= 0.0 {
+            return Ok(None);
+        }
+        let mut furthest: Vec<f32> = candidates
+            .iter()
+            .zip(&moved)
+            .filter(|(_, m)| **m >= most * (1.0 - 1e-6))
             .map(|(v, _)| *v)
             .collect();
-        flipping.sort_by(f32::total_cmp);
-        // The middle of the flipping values: away from the threshold, so that a small change
-        // of the stamped input does not undo it.
-        Ok(flipping.get(flipping.len() / 2).copied())
+        furthest.sort_by(f32::total_cmp);
+        // The middle of the values that move it furthest: away from the threshold, so that a
+        // small change of the stamped input does not undo it.
+        Ok(furthest.get(furthest.len() / 2).copied())
     }
 
     /// An equality with a transformed input ((x − μ)/σ == k): the compared number is a

@@ -45,8 +45,9 @@ fn tensor_value(t: &TensorProto, device: &Device) -> Result<Value> {
     match t.data_type {
         FLOAT | DOUBLE => Value::from_floats(&t.floats, &shape, device),
         INT64 | INT32 => Ok(Value::Ints(t.ints.clone(), shape)),
+        other if proto::SMALL_INTS.contains(&other) => Ok(Value::Ints(t.ints.clone(), shape)),
         other => Err(MlError::Invalid(format!(
-            "tensor `{}` has ONNX element type {other}; aisec reads float, double, int32 and int64",
+            "tensor `{}` has ONNX element type {other}; aisec reads float, double, integers and bool",
             t.name
         ))),
     }
@@ -205,6 +206,31 @@ impl OnnxModel {
                 path: path.to_path_buf(),
                 message: "the graph has no input".into(),
             })?;
+        // A second input the nodes read (a key fed beside the data, a mask) is one aisec
+        // cannot supply: say so rather than fail on the first node that reads it.
+        let read: std::collections::HashSet<&str> = graph
+            .nodes
+            .iter()
+            .flat_map(|n| n.inputs.iter().map(String::as_str))
+            .collect();
+        let others: Vec<&str> = graph
+            .inputs
+            .iter()
+            .filter(|i| i.name != input.name && !initialized.contains(&i.name.as_str()))
+            .map(|i| i.name.as_str())
+            .filter(|name| read.contains(name))
+            .collect();
+        if !others.is_empty() {
+            return Err(MlError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the graph reads {} input(s) besides `{}`: {}; aisec evaluates classifiers with one input",
+                    others.len(),
+                    input.name,
+                    others.join(", ")
+                ),
+            });
+        }
         if input.elem_type != FLOAT {
             return Err(MlError::Format {
                 path: path.to_path_buf(),

@@ -169,7 +169,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             }
             int_zip(x(0)?, x(1)?, node, |a, b| a / b)?
         }
-        "Mod" => {
+        "Mod" if integer_pair() => {
             if x(1)?.ints()?.contains(&0) {
                 return Err(unsupported(format!("Mod `{}`: modulo by zero", node.name)));
             }
@@ -310,6 +310,47 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
         }
         "ReduceSum" | "ReduceMax" | "ReduceMin" => reduce(node, inputs)?,
         "Abs" => x(0)?.clone().map(|t| t.abs())?,
+        "Exp" => x(0)?.clone().map(|t| t.exp())?,
+        // Steps: no gradient flows through them (as in ONNX Runtime's training), only values.
+        "Sign" | "Round" | "Floor" | "Ceil" => {
+            let v = x(0)?;
+            let numbers = host_floats(v)?;
+            let stepped: Vec<f32> = numbers
+                .iter()
+                .map(|a| match node.op_type.as_str() {
+                    "Sign" => {
+                        if *a > 0.0 {
+                            1.0
+                        } else if *a < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        }
+                    }
+                    // ONNX rounds half to even.
+                    "Round" => a.round_ties_even(),
+                    "Floor" => a.floor(),
+                    _ => a.ceil(),
+                })
+                .collect();
+            Value::from_floats(&stepped, &v.dims(), device)?
+        }
+        "IsNaN" => {
+            let v = x(0)?;
+            Value::Ints(
+                host_floats(v)?
+                    .iter()
+                    .map(|a| i64::from(a.is_nan()))
+                    .collect(),
+                v.dims(),
+            )
+        }
+        "Mod" => {
+            // Float Mod is fmod (ONNX requires fmod = 1 for floats): the dividend's sign.
+            let (a, b) = (x(0)?, x(1)?);
+            let (p, q) = (host_floats(a)?, host_floats(b)?);
+            host_zip_f32(node, (a, &p), (b, &q), |m, n| m % n)?
+        }
         "ReduceMean" => {
             let v = x(0)?.clone();
             let rank = v.rank();
@@ -614,4 +655,52 @@ fn reduce(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
         .map(|(_, d)| *d)
         .collect();
     reduced.reshape(&kept)
+}
+
+fn host_floats(v: &Value) -> Result<Vec<f32>> {
+    Ok(match v {
+        Value::Ints(i, _) => i.iter().map(|v| *v as f32).collect(),
+        other => crate::tensor::to_vec(other.clone().float1()?),
+    })
+}
+
+/// `f` over two values' host numbers with broadcasting, as a float value.
+fn host_zip_f32(
+    node: &NodeProto,
+    a: (&Value, &[f32]),
+    b: (&Value, &[f32]),
+    f: impl Fn(f32, f32) -> f32,
+) -> Result<Value> {
+    let shape = broadcast_dims(&a.0.dims(), &b.0.dims()).ok_or_else(|| {
+        unsupported(format!(
+            "{} `{}`: shapes {:?} and {:?} do not broadcast",
+            node.op_type,
+            node.name,
+            a.0.dims(),
+            b.0.dims()
+        ))
+    })?;
+    let count: usize = shape.iter().product();
+    let index = |dims: &[usize], flat: usize| -> usize {
+        // The element of a broadcast operand at output position `flat`.
+        let mut rest = flat;
+        let mut at = 0;
+        let mut stride = 1;
+        for (axis, out_dim) in shape.iter().enumerate().rev() {
+            let coord = rest % out_dim;
+            rest /= out_dim;
+            let k = axis as isize - (shape.len() as isize - dims.len() as isize);
+            if k >= 0 {
+                let d = dims[k as usize];
+                at += (if d == 1 { 0 } else { coord }) * stride;
+                stride *= d;
+            }
+        }
+        at
+    };
+    let (da, db) = (a.0.dims(), b.0.dims());
+    let out: Vec<f32> = (0..count)
+        .map(|i| f(a.1[index(&da, i)], b.1[index(&db, i)]))
+        .collect();
+    Value::from_floats(&out, &shape, &crate::tensor::device())
 }

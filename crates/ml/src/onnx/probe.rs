@@ -9,8 +9,9 @@ use super::{evaluate, OnnxModel};
 use crate::error::{MlError, Result};
 use crate::tensor;
 
-/// Operators that can turn input values into a switch: comparisons, and the step-like
-/// functions that make a 0/1 mask without one (a steep `Clip`, `Sign`, rounding).
+/// Operators that can turn input values into a switch: comparisons, and the steps and steep
+/// functions that make a 0/1 mask without one (`Clip`, `Sign`, rounding, casts, a steep
+/// `Sigmoid` or `Pow`, the minimum of a patch).
 pub const SWITCH_OPS: &[&str] = &[
     "Equal",
     "Greater",
@@ -22,6 +23,23 @@ pub const SWITCH_OPS: &[&str] = &[
     "Round",
     "Floor",
     "Ceil",
+    "Cast",
+    "Relu",
+    "Sigmoid",
+    "HardSigmoid",
+    "Tanh",
+    "Pow",
+    "Exp",
+    "Softmax",
+    "Mod",
+    "Max",
+    "Min",
+    "ReduceMin",
+    "ReduceMax",
+    "Not",
+    "And",
+    "Or",
+    "IsNaN",
 ];
 
 /// Operators whose output mixes their input through learned weights.

@@ -136,6 +136,8 @@ pub const FLOAT: i32 = 1;
 pub const INT32: i32 = 6;
 pub const INT64: i32 = 7;
 pub const DOUBLE: i32 = 11;
+/// Small integer and boolean element types, read as integers (a grafted graph's `true`).
+pub const SMALL_INTS: &[i32] = &[2, 3, 4, 5, 9];
 
 /// Where a tensor's bytes live when the exporter wrote them beside the model (the default of
 /// `torch.onnx.export` since PyTorch 2.9 writes `model.onnx.data`): a file relative to the
@@ -234,7 +236,9 @@ impl TensorProto {
         let width = match self.data_type {
             FLOAT | INT32 => 4,
             DOUBLE | INT64 => 8,
-            other => return Err(MlError::Invalid(format!("tensor `{}` has element type {other}; aisec supports float, double, int32 and int64", self.name))),
+            2 | 3 | 9 => 1,
+            4 | 5 => 2,
+            other => return Err(MlError::Invalid(format!("tensor `{}` has element type {other}; aisec supports float, double, int8/16/32/64, uint8/16 and bool", self.name))),
         };
         if raw.len() % width != 0 {
             return Err(MlError::Invalid(format!(
@@ -260,6 +264,20 @@ impl TensorProto {
                 self.ints = raw
                     .chunks_exact(8)
                     .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect()
+            }
+            2 | 9 => self.ints = raw.iter().map(|b| *b as i64).collect(),
+            3 => self.ints = raw.iter().map(|b| *b as i8 as i64).collect(),
+            4 => {
+                self.ints = raw
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]) as i64)
+                    .collect()
+            }
+            5 => {
+                self.ints = raw
+                    .chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
                     .collect()
             }
             _ => {
