@@ -48,7 +48,7 @@ fn finding(outcome: &BfaOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
     let (title, severity) = match outcome.flips_to_chance {
         Some(n) => (
             format!(
-                "{n} targeted bit flips of {} take the 8-bit {target} from {:.1}% to {:.1}% accuracy (chance {:.1}%); {}",
+                "{n} targeted bit flips of {} take the 8-bit {target} from {:.1}% to {:.1}% accuracy (a constant answer scores {:.1}%); {}",
                 outcome.bits,
                 100.0 * outcome.quantized_accuracy,
                 100.0 * outcome.final_accuracy,
@@ -59,7 +59,7 @@ fn finding(outcome: &BfaOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
         ),
         None => (
             format!(
-                "{flips} targeted bit flips of {} take the 8-bit {target} from {:.1}% to {:.1}% accuracy, short of chance ({:.1}%); {}",
+                "{flips} targeted bit flips of {} take the 8-bit {target} from {:.1}% to {:.1}% accuracy, short of a constant answer ({:.1}%); {}",
                 outcome.bits,
                 100.0 * outcome.quantized_accuracy,
                 100.0 * outcome.final_accuracy,
@@ -83,7 +83,7 @@ fn finding(outcome: &BfaOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
         kb,
         &[
             aisec_defenses::weight_integrity::INFO.mitigations,
-            aisec_defenses::weight_clip::INFO.mitigations,
+            aisec_defenses::weight_clamp::INFO.mitigations,
         ]
         .concat(),
     );
@@ -100,7 +100,7 @@ struct Observed {
     quantized_accuracy: f64,
     chance: f64,
     bits: usize,
-    clip_sigma: Option<f32>,
+    clamp_group: Option<usize>,
     flips_to_chance: Option<usize>,
     steps: Vec<aisec_attacks::fault::bfa::FlipStep>,
     random: Vec<aisec_attacks::fault::bfa::RandomFlips>,
@@ -140,7 +140,7 @@ pub fn report(
         quantized_accuracy: outcome.quantized_accuracy,
         chance: outcome.chance,
         bits: outcome.bits,
-        clip_sigma: outcome.clip_sigma,
+        clamp_group: outcome.clamp_group,
         flips_to_chance: outcome.flips_to_chance,
         steps: outcome.steps.clone(),
         random: outcome.random.clone(),

@@ -35,6 +35,11 @@ pub enum AttackCommand {
     /// Attribute inference: a held-out sensitive column of the training records, inferred
     /// from the model (on a target aisec trains, so members are known).
     Attribute(Box<crate::attribute_cmd::AttributeArgs>),
+    /// Bit-flip attack (Rakin et al. 2019) on a built-in model quantized to 8 bits:
+    /// progressive bit search against as many random flips, accuracy after each flip;
+    /// `--defend clip[:K]` attacks again after weight clipping, `--defend checksum` checks
+    /// per-layer digests (AML.T0031, AML.T0029).
+    Bitflip(Box<crate::bitflip_cmd::BitflipArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -167,6 +172,7 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
         AttackCommand::Membership(args) => crate::membership_cmd::run(cli, args),
         AttackCommand::Invert(args) => crate::invert_cmd::run(cli, args),
         AttackCommand::Attribute(args) => crate::attribute_cmd::run(cli, args),
+        AttackCommand::Bitflip(args) => crate::bitflip_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {

@@ -5,6 +5,7 @@ mod assess_cmd;
 mod atlas_cmd;
 mod attack_cmd;
 mod attribute_cmd;
+mod bitflip_cmd;
 mod casestudy_cmd;
 mod certify_cmd;
 mod data_args;

@@ -33,7 +33,7 @@ registered!(
     strip,
     trigger_search,
     weight_integrity,
-    weight_clip,
+    weight_clamp,
     dp_sgd,
     l2,
     early_stop,

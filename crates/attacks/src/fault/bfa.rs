@@ -40,7 +40,8 @@ pub struct BfaConfig {
     pub candidates: usize,
     /// Random-flip trials per count (default 5).
     pub random_trials: usize,
-    /// The search stops once accuracy is within this of chance (1 / classes; default 0.02).
+    /// The search stops once accuracy is within this of chance (a constant answer's
+    /// accuracy; default 0.02).
     pub chance_margin: f64,
 }
 
@@ -110,9 +111,12 @@ pub struct RandomFlips {
 #[derive(Debug, Clone, Serialize)]
 pub struct BfaOutcome {
     pub config: BfaConfig,
-    pub clip_sigma: Option<f32>,
+    /// Weights per clamp group, when the model was attacked behind `defense.weight-clamp`.
+    pub clamp_group: Option<usize>,
     pub float_accuracy: f64,
     pub quantized_accuracy: f64,
+    /// The accuracy of a model that gives every evaluation input the same answer (the most
+    /// common class): where a model the flips have collapsed ends up.
     pub chance: f64,
     /// Bits the attacker could flip (8 per quantized weight).
     pub bits: usize,
@@ -138,15 +142,22 @@ pub fn run(
     attack: Labelled<'_>,
     eval: Labelled<'_>,
     config: &BfaConfig,
-    clip_sigma: Option<f32>,
+    clamp_group: Option<usize>,
     seed: u64,
     progress: &mut dyn FnMut(String),
 ) -> Result<BfaOutcome> {
     let started = Instant::now();
     let classes = model.model_info().num_classes;
-    let chance = 1.0 / classes.max(1) as f64;
+    let mut counts = vec![0usize; classes.max(1)];
+    for y in eval.1 {
+        if let Some(c) = counts.get_mut(*y) {
+            *c += 1;
+        }
+    }
+    let chance = (counts.iter().copied().max().unwrap_or(0) as f64 / eval.1.len().max(1) as f64)
+        .max(1.0 / classes.max(1) as f64);
     let base = model.weights();
-    let clean = Quantized::new(&base, clip_sigma);
+    let clean = Quantized::new(&base, clamp_group);
     let mut evaluations = 0u64;
     let accuracy_of = |q: &Quantized, evaluations: &mut u64| -> Result<f64> {
         let m = model.with_weights(&q.dequantize(&base))?;
@@ -231,7 +242,7 @@ pub fn run(
     }
     Ok(BfaOutcome {
         config: *config,
-        clip_sigma,
+        clamp_group,
         float_accuracy,
         quantized_accuracy,
         chance,
@@ -273,8 +284,14 @@ fn best_flip(
             .iter()
             .enumerate()
             .filter_map(|(i, &q)| {
+                // What inference will use after the flip (a clamp pulls it back): the search
+                // knows the defence.
+                let now = quant.effective(li, i, q) as f32;
                 (0..8u8)
-                    .map(|b| (g[i] * layer.scale * (flipped(q, b) as f32 - q as f32), i, b))
+                    .map(|b| {
+                        let after = quant.effective(li, i, flipped(q, b)) as f32;
+                        (g[i] * layer.scale * (after - now), i, b)
+                    })
                     .filter(|(gain, _, _)| gain.is_finite() && *gain > 0.0)
                     .max_by(|a, b| a.0.total_cmp(&b.0))
             })

@@ -1,8 +1,9 @@
 //! Symmetric per-layer 8-bit quantization of a network's weight matrices and kernels (biases
 //! stay float, as in Rakin et al.'s setting): q = round(w / s) in [−127, 127] with
-//! s = range / 127, where the range is the layer's largest |w|, or, with clipping, k standard
-//! deviations (weights beyond it saturate). Inference uses q·s, which is what an int8
-//! kernel computes up to float rounding.
+//! s = max |w| / 127. Inference uses q·s, which is what an int8 kernel computes up to float
+//! rounding. With a clamp (`defense.weight-clamp`), each group of consecutive weights keeps
+//! the range [min q, max q] it had when the model was deployed, and inference clamps to it:
+//! a flipped high bit that throws a weight outside its group's range is pulled back.
 
 use aisec_ml::weights::WeightTensor;
 use serde::Serialize;
@@ -16,53 +17,57 @@ pub struct QuantLayer {
     pub scale: f32,
     #[serde(skip)]
     pub q: Vec<i8>,
+    /// Each group's deployed [min, max], when inference clamps to them.
+    #[serde(skip)]
+    pub ranges: Vec<(i8, i8)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Quantized {
     pub layers: Vec<QuantLayer>,
-    /// Clipping at this many standard deviations, when set.
-    pub clip_sigma: Option<f32>,
+    /// Weights per clamp group, when inference clamps each group to its deployed range.
+    pub clamp_group: Option<usize>,
 }
 
 impl Quantized {
     /// Quantizes every weight tensor of rank ≥ 2 (dense matrices and convolution kernels).
-    pub fn new(weights: &[WeightTensor], clip_sigma: Option<f32>) -> Quantized {
+    pub fn new(weights: &[WeightTensor], clamp_group: Option<usize>) -> Quantized {
         let layers = weights
             .iter()
             .enumerate()
             .filter(|(_, w)| w.shape.len() >= 2 && !w.values.is_empty())
             .map(|(i, w)| {
                 let max = w.values.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let range = match clip_sigma {
-                    Some(k) => {
-                        let n = w.values.len() as f64;
-                        let mean = w.values.iter().map(|v| *v as f64).sum::<f64>() / n;
-                        let var = w
-                            .values
-                            .iter()
-                            .map(|v| (*v as f64 - mean).powi(2))
-                            .sum::<f64>()
-                            / n;
-                        ((k as f64 * var.sqrt()) as f32).min(max)
-                    }
-                    None => max,
-                };
-                let scale = if range > 0.0 { range / 127.0 } else { 1.0 };
-                let q = w
+                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                let q: Vec<i8> = w
                     .values
                     .iter()
                     .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
                     .collect();
+                let ranges = match clamp_group {
+                    Some(g) => q
+                        .chunks(g.max(1))
+                        .map(|c| {
+                            let lo = c.iter().copied().min().unwrap_or(0);
+                            let hi = c.iter().copied().max().unwrap_or(0);
+                            (lo, hi)
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
                 QuantLayer {
                     tensor: i,
                     name: w.name.clone(),
                     scale,
                     q,
+                    ranges,
                 }
             })
             .collect();
-        Quantized { layers, clip_sigma }
+        Quantized {
+            layers,
+            clamp_group,
+        }
     }
 
     /// Bits an attacker could flip.
@@ -70,11 +75,28 @@ impl Quantized {
         self.layers.iter().map(|l| l.q.len() * 8).sum()
     }
 
-    /// `base` with each quantized layer's values replaced by q·s.
+    /// The value inference uses for weight `index` of `layer` if it held `q`: q itself, or
+    /// q clamped to its group's deployed range.
+    pub fn effective(&self, layer: usize, index: usize, q: i8) -> i8 {
+        let l = &self.layers[layer];
+        match self.clamp_group {
+            Some(g) => {
+                let (lo, hi) = l.ranges[index / g.max(1)];
+                q.clamp(lo, hi)
+            }
+            None => q,
+        }
+    }
+
+    /// `base` with each quantized layer's values replaced by what inference uses (q·s).
     pub fn dequantize(&self, base: &[WeightTensor]) -> Vec<WeightTensor> {
         let mut out = base.to_vec();
-        for l in &self.layers {
-            out[l.tensor].values = l.q.iter().map(|q| *q as f32 * l.scale).collect();
+        for (li, l) in self.layers.iter().enumerate() {
+            out[l.tensor].values =
+                l.q.iter()
+                    .enumerate()
+                    .map(|(i, q)| self.effective(li, i, *q) as f32 * l.scale)
+                    .collect();
         }
         out
     }
