@@ -179,7 +179,6 @@ pub fn search(
             clean,
             (lo, hi),
             config,
-            &mut rng,
             seed,
             &mut evaluations,
         )?);
@@ -262,10 +261,12 @@ fn examine(
     clean: &[f32],
     (lo, hi): (f32, f32),
     config: &TriggerSearchConfig,
-    rng: &mut Rng,
     seed: u64,
     evaluations: &mut u64,
 ) -> Result<CheckedComparison, MlError> {
+    // Each comparison's random inputs come from its own stream: the report of one does not
+    // depend on how many came before it.
+    let rng = &mut Rng::derive(seed, &format!("sources/{}", c.label));
     let f = model.model_info().features();
     let n = clean.len() / f;
     let mut report = CheckedComparison {

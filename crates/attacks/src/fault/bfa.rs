@@ -162,7 +162,7 @@ pub fn run(
     let accuracy_of = |q: &Quantized, evaluations: &mut u64| -> Result<f64> {
         let m = model.with_weights(&q.dequantize(&base))?;
         *evaluations += eval.1.len() as u64;
-        Ok(accuracy(&m, eval)?)
+        accuracy(&m, eval)
     };
     let float_accuracy = accuracy(model, eval)?;
     let quantized_accuracy = accuracy_of(&clean, &mut evaluations)?;
