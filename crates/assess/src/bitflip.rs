@@ -45,14 +45,22 @@ pub fn random_summary(outcome: &BfaOutcome) -> String {
 
 fn finding(outcome: &BfaOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
     let flips = outcome.steps.len();
-    let (title, severity) = match outcome.flips_to_chance {
+    let (title, severity) = match outcome.flips_to_constant_answer {
+        Some(0) => (
+            format!(
+                "Nothing to attack: the 8-bit {target} scores {:.1}%, no better than a constant answer ({:.1}%) on these evaluation inputs",
+                100.0 * outcome.quantized_accuracy,
+                100.0 * outcome.constant_answer_accuracy
+            ),
+            Severity::Info,
+        ),
         Some(n) => (
             format!(
                 "{n} targeted bit flips of {} take the 8-bit {target} from {:.1}% to {:.1}% accuracy (a constant answer scores {:.1}%); {}",
                 outcome.bits,
                 100.0 * outcome.quantized_accuracy,
                 100.0 * outcome.final_accuracy,
-                100.0 * outcome.chance,
+                100.0 * outcome.constant_answer_accuracy,
                 random_summary(outcome)
             ),
             Severity::High,
@@ -63,7 +71,7 @@ fn finding(outcome: &BfaOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
                 outcome.bits,
                 100.0 * outcome.quantized_accuracy,
                 100.0 * outcome.final_accuracy,
-                100.0 * outcome.chance,
+                100.0 * outcome.constant_answer_accuracy,
                 random_summary(outcome)
             ),
             if outcome.quantized_accuracy - outcome.final_accuracy > 0.2 {
@@ -98,10 +106,12 @@ fn finding(outcome: &BfaOutcome, kb: &KnowledgeBase, target: &str) -> Finding {
 struct Observed {
     float_accuracy: f64,
     quantized_accuracy: f64,
-    chance: f64,
+    constant_answer_accuracy: f64,
+    /// Evaluation inputs the accuracy is measured on.
+    eval_inputs: usize,
     bits: usize,
     clamp_group: Option<usize>,
-    flips_to_chance: Option<usize>,
+    flips_to_constant_answer: Option<usize>,
     steps: Vec<aisec_attacks::fault::bfa::FlipStep>,
     random: Vec<aisec_attacks::fault::bfa::RandomFlips>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,10 +148,11 @@ pub fn report(
     .with_observations(Details::new(Observed {
         float_accuracy: outcome.float_accuracy,
         quantized_accuracy: outcome.quantized_accuracy,
-        chance: outcome.chance,
+        constant_answer_accuracy: outcome.constant_answer_accuracy,
+        eval_inputs: outcome.eval_inputs,
         bits: outcome.bits,
         clamp_group: outcome.clamp_group,
-        flips_to_chance: outcome.flips_to_chance,
+        flips_to_constant_answer: outcome.flips_to_constant_answer,
         steps: outcome.steps.clone(),
         random: outcome.random.clone(),
         integrity,

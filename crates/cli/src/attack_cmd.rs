@@ -37,8 +37,8 @@ pub enum AttackCommand {
     Attribute(Box<crate::attribute_cmd::AttributeArgs>),
     /// Bit-flip attack (Rakin et al. 2019) on a built-in model quantized to 8 bits:
     /// progressive bit search against as many random flips, accuracy after each flip;
-    /// `--defend clip[:K]` attacks again after weight clipping, `--defend checksum` checks
-    /// per-layer digests (AML.T0031, AML.T0029).
+    /// `--defend clamp[:G]` attacks again behind the group range clamp, `--defend checksum`
+    /// checks digests of every stored tensor (AML.T0031, AML.T0029).
     Bitflip(Box<crate::bitflip_cmd::BitflipArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,

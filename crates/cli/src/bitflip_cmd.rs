@@ -39,7 +39,7 @@ pub struct BitflipArgs {
     /// Evaluation inputs (after the attack batch) the accuracy is measured on.
     #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     pub eval: usize,
-    /// Candidates per layer whose true loss is evaluated at each step.
+    /// Candidates per layer whose true loss is evaluated at each step (1 to 100).
     #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub candidates: usize,
     /// Trials of uniformly random flips at each count (as many as the search committed,
@@ -76,6 +76,17 @@ pub fn run(cli: &Cli, args: &BitflipArgs) -> Result<Outcome> {
             bail!(e);
         }
     }
+    if args.model.is_file()
+        && args
+            .model
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    {
+        bail!(
+            "--model {}: the bit-flip attack rewrites a built-in model's weights; it needs a directory from `aisec model train` (ONNX models are not supported)",
+            args.model.display()
+        );
+    }
     let model = NativeModel::load(&args.model)
         .with_context(|| format!("--model {}", args.model.display()))?;
     let split = if args.data.is_builtin() {
@@ -99,7 +110,16 @@ pub fn run(cli: &Cli, args: &BitflipArgs) -> Result<Outcome> {
     let progress = Progress::new();
     let mut say = |m: String| progress.message(m);
     let outcome = bfa::run(&model, attack, eval, &config, None, args.seed, &mut say)?;
-    let target = model.model_info().description.clone();
+    // The defended run's random flips start from the undefended count: like for like.
+    let defended_config = BfaConfig {
+        random_base: Some(outcome.steps.len()),
+        ..config
+    };
+    let target = format!(
+        "{} at {}",
+        model.model_info().description,
+        args.model.display()
+    );
     let data_desc = format!(
         "{}: {} attack-batch inputs, {} evaluation inputs",
         data.name,
@@ -118,14 +138,15 @@ pub fn run(cli: &Cli, args: &BitflipArgs) -> Result<Outcome> {
                 &model,
                 attack,
                 eval,
-                &config,
+                &defended_config,
                 Some(clamp.group),
                 args.seed,
                 &mut say,
             )?);
         } else if spec.config::<WeightIntegrityConfig>().is_some() {
-            let at_load = weight_integrity::digests(&outcome.clean);
-            let verification = weight_integrity::verify(&at_load, &outcome.attacked);
+            let weights = model.weights();
+            let at_load = weight_integrity::digests(&outcome.clean, &weights);
+            let verification = weight_integrity::verify(&at_load, &outcome.attacked, &weights);
             let started = Instant::now();
             let batch_inputs = eval.1.len().min(256);
             model.plain_logits(&eval.0[..batch_inputs * f])?;
@@ -170,13 +191,13 @@ pub fn run(cli: &Cli, args: &BitflipArgs) -> Result<Outcome> {
                         d.clamp_group.unwrap_or(0)
                     ),
                 ));
+                let n = outcome.steps.len();
                 text.push_str(&format!(
-                    "  defence              flips to a constant answer's accuracy {} → {}; accuracy after {} flips {:.1}% → {:.1}%; clean 8-bit accuracy {:.1}% → {:.1}%\n",
+                    "  defence              flips to a constant answer's accuracy {} → {}; accuracy after {n} flips (the undefended count) {:.1}% → {:.1}%; clean 8-bit accuracy {:.1}% → {:.1}%\n",
                     flips(&outcome),
                     flips(d),
-                    outcome.steps.len().min(d.steps.len()),
-                    100.0 * accuracy_after(&outcome, outcome.steps.len().min(d.steps.len())),
-                    100.0 * accuracy_after(d, outcome.steps.len().min(d.steps.len())),
+                    100.0 * accuracy_after(&outcome, n),
+                    100.0 * accuracy_after(d, n),
                     100.0 * outcome.quantized_accuracy,
                     100.0 * d.quantized_accuracy
                 ));
@@ -184,10 +205,12 @@ pub fn run(cli: &Cli, args: &BitflipArgs) -> Result<Outcome> {
             if let Some(i) = &integrity {
                 let v = &i.verification;
                 text.push_str(&format!(
-                    "  weight integrity     per-layer SHA-256 taken at load, verified after the attack: {} ({}); one verification hashes {} bits in {:.2} ms, {:.1}% of one {}-input inference batch ({:.2} ms)\n",
+                    "  weight integrity     SHA-256 of {} int8 layers and {} float tensors taken at load, verified after the attack: {} ({}); one verification hashes {} bytes in {:.2} ms, {:.1}% of one {}-input inference batch ({:.2} ms)\n",
+                    v.int8_layers,
+                    v.float_tensors,
                     if v.detected { "TAMPERING DETECTED" } else { "no change seen" },
-                    if v.tampered_layers.is_empty() { "no layer".to_string() } else { v.tampered_layers.join(", ") },
-                    outcome.bits,
+                    if v.tampered_layers.is_empty() { "no tensor".to_string() } else { v.tampered_layers.join(", ") },
+                    v.bytes_hashed,
                     1e3 * v.seconds,
                     100.0 * v.seconds / i.batch_seconds.max(1e-9),
                     i.batch_inputs,
@@ -200,7 +223,8 @@ pub fn run(cli: &Cli, args: &BitflipArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Accuracy after `n` committed flips (the clean 8-bit accuracy for none).
+/// Accuracy after `n` committed flips (the clean 8-bit accuracy for none; where the search
+/// stopped earlier, the accuracy it left).
 fn accuracy_after(o: &BfaOutcome, n: usize) -> f64 {
     match n {
         0 => o.quantized_accuracy,
@@ -209,30 +233,41 @@ fn accuracy_after(o: &BfaOutcome, n: usize) -> f64 {
 }
 
 fn flips(o: &BfaOutcome) -> String {
-    match o.flips_to_chance {
+    match o.flips_to_constant_answer {
         Some(n) => n.to_string(),
+        None if o.steps.len() < o.config.max_flips => format!(
+            "never (after {} flips no flip the search could find hurt the model further)",
+            o.steps.len()
+        ),
         None => format!("more than {}", o.steps.len()),
     }
 }
 
 fn render(o: &BfaOutcome, target: &str, data: &str, which: &str) -> String {
     let mut out = format!(
-        "{} on {target} ({which}) — {data}\n  model                float {:.1}%, 8-bit per-layer quantized {:.1}% ({} weight bits an attacker could flip); a constant answer scores {:.1}%\n  bit search           {} flips → {:.1}%{}\n",
+        "{} on {target} ({which}) — {data}\n  model                float {:.1}%, 8-bit per-layer quantized {:.1}% ({} weight bits an attacker could flip); a constant answer scores {:.1}% on the {} evaluation inputs\n  bit search           {} flips → {:.1}%{}\n",
         bfa::INFO.name,
         100.0 * o.float_accuracy,
         100.0 * o.quantized_accuracy,
         o.bits,
-        100.0 * o.chance,
+        100.0 * o.constant_answer_accuracy,
+        o.eval_inputs,
         o.steps.len(),
         100.0 * o.final_accuracy,
-        match o.flips_to_chance {
-            Some(n) => format!(" (within 2 points of a constant answer after {n})"),
-            None => " (a constant answer's accuracy not reached)".to_string(),
+        match o.flips_to_constant_answer {
+            Some(0) => " (nothing to attack: the 8-bit model is no better than a constant answer)".to_string(),
+            Some(n) => format!(" (at most a constant answer's accuracy + 2 points after {n})"),
+            None => " (a constant answer's accuracy + 2 points not reached)".to_string(),
         }
     );
     for s in &o.steps {
+        let used = if s.used != s.to {
+            format!(", used as {}", s.used)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "    flip {:>3}  {:<16} weight {:>6} bit {} ({:>4} → {:>4})  accuracy {:>5.1}%\n",
+            "    flip {:>3}  {:<18} #{:<6} bit {} ({:>4} → {:>4}{used})  accuracy {:>5.1}%\n",
             s.flip,
             s.layer,
             s.index,

@@ -62,11 +62,14 @@ fn a_few_dozen_searched_flips_do_what_ten_times_as_many_random_ones_cannot() {
         let o = &report["observations"];
         let clean = num(&o["quantized_accuracy"]);
         assert!(clean > 0.9, "seed {seed}: {o:#}");
-        let flips = o["flips_to_chance"]
+        let flips = o["flips_to_constant_answer"]
             .as_u64()
             .unwrap_or_else(|| panic!("seed {seed}: {o:#}"));
         assert!((1..=60).contains(&flips), "seed {seed}: {flips} flips");
-        assert!(num(&report["metrics"]["robust_accuracy"]) <= num(&o["chance"]) + 0.02);
+        assert!(
+            num(&report["metrics"]["robust_accuracy"])
+                <= num(&o["constant_answer_accuracy"]) + 0.02
+        );
         // Random flips: as many, and ten times as many, barely move the model.
         for r in o["random"].as_array().unwrap() {
             assert!(
@@ -124,6 +127,8 @@ fn bad_settings_are_refused_by_name() {
         (&["--eval", "0"][..], "--eval 0"),
         (&["--candidates", "0"][..], "--candidates 0"),
         (&["--batch", "5000"][..], "--batch 5000"),
+        (&["--eval", "1"][..], "fewer than 2 classes"),
+        (&["--candidates", "101"][..], "--candidates 101"),
         (&["--defend", "clamp:0"][..], "clamp:0"),
         (&["--defend", "smooth:0.25"][..], "aisec attack evasion"),
     ] {

@@ -6,7 +6,10 @@
 //! range and is pulled back to its edge; the attacker, who knows the defence, is left with
 //! flips that stay inside the ranges. The ranges cost two bytes per group and are checked
 //! like the weights. Measured by attacking again: the flips the bit search then needs, and
-//! the accuracy it reaches with the same budget. Filed under AML.M0003 Model Hardening (ML
+//! the accuracy it reaches with the same budget. Symmetric quantization leaves a layer's range
+//! lopsided (the digits CNN's output layer spans −127..91), so even one group per layer
+//! holds some flips back; the ranges are stored beside the weights (two bytes per group; G =
+//! 1 stores a copy) and need the same protection. Filed under AML.M0003 Model Hardening (ML
 //! Model Engineering, Deployment).
 
 use serde::Serialize;
@@ -16,7 +19,7 @@ use crate::registry::DefenseSpec;
 
 pub const INFO: DefenseInfo = DefenseInfo {
     name: "defense.weight-clamp",
-    summary: "Clamp each group of G quantized weights to the range it had at deployment: a flipped high bit is pulled back; measured by the flips the bit search then needs",
+    summary: "Clamp each group of G quantized weights to the range it had at deployment: a flipped high bit is held inside its group's range; measured by the flips the bit search then needs",
     mitigations: &["AML.M0003"],
     phases: &["ML Model Engineering", "Deployment"],
     applies_to: AppliesTo::Model,
@@ -40,8 +43,8 @@ pub fn parse_form(keyword: &str, argument: Option<&str>) -> Option<Result<Defens
     }
     Some(match argument {
         None => Ok(DefenseSpec::new(WeightClampConfig { group: 16 })),
-        Some(_) => crate::registry::number(argument, "G in 1..=65536 (weights per group)", |v: &usize| {
-            (1..=65_536).contains(v)
+        Some(_) => crate::registry::number(argument, "G ≥ 1 (weights per group)", |v: &usize| {
+            (1..=1 << 30).contains(v)
         })
         .map(|group| DefenseSpec::new(WeightClampConfig { group })),
     })

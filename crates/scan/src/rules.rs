@@ -197,7 +197,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "AISEC-ONNX-003",
         name: "onnx-input-triggered-override",
-        summary: "An ONNX graph output is chosen by a comparison of raw input values with no weighted layer in between (Where, If or a cast mask): an architectural backdoor that overrides the network when the input carries a key",
+        summary: "An ONNX graph output the network computes is switched by a comparison or other step of the raw input alone (through Where, If or a cast mask) with no weighted layer in between: an architectural backdoor that overrides the network when an input carries the key",
         severity: Severity::High,
         cwe: &["CWE-506"],
         atlas: &["AML.T0018.001", "AML.T0010.003"],

@@ -7,7 +7,7 @@
 //! 13 flips, where 100 random flips barely moved it; the same comparison is made here: the
 //! accuracy after as many (and 10× and 100) uniformly random bit flips, averaged over trials.
 //!
-//! ATLAS: AML.T0031 Erode AI Model Integrity; a model at chance is AML.T0029 Denial of AI
+//! ATLAS: AML.T0031 Erode AI Model Integrity; a collapsed model is AML.T0029 Denial of AI
 //! Service. Access: write access to the weights' memory (rowhammer, fault injection), with
 //! the weights known (white box).
 
@@ -40,9 +40,12 @@ pub struct BfaConfig {
     pub candidates: usize,
     /// Random-flip trials per count (default 5).
     pub random_trials: usize,
-    /// The search stops once accuracy is within this of chance (a constant answer's
-    /// accuracy; default 0.02).
+    /// The search stops once accuracy is at most a constant answer's plus this (default
+    /// 0.02).
     pub chance_margin: f64,
+    /// The flip count the random comparison starts from (N, 10N, 100), when it is not this
+    /// run's own (a defended run compared like for like with the undefended one).
+    pub random_base: Option<usize>,
 }
 
 impl Default for BfaConfig {
@@ -53,6 +56,7 @@ impl Default for BfaConfig {
             candidates: 5,
             random_trials: 5,
             chance_margin: 0.02,
+            random_base: None,
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct FlipStep {
     pub bit: u8,
     pub from: i8,
     pub to: i8,
+    /// The value inference uses after the flip (`to`, or `to` clamped by a defence).
+    pub used: i8,
     pub attack_loss: f32,
     /// Accuracy on the evaluation inputs after this flip.
     pub accuracy: f64,
@@ -117,12 +123,15 @@ pub struct BfaOutcome {
     pub quantized_accuracy: f64,
     /// The accuracy of a model that gives every evaluation input the same answer (the most
     /// common class): where a model the flips have collapsed ends up.
-    pub chance: f64,
+    pub constant_answer_accuracy: f64,
     /// Bits the attacker could flip (8 per quantized weight).
     pub bits: usize,
+    /// Evaluation inputs the accuracy is measured on.
+    pub eval_inputs: usize,
     pub steps: Vec<FlipStep>,
-    /// Flips after which accuracy was within the margin of chance.
-    pub flips_to_chance: Option<usize>,
+    /// Flips after which accuracy was at most a constant answer's plus the margin (0 when
+    /// the 8-bit model already was: nothing to attack).
+    pub flips_to_constant_answer: Option<usize>,
     pub final_accuracy: f64,
     pub random: Vec<RandomFlips>,
     /// The flipped model's weights, as the search left them (for integrity checks).
@@ -154,9 +163,27 @@ pub fn run(
             *c += 1;
         }
     }
+    if counts.iter().filter(|c| **c > 0).count() < 2 {
+        return Err(crate::AttackError::Config {
+            attack: INFO.name,
+            message: "the evaluation inputs hold fewer than 2 classes: accuracy cannot tell a working model from a constant answer (give more --eval inputs or other data)".into(),
+        });
+    }
     let chance = (counts.iter().copied().max().unwrap_or(0) as f64 / eval.1.len().max(1) as f64)
         .max(1.0 / classes.max(1) as f64);
     let base = model.weights();
+    if let Some(w) = base
+        .iter()
+        .find(|w| w.values.iter().any(|v| !v.is_finite()))
+    {
+        return Err(crate::AttackError::Config {
+            attack: INFO.name,
+            message: format!(
+                "weight `{}` holds a non-finite value: the model is already broken",
+                w.name
+            ),
+        });
+    }
     let clean = Quantized::new(&base, clamp_group);
     let mut evaluations = 0u64;
     let accuracy_of = |q: &Quantized, evaluations: &mut u64| -> Result<f64> {
@@ -193,6 +220,7 @@ pub fn run(
                 break;
             };
             let (from, to) = quant.flip(best.layer, best.index, best.bit);
+            let used = quant.effective(best.layer, best.index, to);
             current = accuracy_of(&quant, &mut evaluations)?;
             steps.push(FlipStep {
                 flip,
@@ -201,6 +229,7 @@ pub fn run(
                 bit: best.bit,
                 from,
                 to,
+                used,
                 attack_loss: best.loss,
                 accuracy: current,
             });
@@ -212,7 +241,7 @@ pub fn run(
     } else {
         flips_to_chance = Some(0);
     }
-    let searched = steps.len().max(1);
+    let searched = config.random_base.unwrap_or(steps.len()).max(1);
     let mut counts = vec![searched, 10 * searched, 100];
     counts.sort_unstable();
     counts.dedup();
@@ -245,10 +274,11 @@ pub fn run(
         clamp_group,
         float_accuracy,
         quantized_accuracy,
-        chance,
+        constant_answer_accuracy: chance,
         bits: clean.bits(),
+        eval_inputs: eval.1.len(),
         steps,
-        flips_to_chance,
+        flips_to_constant_answer: flips_to_chance,
         final_accuracy: current,
         random,
         attacked: quant,
