@@ -72,9 +72,9 @@ impl BfaConfig {
         if self.batch == 0 {
             return Err("--batch 0: the gradient needs at least 1 input".into());
         }
-        if !(1..=1000).contains(&self.candidates) {
+        if !(1..=100).contains(&self.candidates) {
             return Err(format!(
-                "--candidates {}: expected 1 to 1000",
+                "--candidates {}: expected 1 to 100 (each costs a forward pass per layer per flip)",
                 self.candidates
             ));
         }
