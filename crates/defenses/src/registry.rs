@@ -213,7 +213,8 @@ mod tests {
                     .replace(":N", ":100")
                     .replace(":Q", ":10")
                     .replace(":EPSILON", ":8")
-                    .replace(":LAMBDA", ":0.001");
+                    .replace(":LAMBDA", ":0.001")
+                    .replace(":G", ":16");
                 let spec = DefenseSpec::parse(&example).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(spec.info().name, entry.info.name, "{example}");
                 assert_eq!(spec.as_defense().reference().name, entry.info.name);
