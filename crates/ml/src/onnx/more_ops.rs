@@ -308,7 +308,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             out.extend(&dims[a + 1..]);
             selected.reshape(&out)?
         }
-        "ReduceSum" | "ReduceMax" | "ReduceMin" => reduce(node, inputs)?,
+        "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" => reduce(node, inputs)?,
         "Abs" => x(0)?.clone().map(|t| t.abs())?,
         "Exp" => x(0)?.clone().map(|t| t.exp())?,
         // Steps: no gradient flows through them (as in ONNX Runtime's training), only values.
@@ -350,31 +350,6 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let (a, b) = (x(0)?, x(1)?);
             let (p, q) = (host_floats(a)?, host_floats(b)?);
             host_zip_f32(node, (a, &p), (b, &q), |m, n| m % n)?
-        }
-        "ReduceMean" => {
-            let v = x(0)?.clone();
-            let rank = v.rank();
-            let mut chosen = axes(node, inputs, 1, rank)?;
-            if chosen.is_empty() {
-                chosen = (0..rank).collect();
-            }
-            let keep = node.attr("keepdims").and_then(|a| a.i).unwrap_or(1) != 0;
-            let dims = v.dims();
-            let mut reduced = v;
-            for a in &chosen {
-                reduced = with_float_rank!(reduced, node, |t| t.mean_dim(*a));
-            }
-            if keep {
-                reduced
-            } else {
-                let kept: Vec<usize> = dims
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !chosen.contains(i))
-                    .map(|(_, d)| *d)
-                    .collect();
-                reduced.reshape(&kept)?
-            }
         }
         "LayerNormalization" => {
             let v = x(0)?.clone();
@@ -616,8 +591,8 @@ fn broadcast_dims(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
         .collect()
 }
 
-/// ReduceSum, ReduceMax and ReduceMin over the chosen axes (all when none are given, unless
-/// ReduceSum's `noop_with_empty_axes` says to pass the data through).
+/// ReduceMean, ReduceSum, ReduceMax and ReduceMin over the chosen axes (all when none are
+/// given, unless `noop_with_empty_axes` says to pass the data through).
 fn reduce(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
     let v = input(inputs, 0, node)?.clone();
     let v = match v {
@@ -640,6 +615,7 @@ fn reduce(node: &NodeProto, inputs: &[Option<Value>]) -> Result<Value> {
     let mut reduced = v;
     for a in &chosen {
         reduced = match node.op_type.as_str() {
+            "ReduceMean" => with_float_rank!(reduced, node, |t| t.mean_dim(*a)),
             "ReduceSum" => with_float_rank!(reduced, node, |t| t.sum_dim(*a)),
             "ReduceMax" => with_float_rank!(reduced, node, |t| t.max_dim(*a)),
             _ => with_float_rank!(reduced, node, |t| t.min_dim(*a)),
