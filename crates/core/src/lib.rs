@@ -11,6 +11,7 @@ mod details;
 mod finding;
 mod metrics;
 pub mod rng;
+pub mod stats;
 
 pub use atlas_ref::{AtlasRef, AtlasRefError, AtlasRefKind};
 pub use defense_ref::DefenseRef;

@@ -90,6 +90,8 @@ pub enum Family {
     Llm,
     /// Fault injection into the deployed weights (bit flips).
     Fault,
+    /// Side channels of a served model (response time).
+    SideChannel,
 }
 
 impl Family {
@@ -101,6 +103,7 @@ impl Family {
             Family::Privacy => "aisec attack membership",
             Family::Llm => "aisec llm probe",
             Family::Fault => "aisec attack bitflip",
+            Family::SideChannel => "aisec attack timing",
         }
     }
 }

@@ -34,6 +34,7 @@ registered!(
     trigger_search,
     weight_integrity,
     weight_clamp,
+    latency_padding,
     dp_sgd,
     l2,
     early_stop,

@@ -20,7 +20,7 @@
 //! filed under AML.M0010 Input Restoration (the input is randomised before the model sees
 //! it, as `--defend smooth` does), lifecycle phases ML Model Engineering and ML Model Evaluation.
 
-pub mod stats;
+pub use aisec_core::stats;
 
 use std::time::Instant;
 

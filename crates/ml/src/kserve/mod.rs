@@ -8,7 +8,7 @@ mod server;
 use serde::{Deserialize, Serialize};
 
 pub use client::{parse_url, tls_roots, KServeModel, KServeOptions, ShapeHint};
-pub use server::{serve, Server};
+pub use server::{serve, serve_with, Release, ServeOptions, Server};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InferTensor {

@@ -1,7 +1,10 @@
 //! A small KServe v2 server that exposes any [`Classifier`] (for labs, tests and
 //! `aisec model serve`).
 
+use std::collections::BinaryHeap;
+use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::{MlError, Result};
 use crate::model::{Classifier, OutputKind, QueryOutput};
@@ -33,8 +36,90 @@ impl Server {
     }
 }
 
+/// When a response may leave, given when its request arrived and when the answer was ready
+/// (a timing defence's padding); responses without one leave at once.
+pub type Release = Arc<dyn Fn(Instant, Instant) -> Instant + Send + Sync>;
+
+/// How the server answers beyond the protocol.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    pub release: Option<Release>,
+}
+
 /// Serves `model` as KServe v2 model `name` on `addr` (`127.0.0.1:0` picks a free port).
 pub fn serve(model: Arc<dyn Classifier>, name: &str, addr: &str) -> Result<Server> {
+    serve_with(model, name, addr, ServeOptions::default())
+}
+
+/// A response held until its release time.
+struct Held {
+    at: Instant,
+    request: tiny_http::Request,
+    response: tiny_http::Response<std::io::Cursor<Vec<u8>>>,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Held) -> bool {
+        self.at == other.at
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Held) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Held {
+    /// The earliest release first out of the max-heap.
+    fn cmp(&self, other: &Held) -> std::cmp::Ordering {
+        other.at.cmp(&self.at)
+    }
+}
+
+/// Sends held responses at their release times, so that the server computes the next
+/// request while the last one waits.
+fn releaser(incoming: mpsc::Receiver<Held>) {
+    let mut heap: BinaryHeap<Held> = BinaryHeap::new();
+    loop {
+        let next = match heap.peek() {
+            None => match incoming.recv() {
+                Ok(h) => Some(h),
+                Err(_) => return,
+            },
+            Some(first) => {
+                let wait = first.at.saturating_duration_since(Instant::now());
+                match incoming.recv_timeout(wait) {
+                    Ok(h) => Some(h),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    // The server stopped: what is held still leaves on time.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        while let Some(h) = heap.pop() {
+                            std::thread::sleep(h.at.saturating_duration_since(Instant::now()));
+                            let _ = h.request.respond(h.response);
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some(h) = next {
+            heap.push(h);
+        }
+        while heap.peek().is_some_and(|h| h.at <= Instant::now()) {
+            if let Some(h) = heap.pop() {
+                let _ = h.request.respond(h.response);
+            }
+        }
+    }
+}
+
+/// [`serve`] with options (response padding).
+pub fn serve_with(
+    model: Arc<dyn Classifier>,
+    name: &str,
+    addr: &str,
+    options: ServeOptions,
+) -> Result<Server> {
     let server = tiny_http::Server::http(addr)
         .map_err(|e| MlError::Invalid(format!("cannot listen on {addr}: {e}")))?;
     let local = server
@@ -45,7 +130,12 @@ pub fn serve(model: Arc<dyn Classifier>, name: &str, addr: &str) -> Result<Serve
     let worker = server.clone();
     let name = name.to_string();
     let thread = std::thread::spawn(move || {
+        let held = options.release.as_ref().map(|_| {
+            let (send, receive) = mpsc::channel::<Held>();
+            (send, std::thread::spawn(move || releaser(receive)))
+        });
         for mut request in worker.incoming_requests() {
+            let arrived = Instant::now();
             let (status, body) = handle(&*model, &name, &mut request);
             let mut response = tiny_http::Response::from_string(body.to_string())
                 .with_status_code(status)
@@ -62,7 +152,24 @@ pub fn serve(model: Arc<dyn Classifier>, name: &str, addr: &str) -> Result<Serve
                     response.add_header(h);
                 }
             }
-            let _ = request.respond(response);
+            match (&options.release, &held) {
+                // Every route is padded, errors too: a fast refusal would time the input.
+                (Some(release), Some((send, _))) => {
+                    let at = release(arrived, Instant::now());
+                    let _ = send.send(Held {
+                        at,
+                        request,
+                        response,
+                    });
+                }
+                _ => {
+                    let _ = request.respond(response);
+                }
+            }
+        }
+        if let Some((send, thread)) = held {
+            drop(send);
+            let _ = thread.join();
         }
     });
     Ok(Server {
