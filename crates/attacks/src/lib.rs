@@ -19,6 +19,7 @@ pub mod membership;
 mod outcome;
 pub mod poison;
 pub mod registry;
+pub mod sidechannel;
 
 pub use outcome::{AttackOutcome, ExampleResult, QueryUse};
 
@@ -38,6 +39,8 @@ pub enum Access {
     TrainingData,
     /// Write access to the deployed weights' memory (fault injection), the weights known.
     WeightMemory,
+    /// Chosen queries and a clock on the answers (a timing side channel).
+    ResponseTime,
 }
 
 impl Access {
@@ -49,6 +52,7 @@ impl Access {
             Access::DecisionBased => "decision-based",
             Access::TrainingData => "training-data",
             Access::WeightMemory => "weight-memory",
+            Access::ResponseTime => "response-time",
         }
     }
 }

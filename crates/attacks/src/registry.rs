@@ -89,6 +89,7 @@ pub fn listing() -> Vec<&'static AttackInfo> {
     all.push(&crate::inversion::mi_face::INFO);
     all.push(&crate::inversion::attribute::INFO);
     all.push(&crate::fault::bfa::INFO);
+    all.push(&crate::sidechannel::timing::INFO);
     all
 }
 

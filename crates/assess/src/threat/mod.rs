@@ -333,7 +333,7 @@ fn access_fits(access: Access, white_box: bool, scores: bool) -> bool {
     match access {
         Access::WhiteBox | Access::WeightMemory => white_box,
         Access::ScoreBased => scores || white_box,
-        Access::DecisionBased | Access::TrainingData => true,
+        Access::DecisionBased | Access::TrainingData | Access::ResponseTime => true,
     }
 }
 
@@ -346,6 +346,7 @@ fn command_of(name: &str) -> &'static str {
         "inversion" if name.ends_with("attribute") => "attack attribute",
         "inversion" => "attack invert",
         "fault" => "attack bitflip",
+        "sidechannel" => "attack timing",
         _ => "attack",
     }
 }
