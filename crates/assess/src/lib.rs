@@ -14,6 +14,7 @@ pub mod poisoning;
 pub mod runner;
 pub mod scan;
 pub mod threat;
+pub mod timing;
 pub mod trigger_search;
 
 #[derive(Debug, thiserror::Error)]

@@ -40,6 +40,13 @@ pub enum AttackCommand {
     /// `--defend clamp[:G]` attacks again behind the group range clamp, `--defend checksum`
     /// checks digests of every stored tensor (AML.T0031, AML.T0029).
     Bitflip(Box<crate::bitflip_cmd::BitflipArgs>),
+    /// Timing side channel of an inference API: repeated queries in random order, each
+    /// answer clocked, and which input property (predicted class, confidence, correctness,
+    /// training membership) the response time separates (Welch's t-test or a permutation test
+    /// of mutual information, AUC with bootstrap intervals); `--defend pad-latency[:MS]`
+    /// serves a local model again behind response padding (AML.T0040, AML.T0063,
+    /// AML.T0024.000).
+    Timing(Box<crate::timing_cmd::TimingArgs>),
     /// Every attack with its access and ATLAS techniques.
     List,
 }
@@ -173,6 +180,7 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
         AttackCommand::Invert(args) => crate::invert_cmd::run(cli, args),
         AttackCommand::Attribute(args) => crate::attribute_cmd::run(cli, args),
         AttackCommand::Bitflip(args) => crate::bitflip_cmd::run(cli, args),
+        AttackCommand::Timing(args) => crate::timing_cmd::run(cli, args),
         AttackCommand::List => {
             let listing = registry::listing();
             match cli.format {

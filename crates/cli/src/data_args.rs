@@ -282,6 +282,15 @@ impl DataArgs {
     pub fn is_builtin(&self) -> bool {
         self.dataset.is_some()
     }
+
+    /// Whether any data source is named.
+    pub fn source_given(&self) -> bool {
+        self.dataset.is_some()
+            || self.data.is_some()
+            || self.csv.is_some()
+            || self.images.is_some()
+            || !self.cifar.is_empty()
+    }
 }
 
 /// Opens `--model`: a directory written by `aisec model train` (or its `model.json`), an ONNX

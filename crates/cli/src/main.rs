@@ -29,6 +29,7 @@ mod runs_cmd;
 mod scan_cmd;
 mod serve_cmd;
 mod threat_cmd;
+mod timing_cmd;
 mod trigger_cmd;
 
 use std::path::PathBuf;

@@ -47,6 +47,69 @@ pub fn percentile_interval(draws: &mut [f64]) -> [f64; 2] {
     [at(0.025), at(0.975)]
 }
 
+/// Mid-ranks of `score` from 1 (ties share the mean of their ranks).
+pub fn mid_ranks(score: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    let mut rank = vec![0.0; score.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && score[order[j + 1]] == score[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            rank[k] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    rank
+}
+
+/// The group most separated from all the others (one against the rest, max(AUC, 1 − AUC)
+/// from the mid-ranks) and its separation.
+pub fn most_separated(rank: &[f64], group: &[usize], groups: usize) -> (usize, f64) {
+    let n = rank.len() as f64;
+    let mut sum = vec![0.0; groups];
+    let mut count = vec![0usize; groups];
+    for (&r, &g) in rank.iter().zip(group) {
+        sum[g] += r;
+        count[g] += 1;
+    }
+    (0..groups)
+        .filter(|&g| count[g] > 0 && (count[g] as f64) < n)
+        .map(|g| {
+            let k = count[g] as f64;
+            let auc = (sum[g] - k * (k + 1.0) / 2.0) / (k * (n - k));
+            (g, auc.max(1.0 - auc))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, 0.5))
+}
+
+/// The permutation p-value of the most separated group's separation: how often shuffled
+/// groups separate at least as well. A valid test of "some group differs" whose power goes
+/// to one group's shift, the effect the AUC reports.
+pub fn most_separated_p(
+    score: &[f64],
+    group: &[usize],
+    groups: usize,
+    resamples: usize,
+    rng: &mut Rng,
+) -> f64 {
+    let rank = mid_ranks(score);
+    let (_, observed) = most_separated(&rank, group, groups);
+    let mut shuffled = group.to_vec();
+    let mut at_least = 0usize;
+    for _ in 0..resamples {
+        rng.shuffle(&mut shuffled);
+        if most_separated(&rank, &shuffled, groups).1 >= observed - 1e-12 {
+            at_least += 1;
+        }
+    }
+    (1 + at_least) as f64 / (1 + resamples) as f64
+}
+
 /// Equal-count bins of `score` by rank (ties share a bin).
 pub fn quantile_bins(score: &[f64], bins: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..score.len()).collect();
@@ -168,6 +231,22 @@ mod tests {
         .unwrap();
         assert_eq!(auc, 1.0);
         assert_eq!(ci, [1.0, 1.0]);
+    }
+
+    #[test]
+    fn one_shifted_group_among_many_is_found() {
+        let mut rng = Rng::derive(2, "t");
+        let group: Vec<usize> = (0..200).map(|i| i % 10).collect();
+        let score: Vec<f64> = group
+            .iter()
+            .map(|&g| rng.uniform(0.0, 1.0) as f64 + if g == 8 { 0.5 } else { 0.0 })
+            .collect();
+        let (best, sep) = most_separated(&mid_ranks(&score), &group, 10);
+        assert_eq!(best, 8);
+        assert!(sep > 0.8, "{sep}");
+        assert!(most_separated_p(&score, &group, 10, 500, &mut rng) < 0.01);
+        let noise: Vec<f64> = (0..200).map(|_| rng.uniform(0.0, 1.0) as f64).collect();
+        assert!(most_separated_p(&noise, &group, 10, 500, &mut rng) > 0.01);
     }
 
     #[test]

@@ -4,14 +4,15 @@
 //! round in a fresh random order (so that drift in the host's load spreads over all inputs
 //! alike), clocks each answer from request to parsed response, and summarises each input by
 //! its median time (robust to the host's jitter). For each property it then tests the
-//! separation of the groups: Welch's t-test on the per-input medians (two groups) or a
-//! permutation test of the mutual information between binned time and group (more), the AUC
-//! of a time threshold (the strongest class against the rest when there are more) with a
-//! bootstrap interval, the AUC a single observation gives, and the mutual information in
-//! bits. A property leaks when its test passes at α divided by the number of properties
-//! tested (Bonferroni) and the AUC is at least `min_auc` away from chance on either side: a
-//! real but microscopic difference (the parse time of different pixel values) is reported,
-//! not called a leak.
+//! separation of the groups: Welch's t-test on the per-input medians (two groups) or, for
+//! more, a permutation test of the most separated group's AUC against the rest; the AUC of a
+//! time threshold with a bootstrap interval, the AUC a single observation gives, and the
+//! mutual information in bits between binned time and group (with its own permutation
+//! p-value and bootstrap interval). A property leaks when its test passes at α divided by the number of properties
+//! tested (Bonferroni), the AUC is at least `min_auc` on either side, and the compared
+//! groups' median times differ by at least `min_difference_us`: a real but microscopic
+//! difference (formatting and parsing different numbers costs a few microseconds) is
+//! reported, not called a leak.
 //!
 //! Inputs whose path through the model depends on the input leak: early-exit networks
 //! (BranchyNet, Teerapittayanon et al. 2016; the membership leak of multi-exit networks, Li
@@ -55,6 +56,10 @@ pub struct TimingConfig {
     pub alpha: f64,
     /// The AUC (or 1 − AUC) a property must reach to be called a leak (default 0.6).
     pub min_auc: f64,
+    /// The difference of the compared groups' median times a property must reach to be
+    /// called a leak, in microseconds (default 10): the few microseconds that formatting and
+    /// parsing different numbers cost are reported, not called a leak.
+    pub min_difference_us: f64,
     /// Bootstrap draws and permutations (default 1000).
     pub resamples: usize,
 }
@@ -67,6 +72,7 @@ impl Default for TimingConfig {
             warmup: 20,
             alpha: 0.01,
             min_auc: 0.6,
+            min_difference_us: 10.0,
             resamples: 1000,
         }
     }
@@ -105,6 +111,12 @@ impl TimingConfig {
             return Err(format!(
                 "--min-auc {}: expected 0.5 (any significant difference) to 1",
                 self.min_auc
+            ));
+        }
+        if !(self.min_difference_us.is_finite() && (0.0..=1e9).contains(&self.min_difference_us)) {
+            return Err(format!(
+                "--min-difference {}: expected 0 to 1e9 microseconds",
+                self.min_difference_us
             ));
         }
         if !(100..=100_000).contains(&self.resamples) {
@@ -185,6 +197,9 @@ pub struct PropertyTest {
     /// groups: the most separated one against all the others).
     pub positive: String,
     pub against: String,
+    /// The median of the `positive` inputs' median times, and of the `against` inputs'.
+    pub positive_median_us: f64,
+    pub against_median_us: f64,
     /// P(a `positive` input's median time > an `against` input's).
     pub auc: f64,
     pub auc_interval: [f64; 2],
@@ -196,7 +211,8 @@ pub struct PropertyTest {
     pub mutual_information_interval: [f64; 2],
     pub mutual_information_bins: usize,
     pub permutation_p: f64,
-    /// The p-value the verdict uses: Welch's for two groups, the permutation test's for more.
+    /// The p-value the verdict uses: Welch's for two groups; for more, the permutation
+    /// test's of the most separated group's AUC.
     pub p_value: f64,
     pub test: &'static str,
     /// Inputs left out (in groups smaller than [`MIN_GROUP`]).
@@ -210,12 +226,36 @@ impl PropertyTest {
         self.auc.max(1.0 - self.auc)
     }
 
-    /// The slower group of the compared pair.
-    pub fn slower(&self) -> &str {
+    /// The interval of [`PropertyTest::separation`].
+    pub fn separation_interval(&self) -> [f64; 2] {
         if self.auc >= 0.5 {
-            &self.positive
+            self.auc_interval
         } else {
-            &self.against
+            [1.0 - self.auc_interval[1], 1.0 - self.auc_interval[0]]
+        }
+    }
+
+    /// The slower group of the compared pair, then the faster.
+    pub fn slower(&self) -> &str {
+        self.ordered().0
+    }
+
+    /// (slower, faster, slower's median µs, faster's median µs).
+    pub fn ordered(&self) -> (&str, &str, f64, f64) {
+        if self.auc >= 0.5 {
+            (
+                &self.positive,
+                &self.against,
+                self.positive_median_us,
+                self.against_median_us,
+            )
+        } else {
+            (
+                &self.against,
+                &self.positive,
+                self.against_median_us,
+                self.positive_median_us,
+            )
         }
     }
 }
@@ -459,7 +499,7 @@ fn groupings(
             .collect(),
         classes.iter().map(|c| format!("class {c}")).collect(),
     ));
-    // Confidence: above or at most the median top probability.
+    // Confidence: the quartiles of the top probability.
     let tops: Option<Vec<f32>> = inputs.iter().map(|t| t.top_probability).collect();
     match tops {
         None => untested.push(Untested {
@@ -467,17 +507,32 @@ fn groupings(
             reason: "the API answers labels only".into(),
         }),
         Some(tops) => {
-            let mut sorted: Vec<f64> = tops.iter().map(|&p| p as f64).collect();
-            let m = median(&mut sorted);
+            // Quartiles of the top probability: the attacker does not know where a
+            // threshold inside the model lies, and a step anywhere shows as one quartile
+            // against the rest.
+            let score: Vec<f64> = tops.iter().map(|&p| p as f64).collect();
+            let bins = separation::quantile_bins(&score, 4);
+            let mut used: Vec<usize> = bins.clone();
+            used.sort_unstable();
+            used.dedup();
+            let names = used
+                .iter()
+                .map(|b| {
+                    let inside: Vec<f64> = (0..score.len())
+                        .filter(|&i| bins[i] == *b)
+                        .map(|i| score[i])
+                        .collect();
+                    let lo = inside.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = inside.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    format!("top probability {lo:.4}–{hi:.4}")
+                })
+                .collect();
             out.push((
                 Property::Confidence,
-                tops.iter()
-                    .map(|&p| Some(usize::from((p as f64) <= m)))
+                bins.iter()
+                    .map(|b| used.iter().position(|u| u == b))
                     .collect(),
-                vec![
-                    format!("top probability > {m:.4}"),
-                    format!("top probability ≤ {m:.4}"),
-                ],
+                names,
             ));
         }
     }
@@ -493,7 +548,7 @@ fn groupings(
                 .zip(labels)
                 .map(|(t, &l)| Some(usize::from(t.predicted != l)))
                 .collect(),
-            vec!["answered right".into(), "answered wrong".into()],
+            vec!["right answers".into(), "wrong answers".into()],
         )),
     }
     match member {
@@ -577,15 +632,7 @@ fn test_properties(
         let positive_group = if groups.len() == 2 {
             1
         } else {
-            (0..groups.len())
-                .max_by(|&a, &b| {
-                    let sep = |k: usize| {
-                        let pos: Vec<bool> = group.iter().map(|g| *g == k).collect();
-                        stats::auc(&median_us, &pos).map_or(0.0, |a| a.max(1.0 - a))
-                    };
-                    sep(a).total_cmp(&sep(b))
-                })
-                .unwrap_or(0)
+            separation::most_separated(&separation::mid_ranks(&median_us), &group, groups.len()).0
         };
         let positive: Vec<bool> = group.iter().map(|g| *g == positive_group).collect();
         let Some((auc, auc_interval)) =
@@ -609,19 +656,37 @@ fn test_properties(
         let (p_value, test) = match &welch {
             Some(w) => (w.p, "Welch's t-test on per-input median times"),
             None => (
-                information.permutation_p,
-                "permutation test of the mutual information",
+                separation::most_separated_p(
+                    &median_us,
+                    &group,
+                    groups.len(),
+                    config.resamples,
+                    &mut rng,
+                ),
+                "permutation test of the most separated group's AUC",
             ),
         };
         let against = if groups.len() == 2 {
             groups[0].name.clone()
-        } else {
+        } else if property == Property::PredictedClass {
             "the other classes".into()
+        } else {
+            "the other quartiles".into()
         };
+        let median_where = |side: bool| {
+            let mut v: Vec<f64> = (0..rows.len())
+                .filter(|&r| positive[r] == side)
+                .map(|r| median_us[r])
+                .collect();
+            median(&mut v)
+        };
+        let (positive_median_us, against_median_us) = (median_where(true), median_where(false));
         tests.push(PropertyTest {
             property,
             positive: groups[positive_group].name.clone(),
             against,
+            positive_median_us,
+            against_median_us,
             groups,
             auc,
             auc_interval,
@@ -639,7 +704,9 @@ fn test_properties(
     }
     let tested = tests.len().max(1) as f64;
     for t in &mut tests {
-        t.leaks = t.p_value < config.alpha / tested && t.separation() >= config.min_auc;
+        t.leaks = t.p_value < config.alpha / tested
+            && t.separation() >= config.min_auc
+            && (t.positive_median_us - t.against_median_us).abs() >= config.min_difference_us;
     }
     (tests, untested)
 }
