@@ -24,10 +24,12 @@ pub enum ModelCommand {
     Train(TrainArgs),
     /// Serves a model over the KServe v2 / Open Inference Protocol (REST) until stopped.
     Serve {
-        /// A directory written by `aisec model train` (or its model.json).
+        /// A directory written by `aisec model train` (or its model.json), or an .onnx
+        /// classifier.
         #[arg(long)]
         model: String,
-        /// The model name in the URL (default: the directory's name).
+        /// The model name in the URL (default: the directory's name, or the file's without
+        /// .onnx).
         #[arg(long)]
         name: Option<String>,
         /// Address to listen on: 127.0.0.1 serves this machine only, 0.0.0.0 every interface.
@@ -51,6 +53,13 @@ pub enum ModelCommand {
         /// With --prada: refuse an alerted client's further queries (HTTP 429).
         #[arg(long, requires = "prada")]
         prada_block: bool,
+        /// Constant-time serving against timing side channels (defense.latency-padding,
+        /// AML.M0002): every response, errors included, leaves at the next whole multiple of
+        /// MS milliseconds after its request arrived, so that every path the model takes
+        /// answers in the same time while it fits in MS (0.1 to 60000). The next request is
+        /// computed while the last one waits. Measure it with `aisec attack timing`.
+        #[arg(long, value_name = "MS", value_parser = parse_quantum)]
+        pad_latency: Option<f64>,
     },
     /// What an ONNX file holds — operators (with a node of each), inputs, outputs, parameter
     /// count — and whether aisec can attack it white-box (every operator evaluated and
@@ -91,6 +100,14 @@ pub struct TrainArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+fn parse_quantum(s: &str) -> Result<f64, String> {
+    let ms: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of milliseconds"))?;
+    aisec_defenses::latency_padding::check_quantum(ms)
 }
 
 pub fn parse_arch(s: &str) -> Result<Architecture, String> {
@@ -212,16 +229,21 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
             rate_limit,
             prada,
             prada_block,
+            pad_latency,
         } => {
-            let native = NativeModel::load(std::path::Path::new(model))
+            let loaded = crate::data_args::open_local(model, None)
                 .with_context(|| format!("--model {model}"))?;
             let name = name.clone().unwrap_or_else(|| {
-                std::path::Path::new(model)
-                    .file_name()
-                    .map_or("model".into(), |n| n.to_string_lossy().into_owned())
+                let path = std::path::Path::new(model);
+                let file = if model.ends_with(".onnx") {
+                    path.file_stem()
+                } else {
+                    path.file_name()
+                };
+                file.map_or("model".into(), |n| n.to_string_lossy().into_owned())
             });
             let mut served: std::sync::Arc<dyn aisec_ml::model::Classifier> =
-                std::sync::Arc::new(native);
+                std::sync::Arc::from(loaded);
             if max_queries_per_client.is_some() || rate_limit.is_some() {
                 use aisec_defenses::query_limit::{
                     Clock, QueryLimit, QueryPolicy, RateLimit, RateMode,
@@ -250,9 +272,24 @@ pub fn run(cli: &Cli, cmd: &ModelCommand) -> Result<Outcome> {
                 };
                 served = std::sync::Arc::new(Prada::new(served, config));
             }
-            let server = aisec_ml::kserve::serve(served.clone(), &name, &format!("{host}:{port}"))?;
-
-            eprintln!("serving {name} at kserve+http://{}/v2/models/{name} (KServe v2 REST): {}; stop with Ctrl-C", server.addr, served.info().description);
+            let options = aisec_ml::kserve::ServeOptions {
+                release: pad_latency.map(|ms| {
+                    let quantum = std::time::Duration::from_secs_f64(ms / 1000.0);
+                    std::sync::Arc::new(move |arrived, ready| {
+                        aisec_defenses::latency_padding::release_at(arrived, ready, quantum)
+                    }) as aisec_ml::kserve::Release
+                }),
+            };
+            let server = aisec_ml::kserve::serve_with(
+                served.clone(),
+                &name,
+                &format!("{host}:{port}"),
+                options,
+            )?;
+            let padding = pad_latency.map_or(String::new(), |ms| {
+                format!("; every response padded to a {ms} ms grid")
+            });
+            eprintln!("serving {name} at kserve+http://{}/v2/models/{name} (KServe v2 REST): {}{padding}; stop with Ctrl-C", server.addr, served.info().description);
             server.wait();
         }
         ModelCommand::Inspect { model } => return crate::inspect_cmd::run(cli, model),

@@ -214,7 +214,8 @@ mod tests {
                     .replace(":Q", ":10")
                     .replace(":EPSILON", ":8")
                     .replace(":LAMBDA", ":0.001")
-                    .replace(":G", ":16");
+                    .replace(":G", ":16")
+                    .replace(":MS", ":5");
                 let spec = DefenseSpec::parse(&example).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(spec.info().name, entry.info.name, "{example}");
                 assert_eq!(spec.as_defense().reference().name, entry.info.name);
