@@ -30,6 +30,13 @@ pub struct ThreatModelArgs {
     /// Print the profile's JSON Schema and exit.
     #[arg(long)]
     pub schema: bool,
+    /// AI Vulnerability Database records (JSON: one record, an array, or one per line;
+    /// taxonomy 0.1 or 0.2, as avid-db stores them and garak and `aisec runs avid` write
+    /// them) as prior evidence: a record whose artifact is a component's `name` or one of its
+    /// `known_as` raises by one step the likelihood of that component's risks its SEP
+    /// categories (or its ATLAS case study's techniques) cover. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub avid: Vec<PathBuf>,
 }
 
 pub fn run(cli: &Cli, args: &ThreatModelArgs) -> Result<Outcome> {
@@ -42,7 +49,14 @@ pub fn run(cli: &Cli, args: &ThreatModelArgs) -> Result<Outcome> {
     };
     let loaded = profile::load(path)?;
     let kb = crate::atlas_cmd::load_kb(cli)?;
-    let tm = threat::build(&loaded, &kb);
+    let mut tm = threat::build(&loaded, &kb);
+    if !args.avid.is_empty() {
+        let mut records = Vec::new();
+        for file in &args.avid {
+            records.extend(threat::prior::read(file, &kb).map_err(anyhow::Error::msg)?);
+        }
+        tm = threat::with_prior_evidence(tm, &loaded, records);
+    }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;

@@ -112,7 +112,8 @@ fn a_hand_written_profile_gets_the_techniques_its_fields_imply_and_no_others() {
         ])
     );
     // Special-category data: membership is severe (5) but, from labels only and only
-    // feasible in ATLAS, unlikely (3 − 1 − 1 = 1); only the label-only attack tests it.
+    // feasible in ATLAS, unlikely (3 − 1 − 1 = 1); the label-only attack tests it, and the
+    // timing side channel (labels are enough to time).
     let membership = risk(&tm, "triage/membership");
     assert_eq!(membership["severity"]["score"], 5);
     assert_eq!(membership["likelihood"]["score"], 1);
@@ -122,7 +123,7 @@ fn a_hand_written_profile_gets_the_techniques_its_fields_imply_and_no_others() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(tests, ["membership.label-only"]);
+    assert_eq!(tests, ["membership.label-only", "sidechannel.timing"]);
     assert!(membership["rationale"]
         .to_string()
         .contains("sensitivity is special-category"));
@@ -372,4 +373,158 @@ fn names_lists_and_reasons_are_checked_and_quoted_as_written() {
     let text = std::fs::read_to_string(&plan).unwrap();
     assert!(!text.contains("- evasion"), "{text}");
     assert!(text.contains("assume a classifier"), "{text}");
+}
+
+fn avid_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/avid")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn threat_model_with(profile: &str, avid: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--format", "json", "threat-model", profile];
+    for f in avid {
+        args.extend(["--avid", f]);
+    }
+    let o = aisec(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn avid_records_are_prior_evidence_for_the_risks_they_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/digits-api/profile.yaml");
+    let profile = dir.path().join("profile.yaml");
+    let text = std::fs::read_to_string(example).unwrap().replace(
+        "  - name: digits\n",
+        "  - name: digits\n    known_as: [digits-mlp]\n",
+    );
+    assert!(text.contains("known_as"));
+    std::fs::write(&profile, text).unwrap();
+    let profile = profile.to_str().unwrap();
+    let (digits, mixed) = (avid_fixture("digits.json"), avid_fixture("mixed.jsonl"));
+    let before = threat_model_with(profile, &[]);
+    let after = threat_model_with(profile, &[&digits, &mixed]);
+
+    // The 0.1 report names the model by its known_as name: membership goes up one step.
+    let (b, a) = (
+        risk(&before, "digits/membership"),
+        risk(&after, "digits/membership"),
+    );
+    assert_eq!(a["prior"][0]["id"], "AVID-2099-R0101");
+    assert_eq!(
+        a["likelihood"]["score"].as_u64().unwrap(),
+        b["likelihood"]["score"].as_u64().unwrap() + 1
+    );
+    assert_eq!(
+        a["score"].as_u64().unwrap(),
+        a["likelihood"]["score"].as_u64().unwrap() * a["severity"]["score"].as_u64().unwrap()
+    );
+    let why = a["likelihood"]["why"].to_string();
+    assert!(why.contains("AVID-2099-R0101"), "{why}");
+    // Evasion is cited; its likelihood was at the top already, and says so.
+    let evasion = risk(&after, "digits/evasion");
+    assert_eq!(evasion["prior"][0]["id"], "AVID-2099-V101");
+    assert_eq!(
+        evasion["likelihood"]["score"],
+        risk(&before, "digits/evasion")["likelihood"]["score"]
+    );
+    // Risks no record documents are unchanged.
+    assert!(risk(&after, "digits/extraction").get("prior").is_none());
+    assert_eq!(
+        risk(&after, "digits/extraction")["score"],
+        risk(&before, "digits/extraction")["score"]
+    );
+
+    let records = after["prior_evidence"].as_array().unwrap();
+    assert_eq!(records.len(), 5);
+    let unmatched: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["unmatched"].as_str())
+        .collect();
+    assert_eq!(unmatched.len(), 3, "{unmatched:?}");
+    assert!(
+        unmatched.iter().any(|u| u.contains("E0101")),
+        "{unmatched:?}"
+    );
+    assert!(
+        unmatched
+            .iter()
+            .any(|u| u.contains("A translation service")),
+        "{unmatched:?}"
+    );
+    // The case study's techniques come from the knowledge base.
+    let study = records
+        .iter()
+        .find(|r| r["id"] == "AVID-2099-V103")
+        .unwrap();
+    assert_eq!(study["case_studies"][0], "AML.CS0005");
+    assert!(!study["techniques"].as_array().unwrap().is_empty());
+
+    // An LLM application matches by the model it names (an organisation prefix aside).
+    let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/support-bot/profile.yaml");
+    let tm = threat_model_with(bot.to_str().unwrap(), &[&mixed]);
+    let injection = risk(&tm, "support bot/prompt-injection");
+    assert_eq!(
+        injection["prior"][0]["summary"],
+        "Prompt injection probes succeed"
+    );
+
+    // The text and Markdown views name the records.
+    let o = aisec(&[
+        "threat-model",
+        profile,
+        "--avid",
+        &digits,
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("prior evidence: AVID-2099-V101"),
+        "{}",
+        stdout(&o)
+    );
+    let md = std::fs::read_to_string(dir.path().join("out/threat-model.md")).unwrap();
+    assert!(
+        md.contains("## AVID records read") && md.contains("AVID-2099-R0102"),
+        "{md}"
+    );
+}
+
+#[test]
+fn avid_files_that_are_not_avid_records_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/digits-api/profile.yaml");
+    let profile = profile.to_str().unwrap();
+    let cve = dir.path().join("cve.json");
+    std::fs::write(&cve, r#"{"data_type": "CVE", "id": "CVE-2099-1"}"#).unwrap();
+    let broken = dir.path().join("broken.jsonl");
+    std::fs::write(&broken, "{\"data_type\": \"AVID\"}\n{not json\n").unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "[]").unwrap();
+    for (file, mentions) in [
+        (cve.to_str().unwrap().to_string(), "not an AVID record"),
+        (broken.to_str().unwrap().to_string(), "line 2"),
+        (empty.to_str().unwrap().to_string(), "no records"),
+        (
+            dir.path()
+                .join("missing.json")
+                .to_str()
+                .unwrap()
+                .to_string(),
+            "missing.json",
+        ),
+    ] {
+        let o = aisec(&["threat-model", profile, "--avid", &file]);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(err.contains(mentions) && err.contains("--avid"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

@@ -119,6 +119,10 @@ fn taxonomy_of(technique: &str) -> (&'static [&'static str], &'static [&'static 
         (&["S0600: Data Poisoning"], &["L03: Data Preparation"])
     } else if starts("AML.T0018") {
         (&["S0201: Model Compromise"], &["L04: Model Development"])
+    } else if starts("AML.T0031") {
+        (&["S0201: Model Compromise"], &["L06: Deployment"])
+    } else if starts("AML.T0063") {
+        (&["S0301: Information Leak"], &["L06: Deployment"])
     } else if starts("AML.T0010") {
         (&["S0200: Supply Chain Compromise"], &["L06: Deployment"])
     } else if starts("AML.T0011") {

@@ -8,6 +8,7 @@
 pub mod assessment;
 pub mod llm_rules;
 pub mod plan;
+pub mod prior;
 pub mod profile;
 pub mod render;
 pub mod report;
@@ -110,7 +111,7 @@ pub struct Scale {
 }
 
 pub const SCALE: Scale = Scale {
-    likelihood: "1–5 (1 very-low, 2 low, 3 moderate, 4 high, 5 critical): the widest audience that can mount it (public 4, customers 3, internal 2, insiders only 1; an outside content author 4; a data contributor 2 if the model is trained once, 3 if retrained periodically, 4 if continuously; a supplier 2, 3 from a public hub), −1 where callers see labels only, −1 for exfiltration through rendering (it needs an injection to succeed first), +1 where artifacts run code when loaded, then the technique's ATLAS maturity: realized +1, demonstrated 0, feasible −1; clamped to 1–5",
+    likelihood: "1–5 (1 very-low, 2 low, 3 moderate, 4 high, 5 critical): the widest audience that can mount it (public 4, customers 3, internal 2, insiders only 1; an outside content author 4; a data contributor 2 if the model is trained once, 3 if retrained periodically, 4 if continuously; a supplier 2, 3 from a public hub), −1 where callers see labels only, −1 for exfiltration through rendering (it needs an injection to succeed first), +1 where artifacts run code when loaded, then the technique's ATLAS maturity: realized +1, demonstrated 0, feasible −1, then +1 where an AI Vulnerability Database record given with --avid documents the risk for the component; clamped to 1–5",
     severity: "1–5 (1 very-low … 5 critical): the highest over the objectives the risk threatens and the profile lists; the owner's impact rating where given, else confidentiality from the training data's sensitivity (public 1, internal 3, personal 4, special-category 5; secrets in a prompt or retrieved internal documents 4; a model's IP 3; tool results 3), integrity from what outputs decide (advisory 3, automated 4, safety-critical 5; an LLM reply 3, tools with side effects 4), code run by a malicious artifact 4 for confidentiality and integrity and 3 for availability, availability otherwise 3",
     risk: "likelihood × severity, 1–25: 1–3 very-low, 4–6 low, 8–10 moderate, 12–16 high, 20–25 critical",
 };
@@ -199,6 +200,9 @@ pub struct Risk {
     pub rating: Level,
     pub mitigations: Vec<PhaseMitigations>,
     pub tested_by: Vec<TestRef>,
+    /// Public vulnerability records that document it for this component (`--avid`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prior: Vec<prior::PriorRef>,
     /// Whether query answers carry scores (chooses score- or decision-based attacks).
     #[serde(skip)]
     pub scores: bool,
@@ -239,6 +243,9 @@ pub struct ThreatModel {
     pub risks: Vec<Risk>,
     pub techniques: Vec<TechniqueEntry>,
     pub not_applicable: Vec<NotApplicable>,
+    /// The AVID records read with `--avid`, each with the risks it raised or why none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prior_evidence: Vec<prior::AvidRecord>,
 }
 
 fn technique_ref(kb: &KnowledgeBase, id: &str) -> TechniqueRef {
@@ -498,7 +505,30 @@ pub fn build(loaded: &LoadedProfile, kb: &KnowledgeBase) -> ThreatModel {
         risks,
         techniques,
         not_applicable,
+        prior_evidence: Vec::new(),
     }
+}
+
+/// The threat model with AVID records as prior evidence (`aisec threat-model --avid`).
+pub fn with_prior_evidence(
+    mut tm: ThreatModel,
+    loaded: &LoadedProfile,
+    mut records: Vec<prior::AvidRecord>,
+) -> ThreatModel {
+    let p = &loaded.profile;
+    let names: Vec<(String, Vec<String>)> = p
+        .models
+        .iter()
+        .map(|m| (m.name.clone(), m.known_as.clone()))
+        .chain(p.llm_apps.iter().map(|a| {
+            let mut known = a.known_as.clone();
+            known.extend(a.model.clone());
+            (a.name.clone(), known)
+        }))
+        .collect();
+    prior::apply(&mut tm, &mut records, &names);
+    tm.prior_evidence = records;
+    tm
 }
 
 fn risk(
@@ -583,6 +613,7 @@ fn risk(
         rating: rating(score),
         mitigations: mitigations(kb, &technique_ids, kind == "llm-app"),
         tested_by: tested_by(&technique_ids, d.knowledge, d.scores, kind == "llm-app"),
+        prior: Vec::new(),
         scores: d.scores,
     })
 }

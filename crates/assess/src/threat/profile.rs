@@ -41,6 +41,10 @@ pub struct Profile {
 #[serde(deny_unknown_fields)]
 pub struct ModelProfile {
     pub name: String,
+    /// Names public vulnerability databases list it under (the base model's Hugging Face
+    /// name, a product name), matched against the artifacts of `--avid` records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_as: Vec<String>,
     pub task: Task,
     /// A file or folder aisec can scan and, for `aisec assess`, load: an ONNX file, a model
     /// directory written by `aisec model train`, or any model file. Relative to the profile.
@@ -268,6 +272,10 @@ pub enum Decisions {
 #[serde(deny_unknown_fields)]
 pub struct LlmApp {
     pub name: String,
+    /// Names public vulnerability databases list it or its model under, matched against
+    /// the artifacts of `--avid` records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_as: Vec<String>,
     /// `openai+http(s)://HOST:PORT/v1`: an OpenAI-compatible chat API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,

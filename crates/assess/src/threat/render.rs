@@ -58,6 +58,15 @@ pub fn text(tm: &ThreatModel) -> String {
         }
         let _ = writeln!(s, "     likelihood: {}", r.likelihood.why.join("; "));
         let _ = writeln!(s, "     severity: {}", r.severity.why.join("; "));
+        for p in &r.prior {
+            let _ = writeln!(
+                s,
+                "     prior evidence: {} ({}): {}",
+                p.id,
+                p.sep.join(", "),
+                p.summary
+            );
+        }
         // By phase, IDs only; names once below (a mitigation spans several phases).
         for phase in &r.mitigations {
             let ids: Vec<&str> = phase.mitigations.iter().map(|m| m.id.as_str()).collect();
@@ -87,6 +96,16 @@ pub fn text(tm: &ThreatModel) -> String {
     let _ = writeln!(s, "\nNot applicable");
     for n in &tm.not_applicable {
         let _ = writeln!(s, "  {}/{}: {}", n.component, n.family, n.reason);
+    }
+    if !tm.prior_evidence.is_empty() {
+        let _ = writeln!(s, "\nAVID records read");
+        for p in &tm.prior_evidence {
+            let outcome = match &p.unmatched {
+                Some(why) => format!("no risk raised: {why}"),
+                None => format!("raised {}", p.risks.join(", ")),
+            };
+            let _ = writeln!(s, "  {} ({}): {outcome}", p.id, p.file);
+        }
     }
     let _ = writeln!(
         s,
@@ -168,6 +187,15 @@ pub fn markdown(tm: &ThreatModel) -> String {
             r.severity.level.as_str(),
             cell(&r.severity.why.join("; "))
         );
+        for p in &r.prior {
+            let _ = writeln!(
+                s,
+                "- prior evidence: {} ({}): {}",
+                cell(&p.id),
+                p.sep.join(", "),
+                cell(&p.summary)
+            );
+        }
         if !r.mitigations.is_empty() {
             let _ = writeln!(s, "\nMitigations by lifecycle phase:\n");
             for phase in &r.mitigations {
@@ -212,6 +240,23 @@ pub fn markdown(tm: &ThreatModel) -> String {
             ids.join(", "),
             cell(&n.reason)
         );
+    }
+    if !tm.prior_evidence.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## AVID records read\n\n| record | file | components | raised | or why not |\n|---|---|---|---|---|"
+        );
+        for p in &tm.prior_evidence {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                cell(&p.id),
+                cell(&p.file),
+                cell(&p.components.join(", ")),
+                p.risks.join(", "),
+                cell(p.unmatched.as_deref().unwrap_or(""))
+            );
+        }
     }
     let _ = writeln!(
         s,
