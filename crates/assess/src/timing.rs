@@ -47,17 +47,35 @@ pub fn duration(us: f64) -> String {
 pub fn describe(t: &PropertyTest) -> String {
     let (slower, faster, slow_us, fast_us) = t.ordered();
     let [lo, hi] = t.separation_interval();
+    let chosen = match t.selected_among {
+        Some(k) => format!(" (the most separated of {k} groups: the interval does not allow for the choice, the p-value does)"),
+        None => String::new(),
+    };
     format!(
-        "{slower}: {} slower than {faster} (median {} against {}): AUC {:.3} [{lo:.3}–{hi:.3}], {:.3} from a single query; {:.3} bits of mutual information; p = {:.2e} ({})",
-        duration(slow_us - fast_us),
+        "{slower} slower than {faster} (medians {} against {}): AUC {:.3} [{lo:.3}–{hi:.3}]{chosen}, {:.3} from a single query; p = {} (permutation test, {} shuffles); {:.3} bits of mutual information above chance (p = {})",
         duration(slow_us),
         duration(fast_us),
         t.separation(),
         t.single_query_auc.max(1.0 - t.single_query_auc),
+        p_value(t.p_value),
+        t.permutations,
         t.mutual_information_bits,
-        t.p_value,
-        t.test
+        p_value(t.mutual_information_p),
     )
+}
+
+/// "0.012", "3.1e-5".
+pub fn p_value(p: f64) -> String {
+    if p >= 0.001 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
+/// "1 property", "3 properties".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn findings(outcome: &TimingOutcome, kb: &KnowledgeBase, target: &str) -> Vec<Finding> {
@@ -94,23 +112,56 @@ fn findings(outcome: &TimingOutcome, kb: &KnowledgeBase, target: &str) -> Vec<Fi
             f
         })
         .collect();
+    let stopped = outcome.stopped.as_ref().map_or(String::new(), |why| {
+        format!(" (measurement stopped early: {why})")
+    });
     if out.is_empty() {
-        let title = match (strongest(outcome), &outcome.stopped) {
-            (_, Some(why)) if outcome.inputs_timed < 2 * aisec_attacks::sidechannel::timing::MIN_GROUP => {
-                format!("No timing measurement of {target}: {why}")
+        if let Some(d) = outcome.input_dependence.as_ref().filter(|d| d.depends) {
+            let spread = outcome
+                .latency
+                .as_ref()
+                .map_or(0.0, |l| l.between_inputs_us);
+            let mut f = Finding::new(
+                format!(
+                    "The response time of {target} depends on the input (split-half rank correlation {:.2}, p = {}; the middle half of inputs spans {}) but separates none of the properties tested: something about the input leaks{stopped}",
+                    d.split_half_spearman,
+                    p_value(d.p),
+                    duration(spread)
+                ),
+                Severity::Low,
+                atlas(&["AML.T0040", "AML.T0063"]),
+            );
+            f.mitigations = mitigations.clone();
+            f.evidence = Evidence {
+                metrics: metrics(outcome),
+                ..Evidence::default()
+            };
+            out.push(f);
+        }
+    }
+    if out.is_empty() {
+        let title = match strongest(outcome) {
+            _ if outcome.inputs_timed < 2 * aisec_attacks::sidechannel::timing::MIN_GROUP => {
+                format!(
+                    "No timing measurement of {target}: {} inputs timed{stopped}",
+                    outcome.inputs_timed
+                )
             }
-            (Some(s), _) => format!(
-                "The response time of {target} separates none of the {} properties tested at α = {} with AUC ≥ {}: the strongest, {}, has AUC {:.3} [{:.3}–{:.3}], p = {:.2e}",
-                outcome.properties.len(),
+            Some(s) => format!(
+                "The response time of {target} separates none of the {} tested at α = {} with AUC ≥ {} and medians {} apart: the strongest, {}, has AUC {:.3} [{:.3}–{:.3}], p = {}{stopped}",
+                count(outcome.properties.len(), "property", "properties"),
                 outcome.config.alpha,
                 outcome.config.min_auc,
+                duration(outcome.config.min_difference_us),
                 s.property.as_str(),
                 s.separation(),
                 s.separation_interval()[0],
                 s.separation_interval()[1],
-                s.p_value
+                p_value(s.p_value)
             ),
-            (None, _) => format!("No property of the inputs could be tested against the response time of {target}"),
+            None => format!(
+                "No property of the inputs could be tested against the response time of {target}{stopped}"
+            ),
         };
         let mut f = Finding::new(title, Severity::Info, atlas(&["AML.T0040", "AML.T0063"]));
         f.evidence = Evidence {
@@ -118,6 +169,10 @@ fn findings(outcome: &TimingOutcome, kb: &KnowledgeBase, target: &str) -> Vec<Fi
             ..Evidence::default()
         };
         out.push(f);
+    } else if !stopped.is_empty() {
+        for f in &mut out {
+            f.title.push_str(&stopped);
+        }
     }
     out
 }
@@ -127,6 +182,8 @@ struct Observed {
     rounds: usize,
     inputs_timed: usize,
     latency: Option<aisec_attacks::sidechannel::timing::LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_dependence: Option<aisec_attacks::sidechannel::timing::InputDependence>,
     properties: Vec<PropertyTest>,
     untested: Vec<aisec_attacks::sidechannel::timing::Untested>,
     inconsistent_answers: usize,
@@ -164,6 +221,7 @@ pub fn report(
         rounds: outcome.rounds,
         inputs_timed: outcome.inputs_timed,
         latency: outcome.latency.clone(),
+        input_dependence: outcome.input_dependence.clone(),
         properties: outcome.properties.clone(),
         untested: outcome.untested.clone(),
         inconsistent_answers: outcome.inconsistent_answers,

@@ -124,6 +124,16 @@ fn probes(args: &TimingArgs) -> Result<ProbeSet> {
         }
         Ok(d)
     };
+    let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    if same(members, outsiders) {
+        bail!(
+            "--members and --non-members are the same file ({}): membership needs records the model never saw",
+            members.display()
+        );
+    }
     let inside = read(members, "--members")?;
     let outside = read(outsiders, "--non-members")?;
     if inside.features() != outside.features() {
@@ -133,7 +143,16 @@ fn probes(args: &TimingArgs) -> Result<ProbeSet> {
             outside.features()
         );
     }
+    // As many of each as both files allow, so that the groups stay balanced.
     let (a, b) = (half.min(inside.len()), half.min(outside.len()));
+    if a < half || b < half {
+        tracing::warn!(
+            "--inputs {} asks for {half} records of each file; --members has {} and --non-members {}: {a} and {b} are used",
+            args.inputs,
+            inside.len(),
+            outside.len()
+        );
+    }
     let mut data = inside.subset(&(0..a).collect::<Vec<_>>());
     let rest = outside.subset(&(0..b).collect::<Vec<_>>());
     data.x.extend_from_slice(&rest.x);
@@ -199,6 +218,9 @@ pub fn run(cli: &Cli, args: &TimingArgs) -> Result<Outcome> {
         bail!(e);
     }
     let remote = args.model.model.starts_with("kserve+");
+    if args.model.timeout == 0 {
+        bail!("--timeout 0: each query needs at least 1 second (local models are timed over HTTP too)");
+    }
     let padding = match &args.defend {
         None => None,
         Some(d) => {
@@ -309,12 +331,21 @@ pub fn run(cli: &Cli, args: &TimingArgs) -> Result<Outcome> {
                     "\nbehind response padding (defense.latency-padding, AML.M0002; every response on a {quantum_ms} ms grid):\n"
                 ));
                 out.push_str(&render_body(after));
-                out.push_str(&comparison(&outcome, after));
+                out.push_str(&comparison(&outcome, after, *quantum_ms));
             }
             print_text(&out)?;
         }
     }
-    Ok(Outcome::Ok)
+    // An incomplete measurement is not a clean result.
+    let stopped = outcome.stopped.is_some()
+        || defended
+            .as_ref()
+            .is_some_and(|(after, _)| after.stopped.is_some());
+    Ok(if stopped {
+        Outcome::ProblemsFound
+    } else {
+        Outcome::Ok
+    })
 }
 
 fn render(o: &TimingOutcome, target: &str, data: &str, served: &str) -> String {
@@ -325,37 +356,52 @@ fn render(o: &TimingOutcome, target: &str, data: &str, served: &str) -> String {
 }
 
 fn render_body(o: &TimingOutcome) -> String {
-    use aisec_assess::timing::{describe, duration};
+    use aisec_assess::timing::{count, describe, duration, p_value};
     let c = &o.config;
+    let partial = o.inputs.iter().any(|t| t.observations > o.rounds);
     let mut out = format!(
-        "  {} inputs × {} rounds in random order, {} queries sent ({} warm-up), {:.1} s\n",
-        o.inputs_timed,
-        o.rounds,
-        o.queries,
+        "  {} × {}{} in random order, {} sent ({} warm-up), {:.1} s\n",
+        count(o.inputs_timed, "input", "inputs"),
+        count(o.rounds, "complete round", "complete rounds"),
+        if partial { " and part of another" } else { "" },
+        count(o.queries as usize, "query", "queries"),
         c.warmup.min(o.queries as usize),
         o.seconds
     );
     if let Some(why) = &o.stopped {
         out.push_str(&format!(
-            "  stopped early: {why}; the tests use what was measured\n"
+            "  STOPPED EARLY: {why}; the tests use what was measured\n"
         ));
     }
     if let Some(l) = &o.latency {
         out.push_str(&format!(
-            "  response time: median {}, p90 {}, p99 {}, max {}; one input's own jitter (median absolute deviation) {}\n",
+            "  response time: median {}, p90 {}, p99 {}, max {}; per-input medians span {} (interquartile); one input's own jitter {}\n",
             duration(l.p50_us),
             duration(l.p90_us),
             duration(l.p99_us),
             duration(l.max_us),
-            duration(l.jitter_us)
+            duration(l.between_inputs_us),
+            l.jitter_us.map_or("not measured (one round)".into(), |j| format!("{} (median absolute deviation)", duration(j)))
         ));
     }
+    if let Some(d) = &o.input_dependence {
+        out.push_str(&format!(
+            "  does the time depend on the input at all? split-half rank correlation {:.2} (p = {}): {}\n",
+            d.split_half_spearman,
+            p_value(d.p),
+            if d.depends { "yes" } else { "no" }
+        ));
+    }
+    let tested = o.properties.len().max(1);
     out.push_str(&format!(
-        "  a leak: p < {} / {} properties, AUC ≥ {} and medians {} apart\n",
+        "  a leak: p < {} / {} (permutation test, {} shuffles), AUC ≥ {} and medians {} apart; seed {}, {} bootstrap draws\n",
         c.alpha,
-        o.properties.len().max(1),
+        count(tested, "property", "properties"),
+        o.properties.first().map_or(c.resamples, |t| t.permutations),
         c.min_auc,
-        duration(c.min_difference_us)
+        duration(c.min_difference_us),
+        o.seed,
+        c.resamples
     ));
     for t in &o.properties {
         out.push_str(&format!(
@@ -374,14 +420,14 @@ fn render_body(o: &TimingOutcome) -> String {
     }
     if o.inconsistent_answers > 0 {
         out.push_str(&format!(
-            "  {} inputs got different answers in different rounds (a randomised defence or a nondeterministic model)\n",
-            o.inconsistent_answers
+            "  {} got different answers in different rounds (a randomised defence or a nondeterministic model)\n",
+            count(o.inconsistent_answers, "input", "inputs")
         ));
     }
     out
 }
 
-fn comparison(before: &TimingOutcome, after: &TimingOutcome) -> String {
+fn comparison(before: &TimingOutcome, after: &TimingOutcome, quantum_ms: f64) -> String {
     let mut out = String::from("  before → after (AUC, whichever group is slower):\n");
     for b in &before.properties {
         if let Some(a) = after.properties.iter().find(|a| a.property == b.property) {
@@ -402,6 +448,12 @@ fn comparison(before: &TimingOutcome, after: &TimingOutcome) -> String {
             aisec_assess::timing::duration(a.mean_us),
             aisec_assess::timing::duration((a.mean_us - b.mean_us).max(0.0))
         ));
+        if a.p50_us > 1.2 * quantum_ms * 1000.0 {
+            out.push_str(&format!(
+                "  note: the median answer took {} against the {quantum_ms} ms grid: the host was busy or requests took more than one quantum; measure again on a quiet host\n",
+                aisec_assess::timing::duration(a.p50_us)
+            ));
+        }
     }
     out
 }

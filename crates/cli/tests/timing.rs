@@ -144,6 +144,41 @@ fn timing_finds_the_early_exit_and_padding_removes_it() {
     );
     assert!(num(&run["observations"]["latency"]["p50_us"]) >= 3000.0);
     drop(server);
+
+    // A monitor that cuts the client off ends the measurement, not the run: the tests use
+    // what was measured, the report says it stopped, and the exit code is not a clean 0.
+    let server = common::serve(&[
+        "--model",
+        &fixture("digits-cnn.onnx"),
+        "--max-queries-per-client",
+        "100",
+    ]);
+    let o = aisec(&[
+        "--format",
+        "json",
+        "attack",
+        "timing",
+        "--model",
+        &server.url,
+        "--dataset",
+        "digits",
+        "--inputs",
+        "50",
+        "--repeats",
+        "4",
+        "--warmup",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    let run = common::json_of_any_exit(&o);
+    let stopped = run["observations"]["stopped"].as_str().unwrap();
+    assert!(stopped.contains("budget exhausted"), "{stopped}");
+    assert_eq!(num(&run["observations"]["inputs_timed"]), 50.0);
+    assert_eq!(num(&run["observations"]["rounds"]), 1.0);
+    assert!(run["findings"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("stopped early"));
 }
 
 #[test]
@@ -153,6 +188,8 @@ fn timing_refuses_what_it_cannot_measure() {
         (vec!["--inputs", "5"], "--inputs 5"),
         (vec!["--repeats", "0"], "--repeats 0"),
         (vec!["--alpha", "0"], "--alpha 0"),
+        (vec!["--alpha", "1e-300"], "0.0001 to 0.5"),
+        (vec!["--timeout", "0"], "--timeout 0"),
         (vec!["--min-auc", "2"], "--min-auc 2"),
         (vec!["--min-difference", "-1"], "--min-difference -1"),
         (vec!["--resamples", "1e9"], "--resamples"),

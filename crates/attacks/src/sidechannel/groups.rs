@@ -9,6 +9,9 @@ use super::timing::{
     median, Group, InputTiming, Property, PropertyTest, TimingConfig, Untested, MIN_GROUP,
 };
 
+/// The most shuffles a permutation test runs (the smallest p it can give is 1 / (1 + this)).
+pub const MAX_PERMUTATIONS: usize = 2_000_000;
+
 /// A property's grouping of the inputs: a group index per input (`None`: left out) and the
 /// groups' names; for two groups, the second is the AUC's positive side.
 type Grouping = (Property, Vec<Option<usize>>, Vec<String>);
@@ -108,9 +111,9 @@ pub(super) fn test_properties(
 ) -> (Vec<PropertyTest>, Vec<Untested>) {
     let (candidates, mut untested) = groupings(inputs, labels, member);
     let mut rng = Rng::derive(seed, "timing-tests");
-    let mut tests = Vec::new();
+    // Groups too small to compare are left out; a property needs two groups left.
+    let mut testable = Vec::new();
     for (property, assignment, names) in candidates {
-        // Groups too small to compare are left out.
         let mut sizes = vec![0usize; names.len()];
         for g in assignment.iter().flatten() {
             sizes[*g] += 1;
@@ -131,8 +134,18 @@ pub(super) fn test_properties(
                         .join(", ")
                 ),
             });
-            continue;
+        } else {
+            testable.push((property, assignment, names, kept));
         }
+    }
+    // A permutation test cannot give p below 1 / (1 + shuffles): enough shuffles that the
+    // smallest p is a tenth of the per-property level.
+    let level = config.alpha / testable.len().max(1) as f64;
+    let permutations = config
+        .resamples
+        .max((10.0 / level).ceil().min(MAX_PERMUTATIONS as f64) as usize);
+    let mut tests = Vec::new();
+    for (property, assignment, names, kept) in testable {
         let rows: Vec<usize> = (0..inputs.len())
             .filter(|&i| assignment[i].is_some_and(|g| kept.contains(&g)))
             .collect();
@@ -161,7 +174,7 @@ pub(super) fn test_properties(
                 }
             })
             .collect();
-        // The compared pair: the second group against the first, or the class most
+        // The compared pair: the second group against the first, or the group most
         // separated from the rest.
         let positive_group = if groups.len() == 2 {
             1
@@ -187,19 +200,10 @@ pub(super) fn test_properties(
         } else {
             None
         };
-        let (p_value, test) = match &welch {
-            Some(w) => (w.p, "Welch's t-test on per-input median times"),
-            None => (
-                separation::most_separated_p(
-                    &median_us,
-                    &group,
-                    groups.len(),
-                    config.resamples,
-                    &mut rng,
-                ),
-                "permutation test of the most separated group's AUC",
-            ),
-        };
+        // Rank-based and exact under exchangeability, whatever the groups' sizes and the
+        // times' shape (two paths make them bimodal; Welch's test misleads on small groups).
+        let p_value =
+            separation::most_separated_p(&median_us, &group, groups.len(), permutations, &mut rng);
         let against = if groups.len() == 2 {
             groups[0].name.clone()
         } else if property == Property::PredictedClass {
@@ -221,24 +225,24 @@ pub(super) fn test_properties(
             against,
             positive_median_us,
             against_median_us,
+            selected_among: (groups.len() > 2).then_some(groups.len()),
             groups,
             auc,
             auc_interval,
             single_query_auc,
             welch,
-            mutual_information_bits: information.bits,
-            mutual_information_interval: information.interval,
+            mutual_information_bits: information.above_chance(),
+            mutual_information_chance_bits: information.chance_bits,
+            mutual_information_p: information.permutation_p,
             mutual_information_bins: information.bins,
-            permutation_p: information.permutation_p,
             p_value,
-            test,
+            permutations,
             excluded_inputs: inputs.len() - rows.len(),
             leaks: false,
         });
     }
-    let tested = tests.len().max(1) as f64;
     for t in &mut tests {
-        t.leaks = t.p_value < config.alpha / tested
+        t.leaks = t.p_value < level
             && t.separation() >= config.min_auc
             && (t.positive_median_us - t.against_median_us).abs() >= config.min_difference_us;
     }

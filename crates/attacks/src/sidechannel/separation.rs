@@ -1,8 +1,8 @@
 //! How well one number per input (its response time) separates the inputs' groups: the
-//! Mann–Whitney AUC with a stratified bootstrap interval, Welch's t-test, and the mutual
-//! information between quantile bins of the number and the group, with a permutation test
-//! (the plug-in estimate is biased upwards, so significance comes from shuffled groups) and
-//! a bootstrap interval.
+//! Mann–Whitney AUC with a stratified bootstrap interval and a permutation test of the most
+//! separated group, and the mutual information between quantile bins of the number and the
+//! group with its permutation test and its mean under shuffling (the plug-in estimate is
+//! biased upwards).
 
 use aisec_core::rng::Rng;
 use aisec_core::stats;
@@ -110,6 +110,24 @@ pub fn most_separated_p(
     (1 + at_least) as f64 / (1 + resamples) as f64
 }
 
+/// Spearman's rank correlation (Pearson's on mid-ranks); 0 when either side is constant.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (ra, rb) = (mid_ranks(a), mid_ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma).powi(2);
+        vb += (y - mb).powi(2);
+    }
+    if va <= 0.0 || vb <= 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
 /// Equal-count bins of `score` by rank (ties share a bin).
 pub fn quantile_bins(score: &[f64], bins: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..score.len()).collect();
@@ -165,13 +183,22 @@ pub fn mutual_information(a: &[usize], b: &[usize]) -> f64 {
     mi.max(0.0)
 }
 
-/// Mutual information between the binned score and the group, its 95% bootstrap interval,
-/// and the permutation p-value `(1 + #{shuffled ≥ observed}) / (1 + resamples)`.
+/// Mutual information between the binned score and the group: the plug-in estimate, its
+/// mean over shuffled groups (the plug-in is biased upwards, by about the number of cells
+/// over twice the sample size), and the permutation p-value
+/// `(1 + #{shuffled ≥ observed}) / (1 + resamples)`.
 pub struct Information {
     pub bits: f64,
-    pub interval: [f64; 2],
+    pub chance_bits: f64,
     pub permutation_p: f64,
     pub bins: usize,
+}
+
+impl Information {
+    /// The estimate above what shuffled groups give, at least 0.
+    pub fn above_chance(&self) -> f64 {
+        (self.bits - self.chance_bits).max(0.0)
+    }
 }
 
 pub fn information(score: &[f64], group: &[usize], resamples: usize, rng: &mut Rng) -> Information {
@@ -180,27 +207,18 @@ pub fn information(score: &[f64], group: &[usize], resamples: usize, rng: &mut R
     let bits = mutual_information(&binned, group);
     let mut shuffled = group.to_vec();
     let mut at_least = 0usize;
+    let mut total = 0.0;
     for _ in 0..resamples {
         rng.shuffle(&mut shuffled);
-        if mutual_information(&binned, &shuffled) >= bits - 1e-12 {
+        let shuffled_bits = mutual_information(&binned, &shuffled);
+        total += shuffled_bits;
+        if shuffled_bits >= bits - 1e-12 {
             at_least += 1;
         }
     }
-    let mut draws = Vec::with_capacity(resamples);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..resamples {
-        a.clear();
-        b.clear();
-        for _ in 0..score.len() {
-            let i = rng.below(score.len());
-            a.push(binned[i]);
-            b.push(group[i]);
-        }
-        draws.push(mutual_information(&a, &b));
-    }
     Information {
         bits,
-        interval: percentile_interval(&mut draws),
+        chance_bits: total / resamples.max(1) as f64,
         permutation_p: (1 + at_least) as f64 / (1 + resamples) as f64,
         bins,
     }

@@ -4,15 +4,19 @@
 //! round in a fresh random order (so that drift in the host's load spreads over all inputs
 //! alike), clocks each answer from request to parsed response, and summarises each input by
 //! its median time (robust to the host's jitter). For each property it then tests the
-//! separation of the groups: Welch's t-test on the per-input medians (two groups) or, for
-//! more, a permutation test of the most separated group's AUC against the rest; the AUC of a
-//! time threshold with a bootstrap interval, the AUC a single observation gives, and the
-//! mutual information in bits between binned time and group (with its own permutation
-//! p-value and bootstrap interval). A property leaks when its test passes at α divided by the number of properties
-//! tested (Bonferroni), the AUC is at least `min_auc` on either side, and the compared
-//! groups' median times differ by at least `min_difference_us`: a real but microscopic
-//! difference (formatting and parsing different numbers costs a few microseconds) is
-//! reported, not called a leak.
+//! separation of the groups with a permutation test of the Mann–Whitney AUC (for more than
+//! two groups, of the most separated group's against the rest, chosen again in every
+//! shuffle): rank-based and exact under exchangeability, whatever the group sizes and the
+//! bimodal times two paths make. Beside it: the AUC with a stratified bootstrap interval, the
+//! AUC a single observation gives, Welch's t-test (two groups), and the mutual information in
+//! bits between binned time and group above what shuffled groups give. A property leaks when
+//! its test passes at α divided by the number of properties tested (Bonferroni), the AUC is
+//! at least `min_auc` on either side, and the compared groups' median times differ by at
+//! least `min_difference_us`: a real but microscopic difference (formatting and parsing
+//! different numbers costs a few microseconds) is reported, not called a leak. Separately,
+//! a split-half check says whether the time depends on the input at all (the medians of odd
+//! and even rounds agree across inputs), so a cost that none of the properties explains is
+//! still seen.
 //!
 //! Inputs whose path through the model depends on the input leak: early-exit networks
 //! (BranchyNet, Teerapittayanon et al. 2016; the membership leak of multi-exit networks, Li
@@ -100,9 +104,9 @@ impl TimingConfig {
         if self.warmup > 100_000 {
             return Err(format!("--warmup {}: expected 0 to 100000", self.warmup));
         }
-        if !(self.alpha > 0.0 && self.alpha <= 0.5) {
+        if !(self.alpha >= 1e-4 && self.alpha <= 0.5) {
             return Err(format!(
-                "--alpha {}: expected a significance level above 0 and at most 0.5",
+                "--alpha {}: expected a significance level from 0.0001 to 0.5 (the permutation tests' shuffles grow as 1/α)",
                 self.alpha
             ));
         }
@@ -204,16 +208,27 @@ pub struct PropertyTest {
     pub auc_interval: [f64; 2],
     /// The same from one observation per input.
     pub single_query_auc: f64,
+    /// For more than two groups: how many the compared one was chosen from (the AUC's
+    /// interval does not account for the choice; the p-value does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_among: Option<usize>,
+    /// Welch's t-test on the two groups' per-input median times (two groups only): a
+    /// figure beside the decision, not the decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub welch: Option<Welch>,
+    /// Mutual information between binned time and group, in bits above what shuffled groups
+    /// give (at least 0), the shuffled mean, and its permutation p-value.
     pub mutual_information_bits: f64,
-    pub mutual_information_interval: [f64; 2],
+    pub mutual_information_chance_bits: f64,
+    pub mutual_information_p: f64,
     pub mutual_information_bins: usize,
-    pub permutation_p: f64,
-    /// The p-value the verdict uses: Welch's for two groups; for more, the permutation
-    /// test's of the most separated group's AUC.
+    /// The verdict's p-value: a permutation test of the compared group's separation (for
+    /// more than two groups, of the most separated group's, the choice made again in every
+    /// shuffle).
     pub p_value: f64,
-    pub test: &'static str,
+    /// Shuffles the permutation tests ran: at least --resamples, and enough that the
+    /// smallest p they can give is a tenth of the per-property level.
+    pub permutations: usize,
     /// Inputs left out (in groups smaller than [`MIN_GROUP`]).
     pub excluded_inputs: usize,
     pub leaks: bool,
@@ -275,19 +290,35 @@ pub struct LatencySummary {
     pub max_us: f64,
     pub mean_us: f64,
     /// The median over inputs of the median absolute deviation of an input's own times: the
-    /// jitter one input sees.
-    pub jitter_us: f64,
+    /// jitter one input sees (`None` with one round: it takes two to see).
+    pub jitter_us: Option<f64>,
+    /// The spread of the per-input medians (their interquartile range).
+    pub between_inputs_us: f64,
+}
+
+/// Whether the time depends on the input at all, whatever property explains it: the medians
+/// of the odd rounds and of the even rounds agree across inputs (split-half reliability).
+#[derive(Debug, Clone, Serialize)]
+pub struct InputDependence {
+    pub split_half_spearman: f64,
+    /// One-sided p of the correlation (t approximation with n − 2 degrees of freedom).
+    pub p: f64,
+    pub depends: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TimingOutcome {
     pub config: TimingConfig,
+    /// Seeds the query order, the bootstrap and the permutations.
+    pub seed: u64,
     /// Queries sent, warm-up included.
     pub queries: u64,
     /// Observations per input that the analysis used (the rounds completed).
     pub rounds: usize,
     pub inputs_timed: usize,
     pub latency: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_dependence: Option<InputDependence>,
     pub properties: Vec<PropertyTest>,
     pub untested: Vec<Untested>,
     /// Inputs whose answer changed between repeats (a randomised defence, nondeterminism).
@@ -418,11 +449,12 @@ pub fn run(
             }
         })
         .collect();
-    let latency = summary(
-        &timed
-            .iter()
-            .map(|&i| times[i].as_slice())
-            .collect::<Vec<_>>(),
+    let per_input: Vec<&[f64]> = timed.iter().map(|&i| times[i].as_slice()).collect();
+    let latency = summary(&per_input);
+    let input_dependence = input_dependence(
+        &per_input,
+        config,
+        latency.as_ref().map_or(0.0, |l| l.between_inputs_us),
     );
     let labels = probes
         .labels
@@ -434,10 +466,12 @@ pub fn run(
         super::groups::test_properties(&inputs, labels.as_deref(), member.as_deref(), config, seed);
     Ok(TimingOutcome {
         config: *config,
+        seed,
         queries,
         rounds,
         inputs_timed: inputs.len(),
         latency,
+        input_dependence,
         properties,
         untested,
         inconsistent_answers: timed.iter().filter(|&&i| inconsistent[i]).count(),
@@ -463,14 +497,58 @@ fn summary(times: &[&[f64]]) -> Option<LatencySummary> {
             median(&mut d)
         })
         .collect();
+    let mut medians: Vec<f64> = times.iter().map(|t| median(&mut t.to_vec())).collect();
+    medians.sort_by(f64::total_cmp);
+    let quartile = |q: f64| {
+        medians[((q * (medians.len() - 1) as f64).round() as usize).min(medians.len() - 1)]
+    };
     Some(LatencySummary {
+        between_inputs_us: quartile(0.75) - quartile(0.25),
         min_us: all[0],
         p50_us: at(0.5),
         p90_us: at(0.9),
         p99_us: at(0.99),
         max_us: all[all.len() - 1],
         mean_us: all.iter().sum::<f64>() / all.len() as f64,
-        jitter_us: median(&mut deviations),
+        jitter_us: times
+            .iter()
+            .any(|t| t.len() >= 2)
+            .then(|| median(&mut deviations)),
+    })
+}
+
+/// The split-half check: needs two rounds and ten inputs.
+fn input_dependence(
+    times: &[&[f64]],
+    config: &TimingConfig,
+    spread_us: f64,
+) -> Option<InputDependence> {
+    let halves: Vec<(f64, f64)> = times
+        .iter()
+        .filter(|t| t.len() >= 2)
+        .map(|t| {
+            let mut even: Vec<f64> = t.iter().step_by(2).copied().collect();
+            let mut odd: Vec<f64> = t.iter().skip(1).step_by(2).copied().collect();
+            (median(&mut even), median(&mut odd))
+        })
+        .collect();
+    if halves.len() < 2 * MIN_GROUP {
+        return None;
+    }
+    let (a, b): (Vec<f64>, Vec<f64>) = halves.into_iter().unzip();
+    let r = super::separation::spearman(&a, &b);
+    let df = a.len() as f64 - 2.0;
+    let p = if r >= 1.0 {
+        0.0
+    } else if r <= 0.0 {
+        1.0
+    } else {
+        0.5 * aisec_core::stats::student_t_two_sided(r * (df / (1.0 - r * r)).sqrt(), df)
+    };
+    Some(InputDependence {
+        split_half_spearman: r,
+        p,
+        depends: r >= 0.5 && p < config.alpha && spread_us >= config.min_difference_us,
     })
 }
 
@@ -562,8 +640,10 @@ mod tests {
             assert_eq!(class.slower(), "class 1");
             assert!(class.auc > 0.95, "{}", class.auc);
             assert_eq!(leaky.queries, 5 + 300);
+            assert!(leaky.input_dependence.as_ref().unwrap().depends);
             let constant = run(&branching(0), &p, &config, seed, &mut |_| {}).unwrap();
             assert_eq!(constant.leaking().count(), 0, "{:?}", constant.properties);
+            assert!(!constant.input_dependence.as_ref().unwrap().depends);
         }
     }
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 pub use ops::SUPPORTED;
-use proto::{ModelProto, TensorProto, DOUBLE, FLOAT, INT32, INT64};
+use proto::{GraphProto, ModelProto, TensorProto, DOUBLE, FLOAT, INT32, INT64};
 use value::Value;
 
 use crate::error::{MlError, Result};
@@ -128,6 +128,47 @@ pub(crate) fn node_label(node: &proto::NodeProto, index: usize) -> String {
     }
 }
 
+/// Whether `name` is a Softmax's output, through shape-only nodes and through every branch
+/// of an If (an early-exit network's exits each end in one); `scopes` are the enclosing
+/// graphs, innermost last (a branch reads its outer graph's values).
+fn made_by_softmax(scopes: &[&GraphProto], name: &str, depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    let Some((level, node)) = scopes.iter().enumerate().rev().find_map(|(level, g)| {
+        g.nodes
+            .iter()
+            .find(|n| n.outputs.iter().any(|o| o == name))
+            .map(|n| (level, n))
+    }) else {
+        return false;
+    };
+    let visible = &scopes[..=level];
+    match node.op_type.as_str() {
+        "Softmax" => true,
+        "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => node
+            .inputs
+            .first()
+            .is_some_and(|i| made_by_softmax(visible, i, depth + 1)),
+        "If" => {
+            let Some(position) = node.outputs.iter().position(|o| o == name) else {
+                return false;
+            };
+            ["then_branch", "else_branch"].iter().all(|b| {
+                node.attr(b)
+                    .and_then(|a| a.g.as_deref())
+                    .and_then(|g| g.outputs.get(position).map(|o| (g, o.name.as_str())))
+                    .is_some_and(|(g, out)| {
+                        let mut inner = visible.to_vec();
+                        inner.push(g);
+                        made_by_softmax(&inner, out, depth + 1)
+                    })
+            })
+        }
+        _ => false,
+    }
+}
+
 /// Rows each thread of a split query gets at least: below this, starting threads costs more
 /// than they save.
 const MIN_ROWS_PER_WORKER: usize = 16;
@@ -137,6 +178,9 @@ pub struct OnnxModel {
     model: ModelProto,
     input_name: String,
     logits_name: String,
+    /// The output is probabilities that no top-level Softmax made (the Softmax sits inside
+    /// the branches of an If): read as their logarithm, so that a softmax gives them back.
+    probability_output: bool,
     info: ModelInfo,
     budget: QueryBudget,
     plain_constants: HashMap<String, Value>,
@@ -273,6 +317,8 @@ impl OnnxModel {
                 .unwrap_or_else(|| output.name.clone()),
             _ => output.name.clone(),
         };
+        let probability_output =
+            logits_name == output.name && made_by_softmax(&[graph], &output.name, 0);
         let constants = |device: &Device| -> Result<HashMap<String, Value>> {
             graph
                 .all_initializers()
@@ -289,11 +335,17 @@ impl OnnxModel {
             path: path.to_path_buf(),
             input_name: input.name.clone(),
             logits_name,
+            probability_output,
             info: ModelInfo {
                 description: format!(
-                    "onnx {} (opset {opset}, {} nodes){}",
+                    "onnx {} (opset {opset}, {} nodes{}){}",
                     path.display(),
                     graph.nodes.len(),
+                    if probability_output {
+                        "; its output is probabilities, read as log-probabilities"
+                    } else {
+                        ""
+                    },
                     tensor::compute().suffix()
                 ),
                 input_shape: sample.clone(),
@@ -347,7 +399,12 @@ impl OnnxModel {
         })?;
         let dims = logits.dims();
         let per_row: usize = dims.iter().skip(1).product();
-        logits.reshape(&[n, per_row])?.float2()
+        let out = logits.reshape(&[n, per_row])?.float2()?;
+        Ok(if self.probability_output {
+            out.clamp_min(1e-30).log()
+        } else {
+            out
+        })
     }
 
     fn logits_plain(&self, x: &[f32]) -> Result<Vec<f32>> {
