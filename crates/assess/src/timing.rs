@@ -123,7 +123,7 @@ fn findings(outcome: &TimingOutcome, kb: &KnowledgeBase, target: &str) -> Vec<Fi
                 .map_or(0.0, |l| l.between_inputs_us);
             let mut f = Finding::new(
                 format!(
-                    "The response time of {target} depends on the input (split-half rank correlation {:.2}, p = {}; the middle half of inputs spans {}) but separates none of the properties tested: something about the input leaks{stopped}",
+                    "The response time of {target} depends on the input (split-half rank correlation {:.2}, p = {}; the middle 80% of inputs span {}) but separates none of the properties tested: something about the input leaks{stopped}",
                     d.split_half_spearman,
                     p_value(d.p),
                     duration(spread)

@@ -375,7 +375,7 @@ fn render_body(o: &TimingOutcome) -> String {
     }
     if let Some(l) = &o.latency {
         out.push_str(&format!(
-            "  response time: median {}, p90 {}, p99 {}, max {}; per-input medians span {} (interquartile); one input's own jitter {}\n",
+            "  response time: median {}, p90 {}, p99 {}, max {}; per-input medians span {} (10th to 90th percentile); one input's own jitter {}\n",
             duration(l.p50_us),
             duration(l.p90_us),
             duration(l.p99_us),

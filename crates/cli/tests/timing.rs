@@ -73,6 +73,10 @@ fn timing_finds_the_early_exit_and_padding_removes_it() {
         let gap =
             (num(&confidence["positive_median_us"]) - num(&confidence["against_median_us"])).abs();
         assert!(gap >= 100.0, "seed {seed}: {gap} µs");
+        assert_eq!(
+            run["observations"]["input_dependence"]["depends"], true,
+            "seed {seed}"
+        );
         assert_eq!(run["atlas"][2], "AML.T0024.000");
         let finding = &run["findings"][0];
         assert_eq!(finding["atlas"][1], "AML.T0063", "{finding}");
@@ -92,6 +96,10 @@ fn timing_finds_the_early_exit_and_padding_removes_it() {
             run["observations"]["properties"]
         );
         assert_eq!(run["findings"][0]["severity"], "info");
+        assert_eq!(
+            run["observations"]["input_dependence"]["depends"], false,
+            "seed {seed}"
+        );
     }
 
     // Members and non-members of its training split: measured and reported, whatever the
