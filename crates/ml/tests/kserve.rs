@@ -118,6 +118,38 @@ fn garbage_answers_are_clear_errors() {
 }
 
 #[test]
+fn a_server_error_is_reported_with_the_servers_own_message() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        for stream in listener.incoming().take(8).flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let body = r#"{"error": "ValueError: dim 4 is out of range"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let err = KServeModel::connect(
+        &format!("kserve+http://{addr}/v2/models/x"),
+        None,
+        Duration::from_secs(2),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("answered with an error") && err.contains("ValueError: dim 4"),
+        "{err}"
+    );
+    assert!(!err.contains("is it running"), "{err}");
+    drop(handle);
+}
+
+#[test]
 fn unknown_model_names_are_reported() {
     let server = serve(Arc::new(trained_iris()), "iris", "127.0.0.1:0").unwrap();
     let err = KServeModel::connect(

@@ -364,6 +364,7 @@ impl KServeModel {
         let mut rate_limited_for = Duration::ZERO;
         let mut attempt = 0;
         let mut waited_out_rate_limit = false;
+        let mut server_error = false;
         while attempt <= RETRIES {
             if attempt > 0 && !std::mem::take(&mut waited_out_rate_limit) {
                 std::thread::sleep(backoff);
@@ -421,7 +422,15 @@ impl KServeModel {
                     continue;
                 }
                 Ok(resp) if resp.status().is_server_error() => {
-                    last = format!("HTTP {}", resp.status())
+                    let status = resp.status();
+                    // The server's own error message is the cause the user needs (MLServer
+                    // puts the runtime's exception there).
+                    let text = resp.into_body().read_to_string().unwrap_or_default();
+                    last = format!(
+                        "HTTP {status}: {}",
+                        text.trim().chars().take(300).collect::<String>()
+                    );
+                    server_error = true;
                 }
                 Ok(resp) if !resp.status().is_success() => {
                     let status = resp.status();
@@ -445,9 +454,19 @@ impl KServeModel {
                         self.base
                     )))
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    last = e.to_string();
+                    server_error = false;
+                }
             }
             tracing::debug!(attempt, error = %last, "KServe request failed, retrying");
+        }
+        if server_error {
+            return Err(MlError::Invalid(format!(
+                "{} {what}: the server answered with an error {} times; the last: {last}",
+                self.base,
+                RETRIES + 1
+            )));
         }
         Err(MlError::Invalid(format!(
             "{} {what}: the server did not answer after {} tries ({last}); is it running?",
