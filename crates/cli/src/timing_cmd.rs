@@ -300,6 +300,12 @@ pub fn run(cli: &Cli, args: &TimingArgs) -> Result<Outcome> {
                 outcome.latency.as_ref().map_or(1.0, |l| l.p99_us / 1000.0),
             )
         });
+        if quantum_ms >= args.model.timeout as f64 * 1000.0 {
+            bail!(
+                "--defend pad-latency:{quantum_ms}: every padded answer would take at least {quantum_ms} ms, past --timeout {} s; raise --timeout or choose a shorter quantum",
+                args.model.timeout
+            );
+        }
         say(format!("timing again behind {quantum_ms} ms padding"));
         let quantum = Duration::from_secs_f64(quantum_ms / 1000.0);
         let (server, client) = served_locally(model, &set.data, Some(quantum), args.model.timeout)?;

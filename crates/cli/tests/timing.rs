@@ -202,6 +202,19 @@ fn timing_refuses_what_it_cannot_measure() {
         (vec!["--min-difference", "-1"], "--min-difference -1"),
         (vec!["--resamples", "1e9"], "--resamples"),
         (vec!["--defend", "pad-latency:1e30"], "quantum"),
+        (
+            vec![
+                "--defend",
+                "pad-latency:5000",
+                "--timeout",
+                "2",
+                "--inputs",
+                "10",
+                "--repeats",
+                "1",
+            ],
+            "raise --timeout",
+        ),
         (vec!["--defend", "clamp"], "aisec attack bitflip"),
     ] {
         let mut args = vec![
