@@ -188,9 +188,19 @@ pub fn run(cli: &Cli, cmd: &AttackCommand) -> Result<Outcome> {
                 Format::Text | Format::Sarif | Format::Jsonl | Format::Html => {
                     let mut out = String::new();
                     let width = listing.iter().map(|a| a.name.len()).max().unwrap_or(0);
+                    let access = listing
+                        .iter()
+                        .map(|a| a.access.as_str().len())
+                        .max()
+                        .unwrap_or(0);
+                    let atlas = listing
+                        .iter()
+                        .map(|a| a.atlas.join(", ").len())
+                        .max()
+                        .unwrap_or(0);
                     for a in &listing {
                         out.push_str(&format!(
-                            "{:<width$} {:<15} {:<28} {}\n",
+                            "{:<width$} {:<access$} {:<atlas$} {}\n",
                             a.name,
                             a.access.as_str(),
                             a.atlas.join(", "),
