@@ -442,6 +442,20 @@ fn avid_records_are_prior_evidence_for_the_risks_they_document() {
 
     let records = after["prior_evidence"].as_array().unwrap();
     assert_eq!(records.len(), 5);
+    // "raised" only where the likelihood moved; the name each record matched is kept.
+    assert_eq!(records[0]["raised"], serde_json::json!([]));
+    assert_eq!(
+        records[0]["corroborates"],
+        serde_json::json!(["digits/evasion"])
+    );
+    assert_eq!(
+        records[1]["raised"],
+        serde_json::json!(["digits/membership"])
+    );
+    assert_eq!(
+        records[1]["matched_as"],
+        serde_json::json!(["digits-mlp = digits-mlp"])
+    );
     let unmatched: Vec<&str> = records
         .iter()
         .filter_map(|r| r["unmatched"].as_str())

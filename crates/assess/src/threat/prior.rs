@@ -15,6 +15,9 @@ use serde_json::Value;
 
 use super::{rating, Level, Risk, ThreatModel};
 
+/// The largest --avid file read (avid-db's whole database is a few MB).
+const MAX_FILE_BYTES: u64 = 64_000_000;
+
 /// One AVID record as read.
 #[derive(Debug, Clone, Serialize)]
 pub struct AvidRecord {
@@ -22,7 +25,10 @@ pub struct AvidRecord {
     pub id: String,
     pub file: String,
     pub summary: String,
+    /// Affected models and systems (datasets are listed apart: they are not components).
     pub artifacts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<String>,
     /// SEP categories by code (`S0403`).
     pub sep: Vec<String>,
     /// ATLAS case studies the record documents (`AML.CS0005`).
@@ -31,10 +37,15 @@ pub struct AvidRecord {
     pub date: Option<String>,
     /// The ATLAS techniques its SEP categories and case studies stand for.
     pub techniques: Vec<String>,
-    /// The risks it raised (`component/family`).
-    pub risks: Vec<String>,
-    /// The components it names, matched or not to a risk.
+    /// The risks whose likelihood it raised (`component/family`).
+    pub raised: Vec<String>,
+    /// The risks it documents whose likelihood it did not move (at the top already, or
+    /// raised by an earlier record).
+    pub corroborates: Vec<String>,
+    /// The components it names.
     pub components: Vec<String>,
+    /// `artifact = component name` for each match, as matched.
+    pub matched_as: Vec<String>,
     /// Why it changed nothing, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unmatched: Option<String>,
@@ -45,6 +56,7 @@ pub struct AvidRecord {
 pub struct PriorRef {
     pub id: String,
     pub summary: String,
+    /// SEP codes, or the ATLAS case studies when it has none.
     pub sep: Vec<String>,
 }
 
@@ -69,13 +81,28 @@ fn techniques_of_sep(code: &str) -> &'static [&'static str] {
     }
 }
 
+/// Record text made safe for a terminal and a report line: control characters and the
+/// bidirectional overrides (a record could clear the screen or forge lines) become `\u{…}`.
+fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c as u32, 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069);
+        if c.is_control() || bidi {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Object(o) => o.get("value").and_then(Value::as_str).map(str::to_string),
         _ => None,
     }
-    .map(|s| s.trim().to_string())
+    .map(|s| clean(s.trim()))
     .filter(|s| !s.is_empty())
 }
 
@@ -138,23 +165,46 @@ fn record(v: &Value, file: &str, index: usize, kb: &KnowledgeBase) -> Result<Avi
         .or_else(|| v.pointer("/impact/avid/vuln_id"))
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .map_or_else(|| format!("{file}#{}", index + 1), |s| s.trim().to_string());
-    // Taxonomy 0.2 writes `artifacts`, 0.1 `artifact`.
-    let artifacts: Vec<String> = ["/affects/artifacts", "/affects/artifact"]
-        .iter()
-        .filter_map(|p| v.pointer(p).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|a| a.get("name").and_then(Value::as_str))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let sep: Vec<String> = v
-        .pointer("/impact/avid/sep_view")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(sep_code)
-        .collect();
+        .map_or_else(|| format!("{file}#{}", index + 1), |s| clean(s.trim()));
+    // Taxonomy 0.2 writes `artifacts`, 0.1 `artifact`. Datasets are not components.
+    let mut artifacts: Vec<String> = Vec::new();
+    let mut datasets: Vec<String> = Vec::new();
+    for p in ["/affects/artifacts", "/affects/artifact"] {
+        let field = p[1..].replace('/', ".");
+        let Some(list) = v.pointer(p).filter(|x| !x.is_null()) else {
+            continue;
+        };
+        let list = list
+            .as_array()
+            .ok_or_else(|| format!("{field}: expected a list of {{type, name}}"))?;
+        for a in list {
+            let name = a
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|n| clean(n.trim()))
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| format!("{field}: an artifact without a name"))?;
+            match a.get("type").and_then(Value::as_str) {
+                Some(t) if t.eq_ignore_ascii_case("dataset") => datasets.push(name),
+                _ => artifacts.push(name),
+            }
+        }
+    }
+    let sep_view = v.pointer("/impact/avid/sep_view").filter(|x| !x.is_null());
+    if let Some(x) = sep_view.filter(|x| !x.is_array()) {
+        return Err(format!(
+            "impact.avid.sep_view: expected a list of categories, found {x}"
+        ));
+    }
+    let mut sep: Vec<String> = Vec::new();
+    for item in sep_view.and_then(Value::as_array).into_iter().flatten() {
+        let code = sep_code(item).ok_or_else(|| {
+            format!("impact.avid.sep_view: {item} is not a category such as \"S0403: Adversarial Example\"")
+        })?;
+        if !sep.contains(&code) {
+            sep.push(code);
+        }
+    }
     let case_studies = case_studies(v);
     let mut techniques: Vec<String> = Vec::new();
     for code in &sep {
@@ -164,14 +214,17 @@ fn record(v: &Value, file: &str, index: usize, kb: &KnowledgeBase) -> Result<Avi
             }
         }
     }
+    let mut unknown_studies = Vec::new();
     for cs in &case_studies {
-        for step in kb
-            .case_study(cs)
-            .map(|c| c.procedure.as_slice())
-            .unwrap_or(&[])
-        {
-            if !techniques.contains(&step.technique) {
-                techniques.push(step.technique.clone());
+        match kb.case_study(cs) {
+            None => unknown_studies.push(cs.clone()),
+            Some(study) => {
+                for step in &study.procedure {
+                    // API access is how most attacks reach a model, not what they do.
+                    if step.technique != "AML.T0040" && !techniques.contains(&step.technique) {
+                        techniques.push(step.technique.clone());
+                    }
+                }
             }
         }
     }
@@ -183,26 +236,56 @@ fn record(v: &Value, file: &str, index: usize, kb: &KnowledgeBase) -> Result<Avi
     let date = ["reported_date", "published_date"]
         .iter()
         .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string));
+    let no_mapping = if !techniques.is_empty() {
+        None
+    } else if !unknown_studies.is_empty() {
+        Some(format!(
+            "its case study {} is not in ATLAS {}",
+            unknown_studies.join(", "),
+            kb.version
+        ))
+    } else if sep.is_empty() {
+        Some("it gives no SEP categories (no impact.avid.sep_view) and no ATLAS case study".into())
+    } else {
+        Some(format!(
+            "its categories ({}) are outside the security risks aisec models",
+            sep.join(", ")
+        ))
+    };
     Ok(AvidRecord {
         id,
-        file: file.to_string(),
+        file: clean(file),
         summary: summary.chars().take(200).collect(),
         artifacts,
+        datasets,
         sep,
         case_studies,
         date,
         techniques,
-        risks: Vec::new(),
+        raised: Vec::new(),
+        corroborates: Vec::new(),
         components: Vec::new(),
-        unmatched: None,
+        matched_as: Vec::new(),
+        unmatched: no_mapping,
     })
 }
 
 /// Reads the records of one file: a JSON object, an array of them, or one per line.
 pub fn read(path: &Path, kb: &KnowledgeBase) -> Result<Vec<AvidRecord>, String> {
     let file = path.display().to_string();
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("--avid {file}: {e}"))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "--avid {file}: {} MB; at most {} MB of records are read per file",
+            size / 1_000_000,
+            MAX_FILE_BYTES / 1_000_000
+        ));
+    }
     let raw = std::fs::read(path).map_err(|e| format!("--avid {file}: {e}"))?;
     let body = String::from_utf8(raw).map_err(|_| format!("--avid {file}: not UTF-8 text"))?;
+    let body = body.strip_prefix('\u{feff}').unwrap_or(&body).to_string();
     let values: Vec<Value> = match serde_json::from_str::<Value>(&body) {
         Ok(Value::Array(items)) => items,
         Ok(v) => vec![v],
@@ -232,78 +315,100 @@ pub fn read(path: &Path, kb: &KnowledgeBase) -> Result<Vec<AvidRecord>, String> 
         .collect()
 }
 
+/// Names match case-blind and trimmed; an organisation prefix (`meta-llama/…`) counts only
+/// when both names carry one: a fork of the same name under another organisation is
+/// another model.
 fn same_name(a: &str, b: &str) -> bool {
-    let bare = |s: &str| {
+    let split = |s: &str| {
         let s = s.trim().to_ascii_lowercase();
-        // `meta-llama/Llama-2-7b-chat-hf` is also listed as `Llama-2-7b-chat-hf`.
-        s.rsplit('/').next().unwrap_or("").to_string()
+        match s.rsplit_once('/') {
+            Some((org, name)) => (Some(org.to_string()), name.to_string()),
+            None => (None, s),
+        }
     };
-    a.trim().eq_ignore_ascii_case(b.trim()) || (!bare(a).is_empty() && bare(a) == bare(b))
+    let ((org_a, name_a), (org_b, name_b)) = (split(a), split(b));
+    !name_a.is_empty()
+        && name_a == name_b
+        && match (org_a, org_b) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
 }
 
-fn covers(technique: &str, prefix: &str) -> bool {
-    technique == prefix
-        || technique.starts_with(&format!("{prefix}."))
-        || prefix.starts_with(&format!("{technique}."))
+/// A record about `record` documents a risk of technique `risk` when they are the same
+/// technique, or one is a sub-technique of the other (a record of prompt injection in
+/// general documents a direct-injection risk; so a broad category such as S0500 Exfiltration
+/// documents every exfiltration risk, which is what it says).
+fn covers(risk: &str, record: &str) -> bool {
+    risk == record
+        || record.starts_with(&format!("{risk}."))
+        || risk.starts_with(&format!("{record}."))
 }
 
 /// Matches the records to the threat model's components and risks and raises the likelihood
 /// of each risk a record documents. `names` gives each component's names (its own and
 /// `known_as`).
 pub fn apply(tm: &mut ThreatModel, records: &mut [AvidRecord], names: &[(String, Vec<String>)]) {
+    let mut seen: Vec<String> = Vec::new();
     for r in records.iter_mut() {
-        let components: Vec<&str> = names
-            .iter()
-            .filter(|(own, known)| {
-                r.artifacts
-                    .iter()
-                    .any(|a| same_name(a, own) || known.iter().any(|k| same_name(a, k)))
-            })
-            .map(|(own, _)| own.as_str())
-            .collect();
-        r.components = components.iter().map(|c| c.to_string()).collect();
-        if components.is_empty() {
-            r.unmatched = Some(if r.artifacts.is_empty() {
-                "it names no artifact".into()
-            } else {
-                format!(
+        if seen.contains(&r.id) {
+            r.unmatched = Some("a record with this ID was read already; counted once".into());
+            continue;
+        }
+        seen.push(r.id.clone());
+        for (own, known) in names {
+            let matched = r.artifacts.iter().find_map(|a| {
+                std::iter::once(own)
+                    .chain(known)
+                    .find(|n| same_name(a, n))
+                    .map(|n| format!("{a} = {n}"))
+            });
+            if let Some(m) = matched {
+                r.components.push(own.clone());
+                r.matched_as.push(m);
+            }
+        }
+        if r.components.is_empty() {
+            r.unmatched = Some(match (r.artifacts.is_empty(), r.datasets.is_empty()) {
+                (true, false) => format!(
+                    "it affects the dataset {} only; datasets are not components",
+                    r.datasets.join(", ")
+                ),
+                (true, true) => "it names no artifact".into(),
+                _ => format!(
                     "it affects {}, which no component of the profile is named or known_as",
                     r.artifacts.join(", ")
-                )
+                ),
             });
+            continue;
+        }
+        if r.unmatched.is_some() {
+            // No technique to match: its categories or case study say why.
             continue;
         }
         for risk in tm
             .risks
             .iter_mut()
-            .filter(|k| components.contains(&k.component.as_str()))
+            .filter(|k| r.components.contains(&k.component))
         {
             let documented = risk
                 .techniques
                 .iter()
                 .any(|t| r.techniques.iter().any(|p| covers(&t.id, p)));
             if documented {
-                r.risks.push(risk.id.clone());
-                cite(risk, r);
+                if cite(risk, r) {
+                    r.raised.push(risk.id.clone());
+                } else {
+                    r.corroborates.push(risk.id.clone());
+                }
             }
         }
-        if r.risks.is_empty() {
-            r.unmatched = Some(if r.techniques.is_empty() {
-                format!(
-                    "its categories ({}) are outside the security risks aisec models",
-                    if r.sep.is_empty() {
-                        "none given".to_string()
-                    } else {
-                        r.sep.join(", ")
-                    }
-                )
-            } else {
-                format!(
-                    "none of {}'s risks involves {}",
-                    components.join(", "),
-                    r.techniques.join(", ")
-                )
-            });
+        if r.raised.is_empty() && r.corroborates.is_empty() {
+            r.unmatched = Some(format!(
+                "none of {}'s risks involves {}",
+                r.components.join(", "),
+                r.techniques.join(", ")
+            ));
         }
     }
     tm.risks
@@ -317,15 +422,24 @@ pub fn apply(tm: &mut ThreatModel, records: &mut [AvidRecord], names: &[(String,
             .max()
             .unwrap_or(t.score);
     }
+    tm.techniques.sort_by_key(|t| std::cmp::Reverse(t.score));
 }
 
-/// Cites `record` on `risk`; the first citation raises the likelihood one step.
-fn cite(risk: &mut Risk, record: &AvidRecord) {
+/// The records a likelihood line names before "and N more".
+const NAMED_IN_RATIONALE: usize = 5;
+
+/// Cites `record` on `risk`; the first citation raises the likelihood one step. Whether it
+/// moved the likelihood.
+fn cite(risk: &mut Risk, record: &AvidRecord) -> bool {
     let first = risk.prior.is_empty();
     risk.prior.push(PriorRef {
         id: record.id.clone(),
         summary: record.summary.clone(),
-        sep: record.sep.clone(),
+        sep: if record.sep.is_empty() {
+            record.case_studies.clone()
+        } else {
+            record.sep.clone()
+        },
     });
     if first {
         let before = risk.likelihood.score;
@@ -344,14 +458,28 @@ fn cite(risk: &mut Risk, record: &AvidRecord) {
         ));
         risk.score = risk.likelihood.score * risk.severity.score;
         risk.rating = rating(risk.score);
-    } else if let Some(why) = risk
+        return after > before;
+    }
+    let others: Vec<&str> = risk.prior[1..].iter().map(|p| p.id.as_str()).collect();
+    let also = if others.len() <= NAMED_IN_RATIONALE {
+        others.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            others[..NAMED_IN_RATIONALE].join(", "),
+            others.len() - NAMED_IN_RATIONALE
+        )
+    };
+    if let Some(why) = risk
         .likelihood
         .why
         .iter_mut()
         .find(|w| w.contains("in the AI Vulnerability Database"))
     {
-        *why = format!("{}; also {}", why, record.id);
+        let head = why.split("; also").next().unwrap_or("").to_string();
+        *why = format!("{head}; also {also}");
     }
+    false
 }
 
 #[cfg(test)]
@@ -394,6 +522,24 @@ mod tests {
         assert!(!r.techniques.is_empty());
         assert!(record(&serde_json::json!({"data_type": "CVE"}), "f", 0, &kb).is_err());
         assert!(same_name("meta-llama/Llama-2-7b", "llama-2-7B"));
+        assert!(!same_name(
+            "someone-else/Llama-2-7b",
+            "meta-llama/Llama-2-7b"
+        ));
         assert!(!same_name("bert", "roberta"));
+        assert_eq!(
+            clean("a\u{1b}[2Jb\nc\u{202e}"),
+            "a\\u{1b}[2Jb\\u{a}c\\u{202e}"
+        );
+        assert!(covers("AML.T0024", "AML.T0024.000"));
+        assert!(covers("AML.T0051.000", "AML.T0051"));
+        assert!(!covers("AML.T0051", "AML.T0054"));
+        for bad in [
+            serde_json::json!({"data_type": "AVID", "impact": {"avid": {"sep_view": 403}}}),
+            serde_json::json!({"data_type": "AVID", "impact": {"avid": {"sep_view": [403]}}}),
+            serde_json::json!({"data_type": "AVID", "affects": {"artifacts": "digits"}}),
+        ] {
+            assert!(record(&bad, "f", 0, &kb).is_err(), "{bad}");
+        }
     }
 }

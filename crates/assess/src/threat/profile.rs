@@ -547,6 +547,26 @@ pub fn validate(p: &Profile) -> Vec<String> {
             ));
         }
     }
+    let known = p
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (format!("models[{i}].known_as"), &m.known_as))
+        .chain(
+            p.llm_apps
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (format!("llm_apps[{i}].known_as"), &a.known_as)),
+        );
+    for (field, names) in known {
+        for (j, name) in names.iter().enumerate() {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                out.push(format!(
+                    "{field}[{j}]: {name:?} is empty or holds a control character"
+                ));
+            }
+        }
+    }
     // Values the plan passes on aisec command lines: one that starts with '-' would be read
     // as an option there (`--store-db=…` taken for a model path).
     let mut arguments: Vec<(String, &Option<String>)> = Vec::new();

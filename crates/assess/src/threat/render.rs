@@ -102,7 +102,19 @@ pub fn text(tm: &ThreatModel) -> String {
         for p in &tm.prior_evidence {
             let outcome = match &p.unmatched {
                 Some(why) => format!("no risk raised: {why}"),
-                None => format!("raised {}", p.risks.join(", ")),
+                None => {
+                    let mut parts = Vec::new();
+                    if !p.raised.is_empty() {
+                        parts.push(format!("raised {}", p.raised.join(", ")));
+                    }
+                    if !p.corroborates.is_empty() {
+                        parts.push(format!(
+                            "corroborates {} (already at the top or raised by an earlier record)",
+                            p.corroborates.join(", ")
+                        ));
+                    }
+                    format!("{}; matched {}", parts.join("; "), p.matched_as.join(", "))
+                }
             };
             let _ = writeln!(s, "  {} ({}): {outcome}", p.id, p.file);
         }
@@ -244,16 +256,17 @@ pub fn markdown(tm: &ThreatModel) -> String {
     if !tm.prior_evidence.is_empty() {
         let _ = writeln!(
             s,
-            "\n## AVID records read\n\n| record | file | components | raised | or why not |\n|---|---|---|---|---|"
+            "\n## AVID records read\n\n| record | file | matched | raised | corroborates | or why not |\n|---|---|---|---|---|---|"
         );
         for p in &tm.prior_evidence {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 cell(&p.id),
                 cell(&p.file),
-                cell(&p.components.join(", ")),
-                p.risks.join(", "),
+                cell(&p.matched_as.join(", ")),
+                cell(&p.raised.join(", ")),
+                cell(&p.corroborates.join(", ")),
                 cell(p.unmatched.as_deref().unwrap_or(""))
             );
         }
