@@ -89,64 +89,53 @@ fn a_server_that_is_down_is_a_clear_error() {
     );
 }
 
-#[test]
-fn garbage_answers_are_clear_errors() {
+/// A server on a free port that answers up to `connections` requests with `status` and
+/// `body`, and the error connecting a client to it gives.
+fn error_from_canned_server(
+    status: &'static str,
+    body: &'static str,
+    connections: usize,
+) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let handle = std::thread::spawn(move || {
-        for stream in listener.incoming().take(2).flatten() {
-            let mut stream = stream;
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().take(connections).flatten() {
             let mut buf = [0u8; 2048];
             let _ = stream.read(&mut buf);
-            let body = "this is not json";
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
     });
-    let err = KServeModel::connect(
+    KServeModel::connect(
         &format!("kserve+http://{addr}/v2/models/x"),
         None,
         Duration::from_secs(2),
     )
     .unwrap_err()
-    .to_string();
+    .to_string()
+}
+
+#[test]
+fn garbage_answers_are_clear_errors() {
+    let err = error_from_canned_server("200 OK", "this is not json", 2);
     assert!(err.contains("not a KServe v2 classifier"), "{err}");
-    drop(handle);
 }
 
 #[test]
 fn a_server_error_is_reported_with_the_servers_own_message() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = std::thread::spawn(move || {
-        for stream in listener.incoming().take(8).flatten() {
-            let mut stream = stream;
-            let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf);
-            let body = r#"{"error": "ValueError: dim 4 is out of range"}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    let err = KServeModel::connect(
-        &format!("kserve+http://{addr}/v2/models/x"),
-        None,
-        Duration::from_secs(2),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = error_from_canned_server(
+        "500 Internal Server Error",
+        r#"{"error": "ValueError: dim 4 is out of range"}"#,
+        8,
+    );
     assert!(
         err.contains("answered with an error") && err.contains("ValueError: dim 4"),
         "{err}"
     );
     assert!(!err.contains("is it running"), "{err}");
-    drop(handle);
 }
 
 #[test]

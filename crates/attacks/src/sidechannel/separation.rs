@@ -37,14 +37,19 @@ pub fn auc_with_interval(
     Some((auc, percentile_interval(&mut draws)))
 }
 
+/// The `q`-quantile of a sorted, non-empty slice by the nearest rank.
+pub fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    let last = sorted.len() - 1;
+    sorted[((q * last as f64).round() as usize).min(last)]
+}
+
 /// The 2.5th and 97.5th percentiles.
 pub fn percentile_interval(draws: &mut [f64]) -> [f64; 2] {
     if draws.is_empty() {
         return [f64::NAN, f64::NAN];
     }
     draws.sort_by(f64::total_cmp);
-    let at = |q: f64| draws[((q * (draws.len() - 1) as f64).round() as usize).min(draws.len() - 1)];
-    [at(0.025), at(0.975)]
+    [nearest_rank(draws, 0.025), nearest_rank(draws, 0.975)]
 }
 
 /// Mid-ranks of `score` from 1 (ties share the mean of their ranks).

@@ -489,7 +489,7 @@ fn summary(times: &[&[f64]]) -> Option<LatencySummary> {
         return None;
     }
     all.sort_by(f64::total_cmp);
-    let at = |q: f64| all[((q * (all.len() - 1) as f64).round() as usize).min(all.len() - 1)];
+    let at = |q: f64| super::separation::nearest_rank(&all, q);
     let mut deviations: Vec<f64> = times
         .iter()
         .map(|t| {
@@ -501,11 +501,9 @@ fn summary(times: &[&[f64]]) -> Option<LatencySummary> {
         .collect();
     let mut medians: Vec<f64> = times.iter().map(|t| median(&mut t.to_vec())).collect();
     medians.sort_by(f64::total_cmp);
-    let quartile = |q: f64| {
-        medians[((q * (medians.len() - 1) as f64).round() as usize).min(medians.len() - 1)]
-    };
+    let quantile = |q: f64| super::separation::nearest_rank(&medians, q);
     Some(LatencySummary {
-        between_inputs_us: quartile(0.9) - quartile(0.1),
+        between_inputs_us: quantile(0.9) - quantile(0.1),
         min_us: all[0],
         p50_us: at(0.5),
         p90_us: at(0.9),
