@@ -13,6 +13,7 @@ pub mod membership;
 pub mod poisoning;
 pub mod runner;
 pub mod scan;
+pub mod shards;
 pub mod threat;
 pub mod timing;
 pub mod trigger_search;

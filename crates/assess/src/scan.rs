@@ -8,7 +8,11 @@ use aisec_core::{AtlasRef, Details, Evidence, Finding, Metric, Metrics};
 use aisec_report::{RunKind, RunReport};
 use aisec_scan::scanner::Limits;
 use aisec_scan::scanner::{FileReport, ScanReport};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::shards::{self, Gathered, Job, ShardResult};
+use crate::{AssessError, Result};
+use aisec_scan::shard::ShardScan;
 
 use crate::findings::mitigation_refs;
 
@@ -19,14 +23,14 @@ pub const SCAN_ATLAS: &[&str] = &["AML.T0011.000", "AML.T0010.003", "AML.T0018.0
 pub const SCAN_MITIGATIONS: &[&str] = &["AML.M0016", "AML.M0014"];
 
 /// What a scan was told: strictness, the user's allowlist, the limits it parsed within.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanSettings {
     pub strict: bool,
     pub allow: Vec<String>,
     pub allowlist: Option<std::path::PathBuf>,
     pub limits: Limits,
     /// The demo's injected command, when the scan is the demo's.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
     pub payload: Option<&'static str>,
 }
 
@@ -109,4 +113,85 @@ pub fn scan_run_report(
         errors: report.files.iter().filter(|f| !f.errors.is_empty()).count(),
     }))
     .with_findings(findings)
+}
+
+/// A scan shard's own part of its result.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScanShard {
+    /// The paths every shard was given, as given.
+    pub paths: Vec<String>,
+    pub settings: ScanSettings,
+    pub scan: ShardScan,
+}
+
+/// The result `aisec scan --shard I/N` writes.
+pub fn shard_result(part: ScanShard, seconds: f64) -> Result<ShardResult> {
+    let settings = serde_json::to_string(&part.settings)
+        .map_err(|e| AssessError::Config(format!("cannot serialise the settings: {e}")))?;
+    let job_digest = shards::digest(&[
+        part.scan.listing_digest.as_bytes(),
+        settings.as_bytes(),
+        part.paths.join("\0").as_bytes(),
+    ]);
+    let target = part.paths.join(" ");
+    let shard = part.scan.shard;
+    let payload = serde_json::to_value(&part)
+        .map_err(|e| AssessError::Config(format!("cannot serialise the scan: {e}")))?;
+    Ok(ShardResult::new(
+        Job::Scan,
+        shard,
+        job_digest,
+        target,
+        seconds,
+        payload,
+    ))
+}
+
+/// The scan one process would have made of the same paths: the unreadable paths, then every
+/// file in walk order. Refuses shards whose files do not add up to the whole list.
+pub fn merge(gathered: &Gathered) -> Result<(ScanReport, ScanShard)> {
+    let mut parts = Vec::with_capacity(gathered.results.len());
+    for (path, r) in &gathered.results {
+        let part: ScanShard = serde_json::from_value(r.payload.clone()).map_err(|e| {
+            AssessError::Config(format!("{}: malformed scan shard: {e}", path.display()))
+        })?;
+        parts.push(part);
+    }
+    let total = parts[0].scan.total_files;
+    let mut slots: Vec<Option<FileReport>> = vec![None; total];
+    let mut unreadable = Vec::new();
+    for ((path, _), part) in gathered.results.iter().zip(&mut parts) {
+        unreadable.append(&mut part.scan.unreadable);
+        for (i, report) in std::mem::take(&mut part.scan.files) {
+            let slot = slots.get_mut(i).ok_or_else(|| {
+                AssessError::Config(format!(
+                    "{}: file {i} is past the end of the list ({total} files)",
+                    path.display()
+                ))
+            })?;
+            if slot.is_some() {
+                return Err(AssessError::Config(format!(
+                    "{}: file {i} ({}) was scanned by two shards",
+                    path.display(),
+                    report.path
+                )));
+            }
+            *slot = Some(report);
+        }
+    }
+    let missing = slots.iter().filter(|s| s.is_none()).count();
+    if missing > 0 {
+        return Err(AssessError::Config(format!(
+            "{missing} of {total} files are in no shard's result: the shards do not cover the list they were cut from"
+        )));
+    }
+    let mut files = unreadable;
+    files.extend(slots.into_iter().flatten());
+    let first = parts.swap_remove(0);
+    let report = ScanReport {
+        files,
+        strict: first.settings.strict,
+        limits: first.settings.limits.clone(),
+    };
+    Ok((report, first))
 }

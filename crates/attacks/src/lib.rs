@@ -93,6 +93,14 @@ pub enum AttackError {
     Model(#[from] aisec_ml::MlError),
     #[error("{attack} needs gradient access, and this target answers queries only (black box); choose a black-box attack")]
     NeedsGradients { attack: &'static str },
+    /// Not a failure: a `--shard` run has trained and kept its share of the shadow models,
+    /// and the attack itself runs once every shard has (`aisec report merge`).
+    #[error("shadow-model shard done: {kept} of {total} models are this shard's ({trained} trained now, the rest kept from an earlier try)")]
+    ShadowShardDone {
+        trained: usize,
+        kept: usize,
+        total: usize,
+    },
     #[error("invalid {attack} configuration: {message}")]
     Config {
         attack: &'static str,

@@ -2,10 +2,10 @@
 //! steps), then writes the report in every format.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aisec_assess::threat::{self, assessment, profile, report};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::output::{print_json, print_text, Format};
@@ -32,6 +32,15 @@ pub struct AssessArgs {
     /// steps still run). Default 21600 (6 hours).
     #[arg(long, value_name = "SECONDS", default_value_t = 21_600.0)]
     pub step_timeout: f64,
+    /// Run only shard I of N (I counts from 1): every N-th step of the plan from the I-th.
+    /// Its step results go to DIR/steps/ as usual, and a shard result to
+    /// DIR/shard-I-of-N.json; no assessment report is written — `aisec report merge` joins
+    /// the N shard results (from one shared DIR or N of them) into the report one run makes.
+    /// The merge reads the plan and its profile from the path given here, so give a path
+    /// every machine reaches. A shard exits 0 once its result is written, whatever its steps
+    /// found, and 2 when it could not be.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<aisec_scan::shard::Shard>,
 }
 
 pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
@@ -114,6 +123,34 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
         }
         _ => {}
     };
+    if let Some(shard) = args.shard {
+        if cli.store {
+            bail!("--store with --shard: store the merged report's steps (`aisec report merge … --store`)");
+        }
+        let started = std::time::Instant::now();
+        let mine = assessment::shard_steps(&plan, shard);
+        let results = assessment::run_steps(
+            &plan,
+            &args.plan,
+            &args.out,
+            &exe,
+            step_timeout,
+            &|i| mine.contains(&i),
+            &mut progress,
+        )?;
+        let result = shard_result(&args.plan, shard, &mine, results, started)?;
+        let file = args
+            .out
+            .join(format!("shard-{}-of-{}.json", shard.index, shard.count));
+        result.write(&file)?;
+        print_text(&format!(
+            "shard {shard}: {} of {} steps run; result in {} (join the shards with `aisec report merge`)\n",
+            mine.len(),
+            plan.steps.len(),
+            file.display()
+        ))?;
+        return Ok(Outcome::Ok);
+    }
     let results = assessment::run(
         &plan,
         &args.plan,
@@ -122,15 +159,154 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
         step_timeout,
         &mut progress,
     )?;
+    finish(
+        cli,
+        &kb,
+        tm,
+        &plan,
+        &args.plan.display().to_string(),
+        &args.out,
+        results,
+    )
+}
+
+/// What the plan's shards must agree on: the plan's and its profile's bytes.
+fn plan_digest(plan_path: &Path, plan: &threat::plan::Plan) -> Result<String> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()));
+    let plan_bytes = read(plan_path)?;
+    let dir = plan_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let profile_bytes = read(&dir.join(&plan.profile))?;
+    Ok(aisec_assess::shards::digest(&[&plan_bytes, &profile_bytes]))
+}
+
+/// An assessment shard's own part of its result.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AssessShard {
+    /// The plan, as an absolute path every shard and the merge read.
+    plan: PathBuf,
+    /// The plan as the user named it (the report's "plan" line).
+    plan_as_given: String,
+    steps: Vec<(usize, assessment::StepResult)>,
+}
+
+fn shard_result(
+    plan_path: &Path,
+    shard: aisec_scan::shard::Shard,
+    mine: &[usize],
+    results: Vec<assessment::StepResult>,
+    started: std::time::Instant,
+) -> Result<aisec_assess::shards::ShardResult> {
+    let plan = threat::plan::load(plan_path)?;
+    let digest = plan_digest(plan_path, &plan)?;
+    let absolute = std::path::absolute(plan_path)
+        .with_context(|| format!("{}: cannot make the path absolute", plan_path.display()))?;
+    let part = AssessShard {
+        plan: absolute,
+        plan_as_given: plan_path.display().to_string(),
+        steps: mine.iter().copied().zip(results).collect(),
+    };
+    Ok(aisec_assess::shards::ShardResult::new(
+        aisec_assess::shards::Job::Assess,
+        shard,
+        digest,
+        plan_path.display().to_string(),
+        started.elapsed().as_secs_f64(),
+        serde_json::to_value(&part)?,
+    ))
+}
+
+/// The assessment report of a plan whose shards ran apart.
+pub(crate) fn merge(
+    cli: &Cli,
+    gathered: &aisec_assess::shards::Gathered,
+    out: &Path,
+) -> Result<Outcome> {
+    let mut parts = Vec::new();
+    for (path, r) in &gathered.results {
+        let part: AssessShard = serde_json::from_value(r.payload.clone())
+            .with_context(|| format!("{}: malformed assessment shard", path.display()))?;
+        parts.push(part);
+    }
+    let plan_path = parts[0].plan.clone();
+    let plan = threat::plan::load(&plan_path)
+        .with_context(|| "the plan the shards ran (recorded in their results)".to_string())?;
+    if plan_digest(&plan_path, &plan)? != gathered.results[0].1.job_digest {
+        bail!(
+            "{}: the plan or its profile changed since the shards ran; run the shards again",
+            plan_path.display()
+        );
+    }
+    let mut slots: Vec<Option<assessment::StepResult>> = vec![None; plan.steps.len()];
+    for ((path, _), part) in gathered.results.iter().zip(parts.iter_mut()) {
+        for (i, step) in std::mem::take(&mut part.steps) {
+            let slot = slots.get_mut(i).filter(|s| s.is_none()).with_context(|| {
+                format!(
+                    "{}: step {i} is outside the plan or in two shards",
+                    path.display()
+                )
+            })?;
+            if plan.steps[i].id != step.id {
+                bail!(
+                    "{}: step {i} is {:?}, the plan's is {:?}",
+                    path.display(),
+                    step.id,
+                    plan.steps[i].id
+                );
+            }
+            *slot = Some(step);
+        }
+    }
+    let missing: Vec<&str> = slots
+        .iter()
+        .zip(&plan.steps)
+        .filter(|(s, _)| s.is_none())
+        .map(|(_, st)| st.id.as_str())
+        .collect();
+    if !missing.is_empty() {
+        bail!("steps in no shard's result: {}", missing.join(", "));
+    }
+    let plan_dir = plan_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or(PathBuf::from("."), PathBuf::from);
+    let loaded = profile::load(&plan_dir.join(&plan.profile))
+        .with_context(|| format!("{}: the plan's profile", plan_path.display()))?;
+    let kb = crate::atlas_cmd::load_kb(cli)?;
+    let tm = threat::build(&loaded, &kb);
+    finish(
+        cli,
+        &kb,
+        tm,
+        &plan,
+        &parts[0].plan_as_given,
+        out,
+        slots.into_iter().flatten().collect(),
+    )
+}
+
+/// Writes the assessment report in every format and prints it.
+fn finish(
+    cli: &Cli,
+    kb: &aisec_atlas::KnowledgeBase,
+    tm: threat::ThreatModel,
+    plan: &threat::plan::Plan,
+    plan_shown: &str,
+    out: &Path,
+    results: Vec<assessment::StepResult>,
+) -> Result<Outcome> {
     // With --store: each step's run object, so that its findings reach the matrix.
     for step in &results {
         if let Some(run) = &step.report {
             crate::output::store_run(cli, run)?;
         }
     }
-    let rep = report::build(tm, &plan, &args.plan.display().to_string(), results);
+    let rep = report::build(tm, plan, plan_shown, results);
+    let kb = kb;
     let write = |name: &str, text: String| -> Result<()> {
-        let file = args.out.join(name);
+        let file = out.join(name);
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))
     };
     write("assessment.json", serde_json::to_string_pretty(&rep)?)?;
@@ -142,9 +318,9 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
     )?;
     write(
         "assessment.layer.json",
-        serde_json::to_string_pretty(&report::navigator(&rep, &kb)?)?,
+        serde_json::to_string_pretty(&report::navigator(&rep, kb)?)?,
     )?;
-    match report::case_study(&rep, &kb) {
+    match report::case_study(&rep, kb) {
         Ok(study) => write(
             "case-study.yaml",
             serde_yaml_ng::to_string(&study).context("cannot write the case study")?,

@@ -25,6 +25,7 @@ mod output;
 mod poison_cmd;
 mod privacy_cmd;
 mod progress;
+mod report_cmd;
 mod runs_cmd;
 mod scan_cmd;
 mod serve_cmd;
@@ -132,6 +133,10 @@ pub enum Command {
     /// the real targets, its criteria before and behind the defence, and one report (JSON,
     /// Markdown, HTML, Navigator layer, ATLAS case study). Resumable.
     Assess(assess_cmd::AssessArgs),
+    /// Reports of jobs cut into shards: `merge` joins the shards' results (`--shard I/N` on
+    /// scan, assess and the membership attacks) into the report one process makes.
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
     /// The run database that `--store` fills: list, show, import run objects, heat per
     /// ATLAS technique.
     #[command(subcommand)]
@@ -243,6 +248,7 @@ fn main() -> ExitCode {
         Command::ThreatModel(args) => threat_cmd::run(&cli, args),
         Command::Assess(args) => assess_cmd::run(&cli, args),
         Command::Runs(cmd) => runs_cmd::run(&cli, cmd),
+        Command::Report(cmd) => report_cmd::run(&cli, cmd),
         Command::Serve(args) => serve_cmd::run(&cli, args),
     };
     if cli.store

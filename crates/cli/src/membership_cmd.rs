@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aisec_assess::membership::{self as assess_membership, MembershipContext};
 use aisec_assess::runner::membership::{retraining_possible, MembershipInference, MembershipSetup};
 use aisec_assess::runner::{self, Stage};
+use aisec_attacks::membership::shadows::ShadowStore;
 use aisec_attacks::membership::{self, MembershipParams, Recipe};
 use aisec_core::Metric;
 use aisec_defenses::dp_sgd::DpSgdDefense;
@@ -103,6 +104,21 @@ pub struct MembershipArgs {
     pub budget: Option<u64>,
     #[arg(long, value_parser = crate::attack_cmd::parse_defense, help = defend_help())]
     pub defend: Option<DefenseSpec>,
+    /// LiRA, RMIA, shadow: a folder where the shadow and reference models are kept, each
+    /// under a key of everything its weights depend on (architecture, training settings, the
+    /// records it trains on, its seed). A model found there is loaded instead of trained; one
+    /// not found is trained and kept. DP-SGD-trained shadows are never kept (their settings
+    /// are not in the key).
+    #[arg(long, value_name = "DIR")]
+    pub shadow_dir: Option<PathBuf>,
+    /// LiRA, RMIA, shadow: train only shard I of N of the shadow models (I counts from 1:
+    /// models I, I+N, I+2N …, numbered from 1) into --shadow-dir, write
+    /// DIR/shard-I-of-N.json and stop before the attack. `aisec report merge` on the N
+    /// results then runs the attack once, every model loaded, and writes the report one run
+    /// makes. Every shard splits the data and (without --model) trains the target too, as the
+    /// run would; the target is not queried. A shard exits 0 once its result is written.
+    #[arg(long, value_name = "I/N", requires = "shadow_dir")]
+    pub shard: Option<aisec_scan::shard::Shard>,
 }
 
 fn defend_help() -> String {
@@ -400,6 +416,15 @@ fn given(args: &MembershipArgs, spec: &str) -> Result<Prepared> {
 }
 
 pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
+    run_into(cli, args, None)
+}
+
+/// [`run`], handing the run report to `sink` as well.
+fn run_into(
+    cli: &Cli,
+    args: &MembershipArgs,
+    sink: Option<&mut Option<RunReport>>,
+) -> Result<Outcome> {
     let entry = membership::find(&args.attack).with_context(|| {
         let names: Vec<&str> = membership::ATTACKS.iter().map(|e| e.name).collect();
         format!(
@@ -409,6 +434,23 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         )
     })?;
     check_flags(entry, args)?;
+    if args.shard.is_some() || args.shadow_dir.is_some() {
+        if !entry.reads.contains(&"--shadows") {
+            bail!(
+                "--shard and --shadow-dir apply to the attacks that train shadow models ({}); {} trains none",
+                membership::ATTACKS
+                    .iter()
+                    .filter(|e| e.reads.contains(&"--shadows"))
+                    .map(|e| e.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                entry.name
+            );
+        }
+        if args.shard.is_some() && cli.store {
+            bail!("--store with --shard: a shard runs no attack; store the merged report (`aisec report merge … --store`)");
+        }
+    }
     let defense = match &args.defend {
         None => None,
         Some(spec) => {
@@ -465,7 +507,15 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
                 out.restrict(kind, classes)
             })),
         },
+        store: args.shadow_dir.as_ref().map(|dir| {
+            Arc::new(ShadowStore::new(
+                dir.clone(),
+                args.shard.map(|s| (s.index, s.count)),
+            ))
+        }),
     };
+    let store = recipe.store.clone();
+    let started = std::time::Instant::now();
     let current: std::sync::Mutex<Option<Progress>> = Default::default();
     let shadow_words: std::sync::Mutex<&str> = std::sync::Mutex::new("shadow model");
     let report_progress = |done: usize, total: usize| {
@@ -519,6 +569,18 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
         progress: Some(&report_progress),
     });
     let report = runner::run_observed(&mut experiment, defense.as_ref(), &on_stage);
+    if let (Some(shard), Some(store)) = (args.shard, &store) {
+        if let Some(slot) = current.lock().ok().and_then(|mut s| s.take()) {
+            slot.finish();
+        }
+        return finish_shard(
+            args,
+            shard,
+            store,
+            report.err().map(anyhow::Error::from),
+            started,
+        );
+    }
     let mut report = report?;
     let outcome = experiment
         .outcome
@@ -544,6 +606,17 @@ pub fn run(cli: &Cli, args: &MembershipArgs) -> Result<Outcome> {
     // person reading the JSON's stderr sees it too.
     if let (Some((_, _, Some(warning))), Format::Json) = (&shadow_check, cli.format) {
         tracing::warn!("{warning}");
+    }
+    // Said on stderr, not in the report: a report from stored models is the same report.
+    if let Some(store) = &store {
+        let (loaded, trained) = store.counts();
+        eprintln!(
+            "shadow models: {loaded} loaded from {}, {trained} trained here and kept there",
+            store.dir.display()
+        );
+    }
+    if let Some(sink) = sink {
+        *sink = Some(report.clone());
     }
     crate::output::store_run(cli, &report)?;
     match cli.format {
@@ -726,4 +799,173 @@ fn output_words(kind: OutputKind) -> String {
         OutputKind::TopK(k) => format!("the API returns the top {k} classes with probabilities"),
         OutputKind::Label => "the API returns labels only".into(),
     }
+}
+
+/// A shadow-training shard's own part of its result.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ShadowShard {
+    /// The command line that ran (the merge runs it again without --shard), and where.
+    argv: Vec<String>,
+    cwd: PathBuf,
+    shadow_dir: PathBuf,
+    /// This shard's models' keys, and every model's.
+    kept: Vec<String>,
+    all: Vec<String>,
+}
+
+/// Writes the shard result once the shard's models are kept; any other ending is an error.
+fn finish_shard(
+    args: &MembershipArgs,
+    shard: aisec_scan::shard::Shard,
+    store: &ShadowStore,
+    ended: Option<anyhow::Error>,
+    started: std::time::Instant,
+) -> Result<Outcome> {
+    let done = ended.as_ref().and_then(|e| {
+        e.chain()
+            .find_map(|c| match c.downcast_ref::<aisec_attacks::AttackError>() {
+                Some(aisec_attacks::AttackError::ShadowShardDone {
+                    trained,
+                    kept,
+                    total,
+                }) => Some((*trained, *kept, *total)),
+                _ => match c.downcast_ref::<aisec_assess::AssessError>() {
+                    Some(aisec_assess::AssessError::Attack(
+                        aisec_attacks::AttackError::ShadowShardDone {
+                            trained,
+                            kept,
+                            total,
+                        },
+                    )) => Some((*trained, *kept, *total)),
+                    _ => None,
+                },
+            })
+    });
+    let Some((trained, kept, total)) = done else {
+        return Err(ended.unwrap_or_else(|| {
+            anyhow::anyhow!(
+                "--shard: the attack trained no shadow models, so there was nothing to shard"
+            )
+        }));
+    };
+    let all = store.job_keys();
+    let mine: Vec<String> = all
+        .iter()
+        .enumerate()
+        .filter(|(m, _)| m % shard.count == shard.index - 1)
+        .map(|(_, k)| k.clone())
+        .collect();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    strip_flag(&mut argv, "--shard");
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let dir = args
+        .shadow_dir
+        .clone()
+        .expect("--shard requires --shadow-dir");
+    let part = ShadowShard {
+        argv: argv.clone(),
+        cwd: cwd.clone(),
+        shadow_dir: std::path::absolute(&dir).unwrap_or(dir.clone()),
+        kept: mine,
+        all: all.clone(),
+    };
+    let digest =
+        aisec_assess::shards::digest(&[all.join(",").as_bytes(), argv.join("\0").as_bytes()]);
+    let result = aisec_assess::shards::ShardResult::new(
+        aisec_assess::shards::Job::MembershipShadows,
+        shard,
+        digest,
+        format!("aisec {}", argv.join(" ")),
+        started.elapsed().as_secs_f64(),
+        serde_json::to_value(&part)?,
+    );
+    let file = dir.join(format!("shard-{}-of-{}.json", shard.index, shard.count));
+    result.write(&file)?;
+    print_text(&format!(
+        "shard {shard}: {kept} of {total} shadow models are this shard's ({trained} trained now, {} kept from an earlier try) in {}; result in {} (run the attack with `aisec report merge`)\n",
+        kept - trained,
+        dir.display(),
+        file.display()
+    ))?;
+    Ok(Outcome::Ok)
+}
+
+/// Removes `--flag VALUE` and `--flag=VALUE` from a command line.
+fn strip_flag(argv: &mut Vec<String>, flag: &str) {
+    let mut i = 0;
+    while i < argv.len() {
+        if argv[i] == flag {
+            argv.drain(i..(i + 2).min(argv.len()));
+        } else if argv[i].starts_with(&format!("{flag}=")) {
+            argv.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Runs the attack of N shadow-training shards with every model loaded, and writes its report.
+pub(crate) fn merge(
+    cli: &Cli,
+    gathered: &aisec_assess::shards::Gathered,
+    out: &std::path::Path,
+) -> Result<Outcome> {
+    let mut parts = Vec::new();
+    for (path, r) in &gathered.results {
+        let part: ShadowShard = serde_json::from_value(r.payload.clone())
+            .with_context(|| format!("{}: malformed shadow-training shard", path.display()))?;
+        parts.push(part);
+    }
+    let first = &parts[0];
+    let mut missing = Vec::new();
+    for key in &first.all {
+        if !parts.iter().any(|p| p.kept.contains(key)) {
+            bail!("shadow model {key} is in no shard's result: the shards do not cover the job");
+        }
+        let file = first.shadow_dir.join(format!("shadow-{key}.safetensors"));
+        if !file.is_file() {
+            missing.push(file.display().to_string());
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{} of {} shadow models the shards kept are not in {} (first: {}); is the folder shared with the machines that ran them?",
+            missing.len(),
+            first.all.len(),
+            first.shadow_dir.display(),
+            missing[0]
+        );
+    }
+    let out = std::path::absolute(out).context("--out: cannot make the path absolute")?;
+    let mut argv = vec!["aisec".to_string()];
+    argv.extend(first.argv.iter().cloned());
+    let recorded = <Cli as clap::Parser>::try_parse_from(&argv).with_context(|| {
+        format!(
+            "the shards' command line no longer parses: {}",
+            argv.join(" ")
+        )
+    })?;
+    let crate::Command::Attack(crate::attack_cmd::AttackCommand::Membership(mut args)) =
+        recorded.command
+    else {
+        bail!(
+            "the shards' command line is not a membership attack: {}",
+            argv.join(" ")
+        );
+    };
+    args.shard = None;
+    args.shadow_dir = Some(first.shadow_dir.clone());
+    // Relative paths in the command (data, model) are the shards' folder's.
+    std::env::set_current_dir(&first.cwd).with_context(|| {
+        format!(
+            "cannot enter {}, the folder the shards ran in",
+            first.cwd.display()
+        )
+    })?;
+    let mut report = None;
+    let outcome = run_into(cli, &args, Some(&mut report))?;
+    let report = report.context("the membership attack wrote no report")?;
+    let kb = load_kb(cli)?;
+    crate::report_cmd::write_run(&out, &report, &kb)?;
+    Ok(outcome)
 }

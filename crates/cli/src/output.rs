@@ -160,7 +160,7 @@ pub fn check_writable(path: &std::path::Path, flag: &str) -> anyhow::Result<()> 
 }
 
 /// Refuses an output `path` (`shown` as the error names it) that is one of the command's inputs.
-fn not_an_input(path: &std::path::Path, shown: &str) -> anyhow::Result<()> {
+pub(crate) fn not_an_input(path: &std::path::Path, shown: &str) -> anyhow::Result<()> {
     match also_an_input(path) {
         Some(input) => anyhow::bail!(
             "{shown}: that is {input}, an input of this command; writing there would destroy it (choose another file)"

@@ -65,12 +65,170 @@ pub struct ScanArgs {
     /// Wall-clock seconds per file.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// Write the report (text, JSON or SARIF) to this file instead of stdout.
+    /// Write the report (text, JSON or SARIF) to this file instead of stdout. With --shard:
+    /// where the shard's result goes (required).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Scan only shard I of N (I counts from 1): every shard walks the same paths and takes
+    /// its own part of the sorted file list — balanced by bytes, a model's folder (ONNX
+    /// external data) and a checkpoint's shards kept together — so N runs, on any machines,
+    /// cover every file once. Writes a shard result to --out for `aisec report merge`, which
+    /// joins the N results into the report one scan makes and gives its exit code; a shard
+    /// exits 0 once its result is written, whatever it found, and 2 when it could not be.
+    /// Running a shard again overwrites only its own result.
+    #[arg(long, value_name = "I/N", requires = "out")]
+    pub shard: Option<aisec_scan::shard::Shard>,
 }
 
 pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
+    let options = options_of(args)?;
+    if let Some(shard) = args.shard {
+        return run_shard(cli, args, &options, shard);
+    }
+    let progress = Progress::new();
+    let started = std::time::Instant::now();
+    let report = scan_path(&args.paths, &options, &|done, total, path| {
+        progress.message(format!("scanned {done}/{total}: {path}"));
+    });
+    progress.finish();
+    if report.files.is_empty() {
+        let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!(
+            "nothing to scan: {} holds no files; a scan that read nothing must not pass a CI gate",
+            named.join(", ")
+        );
+    }
+    let settings = settings_of(args, &report);
+    let target = target_of(&args.paths);
+    let stored = if cli.store || cli.format == Format::Json {
+        let kb = crate::atlas_cmd::load_kb(cli)?;
+        Some(aisec_assess::scan::scan_run_report(
+            &report,
+            &kb,
+            &target,
+            settings,
+            started.elapsed().as_secs_f64(),
+        ))
+    } else {
+        None
+    };
+    if let Some(run) = &stored {
+        crate::output::store_run(cli, run)?;
+    }
+    let text = match (cli.format, &stored) {
+        (Format::Json, Some(run)) => serde_json::to_string_pretty(run)? + "\n",
+        (Format::Sarif, _) => sarif_text(&report)?,
+        _ => render_text(&report.files, report.strict),
+    };
+    match &args.out {
+        Some(path) => write_output(Some(path), &text)?,
+        None if cli.format == Format::Json => {
+            print_json(&serde_json::from_str::<serde_json::Value>(&text)?)?
+        }
+        None => print_text(&text)?,
+    }
+    Ok(outcome_of(&report))
+}
+
+pub(crate) fn outcome_of(report: &aisec_scan::scanner::ScanReport) -> Outcome {
+    match report.exit_code() {
+        0 => Outcome::Ok,
+        1 => Outcome::ProblemsFound,
+        _ => Outcome::Errors,
+    }
+}
+
+pub(crate) fn sarif_text(report: &aisec_scan::scanner::ScanReport) -> Result<String> {
+    Ok(serde_json::to_string_pretty(&aisec_scan::sarif::to_sarif(report))? + "\n")
+}
+
+fn target_of(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn settings_of(
+    args: &ScanArgs,
+    report: &aisec_scan::scanner::ScanReport,
+) -> aisec_assess::scan::ScanSettings {
+    aisec_assess::scan::ScanSettings {
+        strict: args.strict,
+        allow: args.allow.clone(),
+        allowlist: args.allowlist.clone(),
+        limits: report.limits.clone(),
+        payload: None,
+    }
+}
+
+/// One shard of the scan, written as a shard result.
+fn run_shard(
+    cli: &Cli,
+    args: &ScanArgs,
+    options: &ScanOptions,
+    shard: aisec_scan::shard::Shard,
+) -> Result<Outcome> {
+    if cli.store {
+        anyhow::bail!("--store with --shard: a shard is part of a scan; store the merged report (`aisec report merge … --store`)");
+    }
+    if cli.format == Format::Sarif {
+        anyhow::bail!("--format sarif with --shard: a shard writes a shard result; `aisec report merge` writes the SARIF of the whole scan");
+    }
+    let out = args.out.as_ref().expect("clap requires --out with --shard");
+    crate::output::not_an_input(out, "--out")?;
+    let progress = Progress::new();
+    let started = std::time::Instant::now();
+    let scan = aisec_scan::shard::scan_shard(&args.paths, options, shard, &|done, total, path| {
+        progress.message(format!("shard {shard}: scanned {done}/{total}: {path}"));
+    });
+    progress.finish();
+    if scan.total_files == 0 && scan.unreadable.is_empty() {
+        let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!(
+            "nothing to scan: {} holds no files; a scan that read nothing must not pass a CI gate",
+            named.join(", ")
+        );
+    }
+    let report = aisec_scan::scanner::ScanReport {
+        files: scan.files.iter().map(|(_, r)| r.clone()).collect(),
+        strict: options.strict,
+        limits: options.limits.clone(),
+    };
+    let summary = serde_json::json!({
+        "shard": shard.to_string(),
+        "files": scan.files.len(),
+        "bytes": scan.shard_bytes,
+        "total_files": scan.total_files,
+        "total_bytes": scan.total_bytes,
+        "dangerous": report.count(Verdict::Dangerous),
+        "suspicious": report.count(Verdict::Suspicious),
+        "errors": report.files.iter().filter(|f| !f.errors.is_empty()).count(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "result": out.display().to_string(),
+    });
+    let part = aisec_assess::scan::ScanShard {
+        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        settings: settings_of(args, &report),
+        scan,
+    };
+    let result = aisec_assess::scan::shard_result(part, started.elapsed().as_secs_f64())?;
+    result.write(out)?;
+    match cli.format {
+        Format::Json => print_json(&summary)?,
+        _ => print_text(&format!(
+            "shard {shard}: {} of {} files ({} of {} bytes) scanned in {:.1} s: {} dangerous, {} suspicious, {}; result in {} (join the shards with `aisec report merge`)\n",
+            summary["files"], summary["total_files"], summary["bytes"], summary["total_bytes"],
+            summary["seconds"].as_f64().unwrap_or(0.0), summary["dangerous"], summary["suspicious"],
+            crate::output::count(summary["errors"].as_u64().unwrap_or(0) as usize, "error", "errors"),
+            out.display()
+        ))?,
+    }
+    Ok(Outcome::Ok)
+}
+
+fn options_of(args: &ScanArgs) -> Result<ScanOptions> {
     let mut options = ScanOptions {
         strict: args.strict,
         jobs: args.jobs,
@@ -122,73 +280,10 @@ pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
         limits.max_time = std::time::Duration::from_secs(s);
     }
 
-    let progress = Progress::new();
-    let started = std::time::Instant::now();
-    let report = scan_path(&args.paths, &options, &|done, total, path| {
-        progress.message(format!("scanned {done}/{total}: {path}"));
-    });
-    progress.finish();
-    if report.files.is_empty() {
-        let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
-        anyhow::bail!(
-            "nothing to scan: {} holds no files; a scan that read nothing must not pass a CI gate",
-            named.join(", ")
-        );
-    }
-
-    let run = || -> Result<aisec_report::RunReport> {
-        let kb = crate::atlas_cmd::load_kb(cli)?;
-        let target = args
-            .paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let config = aisec_assess::scan::ScanSettings {
-            strict: args.strict,
-            allow: args.allow.clone(),
-            allowlist: args.allowlist.clone(),
-            limits: report.limits.clone(),
-            payload: None,
-        };
-        Ok(aisec_assess::scan::scan_run_report(
-            &report,
-            &kb,
-            &target,
-            config,
-            started.elapsed().as_secs_f64(),
-        ))
-    };
-    let stored = if cli.store || cli.format == Format::Json {
-        Some(run()?)
-    } else {
-        None
-    };
-    if let Some(run) = &stored {
-        crate::output::store_run(cli, run)?;
-    }
-    let text = match (cli.format, &stored) {
-        (Format::Json, Some(run)) => serde_json::to_string_pretty(run)? + "\n",
-        (Format::Sarif, _) => {
-            serde_json::to_string_pretty(&aisec_scan::sarif::to_sarif(&report))? + "\n"
-        }
-        _ => render_text(&report.files, report.strict),
-    };
-    match &args.out {
-        Some(path) => write_output(Some(path), &text)?,
-        None if cli.format == Format::Json => {
-            print_json(&serde_json::from_str::<serde_json::Value>(&text)?)?
-        }
-        None => print_text(&text)?,
-    }
-    Ok(match report.exit_code() {
-        0 => Outcome::Ok,
-        1 => Outcome::ProblemsFound,
-        _ => Outcome::Errors,
-    })
+    Ok(options)
 }
 
-fn render_text(files: &[FileReport], strict: bool) -> String {
+pub(crate) fn render_text(files: &[FileReport], strict: bool) -> String {
     let mut out = String::new();
     let (mut dangerous, mut suspicious, mut unknown, mut safe, mut errors) = (0, 0, 0, 0, 0);
     let mut not_models: BTreeMap<String, Vec<String>> = BTreeMap::new();

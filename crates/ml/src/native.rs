@@ -308,3 +308,47 @@ fn mismatch_summary(report: &str) -> String {
         }
     )
 }
+
+/// Writes a network's weights alone (safetensors) to `path`, through a temporary file renamed
+/// into place: a process killed mid-write leaves no half-written file under `path`.
+pub fn save_weights(network: &Network, path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut store = SafetensorsStore::from_file(tmp.clone()).overwrite(true);
+    network.save_into(&mut store).map_err(|e| MlError::Format {
+        path: path.to_path_buf(),
+        message: format!("cannot save weights: {e}"),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        MlError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// A network of `architecture` for `sample_shape` and `classes`, with the weights
+/// [`save_weights`] wrote.
+pub fn load_weights(
+    architecture: Architecture,
+    sample_shape: &[usize],
+    classes: usize,
+    path: &Path,
+) -> Result<Network> {
+    let device = tensor::autodiff_device();
+    let mut network = Network::new(architecture, sample_shape, classes, &device)?;
+    let mut store = SafetensorsStore::from_file(path.to_path_buf());
+    network.load_from(&mut store).map_err(|e| MlError::Format {
+        path: path.to_path_buf(),
+        message: format!(
+            "weights do not fit a {} for shape {sample_shape:?}: {}",
+            architecture.name(),
+            mismatch_summary(&e.to_string())
+        ),
+    })?;
+    Ok(network)
+}

@@ -25,6 +25,7 @@ mod repository;
 pub mod rules;
 pub mod sarif;
 pub mod scanner;
+pub mod shard;
 pub mod sniff;
 
 pub use policy::{Policy, Verdict};
@@ -35,7 +36,7 @@ pub use scanner::{
 
 /// Why a file could not be scanned. Each names the file (and the archive member) and, where
 /// there is one, the byte offset.
-#[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ScanError {
     #[error("{location}: cannot read: {message}")]

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aisec_core::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::{Policy, Verdict};
 use crate::rules::RuleId;
@@ -18,7 +18,7 @@ use crate::{container, formats, pickle, ScanError};
 
 /// The budgets inside the engine. The defaults pass a 200 MB checkpoint and a
 /// 10-million-opcode pickle, and stop decompression and memo/DUP expansion bombs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limits {
     pub max_file_bytes: u64,
     pub max_opcodes: u64,
@@ -40,11 +40,20 @@ pub struct Limits {
 }
 
 mod seconds {
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<std::time::Duration, D::Error> {
+        let s = f64::deserialize(d)?;
+        std::time::Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -137,6 +146,62 @@ fn is_one(n: &usize) -> bool {
     *n == 1
 }
 
+fn one() -> usize {
+    1
+}
+
+/// A finding as written: the rule's name, ATLAS and CWE lists come back from the rule table
+/// (a rule ID this build does not know is refused, not invented).
+#[derive(Deserialize)]
+struct StoredFinding {
+    rule: String,
+    verdict: Verdict,
+    severity: Severity,
+    file: String,
+    member: Option<String>,
+    offset: Option<u64>,
+    opcode: Option<String>,
+    call: Option<String>,
+    message: String,
+    #[serde(default = "one")]
+    occurrences: usize,
+    #[serde(default)]
+    repeated_at: Vec<u64>,
+}
+
+impl<'de> Deserialize<'de> for ScanFinding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ScanFinding::try_from(StoredFinding::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<StoredFinding> for ScanFinding {
+    type Error = String;
+
+    fn try_from(s: StoredFinding) -> Result<Self, String> {
+        let rule = crate::rules::RULES
+            .iter()
+            .find(|r| r.id == s.rule)
+            .ok_or_else(|| format!("rule {:?} is not a rule of this aisec build", s.rule))?;
+        Ok(ScanFinding {
+            rule: rule.id,
+            name: rule.name,
+            verdict: s.verdict,
+            severity: s.severity,
+            file: s.file,
+            member: s.member,
+            offset: s.offset,
+            opcode: s.opcode,
+            call: s.call,
+            message: s.message,
+            atlas: rule.atlas,
+            cwe: rule.cwe,
+            occurrences: s.occurrences,
+            repeated_at: s.repeated_at,
+        })
+    }
+}
+
 /// Repeats of one finding whose offsets are listed.
 pub const MAX_REPEAT_OFFSETS: usize = 16;
 
@@ -208,7 +273,7 @@ impl ScanFinding {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileReport {
     pub path: String,
     pub format: Format,
@@ -228,12 +293,12 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_of: Option<String>,
     /// For an ONNX model: the tensor data it reads from files beside it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external_data: Vec<ExternalData>,
 }
 
 /// What a file found in a folder is to the model that folder holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
     /// A file a loader may open as a model (or one that could not be read).
@@ -246,7 +311,7 @@ pub enum FileKind {
 }
 
 /// One tensor of an ONNX model whose bytes live in another file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalData {
     pub tensor: String,
     /// As the model writes it, relative to the model's folder.
@@ -256,7 +321,7 @@ pub struct ExternalData {
     pub length: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
     pub files: Vec<FileReport>,
     pub strict: bool,
@@ -689,15 +754,39 @@ pub fn scan_path(
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> ScanReport {
     let (files, mut reports) = collect(paths);
+    let all: Vec<usize> = (0..files.len()).collect();
+    reports.extend(
+        scan_selected(&files, &all, options, progress)
+            .into_iter()
+            .map(|(_, r)| r),
+    );
+    ScanReport {
+        files: reports,
+        strict: options.strict,
+        limits: options.limits.clone(),
+    }
+}
+
+/// Scans `files[i]` for each `i` of `which` (in increasing order), models first, as
+/// [`scan_path`] does; the reports come back with their index, sorted. A file another file of
+/// `files` reads from (ONNX external data, checkpoint shards) is recognised only when that
+/// file is in `which` too, which is why shards keep such groups together.
+pub fn scan_selected(
+    files: &[PathBuf],
+    which: &[usize],
+    options: &ScanOptions,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Vec<(usize, FileReport)> {
     let done = AtomicUsize::new(0);
-    let total = files.len();
-    let (models, rest): (Vec<usize>, Vec<usize>) =
-        (0..total).partition(|&i| crate::repository::named_like_onnx(&files[i]));
-    let mut results = scan_many(&files, &models, options, &|_| None, &done, total, progress);
-    let sidecars = crate::repository::sidecars(&files, &results);
-    let shards = crate::repository::checkpoint_shards(&files);
+    let total = which.len();
+    let (models, rest): (Vec<usize>, Vec<usize>) = which
+        .iter()
+        .partition(|&&i| crate::repository::named_like_onnx(&files[i]));
+    let mut results = scan_many(files, &models, options, &|_| None, &done, total, progress);
+    let sidecars = crate::repository::sidecars(files, &results);
+    let shards = crate::repository::checkpoint_shards(files);
     results.extend(scan_many(
-        &files,
+        files,
         &rest,
         options,
         &|i| {
@@ -716,12 +805,7 @@ pub fn scan_path(
         }
     }
     results.sort_by_key(|(i, _)| *i);
-    reports.extend(results.into_iter().map(|(_, r)| r));
-    ScanReport {
-        files: reports,
-        strict: options.strict,
-        limits: options.limits.clone(),
-    }
+    results
 }
 
 /// Scans `files[i]` for each `i` of `which` on every core (or `options.jobs`).

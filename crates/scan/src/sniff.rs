@@ -1,9 +1,9 @@
 //! Content sniffing: what a file is, from its bytes. File names are never consulted, so a
 //! pickle named `.bin`, `.pt` or `.safetensors` is scanned as a pickle.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     Zip,

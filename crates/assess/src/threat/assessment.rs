@@ -393,6 +393,27 @@ pub fn run(
     step_timeout: Duration,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<StepResult>> {
+    run_steps(plan, plan_path, out, exe, step_timeout, &|_| true, progress)
+}
+
+/// The steps of shard `shard` of a plan: every N-th step from the I-th (steps of one plan
+/// are of every size, so counting them round-robin spreads the kinds of attack evenly).
+pub fn shard_steps(plan: &Plan, shard: aisec_scan::shard::Shard) -> Vec<usize> {
+    (0..plan.steps.len())
+        .filter(|i| i % shard.count == shard.index - 1)
+        .collect()
+}
+
+/// [`run`] for the steps whose index `wanted` accepts.
+pub fn run_steps(
+    plan: &Plan,
+    plan_path: &Path,
+    out: &Path,
+    exe: &Path,
+    step_timeout: Duration,
+    wanted: &dyn Fn(usize) -> bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<StepResult>> {
     let steps_dir = out.join("steps");
     std::fs::create_dir_all(&steps_dir).map_err(|source| AssessError::Write {
         path: steps_dir.clone(),
@@ -405,6 +426,9 @@ pub fn run(
     let total = plan.steps.len();
     let mut results = Vec::new();
     for (index, step) in plan.steps.iter().enumerate() {
+        if !wanted(index) {
+            continue;
+        }
         progress(Progress::Starting { index, total, step });
         let result = match resumable(out, &plan_dir, step) {
             Some(r) => r,

@@ -70,7 +70,6 @@ impl MembershipAttack for Lira {
                 message: format!("--shadows must be at least 2, got {}", c.shadows),
             });
         }
-        let target = target_confidences(INFO.name, oracle, task.candidates)?;
         let n = task.candidates.len();
         let size = task.recipe.train_size;
         // OUT statistics per candidate; IN too when online.
@@ -104,6 +103,9 @@ impl MembershipAttack for Lira {
                 }
             }
         }
+        // The target is asked after the shadows are trained, so that a shard of the shadow
+        // training (`--shard`) spends none of its queries.
+        let target = target_confidences(INFO.name, oracle, task.candidates)?;
         let global = c.global_variance.unwrap_or(c.shadows < 64);
         let out_fit = Fits::new(&outs, global);
         let scores = if c.online {

@@ -35,6 +35,10 @@ pub struct Recipe {
     /// answers of the same kind (the adaptive adversary of output hardening).
     #[serde(skip)]
     pub answers: Option<AnswerView>,
+    /// Where trained models are kept and looked up (`--shadow-dir`), and which share of them
+    /// this process trains (`--shard`). None: every model is trained here and dropped.
+    #[serde(skip)]
+    pub store: Option<Arc<ShadowStore>>,
 }
 
 /// An API's answer to a batch of probability rows `[n, classes]`.
@@ -51,6 +55,7 @@ impl std::fmt::Debug for Recipe {
                 "answers",
                 &self.answers.as_ref().map(|_| "the target API's view"),
             )
+            .field("store", &self.store.as_ref().map(|s| s.dir.clone()))
             .finish()
     }
 }
@@ -71,6 +76,7 @@ impl Recipe {
             train_size,
             trainer: None,
             answers: None,
+            store: None,
         }
     }
 
@@ -105,6 +111,28 @@ impl ShadowSet {
         progress: Option<&(dyn Fn(usize, usize) + Sync)>,
     ) -> Result<ShadowSet> {
         let total = subsets.len();
+        // Stored models are keyed by everything their weights depend on; a trainer other
+        // than plain Adam (DP-SGD) is not, since its settings are not in the key.
+        let store = recipe.store.as_ref().filter(|_| recipe.trainer.is_none());
+        let keys: Vec<String> = match store {
+            Some(_) => (0..total)
+                .map(|m| shadow_key(recipe, data, &subsets[m], model_seed(seed, m)))
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(store) = store {
+            store.note_job(&keys);
+            if let Some((index, count)) = store.shard {
+                let mine: Vec<usize> = (0..total).filter(|m| m % count == index - 1).collect();
+                let trained =
+                    store.train_missing(recipe, data, &subsets, seed, &keys, &mine, progress)?;
+                return Err(crate::AttackError::ShadowShardDone {
+                    trained,
+                    kept: mine.len(),
+                    total,
+                });
+            }
+        }
         let next = AtomicUsize::new(0);
         let done = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Result<Network>>>> =
@@ -119,9 +147,16 @@ impl ShadowSet {
                     if m >= total {
                         break;
                     }
-                    let model_seed = seed.wrapping_mul(1_000_003).wrapping_add(m as u64 + 1);
-                    let subset = data.subset(&subsets[m]);
-                    let network = recipe.fit(&subset, model_seed);
+                    let network = match store {
+                        Some(store) => store.load_or_train(
+                            recipe,
+                            data,
+                            &subsets[m],
+                            model_seed(seed, m),
+                            &keys[m],
+                        ),
+                        None => recipe.fit(&data.subset(&subsets[m]), model_seed(seed, m)),
+                    };
                     results.lock().unwrap_or_else(|p| p.into_inner())[m] = Some(network);
                     let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                     if let Some(report) = progress {
@@ -228,5 +263,195 @@ impl Recipe {
             .zip(&data.y)
             .map(|(row, &y)| logit_confidence(row, y))
             .collect()
+    }
+}
+
+/// Model `m`'s seed in a set trained from `seed`.
+fn model_seed(seed: u64, m: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(m as u64 + 1)
+}
+
+/// SHA-256 of everything a shadow model's weights depend on: the recipe (architecture,
+/// training settings), the records it trains on, in order, and its seed.
+fn shadow_key(recipe: &Recipe, data: &Dataset, subset: &[usize], seed: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"aisec-shadow/1\0");
+    h.update(recipe.architecture.name().as_bytes());
+    h.update(serde_json::to_vec(&recipe.train).unwrap_or_default());
+    h.update((recipe.train_size as u64).to_le_bytes());
+    h.update(seed.to_le_bytes());
+    h.update((data.num_classes as u64).to_le_bytes());
+    for d in &data.sample_shape {
+        h.update((*d as u64).to_le_bytes());
+    }
+    for &i in subset {
+        for v in data.sample(i) {
+            h.update(v.to_le_bytes());
+        }
+        h.update((data.y[i] as u64).to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A folder of trained shadow models shared by the processes of one job: a shard trains its
+/// share into it, the final run loads them all (and trains, then keeps, any not there).
+#[derive(Debug)]
+pub struct ShadowStore {
+    pub dir: std::path::PathBuf,
+    /// `(I, N)`: train only models `m` with `m mod N = I − 1`, then stop the attack.
+    pub shard: Option<(usize, usize)>,
+    loaded: AtomicUsize,
+    trained: AtomicUsize,
+    /// The keys of every model of the first set asked for (the job's identity).
+    job: Mutex<Option<Vec<String>>>,
+}
+
+impl ShadowStore {
+    pub fn new(dir: std::path::PathBuf, shard: Option<(usize, usize)>) -> Self {
+        ShadowStore {
+            dir,
+            shard,
+            loaded: AtomicUsize::new(0),
+            trained: AtomicUsize::new(0),
+            job: Mutex::new(None),
+        }
+    }
+
+    /// Models read from the folder, and trained here, so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.loaded.load(Ordering::SeqCst),
+            self.trained.load(Ordering::SeqCst),
+        )
+    }
+
+    /// The keys of the first set of models asked for.
+    pub fn job_keys(&self) -> Vec<String> {
+        self.job
+            .lock()
+            .map(|j| j.clone().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    pub fn path_of(&self, key: &str) -> std::path::PathBuf {
+        self.dir.join(format!("shadow-{key}.safetensors"))
+    }
+
+    fn note_job(&self, keys: &[String]) {
+        if let Ok(mut job) = self.job.lock() {
+            job.get_or_insert_with(|| keys.to_vec());
+        }
+    }
+
+    fn load(&self, recipe: &Recipe, data: &Dataset, key: &str) -> Option<Network> {
+        let path = self.path_of(key);
+        if !path.is_file() {
+            return None;
+        }
+        match aisec_ml::native::load_weights(
+            recipe.architecture,
+            &data.sample_shape,
+            data.num_classes,
+            &path,
+        ) {
+            Ok(n) => {
+                self.loaded.fetch_add(1, Ordering::SeqCst);
+                Some(n)
+            }
+            Err(e) => {
+                tracing::warn!("{}: unreadable, trained again: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    fn train_and_keep(
+        &self,
+        recipe: &Recipe,
+        data: &Dataset,
+        subset: &[usize],
+        seed: u64,
+        key: &str,
+    ) -> Result<Network> {
+        let network = recipe.fit(&data.subset(subset), seed)?;
+        std::fs::create_dir_all(&self.dir).map_err(|source| aisec_ml::MlError::Write {
+            path: self.dir.clone(),
+            source,
+        })?;
+        aisec_ml::native::save_weights(&network, &self.path_of(key))?;
+        self.trained.fetch_add(1, Ordering::SeqCst);
+        Ok(network)
+    }
+
+    fn load_or_train(
+        &self,
+        recipe: &Recipe,
+        data: &Dataset,
+        subset: &[usize],
+        seed: u64,
+        key: &str,
+    ) -> Result<Network> {
+        match self.load(recipe, data, key) {
+            Some(n) => Ok(n),
+            None => self.train_and_keep(recipe, data, subset, seed, key),
+        }
+    }
+
+    /// Trains and keeps the models of `which` not already in the folder, on every core;
+    /// returns how many it trained.
+    #[allow(clippy::too_many_arguments)]
+    fn train_missing(
+        &self,
+        recipe: &Recipe,
+        data: &Dataset,
+        subsets: &[Vec<usize>],
+        seed: u64,
+        keys: &[String],
+        which: &[usize],
+        progress: Option<&(dyn Fn(usize, usize) + Sync)>,
+    ) -> Result<usize> {
+        let todo: Vec<usize> = which
+            .iter()
+            .copied()
+            .filter(|&m| !self.path_of(&keys[m]).is_file())
+            .collect();
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let failed: Mutex<Option<crate::AttackError>> = Mutex::new(None);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(todo.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= todo.len() {
+                        break;
+                    }
+                    let m = todo[k];
+                    if let Err(e) = self.train_and_keep(
+                        recipe,
+                        data,
+                        &subsets[m],
+                        model_seed(seed, m),
+                        &keys[m],
+                    ) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                        break;
+                    }
+                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Some(report) = progress {
+                        report(finished, todo.len());
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        Ok(todo.len())
     }
 }

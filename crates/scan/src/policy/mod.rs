@@ -22,7 +22,9 @@ pub mod deny;
 use allow::{ALLOW, ALLOW_FAMILIES};
 use deny::{DANGEROUS_ATTRIBUTES, DENY_MODULES, DENY_NAMES};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Safe,
