@@ -304,7 +304,6 @@ fn finish(
         }
     }
     let rep = report::build(tm, plan, plan_shown, results);
-    let kb = kb;
     let write = |name: &str, text: String| -> Result<()> {
         let file = out.join(name);
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))

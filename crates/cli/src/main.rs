@@ -20,6 +20,7 @@ mod inspect_cmd;
 mod invert_cmd;
 mod llm_cmd;
 mod membership_cmd;
+mod membership_shard;
 mod model_cmd;
 mod output;
 mod poison_cmd;

@@ -56,7 +56,7 @@ fn merge(cli: &Cli, args: &MergeArgs) -> Result<Outcome> {
     let outcome = match gathered.job {
         Job::Scan => merge_scan(cli, &gathered, &args.out)?,
         Job::Assess => crate::assess_cmd::merge(cli, &gathered, &args.out)?,
-        Job::MembershipShadows => crate::membership_cmd::merge(cli, &gathered, &args.out)?,
+        Job::MembershipShadows => crate::membership_shard::merge(cli, &gathered, &args.out)?,
     };
     write(
         &args.out,
@@ -85,7 +85,7 @@ pub(crate) fn write_run(
     write(
         dir,
         "report.html",
-        aisec_report::html::render(&aisec_report::run_view::document(run)),
+        aisec_report::html::render(&aisec_report::run_document(run)),
     )?;
     let layer = aisec_report::navigator::findings_layer(kb, &run.name, &run.findings)?;
     write(

@@ -9,4 +9,6 @@ mod run;
 pub mod run_view;
 pub mod svg;
 
-pub use run::{ModelEvaluated, ModelSaved, NoSettings, RunKind, RunReport, Series};
+pub use run::{
+    document as run_document, ModelEvaluated, ModelSaved, NoSettings, RunKind, RunReport, Series,
+};

@@ -807,33 +807,3 @@ mod tests {
         );
     }
 }
-
-/// A whole HTML document of one run: its identity, findings, then the [`sections`] of its
-/// measurements (what `aisec report merge` writes as `report.html`).
-pub fn document(run: &crate::RunReport) -> crate::html::Document {
-    let value = serde_json::to_value(run).unwrap_or(Value::Null);
-    let mut facts = vec![
-        ("Kind".to_string(), format!("{:?}", run.kind).to_lowercase()),
-        ("Target".to_string(), run.target.clone()),
-    ];
-    if let Some(d) = &run.data {
-        facts.push(("Data".into(), d.clone()));
-    }
-    facts.push(("Seed".into(), run.seed.to_string()));
-    facts.push((
-        "ATLAS".into(),
-        run.atlas
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    ));
-    facts.push(("aisec".into(), env!("CARGO_PKG_VERSION").into()));
-    crate::html::Document {
-        title: format!("aisec: {}", run.name),
-        facts,
-        findings: run.findings.clone(),
-        sections: sections(&value),
-        ..Default::default()
-    }
-}

@@ -21,6 +21,7 @@ pub mod formats;
 mod names;
 pub mod pickle;
 pub mod policy;
+mod read_back;
 mod repository;
 pub mod rules;
 pub mod sarif;
