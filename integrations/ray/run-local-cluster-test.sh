@@ -8,6 +8,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 : "${AISEC_BIN:?set AISEC_BIN to the aisec binary}"
 cache="${AISEC_TEST_CACHE:-$HOME/.cache/aisec-tests}"
 venv="$cache/ray-venv-2.60.0"
+mkdir -p "$cache"
+# One installer at a time (two test runs started together wait for each other).
+exec 9>"$cache/ray-venv.lock"
+flock 9
 # A venv cannot be moved (its scripts name their own path), so completion is a marker file.
 if [ ! -f "$venv/.installed" ]; then
   echo "== installing ray 2.60.0 into $venv (once)" >&2
@@ -17,6 +21,7 @@ if [ ! -f "$venv/.installed" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "ray==2.60.0" || exit 77
   touch "$venv/.installed"
 fi
+flock -u 9
 # A short private temp folder: Ray's socket paths must stay under 107 bytes.
 ray_tmp="$(mktemp -d /tmp/aisec-ray.XXXXXX)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -227,7 +227,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
                 ("--total-queries", "--attack loss"),
                 ("--clip", "--attack loss"),
             ],
-            other: &["--members", "--non-members"],
+            other: &["--members", "--non-members", "--shadow-dir", "--shard"],
         },
         Case {
             command: &["attack", "invert"],
@@ -429,7 +429,7 @@ fn every_numeric_flag_through_extremes_gives_a_result_or_a_clear_error() {
                 ("--max-depth", ""),
                 ("--timeout", ""),
             ],
-            other: &["--allow", "--allowlist", "--out"],
+            other: &["--allow", "--allowlist", "--out", "--shard"],
         },
         Case {
             command: &["atlas", "search"],
