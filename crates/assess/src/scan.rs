@@ -126,13 +126,7 @@ pub struct ScanShard {
 
 /// The result `aisec scan --shard I/N` writes.
 pub fn shard_result(part: ScanShard, seconds: f64) -> Result<ShardResult> {
-    let settings = serde_json::to_string(&part.settings)
-        .map_err(|e| AssessError::Config(format!("cannot serialise the settings: {e}")))?;
-    let job_digest = shards::digest(&[
-        part.scan.listing_digest.as_bytes(),
-        settings.as_bytes(),
-        part.paths.join("\0").as_bytes(),
-    ]);
+    let job_digest = shard_result_digest(&part)?;
     let target = part.paths.join(" ");
     let shard = part.scan.shard;
     let payload = serde_json::to_value(&part)
@@ -147,36 +141,66 @@ pub fn shard_result(part: ScanShard, seconds: f64) -> Result<ShardResult> {
     ))
 }
 
+/// What every shard of one scan must agree on: the file list, the settings, the paths.
+fn shard_result_digest(part: &ScanShard) -> Result<String> {
+    let settings = serde_json::to_string(&part.settings)
+        .map_err(|e| AssessError::Config(format!("cannot serialise the settings: {e}")))?;
+    Ok(shards::digest(&[
+        part.scan.listing_digest.as_bytes(),
+        settings.as_bytes(),
+        part.paths.join("\0").as_bytes(),
+    ]))
+}
+
 /// The scan one process would have made of the same paths: the unreadable paths, then every
 /// file in walk order. Refuses shards whose files do not add up to the whole list.
 pub fn merge(gathered: &Gathered) -> Result<(ScanReport, ScanShard)> {
     let mut parts = Vec::with_capacity(gathered.results.len());
     for (path, r) in &gathered.results {
-        let part: ScanShard = serde_json::from_value(r.payload.clone()).map_err(|e| {
-            AssessError::Config(format!("{}: malformed scan shard: {e}", path.display()))
-        })?;
+        let fail = |m: String| AssessError::Config(format!("{}: {m}", path.display()));
+        let part: ScanShard = serde_json::from_value(r.payload.clone())
+            .map_err(|e| fail(format!("malformed scan shard: {e}")))?;
+        if part.scan.shard != r.shard {
+            return Err(fail(format!(
+                "says shard {} but holds the scan of shard {}: edited by hand?",
+                r.shard, part.scan.shard
+            )));
+        }
+        if part.scan.sizes.len() != part.scan.files.len() {
+            return Err(fail(
+                "malformed scan shard: a size for every file expected".into(),
+            ));
+        }
+        // The digest in the header must be the one of what the shard holds.
+        if shard_result_digest(&part)? != r.job_digest {
+            return Err(fail(
+                "its job digest is not the digest of its own paths, settings and file list: edited by hand?".into(),
+            ));
+        }
         parts.push(part);
     }
     let total = parts[0].scan.total_files;
-    let mut slots: Vec<Option<FileReport>> = vec![None; total];
+    let mut slots: Vec<Option<(FileReport, u64, usize)>> = vec![None; total];
     let mut unreadable = Vec::new();
-    for ((path, _), part) in gathered.results.iter().zip(&mut parts) {
+    for (k, ((path, _), part)) in gathered.results.iter().zip(&mut parts).enumerate() {
         unreadable.append(&mut part.scan.unreadable);
-        for (i, report) in std::mem::take(&mut part.scan.files) {
+        let sizes = std::mem::take(&mut part.scan.sizes);
+        for ((i, report), size) in std::mem::take(&mut part.scan.files).into_iter().zip(sizes) {
             let slot = slots.get_mut(i).ok_or_else(|| {
                 AssessError::Config(format!(
                     "{}: file {i} is past the end of the list ({total} files)",
                     path.display()
                 ))
             })?;
-            if slot.is_some() {
+            if let Some((_, _, other)) = slot {
                 return Err(AssessError::Config(format!(
-                    "{}: file {i} ({}) was scanned by two shards",
-                    path.display(),
-                    report.path
+                    "file {i} ({}) is in two shards' results: {} and {}",
+                    report.path,
+                    gathered.results[*other].0.display(),
+                    path.display()
                 )));
             }
-            *slot = Some(report);
+            *slot = Some((report, size, k));
         }
     }
     let missing = slots.iter().filter(|s| s.is_none()).count();
@@ -185,6 +209,29 @@ pub fn merge(gathered: &Gathered) -> Result<(ScanReport, ScanShard)> {
             "{missing} of {total} files are in no shard's result: the shards do not cover the list they were cut from"
         )));
     }
+    let slots: Vec<(FileReport, u64, usize)> = slots.into_iter().flatten().collect();
+    // The list the shards were cut from, rebuilt from their parts: its digest must be the one
+    // every shard computed, and every file must sit in the shard the assignment gives it.
+    let names: Vec<String> = slots.iter().map(|(r, _, _)| r.path.clone()).collect();
+    let sizes: Vec<u64> = slots.iter().map(|(_, s, _)| *s).collect();
+    if aisec_scan::shard::listing_digest_of_names(&names, &sizes) != parts[0].scan.listing_digest {
+        return Err(AssessError::Config(
+            "the shards' files do not make up the list they were cut from (a file's name or size was changed in a result)".into(),
+        ));
+    }
+    let listed: Vec<std::path::PathBuf> = names.iter().map(std::path::PathBuf::from).collect();
+    let assigned = aisec_scan::shard::assign(&listed, &sizes, gathered.count);
+    for (i, (report, _, k)) in slots.iter().enumerate() {
+        if assigned[i] + 1 != gathered.results[*k].1.shard.index {
+            return Err(AssessError::Config(format!(
+                "{}: holds {} (file {i}), which is shard {}'s: edited by hand?",
+                gathered.results[*k].0.display(),
+                report.path,
+                assigned[i] + 1
+            )));
+        }
+    }
+    let slots: Vec<Option<FileReport>> = slots.into_iter().map(|(r, _, _)| Some(r)).collect();
     let mut files = unreadable;
     files.extend(slots.into_iter().flatten());
     let first = parts.swap_remove(0);

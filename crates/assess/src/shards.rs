@@ -84,6 +84,12 @@ impl ShardResult {
 
     /// Writes the result to `path` through a temporary file renamed into place.
     pub fn write(&self, path: &Path) -> Result<()> {
+        if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') {
+            return Err(AssessError::Config(format!(
+                "{}: is a folder; expected the file the shard result is written to",
+                path.display()
+            )));
+        }
         let text = serde_json::to_string(self)
             .map_err(|e| AssessError::Config(format!("cannot serialise the shard result: {e}")))?;
         let write_err = |source| AssessError::Write {
@@ -131,7 +137,16 @@ impl ShardResult {
                 )))
             }
         }
-        serde_json::from_value(value).map_err(|e| fail(format!("malformed shard result: {e}")))
+        let result: ShardResult = serde_json::from_value(value)
+            .map_err(|e| fail(format!("malformed shard result: {e}")))?;
+        let Shard { index, count } = result.shard;
+        if count == 0 || count > aisec_scan::shard::MAX_SHARDS || index == 0 || index > count {
+            return Err(fail(format!(
+                "malformed shard result: shard {index}/{count} (I from 1 to N, N from 1 to {})",
+                aisec_scan::shard::MAX_SHARDS
+            )));
+        }
+        Ok(result)
     }
 }
 

@@ -138,7 +138,7 @@ pub fn run(cli: &Cli, args: &AssessArgs) -> Result<Outcome> {
             &|i| mine.contains(&i),
             &mut progress,
         )?;
-        let result = shard_result(&args.plan, shard, &mine, results, started)?;
+        let result = shard_result(&args.plan, &args.out, shard, &mine, results, started)?;
         let file = args
             .out
             .join(format!("shard-{}-of-{}.json", shard.index, shard.count));
@@ -187,13 +187,18 @@ fn plan_digest(plan_path: &Path, plan: &threat::plan::Plan) -> Result<String> {
 struct AssessShard {
     /// The plan, as an absolute path every shard and the merge read.
     plan: PathBuf,
-    /// The plan as the user named it (the report's "plan" line).
+    /// The plan as the user named it (the report's "plan" line), and the folder it was
+    /// named from: the merge reads it from there, so that the report names it the same way.
     plan_as_given: String,
+    cwd: PathBuf,
+    /// The shard's --out, where its steps' results and logs are.
+    out: PathBuf,
     steps: Vec<(usize, assessment::StepResult)>,
 }
 
 fn shard_result(
     plan_path: &Path,
+    out: &Path,
     shard: aisec_scan::shard::Shard,
     mine: &[usize],
     results: Vec<assessment::StepResult>,
@@ -206,6 +211,8 @@ fn shard_result(
     let part = AssessShard {
         plan: absolute,
         plan_as_given: plan_path.display().to_string(),
+        cwd: std::env::current_dir().context("cannot read the current folder")?,
+        out: std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
         steps: mine.iter().copied().zip(results).collect(),
     };
     Ok(aisec_assess::shards::ShardResult::new(
@@ -230,7 +237,22 @@ pub(crate) fn merge(
             .with_context(|| format!("{}: malformed assessment shard", path.display()))?;
         parts.push(part);
     }
-    let plan_path = parts[0].plan.clone();
+    let out = &std::path::absolute(out).context("--out: cannot make the path absolute")?;
+    // The plan as the shards named it, from where they named it: the report says it the same.
+    std::env::set_current_dir(&parts[0].cwd).with_context(|| {
+        format!(
+            "cannot enter {}, the folder the shards ran in",
+            parts[0].cwd.display()
+        )
+    })?;
+    let plan_path = PathBuf::from(&parts[0].plan_as_given);
+    if std::path::absolute(&plan_path).ok().as_ref() != Some(&parts[0].plan) {
+        bail!(
+            "{}: the shards' plan is no longer at {}",
+            parts[0].plan_as_given,
+            parts[0].plan.display()
+        );
+    }
     let plan = threat::plan::load(&plan_path)
         .with_context(|| "the plan the shards ran (recorded in their results)".to_string())?;
     if plan_digest(&plan_path, &plan)? != gathered.results[0].1.job_digest {
@@ -257,6 +279,19 @@ pub(crate) fn merge(
                 );
             }
             *slot = Some(step);
+            // The step's result and log, beside the merged report as `aisec assess` keeps them.
+            let steps = out.join("steps");
+            std::fs::create_dir_all(&steps)
+                .with_context(|| format!("cannot create {}", steps.display()))?;
+            let id = &plan.steps[i].id;
+            for ext in ["json", "log"] {
+                let from = part.out.join("steps").join(format!("{id}.{ext}"));
+                if from.is_file() {
+                    std::fs::copy(&from, steps.join(format!("{id}.{ext}"))).with_context(|| {
+                        format!("cannot copy {} into {}", from.display(), steps.display())
+                    })?;
+                }
+            }
         }
     }
     let missing: Vec<&str> = slots

@@ -22,6 +22,8 @@ struct ShadowShard {
     /// This shard's models' keys, and every model's.
     kept: Vec<String>,
     all: Vec<String>,
+    /// The SHA-256 of each kept model's file, in the order of `kept`.
+    digests: Vec<String>,
 }
 
 /// --shard and --shadow-dir go with the attacks that train shadow models, and a shard runs
@@ -100,7 +102,12 @@ pub(crate) fn finish_shard(
         .shadow_dir
         .clone()
         .expect("--shard requires --shadow-dir");
+    let digests: Vec<String> = mine
+        .iter()
+        .map(|k| store.kept_digest(k).unwrap_or_default())
+        .collect();
     let part = ShadowShard {
+        digests,
         argv: argv.clone(),
         cwd: cwd.clone(),
         shadow_dir: std::path::absolute(&dir).unwrap_or(dir.clone()),
@@ -155,14 +162,47 @@ pub(crate) fn merge(
         parts.push(part);
     }
     let first = &parts[0];
+    // The models are read from the folder the results are in (a shard writes its result
+    // beside its models), which is the recorded one unless the folder was moved or copied.
+    let folders: std::collections::BTreeSet<PathBuf> = gathered
+        .results
+        .iter()
+        .map(|(p, _)| {
+            let parent = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            parent
+                .canonicalize()
+                .unwrap_or_else(|_| parent.to_path_buf())
+        })
+        .collect();
+    if folders.len() > 1 {
+        bail!(
+            "the shard results are in {} folders ({}); a membership job's results sit beside its shadow models, in one folder",
+            folders.len(),
+            folders.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let shadow_dir = folders.into_iter().next().expect("at least one result");
     let mut missing = Vec::new();
     for key in &first.all {
-        if !parts.iter().any(|p| p.kept.contains(key)) {
+        let Some((part, k)) = parts
+            .iter()
+            .find_map(|p| p.kept.iter().position(|x| x == key).map(|k| (p, k)))
+        else {
             bail!("shadow model {key} is in no shard's result: the shards do not cover the job");
-        }
-        let file = first.shadow_dir.join(format!("shadow-{key}.safetensors"));
+        };
+        let file = shadow_dir.join(format!("shadow-{key}.safetensors"));
         if !file.is_file() {
             missing.push(file.display().to_string());
+        } else if aisec_attacks::membership::shadows::file_digest(&file).as_deref()
+            != part.digests.get(k).map(String::as_str)
+        {
+            bail!(
+                "{}: not the model the shard kept (its SHA-256 differs from the one in the shard's result): changed or damaged since; run that shard again",
+                file.display()
+            );
         }
     }
     if !missing.is_empty() {
@@ -170,8 +210,15 @@ pub(crate) fn merge(
             "{} of {} shadow models the shards kept are not in {} (first: {}); is the folder shared with the machines that ran them?",
             missing.len(),
             first.all.len(),
-            first.shadow_dir.display(),
+            shadow_dir.display(),
             missing[0]
+        );
+    }
+    if shadow_dir != first.shadow_dir {
+        eprintln!(
+            "note: the shadow models are read from {} (where the results are), not {} (where the shards wrote them)",
+            shadow_dir.display(),
+            first.shadow_dir.display()
         );
     }
     let out = std::path::absolute(out).context("--out: cannot make the path absolute")?;
@@ -192,7 +239,7 @@ pub(crate) fn merge(
         );
     };
     args.shard = None;
-    args.shadow_dir = Some(first.shadow_dir.clone());
+    args.shadow_dir = Some(shadow_dir.clone());
     // Relative paths in the command (data, model) are the shards' folder's.
     std::env::set_current_dir(&first.cwd).with_context(|| {
         format!(

@@ -75,7 +75,8 @@ pub struct ScanArgs {
     /// cover every file once. Writes a shard result to --out for `aisec report merge`, which
     /// joins the N results into the report one scan makes and gives its exit code; a shard
     /// exits 0 once its result is written, whatever it found, and 2 when it could not be.
-    /// Running a shard again overwrites only its own result.
+    /// Running a shard again overwrites only its own result. I and N are whole numbers
+    /// (N at most 100000); --out may not lie inside a scanned folder.
     #[arg(long, value_name = "I/N", requires = "out")]
     pub shard: Option<aisec_scan::shard::Shard>,
 }
@@ -178,6 +179,19 @@ fn run_shard(
     }
     let out = args.out.as_ref().expect("clap requires --out with --shard");
     crate::output::not_an_input(out, "--out")?;
+    if out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/') {
+        anyhow::bail!(
+            "--out {}: is a folder; expected the file this shard's result is written to",
+            out.display()
+        );
+    }
+    if let Some(dir) = inside_a_scanned_folder(out, &args.paths) {
+        anyhow::bail!(
+            "--out {}: is inside {}, which this scan reads: the result of one shard would be scanned by the next and the shards would never agree on the file list; write it elsewhere",
+            out.display(),
+            dir.display()
+        );
+    }
     let progress = Progress::new();
     let started = std::time::Instant::now();
     let scan = aisec_scan::shard::scan_shard(&args.paths, options, shard, &|done, total, path| {
@@ -226,6 +240,21 @@ fn run_shard(
         ))?,
     }
     Ok(Outcome::Ok)
+}
+
+/// The scanned folder `out` would land in, if any.
+fn inside_a_scanned_folder<'a>(out: &std::path::Path, paths: &'a [PathBuf]) -> Option<&'a PathBuf> {
+    let absolute = std::path::absolute(out).ok()?;
+    // The nearest folder of `out` that exists, resolved (symbolic links followed).
+    let mut existing = absolute.parent()?.to_path_buf();
+    while !existing.exists() {
+        existing = existing.parent()?.to_path_buf();
+    }
+    let resolved = existing.canonicalize().ok()?;
+    paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .find(|p| p.canonicalize().is_ok_and(|dir| resolved.starts_with(&dir)))
 }
 
 fn options_of(args: &ScanArgs) -> Result<ScanOptions> {

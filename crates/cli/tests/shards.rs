@@ -214,6 +214,76 @@ fn a_sharded_scan_merges_into_the_single_scan_and_refuses_incomplete_or_mixed_se
         s(&partial),
     ]);
     fails_with(&o, "shards of different work");
+    // Results edited by hand: a setting changed, a file moved to another shard's result.
+    let edit = |from: &Path, to: &Path, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = read_json(from);
+        change(&mut v);
+        std::fs::write(to, serde_json::to_string(&v).unwrap()).unwrap();
+    };
+    let edited = dir.path().join("edited.json");
+    edit(&result(1), &edited, &|v| {
+        v["payload"]["settings"]["strict"] = true.into()
+    });
+    let o = aisec(&[
+        "report",
+        "merge",
+        s(&edited),
+        s(&result(2)),
+        s(&result(3)),
+        s(&result(4)),
+        "--out",
+        s(&partial),
+    ]);
+    fails_with(
+        &o,
+        "not the digest of its own paths, settings and file list",
+    );
+    let (one, two) = (dir.path().join("one.json"), dir.path().join("two.json"));
+    let moved = read_json(&result(1))["payload"]["scan"]["files"][0].clone();
+    let moved_size = read_json(&result(1))["payload"]["scan"]["sizes"][0].clone();
+    edit(&result(1), &one, &|v| {
+        v["payload"]["scan"]["files"]
+            .as_array_mut()
+            .unwrap()
+            .remove(0);
+        v["payload"]["scan"]["sizes"]
+            .as_array_mut()
+            .unwrap()
+            .remove(0);
+    });
+    edit(&result(2), &two, &|v| {
+        v["payload"]["scan"]["files"]
+            .as_array_mut()
+            .unwrap()
+            .push(moved.clone());
+        v["payload"]["scan"]["sizes"]
+            .as_array_mut()
+            .unwrap()
+            .push(moved_size.clone());
+    });
+    let o = aisec(&[
+        "report",
+        "merge",
+        s(&one),
+        s(&two),
+        s(&result(3)),
+        s(&result(4)),
+        "--out",
+        s(&partial),
+    ]);
+    fails_with(&o, "which is shard 1's");
+    // A result written inside the folder being scanned would be scanned by the next shard.
+    fails_with(
+        &aisec(&[
+            "scan",
+            s(&corpus),
+            "--shard",
+            "1/4",
+            "--out",
+            s(&corpus.join("org0/r.json")),
+        ]),
+        "is inside",
+    );
     // Not a shard result at all.
     let o = aisec(&["report", "merge", s(&single_json), "--out", s(&partial)]);
     fails_with(&o, "not a shard result");
@@ -308,6 +378,16 @@ fn an_assessment_run_in_shards_merges_into_the_report_one_run_writes() {
     );
     assert_eq!(timeless(&a), timeless(&b));
     assert_eq!(a["steps"].as_array().unwrap().len(), 3);
+    // Each step's result and log beside the merged report, as `aisec assess` keeps them.
+    for step in a["steps"].as_array().unwrap() {
+        let id = step["id"].as_str().unwrap();
+        for ext in ["json", "log"] {
+            assert!(
+                merged.join("steps").join(format!("{id}.{ext}")).is_file(),
+                "{id}.{ext}"
+            );
+        }
+    }
 
     // A plan edited after the shards ran is not merged into a report of the new plan.
     let edited = std::fs::read_to_string(&plan).unwrap() + "\n# edited\n";
@@ -406,6 +486,45 @@ fn shadow_models_trained_in_shards_give_the_attack_one_run_gives() {
         s(&merged),
     ]);
     fails_with(&o, "1 of 6 shadow models the shards kept are not in");
+    // A model damaged after it was kept is named, not loaded; the merge reads the models
+    // beside the results it is given (here a copy of the folder).
+    for i in 1..=3 {
+        let mut args = attack.to_vec();
+        let shard = format!("{i}/3");
+        args.extend(["--shadow-dir", s(&store), "--shard", &shard]);
+        let o = aisec(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let copy = dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(&store).unwrap().flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+    }
+    let copied: Vec<PathBuf> = (1..=3)
+        .map(|i| copy.join(format!("shard-{i}-of-3.json")))
+        .collect();
+    let damaged = std::fs::read_dir(&copy)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .unwrap();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let n = bytes.len();
+    bytes[n - 20..].fill(0x7f);
+    std::fs::write(&damaged, bytes).unwrap();
+    let o = aisec(&[
+        "report",
+        "merge",
+        s(&copied[0]),
+        s(&copied[1]),
+        s(&copied[2]),
+        "--out",
+        s(&merged),
+    ]);
+    fails_with(&o, "not the model the shard kept");
     // An attack without shadow models has nothing to shard.
     let o = aisec(&[
         "attack",
@@ -420,4 +539,46 @@ fn shadow_models_trained_in_shards_give_the_attack_one_run_gives() {
         "1/2",
     ]);
     fails_with(&o, "trains none");
+}
+
+/// A named pipe would block a reader for ever and a dangling link points at nothing: both are
+/// errors of the scan (exit 2), never a hang and never silently left out.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_or_a_dangling_link_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("ok.pkl"), b"\x80\x02]q\x00.").unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(corpus.join("pipe.pkl"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink(corpus.join("nowhere"), corpus.join("dangling.pkl")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aisec"))
+        .args(["scan", s(&corpus)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("aisec scan hung on a named pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(status.code(), Some(2), "{out}");
+    assert!(out.contains("a named pipe"), "{out}");
+    assert!(out.contains("dangling"), "{out}");
+    assert!(
+        out.contains("safe       "),
+        "the regular file is still scanned: {out}"
+    );
 }

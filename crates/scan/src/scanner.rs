@@ -649,18 +649,44 @@ fn scan_file_as(path: &Path, options: &ScanOptions, data_of: Option<&str>) -> Fi
 }
 
 /// Every file under the paths, sorted, directories walked recursively. Symbolic links to
-/// directories are not followed (no loops); a path that does not exist is an error report.
+/// directories are not followed (no loops); a path that does not exist, a link to nothing (or
+/// to itself) and anything that is not a regular file (a named pipe, a socket, a device:
+/// reading one could block for ever) are error reports, never silently left out.
 pub fn collect(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
     let mut files = Vec::new();
     let mut missing = Vec::new();
     for p in paths {
         match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => walk(p, &mut files, &mut missing),
-            Ok(_) => files.push(p.clone()),
+            Ok(m) if m.is_file() => files.push(p.clone()),
+            Ok(m) => missing.push(read_error(p, not_regular(&m.file_type()))),
             Err(e) => missing.push(read_error(p, e.to_string())),
         }
     }
     (files, missing)
+}
+
+/// Why a path that is neither a file nor a folder is not read.
+fn not_regular(kind: &std::fs::FileType) -> String {
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            "a named pipe"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_block_device() || kind.is_char_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = {
+        let _ = kind;
+        "not a regular file"
+    };
+    format!("{what}, not a file a loader reads; not opened (reading it could block for ever)")
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
@@ -676,12 +702,18 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<FileReport>) {
     for p in paths {
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.is_dir() => walk(&p, files, errors),
-            Ok(m) if m.file_type().is_symlink() => {
-                if std::fs::metadata(&p).is_ok_and(|t| t.is_file()) {
-                    files.push(p);
-                }
-            }
-            Ok(_) => files.push(p),
+            Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(&p) {
+                Ok(t) if t.is_file() => files.push(p),
+                // Not followed, so that a link to a parent cannot loop.
+                Ok(t) if t.is_dir() => {}
+                Ok(t) => errors.push(read_error(&p, not_regular(&t.file_type()))),
+                Err(e) => errors.push(read_error(
+                    &p,
+                    format!("a symbolic link to nothing readable (dangling, or a loop): {e}"),
+                )),
+            },
+            Ok(m) if m.is_file() => files.push(p),
+            Ok(m) => errors.push(read_error(&p, not_regular(&m.file_type()))),
             Err(e) => errors.push(read_error(&p, e.to_string())),
         }
     }

@@ -38,8 +38,14 @@ impl std::str::FromStr for Shard {
             .split_once('/')
             .ok_or_else(|| format!("{s:?}: {expected}"))?;
         let parse = |t: &str| t.trim().parse::<usize>().ok();
-        let (Some(index), Some(count)) = (parse(i), parse(n)) else {
+        let digits = |t: &str| !t.trim().is_empty() && t.trim().chars().all(|c| c.is_ascii_digit());
+        if !(digits(i) && digits(n)) {
             return Err(format!("{s:?}: {expected}"));
+        }
+        let (Some(index), Some(count)) = (parse(i), parse(n)) else {
+            return Err(format!(
+                "{s:?}: N must be from 1 to {MAX_SHARDS} and I from 1 to N"
+            ));
         };
         if count == 0 || count > MAX_SHARDS {
             return Err(format!(
@@ -74,6 +80,9 @@ pub struct ShardScan {
     pub shard_bytes: u64,
     /// Each file's position in the whole list, with its report.
     pub files: Vec<(usize, FileReport)>,
+    /// The size each of `files` had when the list was made (what the digest and the
+    /// assignment were computed from), so that a merge can check both again.
+    pub sizes: Vec<u64>,
     /// Paths that could not be read before the walk (kept by shard 1 only, so they are
     /// reported once).
     pub unreadable: Vec<FileReport>,
@@ -142,9 +151,15 @@ fn checkpoint_index(path: &Path) -> Option<PathBuf> {
 
 /// SHA-256 over every path and size, in order.
 pub fn listing_digest(files: &[PathBuf], sizes: &[u64]) -> String {
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    listing_digest_of_names(&names, sizes)
+}
+
+/// [`listing_digest`] of paths as the reports name them.
+pub fn listing_digest_of_names(names: &[String], sizes: &[u64]) -> String {
     let mut h = Sha256::new();
-    for (p, s) in files.iter().zip(sizes) {
-        h.update(p.to_string_lossy().as_bytes());
+    for (p, s) in names.iter().zip(sizes) {
+        h.update(p.as_bytes());
         h.update([0]);
         h.update(s.to_le_bytes());
     }
@@ -179,6 +194,7 @@ pub fn scan_shard(
         total_files: files.len(),
         total_bytes: sizes.iter().sum(),
         shard_bytes,
+        sizes: which.iter().map(|&i| sizes[i]).collect(),
         files: scan_selected(&files, &which, options, progress),
         unreadable: if shard.index == 1 {
             unreadable

@@ -195,3 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work = str(Path(args.work).resolve())
     args.out = str(Path(args.out).resolve())
     return run_job(args.job, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -338,6 +338,17 @@ impl ShadowStore {
         self.dir.join(format!("shadow-{key}.safetensors"))
     }
 
+    /// The SHA-256 of a kept model's file, as written when it was kept.
+    pub fn kept_digest(&self, key: &str) -> Option<String> {
+        std::fs::read_to_string(self.digest_path(key))
+            .ok()
+            .map(|d| d.trim().to_string())
+    }
+
+    fn digest_path(&self, key: &str) -> std::path::PathBuf {
+        self.dir.join(format!("shadow-{key}.sha256"))
+    }
+
     fn note_job(&self, keys: &[String]) {
         if let Ok(mut job) = self.job.lock() {
             job.get_or_insert_with(|| keys.to_vec());
@@ -347,6 +358,17 @@ impl ShadowStore {
     fn load(&self, recipe: &Recipe, data: &Dataset, key: &str) -> Option<Network> {
         let path = self.path_of(key);
         if !path.is_file() {
+            return None;
+        }
+        // The weights must be the bytes that were kept: the key names what they were trained
+        // from, not what is in the file now.
+        let actual = file_digest(&path);
+        if actual.is_none() || actual != self.kept_digest(key) {
+            tracing::warn!(
+                "{}: not the model that was kept (its SHA-256 differs from {}, or either is unreadable): trained again",
+                path.display(),
+                self.digest_path(key).display()
+            );
             return None;
         }
         match aisec_ml::native::load_weights(
@@ -379,7 +401,17 @@ impl ShadowStore {
             path: self.dir.clone(),
             source,
         })?;
-        aisec_ml::native::save_weights(&network, &self.path_of(key))?;
+        let path = self.path_of(key);
+        aisec_ml::native::save_weights(&network, &path)?;
+        let digest = file_digest(&path).unwrap_or_default();
+        let sidecar = self.digest_path(key);
+        let tmp = sidecar.with_extension(format!("sha256.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, digest + "\n")
+            .and_then(|_| std::fs::rename(&tmp, &sidecar))
+            .map_err(|source| aisec_ml::MlError::Write {
+                path: sidecar.clone(),
+                source,
+            })?;
         self.trained.fetch_add(1, Ordering::SeqCst);
         Ok(network)
     }
@@ -411,10 +443,14 @@ impl ShadowStore {
         which: &[usize],
         progress: Option<&(dyn Fn(usize, usize) + Sync)>,
     ) -> Result<usize> {
+        // A model kept by an earlier try is kept again only if its file is the one kept.
         let todo: Vec<usize> = which
             .iter()
             .copied()
-            .filter(|&m| !self.path_of(&keys[m]).is_file())
+            .filter(|&m| {
+                let path = self.path_of(&keys[m]);
+                !path.is_file() || file_digest(&path) != self.kept_digest(&keys[m])
+            })
             .collect();
         let next = AtomicUsize::new(0);
         let done = AtomicUsize::new(0);
@@ -454,4 +490,16 @@ impl ShadowStore {
         }
         Ok(todo.len())
     }
+}
+
+/// SHA-256 of a file's bytes, in hex.
+pub fn file_digest(path: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
