@@ -82,8 +82,18 @@ impl ShardResult {
         }
     }
 
-    /// Writes the result to `path` through a temporary file renamed into place.
+    /// Writes the result to `path` through a temporary file renamed into place, or to an
+    /// `s3://` URL as one object.
     pub fn write(&self, path: &Path) -> Result<()> {
+        let shown = path.to_string_lossy();
+        if aisec_objects::is_url(&shown) {
+            let text = serde_json::to_string(self).map_err(|e| {
+                AssessError::Config(format!("cannot serialise the shard result: {e}"))
+            })?;
+            return aisec_objects::Objects::new()
+                .and_then(|mut o| o.put(&shown, (text + "\n").into_bytes()))
+                .map_err(|e| AssessError::Config(e.to_string()));
+        }
         if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') {
             return Err(AssessError::Config(format!(
                 "{}: is a folder; expected the file the shard result is written to",
@@ -113,15 +123,24 @@ impl ShardResult {
 
     pub fn read(path: &Path) -> Result<Self> {
         let fail = |m: String| AssessError::Config(format!("{}: {m}", path.display()));
-        let size = std::fs::metadata(path)
-            .map_err(|e| fail(format!("cannot read: {e}")))?
-            .len();
-        if size > MAX_BYTES {
-            return Err(fail(format!(
-                "{size} bytes: larger than any shard result ({MAX_BYTES} bytes at most)"
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let shown = path.to_string_lossy();
+        let text = if aisec_objects::is_url(&shown) {
+            let bytes = aisec_objects::Objects::new()
+                .and_then(|mut o| o.get(&shown))
+                .map_err(|e| AssessError::Config(e.to_string()))?;
+            String::from_utf8(bytes)
+                .map_err(|_| fail("not a shard result (not UTF-8 text)".into()))?
+        } else {
+            let size = std::fs::metadata(path)
+                .map_err(|e| fail(format!("cannot read: {e}")))?
+                .len();
+            if size > MAX_BYTES {
+                return Err(fail(format!(
+                    "{size} bytes: larger than any shard result ({MAX_BYTES} bytes at most)"
+                )));
+            }
+            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?
+        };
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| fail(format!("not a shard result (not JSON: {e})")))?;
         match value.get("format").and_then(|f| f.as_str()) {
@@ -178,6 +197,30 @@ impl Gathered {
                 "no shard results given: expected the files `--shard I/N` runs wrote".into(),
             ));
         }
+        // An `s3://…/` folder stands for every `.json` object under it.
+        let mut expanded = Vec::with_capacity(paths.len());
+        for p in paths {
+            let shown = p.to_string_lossy();
+            if aisec_objects::is_url(&shown) && shown.ends_with('/') {
+                let listed = aisec_objects::Objects::new()
+                    .and_then(|mut o| o.list(&shown))
+                    .map_err(|e| AssessError::Config(e.to_string()))?;
+                let found: Vec<PathBuf> = listed
+                    .into_iter()
+                    .filter(|(u, _)| u.ends_with(".json"))
+                    .map(|(u, _)| PathBuf::from(u))
+                    .collect();
+                if found.is_empty() {
+                    return Err(AssessError::Config(format!(
+                        "{shown}: no .json objects under it"
+                    )));
+                }
+                expanded.extend(found);
+            } else {
+                expanded.push(p.clone());
+            }
+        }
+        let paths = &expanded;
         let mut results = Vec::with_capacity(paths.len());
         for p in paths {
             results.push((p.clone(), ShardResult::read(p)?));

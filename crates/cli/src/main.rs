@@ -29,6 +29,7 @@ mod progress;
 mod report_cmd;
 mod runs_cmd;
 mod scan_cmd;
+mod scan_remote;
 mod serve_cmd;
 mod threat_cmd;
 mod timing_cmd;

@@ -83,14 +83,38 @@ pub struct ScanArgs {
 
 pub fn run(cli: &Cli, args: &ScanArgs) -> Result<Outcome> {
     let options = options_of(args)?;
+    let remote = crate::scan_remote::is_remote(&args.paths)?;
     if let Some(shard) = args.shard {
-        return run_shard(cli, args, &options, shard);
+        return run_shard(cli, args, &options, shard, remote);
+    }
+    if let Some(out) = args
+        .out
+        .as_ref()
+        .filter(|o| aisec_objects::is_url(&o.to_string_lossy()))
+    {
+        anyhow::bail!(
+            "--out {}: only a shard's result (--shard) is written to object storage; write the report to a local file",
+            out.display()
+        );
     }
     let progress = Progress::new();
     let started = std::time::Instant::now();
-    let report = scan_path(&args.paths, &options, &|done, total, path| {
+    let tick = |done, total, path: &str| {
         progress.message(format!("scanned {done}/{total}: {path}"));
-    });
+    };
+    let report = if remote {
+        let all = aisec_scan::shard::Shard { index: 1, count: 1 };
+        let mut scan = crate::scan_remote::scan_objects(&args.paths, &options, all, &tick)?;
+        let mut files = std::mem::take(&mut scan.unreadable);
+        files.extend(scan.files.into_iter().map(|(_, r)| r));
+        aisec_scan::scanner::ScanReport {
+            files,
+            strict: options.strict,
+            limits: options.limits.clone(),
+        }
+    } else {
+        scan_path(&args.paths, &options, &tick)
+    };
     progress.finish();
     if report.files.is_empty() {
         let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
@@ -170,6 +194,7 @@ fn run_shard(
     args: &ScanArgs,
     options: &ScanOptions,
     shard: aisec_scan::shard::Shard,
+    remote: bool,
 ) -> Result<Outcome> {
     if cli.store {
         anyhow::bail!("--store with --shard: a shard is part of a scan; store the merged report (`aisec report merge … --store`)");
@@ -178,25 +203,17 @@ fn run_shard(
         anyhow::bail!("--format sarif with --shard: a shard writes a shard result; `aisec report merge` writes the SARIF of the whole scan");
     }
     let out = args.out.as_ref().expect("clap requires --out with --shard");
-    crate::output::not_an_input(out, "--out")?;
-    if out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/') {
-        anyhow::bail!(
-            "--out {}: is a folder; expected the file this shard's result is written to",
-            out.display()
-        );
-    }
-    if let Some(dir) = inside_a_scanned_folder(out, &args.paths) {
-        anyhow::bail!(
-            "--out {}: is inside {}, which this scan reads: the result of one shard would be scanned by the next and the shards would never agree on the file list; write it elsewhere",
-            out.display(),
-            dir.display()
-        );
-    }
+    check_shard_out(out, &args.paths)?;
     let progress = Progress::new();
     let started = std::time::Instant::now();
-    let scan = aisec_scan::shard::scan_shard(&args.paths, options, shard, &|done, total, path| {
+    let tick = |done, total, path: &str| {
         progress.message(format!("shard {shard}: scanned {done}/{total}: {path}"));
-    });
+    };
+    let scan = if remote {
+        crate::scan_remote::scan_objects(&args.paths, options, shard, &tick)?
+    } else {
+        aisec_scan::shard::scan_shard(&args.paths, options, shard, &tick)
+    };
     progress.finish();
     if scan.total_files == 0 && scan.unreadable.is_empty() {
         let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
@@ -255,6 +272,33 @@ fn inside_a_scanned_folder<'a>(out: &std::path::Path, paths: &'a [PathBuf]) -> O
         .iter()
         .filter(|p| p.is_dir())
         .find(|p| p.canonicalize().is_ok_and(|dir| resolved.starts_with(&dir)))
+}
+
+/// A shard's result goes to a file (not a folder, not one of the inputs, not inside a scanned
+/// folder, where the next shard would scan it) or to an `s3://` object.
+fn check_shard_out(out: &std::path::Path, paths: &[PathBuf]) -> Result<()> {
+    let shown = out.to_string_lossy();
+    if aisec_objects::is_url(&shown) {
+        if shown.ends_with('/') {
+            anyhow::bail!(
+                "--out {shown}: names a folder; expected the URL of this shard's result object"
+            );
+        }
+        return Ok(());
+    }
+    crate::output::not_an_input(out, "--out")?;
+    if out.is_dir() || shown.ends_with('/') {
+        anyhow::bail!(
+            "--out {shown}: is a folder; expected the file this shard's result is written to"
+        );
+    }
+    if let Some(dir) = inside_a_scanned_folder(out, paths) {
+        anyhow::bail!(
+            "--out {shown}: is inside {}, which this scan reads: the result of one shard would be scanned by the next and the shards would never agree on the file list; write it elsewhere",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn options_of(args: &ScanArgs) -> Result<ScanOptions> {

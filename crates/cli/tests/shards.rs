@@ -582,3 +582,151 @@ fn a_named_pipe_or_a_dangling_link_is_an_error_not_a_hang() {
         "the regular file is still scanned: {out}"
     );
 }
+
+/// A registry in S3-compatible object storage (moto's server, from PyPI, in a venv cached
+/// outside the repository, on 127.0.0.1): scanned whole and in three shards whose results go
+/// to the bucket and are merged from it; the same report either way.
+#[test]
+fn a_registry_in_object_storage_is_scanned_in_shards_with_results_in_the_bucket() {
+    const MOTO: &str = "5.2.6";
+    let venv =
+        match common::cached_venv(&format!("moto-{MOTO}"), &[&format!("moto[server]=={MOTO}")]) {
+            Ok(v) => v,
+            Err(e) => {
+                assert!(!common::in_ci(), "object-storage tier under CI=true: {e}");
+                eprintln!("skipped the object-storage test: {e}");
+                return;
+            }
+        };
+    let port = common::free_port();
+    let server = std::process::Command::new(venv.join("bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = common::Killed(server);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("registry");
+    registry(&corpus, 150);
+    let upload = format!(
+        "import boto3, os, time\n\
+         s3 = boto3.client('s3', endpoint_url='{endpoint}', aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n\
+         for _ in range(100):\n\
+         \x20   try:\n\
+         \x20       s3.create_bucket(Bucket='registry'); break\n\
+         \x20   except Exception:\n\
+         \x20       time.sleep(0.1)\n\
+         root = {root:?}\n\
+         for d, _, fs in os.walk(root):\n\
+         \x20   for f in fs:\n\
+         \x20       p = os.path.join(d, f)\n\
+         \x20       s3.upload_file(p, 'registry', 'models/' + os.path.relpath(p, root))\n",
+        root = corpus.display().to_string()
+    );
+    let o = std::process::Command::new(venv.join("bin/python"))
+        .args(["-c", &upload])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s3 = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aisec"))
+            .args(args)
+            .env_remove("AISEC_ATLAS_DATA")
+            .env("CI", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .output()
+            .unwrap()
+    };
+    let single = dir.path().join("single.json");
+    let o = s3(&[
+        "scan",
+        "s3://registry/models/",
+        "--format",
+        "json",
+        "--out",
+        s(&single),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let single = read_json(&single);
+    assert_eq!(
+        single["observations"]["files"].as_array().unwrap().len(),
+        150 + 5
+    );
+    // The ONNX model's folder was downloaded together: its data file is its tensor data.
+    let files = single["observations"]["files"].as_array().unwrap();
+    let data = files
+        .iter()
+        .find(|f| f["path"] == "s3://registry/models/org1/exported/weights/w.bin")
+        .unwrap();
+    assert_eq!(
+        data["path"],
+        "s3://registry/models/org1/exported/weights/w.bin"
+    );
+    for i in 1..=3 {
+        let o = s3(&[
+            "scan",
+            "s3://registry/models/",
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            &format!("s3://registry/results/scan-{i}.json"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let merged = dir.path().join("merged");
+    let o = s3(&[
+        "report",
+        "merge",
+        "s3://registry/results/",
+        "--out",
+        s(&merged),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        timeless(&read_json(&merged.join("report.json"))),
+        timeless(&single)
+    );
+    // The same registry on disk gets the same verdicts.
+    let local = json_of_any_exit(&aisec(&["scan", s(&corpus), "--format", "json"]));
+    for key in [
+        "dangerous",
+        "suspicious",
+        "unknown",
+        "safe",
+        "not_models",
+        "errors",
+    ] {
+        assert_eq!(
+            local["observations"][key], single["observations"][key],
+            "{key}"
+        );
+    }
+    // A bucket that is not there, and a report --out in the bucket, are refused by name.
+    let o = s3(&["scan", "s3://no-such-bucket/x/"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "fails closed, as a missing path does"
+    );
+    assert!(
+        stdout(&o).contains("ERROR      s3://no-such-bucket/x/"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("NoSuchBucket"), "{}", stdout(&o));
+    fails_with(
+        &s3(&[
+            "scan",
+            "s3://registry/models/",
+            "--out",
+            "s3://registry/report.txt",
+        ]),
+        "only a shard's result",
+    );
+}

@@ -601,6 +601,11 @@ pub(crate) fn scan_bytes_as(
     }
 }
 
+/// The report of a file that could not be read (named as the user knows it: a path or a URL).
+pub fn unreadable(name: &str, message: String) -> FileReport {
+    read_error(Path::new(name), message)
+}
+
 fn read_error(path: &Path, message: String) -> FileReport {
     FileReport {
         path: path.display().to_string(),

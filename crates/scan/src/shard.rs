@@ -88,32 +88,41 @@ pub struct ShardScan {
     pub unreadable: Vec<FileReport>,
 }
 
-/// Which shard (0-based) each file goes to.
-pub fn assign(files: &[PathBuf], sizes: &[u64], count: usize) -> Vec<usize> {
+/// Which files must be scanned together, as a group key per file: the highest folder
+/// holding an ONNX model above the file, else the index a checkpoint shard belongs to, else
+/// the file itself.
+pub fn group_keys(files: &[PathBuf]) -> Vec<String> {
     let onnx_dirs: std::collections::HashSet<&Path> = files
         .iter()
         .filter(|p| crate::repository::named_like_onnx(p))
         .filter_map(|p| p.parent())
         .collect();
-    // Group key: the highest folder holding an ONNX model above the file, else the index a
-    // checkpoint shard belongs to, else the file itself.
+    files
+        .iter()
+        .map(|path| {
+            let model_dir = path
+                .ancestors()
+                .skip(1)
+                .filter(|a| onnx_dirs.contains(a))
+                .last();
+            match model_dir {
+                Some(dir) => format!("d:{}", dir.display()),
+                None => match checkpoint_index(path) {
+                    Some(index) => format!("c:{}", index.display()),
+                    None if path.extension().is_some_and(|e| e == "index") => {
+                        format!("c:{}", path.display())
+                    }
+                    None => format!("f:{}", path.display()),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Which shard (0-based) each file goes to.
+pub fn assign(files: &[PathBuf], sizes: &[u64], count: usize) -> Vec<usize> {
     let mut groups: BTreeMap<String, (u64, Vec<usize>)> = BTreeMap::new();
-    for (i, path) in files.iter().enumerate() {
-        let model_dir = path
-            .ancestors()
-            .skip(1)
-            .filter(|a| onnx_dirs.contains(a))
-            .last();
-        let key = match model_dir {
-            Some(dir) => format!("d:{}", dir.display()),
-            None => match checkpoint_index(path) {
-                Some(index) => format!("c:{}", index.display()),
-                None if path.extension().is_some_and(|e| e == "index") => {
-                    format!("c:{}", path.display())
-                }
-                None => format!("f:{}", path.display()),
-            },
-        };
+    for (i, key) in group_keys(files).into_iter().enumerate() {
         let group = groups.entry(key).or_default();
         group.0 += sizes[i];
         group.1.push(i);
