@@ -29,6 +29,15 @@ from pathlib import Path
 KILL_ENV = "AISEC_RAY_KILL_FIRST_ATTEMPT_OF"
 
 
+def is_url(path: str) -> bool:
+    return path.startswith("s3://")
+
+
+def join(work: str, name: str) -> str:
+    """`work/name` for a folder or an s3:// prefix."""
+    return work.rstrip("/") + "/" + name if is_url(work) else str(Path(work) / name)
+
+
 def shard_commands(job: str, aisec: str, count: int, args: argparse.Namespace) -> list[list[str]]:
     """The command of every shard, 1 to `count`."""
     out = []
@@ -36,7 +45,7 @@ def shard_commands(job: str, aisec: str, count: int, args: argparse.Namespace) -
         shard = f"{i}/{count}"
         if job == "scan":
             cmd = [aisec, "scan", *args.paths, "--shard", shard, "--out",
-                   str(Path(args.work) / f"scan-shard-{i}-of-{count}.json")]
+                   join(args.work, f"scan-shard-{i}-of-{count}.json")]
             cmd += args.aisec_args
         elif job == "assess":
             cmd = [aisec, "assess", args.plan, "--out", args.work, "--shard", shard]
@@ -52,8 +61,8 @@ def shard_commands(job: str, aisec: str, count: int, args: argparse.Namespace) -
 
 def result_files(job: str, work: str, count: int) -> list[str]:
     if job == "scan":
-        return [str(Path(work) / f"scan-shard-{i}-of-{count}.json") for i in range(1, count + 1)]
-    return [str(Path(work) / f"shard-{i}-of-{count}.json") for i in range(1, count + 1)]
+        return [join(work, f"scan-shard-{i}-of-{count}.json") for i in range(1, count + 1)]
+    return [join(work, f"shard-{i}-of-{count}.json") for i in range(1, count + 1)]
 
 
 def _run_shard(index: int, cmd: list[str], attempts_dir: str, env: dict, cwd: str) -> dict:
@@ -90,8 +99,14 @@ def run_job(job: str, args: argparse.Namespace) -> int:
     import ray
 
     aisec = str(Path(args.aisec).resolve()) if os.sep in args.aisec else args.aisec
-    Path(args.work).mkdir(parents=True, exist_ok=True)
-    attempts_dir = str(Path(args.work) / ".attempts")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    # Attempts are counted in a folder every node reaches: the work folder, or, when the
+    # results go to object storage, the --attempts folder (default: beside the report).
+    if is_url(args.work):
+        attempts_dir = args.attempts or str(Path(args.out) / ".attempts")
+    else:
+        Path(args.work).mkdir(parents=True, exist_ok=True)
+        attempts_dir = args.attempts or str(Path(args.work) / ".attempts")
     commands = shard_commands(job, aisec, args.shards, args)
     # The workers get this package from the driver (they may not have it installed).
     ray.init(address=args.address, logging_level="ERROR", log_to_driver=False,
@@ -102,7 +117,10 @@ def run_job(job: str, args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
         retry_exceptions=True,
     )
-    env = {k: os.environ[k] for k in ("AISEC_ATLAS_DATA", KILL_ENV) if k in os.environ}
+    # The knowledge base, the test hook, and the object-storage connection (see aisec's
+    # README: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT …).
+    env = {k: v for k, v in os.environ.items()
+           if k in ("AISEC_ATLAS_DATA", KILL_ENV) or k.startswith("AWS_")}
     started = time.time()
     pending = {task.remote(i + 1, cmd, attempts_dir, env, os.getcwd()): i + 1 for i, cmd in enumerate(commands)}
     done: list[dict] = []
@@ -131,7 +149,7 @@ def run_job(job: str, args: argparse.Namespace) -> int:
         "shard_seconds": {str(r["shard"]): r["seconds"] for r in done},
         "failed": failed,
     }
-    Path(args.work, "ray-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    Path(args.out, "ray-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if failed:
         print("not merged: " + "; ".join(failed), file=sys.stderr)
         return 2
@@ -149,7 +167,11 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--shards", type=int, required=True, help="N: how many shards (tasks)")
     common.add_argument("--work", required=True,
-                        help="a folder every node reaches: shard results (and, for membership, the shadow models)")
+                        help="a folder every node reaches: shard results (and, for membership, the shadow models); "
+                             "for scan also an s3:// prefix")
+    common.add_argument("--attempts", default=None,
+                        help="a folder every node reaches where attempts are counted (default: WORK/.attempts, "
+                             "or OUT/.attempts when WORK is an s3:// prefix)")
     common.add_argument("--out", required=True, help="the folder for the merged report")
     common.add_argument("--aisec", default="aisec", help="the aisec binary, at a path every node reaches")
     common.add_argument("--address", default="auto", help="the Ray cluster (default: auto, the running one)")
@@ -189,10 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--max-retries {args.max_retries}: expected 0 or more", file=sys.stderr)
         return 2
     if args.job == "scan":
-        args.paths = [str(Path(p).resolve()) for p in args.paths]
+        args.paths = [p if is_url(p) else str(Path(p).resolve()) for p in args.paths]
+    elif is_url(args.work):
+        print(f"--work {args.work}: {args.job} needs a shared folder (its shards write step logs or shadow models); "
+              "only scan results go to object storage", file=sys.stderr)
+        return 2
     if args.job == "assess":
         args.plan = str(Path(args.plan).resolve())
-    args.work = str(Path(args.work).resolve())
+    if not is_url(args.work):
+        args.work = str(Path(args.work).resolve())
     args.out = str(Path(args.out).resolve())
     return run_job(args.job, args)
 

@@ -88,7 +88,7 @@ def main() -> int:
     measured["scan_ray_seconds"] = time.time() - t
     del os.environ[driver.KILL_ENV]
     assert code == 1, f"the merged scan's exit code is the scan's (findings): {code}"
-    summary = json.loads((tmp / "scan-work" / "ray-summary.json").read_text())
+    summary = json.loads((tmp / "scan-merged" / "ray-summary.json").read_text())
     assert summary["retried"] == [3], f"the killed shard ran again: {summary}"
     assert summary["attempts"]["3"] == 2, summary
     attempts = (tmp / "scan-work" / ".attempts" / "shard-3").read_text()
@@ -122,7 +122,7 @@ def main() -> int:
     assert timeless(merged) == timeless(json.loads(single.stdout)), \
         "LiRA on shadows trained in shards is LiRA in one process"
     assert merged["metrics"]["auc"] > 0.5, merged["metrics"]
-    summary = json.loads((tmp / "shadows" / "ray-summary.json").read_text())
+    summary = json.loads((tmp / "lira-merged" / "ray-summary.json").read_text())
     measured["lira_shard_seconds"] = summary["shard_seconds"]
     print("RAY-MEASURED " + json.dumps(measured), flush=True)
     print("local Ray cluster: sharded scan (a worker killed and retried) and sharded shadow "
