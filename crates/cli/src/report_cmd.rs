@@ -29,7 +29,9 @@ Exit codes are the job's own: scan 0 clean, 1 findings, 2 errors; assess 0 all p
 A set that cannot be merged (missing or repeated shards, different jobs) exits 2 and writes nothing."
 )]
 pub struct MergeArgs {
-    /// The shard results (each `--shard I/N` run's --out; for assess, OUT/shard-I-of-N.json).
+    /// The shard results (each `--shard I/N` run's --out; for assess and membership,
+    /// DIR/shard-I-of-N.json): files, or s3:// URLs, where a URL ending in `/` stands for
+    /// every `.json` object under it.
     #[arg(required = true, value_name = "RESULT")]
     pub results: Vec<PathBuf>,
     /// The folder for the merged report.

@@ -33,7 +33,10 @@ pub struct ScanArgs {
     /// function) with their checkpoints, XGBoost UBJSON/JSON, LightGBM text, CatBoost,
     /// SentencePiece. A string or bytes value inside a pickle that holds another pickle is
     /// scanned too. In a folder, files that are plainly text (README, licence, JSON config) are
-    /// listed as not models.
+    /// listed as not models. `s3://bucket/prefix/` scans the objects under the prefix
+    /// (S3-compatible storage; the connection from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP), downloaded a batch at a time into a private
+    /// temporary folder and reported under their URLs.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Fail (exit 1) on unknown names that are only referenced, not called, too. Without it,
