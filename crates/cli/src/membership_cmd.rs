@@ -116,7 +116,9 @@ pub struct MembershipArgs {
     /// DIR/shard-I-of-N.json and stop before the attack. `aisec report merge` on the N
     /// results then runs the attack once, every model loaded, and writes the report one run
     /// makes. Every shard splits the data and (without --model) trains the target too, as the
-    /// run would; the target is not queried. A shard exits 0 once its result is written.
+    /// run would; the attack sends the target no query (with --model, the accuracy check
+    /// before it still asks the target about the candidates, in every shard). A shard exits 0
+    /// once its result is written.
     #[arg(long, value_name = "I/N", requires = "shadow_dir")]
     pub shard: Option<aisec_scan::shard::Shard>,
 }
