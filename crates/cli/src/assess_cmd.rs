@@ -262,6 +262,7 @@ pub(crate) fn merge(
         );
     }
     let mut slots: Vec<Option<assessment::StepResult>> = vec![None; plan.steps.len()];
+    let mut sources: Vec<(usize, PathBuf)> = Vec::new();
     for ((path, _), part) in gathered.results.iter().zip(parts.iter_mut()) {
         for (i, step) in std::mem::take(&mut part.steps) {
             let slot = slots.get_mut(i).filter(|s| s.is_none()).with_context(|| {
@@ -279,19 +280,7 @@ pub(crate) fn merge(
                 );
             }
             *slot = Some(step);
-            // The step's result and log, beside the merged report as `aisec assess` keeps them.
-            let steps = out.join("steps");
-            std::fs::create_dir_all(&steps)
-                .with_context(|| format!("cannot create {}", steps.display()))?;
-            let id = &plan.steps[i].id;
-            for ext in ["json", "log"] {
-                let from = part.out.join("steps").join(format!("{id}.{ext}"));
-                if from.is_file() {
-                    std::fs::copy(&from, steps.join(format!("{id}.{ext}"))).with_context(|| {
-                        format!("cannot copy {} into {}", from.display(), steps.display())
-                    })?;
-                }
-            }
+            sources.push((i, part.out.clone()));
         }
     }
     let missing: Vec<&str> = slots
@@ -302,6 +291,21 @@ pub(crate) fn merge(
         .collect();
     if !missing.is_empty() {
         bail!("steps in no shard's result: {}", missing.join(", "));
+    }
+    // Each step's result and log, beside the merged report as `aisec assess` keeps them.
+    let steps = out.join("steps");
+    std::fs::create_dir_all(&steps)
+        .with_context(|| format!("cannot create {}", steps.display()))?;
+    for (i, shard_out) in &sources {
+        let id = &plan.steps[*i].id;
+        for ext in ["json", "log"] {
+            let from = shard_out.join("steps").join(format!("{id}.{ext}"));
+            if from.is_file() {
+                std::fs::copy(&from, steps.join(format!("{id}.{ext}"))).with_context(|| {
+                    format!("cannot copy {} into {}", from.display(), steps.display())
+                })?;
+            }
+        }
     }
     let plan_dir = plan_path
         .parent()
@@ -339,6 +343,7 @@ fn finish(
         }
     }
     let rep = report::build(tm, plan, plan_shown, results);
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let write = |name: &str, text: String| -> Result<()> {
         let file = out.join(name);
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))

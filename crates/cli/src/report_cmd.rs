@@ -46,15 +46,19 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<Outcome> {
 }
 
 fn merge(cli: &Cli, args: &MergeArgs) -> Result<Outcome> {
-    let gathered = Gathered::read(&args.results)?;
+    if aisec_objects::is_url(&args.out.to_string_lossy()) {
+        anyhow::bail!(
+            "--out {}: the merged report is written to a local folder (shard results may be s3:// URLs; the report is not)",
+            args.out.display()
+        );
+    }
     if args.out.is_file() {
         anyhow::bail!(
             "--out {}: is a file; expected a folder for the merged report",
             args.out.display()
         );
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("--out {}: cannot create the folder", args.out.display()))?;
+    let gathered = Gathered::read(&args.results)?;
     let outcome = match gathered.job {
         Job::Scan => merge_scan(cli, &gathered, &args.out)?,
         Job::Assess => crate::assess_cmd::merge(cli, &gathered, &args.out)?,
@@ -68,7 +72,10 @@ fn merge(cli: &Cli, args: &MergeArgs) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// Writes one file of the merged report (the folder is made only once there is a report).
 pub(crate) fn write(dir: &Path, name: &str, text: String) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
     let file = dir.join(name);
     std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))
 }

@@ -287,6 +287,19 @@ fn check_shard_out(out: &std::path::Path, paths: &[PathBuf]) -> Result<()> {
                 "--out {shown}: names a folder; expected the URL of this shard's result object"
             );
         }
+        let scanned = paths.iter().map(|p| p.to_string_lossy()).find(|p| {
+            let folder = if p.ends_with('/') {
+                p.to_string()
+            } else {
+                format!("{p}/")
+            };
+            shown.starts_with(&folder) || shown == *p
+        });
+        if let Some(prefix) = scanned {
+            anyhow::bail!(
+                "--out {shown}: is under {prefix}, which this scan reads: the result of one shard would be scanned by the next and the shards would never agree on the list; write it elsewhere"
+            );
+        }
         return Ok(());
     }
     crate::output::not_an_input(out, "--out")?;

@@ -42,9 +42,20 @@ pub(crate) fn scan_objects(
     let mut unlisted = Vec::new();
     for url in urls {
         let url = url.to_string_lossy();
-        match objects.list(&url) {
-            Ok(found) => listed.extend(found),
-            Err(e) => unlisted.push(unreadable(&url, e.to_string())),
+        let (found, stopped) = match objects.list_partial(&url) {
+            Ok(l) => (l.objects, l.stopped),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        listed.extend(found);
+        if let Some(e) = stopped {
+            // Shards must see one list: one that could not be read whole is no job to cut.
+            if shard.count > 1 {
+                anyhow::bail!("{url}: cannot list the objects: {e}");
+            }
+            unlisted.push(unreadable(
+                &url,
+                format!("the listing stopped: {e}; objects after that point were not scanned"),
+            ));
         }
     }
     listed.sort_by(|a, b| PathBuf::from(&a.0).cmp(&PathBuf::from(&b.0)));
@@ -81,18 +92,29 @@ pub(crate) fn scan_objects(
     let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(total);
     for batch in batches.into_iter().filter(|b| !b.is_empty()) {
         let dir = tempfile::Builder::new().prefix("aisec-scan-").tempdir()?;
-        let root = dir.path().to_path_buf();
+        let root = dir.path().join("m");
+        let placed = local_places(&root, dir.path(), &batch, &names);
         let mut local = Vec::with_capacity(batch.len());
         let mut fetched = Vec::with_capacity(batch.len());
-        for &i in &batch {
+        for (k, &i) in batch.iter().enumerate() {
             let name = &names[i];
-            let url = aisec_objects::ObjectUrl::parse(name)?;
-            let path = root.join(&url.bucket).join(&url.key);
+            let path = placed[k].clone();
             let got = path
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .map_err(anyhow::Error::from)
-                .and_then(|_| Ok(objects.download(name, &path)?));
+                .and_then(|_| {
+                    if sizes[i] == 0 {
+                        // Nothing to fetch (S3 consoles' folder markers are such objects).
+                        std::fs::write(&path, b"")?;
+                        Ok(())
+                    } else {
+                        objects
+                            .download(name, &path)
+                            .map(|_| ())
+                            .map_err(Into::into)
+                    }
+                });
             match got {
                 Ok(_) => {
                     fetched.push(local.len());
@@ -105,16 +127,31 @@ pub(crate) fn scan_objects(
             }
         }
         let prefix = format!("{}/", root.display());
+        // Objects placed apart first (their local names are not their keys), then the
+        // mirrored tree.
+        let apart: Vec<(String, &String)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !placed[*k].starts_with(&root))
+            .map(|(k, &i)| (placed[k].display().to_string(), &names[i]))
+            .collect();
+        let to_urls = |text: &str| {
+            let mut text = text.to_string();
+            for (path, url) in &apart {
+                text = text.replace(path.as_str(), url);
+            }
+            text.replace(&prefix, "s3://")
+        };
         let offset = done.load(std::sync::atomic::Ordering::SeqCst);
         let reports = scan_selected(&local, &fetched, options, &|d, _, p| {
-            progress(offset + d, total, &p.replacen(&prefix, "s3://", 1));
+            progress(offset + d, total, &to_urls(p));
         });
         done.fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
         for (k, report) in reports {
             // Every name in the report (the file, findings, errors, the model a data file
             // belongs to) from the temporary folder back to the URL.
             let text = serde_json::to_string(&report)?;
-            let named: FileReport = serde_json::from_str(&text.replace(&prefix, "s3://"))?;
+            let named: FileReport = serde_json::from_str(&to_urls(&text))?;
             files.push((batch[k], named));
         }
     }
@@ -133,4 +170,52 @@ pub(crate) fn scan_objects(
             Vec::new()
         },
     })
+}
+
+/// Where each object of a batch is downloaded: `root/BUCKET/KEY`, mirroring the keys so that a
+/// model finds the files it names beside it; apart, under `spare/N/`, an object whose key
+/// cannot be a file there (a key that is also the folder of another key, `a` beside `a/b`; a
+/// part longer than a file name may be).
+fn local_places(
+    root: &std::path::Path,
+    spare: &std::path::Path,
+    batch: &[usize],
+    names: &[String],
+) -> Vec<PathBuf> {
+    const LONGEST_PART: usize = 200;
+    let mirrored: Vec<Option<PathBuf>> = batch
+        .iter()
+        .map(|&i| {
+            let url = aisec_objects::ObjectUrl::parse(&names[i]).ok()?;
+            let ok = url
+                .key
+                .split('/')
+                .all(|part| !part.is_empty() && part.len() <= LONGEST_PART);
+            ok.then(|| root.join(&url.bucket).join(&url.key))
+        })
+        .collect();
+    let folders: std::collections::HashSet<PathBuf> = mirrored
+        .iter()
+        .flatten()
+        .flat_map(|p| p.ancestors().skip(1).map(PathBuf::from).collect::<Vec<_>>())
+        .collect();
+    mirrored
+        .into_iter()
+        .enumerate()
+        .map(|(k, place)| match place {
+            Some(p) if !folders.contains(&p) => p,
+            _ => {
+                // The scanner reads content, not names; the extension is kept for the order in
+                // which models are scanned (ONNX first).
+                let ext = std::path::Path::new(&names[batch[k]])
+                    .extension()
+                    .map(|e| e.to_string_lossy().chars().take(16).collect::<String>())
+                    .map_or(String::new(), |e| format!(".{e}"));
+                spare
+                    .join("spare")
+                    .join(k.to_string())
+                    .join(format!("object{ext}"))
+            }
+        })
+        .collect()
 }

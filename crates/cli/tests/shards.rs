@@ -622,7 +622,11 @@ fn a_registry_in_object_storage_is_scanned_in_shards_with_results_in_the_bucket(
          for d, _, fs in os.walk(root):\n\
          \x20   for f in fs:\n\
          \x20       p = os.path.join(d, f)\n\
-         \x20       s3.upload_file(p, 'registry', 'models/' + os.path.relpath(p, root))\n",
+         \x20       s3.upload_file(p, 'registry', 'models/' + os.path.relpath(p, root))\n\
+         bad = b\"cposix\\nsystem\\n(S'echo hi'\\ntR.\"\n\
+         for key in ['odd/sp ace/ü ni €.pkl', 'odd/q?x#y%20z.pkl', 'odd/a', 'odd/a/b', 'odd/' + 'L' * 300 + '.pkl']:\n\
+         \x20   s3.put_object(Bucket='registry', Key=key, Body=bad)\n\
+         s3.put_object(Bucket='registry', Key='odd/folder/', Body=b'')\n",
         root = corpus.display().to_string()
     );
     let o = std::process::Command::new(venv.join("bin/python"))
@@ -707,6 +711,39 @@ fn a_registry_in_object_storage_is_scanned_in_shards_with_results_in_the_bucket(
             "{key}"
         );
     }
+    // Keys as S3 allows them: spaces, non-ASCII, `?#%`, a key that is also another key's
+    // folder, a part longer than a file name, an empty folder marker.
+    let o = s3(&["scan", "s3://registry/odd/", "--format", "json"]);
+    let odd = json_of_any_exit(&o);
+    assert_eq!(odd["observations"]["dangerous"], 5, "{}", stderr(&o));
+    assert_eq!(odd["observations"]["errors"], 0, "{odd}");
+    assert!(odd["observations"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "s3://registry/odd/sp ace/\u{fc} ni \u{20ac}.pkl"));
+    // A shard result inside the scanned prefix, and a merged report to the bucket, refused.
+    fails_with(
+        &s3(&[
+            "scan",
+            "s3://registry/models/",
+            "--shard",
+            "1/3",
+            "--out",
+            "s3://registry/models/r.json",
+        ]),
+        "which this scan reads",
+    );
+    fails_with(
+        &s3(&[
+            "report",
+            "merge",
+            "s3://registry/results/",
+            "--out",
+            "s3://registry/report/",
+        ]),
+        "local folder",
+    );
     // A bucket that is not there, and a report --out in the bucket, are refused by name.
     let o = s3(&["scan", "s3://no-such-bucket/x/"]);
     assert_eq!(

@@ -85,6 +85,22 @@ impl ObjectUrl {
     }
 }
 
+/// What a listing found, and the error that stopped it, if one did.
+pub struct Listed {
+    pub objects: Vec<(String, u64)>,
+    pub stopped: Option<ObjectError>,
+}
+
+/// A key as a location: the key as it is (`Path::from` would percent-encode it, and the HTTP
+/// layer then encodes it again), refused by name when object_store cannot hold it (a `.` or
+/// `..` part, an empty part).
+fn location(url: &str, key: &str) -> Result<Key> {
+    Key::parse(key).map_err(|e| ObjectError::Url {
+        url: url.into(),
+        why: format!("a key the object_store client cannot address: {e}"),
+    })
+}
+
 /// Connections to the buckets one command uses.
 pub struct Objects {
     runtime: tokio::runtime::Runtime,
@@ -126,35 +142,55 @@ impl Objects {
     }
 
     /// Every object under `url` taken as a folder, as (URL, size), sorted by key; when there
-    /// is none, the object `url` names itself.
+    /// is none, the object `url` names itself. A listing that fails part-way returns what it
+    /// listed with the error ([`Listed::stopped`]), so that the caller can report both.
     pub fn list(&mut self, url: &str) -> Result<Vec<(String, u64)>> {
+        let listed = self.list_partial(url)?;
+        match listed.stopped {
+            Some(e) => Err(e),
+            None => Ok(listed.objects),
+        }
+    }
+
+    /// [`Objects::list`], keeping what was listed before an error.
+    pub fn list_partial(&mut self, url: &str) -> Result<Listed> {
         let parsed = ObjectUrl::parse(url)?;
         let store = self.bucket(&parsed, url)?;
         let folder = parsed.key.trim_end_matches('/');
-        let prefix = (!folder.is_empty()).then(|| Key::from(folder));
+        let prefix = match folder {
+            "" => None,
+            f => Some(location(url, f)?),
+        };
         let err = |source| ObjectError::Store {
             url: url.into(),
             source,
         };
-        let found: Vec<(String, u64)> = self.runtime.block_on(async {
+        let (mut found, stopped) = self.runtime.block_on(async {
             let mut stream = store.list(prefix.as_ref());
             let mut out = Vec::new();
             while let Some(meta) = stream.next().await {
-                let meta = meta.map_err(err)?;
-                out.push((parsed.of(meta.location.as_ref()), meta.size));
+                match meta {
+                    Ok(meta) => out.push((parsed.of(meta.location.as_ref()), meta.size)),
+                    Err(e) => return (out, Some(err(e))),
+                }
             }
-            Ok::<_, ObjectError>(out)
-        })?;
-        if !found.is_empty() || folder.is_empty() || url.ends_with('/') {
-            let mut found = found;
+            (out, None)
+        });
+        if !found.is_empty() || stopped.is_some() || folder.is_empty() || url.ends_with('/') {
             found.sort();
-            return Ok(found);
+            return Ok(Listed {
+                objects: found,
+                stopped,
+            });
         }
         let meta = self
             .runtime
-            .block_on(store.head(&Key::from(folder)))
+            .block_on(store.head(&location(url, folder)?))
             .map_err(err)?;
-        Ok(vec![(url.to_string(), meta.size)])
+        Ok(Listed {
+            objects: vec![(url.to_string(), meta.size)],
+            stopped: None,
+        })
     }
 
     pub fn get(&mut self, url: &str) -> Result<Vec<u8>> {
@@ -165,10 +201,7 @@ impl Objects {
             source,
         };
         self.runtime.block_on(async {
-            let got = store
-                .get(&Key::from(parsed.key.as_str()))
-                .await
-                .map_err(err)?;
+            let got = store.get(&location(url, &parsed.key)?).await.map_err(err)?;
             Ok(got.bytes().await.map_err(err)?.to_vec())
         })
     }
@@ -186,11 +219,23 @@ impl Objects {
             source,
         };
         let mut file = std::io::BufWriter::new(std::fs::File::create(dest).map_err(io)?);
+        if parsed.key.ends_with('/') || parsed.key.contains("//") {
+            return Err(ObjectError::Url {
+                url: url.into(),
+                why: "a key with an empty part (a trailing or doubled `/`): the object_store client cannot address it, so its bytes cannot be read".into(),
+            });
+        }
         let written = self.runtime.block_on(async {
             let got = store
-                .get(&Key::from(parsed.key.as_str()))
+                .get(&location(url, &parsed.key)?)
                 .await
-                .map_err(err)?;
+                .map_err(|e| match e {
+                    object_store::Error::NotFound { .. } => ObjectError::Url {
+                        url: url.into(),
+                        why: "listed, but not found when read: a key ending in `/` (which the object_store client cannot address: it drops the slash), or an object deleted since it was listed".into(),
+                    },
+                    e => err(e),
+                })?;
             let mut stream = got.into_stream();
             let mut written = 0u64;
             while let Some(chunk) = stream.next().await {
@@ -215,7 +260,7 @@ impl Objects {
         }
         let store = self.bucket(&parsed, url)?;
         self.runtime
-            .block_on(store.put(&Key::from(parsed.key.as_str()), PutPayload::from(bytes)))
+            .block_on(store.put(&location(url, &parsed.key)?, PutPayload::from(bytes)))
             .map_err(|source| ObjectError::Store {
                 url: url.into(),
                 source,

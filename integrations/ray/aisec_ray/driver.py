@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,6 +108,9 @@ def run_job(job: str, args: argparse.Namespace) -> int:
     else:
         Path(args.work).mkdir(parents=True, exist_ok=True)
         attempts_dir = args.attempts or str(Path(args.work) / ".attempts")
+    # This run's attempts only: counts left by an earlier run of the same job start again.
+    for old in Path(attempts_dir).glob("shard-*"):
+        old.unlink()
     commands = shard_commands(job, aisec, args.shards, args)
     # The workers get this package from the driver (they may not have it installed).
     ray.init(address=args.address, logging_level="ERROR", log_to_driver=False,
@@ -220,6 +224,15 @@ def main(argv: list[str] | None = None) -> int:
         args.plan = str(Path(args.plan).resolve())
     if not is_url(args.work):
         args.work = str(Path(args.work).resolve())
+    if is_url(args.out):
+        print(f"--out {args.out}: the merged report is written to a local folder", file=sys.stderr)
+        return 2
+    found = shutil.which(args.aisec) if os.sep not in args.aisec else (
+        args.aisec if os.access(args.aisec, os.X_OK) else None)
+    if not found:
+        # Every attempt of every task would fail the same way.
+        print(f"--aisec {args.aisec}: no such executable here (give a path every node reaches)", file=sys.stderr)
+        return 2
     args.out = str(Path(args.out).resolve())
     return run_job(args.job, args)
 
