@@ -59,13 +59,20 @@ fn merge(cli: &Cli, args: &MergeArgs) -> Result<Outcome> {
         );
     }
     let gathered = Gathered::read(&args.results)?;
+    // Absolute before the assessment and membership merges enter the shards' folder.
+    let out = std::path::absolute(&args.out).with_context(|| {
+        format!(
+            "--out {}: cannot make the path absolute",
+            args.out.display()
+        )
+    })?;
     let outcome = match gathered.job {
-        Job::Scan => merge_scan(cli, &gathered, &args.out)?,
-        Job::Assess => crate::assess_cmd::merge(cli, &gathered, &args.out)?,
-        Job::MembershipShadows => crate::membership_shard::merge(cli, &gathered, &args.out)?,
+        Job::Scan => merge_scan(cli, &gathered, &out)?,
+        Job::Assess => crate::assess_cmd::merge(cli, &gathered, &out)?,
+        Job::MembershipShadows => crate::membership_shard::merge(cli, &gathered, &out)?,
     };
     write(
-        &args.out,
+        &out,
         "merge.json",
         serde_json::to_string_pretty(&gathered.provenance())? + "\n",
     )?;
