@@ -22,6 +22,7 @@ use aisec_core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::gradient::{fooled, Direction, Norm};
+use super::lockstep::{self, Asker};
 use super::{EvasionAttack, EvasionParams, EvasionTask};
 use crate::{Access, AttackError, AttackInfo, Result};
 
@@ -128,6 +129,7 @@ fn distance(a: &[f32], b: &[f32], norm: Norm) -> f32 {
 /// One example's search, with its own query accounting.
 struct Search<'a> {
     task: &'a EvasionTask<'a>,
+    asker: &'a Asker<'a>,
     label: usize,
     direction: Direction,
     used: u64,
@@ -143,12 +145,10 @@ impl Search<'_> {
             return Ok(None);
         }
         self.used += count as u64;
-        let classes = self.task.model.info().num_classes;
-        let Some(answers) = super::query_or_stop(self.task, rows)? else {
+        let Some(labels) = self.asker.labels(rows)? else {
             self.used = self.limit;
             return Ok(None);
         };
-        let labels = answers.labels(classes);
         Ok(Some(
             labels
                 .iter()
@@ -232,9 +232,20 @@ impl EvasionAttack for HopSkipJump {
         // on several threads with the same result; only against a local model without a
         // total budget (which inputs a shared budget serves would depend on timing).
         let parallel = task.model.concurrent_queries() && task.model.budget().max().is_none();
-        let results = super::for_each_part(task.y.len(), parallel, |i| {
-            self.search_one(task, i, clean[i], task.y[i])
-        })?;
+        let results = if parallel {
+            // The inputs' searches in lock-step, their one-row questions asked as one batch.
+            // Memory in flight per search: a round of probes, at most twice the first.
+            let probe_bytes = 2 * self.config.initial_probes.max(1) * f * 4;
+            let live = lockstep::live_searches(256 << 20, probe_bytes);
+            lockstep::run(task, task.y.len(), live, |i, asker| {
+                self.search_one(task, asker, i, clean[i], task.y[i])
+            })?
+        } else {
+            let asker = Asker::Direct(task);
+            (0..task.y.len())
+                .map(|i| self.search_one(task, &asker, i, clean[i], task.y[i]))
+                .collect::<Result<Vec<_>>>()?
+        };
         let mut out = task.x.to_vec();
         let mut traces = Vec::with_capacity(results.len());
         for (i, (found, trace)) in results.into_iter().enumerate() {
@@ -259,6 +270,7 @@ impl HopSkipJump {
     fn search_one(
         &self,
         task: &EvasionTask,
+        asker: &Asker,
         i: usize,
         clean: usize,
         label: usize,
@@ -278,6 +290,7 @@ impl HopSkipJump {
         let mut rng = Rng::derive(task.seed ^ i as u64, "hsj");
         let mut s = Search {
             task,
+            asker,
             label,
             direction,
             used: 0,

@@ -2,6 +2,7 @@
 //! that the model answers wrongly (or, targeted, answers a chosen class).
 
 mod gradient;
+mod lockstep;
 pub mod parts;
 
 registered!(ATTACKS: crate::registry::EvasionEntry = fgsm, pgd, apgd, cw, deepfool, square, hsj);

@@ -7,6 +7,7 @@ pub mod batched_conv;
 mod control;
 mod exporter_ops;
 mod guard;
+pub mod host_conv;
 mod host_pool;
 pub mod inspect;
 mod keras_ops;

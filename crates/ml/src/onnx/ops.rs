@@ -323,6 +323,14 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let ((rows, ho), (cols, wo)) = (axis(0, h, kh), axis(1, w, kw));
             if kh > 0 && kw > 0 && super::batched_conv::prefer(h * w, ho * wo, groups) {
                 Value::F4(super::batched_conv::conv2d(input, weight, bias, rows, cols))
+            } else if kh > 0
+                && kw > 0
+                && groups == 1
+                && super::host_conv::prefer(c_in, kh, kw, ho * wo)
+                && !device.is_autodiff()
+                && crate::tensor::compute() == crate::tensor::Compute::Flex
+            {
+                Value::F4(super::host_conv::conv2d(input, weight, bias, rows, cols))
             } else {
                 Value::F4(conv2d(
                     input,

@@ -1,0 +1,281 @@
+//! Convolution for inference, on the host: each image's windows laid out as the columns of
+//! one matrix (im2col) and multiplied once by the weights with `matrixmultiply`'s sgemm,
+//! written straight into the NCHW output. burn-flex's `conv2d` accumulates small-channel
+//! convolutions plane by plane (the MNIST CNN's 1→8 and 8→16 channel 5×5 layers ran at
+//! 10–13 GFLOP/s) and splits larger ones into many small products; queries need no
+//! gradient, so they take this path. Gradient passes keep burn's operator (and
+//! [`super::batched_conv`] for small planes), whose backward pass they need.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+
+use super::batched_conv::Axis;
+
+/// Whether [`conv2d`] is faster than burn-flex's for this (ungrouped) convolution. Measured
+/// one thread, batch 256 (`cargo run --release -p aisec-ml --example host_conv_speed`): few
+/// taps per output (the MNIST CNN's 1→8 and 8→16 channel 5×5 layers, 2.3–2.5×; a 3-channel
+/// 7×7 stem, 2.2×), pointwise kernels (1.4×) and outputs of a few positions, where burn's
+/// per-image tiles are tiny (128→256 channels 3×3 onto 2×2, 2.3×). burn-flex keeps wide
+/// stride-1 kernels on larger planes (64→64 channels 3×3 on 8×8: 0.9×).
+pub fn prefer(c_in: usize, kh: usize, kw: usize, out_positions: usize) -> bool {
+    c_in * kh * kw <= 256 || (kh == 1 && kw == 1) || out_positions <= 8
+}
+
+/// `x` `[n, c_in, h, w]` convolved with `weight` `[c_out, c_in, kh, kw]` (one group), plus
+/// `bias` `[c_out]`: the same values as burn's `conv2d` up to the order of the sums.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    rows: Axis,
+    cols: Axis,
+) -> Tensor<4> {
+    let [n, c_in, h, w] = x.dims();
+    let [c_out, _, kh, kw] = weight.dims();
+    let (ho, wo) = (rows.output_len(h), cols.output_len(w));
+    let device = x.device();
+    let image = c_in * h * w;
+    let (taps, positions) = (c_in * kh * kw, ho * wo);
+    let mut out = vec![0.0f32; n * c_out * positions];
+    if n == 0 || positions == 0 || c_out == 0 {
+        return Tensor::from_data(TensorData::new(out, [n, c_out, ho, wo]), &device);
+    }
+    let data = crate::tensor::to_vec(x);
+    let weights = crate::tensor::to_vec(weight);
+    let bias = bias.map(crate::tensor::to_vec);
+    // Images are multiplied in groups wide enough for the product's kernel to run at speed
+    // (a 4×4 plane alone gives it 16 columns).
+    let group = (MIN_COLUMNS.div_ceil(positions)).clamp(1, n);
+    let width = group * positions;
+    let mut columns = vec![0.0f32; taps * width];
+    let mut product = vec![0.0f32; c_out * width];
+    for (images, dst) in data
+        .chunks(group * image)
+        .zip(out.chunks_mut(group * c_out * positions))
+    {
+        let count = images.len() / image;
+        for (b, img) in images.chunks_exact(image).enumerate() {
+            im2col(
+                img,
+                &mut columns,
+                (width, b * positions),
+                [c_in, h, w],
+                [kh, kw],
+                rows,
+                cols,
+                [ho, wo],
+            );
+        }
+        assert!(weights.len() == c_out * taps && columns.len() == taps * width);
+        assert!(product.len() == c_out * width);
+        // SAFETY: the weights are [c_out, taps], the columns [taps, width] and the product
+        // [c_out, width], row-major and of exactly those lengths (asserted above); the three
+        // are separate allocations.
+        unsafe {
+            gemm::gemm(
+                width,
+                c_out,
+                taps,
+                product.as_mut_ptr(),
+                width as isize,
+                1,
+                false,
+                columns.as_ptr(),
+                width as isize,
+                1,
+                weights.as_ptr(),
+                taps as isize,
+                1,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        // [c_out, image, position] → [image, c_out, position], with the bias.
+        for (co, row) in product.chunks_exact(width).enumerate() {
+            let add = bias.as_ref().map_or(0.0, |b| b[co]);
+            for b in 0..count {
+                let from = &row[b * positions..(b + 1) * positions];
+                let to = &mut dst[(b * c_out + co) * positions..(b * c_out + co + 1) * positions];
+                for (t, f) in to.iter_mut().zip(from) {
+                    *t = f + add;
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [n, c_out, ho, wo]), &device)
+}
+
+/// Columns per product below which images are grouped (measured with the example
+/// `host_conv_speed`).
+const MIN_COLUMNS: usize = 256;
+
+/// The windows of one image as `ho·wo` columns of a `[c_in·kh·kw, stride]` matrix, from
+/// column `offset`: row (channel, tap row, tap column), column (output position); positions
+/// in the padding read 0.
+#[allow(clippy::too_many_arguments)]
+fn im2col(
+    img: &[f32],
+    columns: &mut [f32],
+    (stride, offset): (usize, usize),
+    [c_in, h, w]: [usize; 3],
+    [kh, kw]: [usize; 2],
+    rows: Axis,
+    cols: Axis,
+    [ho, wo]: [usize; 2],
+) {
+    let mut target = columns
+        .chunks_exact_mut(stride)
+        .map(|row| &mut row[offset..offset + ho * wo]);
+    for c in 0..c_in {
+        let plane = &img[c * h * w..(c + 1) * h * w];
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = target.next().expect("one row per channel and tap");
+                let col_offset = (j * cols.dilation) as isize - cols.pad_before as isize;
+                for (oy, out_row) in row.chunks_exact_mut(wo).enumerate() {
+                    let iy =
+                        (oy * rows.stride + i * rows.dilation) as isize - rows.pad_before as isize;
+                    if iy < 0 || iy >= h as isize {
+                        out_row.fill(0.0);
+                        continue;
+                    }
+                    let line = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    if cols.stride == 1 {
+                        // A run of consecutive inputs with zeros where it leaves the row.
+                        let first = (-col_offset).clamp(0, wo as isize) as usize;
+                        let end =
+                            (w as isize - col_offset).clamp(first as isize, wo as isize) as usize;
+                        out_row[..first].fill(0.0);
+                        let start = (first as isize + col_offset) as usize;
+                        out_row[first..end].copy_from_slice(&line[start..start + end - first]);
+                        out_row[end..].fill(0.0);
+                    } else {
+                        for (ox, v) in out_row.iter_mut().enumerate() {
+                            let ix = (ox * cols.stride) as isize + col_offset;
+                            *v = if ix >= 0 && ix < w as isize {
+                                line[ix as usize]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, loop by loop.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        x: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        [n, c_in, h, w]: [usize; 4],
+        [c_out, k]: [usize; 2],
+        axis: Axis,
+        [ho, wo]: [usize; 2],
+    ) -> Vec<f32> {
+        let mut out = vec![0.0f32; n * c_out * ho * wo];
+        for b in 0..n {
+            for co in 0..c_out {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut sum = bias[co];
+                        for ci in 0..c_in {
+                            for i in 0..k {
+                                for j in 0..k {
+                                    let iy = (oy * axis.stride + i * axis.dilation) as isize
+                                        - axis.pad_before as isize;
+                                    let ix = (ox * axis.stride + j * axis.dilation) as isize
+                                        - axis.pad_before as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    sum += x[((b * c_in + ci) * h + iy as usize) * w + ix as usize]
+                                        * weight[((co * c_in + ci) * k + i) * k + j];
+                                }
+                            }
+                        }
+                        out[((b * c_out + co) * ho + oy) * wo + ox] = sum;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_the_definition() {
+        // (c_in, h, w, c_out, kernel, stride, dilation, pad before, pad after)
+        let cases = [
+            (1, 28, 28, 8, 5, 1, 1, 2, 2),
+            (8, 14, 14, 16, 5, 1, 1, 2, 2),
+            (3, 32, 32, 64, 7, 2, 1, 3, 3),
+            (64, 8, 8, 128, 1, 2, 1, 0, 0),
+            (16, 9, 7, 4, 1, 1, 1, 0, 0),
+            (4, 9, 11, 6, 3, 2, 2, 1, 2),
+            (2, 5, 6, 3, 3, 3, 1, 0, 1),
+            (2, 6, 7, 3, 3, 1, 1, 3, 0),
+            (2, 3, 3, 3, 5, 1, 1, 0, 0),
+        ];
+        let mut rng = aisec_core::rng::Rng::new(5);
+        for (case, &(c_in, h, w, c_out, k, stride, dilation, before, after)) in
+            cases.iter().enumerate()
+        {
+            let n = 3;
+            let mut draw = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal()).collect() };
+            let (x, weight, bias) = (
+                draw(n * c_in * h * w),
+                draw(c_out * c_in * k * k),
+                draw(c_out),
+            );
+            let axis = Axis {
+                kernel: k,
+                stride,
+                dilation,
+                pad_before: before,
+                pad_after: after,
+            };
+            let (ho, wo) = (axis.output_len(h), axis.output_len(w));
+            let device = crate::tensor::device();
+            let ours = conv2d(
+                Tensor::from_data(TensorData::new(x.clone(), [n, c_in, h, w]), &device),
+                Tensor::from_data(
+                    TensorData::new(weight.clone(), [c_out, c_in, k, k]),
+                    &device,
+                ),
+                Some(Tensor::from_data(
+                    TensorData::new(bias.clone(), [c_out]),
+                    &device,
+                )),
+                axis,
+                axis,
+            );
+            assert_eq!(ours.dims(), [n, c_out, ho, wo], "case {case}");
+            let expected = reference(
+                &x,
+                &weight,
+                &bias,
+                [n, c_in, h, w],
+                [c_out, k],
+                axis,
+                [ho, wo],
+            );
+            let worst = crate::tensor::to_vec(ours)
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "case {case}: differs by {worst}");
+        }
+    }
+}
