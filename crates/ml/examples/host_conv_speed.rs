@@ -3,7 +3,7 @@
 //! input, best of three: the measurements behind `host_conv::prefer`.
 //!
 //! `cargo run --release -p aisec-ml --example host_conv_speed` (`N=` sets the batch, default 256)
-use aisec_ml::onnx::batched_conv::Axis;
+use aisec_ml::onnx::batched_conv::{self, Axis};
 use aisec_ml::onnx::host_conv;
 use aisec_ml::tensor;
 use burn::prelude::*;
@@ -29,8 +29,8 @@ fn main() {
         .unwrap_or(256);
     println!("batch {n}; seconds, best of three, one thread");
     println!(
-        "{:<34} {:>10} {:>10}",
-        "c_in → c_out, plane, kernel/stride", "burn", "host"
+        "{:<34} {:>10} {:>10} {:>10}",
+        "c_in → c_out, plane, kernel/stride", "burn", "batched", "host"
     );
     for (c_in, plane, c_out, kernel, stride) in [
         (1, 28, 8, 5, 1),
@@ -41,6 +41,9 @@ fn main() {
         (64, 8, 128, 1, 2),
         (128, 4, 128, 3, 1),
         (128, 4, 256, 3, 2),
+        (256, 2, 256, 3, 1),
+        (256, 2, 512, 3, 2),
+        (512, 1, 512, 3, 1),
     ] {
         let normal = burn::tensor::Distribution::Normal(0.0, 1.0);
         let x = Tensor::<4>::random([n, c_in, plane, plane], normal, &device);
@@ -56,13 +59,17 @@ fn main() {
         let options = ConvOptions::new([stride, stride], [pad, pad], [1, 1], 1);
         let burn =
             best_of_three(|| drop(conv2d(x.clone(), w.clone(), None, options.clone()).into_data()));
+        let batched = best_of_three(|| {
+            drop(batched_conv::conv2d(x.clone(), w.clone(), None, axis, axis).into_data())
+        });
         let host = best_of_three(|| {
             drop(host_conv::conv2d(x.clone(), w.clone(), None, axis, axis).into_data())
         });
         println!(
-            "{:<34} {:>10.4} {:>10.4}",
+            "{:<34} {:>10.4} {:>10.4} {:>10.4}",
             format!("{c_in} → {c_out}, {plane}×{plane}, {kernel}/{stride}"),
             burn,
+            batched,
             host
         );
     }

@@ -48,7 +48,7 @@ impl Axis {
 
     /// The kernel taps that read at least one real (unpadded) position of an axis of
     /// `input` positions producing `out` outputs, as the range from the first to the last.
-    fn real_taps(&self, input: usize, out: usize) -> std::ops::Range<usize> {
+    pub(crate) fn real_taps(&self, input: usize, out: usize) -> std::ops::Range<usize> {
         let real = |k: usize| {
             (0..out).any(|s| {
                 let at = k * self.dilation + s * self.stride;

@@ -6,8 +6,15 @@
 //! gradient, so they take this path. Gradient passes keep burn's operator (and
 //! [`super::batched_conv`] for small planes), whose backward pass they need.
 
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
+
+use super::proto::NodeProto;
+use super::value::Value;
 
 use super::batched_conv::Axis;
 
@@ -15,10 +22,97 @@ use super::batched_conv::Axis;
 /// one thread, batch 256 (`cargo run --release -p aisec-ml --example host_conv_speed`): few
 /// taps per output (the MNIST CNN's 1→8 and 8→16 channel 5×5 layers, 2.3–2.5×; a 3-channel
 /// 7×7 stem, 2.2×), pointwise kernels (1.4×) and outputs of a few positions, where burn's
-/// per-image tiles are tiny (128→256 channels 3×3 onto 2×2, 2.3×). burn-flex keeps wide
-/// stride-1 kernels on larger planes (64→64 channels 3×3 on 8×8: 0.9×).
+/// per-image tiles are tiny (128→256 channels 3×3 onto 2×2, 2.3×), and the 2×2 and 1×1
+/// planes [`super::batched_conv`] takes on the gradient path (2.0–2.3× faster than it here).
+/// burn-flex keeps wide stride-1 kernels on larger planes (64→64 and 128→128 channels 3×3
+/// on 8×8 and 4×4: 1.0× and 0.75×).
 pub fn prefer(c_in: usize, kh: usize, kw: usize, out_positions: usize) -> bool {
     c_in * kh * kw <= 256 || (kh == 1 && kw == 1) || out_positions <= 8
+}
+
+/// A node (by address) and the taps kept: rows start..end, columns start..end.
+type PreparedKey = (usize, [usize; 4]);
+
+/// A model's convolution weights as the product reads them (taps that read only padding
+/// left out), kept between queries: reading a burn tensor back copies it, and ResNet-18's
+/// 45 MB of weights copied at every query of a few rows cost as much as the product.
+#[derive(Debug, Default)]
+pub struct WeightCache {
+    /// Top-level Conv nodes (by address: the graph is not moved while the model lives)
+    /// whose weights are initializers no node of the graph overwrites.
+    constant_nodes: HashSet<usize>,
+    prepared: Mutex<HashMap<PreparedKey, Arc<Vec<f32>>>>,
+}
+
+impl WeightCache {
+    pub fn new(nodes: &[NodeProto], constants: &HashMap<String, Value>) -> Self {
+        let produced: HashSet<&str> = nodes
+            .iter()
+            .flat_map(|n| n.outputs.iter().map(String::as_str))
+            .collect();
+        let constant_nodes = nodes
+            .iter()
+            .filter(|n| n.op_type == "Conv")
+            .filter(|n| {
+                n.inputs.get(1).is_some_and(|w| {
+                    constants.contains_key(w.as_str()) && !produced.contains(w.as_str())
+                })
+            })
+            .map(|n| n as *const NodeProto as usize)
+            .collect();
+        WeightCache {
+            constant_nodes,
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Makes this cache the one [`conv2d_of`] reads on this thread while `f` runs.
+    pub fn active<R>(self: &Arc<Self>, f: impl FnOnce() -> R) -> R {
+        let previous = ACTIVE.with(|a| a.replace(Some(self.clone())));
+        let out = f();
+        ACTIVE.with(|a| a.replace(previous));
+        out
+    }
+}
+
+thread_local! {
+    static ACTIVE: std::cell::RefCell<Option<Arc<WeightCache>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// [`conv2d`] for a graph's node: its weights from the model's [`WeightCache`] when the
+/// node's are constant.
+pub fn conv2d_of(
+    node: &NodeProto,
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    rows: Axis,
+    cols: Axis,
+) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let (row_taps, col_taps) = (
+        rows.real_taps(h, rows.output_len(h)),
+        cols.real_taps(w, cols.output_len(w)),
+    );
+    let key = (
+        node as *const NodeProto as usize,
+        [row_taps.start, row_taps.end, col_taps.start, col_taps.end],
+    );
+    let cached = ACTIVE.with(|a| {
+        let active = a.borrow();
+        let cache = active
+            .as_ref()
+            .filter(|c| c.constant_nodes.contains(&key.0))?;
+        let mut prepared = cache.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            prepared
+                .entry(key)
+                .or_insert_with(|| Arc::new(prepare(weight.clone(), &row_taps, &col_taps)))
+                .clone(),
+        )
+    });
+    let weights = cached.unwrap_or_else(|| Arc::new(prepare(weight.clone(), &row_taps, &col_taps)));
+    convolve(x, weight.dims(), &weights, bias, rows, cols)
 }
 
 /// `x` `[n, c_in, h, w]` convolved with `weight` `[c_out, c_in, kh, kw]` (one group), plus
@@ -30,18 +124,54 @@ pub fn conv2d(
     rows: Axis,
     cols: Axis,
 ) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let (row_taps, col_taps) = (
+        rows.real_taps(h, rows.output_len(h)),
+        cols.real_taps(w, cols.output_len(w)),
+    );
+    let dims = weight.dims();
+    let weights = prepare(weight, &row_taps, &col_taps);
+    convolve(x, dims, &weights, bias, rows, cols)
+}
+
+/// The weights `[c_out, c_in, kh, kw]` as `[c_out, c_in·taps]`, keeping the taps given.
+fn prepare(weight: Tensor<4>, row_taps: &Range<usize>, col_taps: &Range<usize>) -> Vec<f32> {
+    let [_, _, kh, kw] = weight.dims();
+    let weights = crate::tensor::to_vec(weight);
+    if row_taps.len() == kh && col_taps.len() == kw {
+        return weights;
+    }
+    let mut kept =
+        Vec::with_capacity(weights.len() / (kh * kw).max(1) * row_taps.len() * col_taps.len());
+    for kernel in weights.chunks_exact(kh * kw) {
+        for i in row_taps.clone() {
+            kept.extend(col_taps.clone().map(|j| kernel[i * kw + j]));
+        }
+    }
+    kept
+}
+
+fn convolve(
+    x: Tensor<4>,
+    [c_out, _, _, _]: [usize; 4],
+    weights: &[f32],
+    bias: Option<Tensor<1>>,
+    rows: Axis,
+    cols: Axis,
+) -> Tensor<4> {
     let [n, c_in, h, w] = x.dims();
-    let [c_out, _, kh, kw] = weight.dims();
     let (ho, wo) = (rows.output_len(h), cols.output_len(w));
     let device = x.device();
     let image = c_in * h * w;
-    let (taps, positions) = (c_in * kh * kw, ho * wo);
+    // Taps that read only padding add nothing (a 3×3 kernel on a 1×1 plane has one real
+    // tap): they are left out of the product, with their weights.
+    let (row_taps, col_taps) = (rows.real_taps(h, ho), cols.real_taps(w, wo));
+    let (taps, positions) = (taps_len(c_in, &row_taps, &col_taps), ho * wo);
     let mut out = vec![0.0f32; n * c_out * positions];
     if n == 0 || positions == 0 || c_out == 0 {
         return Tensor::from_data(TensorData::new(out, [n, c_out, ho, wo]), &device);
     }
     let data = crate::tensor::to_vec(x);
-    let weights = crate::tensor::to_vec(weight);
     let bias = bias.map(crate::tensor::to_vec);
     // Images are multiplied in groups wide enough for the product's kernel to run at speed
     // (a 4×4 plane alone gives it 16 columns).
@@ -60,7 +190,7 @@ pub fn conv2d(
                 &mut columns,
                 (width, b * positions),
                 [c_in, h, w],
-                [kh, kw],
+                [row_taps.clone(), col_taps.clone()],
                 rows,
                 cols,
                 [ho, wo],
@@ -109,6 +239,10 @@ pub fn conv2d(
     Tensor::from_data(TensorData::new(out, [n, c_out, ho, wo]), &device)
 }
 
+fn taps_len(c_in: usize, rows: &Range<usize>, cols: &Range<usize>) -> usize {
+    c_in * rows.len() * cols.len()
+}
+
 /// Columns per product below which images are grouped (measured with the example
 /// `host_conv_speed`).
 const MIN_COLUMNS: usize = 256;
@@ -122,7 +256,7 @@ fn im2col(
     columns: &mut [f32],
     (stride, offset): (usize, usize),
     [c_in, h, w]: [usize; 3],
-    [kh, kw]: [usize; 2],
+    [row_taps, col_taps]: [Range<usize>; 2],
     rows: Axis,
     cols: Axis,
     [ho, wo]: [usize; 2],
@@ -132,8 +266,8 @@ fn im2col(
         .map(|row| &mut row[offset..offset + ho * wo]);
     for c in 0..c_in {
         let plane = &img[c * h * w..(c + 1) * h * w];
-        for i in 0..kh {
-            for j in 0..kw {
+        for i in row_taps.clone() {
+            for j in col_taps.clone() {
                 let row = target.next().expect("one row per channel and tap");
                 let col_offset = (j * cols.dilation) as isize - cols.pad_before as isize;
                 for (oy, out_row) in row.chunks_exact_mut(wo).enumerate() {
@@ -226,6 +360,9 @@ mod tests {
             (2, 5, 6, 3, 3, 3, 1, 0, 1),
             (2, 6, 7, 3, 3, 1, 1, 3, 0),
             (2, 3, 3, 3, 5, 1, 1, 0, 0),
+            (5, 1, 1, 7, 3, 1, 1, 1, 1),
+            (4, 2, 2, 6, 3, 1, 1, 1, 1),
+            (4, 2, 3, 6, 3, 2, 1, 1, 1),
         ];
         let mut rng = aisec_core::rng::Rng::new(5);
         for (case, &(c_in, h, w, c_out, k, stride, dilation, before, after)) in

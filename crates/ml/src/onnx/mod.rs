@@ -186,6 +186,7 @@ pub struct OnnxModel {
     budget: QueryBudget,
     plain_constants: HashMap<String, Value>,
     autodiff_constants: HashMap<String, Value>,
+    host_weights: std::sync::Arc<host_conv::WeightCache>,
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -356,8 +357,13 @@ impl OnnxModel {
             budget: QueryBudget::new(None),
             plain_constants: constants(&tensor::device()).map_err(in_file)?,
             autodiff_constants: constants(&tensor::autodiff_device()).map_err(in_file)?,
+            host_weights: Default::default(),
             model,
         };
+        m.host_weights = std::sync::Arc::new(host_conv::WeightCache::new(
+            &m.model.graph.nodes,
+            &m.plain_constants,
+        ));
         // One forward pass on zeros checks shapes and finds the number of classes.
         let features: usize = sample.iter().product();
         let probe = m
@@ -445,10 +451,13 @@ impl OnnxModel {
         let n = x.len() / f.max(1);
         let mut out = Vec::with_capacity(n * self.info.num_classes);
         for chunk in x.chunks(512 * f) {
-            out.extend(tensor::to_vec(self.run(
-                tensor::matrix(chunk, chunk.len() / f, &tensor::device()),
-                &self.plain_constants,
-            )?));
+            let logits = self.host_weights.active(|| {
+                self.run(
+                    tensor::matrix(chunk, chunk.len() / f, &tensor::device()),
+                    &self.plain_constants,
+                )
+            })?;
+            out.extend(tensor::to_vec(logits));
         }
         Ok(out)
     }

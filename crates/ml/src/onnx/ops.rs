@@ -321,16 +321,21 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 (a, a.output_len(input))
             };
             let ((rows, ho), (cols, wo)) = (axis(0, h, kh), axis(1, w, kw));
-            if kh > 0 && kw > 0 && super::batched_conv::prefer(h * w, ho * wo, groups) {
-                Value::F4(super::batched_conv::conv2d(input, weight, bias, rows, cols))
-            } else if kh > 0
+            // Queries (no gradient) take the host's product where it is faster; gradient
+            // passes need burn's operations, batched over the images for small planes.
+            let queried =
+                !device.is_autodiff() && crate::tensor::compute() == crate::tensor::Compute::Flex;
+            if kh > 0
                 && kw > 0
                 && groups == 1
+                && queried
                 && super::host_conv::prefer(c_in, kh, kw, ho * wo)
-                && !device.is_autodiff()
-                && crate::tensor::compute() == crate::tensor::Compute::Flex
             {
-                Value::F4(super::host_conv::conv2d(input, weight, bias, rows, cols))
+                Value::F4(super::host_conv::conv2d_of(
+                    node, input, weight, bias, rows, cols,
+                ))
+            } else if kh > 0 && kw > 0 && super::batched_conv::prefer(h * w, ho * wo, groups) {
+                Value::F4(super::batched_conv::conv2d(input, weight, bias, rows, cols))
             } else {
                 Value::F4(conv2d(
                     input,
@@ -349,20 +354,33 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let dilations = spatial(node, "dilations", Some(1))?;
             let ceil_mode = int_attr(node, "ceil_mode", 0) != 0;
             let input = x(0)?.float4()?;
-            if device.is_autodiff() || crate::tensor::compute() != crate::tensor::Compute::Flex {
+            let axis = |i: usize| super::host_pool::Axis {
+                kernel: kernel[i],
+                stride: strides[i],
+                pad_before: padding[i].0,
+                pad_after: padding[i].1,
+                dilation: dilations[i],
+            };
+            let flex = crate::tensor::compute() == crate::tensor::Compute::Flex;
+            let gathered = (flex && device.is_autodiff())
+                .then(|| {
+                    super::host_pool::max_pool2d_gathered(
+                        input.clone(),
+                        axis(0),
+                        axis(1),
+                        ceil_mode,
+                    )
+                })
+                .flatten();
+            if let Some(pooled) = gathered {
+                Value::F4(pooled)
+            } else if device.is_autodiff() || !flex {
                 let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
                 options.padding = padding;
                 options.dilation = dilations;
                 options.ceil_mode = ceil_mode;
                 Value::F4(max_pool2d(input, options))
             } else {
-                let axis = |i: usize| super::host_pool::Axis {
-                    kernel: kernel[i],
-                    stride: strides[i],
-                    pad_before: padding[i].0,
-                    pad_after: padding[i].1,
-                    dilation: dilations[i],
-                };
                 Value::F4(super::host_pool::max_pool2d(
                     input,
                     axis(0),
