@@ -159,3 +159,90 @@ pub(crate) fn run<T: Send>(
     outcome?;
     results.into_iter().map(|r| r.ok_or_else(stopped)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aisec_ml::data::BuiltinDataset;
+    use aisec_ml::model::Classifier;
+    use aisec_ml::native::NativeModel;
+
+    fn digits_cnn() -> NativeModel {
+        NativeModel::load(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../ml/tests/fixtures/onnx/digits-cnn"),
+        )
+        .unwrap()
+    }
+
+    /// Input `i`'s `q`-th question: 1–3 rows of its image, shifted by amounts of its own.
+    fn question(task: &EvasionTask, i: usize, q: usize) -> Vec<f32> {
+        let f = task.model.info().features();
+        let image = &task.x[i * f..(i + 1) * f];
+        (0..1 + (i + q) % 3)
+            .flat_map(|r| {
+                image
+                    .iter()
+                    .map(move |v| v + 0.4 * ((i * 7 + q * 3 + r) % 5) as f32 - 0.8)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn questions_asked_in_lock_step_get_the_answers_asked_one_by_one() {
+        let model = digits_cnn();
+        let (_, test) = BuiltinDataset::Digits.split();
+        let data = test.head(12);
+        let task = EvasionTask::on(&model, &data, 1);
+        // Searches of different lengths, so that rounds shrink as they finish.
+        let search = |i: usize, asker: &Asker| -> Result<Vec<usize>> {
+            let mut seen = Vec::new();
+            for q in 0..2 + i % 5 {
+                seen.extend(asker.labels(&question(&task, i, q))?.unwrap());
+            }
+            Ok(seen)
+        };
+        let before = model.budget().used();
+        let batched = run(&task, 12, 5, search).unwrap();
+        let asked = model.budget().used() - before;
+        let direct = Asker::Direct(&task);
+        let one_by_one: Vec<Vec<usize>> = (0..12).map(|i| search(i, &direct).unwrap()).collect();
+        assert_eq!(batched, one_by_one);
+        assert_eq!(
+            asked,
+            model.budget().used() - before - asked,
+            "the same rows asked"
+        );
+        assert!(
+            batched
+                .iter()
+                .flatten()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 1
+        );
+    }
+
+    #[test]
+    fn a_failing_or_panicking_search_ends_the_run_with_an_error_not_a_hang() {
+        let model = digits_cnn();
+        let (_, test) = BuiltinDataset::Digits.split();
+        let data = test.head(8);
+        let task = EvasionTask::on(&model, &data, 1);
+        for bad in [3usize, 6] {
+            let result = run(&task, 8, 8, |i, asker| {
+                for q in 0..40 {
+                    if i == bad && q == 2 {
+                        if bad == 6 {
+                            panic!("search {i} panics");
+                        }
+                        return Err(stopped());
+                    }
+                    asker.labels(&question(&task, i, q))?;
+                }
+                Ok(())
+            });
+            assert!(result.is_err(), "search {bad} failed, so the run fails");
+        }
+    }
+}
