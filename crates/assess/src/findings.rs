@@ -273,10 +273,29 @@ pub fn evasion_finding(outcome: &AttackOutcome, kb: &KnowledgeBase, subject: &st
             .norm_needed
             .median
             .map_or("n/a".to_string(), |m| format!("{m:.3}"));
+        // The inputs the success rate is over: correctly classified ones, or, targeted,
+        // those whose label is not already the target class.
+        let (goal, eligible) = match outcome.target {
+            Some(t) => (
+                format!("reaches class {t}"),
+                outcome.examples.iter().filter(|e| e.label != t).count(),
+            ),
+            None => (
+                "finds a wrong answer".to_string(),
+                outcome
+                    .examples
+                    .iter()
+                    .filter(|e| e.clean_prediction == e.label)
+                    .count(),
+            ),
+        };
+        let of_what = match outcome.target {
+            Some(t) => format!("inputs of {subject} not labelled {t}"),
+            None => format!("correctly classified inputs of {subject}"),
+        };
         (
             format!(
-                "{short} ({config}) finds a wrong answer for {fooled} of {} correctly classified inputs of {subject} with median {norm} {median} (no ε bound, so no verdict): robust accuracy {} (clean {clean})",
-                outcome.examples.iter().filter(|e| e.clean_prediction == e.label).count(),
+                "{short} ({config}) {goal} for {fooled} of {eligible} {of_what} with median {norm} {median} (no ε bound, so no verdict): robust accuracy {} (clean {clean})",
                 at.join(", "),
             ),
             Severity::Info,
@@ -402,6 +421,7 @@ mod tests {
             },
             observations: EvasionObservations::default(),
             seed: 0,
+            target: None,
             metrics: aisec_core::Metrics::default(),
             queries: aisec_attacks::QueryUse::default(),
             adversarial: Vec::new(),
@@ -420,6 +440,62 @@ mod tests {
         let f = evasion_finding(&outcome, &kb, "the model");
         assert!(f.title.contains("does not evade"), "{}", f.title);
         assert!(f.title.contains("success rate 0.0%"), "{}", f.title);
+    }
+
+    #[test]
+    fn a_targeted_minimum_norm_run_counts_the_inputs_not_already_of_the_target_class() {
+        let kb = KnowledgeBase::embedded().unwrap();
+        let example = |label: usize, adversarial: usize| aisec_attacks::ExampleResult {
+            label,
+            clean_prediction: label,
+            adversarial_prediction: adversarial,
+            success: adversarial == 3 && label != 3,
+            evaluated: true,
+            linf: 0.1,
+            l2: 0.5,
+        };
+        let mut outcome = aisec_attacks::AttackOutcome {
+            name: "evasion.hsj".into(),
+            atlas: vec!["AML.T0043.001".into()],
+            config: aisec_attacks::evasion::EvasionConfig {
+                attack: Details::new(serde_json::json!({"norm": "l2"})),
+                clip: None,
+            },
+            budget: aisec_attacks::evasion::Budget {
+                norm: Norm::L2,
+                eps: None,
+            },
+            observations: EvasionObservations::default(),
+            seed: 0,
+            target: Some(3),
+            metrics: aisec_core::Metrics::default(),
+            queries: aisec_attacks::QueryUse::default(),
+            adversarial: Vec::new(),
+            // Two inputs already of class 3 (not counted), three pushed to it, one not.
+            examples: vec![
+                example(3, 3),
+                example(3, 3),
+                example(1, 3),
+                example(2, 3),
+                example(4, 3),
+                example(5, 5),
+            ],
+        };
+        let f = evasion_finding(&outcome, &kb, "the model");
+        assert!(
+            f.title
+                .contains("reaches class 3 for 3 of 4 inputs of the model not labelled 3"),
+            "{}",
+            f.title
+        );
+        outcome.target = None;
+        let f = evasion_finding(&outcome, &kb, "the model");
+        assert!(
+            f.title
+                .contains("finds a wrong answer for 3 of 6 correctly classified inputs"),
+            "{}",
+            f.title
+        );
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct AttackOutcome {
     #[serde(skip_serializing_if = "EvasionObservations::is_empty")]
     pub observations: EvasionObservations,
     pub seed: u64,
+    /// The class a targeted run pushes every input to (`--targeted`); absent when untargeted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<usize>,
     pub metrics: Metrics,
     pub queries: QueryUse,
     #[serde(skip)]

@@ -381,6 +381,7 @@ pub fn run(attack: &dyn EvasionAttack, task: &EvasionTask) -> Result<AttackOutco
         budget: attack.budget(),
         observations,
         seed: task.seed,
+        target: task.target,
         metrics,
         queries: QueryUse {
             allowed_per_input: attack.queries_per_input(),

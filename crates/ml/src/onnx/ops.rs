@@ -296,6 +296,13 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
             let padding = pads(node)?;
             let [_, c, h, w] = input.dims();
             let [c_out, c_in, kh, kw] = weight.dims();
+            if let Some(kernel) = ints_attr(node, "kernel_shape") {
+                if kernel != [kh as i64, kw as i64] {
+                    return Err(MlError::Invalid(format!(
+                        "kernel_shape {kernel:?} does not match the weights' {kh}×{kw} kernel"
+                    )));
+                }
+            }
             // burn checks these by panicking; a malformed file gets an error naming the node.
             if c_in * groups != c || c_out % groups != 0 {
                 return Err(MlError::Invalid(format!(
@@ -715,4 +722,34 @@ fn constant(node: &NodeProto, device: &Device) -> Result<Value> {
         "Constant `{}` has no value aisec can read",
         node.name
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::proto::AttributeProto;
+
+    #[test]
+    fn a_conv_whose_kernel_shape_differs_from_its_weights_is_refused() {
+        let device = crate::tensor::device();
+        let conv = |kernel: Vec<i64>| NodeProto {
+            op_type: "Conv".into(),
+            inputs: vec!["x".into(), "w".into()],
+            outputs: vec!["y".into()],
+            attributes: vec![AttributeProto {
+                name: "kernel_shape".into(),
+                ints: kernel,
+                ..AttributeProto::default()
+            }],
+            ..NodeProto::default()
+        };
+        let inputs = vec![
+            Some(Value::F4(Tensor::zeros([1, 2, 6, 6], &device))),
+            Some(Value::F4(Tensor::zeros([4, 2, 3, 3], &device))),
+        ];
+        let err = eval(&conv(vec![5, 5]), &inputs, &device).unwrap_err();
+        assert!(err.to_string().contains("kernel_shape [5, 5]"), "{err}");
+        let out = eval(&conv(vec![3, 3]), &inputs, &device).unwrap();
+        assert_eq!(out[0].dims(), vec![1, 4, 4, 4]);
+    }
 }
