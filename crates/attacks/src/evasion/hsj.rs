@@ -415,27 +415,6 @@ impl HopSkipJump {
             s.trace.push((s.used, distance(&current, orig, cfg.norm)));
             t += 1;
         }
-        // The last point sits within θ of the boundary, judged adversarial by a hair, and a
-        // model's logits may round differently in another batch (the runner's evaluation):
-        // a point a thousandth further from the original is kept when the model agrees it
-        // is adversarial and it still fits ε, so that the answer does not flip back.
-        let mut pushed: Vec<f32> = orig
-            .iter()
-            .zip(&current)
-            .map(|(o, c)| o + (c - o) * 1.001)
-            .collect();
-        s.clip(&mut pushed);
-        let fits = |p: &[f32]| {
-            cfg.eps
-                .is_none_or(|eps| distance(p, orig, cfg.norm) <= eps + 1e-6)
-        };
-        if pushed != current && fits(&pushed) {
-            if let Some(r) = s.adversarial(&pushed, 1)? {
-                if r[0] {
-                    current = pushed;
-                }
-            }
-        }
         let final_distance = distance(&current, orig, cfg.norm);
         let within = cfg.eps.is_none_or(|eps| final_distance <= eps + 1e-6);
         Ok((within.then_some(current), s.trace))
