@@ -89,30 +89,14 @@ pub fn conv2d_of(
     rows: Axis,
     cols: Axis,
 ) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    let (row_taps, col_taps) = (
-        rows.real_taps(h, rows.output_len(h)),
-        cols.real_taps(w, cols.output_len(w)),
-    );
-    let key = (
-        node as *const NodeProto as usize,
-        [row_taps.start, row_taps.end, col_taps.start, col_taps.end],
-    );
-    let cached = ACTIVE.with(|a| {
-        let active = a.borrow();
-        let cache = active
-            .as_ref()
-            .filter(|c| c.constant_nodes.contains(&key.0))?;
-        let mut prepared = cache.prepared.lock().unwrap_or_else(|p| p.into_inner());
-        Some(
-            prepared
-                .entry(key)
-                .or_insert_with(|| Arc::new(prepare(weight.clone(), &row_taps, &col_taps)))
-                .clone(),
-        )
-    });
-    let weights = cached.unwrap_or_else(|| Arc::new(prepare(weight.clone(), &row_taps, &col_taps)));
-    convolve(x, weight.dims(), &weights, bias, rows, cols)
+    conv2d_cached(
+        Some(node as *const NodeProto as usize),
+        x,
+        weight,
+        bias,
+        rows,
+        cols,
+    )
 }
 
 /// `x` `[n, c_in, h, w]` convolved with `weight` `[c_out, c_in, kh, kw]` (one group), plus
@@ -124,18 +108,50 @@ pub fn conv2d(
     rows: Axis,
     cols: Axis,
 ) -> Tensor<4> {
+    conv2d_cached(None, x, weight, bias, rows, cols)
+}
+
+fn conv2d_cached(
+    node: Option<usize>,
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    rows: Axis,
+    cols: Axis,
+) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
-    let (row_taps, col_taps) = (
+    // Taps that read only padding add nothing (a 3×3 kernel on a 1×1 plane has one real
+    // tap): they are left out of the product, with their weights.
+    let taps = [
         rows.real_taps(h, rows.output_len(h)),
         cols.real_taps(w, cols.output_len(w)),
-    );
+    ];
     let dims = weight.dims();
-    let weights = prepare(weight, &row_taps, &col_taps);
-    convolve(x, dims, &weights, bias, rows, cols)
+    let cached = node.and_then(|node| {
+        ACTIVE.with(|a| {
+            let active = a.borrow();
+            let cache = active
+                .as_ref()
+                .filter(|c| c.constant_nodes.contains(&node))?;
+            let key = (
+                node,
+                [taps[0].start, taps[0].end, taps[1].start, taps[1].end],
+            );
+            let mut prepared = cache.prepared.lock().unwrap_or_else(|p| p.into_inner());
+            Some(
+                prepared
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(prepare(weight.clone(), &taps)))
+                    .clone(),
+            )
+        })
+    });
+    let weights = cached.unwrap_or_else(|| Arc::new(prepare(weight, &taps)));
+    convolve(x, dims, &weights, bias, rows, cols, taps)
 }
 
 /// The weights `[c_out, c_in, kh, kw]` as `[c_out, c_in·taps]`, keeping the taps given.
-fn prepare(weight: Tensor<4>, row_taps: &Range<usize>, col_taps: &Range<usize>) -> Vec<f32> {
+fn prepare(weight: Tensor<4>, [row_taps, col_taps]: &[Range<usize>; 2]) -> Vec<f32> {
     let [_, _, kh, kw] = weight.dims();
     let weights = crate::tensor::to_vec(weight);
     if row_taps.len() == kh && col_taps.len() == kw {
@@ -151,6 +167,7 @@ fn prepare(weight: Tensor<4>, row_taps: &Range<usize>, col_taps: &Range<usize>) 
     kept
 }
 
+/// The product itself, with the weights prepared for the taps kept.
 fn convolve(
     x: Tensor<4>,
     [c_out, _, _, _]: [usize; 4],
@@ -158,14 +175,12 @@ fn convolve(
     bias: Option<Tensor<1>>,
     rows: Axis,
     cols: Axis,
+    [row_taps, col_taps]: [Range<usize>; 2],
 ) -> Tensor<4> {
     let [n, c_in, h, w] = x.dims();
     let (ho, wo) = (rows.output_len(h), cols.output_len(w));
     let device = x.device();
     let image = c_in * h * w;
-    // Taps that read only padding add nothing (a 3×3 kernel on a 1×1 plane has one real
-    // tap): they are left out of the product, with their weights.
-    let (row_taps, col_taps) = (rows.real_taps(h, ho), cols.real_taps(w, wo));
     let (taps, positions) = (taps_len(c_in, &row_taps, &col_taps), ho * wo);
     let mut out = vec![0.0f32; n * c_out * positions];
     if n == 0 || positions == 0 || c_out == 0 {

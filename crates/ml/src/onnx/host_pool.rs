@@ -38,6 +38,18 @@ impl Axis {
     }
 }
 
+/// Whether the windows do not overlap and lie inside the plane (2×2 stride 2, the CNN
+/// case), so that no bound needs checking.
+fn tiled(rows: Axis, cols: Axis, [h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> bool {
+    rows.kernel == rows.stride
+        && cols.kernel == cols.stride
+        && rows.dilation == 1
+        && cols.dilation == 1
+        && rows.pad_before + rows.pad_after + cols.pad_before + cols.pad_after == 0
+        && oh * rows.kernel <= h
+        && ow * cols.kernel <= w
+}
+
 /// Max over each window of `x` `[n, c, h, w]`; padding never wins (it is −∞).
 pub fn max_pool2d(x: Tensor<4>, rows: Axis, cols: Axis, ceil_mode: bool) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
@@ -45,13 +57,7 @@ pub fn max_pool2d(x: Tensor<4>, rows: Axis, cols: Axis, ceil_mode: bool) -> Tens
     let data = crate::tensor::to_vec(x);
     let (oh, ow) = (rows.output_len(h, ceil_mode), cols.output_len(w, ceil_mode));
     let mut out = vec![0.0f32; n * c * oh * ow];
-    let tiled = rows.kernel == rows.stride
-        && cols.kernel == cols.stride
-        && rows.dilation == 1
-        && cols.dilation == 1
-        && rows.pad_before + rows.pad_after + cols.pad_before + cols.pad_after == 0
-        && oh * rows.kernel <= h
-        && ow * cols.kernel <= w;
+    let tiled = tiled(rows, cols, [h, w], [oh, ow]);
     if tiled && !data.iter().any(|v| v.is_nan()) {
         // Non-overlapping windows inside the input (2×2 stride 2, the CNN case): no bounds
         // to check, and `max` is exact without NaN.
@@ -116,13 +122,7 @@ pub fn max_pool2d_gathered(
     let data = crate::tensor::to_vec(x.clone());
     let (oh, ow) = (rows.output_len(h, ceil_mode), cols.output_len(w, ceil_mode));
     let mut index = vec![0i64; n * c * oh * ow];
-    let tiled = rows.kernel == rows.stride
-        && cols.kernel == cols.stride
-        && rows.dilation == 1
-        && cols.dilation == 1
-        && rows.pad_before + rows.pad_after + cols.pad_before + cols.pad_after == 0
-        && oh * rows.kernel <= h
-        && ow * cols.kernel <= w;
+    let tiled = tiled(rows, cols, [h, w], [oh, ow]);
     if tiled {
         // Non-overlapping windows inside the plane (2×2 stride 2): no bounds to check.
         let (kh, kw) = (rows.kernel, cols.kernel);
