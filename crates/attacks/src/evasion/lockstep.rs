@@ -68,8 +68,16 @@ fn stopped() -> AttackError {
 /// `bytes_per_search` each, at least one per core and at most 256 (more adds threads, not
 /// speed: a round of 256 one-row questions is already a large batch).
 pub(crate) fn live_searches(memory_bytes: usize, bytes_per_search: usize) -> usize {
-    let fit = memory_bytes / bytes_per_search.max(1);
-    fit.clamp(aisec_ml::model::worker_threads().max(1), 256)
+    bounded(
+        memory_bytes / bytes_per_search.max(1),
+        aisec_ml::model::worker_threads(),
+    )
+}
+
+/// Not `fit.clamp(cores, 256)`: with more than 256 cores (or `AISEC_THREADS=1000`) its
+/// bounds would cross, which panics.
+fn bounded(fit: usize, cores: usize) -> usize {
+    fit.max(cores).clamp(1, 256)
 }
 
 /// Runs `search(i, asker)` for every input `0..n`, at most `live` at a time (admitted in
@@ -221,6 +229,15 @@ mod tests {
                 .len()
                 > 1
         );
+    }
+
+    #[test]
+    fn live_searches_stay_between_one_and_256_whatever_the_cores() {
+        assert_eq!(bounded(0, 0), 1);
+        assert_eq!(bounded(3, 2), 3);
+        assert_eq!(bounded(0, 16), 16);
+        assert_eq!(bounded(100_000, 2), 256);
+        assert_eq!(bounded(10, 1000), 256);
     }
 
     #[test]
