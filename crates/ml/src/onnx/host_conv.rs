@@ -119,14 +119,43 @@ fn conv2d_cached(
     rows: Axis,
     cols: Axis,
 ) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    // Taps that read only padding add nothing (a 3×3 kernel on a 1×1 plane has one real
-    // tap): they are left out of the product, with their weights.
-    let taps = [
+    let [n, c_in, h, w] = x.dims();
+    let taps = real_taps([h, w], rows, cols);
+    let c_out = weight.dims()[0];
+    let weights = prepared_weights(node, weight, &taps);
+    let device = x.device();
+    let geometry = Geometry {
+        input: [n, c_in, h, w],
+        c_out,
+        rows,
+        cols,
+        taps,
+    };
+    let out = convolve(
+        &crate::tensor::to_vec(x),
+        &geometry,
+        &weights,
+        bias.map(crate::tensor::to_vec).as_deref(),
+    );
+    Tensor::from_data(TensorData::new(out, geometry.output_dims()), &device)
+}
+
+/// Taps that read only padding add nothing (a 3×3 kernel on a 1×1 plane has one real tap):
+/// they are left out of the product, with their weights.
+pub(super) fn real_taps([h, w]: [usize; 2], rows: Axis, cols: Axis) -> [Range<usize>; 2] {
+    [
         rows.real_taps(h, rows.output_len(h)),
         cols.real_taps(w, cols.output_len(w)),
-    ];
-    let dims = weight.dims();
+    ]
+}
+
+/// `weight` laid out for the product, from the active [`WeightCache`] when `node` is one
+/// of its constant nodes.
+pub(super) fn prepared_weights(
+    node: Option<usize>,
+    weight: Tensor<4>,
+    taps: &[Range<usize>; 2],
+) -> Arc<Vec<f32>> {
     let cached = node.and_then(|node| {
         ACTIVE.with(|a| {
             let active = a.borrow();
@@ -141,13 +170,12 @@ fn conv2d_cached(
             Some(
                 prepared
                     .entry(key)
-                    .or_insert_with(|| Arc::new(prepare(weight.clone(), &taps)))
+                    .or_insert_with(|| Arc::new(prepare(weight.clone(), taps)))
                     .clone(),
             )
         })
     });
-    let weights = cached.unwrap_or_else(|| Arc::new(prepare(weight, &taps)));
-    convolve(x, dims, &weights, bias, rows, cols, taps)
+    cached.unwrap_or_else(|| Arc::new(prepare(weight, taps)))
 }
 
 /// The weights `[c_out, c_in, kh, kw]` as `[c_out, c_in·taps]`, keeping the taps given.
@@ -167,95 +195,121 @@ fn prepare(weight: Tensor<4>, [row_taps, col_taps]: &[Range<usize>; 2]) -> Vec<f
     kept
 }
 
-/// The product itself, with the weights prepared for the taps kept.
-fn convolve(
-    x: Tensor<4>,
-    [c_out, _, _, _]: [usize; 4],
+/// One convolution's shape: the input `[n, c_in, h, w]`, the output channels, each axis and
+/// the taps kept.
+#[derive(Debug, Clone)]
+pub(super) struct Geometry {
+    pub input: [usize; 4],
+    pub c_out: usize,
+    pub rows: Axis,
+    pub cols: Axis,
+    pub taps: [Range<usize>; 2],
+}
+
+impl Geometry {
+    pub fn output_plane(&self) -> [usize; 2] {
+        let [_, _, h, w] = self.input;
+        [self.rows.output_len(h), self.cols.output_len(w)]
+    }
+
+    pub fn output_dims(&self) -> [usize; 4] {
+        let [ho, wo] = self.output_plane();
+        [self.input[0], self.c_out, ho, wo]
+    }
+
+    /// Rows of the column matrix: input channels × taps kept.
+    pub fn taps_len(&self) -> usize {
+        self.input[1] * self.taps[0].len() * self.taps[1].len()
+    }
+
+    /// Images multiplied together: enough for the product's kernel to run at speed (a 4×4
+    /// plane alone gives it 16 columns).
+    pub fn group(&self) -> usize {
+        let [ho, wo] = self.output_plane();
+        MIN_COLUMNS
+            .div_ceil((ho * wo).max(1))
+            .clamp(1, self.input[0].max(1))
+    }
+}
+
+/// The product itself: `data` `[n, c_in, h, w]` with the weights prepared for the taps kept
+/// (`[c_out, taps]`), plus the bias; `[n, c_out, ho, wo]` row-major.
+pub(super) fn convolve(
+    data: &[f32],
+    geometry: &Geometry,
     weights: &[f32],
-    bias: Option<Tensor<1>>,
-    rows: Axis,
-    cols: Axis,
-    [row_taps, col_taps]: [Range<usize>; 2],
-) -> Tensor<4> {
-    let [n, c_in, h, w] = x.dims();
-    let (ho, wo) = (rows.output_len(h), cols.output_len(w));
-    let device = x.device();
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let [n, c_in, h, w] = geometry.input;
+    let c_out = geometry.c_out;
+    let [ho, wo] = geometry.output_plane();
     let image = c_in * h * w;
-    let (taps, positions) = (taps_len(c_in, &row_taps, &col_taps), ho * wo);
+    let (taps, positions) = (geometry.taps_len(), ho * wo);
     let mut out = vec![0.0f32; n * c_out * positions];
     if n == 0 || positions == 0 || c_out == 0 {
-        return Tensor::from_data(TensorData::new(out, [n, c_out, ho, wo]), &device);
+        return out;
     }
-    let data = crate::tensor::to_vec(x);
-    let bias = bias.map(crate::tensor::to_vec);
-    // Images are multiplied in groups wide enough for the product's kernel to run at speed
-    // (a 4×4 plane alone gives it 16 columns).
-    let group = (MIN_COLUMNS.div_ceil(positions)).clamp(1, n);
+    if image == 0 {
+        // No input channel: the bias alone.
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = bias.map_or(0.0, |b| b[i / positions % c_out]);
+        }
+        return out;
+    }
+    let group = geometry.group();
     let width = group * positions;
-    let mut columns = vec![0.0f32; taps * width];
-    let mut product = vec![0.0f32; c_out * width];
-    for (images, dst) in data
-        .chunks(group * image)
-        .zip(out.chunks_mut(group * c_out * positions))
-    {
-        let count = images.len() / image;
-        for (b, img) in images.chunks_exact(image).enumerate() {
-            im2col(
-                img,
-                &mut columns,
-                (width, b * positions),
-                [c_in, h, w],
-                [row_taps.clone(), col_taps.clone()],
-                rows,
-                cols,
-                [ho, wo],
-            );
-        }
-        assert!(weights.len() == c_out * taps && columns.len() == taps * width);
-        assert!(product.len() == c_out * width);
-        // SAFETY: the weights are [c_out, taps], the columns [taps, width] and the product
-        // [c_out, width], row-major and of exactly those lengths (asserted above); the three
-        // are separate allocations.
-        unsafe {
-            gemm::gemm(
-                width,
-                c_out,
-                taps,
-                product.as_mut_ptr(),
-                width as isize,
-                1,
-                false,
-                columns.as_ptr(),
-                width as isize,
-                1,
-                weights.as_ptr(),
-                taps as isize,
-                1,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
-        // [c_out, image, position] → [image, c_out, position], with the bias.
-        for (co, row) in product.chunks_exact(width).enumerate() {
-            let add = bias.as_ref().map_or(0.0, |b| b[co]);
-            for b in 0..count {
-                let from = &row[b * positions..(b + 1) * positions];
-                let to = &mut dst[(b * c_out + co) * positions..(b * c_out + co + 1) * positions];
-                for (t, f) in to.iter_mut().zip(from) {
-                    *t = f + add;
+    super::host_autodiff::with_scratch(taps * width, c_out * width, |columns, product| {
+        for (images, dst) in data
+            .chunks(group * image)
+            .zip(out.chunks_mut(group * c_out * positions))
+        {
+            let count = images.len() / image;
+            for (b, img) in images.chunks_exact(image).enumerate() {
+                im2col(img, columns, (width, b * positions), geometry);
+            }
+            assert!(weights.len() == c_out * taps && columns.len() == taps * width);
+            assert!(product.len() == c_out * width);
+            // SAFETY: the weights are [c_out, taps], the columns [taps, width] and the product
+            // [c_out, width], row-major and of exactly those lengths (asserted above); the three
+            // are separate allocations.
+            unsafe {
+                gemm::gemm(
+                    width,
+                    c_out,
+                    taps,
+                    product.as_mut_ptr(),
+                    width as isize,
+                    1,
+                    false,
+                    columns.as_ptr(),
+                    width as isize,
+                    1,
+                    weights.as_ptr(),
+                    taps as isize,
+                    1,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            // [c_out, image, position] → [image, c_out, position], with the bias.
+            for (co, row) in product.chunks_exact(width).enumerate() {
+                let add = bias.map_or(0.0, |b| b[co]);
+                for b in 0..count {
+                    let from = &row[b * positions..(b + 1) * positions];
+                    let to =
+                        &mut dst[(b * c_out + co) * positions..(b * c_out + co + 1) * positions];
+                    for (t, f) in to.iter_mut().zip(from) {
+                        *t = f + add;
+                    }
                 }
             }
         }
-    }
-    Tensor::from_data(TensorData::new(out, [n, c_out, ho, wo]), &device)
-}
-
-fn taps_len(c_in: usize, rows: &Range<usize>, cols: &Range<usize>) -> usize {
-    c_in * rows.len() * cols.len()
+    });
+    out
 }
 
 /// Columns per product below which images are grouped (measured with the example
@@ -265,17 +319,11 @@ const MIN_COLUMNS: usize = 256;
 /// The windows of one image as `ho·wo` columns of a `[c_in·kh·kw, stride]` matrix, from
 /// column `offset`: row (channel, tap row, tap column), column (output position); positions
 /// in the padding read 0.
-#[allow(clippy::too_many_arguments)]
-fn im2col(
-    img: &[f32],
-    columns: &mut [f32],
-    (stride, offset): (usize, usize),
-    [c_in, h, w]: [usize; 3],
-    [row_taps, col_taps]: [Range<usize>; 2],
-    rows: Axis,
-    cols: Axis,
-    [ho, wo]: [usize; 2],
-) {
+fn im2col(img: &[f32], columns: &mut [f32], (stride, offset): (usize, usize), geometry: &Geometry) {
+    let [_, c_in, h, w] = geometry.input;
+    let [ho, wo] = geometry.output_plane();
+    let (rows, cols) = (geometry.rows, geometry.cols);
+    let [row_taps, col_taps] = &geometry.taps;
     let mut target = columns
         .chunks_exact_mut(stride)
         .map(|row| &mut row[offset..offset + ho * wo]);

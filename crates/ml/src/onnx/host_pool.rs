@@ -1,8 +1,10 @@
 //! Max pooling for inference, on the host. burn-flex's `max_pool2d` computes the window
 //! maxima and their indices through a generic 3-D kernel at ~7 ns an element, a quarter of a
 //! small CNN's query time (perf, HopSkipJump on the MNIST CNN); queries need no indices and no
-//! gradient, so they pool here with a plain loop. Gradient passes keep burn's operator, whose
-//! backward they need.
+//! gradient, so they pool here with a plain loop. Gradient passes pool here too, recorded with
+//! their own backward pass ([`max_pool2d_recorded`]).
+
+use std::sync::Arc;
 
 use burn::prelude::*;
 
@@ -106,22 +108,66 @@ pub fn max_pool2d(x: Tensor<4>, rows: Axis, cols: Axis, ceil_mode: bool) -> Tens
     Tensor::from_data(TensorData::new(out, [n, c, oh, ow]), &device)
 }
 
-/// Max pooling on the gradient path: the windows' maxima found on the host and taken from
-/// `x` by one `gather`, whose backward pass (a scatter of the gradient to each maximum) is
-/// burn's. burn-flex's `max_pool2d_with_indices` was a fifth of a PGD step on the MNIST CNN;
-/// the gradient is the same (to the first maximum of each window). None when some window
-/// holds only padding (the caller keeps burn's operator).
-pub fn max_pool2d_gathered(
+/// Max pooling on the gradient path: the windows' maxima found on the host and recorded
+/// with a backward pass of its own ([`super::host_autodiff`]) that adds each output's
+/// gradient to its window's first maximum, as burn's does. burn-flex's
+/// `max_pool2d_with_indices` was a fifth of a PGD step on the MNIST CNN, and a `gather` of
+/// the maxima (burn's scatter as its backward) a sixth after it. None when some window holds
+/// only padding, or `x` is not a burn-flex tensor under autodiff (the caller keeps burn's
+/// operator).
+pub fn max_pool2d_recorded(
     x: Tensor<4>,
     rows: Axis,
     cols: Axis,
     ceil_mode: bool,
 ) -> Option<Tensor<4>> {
     let [n, c, h, w] = x.dims();
-    let device = x.device();
-    let data = crate::tensor::to_vec(x.clone());
     let (oh, ow) = (rows.output_len(h, ceil_mode), cols.output_len(w, ceil_mode));
-    let mut index = vec![0i64; n * c * oh * ow];
+    super::host_autodiff::record(&x, |data| {
+        let index = Arc::new(window_maxima(data, [h, w], rows, cols, [oh, ow])?);
+        let values = index.iter().map(|&i| data[i]).collect();
+        let saved = Maxima {
+            input: [n, c, h, w],
+            index,
+        };
+        Some((values, [n, c, oh, ow], saved))
+    })
+}
+
+/// Where each output's value came from, for the backward pass.
+#[derive(Debug, Clone)]
+struct Maxima {
+    input: [usize; 4],
+    /// Per output, the position of its window's first maximum in the whole input.
+    index: Arc<Vec<usize>>,
+}
+
+impl super::host_autodiff::HostBackward for Maxima {
+    fn input_dims(&self) -> [usize; 4] {
+        self.input
+    }
+
+    fn input_gradient(&self, output_grad: &[f32]) -> Vec<f32> {
+        let mut grad = vec![0.0f32; self.input.iter().product()];
+        for (&at, g) in self.index.iter().zip(output_grad) {
+            grad[at] += g;
+        }
+        grad
+    }
+}
+
+/// Per output of each `[h, w]` plane of `data`, the position (in `data`) of its window's
+/// first maximum (a NaN wins over any number, as max propagates it); None when some window
+/// holds only padding.
+fn window_maxima(
+    data: &[f32],
+    [h, w]: [usize; 2],
+    rows: Axis,
+    cols: Axis,
+    [oh, ow]: [usize; 2],
+) -> Option<Vec<usize>> {
+    let planes = data.len() / (h * w).max(1);
+    let mut index = vec![0usize; planes * oh * ow];
     let tiled = tiled(rows, cols, [h, w], [oh, ow]);
     if tiled {
         // Non-overlapping windows inside the plane (2×2 stride 2): no bounds to check.
@@ -147,7 +193,7 @@ pub fn max_pool2d_gathered(
                         } else {
                             b
                         };
-                        *slot = if wins(plane[t], plane[b]) { b } else { t } as i64;
+                        *slot = if wins(plane[t], plane[b]) { b } else { t };
                     }
                 }
                 continue;
@@ -165,7 +211,7 @@ pub fn max_pool2d_gathered(
                             best = if take { v } else { best };
                         }
                     }
-                    *slot = at as i64;
+                    *slot = at;
                 }
             }
         }
@@ -201,17 +247,20 @@ pub fn max_pool2d_gathered(
                             }
                         }
                     }
-                    target[oy * ow + ox] = best?.0 as i64;
+                    target[oy * ow + ox] = best?.0;
                 }
             }
         }
     }
-    let index = Tensor::<2, Int>::from_data(TensorData::new(index, [n * c, oh * ow]), &device);
-    Some(
-        x.reshape([n * c, h * w])
-            .gather(1, index)
-            .reshape([n, c, oh, ow]),
-    )
+    // Plane-local positions → positions in `data`.
+    if oh * ow > 0 {
+        for (plane, target) in index.chunks_exact_mut(oh * ow).enumerate() {
+            for at in target {
+                *at += plane * h * w;
+            }
+        }
+    }
+    Some(index)
 }
 
 #[cfg(test)]
@@ -267,8 +316,8 @@ mod tests {
                 ),
                 &crate::tensor::autodiff_device(),
             );
-            let gathered = max_pool2d_gathered(tracked.clone(), axis, axis, ceil).unwrap();
-            let grads = (gathered.clone() * weights.clone()).sum().backward();
+            let pooled = max_pool2d_recorded(tracked.clone(), axis, axis, ceil).unwrap();
+            let grads = (pooled.clone() * weights.clone()).sum().backward();
             let ours_grad = crate::tensor::to_vec(tracked.grad(&grads).unwrap());
             let tracked2 = Tensor::<4>::from_data(x.to_data(), &crate::tensor::autodiff_device())
                 .require_grad();
@@ -276,11 +325,7 @@ mod tests {
                 .sum()
                 .backward();
             let theirs_grad = crate::tensor::to_vec(tracked2.grad(&grads2).unwrap());
-            assert_eq!(
-                crate::tensor::to_vec(gathered),
-                theirs,
-                "k{kernel} s{stride}"
-            );
+            assert_eq!(crate::tensor::to_vec(pooled), theirs, "k{kernel} s{stride}");
             assert_eq!(
                 ours_grad, theirs_grad,
                 "gradient k{kernel} s{stride} p{pad}"

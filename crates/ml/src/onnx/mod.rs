@@ -7,7 +7,9 @@ pub mod batched_conv;
 mod control;
 mod exporter_ops;
 mod guard;
+mod host_autodiff;
 pub mod host_conv;
+pub mod host_conv_grad;
 mod host_pool;
 pub mod inspect;
 mod keras_ops;
@@ -479,7 +481,8 @@ impl LocalModel for OnnxModel {
 
 impl Differentiable for OnnxModel {
     fn logits(&self, x: Tensor<2>) -> Result<Tensor<2>> {
-        self.run(x, &self.autodiff_constants)
+        self.host_weights
+            .active(|| self.run(x, &self.autodiff_constants))
     }
 
     /// The weights are constants made from data, never tracked.

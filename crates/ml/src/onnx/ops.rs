@@ -328,14 +328,27 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 (a, a.output_len(input))
             };
             let ((rows, ho), (cols, wo)) = (axis(0, h, kh), axis(1, w, kw));
-            // Queries (no gradient) take the host's product where it is faster; gradient
-            // passes need burn's operations, batched over the images for small planes.
-            let queried =
-                !device.is_autodiff() && crate::tensor::compute() == crate::tensor::Compute::Flex;
-            if kh > 0
-                && kw > 0
-                && groups == 1
-                && queried
+            // The host's product where it is faster, for queries and (recorded with its own
+            // backward pass) for gradients through constant weights; otherwise burn's
+            // operations, batched over the images for small planes.
+            let flex = crate::tensor::compute() == crate::tensor::Compute::Flex;
+            let host = kh > 0 && kw > 0 && groups == 1 && flex;
+            let recorded = (host && device.is_autodiff())
+                .then(|| {
+                    super::host_conv_grad::conv2d(
+                        Some(node as *const NodeProto as usize),
+                        &input,
+                        &weight,
+                        bias.as_ref(),
+                        rows,
+                        cols,
+                    )
+                })
+                .flatten();
+            if let Some(out) = recorded {
+                Value::F4(out)
+            } else if host
+                && !device.is_autodiff()
                 && super::host_conv::prefer(c_in, kh, kw, ho * wo)
             {
                 Value::F4(super::host_conv::conv2d_of(
@@ -369,9 +382,9 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                 dilation: dilations[i],
             };
             let flex = crate::tensor::compute() == crate::tensor::Compute::Flex;
-            let gathered = (flex && device.is_autodiff())
+            let recorded = (flex && device.is_autodiff())
                 .then(|| {
-                    super::host_pool::max_pool2d_gathered(
+                    super::host_pool::max_pool2d_recorded(
                         input.clone(),
                         axis(0),
                         axis(1),
@@ -379,7 +392,7 @@ pub fn eval(node: &NodeProto, inputs: &[Option<Value>], device: &Device) -> Resu
                     )
                 })
                 .flatten();
-            if let Some(pooled) = gathered {
+            if let Some(pooled) = recorded {
                 Value::F4(pooled)
             } else if device.is_autodiff() || !flex {
                 let mut options = MaxPoolOptions::new(kernel).with_stride(strides);
