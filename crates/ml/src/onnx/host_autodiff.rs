@@ -41,6 +41,15 @@ impl<S: HostBackward> Backward<Flex, 1> for Step<S> {
     }
 }
 
+/// Whether `t` is a burn-flex tensor under autodiff (without checkpointing) that no gradient
+/// flows through: neither a tracked leaf nor computed from one (burn's `is_require_grad`
+/// answers for leaves only, and a weight computed from the input is not one).
+pub(super) fn untracked<const D: usize>(t: &Tensor<D>) -> bool {
+    t.clone()
+        .try_into_primitive::<Autodiff<Flex, NoCheckpointing>>()
+        .is_ok_and(|t| !t.is_tracked())
+}
+
 /// `f` on the tensor's values as one row-major slice (copied only when not already so).
 fn with_values<R>(tensor: &FlexTensor, f: impl FnOnce(&[f32]) -> R) -> R {
     match tensor.as_slice::<f32>() {
@@ -66,6 +75,10 @@ pub(super) fn record<S: HostBackward>(
         .clone()
         .try_into_primitive::<Autodiff<Flex, NoCheckpointing>>()
         .ok()?;
+    if tracked.primitive().dtype() != burn::tensor::DType::F32 {
+        // The operations below compute in f32 and would change the graph's type.
+        return None;
+    }
     let (values, dims, saved) = with_values(tracked.primitive(), forward)?;
     let output = FlexTensor::from_data(TensorData::new(values, dims));
     let recorded = match Step::<S>(PhantomData)
@@ -85,6 +98,10 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Values of scratch a thread keeps between calls (64 MiB); larger requests (a convolution
+/// over a very large plane) get buffers of their own, freed after the call.
+const KEPT_SCRATCH: usize = 16 << 20;
+
 /// Two work buffers of `first` and `second` values, kept per thread between calls (a
 /// gradient pass allocated and zeroed its windows' matrix at every layer). Their contents
 /// are left from earlier calls: callers write before they read.
@@ -93,6 +110,9 @@ pub(super) fn with_scratch<R>(
     second: usize,
     f: impl FnOnce(&mut [f32], &mut [f32]) -> R,
 ) -> R {
+    if first.saturating_add(second) > KEPT_SCRATCH {
+        return f(&mut vec![0.0; first], &mut vec![0.0; second]);
+    }
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buffer) => {
             if buffer.len() < first + second {

@@ -256,6 +256,10 @@ pub(super) fn convolve(
         }
         return out;
     }
+    if super::host_conv_direct::applies(geometry) {
+        super::host_conv_direct::convolve(data, geometry, weights, bias, &mut out);
+        return out;
+    }
     let group = geometry.group();
     let width = group * positions;
     super::host_autodiff::with_scratch(taps * width, c_out * width, |columns, product| {
@@ -271,7 +275,7 @@ pub(super) fn convolve(
             assert!(product.len() == c_out * width);
             // SAFETY: the weights are [c_out, taps], the columns [taps, width] and the product
             // [c_out, width], row-major and of exactly those lengths (asserted above); the three
-            // are separate allocations.
+            // do not overlap (two halves of the scratch buffer and the weights).
             unsafe {
                 gemm::gemm(
                     width,
@@ -415,6 +419,8 @@ mod tests {
         // (c_in, h, w, c_out, kernel, stride, dilation, pad before, pad after)
         let cases = [
             (1, 28, 28, 8, 5, 1, 1, 2, 2),
+            (3, 9, 7, 4, 3, 1, 1, 1, 1),
+            (2, 5, 5, 3, 5, 1, 1, 0, 0),
             (8, 14, 14, 16, 5, 1, 1, 2, 2),
             (3, 32, 32, 64, 7, 2, 1, 3, 3),
             (64, 8, 8, 128, 1, 2, 1, 0, 0),

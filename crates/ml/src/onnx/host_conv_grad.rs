@@ -19,7 +19,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 
 use super::batched_conv::Axis;
-use super::host_autodiff::{record, with_scratch, HostBackward};
+use super::host_autodiff::{record, untracked, with_scratch, HostBackward};
 use super::host_conv::{convolve, prepared_weights, real_taps, Geometry};
 
 /// What the backward pass needs: the geometry and the weights.
@@ -41,7 +41,8 @@ impl HostBackward for Saved {
 
 /// `x` convolved with untracked `weight` (one group) plus `bias`, recorded for the input's
 /// gradient; `None` when this path does not apply (not burn-flex under autodiff without
-/// checkpointing, or tracked weights or bias), for the caller to use burn's operator.
+/// checkpointing, or weights or bias that a gradient flows through: tracked, or computed
+/// from the input), for the caller to use burn's operator.
 pub fn conv2d(
     node: Option<usize>,
     x: &Tensor<4>,
@@ -50,10 +51,7 @@ pub fn conv2d(
     rows: Axis,
     cols: Axis,
 ) -> Option<Tensor<4>> {
-    if weight.is_require_grad() || bias.is_some_and(Tensor::is_require_grad) {
-        return None;
-    }
-    if !x.device().is_autodiff() {
+    if !x.device().is_autodiff() || !untracked(weight) || !bias.is_none_or(untracked) {
         return None;
     }
     let [n, c_in, h, w] = x.dims();
@@ -82,6 +80,10 @@ fn input_gradient(output_grad: &[f32], geometry: &Geometry, weights: &[f32]) -> 
     let (taps, positions) = (geometry.taps_len(), ho * wo);
     let mut grad = vec![0.0f32; n * image];
     if image == 0 || positions == 0 || c_out == 0 || taps == 0 {
+        return grad;
+    }
+    if super::host_conv_direct::applies(geometry) {
+        super::host_conv_direct::input_gradient(output_grad, geometry, weights, &mut grad);
         return grad;
     }
     let group = geometry.group();
@@ -196,6 +198,8 @@ mod tests {
         // (c_in, h, w, c_out, kernel, stride, dilation, pad before, pad after)
         let cases = [
             (1, 28, 28, 8, 5, 1, 1, 2, 2),
+            (3, 9, 7, 4, 3, 1, 1, 1, 1),
+            (2, 5, 5, 3, 5, 1, 1, 0, 0),
             (8, 14, 14, 16, 5, 1, 1, 2, 2),
             (3, 32, 32, 16, 7, 2, 1, 3, 3),
             (16, 8, 8, 24, 1, 2, 1, 0, 0),
@@ -327,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn tracked_weights_keep_burns_operator() {
+    fn weights_a_gradient_flows_through_keep_burns_operator() {
         let device = crate::tensor::autodiff_device();
         let axis = Axis {
             kernel: 3,
@@ -342,6 +346,15 @@ mod tests {
         assert!(conv2d(None, &x, &weight.clone().require_grad(), None, axis, axis).is_none());
         let bias = Tensor::<1>::ones([3], &device).require_grad();
         assert!(conv2d(None, &x, &weight, Some(&bias), axis, axis).is_none());
+        // Weights computed from the input are not leaves, but the gradient flows through them.
+        let from_input = weight.clone() * x.clone().sum().reshape([1, 1, 1, 1]);
+        assert!(
+            !from_input.is_require_grad(),
+            "burn's check alone misses this case"
+        );
+        assert!(conv2d(None, &x, &from_input, None, axis, axis).is_none());
+        let bias_from_input = x.clone().sum().repeat_dim(0, 3);
+        assert!(conv2d(None, &x, &weight, Some(&bias_from_input), axis, axis).is_none());
         let plain = Tensor::<4>::ones([1, 2, 5, 5], &crate::tensor::device());
         assert!(
             conv2d(None, &plain, &weight.inner(), None, axis, axis).is_none(),

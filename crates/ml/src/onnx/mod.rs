@@ -9,6 +9,7 @@ mod exporter_ops;
 mod guard;
 mod host_autodiff;
 pub mod host_conv;
+mod host_conv_direct;
 pub mod host_conv_grad;
 mod host_pool;
 pub mod inspect;
